@@ -1,0 +1,103 @@
+-- Recruitment: participants, their attributes and tags, screeners, contact
+-- governance (history, suppression lists, rules), consent and erasure.
+-- Instants are Unix milliseconds (UTC).
+
+CREATE TABLE participants (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT    NOT NULL,
+    email          TEXT,                    -- as entered; NULL once erased
+    email_norm     TEXT UNIQUE,             -- normalised, for duplicate detection
+    email_hash     TEXT,                    -- sha-256 of email_norm, matched against suppression lists
+    phone          TEXT,
+    time_zone      TEXT,                    -- IANA name
+    language       TEXT,                    -- BCP 47 tag
+    source         TEXT,
+    search_text    TEXT    NOT NULL DEFAULT '', -- lower-cased, accent-free name/email/phone
+    opted_out_at   INTEGER,
+    do_not_contact INTEGER NOT NULL DEFAULT 0,
+    erased_at      INTEGER,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX participants_email_hash ON participants (email_hash);
+CREATE INDEX participants_name ON participants (name COLLATE NOCASE, id);
+
+CREATE TABLE participant_attributes (
+    participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+    key            TEXT    NOT NULL,
+    value          TEXT    NOT NULL,
+    num            REAL,                    -- value as a number, when it is one
+    PRIMARY KEY (participant_id, key)
+) WITHOUT ROWID;
+CREATE INDEX participant_attributes_value ON participant_attributes (key, value);
+
+CREATE TABLE participant_tags (
+    participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+    tag            TEXT    NOT NULL,
+    PRIMARY KEY (participant_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX participant_tags_tag ON participant_tags (tag, participant_id);
+
+-- Every contact that governance reads: invitations, sessions taken part in,
+-- no-shows. The sessions module writes here; researchers can log contact
+-- made outside the app.
+CREATE TABLE contact_history (
+    id             INTEGER PRIMARY KEY,
+    participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+    kind           TEXT    NOT NULL CHECK (kind IN ('invited', 'confirmed', 'declined', 'attended', 'late', 'no_show', 'cancelled')),
+    at             INTEGER NOT NULL,
+    session_id     INTEGER,
+    detail         TEXT
+);
+CREATE INDEX contact_history_participant ON contact_history (participant_id, at);
+
+CREATE TABLE suppression_lists (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+-- Only hashes of normalised emails are kept, never the addresses.
+CREATE TABLE suppressions (
+    hash    TEXT    NOT NULL,
+    list_id INTEGER NOT NULL REFERENCES suppression_lists (id) ON DELETE CASCADE,
+    PRIMARY KEY (hash, list_id)
+) WITHOUT ROWID;
+
+CREATE TABLE screeners (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    definition TEXT    NOT NULL,            -- JSON: criteria and quota cells
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE consent_texts (
+    id         INTEGER PRIMARY KEY,
+    topic      TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    body       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (topic, version)
+);
+
+CREATE TABLE participant_consents (
+    participant_id  INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
+    consent_text_id INTEGER NOT NULL REFERENCES consent_texts (id),
+    accepted_at     INTEGER NOT NULL,
+    PRIMARY KEY (participant_id, consent_text_id)
+) WITHOUT ROWID;
+
+-- The record that an erasure happened; the participant row stays, emptied,
+-- so what other tables attach to it survives de-identified.
+CREATE TABLE erasures (
+    id             INTEGER PRIMARY KEY,
+    participant_id INTEGER NOT NULL REFERENCES participants (id),
+    erased_at      INTEGER NOT NULL,
+    reason         TEXT
+);
+
+-- Settings as JSON values under a key (governance rules, ...).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

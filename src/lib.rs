@@ -1,0 +1,92 @@
+//! Panelkeeper's core: customer panels and focus groups where every issue a
+//! participant raises gets an owner who follows up.
+//!
+//! A [`Panel`] is the handle to one panel's SQLite database and its clock.
+//! Each domain is a module of free functions that take `&Panel`:
+//! [`participants`] (recruitment: people, CSV import and export, screeners,
+//! contact governance, suppression lists, consent, privacy) and [`demo`]
+//! (the reference-panel generator). The command-line tool (`src/main.rs`)
+//! and the desktop app (`src-tauri/`) are thin edges over these functions;
+//! neither holds a rule of its own.
+
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod participants;
+
+pub use error::{Error, Result};
+
+use chrono::{DateTime, Utc};
+use clock::{Clock, SystemClock};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One panel: its database and the clock its rules read.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+    path: PathBuf,
+}
+
+impl Panel {
+    /// Opens the panel database at `path`, creating and migrating it as needed.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Panel> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
+        }
+        let pool = db::open(&path).await?;
+        Ok(Panel {
+            pool,
+            clock: Arc::new(SystemClock),
+            path,
+        })
+    }
+
+    /// The same panel reading time from `clock` (tests and simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Panel {
+        self.clock = clock;
+        self
+    }
+
+    /// The current instant by the panel's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the database, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction that takes SQLite's write lock at once, so reads
+    /// inside it (such as the next free id) cannot be raced by another writer.
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Where the panel database lives when no path is given: the same file the
+/// desktop app uses, in the OS data directory.
+pub fn default_db_path() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(APP_IDENTIFIER)
+        .join("panelkeeper.db")
+}
+
+/// The desktop app's identifier, which names its data directory.
+pub const APP_IDENTIFIER: &str = "app.panelkeeper.desktop";

@@ -1,0 +1,958 @@
+//! The `panelkeeper` command line: the core's functions for scripts,
+//! servers and people who prefer a terminal. Every listing takes `--json`.
+//! Nothing here decides a rule; it parses arguments, calls the core and
+//! prints what comes back.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use panelkeeper::participants::{
+    self, AttributeFilter, ParticipantId, ParticipantInput, ParticipantQuery, StatusFilter,
+    consent, csv_export, governance, history, import, privacy, screener, suppression,
+};
+use panelkeeper::{Error, Panel, demo};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "panelkeeper",
+    version,
+    about = "Customer panels and focus groups where every promise gets an owner"
+)]
+struct Cli {
+    /// The panel database (default: the desktop app's own, in the OS data directory).
+    #[arg(long, env = "PANELKEEPER_DB", global = true)]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// People on the panel.
+    #[command(subcommand)]
+    Participants(ParticipantsCmd),
+    /// Suppression lists (such as current customers), stored as hashes.
+    #[command(subcommand)]
+    Suppress(SuppressCmd),
+    /// Named, reusable screeners.
+    #[command(subcommand)]
+    Screener(ScreenerCmd),
+    /// Who a screener and the contact rules allow to be invited, and why the others are excluded.
+    Eligible {
+        #[arg(long)]
+        screener: String,
+        /// Evaluate at this time instead of now.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+        /// At most this many eligible people.
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The contact rules (cooldown, yearly cap, no-show ban).
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// Consent texts and acceptances.
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Generate the deterministic reference panel.
+    Demo {
+        #[arg(long, default_value_t = 100_000)]
+        participants: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the participants as a CRM-style CSV file instead of filling the database.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct Filters {
+    /// Words to find in name, email or phone.
+    #[arg(long)]
+    search: Option<String>,
+    #[arg(long)]
+    tag: Option<String>,
+    /// KEY=VALUE; may be repeated.
+    #[arg(long = "attr", value_parser = parse_pair)]
+    attrs: Vec<(String, String)>,
+    /// all, contactable, opted-out, do-not-contact or erased.
+    #[arg(long, default_value = "all", value_parser = parse_status)]
+    status: StatusFilter,
+}
+
+impl Filters {
+    fn query(&self, limit: u32, offset: u32) -> ParticipantQuery {
+        ParticipantQuery {
+            search: self.search.clone(),
+            tag: self.tag.clone(),
+            attributes: self
+                .attrs
+                .iter()
+                .map(|(key, value)| AttributeFilter {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            status: self.status,
+            limit,
+            offset,
+        }
+    }
+}
+
+#[derive(Args, Clone, Default)]
+struct Fields {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    /// IANA time zone, such as Europe/Berlin.
+    #[arg(long = "tz")]
+    time_zone: Option<String>,
+    /// Language tag, such as de or pt-BR.
+    #[arg(long)]
+    language: Option<String>,
+    #[arg(long)]
+    source: Option<String>,
+    /// KEY=VALUE attribute to set; may be repeated.
+    #[arg(long = "set", value_parser = parse_pair)]
+    set: Vec<(String, String)>,
+    /// Attribute to remove; may be repeated.
+    #[arg(long = "unset")]
+    unset: Vec<String>,
+    /// Tag to add; may be repeated.
+    #[arg(long = "tag")]
+    tag: Vec<String>,
+    /// Tag to remove; may be repeated.
+    #[arg(long = "untag")]
+    untag: Vec<String>,
+}
+
+impl Fields {
+    fn apply(&self, input: &mut ParticipantInput) {
+        let set = |target: &mut Option<String>, v: &Option<String>| {
+            if let Some(v) = v {
+                *target = Some(v.clone());
+            }
+        };
+        if let Some(n) = &self.name {
+            input.name = n.clone();
+        }
+        if let Some(e) = &self.email {
+            input.email = e.clone();
+        }
+        set(&mut input.phone, &self.phone);
+        set(&mut input.time_zone, &self.time_zone);
+        set(&mut input.language, &self.language);
+        set(&mut input.source, &self.source);
+        for (k, v) in &self.set {
+            input.attributes.insert(k.clone(), v.clone());
+        }
+        for k in &self.unset {
+            input.attributes.remove(k);
+        }
+        input.tags.extend(self.tag.iter().cloned());
+        input.tags.retain(|t| !self.untag.contains(t));
+    }
+}
+
+#[derive(Subcommand)]
+enum ParticipantsCmd {
+    /// Add one participant.
+    Add(Fields),
+    /// Change a participant (by id or email).
+    Edit {
+        participant: String,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Import a CSV file; exits 2 if any row was rejected (the good rows are imported).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List participants, a page at a time.
+    List {
+        #[command(flatten)]
+        filters: Filters,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One participant with governance status, consents and history.
+    Show {
+        participant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export participants to a CSV file (spreadsheet-safe).
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        filters: Filters,
+    },
+    /// Record an opt-out (or withdraw one with --undo).
+    OptOut {
+        participant: String,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Mark as do-not-contact (or clear it with --off).
+    Dnc {
+        participant: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Log a contact made outside the app (invited, attended, no_show, ...).
+    Log {
+        participant: String,
+        kind: String,
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+        #[arg(long)]
+        detail: Option<String>,
+    },
+    /// Everything held about one participant, as JSON.
+    PrivacyExport {
+        participant: String,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Erase a participant's personal data (keeps a de-identified record).
+    Erase {
+        participant: String,
+        /// Confirms the erasure; it cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuppressCmd {
+    /// Add the emails (or SHA-256 hashes) in FILE to a list.
+    Import {
+        file: PathBuf,
+        #[arg(long, default_value = "suppressed")]
+        list: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The lists, their sizes and how many participants they match.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a list.
+    Delete { list: String },
+}
+
+#[derive(Subcommand)]
+enum ScreenerCmd {
+    /// Create or replace a screener.
+    ///
+    /// Criteria: KEY=VALUE, "KEY in A,B,C", "KEY between MIN..MAX", "KEY missing".
+    Create {
+        name: String,
+        /// Only people who match qualify; may be repeated.
+        #[arg(long)]
+        qualify: Vec<String>,
+        /// People who match are disqualified; may be repeated.
+        #[arg(long)]
+        disqualify: Vec<String>,
+        /// ATTRIBUTE:MAX, at most MAX people per value; may be repeated.
+        #[arg(long)]
+        quota: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change rules; 0 turns a rule off.
+    Set {
+        #[arg(long)]
+        cooldown_days: Option<u32>,
+        #[arg(long)]
+        max_sessions_per_year: Option<u32>,
+        #[arg(long)]
+        no_show_ban_after: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsentCmd {
+    /// Store a new version of a consent text.
+    Add {
+        topic: String,
+        #[arg(long, conflicts_with = "text")]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        text: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that a participant accepted a version (the latest by default).
+    Accept {
+        participant: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+fn parse_status(s: &str) -> Result<StatusFilter, String> {
+    Ok(match s {
+        "all" => StatusFilter::All,
+        "contactable" => StatusFilter::Contactable,
+        "opted-out" => StatusFilter::OptedOut,
+        "do-not-contact" | "dnc" => StatusFilter::DoNotContact,
+        "erased" => StatusFilter::Erased,
+        _ => return Err("use all, contactable, opted-out, do-not-contact or erased".into()),
+    })
+}
+
+/// RFC 3339, or `YYYY-MM-DD[THH:MM[:SS]]` read as UTC.
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        .map_err(|_| {
+            format!("{s:?} is not a time such as 2027-03-16T10:00 or 2027-03-16T10:00:00+01:00")
+        })
+}
+
+fn print_json(value: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("values serialise")
+    );
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PANELKEEPER_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    if let Command::Demo {
+        participants,
+        seed,
+        csv: Some(path),
+    } = &cli.command
+    {
+        let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
+        demo::write_csv(*participants as u64, *seed, std::io::BufWriter::new(file))?;
+        println!(
+            "wrote {participants} demo participants to {}",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let db = cli.db.clone().unwrap_or_else(panelkeeper::default_db_path);
+    let panel = Panel::open(&db).await?;
+    let code = dispatch(&panel, cli.command).await;
+    panel.close().await;
+    code
+}
+
+fn file_error(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Participants(cmd) => participants_cmd(panel, cmd).await,
+        Command::Suppress(cmd) => suppress_cmd(panel, cmd).await,
+        Command::Screener(cmd) => screener_cmd(panel, cmd).await,
+        Command::Eligible {
+            screener,
+            at,
+            limit,
+            json,
+        } => {
+            let options = governance::EligibilityOptions {
+                limit,
+                ..Default::default()
+            };
+            let report = governance::eligible(
+                panel,
+                &screener,
+                at.unwrap_or_else(|| panel.now()),
+                &options,
+            )
+            .await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "screener {}: {} eligible, {} excluded, {} not qualified, {} beyond the limit (panel of {})",
+                    report.screener,
+                    report.eligible.len(),
+                    report.excluded.len(),
+                    report.not_qualified,
+                    report.beyond_limit,
+                    report.panel_size
+                );
+                println!("eligible:");
+                for c in &report.eligible {
+                    println!("  {:>7}  {}  <{}>", c.id, c.name, c.email);
+                }
+                println!("excluded:");
+                for e in &report.excluded {
+                    let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
+                    println!("  {:>7}  {}: {}", e.id, e.name, reasons.join("; "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(RulesCmd::Show { json }) => {
+            let rules = governance::rules(panel).await?;
+            if json {
+                print_json(&rules);
+            } else {
+                print_rules(&rules);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(RulesCmd::Set {
+            cooldown_days,
+            max_sessions_per_year,
+            no_show_ban_after,
+        }) => {
+            let mut rules = governance::rules(panel).await?;
+            rules.cooldown_days = cooldown_days.unwrap_or(rules.cooldown_days);
+            rules.max_sessions_per_year =
+                max_sessions_per_year.unwrap_or(rules.max_sessions_per_year);
+            rules.no_show_ban_after = no_show_ban_after.unwrap_or(rules.no_show_ban_after);
+            print_rules(&governance::set_rules(panel, &rules).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Consent(cmd) => consent_cmd(panel, cmd).await,
+        Command::Demo {
+            participants,
+            seed,
+            csv: _,
+        } => {
+            let report = demo::generate(panel, participants, seed).await?;
+            println!(
+                "{} participants ({} opted out, {} do-not-contact), {} contact-history entries, {} on the crm-customers suppression list; screeners: {}",
+                report.participants,
+                report.opted_out,
+                report.do_not_contact,
+                report.contacts,
+                report.suppressed,
+                report.screeners.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_rules(rules: &governance::GovernanceRules) {
+    let show = |n: u32, what: String| if n == 0 { "off".to_string() } else { what };
+    println!(
+        "cooldown:          {}",
+        show(rules.cooldown_days, format!("{} days", rules.cooldown_days))
+    );
+    println!(
+        "yearly cap:        {}",
+        show(
+            rules.max_sessions_per_year,
+            format!("{} sessions", rules.max_sessions_per_year)
+        )
+    );
+    println!(
+        "no-show ban after: {}",
+        show(
+            rules.no_show_ban_after,
+            format!("{} no-shows", rules.no_show_ban_after)
+        )
+    );
+}
+
+async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCode, Error> {
+    match cmd {
+        ParticipantsCmd::Add(fields) => {
+            let mut input = ParticipantInput::default();
+            fields.apply(&mut input);
+            let p = participants::create(panel, &input).await?;
+            println!("{}", p.id);
+        }
+        ParticipantsCmd::Edit {
+            participant,
+            fields,
+        } => {
+            let id = participants::find(panel, &participant).await?;
+            let mut input = participants::get(panel, id).await?.to_input();
+            fields.apply(&mut input);
+            let p = participants::update(panel, id, &input).await?;
+            println!("updated participant {} ({})", p.id, p.name);
+        }
+        ParticipantsCmd::Import { file, json } => {
+            let bar = progress_bar();
+            let report = import::import_file(panel, &file, &|p| match p {
+                import::ImportProgress::Reading {
+                    bytes_done,
+                    bytes_total,
+                } => {
+                    bar.set_message("reading");
+                    bar.set_length(bytes_total);
+                    bar.set_position(bytes_done);
+                }
+                import::ImportProgress::Writing {
+                    rows_done,
+                    rows_total,
+                } => {
+                    bar.set_message("writing");
+                    bar.set_length(rows_total as u64);
+                    bar.set_position(rows_done as u64);
+                }
+            })
+            .await;
+            bar.finish_and_clear();
+            let report = report?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "{} rows: {} created, {} updated, {} unchanged, {} rejected",
+                    report.rows,
+                    report.created,
+                    report.updated,
+                    report.unchanged,
+                    report.rejected.len()
+                );
+                if !report.attribute_columns.is_empty() {
+                    println!(
+                        "attributes from columns: {}",
+                        report.attribute_columns.join(", ")
+                    );
+                }
+                if !report.ignored_columns.is_empty() {
+                    println!("ignored columns: {}", report.ignored_columns.join(", "));
+                }
+                for e in &report.rejected {
+                    eprintln!("rejected {e}");
+                }
+            }
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        ParticipantsCmd::List {
+            filters,
+            limit,
+            offset,
+            json,
+        } => {
+            let page = participants::list(panel, &filters.query(limit, offset)).await?;
+            if json {
+                print_json(&page);
+            } else {
+                for p in &page.items {
+                    let mut flags = Vec::new();
+                    if p.opted_out {
+                        flags.push("opted out");
+                    }
+                    if p.do_not_contact {
+                        flags.push("do not contact");
+                    }
+                    if p.erased {
+                        flags.push("erased");
+                    }
+                    println!(
+                        "{:>7}  {:<30}  {:<40}  {:<20}  {}{}",
+                        p.id,
+                        p.name,
+                        p.email.as_deref().unwrap_or("-"),
+                        p.time_zone.as_deref().unwrap_or("-"),
+                        p.tags.join(","),
+                        if flags.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  [{}]", flags.join(", "))
+                        }
+                    );
+                }
+                println!(
+                    "{}-{} of {}",
+                    page.offset + (!page.items.is_empty()) as u32,
+                    page.offset + page.items.len() as u32,
+                    page.total
+                );
+            }
+        }
+        ParticipantsCmd::Show { participant, json } => {
+            let id = participants::find(panel, &participant).await?;
+            let d = participants::detail(panel, id).await?;
+            if json {
+                print_json(&d);
+            } else {
+                let p = &d.participant;
+                let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!("participant {}: {}", p.id, p.name);
+                println!("  email:     {}", opt(&p.email));
+                println!("  phone:     {}", opt(&p.phone));
+                println!("  time zone: {}", opt(&p.time_zone));
+                println!("  language:  {}", opt(&p.language));
+                println!("  source:    {}", opt(&p.source));
+                println!("  tags:      {}", p.tags.join(", "));
+                for (k, v) in &p.attributes {
+                    println!("  {k}: {v}");
+                }
+                if d.governance.eligible {
+                    println!("governance: eligible now");
+                } else {
+                    println!("governance: excluded now");
+                    for r in &d.governance.reasons {
+                        println!("  - {r}");
+                    }
+                }
+                for c in &d.consents {
+                    println!(
+                        "consent: {} version {} accepted {}{}",
+                        c.topic,
+                        c.version,
+                        c.accepted_at.format("%Y-%m-%d %H:%M UTC"),
+                        if c.superseded {
+                            " (a newer version exists)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                for h in &d.history {
+                    println!(
+                        "history: {} {}",
+                        h.at.format("%Y-%m-%d %H:%M UTC"),
+                        h.kind.as_str()
+                    );
+                }
+            }
+        }
+        ParticipantsCmd::Export { file, filters } => {
+            let n = csv_export::export_file(panel, &filters.query(1000, 0), &file).await?;
+            println!("exported {n} participants to {}", file.display());
+        }
+        ParticipantsCmd::OptOut { participant, undo } => {
+            let id = participants::find(panel, &participant).await?;
+            let p = participants::set_opted_out(panel, id, !undo).await?;
+            println!(
+                "participant {} {}",
+                p.id,
+                if undo {
+                    "is no longer opted out"
+                } else {
+                    "opted out"
+                }
+            );
+        }
+        ParticipantsCmd::Dnc { participant, off } => {
+            let id = participants::find(panel, &participant).await?;
+            let p = participants::set_do_not_contact(panel, id, !off).await?;
+            println!(
+                "participant {} {}",
+                p.id,
+                if off {
+                    "may be contacted"
+                } else {
+                    "is marked do not contact"
+                }
+            );
+        }
+        ParticipantsCmd::Log {
+            participant,
+            kind,
+            at,
+            detail,
+        } => {
+            let id = participants::find(panel, &participant).await?;
+            let kind: history::ContactKind = kind.parse()?;
+            history::record(panel, id, kind, at, detail.as_deref()).await?;
+            println!("logged {} for participant {id}", kind.as_str());
+        }
+        ParticipantsCmd::PrivacyExport {
+            participant,
+            output,
+        } => {
+            let id = participants::find(panel, &participant).await?;
+            let data = privacy::export(panel, id).await?;
+            let text = serde_json::to_string_pretty(&data).expect("values serialise");
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| file_error(&path, e))?;
+                    println!(
+                        "wrote everything held about participant {id} to {}",
+                        path.display()
+                    );
+                }
+                None => println!("{text}"),
+            }
+        }
+        ParticipantsCmd::Erase {
+            participant,
+            yes,
+            reason,
+        } => {
+            let id = participants::find(panel, &participant).await?;
+            if !yes {
+                let p = participants::get(panel, id).await?;
+                eprintln!(
+                    "this erases the personal data of participant {id} ({}) for good; run again with --yes",
+                    p.name
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let e = privacy::erase(panel, ParticipantId(id.0), reason.as_deref()).await?;
+            println!(
+                "erased participant {} at {}",
+                e.participant,
+                e.erased_at.to_rfc3339()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn suppress_cmd(panel: &Panel, cmd: SuppressCmd) -> Result<ExitCode, Error> {
+    match cmd {
+        SuppressCmd::Import { file, list, json } => {
+            let bytes = std::fs::read(&file).map_err(|e| file_error(&file, e))?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::File {
+                path: file.display().to_string(),
+                reason: format!("is not UTF-8 text ({e})"),
+            })?;
+            let report = suppression::import(panel, &list, &text).await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "list {}: {} added, {} already listed, {} rejected",
+                    report.list,
+                    report.added,
+                    report.already_listed,
+                    report.rejected.len()
+                );
+                for e in &report.rejected {
+                    eprintln!("rejected {e}");
+                }
+            }
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        SuppressCmd::List { json } => {
+            let lists = suppression::lists(panel).await?;
+            if json {
+                print_json(&lists);
+            } else {
+                for l in &lists {
+                    println!(
+                        "{:<30} {:>8} entries  {:>8} participants on the panel",
+                        l.name, l.entries, l.matching_participants
+                    );
+                }
+            }
+        }
+        SuppressCmd::Delete { list } => {
+            suppression::delete(panel, &list).await?;
+            println!("deleted list {list}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn screener_cmd(panel: &Panel, cmd: ScreenerCmd) -> Result<ExitCode, Error> {
+    match cmd {
+        ScreenerCmd::Create {
+            name,
+            qualify,
+            disqualify,
+            quota,
+        } => {
+            let mut def = screener::ScreenerDefinition::default();
+            for (exprs, effect) in [
+                (qualify, screener::Effect::Qualify),
+                (disqualify, screener::Effect::Disqualify),
+            ] {
+                for e in exprs {
+                    let (attribute, test) = screener::parse_test(&e)?;
+                    def.criteria.push(screener::Criterion {
+                        attribute,
+                        test,
+                        effect,
+                    });
+                }
+            }
+            for q in quota {
+                def.quotas.push(q.parse()?);
+            }
+            let s = screener::save(panel, &name, &def).await?;
+            print_screener(&s);
+        }
+        ScreenerCmd::List { json } => {
+            let all = screener::list(panel).await?;
+            if json {
+                print_json(&all);
+            } else {
+                for s in &all {
+                    println!(
+                        "{:<30} {} criteria, {} quota cells",
+                        s.name,
+                        s.definition.criteria.len(),
+                        s.definition.quotas.len()
+                    );
+                }
+            }
+        }
+        ScreenerCmd::Show { name, json } => {
+            let s = screener::get(panel, &name).await?;
+            if json {
+                print_json(&s);
+            } else {
+                print_screener(&s);
+            }
+        }
+        ScreenerCmd::Delete { name } => {
+            screener::delete(panel, &name).await?;
+            println!("deleted screener {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_screener(s: &screener::Screener) {
+    println!("screener {}", s.name);
+    for c in &s.definition.criteria {
+        println!("  {c}");
+    }
+    for q in &s.definition.quotas {
+        println!("  quota: at most {} per {}", q.max, q.attribute);
+    }
+}
+
+async fn consent_cmd(panel: &Panel, cmd: ConsentCmd) -> Result<ExitCode, Error> {
+    match cmd {
+        ConsentCmd::Add { topic, file, text } => {
+            let body = match (file, text) {
+                (Some(path), _) => {
+                    std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?
+                }
+                (None, Some(t)) => t,
+                (None, None) => {
+                    return Err(Error::InvalidInput {
+                        field: "consent text".into(),
+                        value: String::new(),
+                        reason: "give --file or --text".into(),
+                    });
+                }
+            };
+            let t = consent::add_text(panel, &topic, &body).await?;
+            println!("{} version {}", t.topic, t.version);
+        }
+        ConsentCmd::List { json } => {
+            let texts = consent::texts(panel).await?;
+            if json {
+                print_json(&texts);
+            } else {
+                for t in &texts {
+                    let first_line = t.body.lines().next().unwrap_or_default();
+                    println!(
+                        "{} v{} ({}): {}",
+                        t.topic,
+                        t.version,
+                        t.created_at.format("%Y-%m-%d"),
+                        first_line
+                    );
+                }
+            }
+        }
+        ConsentCmd::Accept {
+            participant,
+            topic,
+            version,
+            at,
+        } => {
+            let id = participants::find(panel, &participant).await?;
+            let c = consent::accept(panel, id, &topic, version, at).await?;
+            println!(
+                "participant {id} accepted {} version {} at {}",
+                c.topic,
+                c.version,
+                c.accepted_at.to_rfc3339()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

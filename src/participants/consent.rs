@@ -1,0 +1,182 @@
+//! Consent texts with versions, and which version each participant accepted
+//! and when. A text is never changed once stored: a new wording is a new
+//! version.
+
+use super::ParticipantId;
+use crate::Panel;
+use crate::db::{instant, millis};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// One version of a consent text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ConsentText {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub topic: String,
+    pub version: u32,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A participant's acceptance of one version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Consent {
+    pub topic: String,
+    pub version: u32,
+    pub accepted_at: DateTime<Utc>,
+    /// Whether a newer version of the text exists that they have not accepted.
+    pub superseded: bool,
+}
+
+/// Stores a new version of the text for `topic` and returns it.
+pub async fn add_text(panel: &Panel, topic: &str, body: &str) -> Result<ConsentText> {
+    let topic = super::fields::parse_key("consent topic", topic)?;
+    let body = super::fields::check_text("consent text", body)?;
+    if body.is_empty() {
+        return Err(Error::invalid("consent text", body, "is empty"));
+    }
+    let mut tx = panel.write().await?;
+    let version: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE topic = ?",
+    )
+    .bind(&topic)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO consent_texts (topic, version, body, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&topic)
+        .bind(version)
+        .bind(&body)
+        .bind(millis(panel.now()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    text(panel, &topic, Some(version as u32)).await
+}
+
+/// Version `version` of a topic's text, or the latest.
+pub async fn text(panel: &Panel, topic: &str, version: Option<u32>) -> Result<ConsentText> {
+    let row: Option<(i64, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, topic, version, body, created_at FROM consent_texts \
+         WHERE topic = ? AND (? IS NULL OR version = ?) ORDER BY version DESC LIMIT 1",
+    )
+    .bind(topic.trim())
+    .bind(version)
+    .bind(version)
+    .fetch_optional(panel.pool())
+    .await?;
+    let (id, topic_, v, body, created) = row.ok_or_else(|| {
+        Error::not_found(
+            "consent text",
+            match version {
+                Some(v) => format!("{topic} version {v}"),
+                None => topic.to_string(),
+            },
+        )
+    })?;
+    Ok(ConsentText {
+        id,
+        topic: topic_,
+        version: v as u32,
+        body,
+        created_at: instant(created),
+    })
+}
+
+/// Every version of every text.
+pub async fn texts(panel: &Panel) -> Result<Vec<ConsentText>> {
+    let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, topic, version, body, created_at FROM consent_texts ORDER BY topic, version",
+    )
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, topic, v, body, created)| ConsentText {
+            id,
+            topic,
+            version: v as u32,
+            body,
+            created_at: instant(created),
+        })
+        .collect())
+}
+
+/// Records that a participant accepted a version (the latest when `version`
+/// is `None`) at `at` (now when `None`).
+pub async fn accept(
+    panel: &Panel,
+    participant: ParticipantId,
+    topic: &str,
+    version: Option<u32>,
+    at: Option<DateTime<Utc>>,
+) -> Result<Consent> {
+    let text = text(panel, topic, version).await?;
+    let at = at.unwrap_or_else(|| panel.now());
+    if at < text.created_at {
+        return Err(Error::invalid(
+            "accepted at",
+            at.to_rfc3339(),
+            format!(
+                "is before version {} of {} was written",
+                text.version, text.topic
+            ),
+        ));
+    }
+    let erased: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
+            .bind(participant.0)
+            .fetch_optional(panel.pool())
+            .await?;
+    match erased {
+        None => return Err(Error::not_found("participant", participant)),
+        Some(Some(_)) => {
+            return Err(Error::conflict(format!(
+                "participant {participant} was erased"
+            )));
+        }
+        Some(None) => {}
+    }
+    sqlx::query(
+        "INSERT INTO participant_consents (participant_id, consent_text_id, accepted_at) VALUES (?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(participant.0)
+    .bind(text.id)
+    .bind(millis(at))
+    .execute(panel.pool())
+    .await?;
+    for_participant(panel, participant)
+        .await?
+        .into_iter()
+        .find(|c| c.topic == text.topic && c.version == text.version)
+        .ok_or_else(|| Error::not_found("consent", participant))
+}
+
+/// A participant's consents, by topic and version.
+pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Result<Vec<Consent>> {
+    let rows: Vec<(String, i64, i64, bool)> = sqlx::query_as(
+        "SELECT t.topic, t.version, c.accepted_at, \
+           EXISTS (SELECT 1 FROM consent_texts n WHERE n.topic = t.topic AND n.version > t.version) \
+         FROM participant_consents c JOIN consent_texts t ON t.id = c.consent_text_id \
+         WHERE c.participant_id = ? ORDER BY t.topic, t.version",
+    )
+    .bind(participant.0)
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(topic, version, at, superseded)| Consent {
+            topic,
+            version: version as u32,
+            accepted_at: instant(at),
+            superseded,
+        })
+        .collect())
+}

@@ -1,0 +1,140 @@
+//! CSV export of participants, safe to open in a spreadsheet: a cell that a
+//! spreadsheet would run as a formula (`=HYPERLINK(...)`, `@SUM(...)`, `+cmd`)
+//! is written with a leading `'`, which import takes off again.
+
+use super::{ParticipantId, ParticipantQuery, repo};
+use crate::Panel;
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+/// Whether a spreadsheet would treat this cell as a formula. Phone numbers
+/// and signed numbers (`+49 30 1234`, `-12.5`) are left alone.
+fn is_formula(cell: &str) -> bool {
+    match cell.chars().next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => !cell[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/')),
+        _ => false,
+    }
+}
+
+/// A cell as written to the file.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if is_formula(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+const FIXED: [&str; 12] = [
+    "id",
+    "name",
+    "email",
+    "phone",
+    "time_zone",
+    "language",
+    "source",
+    "tags",
+    "opted_out_at",
+    "do_not_contact",
+    "created_at",
+    "updated_at",
+];
+
+/// Writes the participants matching `query` (all pages) as CSV to `out`;
+/// returns how many were written.
+pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write) -> Result<u32> {
+    let mut conn = panel.pool().acquire().await?;
+    let mut all = query.clone();
+    all.offset = 0;
+    all.limit = 1000;
+    let mut ids: Vec<ParticipantId> = Vec::new();
+    loop {
+        let page = repo::list(&mut conn, &all).await?;
+        let n = page.items.len() as u32;
+        ids.extend(page.items.into_iter().map(|r| r.id));
+        if n < all.limit {
+            break;
+        }
+        all.offset += n;
+    }
+    let keys: BTreeSet<String> = repo::attribute_keys(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let mut w = csv::Writer::from_writer(out);
+    let io = |e: csv::Error| Error::file("export", e.to_string());
+    let header: Vec<&str> = FIXED
+        .iter()
+        .copied()
+        .chain(keys.iter().map(String::as_str))
+        .collect();
+    w.write_record(&header).map_err(io)?;
+    for chunk in ids.chunks(5_000) {
+        for p in repo::load_many(&mut conn, chunk).await? {
+            let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.to_rfc3339()).unwrap_or_default()
+            };
+            let mut row: Vec<String> = vec![
+                p.id.to_string(),
+                p.name.clone(),
+                p.email.clone().unwrap_or_default(),
+                p.phone.clone().unwrap_or_default(),
+                p.time_zone.clone().unwrap_or_default(),
+                p.language.clone().unwrap_or_default(),
+                p.source.clone().unwrap_or_default(),
+                p.tags.join(","),
+                fmt(p.opted_out_at),
+                if p.do_not_contact {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+                fmt(Some(p.created_at)),
+                fmt(Some(p.updated_at)),
+            ];
+            row.extend(
+                keys.iter()
+                    .map(|k| p.attributes.get(k).cloned().unwrap_or_default()),
+            );
+            w.write_record(row.iter().map(|c| neutralise(c).into_owned()))
+                .map_err(io)?;
+        }
+    }
+    w.flush()
+        .map_err(|e| Error::file("export", e.to_string()))?;
+    Ok(ids.len() as u32)
+}
+
+/// Exports the participants matching `query` to the file at `path`.
+pub async fn export_file(panel: &Panel, query: &ParticipantQuery, path: &Path) -> Result<u32> {
+    let shown = path.display().to_string();
+    let tmp = path.with_extension("csv.partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::file(&shown, e.to_string()))?;
+    let n = write_csv(panel, query, std::io::BufWriter::new(file)).await?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::file(&shown, e.to_string()))?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_are_not() {
+        assert_eq!(
+            neutralise("=HYPERLINK(\"http://x\",\"y\")"),
+            "'=HYPERLINK(\"http://x\",\"y\")"
+        );
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+        assert_eq!(neutralise("+49 30 1234-567"), "+49 30 1234-567");
+        assert_eq!(neutralise("-12.5"), "-12.5");
+        assert_eq!(neutralise("Zoë"), "Zoë");
+    }
+}

@@ -1,0 +1,328 @@
+//! Parsed participant fields: an [`Email`] that is known good and carries its
+//! normalised form, and checks for phone numbers, IANA time zones and
+//! language tags. Parse, don't validate: once a value is in one of these
+//! types it is known good.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+/// A syntactically valid email address, as entered, with its normalised
+/// form for duplicate detection and suppression matching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    display: String,
+    normalised: String,
+}
+
+impl Email {
+    /// Parses an address. The rules are the practical subset of RFC 5321 that
+    /// mail actually uses: one `@`, a local part of at most 64 characters
+    /// with no spaces, quotes or control characters, and a domain of dot-
+    /// separated labels with at least one dot.
+    pub fn parse(raw: &str) -> Result<Email> {
+        let s = raw.trim();
+        let bad = |reason: &str| Error::invalid("email", raw, reason);
+        if s.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if s.len() > 254 {
+            return Err(bad("is longer than 254 characters"));
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(bad("has no @"));
+        };
+        if local.is_empty() {
+            return Err(bad("has nothing before the @"));
+        }
+        if local.contains('@') {
+            return Err(bad("has more than one @"));
+        }
+        if local.chars().count() > 64 {
+            return Err(bad("has more than 64 characters before the @"));
+        }
+        if let Some(c) = local.chars().find(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(
+                    c,
+                    '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | ']' | '\\'
+                )
+        }) {
+            return Err(bad(&format!("has {c:?} before the @")));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(bad("has a misplaced dot before the @"));
+        }
+        if domain.is_empty() {
+            return Err(bad("has nothing after the @"));
+        }
+        if !domain.contains('.') {
+            return Err(bad("has a domain without a dot"));
+        }
+        for label in domain.split('.') {
+            if label.is_empty() {
+                return Err(bad("has an empty part in the domain"));
+            }
+            if label.starts_with('-') || label.ends_with('-') {
+                return Err(bad("has a domain part that starts or ends with '-'"));
+            }
+            if let Some(c) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
+                return Err(bad(&format!("has {c:?} in the domain")));
+            }
+        }
+        Ok(Email {
+            display: s.to_string(),
+            normalised: normalise(local, domain),
+        })
+    }
+
+    /// The address as entered (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The form two addresses of the same mailbox share.
+    pub fn normalised(&self) -> &str {
+        &self.normalised
+    }
+
+    /// SHA-256 of the normalised address, lower-case hex: what suppression
+    /// lists store instead of the address.
+    pub fn hash(&self) -> String {
+        hash_normalised(&self.normalised)
+    }
+}
+
+/// Lower-cases the address (mail providers treat local parts case-blind in
+/// practice) and folds Gmail's ignored dots and `+tags`, the one provider
+/// whose aliasing is documented and common in panels.
+fn normalise(local: &str, domain: &str) -> String {
+    let local = local.nfc().collect::<String>().to_lowercase();
+    let mut domain = domain.to_lowercase();
+    if domain == "googlemail.com" {
+        domain = "gmail.com".into();
+    }
+    let local = if domain == "gmail.com" {
+        let base = local.split('+').next().unwrap_or_default();
+        base.replace('.', "")
+    } else {
+        local
+    };
+    format!("{local}@{domain}")
+}
+
+pub(crate) fn hash_normalised(normalised: &str) -> String {
+    hex::encode(Sha256::digest(normalised.as_bytes()))
+}
+
+/// Checks a phone number: digits with the usual separators, an optional
+/// leading `+`, and between 5 and 20 digits. It is kept as written.
+pub fn parse_phone(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    let bad = |reason: &str| Error::invalid("phone", raw, reason);
+    if let Some(c) = s
+        .chars()
+        .enumerate()
+        .find(|(i, c)| {
+            !(c.is_ascii_digit()
+                || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/')
+                || (*c == '+' && *i == 0))
+        })
+        .map(|(_, c)| c)
+    {
+        return Err(bad(&format!(
+            "has {c:?}; use digits, spaces, - ( ) . / and a leading +"
+        )));
+    }
+    let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
+    if !(5..=20).contains(&digits) {
+        return Err(bad(&format!(
+            "has {digits} digits; a phone number has 5 to 20"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// Checks an IANA time zone name (`Europe/Berlin`) and returns its canonical
+/// spelling.
+pub fn parse_time_zone(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    match chrono_tz::Tz::from_str_insensitive(s) {
+        Ok(tz) => Ok(tz.name().to_string()),
+        Err(_) => Err(Error::invalid(
+            "time zone",
+            raw,
+            "is not an IANA time zone name such as Europe/Berlin",
+        )),
+    }
+}
+
+/// Checks a BCP 47 language tag (`en`, `de-AT`, `zh-Hans-CN`) and returns it
+/// with conventional casing.
+pub fn parse_language(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    let bad = || {
+        Error::invalid(
+            "language",
+            raw,
+            "is not a language tag such as en, de-AT or pt-BR",
+        )
+    };
+    let mut parts = s.split(['-', '_']);
+    let primary = parts.next().unwrap_or_default();
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let mut out = primary.to_ascii_lowercase();
+    for part in parts {
+        if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad());
+        }
+        out.push('-');
+        out.push_str(&match part.len() {
+            2 => part.to_ascii_uppercase(),
+            4 => {
+                let mut c = part.chars();
+                let first = c.next().unwrap_or_default().to_ascii_uppercase();
+                first.to_string() + &c.as_str().to_ascii_lowercase()
+            }
+            _ => part.to_ascii_lowercase(),
+        });
+    }
+    Ok(out)
+}
+
+/// Lower-cases and strips accents so `zoe` finds `Zoë` and `lukasz` finds
+/// `Łukasz`.
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(|c| match c {
+            'ł' | 'Ł' => vec!['l'],
+            'ø' | 'Ø' => vec!['o'],
+            'đ' | 'Đ' => vec!['d'],
+            'ß' => vec!['s', 's'],
+            c => c.to_lowercase().collect(),
+        })
+        .collect()
+}
+
+/// Checks an attribute or tag name: 1 to 64 characters, letters, digits,
+/// `_`, `-` and `.`. Names are lower-cased and spaces become `_`, so the CSV
+/// header `Age band` is the attribute `age_band`.
+pub fn parse_key(field: &str, raw: &str) -> Result<String> {
+    let key: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_whitespace() { '_' } else { c })
+        .collect();
+    if key.is_empty() || key.chars().count() > 64 {
+        return Err(Error::invalid(field, raw, "must have 1 to 64 characters"));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(Error::invalid(
+            field,
+            raw,
+            format!("has {c:?}; use letters, digits, _ - and ."),
+        ));
+    }
+    Ok(key)
+}
+
+/// The longest text any one field may hold.
+pub const MAX_FIELD_CHARS: usize = 10_000;
+
+/// Checks a free-text field's length and that it holds no control
+/// characters other than line breaks and tabs.
+pub fn check_text(field: &str, raw: &str) -> Result<String> {
+    let n = raw.chars().count();
+    if n > MAX_FIELD_CHARS {
+        return Err(Error::invalid(
+            field,
+            raw,
+            format!("is {n} characters long; the limit is {MAX_FIELD_CHARS}"),
+        ));
+    }
+    if let Some(c) = raw
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(
+            field,
+            raw,
+            format!("holds the control character {c:?}"),
+        ));
+    }
+    Ok(raw.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_parse_and_normalise() {
+        let e = Email::parse("  Anna.Schmidt@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "Anna.Schmidt@Example.COM");
+        assert_eq!(e.normalised(), "anna.schmidt@example.com");
+        assert_eq!(
+            Email::parse("J.Doe+panel@googlemail.com")
+                .unwrap()
+                .normalised(),
+            "jdoe@gmail.com"
+        );
+        assert_eq!(
+            Email::parse("zoë@exämple.de").unwrap().normalised(),
+            "zoë@exämple.de"
+        );
+        assert_eq!(e.hash().len(), 64);
+    }
+
+    #[test]
+    fn bad_emails_say_why() {
+        for (raw, why) in [
+            ("", "is empty"),
+            ("anna.example.com", "has no @"),
+            ("@example.com", "nothing before"),
+            ("anna@", "nothing after"),
+            ("anna@localhost", "without a dot"),
+            ("an na@example.com", "' '"),
+            ("anna@exa_mple.com", "'_'"),
+            ("anna@example..com", "empty part"),
+            ("anna\r\nBcc: x@y.z@example.com", "before the @"),
+        ] {
+            let err = Email::parse(raw).unwrap_err().to_string();
+            assert!(err.contains(why), "{raw:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn phones_zones_languages() {
+        assert_eq!(parse_phone(" +49 30 1234-567 ").unwrap(), "+49 30 1234-567");
+        assert!(parse_phone("call me").is_err());
+        assert!(parse_phone("12").is_err());
+        assert_eq!(parse_time_zone("europe/berlin").unwrap(), "Europe/Berlin");
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+        assert_eq!(parse_language("pt_br").unwrap(), "pt-BR");
+        assert_eq!(parse_language("zh-hans-cn").unwrap(), "zh-Hans-CN");
+        assert!(parse_language("english").is_err());
+    }
+
+    #[test]
+    fn folding_finds_accented_names() {
+        assert_eq!(fold("Zoë Łukasz JOSÉ"), "zoe lukasz jose");
+        assert_eq!(fold("Дмитрий"), "дмитрий");
+    }
+
+    #[test]
+    fn keys_are_snake_case() {
+        assert_eq!(parse_key("attribute", " Age band ").unwrap(), "age_band");
+        assert!(parse_key("attribute", "a=b").is_err());
+    }
+}

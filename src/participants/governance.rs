@@ -1,0 +1,639 @@
+//! Contact governance: whether a participant may be invited at a given
+//! time, and if not, every reason why.
+//!
+//! The rules (cooldown, yearly cap, no-show ban) are settings. The facts
+//! come from the participant record, the contact history and the
+//! suppression lists; [`check`] is a pure function of facts, rules and time,
+//! so the same answer is given for one person's detail pane and for a
+//! screener run over the whole panel ([`eligible`]).
+
+use super::screener::{self, Screener};
+use super::{ParticipantId, history::ContactKind};
+use crate::Panel;
+use crate::db::{instant, millis};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use ts_rs::TS;
+
+/// The contact rules. A rule set to 0 is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export)]
+pub struct GovernanceRules {
+    /// No invitation within this many days of the last invitation or session.
+    pub cooldown_days: u32,
+    /// At most this many sessions taken part in over the last 12 months.
+    pub max_sessions_per_year: u32,
+    /// Not invited again after this many no-shows.
+    pub no_show_ban_after: u32,
+}
+
+impl Default for GovernanceRules {
+    fn default() -> Self {
+        GovernanceRules {
+            cooldown_days: 90,
+            max_sessions_per_year: 4,
+            no_show_ban_after: 2,
+        }
+    }
+}
+
+const RULES_KEY: &str = "governance";
+
+/// The rules in force.
+pub async fn rules(panel: &Panel) -> Result<GovernanceRules> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(RULES_KEY)
+        .fetch_optional(panel.pool())
+        .await?;
+    Ok(stored
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// Replaces the rules.
+pub async fn set_rules(panel: &Panel, rules: &GovernanceRules) -> Result<GovernanceRules> {
+    if rules.cooldown_days > 3650 {
+        return Err(Error::invalid(
+            "cooldown days",
+            rules.cooldown_days.to_string(),
+            "must be at most 3650",
+        ));
+    }
+    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(RULES_KEY)
+        .bind(serde_json::to_string(rules).expect("rules serialise"))
+        .execute(panel.pool())
+        .await?;
+    Ok(*rules)
+}
+
+/// One reason a participant may not be invited now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(
+    tag = "rule",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum Exclusion {
+    Erased,
+    OptedOut {
+        at: DateTime<Utc>,
+    },
+    DoNotContact,
+    Suppressed {
+        lists: Vec<String>,
+    },
+    Cooldown {
+        last_contact: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    YearlyCap {
+        sessions: u32,
+        cap: u32,
+    },
+    NoShowBan {
+        no_shows: u32,
+        limit: u32,
+    },
+    /// A screener criterion the person fails.
+    NotQualified {
+        criterion: String,
+    },
+    /// The quota cell for the person's value is full.
+    QuotaFull {
+        attribute: String,
+        value: String,
+        max: u32,
+    },
+}
+
+impl fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let day = |d: &DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+        match self {
+            Exclusion::Erased => write!(f, "erased"),
+            Exclusion::OptedOut { at } => write!(f, "opted out on {}", day(at)),
+            Exclusion::DoNotContact => write!(f, "marked do not contact"),
+            Exclusion::Suppressed { lists } => {
+                write!(f, "on suppression list {}", lists.join(", "))
+            }
+            Exclusion::Cooldown {
+                last_contact,
+                until,
+            } => write!(
+                f,
+                "in cooldown: last contact {}, invitable from {}",
+                day(last_contact),
+                day(until)
+            ),
+            Exclusion::YearlyCap { sessions, cap } => {
+                write!(f, "{sessions} sessions in the last 12 months (cap {cap})")
+            }
+            Exclusion::NoShowBan { no_shows, limit } => {
+                write!(f, "{no_shows} no-shows (banned after {limit})")
+            }
+            Exclusion::NotQualified { criterion } => write!(f, "does not meet {criterion}"),
+            Exclusion::QuotaFull {
+                attribute,
+                value,
+                max,
+            } => {
+                write!(f, "quota full: {attribute}={value} already has {max}")
+            }
+        }
+    }
+}
+
+/// What governance knows about one participant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Facts {
+    pub erased: bool,
+    pub opted_out_at: Option<DateTime<Utc>>,
+    pub do_not_contact: bool,
+    pub suppressed_by: Vec<String>,
+    /// The last invitation or session before the time of evaluation.
+    pub last_contact: Option<DateTime<Utc>>,
+    /// Sessions attended (or attended late) in the 12 months before.
+    pub sessions_last_year: u32,
+    pub no_shows: u32,
+}
+
+/// Every reason these facts exclude a participant at `now` (empty: eligible).
+pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<Exclusion> {
+    let mut out = Vec::new();
+    if facts.erased {
+        out.push(Exclusion::Erased);
+        return out;
+    }
+    if let Some(at) = facts.opted_out_at {
+        out.push(Exclusion::OptedOut { at });
+    }
+    if facts.do_not_contact {
+        out.push(Exclusion::DoNotContact);
+    }
+    if !facts.suppressed_by.is_empty() {
+        out.push(Exclusion::Suppressed {
+            lists: facts.suppressed_by.clone(),
+        });
+    }
+    if rules.cooldown_days > 0 {
+        if let Some(last) = facts.last_contact {
+            let until = last + Duration::days(rules.cooldown_days as i64);
+            if now < until {
+                out.push(Exclusion::Cooldown {
+                    last_contact: last,
+                    until,
+                });
+            }
+        }
+    }
+    if rules.max_sessions_per_year > 0 && facts.sessions_last_year >= rules.max_sessions_per_year {
+        out.push(Exclusion::YearlyCap {
+            sessions: facts.sessions_last_year,
+            cap: rules.max_sessions_per_year,
+        });
+    }
+    if rules.no_show_ban_after > 0 && facts.no_shows >= rules.no_show_ban_after {
+        out.push(Exclusion::NoShowBan {
+            no_shows: facts.no_shows,
+            limit: rules.no_show_ban_after,
+        });
+    }
+    out
+}
+
+/// A participant's standing at one time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct GovernanceStatus {
+    pub at: DateTime<Utc>,
+    pub eligible: bool,
+    pub reasons: Vec<Exclusion>,
+    pub facts: Facts,
+}
+
+fn year_before(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.checked_sub_months(Months::new(12)).unwrap_or(at)
+}
+
+const CONTACT_KINDS: &str = "('invited', 'attended', 'late', 'no_show')";
+const SESSION_KINDS: &str = "('attended', 'late')";
+
+/// Contact facts per participant from the history before `at`; `only`
+/// restricts it to some participants.
+async fn contact_facts(
+    conn: &mut SqliteConnection,
+    at: DateTime<Utc>,
+    only: Option<ParticipantId>,
+) -> Result<HashMap<i64, (Option<i64>, u32, u32)>> {
+    debug_assert_eq!(ContactKind::NoShow.as_str(), "no_show");
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT participant_id, \
+           MAX(CASE WHEN kind IN {CONTACT_KINDS} THEN at END), \
+           SUM(kind IN {SESSION_KINDS} AND at > "
+    ));
+    q.push_bind(millis(year_before(at)))
+        .push("), SUM(kind = 'no_show') FROM contact_history WHERE at <= ")
+        .push_bind(millis(at));
+    if let Some(id) = only {
+        q.push(" AND participant_id = ").push_bind(id.0);
+    }
+    q.push(" GROUP BY participant_id");
+    let mut out = HashMap::new();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        out.insert(
+            row.get::<i64, _>(0),
+            (
+                row.get::<Option<i64>, _>(1),
+                row.get::<i64, _>(2) as u32,
+                row.get::<i64, _>(3) as u32,
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// The suppression lists each suppressed participant is on.
+async fn suppressed(
+    conn: &mut SqliteConnection,
+    only: Option<ParticipantId>,
+) -> Result<HashMap<i64, Vec<String>>> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT p.id, l.name FROM suppressions s \
+         JOIN suppression_lists l ON l.id = s.list_id \
+         JOIN participants p ON p.email_hash = s.hash WHERE p.erased_at IS NULL",
+    );
+    if let Some(id) = only {
+        q.push(" AND p.id = ").push_bind(id.0);
+    }
+    q.push(" ORDER BY p.id, l.name");
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        out.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(out)
+}
+
+/// One participant's governance status at `at`.
+pub async fn status(
+    panel: &Panel,
+    id: ParticipantId,
+    at: DateTime<Utc>,
+) -> Result<GovernanceStatus> {
+    let rules = rules(panel).await?;
+    let mut conn = panel.pool().acquire().await?;
+    let row: Option<(Option<i64>, bool, Option<i64>)> = sqlx::query_as(
+        "SELECT opted_out_at, do_not_contact, erased_at FROM participants WHERE id = ?",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (opted_out_at, do_not_contact, erased_at) =
+        row.ok_or_else(|| Error::not_found("participant", id))?;
+    let contact = contact_facts(&mut conn, at, Some(id)).await?;
+    let (last, sessions, no_shows) = contact.get(&id.0).copied().unwrap_or_default();
+    let facts = Facts {
+        erased: erased_at.is_some(),
+        opted_out_at: opted_out_at.map(instant),
+        do_not_contact,
+        suppressed_by: suppressed(&mut conn, Some(id))
+            .await?
+            .remove(&id.0)
+            .unwrap_or_default(),
+        last_contact: last.map(instant),
+        sessions_last_year: sessions,
+        no_shows,
+    };
+    let reasons = check(&facts, &rules, at);
+    Ok(GovernanceStatus {
+        at,
+        eligible: reasons.is_empty(),
+        reasons,
+        facts,
+    })
+}
+
+/// A participant a screener run found eligible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Candidate {
+    pub id: ParticipantId,
+    pub name: String,
+    pub email: String,
+    pub time_zone: Option<String>,
+    /// The person's value for each quota attribute.
+    pub cells: BTreeMap<String, String>,
+}
+
+/// A participant who qualified for a screener but may not be invited, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Excluded {
+    pub id: ParticipantId,
+    pub name: String,
+    pub email: Option<String>,
+    pub reasons: Vec<Exclusion>,
+}
+
+/// What a screener run over the panel found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EligibilityReport {
+    pub screener: String,
+    pub at: DateTime<Utc>,
+    pub rules: GovernanceRules,
+    /// Participants not erased.
+    pub panel_size: u32,
+    /// Participants who do not meet the screener's criteria.
+    pub not_qualified: u32,
+    /// Eligible, in the order they would be invited (longest since last
+    /// contact first), within the quota cells and the limit.
+    pub eligible: Vec<Candidate>,
+    /// Qualified people excluded by a contact rule or a full quota cell.
+    pub excluded: Vec<Excluded>,
+    /// Eligible people left out only because the limit was reached.
+    pub beyond_limit: u32,
+}
+
+/// Options for a screener run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export)]
+pub struct EligibilityOptions {
+    /// At most this many eligible people.
+    pub limit: Option<u32>,
+    /// People already counted in each quota cell (attribute -> value -> n),
+    /// such as those already invited to a session.
+    pub filled: BTreeMap<String, BTreeMap<String, u32>>,
+}
+
+/// Runs a screener and the contact rules over the whole panel at `at`.
+pub async fn eligible(
+    panel: &Panel,
+    screener_name: &str,
+    at: DateTime<Utc>,
+    options: &EligibilityOptions,
+) -> Result<EligibilityReport> {
+    let screener = screener::get(panel, screener_name).await?;
+    let rules = rules(panel).await?;
+    let mut conn = panel.pool().acquire().await?;
+    evaluate(&mut conn, &screener, &rules, at, options).await
+}
+
+struct QualifiedRow {
+    id: i64,
+    name: String,
+    email: Option<String>,
+    time_zone: Option<String>,
+    opted_out_at: Option<i64>,
+    do_not_contact: bool,
+    cells: Vec<Option<String>>,
+}
+
+async fn evaluate(
+    conn: &mut SqliteConnection,
+    screener: &Screener,
+    rules: &GovernanceRules,
+    at: DateTime<Utc>,
+    options: &EligibilityOptions,
+) -> Result<EligibilityReport> {
+    let def = &screener.definition;
+    let panel_size: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM participants WHERE erased_at IS NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT p.id, p.name, p.email, p.time_zone, p.opted_out_at, p.do_not_contact",
+    );
+    for quota in &def.quotas {
+        q.push(", (SELECT value FROM participant_attributes a WHERE a.participant_id = p.id AND a.key = ")
+            .push_bind(quota.attribute.clone())
+            .push(")");
+    }
+    q.push(" FROM participants p WHERE p.erased_at IS NULL");
+    def.push_sql(&mut q);
+    let rows: Vec<QualifiedRow> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| QualifiedRow {
+            id: r.get(0),
+            name: r.get(1),
+            email: r.get(2),
+            time_zone: r.get(3),
+            opted_out_at: r.get(4),
+            do_not_contact: r.get(5),
+            cells: (0..def.quotas.len()).map(|i| r.get(6 + i)).collect(),
+        })
+        .collect();
+
+    let contact = contact_facts(conn, at, None).await?;
+    let suppressed = suppressed(conn, None).await?;
+
+    let mut passed: Vec<(Option<i64>, QualifiedRow)> = Vec::new();
+    let mut excluded = Vec::new();
+    let qualified = rows.len();
+    for row in rows {
+        let (last, sessions, no_shows) = contact.get(&row.id).copied().unwrap_or_default();
+        let facts = Facts {
+            erased: false,
+            opted_out_at: row.opted_out_at.map(instant),
+            do_not_contact: row.do_not_contact,
+            suppressed_by: suppressed.get(&row.id).cloned().unwrap_or_default(),
+            last_contact: last.map(instant),
+            sessions_last_year: sessions,
+            no_shows,
+        };
+        let reasons = check(&facts, rules, at);
+        if reasons.is_empty() {
+            passed.push((last, row));
+        } else {
+            excluded.push(Excluded {
+                id: ParticipantId(row.id),
+                name: row.name,
+                email: row.email,
+                reasons,
+            });
+        }
+    }
+
+    // Longest since last contact first (never contacted before anyone), then
+    // oldest on the panel, so invitations spread across the panel.
+    passed.sort_by_key(|(last, row)| (last.unwrap_or(i64::MIN), row.id));
+    let mut filled = options.filled.clone();
+    let mut eligible = Vec::new();
+    let mut beyond_limit = 0;
+    for (_, row) in passed {
+        let cells: Vec<(String, String)> = def
+            .quotas
+            .iter()
+            .zip(&row.cells)
+            .map(|(quota, v)| {
+                (
+                    quota.attribute.clone(),
+                    v.clone().unwrap_or_else(|| "(none)".into()),
+                )
+            })
+            .collect();
+        let full = def
+            .quotas
+            .iter()
+            .zip(&cells)
+            .find(|(quota, (attr, value))| {
+                filled
+                    .get(attr)
+                    .and_then(|m| m.get(value))
+                    .copied()
+                    .unwrap_or(0)
+                    >= quota.max
+            });
+        if let Some((quota, (attribute, value))) = full {
+            excluded.push(Excluded {
+                id: ParticipantId(row.id),
+                name: row.name,
+                email: row.email,
+                reasons: vec![Exclusion::QuotaFull {
+                    attribute: attribute.clone(),
+                    value: value.clone(),
+                    max: quota.max,
+                }],
+            });
+            continue;
+        }
+        if options
+            .limit
+            .is_some_and(|limit| eligible.len() as u32 >= limit)
+        {
+            beyond_limit += 1;
+            continue;
+        }
+        for (attr, value) in &cells {
+            *filled
+                .entry(attr.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_default() += 1;
+        }
+        eligible.push(Candidate {
+            id: ParticipantId(row.id),
+            name: row.name,
+            email: row.email.unwrap_or_default(),
+            time_zone: row.time_zone,
+            cells: cells.into_iter().collect(),
+        });
+    }
+    excluded.sort_by_key(|e| e.id);
+    Ok(EligibilityReport {
+        screener: screener.name.clone(),
+        at,
+        rules: *rules,
+        panel_size: panel_size as u32,
+        not_qualified: (panel_size as usize - qualified) as u32,
+        eligible,
+        excluded,
+        beyond_limit,
+    })
+}
+
+/// Why one participant does or does not pass a screener and the contact
+/// rules at `at` (quota cells aside, which depend on the others chosen).
+pub async fn explain(
+    panel: &Panel,
+    screener_name: &str,
+    id: ParticipantId,
+    at: DateTime<Utc>,
+) -> Result<Vec<Exclusion>> {
+    let screener = screener::get(panel, screener_name).await?;
+    let participant = super::get(panel, id).await?;
+    let mut reasons: Vec<Exclusion> = screener
+        .definition
+        .failures(&participant.attributes)
+        .into_iter()
+        .map(|c| Exclusion::NotQualified {
+            criterion: c.to_string(),
+        })
+        .collect();
+    reasons.extend(status(panel, id, at).await?.reasons);
+    Ok(reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn clean_facts_are_eligible() {
+        assert!(check(&Facts::default(), &GovernanceRules::default(), now()).is_empty());
+    }
+
+    #[test]
+    fn every_reason_is_listed() {
+        let facts = Facts {
+            erased: false,
+            opted_out_at: Some(now() - Duration::days(3)),
+            do_not_contact: true,
+            suppressed_by: vec!["crm".into()],
+            last_contact: Some(now() - Duration::days(10)),
+            sessions_last_year: 4,
+            no_shows: 2,
+        };
+        let reasons = check(&facts, &GovernanceRules::default(), now());
+        assert_eq!(reasons.len(), 6, "{reasons:?}");
+        let text: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
+        assert!(text[4].contains("4 sessions"), "{text:?}");
+        assert!(text[3].contains("invitable from 2026-08-20"), "{text:?}");
+    }
+
+    #[test]
+    fn cooldown_ends_on_the_day() {
+        let rules = GovernanceRules {
+            cooldown_days: 30,
+            ..Default::default()
+        };
+        let facts = Facts {
+            last_contact: Some(now() - Duration::days(30)),
+            ..Default::default()
+        };
+        assert!(check(&facts, &rules, now()).is_empty());
+        let facts = Facts {
+            last_contact: Some(now() - Duration::days(29)),
+            ..Default::default()
+        };
+        assert_eq!(check(&facts, &rules, now()).len(), 1);
+    }
+
+    #[test]
+    fn a_rule_set_to_zero_is_off() {
+        let rules = GovernanceRules {
+            cooldown_days: 0,
+            max_sessions_per_year: 0,
+            no_show_ban_after: 0,
+        };
+        let facts = Facts {
+            last_contact: Some(now()),
+            sessions_last_year: 50,
+            no_shows: 9,
+            ..Default::default()
+        };
+        assert!(check(&facts, &rules, now()).is_empty());
+    }
+}

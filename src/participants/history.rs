@@ -1,0 +1,161 @@
+//! The contact history governance reads: invitations, responses, sessions
+//! taken part in, no-shows. The sessions module writes an entry whenever it
+//! invites or takes attendance; researchers can log contact made outside
+//! the app. Entries are never edited, only added.
+
+use super::ParticipantId;
+use crate::Panel;
+use crate::db::{instant, millis};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use std::str::FromStr;
+use ts_rs::TS;
+
+/// What kind of contact happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ContactKind {
+    Invited,
+    Confirmed,
+    Declined,
+    Attended,
+    Late,
+    NoShow,
+    Cancelled,
+}
+
+impl ContactKind {
+    /// Every kind, in the order a session goes through them.
+    pub const ALL: [ContactKind; 7] = [
+        ContactKind::Invited,
+        ContactKind::Confirmed,
+        ContactKind::Declined,
+        ContactKind::Attended,
+        ContactKind::Late,
+        ContactKind::NoShow,
+        ContactKind::Cancelled,
+    ];
+
+    /// The name stored in the database and used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Invited => "invited",
+            ContactKind::Confirmed => "confirmed",
+            ContactKind::Declined => "declined",
+            ContactKind::Attended => "attended",
+            ContactKind::Late => "late",
+            ContactKind::NoShow => "no_show",
+            ContactKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for ContactKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_lowercase().replace('-', "_");
+        ContactKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ContactKind::ALL.iter().map(|k| k.as_str()).collect();
+                Error::invalid(
+                    "contact kind",
+                    s,
+                    format!("must be one of {}", names.join(", ")),
+                )
+            })
+    }
+}
+
+/// One entry of a participant's contact history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Contact {
+    pub kind: ContactKind,
+    pub at: DateTime<Utc>,
+    #[ts(type = "number | null")]
+    pub session_id: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// Adds an entry inside the caller's transaction, so the entry exists if and
+/// only if the change that caused it commits.
+pub async fn record_in(
+    conn: &mut SqliteConnection,
+    participant: ParticipantId,
+    kind: ContactKind,
+    at: DateTime<Utc>,
+    session_id: Option<i64>,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO contact_history (participant_id, kind, at, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(participant.0)
+    .bind(kind.as_str())
+    .bind(millis(at))
+    .bind(session_id)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Logs a contact made outside the app (a phone screen, a session run
+/// elsewhere), so governance counts it.
+pub async fn record(
+    panel: &Panel,
+    participant: ParticipantId,
+    kind: ContactKind,
+    at: Option<DateTime<Utc>>,
+    detail: Option<&str>,
+) -> Result<()> {
+    let now = panel.now();
+    let at = at.unwrap_or(now);
+    if at > now {
+        return Err(Error::invalid("time", at.to_rfc3339(), "is in the future"));
+    }
+    let mut tx = panel.write().await?;
+    let erased: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
+            .bind(participant.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match erased {
+        None => return Err(Error::not_found("participant", participant)),
+        Some(Some(_)) => {
+            return Err(Error::conflict(format!(
+                "participant {participant} was erased"
+            )));
+        }
+        Some(None) => {}
+    }
+    record_in(&mut tx, participant, kind, at, None, detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A participant's history, newest first.
+pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Result<Vec<Contact>> {
+    let rows: Vec<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, at, session_id, detail FROM contact_history WHERE participant_id = ? ORDER BY at DESC, id DESC",
+    )
+    .bind(participant.0)
+    .fetch_all(panel.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(kind, at, session_id, detail)| {
+            Ok(Contact {
+                kind: kind.parse()?,
+                at: instant(at),
+                session_id,
+                detail,
+            })
+        })
+        .collect()
+}

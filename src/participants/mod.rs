@@ -1,0 +1,153 @@
+//! Recruitment: the people on the panel and the rules for contacting them.
+//!
+//! Owns participants (fields, attributes, tags), CSV import and export,
+//! screeners and quota cells, contact governance (history, rules,
+//! suppression lists), consent and privacy (export, erasure). It does not
+//! own sessions or invitations; those write into the contact history here.
+
+pub mod consent;
+pub mod csv_export;
+pub mod fields;
+pub mod governance;
+pub mod history;
+pub mod import;
+mod model;
+pub mod privacy;
+mod repo;
+pub mod screener;
+pub mod suppression;
+
+pub use model::*;
+
+use crate::Panel;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Adds a participant. Refuses an email another participant already has.
+pub async fn create(panel: &Panel, input: &ParticipantInput) -> Result<Participant> {
+    let valid = input.validate()?;
+    let mut tx = panel.write().await?;
+    repo::check_email_free(&mut tx, &valid.email, None).await?;
+    let ids = repo::insert_many(&mut tx, std::slice::from_ref(&valid), panel.now()).await?;
+    let created = repo::load(&mut tx, ids[0]).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Replaces a participant's fields, attributes and tags with `input`.
+pub async fn update(
+    panel: &Panel,
+    id: ParticipantId,
+    input: &ParticipantInput,
+) -> Result<Participant> {
+    let valid = input.validate()?;
+    let mut tx = panel.write().await?;
+    repo::check_email_free(&mut tx, &valid.email, Some(id)).await?;
+    repo::update(&mut tx, id, &valid, panel.now()).await?;
+    let updated = repo::load(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// One participant.
+pub async fn get(panel: &Panel, id: ParticipantId) -> Result<Participant> {
+    let mut conn = panel.pool().acquire().await?;
+    repo::load(&mut conn, id).await
+}
+
+/// Finds a participant by id (`42`) or email (`anna@example.com`).
+pub async fn find(panel: &Panel, key: &str) -> Result<ParticipantId> {
+    let mut conn = panel.pool().acquire().await?;
+    repo::find(&mut conn, key).await
+}
+
+/// A page of participants matching `query`.
+pub async fn list(panel: &Panel, query: &ParticipantQuery) -> Result<ParticipantPage> {
+    let mut conn = panel.pool().acquire().await?;
+    repo::list(&mut conn, query).await
+}
+
+/// Records that the participant opted out (`true`), or withdraws a mistaken
+/// opt-out (`false`).
+pub async fn set_opted_out(
+    panel: &Panel,
+    id: ParticipantId,
+    opted_out: bool,
+) -> Result<Participant> {
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let current = repo::load(&mut tx, id).await?;
+    // Keep the original opt-out time when it is set again.
+    let at = match (opted_out, current.opted_out_at) {
+        (true, Some(at)) => Some(at),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    repo::set_opted_out(&mut tx, id, at, now).await?;
+    let updated = repo::load(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Marks or unmarks a participant as not to be contacted.
+pub async fn set_do_not_contact(panel: &Panel, id: ParticipantId, on: bool) -> Result<Participant> {
+    let mut tx = panel.write().await?;
+    repo::set_do_not_contact(&mut tx, id, on, panel.now()).await?;
+    let updated = repo::load(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// An attribute name in use and how many participants have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AttributeKey {
+    pub key: String,
+    pub count: u32,
+}
+
+/// Every attribute name in use (for filters and screener editors).
+pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
+    let mut conn = panel.pool().acquire().await?;
+    Ok(repo::attribute_keys(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(key, count)| AttributeKey { key, count })
+        .collect())
+}
+
+/// Everything the detail pane shows about one participant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ParticipantDetail {
+    pub participant: Participant,
+    pub governance: governance::GovernanceStatus,
+    pub consents: Vec<consent::Consent>,
+    pub history: Vec<history::Contact>,
+}
+
+/// A participant with their governance status now, consents and contact history.
+pub async fn detail(panel: &Panel, id: ParticipantId) -> Result<ParticipantDetail> {
+    let participant = get(panel, id).await?;
+    let governance = governance::status(panel, id, panel.now()).await?;
+    let consents = consent::for_participant(panel, id).await?;
+    let history = history::for_participant(panel, id).await?;
+    Ok(ParticipantDetail {
+        participant,
+        governance,
+        consents,
+        history,
+    })
+}
+
+/// Inserts already-checked participants in the caller's write transaction
+/// (the demo generator's bulk path).
+pub(crate) async fn repo_insert(
+    conn: &mut sqlx::SqliteConnection,
+    people: &[ValidParticipant],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ParticipantId>> {
+    repo::insert_many(conn, people, now).await
+}

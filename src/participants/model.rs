@@ -1,0 +1,228 @@
+//! The participant records the rest of recruitment works on, and the input
+//! shapes that create or change them. Inputs are plain strings from a form,
+//! a CSV row or the command line; [`ParticipantInput::validate`] turns them
+//! into a [`ValidParticipant`] or names the first field that is wrong.
+
+use super::fields::{self, Email};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use ts_rs::TS;
+
+/// A participant's id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, sqlx::Type,
+)]
+#[sqlx(transparent)]
+#[ts(export)]
+pub struct ParticipantId(#[ts(type = "number")] pub i64);
+
+impl std::fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One person on the panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Participant {
+    pub id: ParticipantId,
+    /// After erasure: "Erased participant N".
+    pub name: String,
+    /// `None` once erased.
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// IANA time zone name.
+    pub time_zone: Option<String>,
+    /// BCP 47 language tag.
+    pub language: Option<String>,
+    /// Where the person was recruited from (a file, a campaign).
+    pub source: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub opted_out_at: Option<DateTime<Utc>>,
+    pub do_not_contact: bool,
+    pub erased_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a form, a CSV row or the command line says about a participant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export)]
+pub struct ParticipantInput {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub source: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+}
+
+/// A participant's fields once every one has been checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidParticipant {
+    pub name: String,
+    pub email: Email,
+    pub phone: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub source: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeSet<String>,
+}
+
+fn optional(
+    raw: &Option<String>,
+    parse: impl Fn(&str) -> Result<String>,
+) -> Result<Option<String>> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => parse(s).map(Some),
+    }
+}
+
+impl ParticipantInput {
+    /// Checks every field; the error names the first one that is wrong.
+    pub fn validate(&self) -> Result<ValidParticipant> {
+        let name = fields::check_text("name", &self.name)?;
+        if name.is_empty() {
+            return Err(Error::invalid("name", &self.name, "is empty"));
+        }
+        if name.chars().count() > 200 {
+            return Err(Error::invalid(
+                "name",
+                &self.name,
+                "is longer than 200 characters",
+            ));
+        }
+        let email = Email::parse(&self.email)?;
+        let phone = optional(&self.phone, fields::parse_phone)?;
+        let time_zone = optional(&self.time_zone, fields::parse_time_zone)?;
+        let language = optional(&self.language, fields::parse_language)?;
+        let source = optional(&self.source, |s| fields::check_text("source", s))?;
+        let mut attributes = BTreeMap::new();
+        for (key, value) in &self.attributes {
+            let key = fields::parse_key("attribute", key)?;
+            let value = fields::check_text(&key, value)?;
+            if !value.is_empty() {
+                attributes.insert(key, value);
+            }
+        }
+        let mut tags = BTreeSet::new();
+        for tag in &self.tags {
+            if !tag.trim().is_empty() {
+                tags.insert(fields::parse_key("tag", tag)?);
+            }
+        }
+        Ok(ValidParticipant {
+            name,
+            email,
+            phone,
+            time_zone,
+            language,
+            source,
+            attributes,
+            tags,
+        })
+    }
+}
+
+impl Participant {
+    /// The participant's fields as an editable input.
+    pub fn to_input(&self) -> ParticipantInput {
+        ParticipantInput {
+            name: self.name.clone(),
+            email: self.email.clone().unwrap_or_default(),
+            phone: self.phone.clone(),
+            time_zone: self.time_zone.clone(),
+            language: self.language.clone(),
+            source: self.source.clone(),
+            attributes: self.attributes.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// Which participants a listing shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum StatusFilter {
+    /// Everyone not erased.
+    #[default]
+    All,
+    /// Not erased, not opted out, not marked do-not-contact.
+    Contactable,
+    OptedOut,
+    DoNotContact,
+    Erased,
+}
+
+/// A filter on one attribute's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AttributeFilter {
+    pub key: String,
+    pub value: String,
+}
+
+/// A page of the participant list: search, filters and paging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export)]
+pub struct ParticipantQuery {
+    /// Words that must all appear in the name, email or phone (accents and
+    /// case ignored).
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub attributes: Vec<AttributeFilter>,
+    pub status: StatusFilter,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for ParticipantQuery {
+    fn default() -> Self {
+        ParticipantQuery {
+            search: None,
+            tag: None,
+            attributes: Vec::new(),
+            status: StatusFilter::All,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// One line of the participant list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ParticipantRow {
+    pub id: ParticipantId,
+    pub name: String,
+    pub email: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub opted_out: bool,
+    pub do_not_contact: bool,
+    pub erased: bool,
+}
+
+/// A page of participants and how many match in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ParticipantPage {
+    pub total: u32,
+    pub offset: u32,
+    pub items: Vec<ParticipantRow>,
+}

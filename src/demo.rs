@@ -264,7 +264,6 @@ pub fn write_csv(participants: u64, seed: u64, out: impl Write) -> Result<()> {
 /// What the generator made.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct DemoReport {
     pub participants: u32,
     pub opted_out: u32,

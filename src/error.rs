@@ -11,7 +11,6 @@ use ts_rs::TS;
 /// What went wrong in the core, precise enough to act on.
 #[derive(Debug, thiserror::Error, Serialize, TS)]
 #[serde(tag = "kind", rename_all_fields = "camelCase")]
-#[ts(export)]
 pub enum Error {
     /// A record the caller named does not exist.
     #[error("{what} {id} was not found")]

@@ -1,1 +1,153 @@
+//! The Panelkeeper desktop app: a thin Tauri 2 shell over the `panelkeeper`
+//! core. The panel is opened once in `setup` and managed as state; every
+//! command is one call into the core, and the core's errors cross to the UI
+//! as tagged JSON. No SQL and no rule lives here.
 
+use panelkeeper::participants::{
+    self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,
+    ParticipantPage, ParticipantQuery, csv_export, import, privacy,
+};
+use panelkeeper::{Error, Panel};
+use std::path::{Path, PathBuf};
+use tauri::ipc::Channel;
+use tauri::{Manager, State};
+
+type Result<T> = std::result::Result<T, Error>;
+
+#[tauri::command]
+async fn participants_list(
+    panel: State<'_, Panel>,
+    query: ParticipantQuery,
+) -> Result<ParticipantPage> {
+    participants::list(&panel, &query).await
+}
+
+#[tauri::command]
+async fn participant_detail(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+) -> Result<ParticipantDetail> {
+    participants::detail(&panel, id).await
+}
+
+#[tauri::command]
+async fn participant_create(
+    panel: State<'_, Panel>,
+    input: ParticipantInput,
+) -> Result<Participant> {
+    participants::create(&panel, &input).await
+}
+
+#[tauri::command]
+async fn participant_update(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+    input: ParticipantInput,
+) -> Result<Participant> {
+    participants::update(&panel, id, &input).await
+}
+
+#[tauri::command]
+async fn participant_set_opted_out(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+    opted_out: bool,
+) -> Result<Participant> {
+    participants::set_opted_out(&panel, id, opted_out).await
+}
+
+#[tauri::command]
+async fn participant_set_do_not_contact(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+    on: bool,
+) -> Result<Participant> {
+    participants::set_do_not_contact(&panel, id, on).await
+}
+
+#[tauri::command]
+async fn participant_erase(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+    reason: Option<String>,
+) -> Result<privacy::Erasure> {
+    privacy::erase(&panel, id, reason.as_deref()).await
+}
+
+#[tauri::command]
+async fn participants_import(
+    panel: State<'_, Panel>,
+    path: String,
+    on_progress: Channel<import::ImportProgress>,
+) -> Result<import::ImportReport> {
+    import::import_file(&panel, Path::new(&path), &|p| drop(on_progress.send(p))).await
+}
+
+#[tauri::command]
+async fn participants_export(
+    panel: State<'_, Panel>,
+    path: String,
+    query: ParticipantQuery,
+) -> Result<u32> {
+    csv_export::export_file(&panel, &query, Path::new(&path)).await
+}
+
+#[tauri::command]
+async fn attribute_keys(panel: State<'_, Panel>) -> Result<Vec<AttributeKey>> {
+    participants::attribute_keys(&panel).await
+}
+
+#[tauri::command]
+fn database_path(panel: State<'_, Panel>) -> String {
+    panel.path().display().to_string()
+}
+
+/// The database the app opens: `--db PATH`, else `PANELKEEPER_DB`, else
+/// `panelkeeper.db` in the OS data directory.
+fn database_location(app: &tauri::App) -> std::result::Result<PathBuf, Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--db" {
+            if let Some(path) = args.next() {
+                return Ok(PathBuf::from(path));
+            }
+        } else if let Some(path) = arg.strip_prefix("--db=") {
+            return Ok(PathBuf::from(path));
+        }
+    }
+    if let Some(path) = std::env::var_os("PANELKEEPER_DB") {
+        return Ok(PathBuf::from(path));
+    }
+    Ok(app.path().app_data_dir()?.join("panelkeeper.db"))
+}
+
+/// Starts the app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PANELKEEPER_LOG"))
+        .init();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            let path = database_location(app)?;
+            let panel = tauri::async_runtime::block_on(Panel::open(&path))?;
+            tracing::info!(path = %path.display(), "panel opened");
+            app.manage(panel);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            participants_list,
+            participant_detail,
+            participant_create,
+            participant_update,
+            participant_set_opted_out,
+            participant_set_do_not_contact,
+            participant_erase,
+            participants_import,
+            participants_export,
+            attribute_keys,
+            database_path,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the Panelkeeper window could not be started");
+}

@@ -1,1 +1,7 @@
-fn main() {}
+//! The Panelkeeper desktop app's entry point.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    panelkeeper_app::run()
+}

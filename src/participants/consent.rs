@@ -13,7 +13,6 @@ use ts_rs::TS;
 /// One version of a consent text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ConsentText {
     #[ts(type = "number")]
     pub id: i64,
@@ -26,7 +25,6 @@ pub struct ConsentText {
 /// A participant's acceptance of one version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Consent {
     pub topic: String,
     pub version: u32,

@@ -22,7 +22,6 @@ use ts_rs::TS;
 /// The contact rules. A rule set to 0 is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
-#[ts(export)]
 pub struct GovernanceRules {
     /// No invitation within this many days of the last invitation or session.
     pub cooldown_days: u32,
@@ -79,7 +78,6 @@ pub async fn set_rules(panel: &Panel, rules: &GovernanceRules) -> Result<Governa
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
-#[ts(export)]
 pub enum Exclusion {
     Erased,
     OptedOut {
@@ -153,7 +151,6 @@ impl fmt::Display for Exclusion {
 /// What governance knows about one participant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Facts {
     pub erased: bool,
     pub opted_out_at: Option<DateTime<Utc>>,
@@ -213,7 +210,6 @@ pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<
 /// A participant's standing at one time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct GovernanceStatus {
     pub at: DateTime<Utc>,
     pub eligible: bool,
@@ -325,7 +321,6 @@ pub async fn status(
 /// A participant a screener run found eligible.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Candidate {
     pub id: ParticipantId,
     pub name: String,
@@ -338,7 +333,6 @@ pub struct Candidate {
 /// A participant who qualified for a screener but may not be invited, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Excluded {
     pub id: ParticipantId,
     pub name: String,
@@ -349,7 +343,6 @@ pub struct Excluded {
 /// What a screener run over the panel found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct EligibilityReport {
     pub screener: String,
     pub at: DateTime<Utc>,
@@ -370,7 +363,6 @@ pub struct EligibilityReport {
 /// Options for a screener run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
-#[ts(export)]
 pub struct EligibilityOptions {
     /// At most this many eligible people.
     pub limit: Option<u32>,

@@ -16,7 +16,6 @@ use ts_rs::TS;
 /// What kind of contact happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export)]
 pub enum ContactKind {
     Invited,
     Confirmed,
@@ -74,7 +73,6 @@ impl FromStr for ContactKind {
 /// One entry of a participant's contact history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Contact {
     pub kind: ContactKind,
     pub at: DateTime<Utc>,

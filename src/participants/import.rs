@@ -25,7 +25,6 @@ use ts_rs::TS;
 /// A row that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct RowError {
     /// The line of the file where the row starts (1 is the header).
     #[ts(type = "number")]
@@ -47,7 +46,6 @@ impl std::fmt::Display for RowError {
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ImportReport {
     /// Data rows read (blank lines aside).
     pub rows: u32,
@@ -68,7 +66,6 @@ pub struct ImportReport {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
-#[ts(export)]
 pub enum ImportProgress {
     /// Parsing and checking rows.
     Reading {

@@ -101,7 +101,6 @@ pub async fn set_do_not_contact(panel: &Panel, id: ParticipantId, on: bool) -> R
 
 /// An attribute name in use and how many participants have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct AttributeKey {
     pub key: String,
     pub count: u32,
@@ -120,7 +119,6 @@ pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
 /// Everything the detail pane shows about one participant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ParticipantDetail {
     pub participant: Participant,
     pub governance: governance::GovernanceStatus,

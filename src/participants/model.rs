@@ -15,7 +15,6 @@ use ts_rs::TS;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, sqlx::Type,
 )]
 #[sqlx(transparent)]
-#[ts(export)]
 pub struct ParticipantId(#[ts(type = "number")] pub i64);
 
 impl std::fmt::Display for ParticipantId {
@@ -27,7 +26,6 @@ impl std::fmt::Display for ParticipantId {
 /// One person on the panel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Participant {
     pub id: ParticipantId,
     /// After erasure: "Erased participant N".
@@ -53,7 +51,6 @@ pub struct Participant {
 /// What a form, a CSV row or the command line says about a participant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
-#[ts(export)]
 pub struct ParticipantInput {
     pub name: String,
     pub email: String,
@@ -153,7 +150,6 @@ impl Participant {
 /// Which participants a listing shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum StatusFilter {
     /// Everyone not erased.
     #[default]
@@ -167,7 +163,6 @@ pub enum StatusFilter {
 
 /// A filter on one attribute's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct AttributeFilter {
     pub key: String,
     pub value: String,
@@ -176,7 +171,6 @@ pub struct AttributeFilter {
 /// A page of the participant list: search, filters and paging.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
-#[ts(export)]
 pub struct ParticipantQuery {
     /// Words that must all appear in the name, email or phone (accents and
     /// case ignored).
@@ -204,7 +198,6 @@ impl Default for ParticipantQuery {
 /// One line of the participant list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ParticipantRow {
     pub id: ParticipantId,
     pub name: String,
@@ -220,7 +213,6 @@ pub struct ParticipantRow {
 /// A page of participants and how many match in all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct ParticipantPage {
     pub total: u32,
     pub offset: u32,

@@ -14,7 +14,6 @@ use ts_rs::TS;
 /// Everything held about one participant (a subject access export).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct PersonalData {
     pub exported_at: DateTime<Utc>,
     pub participant: Participant,
@@ -28,7 +27,6 @@ pub struct PersonalData {
 /// The record that a participant was erased.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Erasure {
     pub participant: ParticipantId,
     pub erased_at: DateTime<Utc>,

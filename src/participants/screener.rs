@@ -21,7 +21,6 @@ use ts_rs::TS;
 /// What a criterion tests about one attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "op", rename_all = "camelCase")]
-#[ts(export)]
 pub enum Test {
     /// The value equals this (case ignored).
     Equals { value: String },
@@ -36,7 +35,6 @@ pub enum Test {
 /// Whether matching a criterion lets a person in or keeps them out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub enum Effect {
     /// Only people who match qualify.
     Qualify,
@@ -46,7 +44,6 @@ pub enum Effect {
 
 /// One rule of a screener.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct Criterion {
     pub attribute: String,
     pub test: Test,
@@ -56,7 +53,6 @@ pub struct Criterion {
 /// At most `max` people per value of `attribute` (people without a value
 /// share one cell).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
 pub struct Quota {
     pub attribute: String,
     pub max: u32,
@@ -65,7 +61,6 @@ pub struct Quota {
 /// What a screener is made of.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
-#[ts(export)]
 pub struct ScreenerDefinition {
     pub criteria: Vec<Criterion>,
     pub quotas: Vec<Quota>,
@@ -74,7 +69,6 @@ pub struct ScreenerDefinition {
 /// A stored, named screener.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct Screener {
     #[ts(type = "number")]
     pub id: i64,

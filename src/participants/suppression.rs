@@ -17,7 +17,6 @@ use ts_rs::TS;
 /// A stored list and how many entries it has.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct SuppressionList {
     pub name: String,
     pub entries: u32,
@@ -29,7 +28,6 @@ pub struct SuppressionList {
 /// What a suppression import did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export)]
 pub struct SuppressionImport {
     pub list: String,
     pub added: u32,

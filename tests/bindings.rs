@@ -1,0 +1,88 @@
+//! The TypeScript types in `ui/src/lib/bindings/` are generated from the
+//! core's Rust types. This test regenerates them and fails when the
+//! committed files differ, so the UI never compiles against stale shapes.
+//! `UPDATE_BINDINGS=1 cargo test --test bindings` rewrites them.
+
+use panelkeeper::participants::{
+    AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
+    ParticipantQuery, consent, governance, import, privacy, screener, suppression,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use ts_rs::{Config, TS};
+
+fn export_all(dir: &Path) {
+    let cfg = Config::new().with_large_int("number").with_out_dir(dir);
+    macro_rules! export {
+        ($($t:ty),* $(,)?) => { $( <$t as TS>::export_all(&cfg).expect(stringify!($t)); )* };
+    }
+    export!(
+        panelkeeper::Error,
+        panelkeeper::demo::DemoReport,
+        Participant,
+        ParticipantInput,
+        ParticipantQuery,
+        ParticipantPage,
+        ParticipantDetail,
+        AttributeKey,
+        import::ImportReport,
+        import::ImportProgress,
+        privacy::PersonalData,
+        privacy::Erasure,
+        screener::Screener,
+        screener::ScreenerDefinition,
+        governance::EligibilityReport,
+        governance::EligibilityOptions,
+        governance::GovernanceRules,
+        suppression::SuppressionList,
+        suppression::SuppressionImport,
+        consent::ConsentText,
+    );
+}
+
+fn read_dir(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read_to_string(e.path()).unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn typescript_bindings_match_the_rust_types() {
+    let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/bindings");
+    let fresh = tempfile::tempdir().unwrap();
+    export_all(fresh.path());
+    let generated = read_dir(fresh.path());
+    assert!(
+        generated.len() > 10,
+        "only {} files generated",
+        generated.len()
+    );
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        let _ = std::fs::remove_dir_all(&committed);
+        std::fs::create_dir_all(&committed).unwrap();
+        for (name, text) in &generated {
+            std::fs::write(committed.join(name), text).unwrap();
+        }
+        return;
+    }
+    let current = read_dir(&committed);
+    let stale: Vec<&String> = generated
+        .iter()
+        .filter(|(name, text)| current.get(*name) != Some(text))
+        .map(|(name, _)| name)
+        .chain(current.keys().filter(|name| !generated.contains_key(*name)))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "ui/src/lib/bindings is out of date for {stale:?}; run UPDATE_BINDINGS=1 cargo test --test bindings"
+    );
+}

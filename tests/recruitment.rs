@@ -1,0 +1,764 @@
+//! Participants, screeners, governance, suppression, consent and privacy on
+//! real SQLite files with a driven clock.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use panelkeeper::Error;
+use panelkeeper::participants::governance::{self, EligibilityOptions, Exclusion, GovernanceRules};
+use panelkeeper::participants::history::{self, ContactKind};
+use panelkeeper::participants::screener::{
+    self, Criterion, Effect, Quota, ScreenerDefinition, Test,
+};
+use panelkeeper::participants::{
+    self, AttributeFilter, ParticipantInput, ParticipantQuery, StatusFilter, consent, privacy,
+    suppression,
+};
+use std::collections::BTreeMap;
+
+fn person(name: &str, email: &str, attrs: &[(&str, &str)]) -> ParticipantInput {
+    ParticipantInput {
+        name: name.into(),
+        email: email.into(),
+        time_zone: Some("Europe/Berlin".into()),
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn create_edit_find_and_refuse_duplicates() {
+    let t = panel().await;
+    let p = participants::create(
+        &t.panel,
+        &person("Anna", "Anna@Example.com", &[("region", "EU")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        participants::find(&t.panel, "anna@example.com")
+            .await
+            .unwrap(),
+        p.id
+    );
+    assert_eq!(
+        participants::find(&t.panel, &p.id.to_string())
+            .await
+            .unwrap(),
+        p.id
+    );
+
+    match participants::create(&t.panel, &person("Other Anna", "ANNA@example.com ", &[])).await {
+        Err(Error::Conflict { reason }) => assert!(
+            reason.contains("already belongs to participant"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match participants::create(&t.panel, &person("Bad", "bad@example", &[])).await {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "email"),
+        other => panic!("{other:?}"),
+    }
+
+    t.clock.advance(Duration::minutes(5));
+    let mut input = p.to_input();
+    input.phone = Some("+49 30 555 0101".into());
+    input.attributes.insert("age_band".into(), "25-34".into());
+    input.tags = vec!["VIP".into()];
+    let q = participants::update(&t.panel, p.id, &input).await.unwrap();
+    assert_eq!(q.phone.as_deref(), Some("+49 30 555 0101"));
+    assert_eq!(q.tags, vec!["vip"]);
+    assert_eq!(q.updated_at, start() + Duration::minutes(5));
+    input.time_zone = Some("Nowhere/Land".into());
+    assert!(participants::update(&t.panel, p.id, &input).await.is_err());
+    assert_eq!(
+        participants::get(&t.panel, p.id).await.unwrap(),
+        q,
+        "a refused edit changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn list_searches_without_accents_filters_and_pages() {
+    let t = panel().await;
+    participants::create(
+        &t.panel,
+        &person("Zoë Müller", "zoe@example.com", &[("region", "EU")]),
+    )
+    .await
+    .unwrap();
+    participants::create(
+        &t.panel,
+        &person("Łukasz Nowak", "lukasz@example.pl", &[("region", "EU")]),
+    )
+    .await
+    .unwrap();
+    let mut ben = person("Ben 100% Smith", "ben@example.com", &[("region", "NA")]);
+    ben.tags = vec!["vip".into()];
+    let ben = participants::create(&t.panel, &ben).await.unwrap();
+    participants::set_opted_out(&t.panel, ben.id, true)
+        .await
+        .unwrap();
+
+    let names = |q: ParticipantQuery| {
+        let panel = t.panel.clone();
+        async move {
+            participants::list(&panel, &q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names(ParticipantQuery {
+            search: Some("zoe mull".into()),
+            ..Default::default()
+        })
+        .await,
+        vec!["Zoë Müller"]
+    );
+    assert_eq!(
+        names(ParticipantQuery {
+            search: Some("LUKASZ".into()),
+            ..Default::default()
+        })
+        .await,
+        vec!["Łukasz Nowak"]
+    );
+    assert_eq!(
+        names(ParticipantQuery {
+            search: Some("100%".into()),
+            ..Default::default()
+        })
+        .await,
+        vec!["Ben 100% Smith"]
+    );
+    assert!(
+        names(ParticipantQuery {
+            search: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .len()
+            == 1,
+        "% is literal"
+    );
+    assert_eq!(
+        names(ParticipantQuery {
+            tag: Some("vip".into()),
+            ..Default::default()
+        })
+        .await,
+        vec!["Ben 100% Smith"]
+    );
+    let eu = ParticipantQuery {
+        attributes: vec![AttributeFilter {
+            key: "region".into(),
+            value: "EU".into(),
+        }],
+        ..Default::default()
+    };
+    assert_eq!(names(eu).await.len(), 2);
+    assert_eq!(
+        names(ParticipantQuery {
+            status: StatusFilter::OptedOut,
+            ..Default::default()
+        })
+        .await,
+        vec!["Ben 100% Smith"]
+    );
+    assert_eq!(
+        names(ParticipantQuery {
+            status: StatusFilter::Contactable,
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    let page = participants::list(
+        &t.panel,
+        &ParticipantQuery {
+            limit: 2,
+            offset: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((page.total, page.items.len()), (3, 1));
+}
+
+async fn screened_panel() -> (TestPanel, Vec<panelkeeper::participants::ParticipantId>) {
+    let t = panel().await;
+    let mut ids = Vec::new();
+    for (i, (region, age, customer)) in [
+        ("EU", "25-34", "no"),
+        ("EU", "25-34", "no"),
+        ("EU", "25-34", "no"),
+        ("EU", "35-44", "no"),
+        ("EU", "35-44", "yes"),
+        ("NA", "25-34", "no"),
+        ("EU", "18-24", "no"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = participants::create(
+            &t.panel,
+            &person(
+                &format!("Person {i}"),
+                &format!("p{i}@example.com"),
+                &[
+                    ("region", region),
+                    ("age_band", age),
+                    ("customer", customer),
+                    ("income", &(20000 + i * 10000).to_string()),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+        ids.push(p.id);
+    }
+    let def = ScreenerDefinition {
+        criteria: vec![
+            Criterion {
+                attribute: "region".into(),
+                test: Test::Equals { value: "eu".into() },
+                effect: Effect::Qualify,
+            },
+            Criterion {
+                attribute: "age_band".into(),
+                test: Test::OneOf {
+                    values: vec!["25-34".into(), "35-44".into()],
+                },
+                effect: Effect::Qualify,
+            },
+            Criterion {
+                attribute: "customer".into(),
+                test: Test::Equals {
+                    value: "yes".into(),
+                },
+                effect: Effect::Disqualify,
+            },
+        ],
+        quotas: vec![Quota {
+            attribute: "age_band".into(),
+            max: 2,
+        }],
+    };
+    screener::save(&t.panel, "eu-adults", &def).await.unwrap();
+    (t, ids)
+}
+
+#[tokio::test]
+async fn a_screener_qualifies_disqualifies_and_fills_quota_cells() {
+    let (t, ids) = screened_panel().await;
+    let r = governance::eligible(
+        &t.panel,
+        "eu-adults",
+        t.panel.now(),
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.panel_size, 7);
+    assert_eq!(r.not_qualified, 3, "NA, customer and 18-24 do not qualify");
+    let eligible: Vec<_> = r.eligible.iter().map(|c| c.id).collect();
+    assert_eq!(
+        eligible,
+        vec![ids[0], ids[1], ids[3]],
+        "two 25-34s and one 35-44"
+    );
+    assert_eq!(r.excluded.len(), 1);
+    assert_eq!(
+        r.excluded[0].reasons,
+        vec![Exclusion::QuotaFull {
+            attribute: "age_band".into(),
+            value: "25-34".into(),
+            max: 2
+        }]
+    );
+
+    // The same screener explains each person's result on its own.
+    for (i, id) in ids.iter().enumerate() {
+        let reasons = governance::explain(&t.panel, "eu-adults", *id, t.panel.now())
+            .await
+            .unwrap();
+        let qualifies_by_sql = eligible.contains(id) || r.excluded.iter().any(|e| e.id == *id);
+        assert_eq!(
+            reasons.is_empty(),
+            qualifies_by_sql,
+            "person {i}: {reasons:?}"
+        );
+    }
+
+    let limited = governance::eligible(
+        &t.panel,
+        "eu-adults",
+        t.panel.now(),
+        &EligibilityOptions {
+            limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (limited.eligible.len(), limited.beyond_limit),
+        (1, 3),
+        "everyone else could have been chosen"
+    );
+
+    let mut filled = BTreeMap::new();
+    filled.insert(
+        "age_band".to_string(),
+        BTreeMap::from([("35-44".to_string(), 2u32)]),
+    );
+    let prefilled = governance::eligible(
+        &t.panel,
+        "eu-adults",
+        t.panel.now(),
+        &EligibilityOptions {
+            limit: None,
+            filled,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        prefilled.eligible.len(),
+        2,
+        "the 35-44 cell is already full"
+    );
+}
+
+#[tokio::test]
+async fn ranges_and_missing_values() {
+    let (t, ids) = screened_panel().await;
+    let mut p = participants::get(&t.panel, ids[0])
+        .await
+        .unwrap()
+        .to_input();
+    p.attributes.remove("income");
+    participants::update(&t.panel, ids[0], &p).await.unwrap();
+    let def = ScreenerDefinition {
+        criteria: vec![Criterion {
+            attribute: "income".into(),
+            test: Test::Range {
+                min: Some(30000.0),
+                max: Some(50000.0),
+            },
+            effect: Effect::Qualify,
+        }],
+        quotas: vec![],
+    };
+    screener::save(&t.panel, "mid-income", &def).await.unwrap();
+    let r = governance::eligible(
+        &t.panel,
+        "mid-income",
+        t.panel.now(),
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.eligible.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[2], ids[3]]
+    );
+    let missing = ScreenerDefinition {
+        criteria: vec![Criterion {
+            attribute: "income".into(),
+            test: Test::Missing,
+            effect: Effect::Qualify,
+        }],
+        quotas: vec![],
+    };
+    screener::save(&t.panel, "no-income", &missing)
+        .await
+        .unwrap();
+    let r = governance::eligible(
+        &t.panel,
+        "no-income",
+        t.panel.now(),
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.eligible.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+    assert!(matches!(
+        governance::eligible(
+            &t.panel,
+            "nope",
+            t.panel.now(),
+            &EligibilityOptions::default()
+        )
+        .await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn every_governance_rule_excludes_with_its_reason() {
+    let (t, ids) = screened_panel().await;
+    governance::set_rules(
+        &t.panel,
+        &GovernanceRules {
+            cooldown_days: 30,
+            max_sessions_per_year: 2,
+            no_show_ban_after: 2,
+        },
+    )
+    .await
+    .unwrap();
+    let now = t.panel.now();
+    participants::set_opted_out(&t.panel, ids[0], true)
+        .await
+        .unwrap();
+    participants::set_do_not_contact(&t.panel, ids[1], true)
+        .await
+        .unwrap();
+    history::record(
+        &t.panel,
+        ids[2],
+        ContactKind::Invited,
+        Some(now - Duration::days(10)),
+        None,
+    )
+    .await
+    .unwrap();
+    for days in [300, 200] {
+        history::record(
+            &t.panel,
+            ids[3],
+            ContactKind::Attended,
+            Some(now - Duration::days(days)),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let suppressed = suppression::import(&t.panel, "crm", "email\np4@example.com\nnot-an-email\n")
+        .await
+        .unwrap();
+    assert_eq!((suppressed.added, suppressed.rejected.len()), (1, 1));
+    assert_eq!(suppressed.rejected[0].line, 3);
+
+    let reasons = |id| {
+        let panel = t.panel.clone();
+        async move { governance::status(&panel, id, now).await.unwrap().reasons }
+    };
+    assert!(matches!(
+        reasons(ids[0]).await[..],
+        [Exclusion::OptedOut { .. }]
+    ));
+    assert_eq!(reasons(ids[1]).await, vec![Exclusion::DoNotContact]);
+    assert!(matches!(
+        reasons(ids[2]).await[..],
+        [Exclusion::Cooldown { .. }]
+    ));
+    assert_eq!(
+        reasons(ids[3]).await,
+        vec![Exclusion::YearlyCap {
+            sessions: 2,
+            cap: 2
+        }]
+    );
+    assert_eq!(
+        reasons(ids[4]).await,
+        vec![Exclusion::Suppressed {
+            lists: vec!["crm".into()]
+        }]
+    );
+
+    // No-shows ban; older sessions roll out of the yearly window.
+    for days in [500, 400] {
+        history::record(
+            &t.panel,
+            ids[6],
+            ContactKind::NoShow,
+            Some(now - Duration::days(days)),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        reasons(ids[6]).await,
+        vec![Exclusion::NoShowBan {
+            no_shows: 2,
+            limit: 2
+        }]
+    );
+    let later = governance::status(&t.panel, ids[3], now + Duration::days(170))
+        .await
+        .unwrap();
+    assert!(
+        later.eligible,
+        "one session rolled out of the 12 months: {later:?}"
+    );
+    let later = governance::status(&t.panel, ids[2], now + Duration::days(20))
+        .await
+        .unwrap();
+    assert!(later.eligible, "the cooldown is over");
+    let earlier = governance::status(&t.panel, ids[2], now - Duration::days(11))
+        .await
+        .unwrap();
+    assert!(
+        earlier.eligible,
+        "history after the time asked about does not count"
+    );
+
+    // The screener run gives the same reasons, and never lists eligible people as excluded.
+    let r = governance::eligible(&t.panel, "eu-adults", now, &EligibilityOptions::default())
+        .await
+        .unwrap();
+    let excluded: BTreeMap<_, _> = r
+        .excluded
+        .iter()
+        .map(|e| (e.id, e.reasons.clone()))
+        .collect();
+    assert!(matches!(
+        excluded[&ids[0]][..],
+        [Exclusion::OptedOut { .. }]
+    ));
+    assert_eq!(excluded[&ids[1]], vec![Exclusion::DoNotContact]);
+    assert!(matches!(
+        excluded[&ids[2]][..],
+        [Exclusion::Cooldown { .. }]
+    ));
+    assert_eq!(
+        excluded[&ids[3]],
+        vec![Exclusion::YearlyCap {
+            sessions: 2,
+            cap: 2
+        }]
+    );
+    assert!(r.eligible.is_empty(), "{r:?}");
+
+    assert!(matches!(
+        history::record(
+            &t.panel,
+            ids[5],
+            ContactKind::Invited,
+            Some(now + Duration::days(1)),
+            None
+        )
+        .await,
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
+#[tokio::test]
+async fn suppression_lists_store_only_hashes_and_accept_hashes() {
+    let t = panel().await;
+    let p = participants::create(&t.panel, &person("Cust", "J.Doe+news@Gmail.com", &[]))
+        .await
+        .unwrap();
+    let hash = panelkeeper::participants::fields::Email::parse("jdoe@gmail.com")
+        .unwrap()
+        .hash();
+    let r = suppression::import(&t.panel, "crm", &format!("{hash}\n"))
+        .await
+        .unwrap();
+    assert_eq!(r.added, 1);
+    let status = governance::status(&t.panel, p.id, t.panel.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        status.reasons,
+        vec![Exclusion::Suppressed {
+            lists: vec!["crm".into()]
+        }]
+    );
+    let again = suppression::import(&t.panel, "crm", "jdoe@gmail.com\ncrm-only@example.com\n")
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.already_listed), (1, 1));
+    let lists = suppression::lists(&t.panel).await.unwrap();
+    assert_eq!((lists[0].entries, lists[0].matching_participants), (2, 1));
+    let db = std::fs::read(t.dir.path().join("panel.db")).unwrap_or_default();
+    let wal = std::fs::read(t.dir.path().join("panel.db-wal")).unwrap_or_default();
+    let needle = b"crm-only@example.com";
+    assert!(
+        !db.windows(needle.len())
+            .chain(wal.windows(needle.len()))
+            .any(|w| w == needle)
+    );
+}
+
+#[tokio::test]
+async fn consent_versions_are_recorded_with_time() {
+    let t = panel().await;
+    let p = participants::create(&t.panel, &person("Anna", "anna@example.com", &[]))
+        .await
+        .unwrap();
+    let v1 = consent::add_text(&t.panel, "recording", "We record audio.")
+        .await
+        .unwrap();
+    assert_eq!(v1.version, 1);
+    t.clock.advance(Duration::days(1));
+    consent::accept(&t.panel, p.id, "recording", None, None)
+        .await
+        .unwrap();
+    t.clock.advance(Duration::days(1));
+    let v2 = consent::add_text(&t.panel, "recording", "We record audio and video.")
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let consents = consent::for_participant(&t.panel, p.id).await.unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!((consents[0].version, consents[0].superseded), (1, true));
+    assert_eq!(consents[0].accepted_at, start() + Duration::days(1));
+    assert!(matches!(
+        consent::accept(&t.panel, p.id, "recording", Some(2), Some(start())).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        consent::accept(&t.panel, p.id, "filming", None, None).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn privacy_export_holds_everything_and_erasure_keeps_a_de_identified_record() {
+    let t = panel().await;
+    let mut input = person("Zoë Müller", "zoe@example.com", &[("region", "EU")]);
+    input.phone = Some("+49 30 1234567".into());
+    input.tags = vec!["vip".into()];
+    let p = participants::create(&t.panel, &input).await.unwrap();
+    consent::add_text(&t.panel, "recording", "We record audio.")
+        .await
+        .unwrap();
+    consent::accept(&t.panel, p.id, "recording", None, None)
+        .await
+        .unwrap();
+    history::record(
+        &t.panel,
+        p.id,
+        ContactKind::Attended,
+        Some(start() - Duration::days(3)),
+        Some("met at the Berlin lab"),
+    )
+    .await
+    .unwrap();
+
+    let data = privacy::export(&t.panel, p.id).await.unwrap();
+    let json = serde_json::to_string(&data).unwrap();
+    for needle in [
+        "Zoë Müller",
+        "zoe@example.com",
+        "+49 30 1234567",
+        "vip",
+        "recording",
+        "attended",
+        "met at the Berlin lab",
+    ] {
+        assert!(json.contains(needle), "{needle} missing from {json}");
+    }
+
+    let e = privacy::erase(&t.panel, p.id, Some("asked by email"))
+        .await
+        .unwrap();
+    let after = participants::get(&t.panel, p.id).await.unwrap();
+    assert_eq!(after.name, format!("Erased participant {}", p.id));
+    assert_eq!((after.email.clone(), after.phone.clone()), (None, None));
+    assert!(after.attributes.is_empty() && after.tags.is_empty());
+    assert_eq!(after.erased_at, Some(e.erased_at));
+    let json = serde_json::to_string(&privacy::export(&t.panel, p.id).await.unwrap()).unwrap();
+    for gone in ["Zoë", "zoe@example.com", "1234567", "Berlin"] {
+        assert!(!json.contains(gone), "{gone} survived erasure: {json}");
+    }
+    assert_eq!(
+        history::for_participant(&t.panel, p.id)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the history stays, de-identified"
+    );
+    assert_eq!(
+        privacy::erasures(&t.panel, Some(p.id)).await.unwrap()[0]
+            .reason
+            .as_deref(),
+        Some("asked by email")
+    );
+    assert!(matches!(
+        privacy::erase(&t.panel, p.id, None).await,
+        Err(Error::Conflict { .. })
+    ));
+    let status = governance::status(&t.panel, p.id, t.panel.now())
+        .await
+        .unwrap();
+    assert_eq!(status.reasons, vec![Exclusion::Erased]);
+    let listed = participants::list(&t.panel, &ParticipantQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 0, "erased people are not in the normal list");
+    // The email is free again, and a new sign-up is a new person.
+    let again = participants::create(&t.panel, &person("Zoë", "zoe@example.com", &[]))
+        .await
+        .unwrap();
+    assert_ne!(again.id, p.id);
+}
+
+#[tokio::test]
+async fn the_demo_panel_is_deterministic() {
+    let a = panel().await;
+    let b = panel().await;
+    let ra = panelkeeper::demo::generate(&a.panel, 500, 42)
+        .await
+        .unwrap();
+    let rb = panelkeeper::demo::generate(&b.panel, 500, 42)
+        .await
+        .unwrap();
+    assert_eq!(ra, rb);
+    let pa = participants::list(
+        &a.panel,
+        &ParticipantQuery {
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let pb = participants::list(
+        &b.panel,
+        &ParticipantQuery {
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pa, pb);
+    let ea = governance::eligible(
+        &a.panel,
+        "eu-25-44-non-customers",
+        a.panel.now(),
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !ea.eligible.is_empty() && !ea.excluded.is_empty(),
+        "{} eligible, {} excluded",
+        ea.eligible.len(),
+        ea.excluded.len()
+    );
+    assert!(matches!(
+        panelkeeper::demo::generate(&a.panel, 10, 1).await,
+        Err(Error::Conflict { .. })
+    ));
+}

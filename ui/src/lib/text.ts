@@ -1,0 +1,88 @@
+// Human text for the core's tagged values. TypeScript checks each switch
+// covers every kind, so a new variant in Rust fails the UI build until it
+// has words here.
+
+import type { Error as CoreError } from "./bindings/Error";
+import type { Exclusion } from "./bindings/Exclusion";
+import type { ContactKind } from "./bindings/ContactKind";
+import type { RowError } from "./bindings/RowError";
+
+function isCoreError(e: unknown): e is CoreError {
+  return typeof e === "object" && e !== null && "kind" in e && typeof (e as { kind: unknown }).kind === "string";
+}
+
+/** What went wrong, in a sentence, for anything a command rejects with. */
+export function errorText(e: unknown): string {
+  if (!isCoreError(e)) return typeof e === "string" ? e : String(e);
+  switch (e.kind) {
+    case "NotFound":
+      return `${e.what} ${e.id} was not found`;
+    case "InvalidInput":
+      return `${e.field} ${e.value ? `"${e.value}" ` : ""}is not valid: ${e.reason}`;
+    case "Conflict":
+      return e.reason;
+    case "File":
+      return `${e.path}: ${e.reason}`;
+    case "Database":
+      return "The database could not complete the request. Nothing was changed.";
+  }
+}
+
+export function day(iso: string): string {
+  return new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export function dateTime(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** Why a participant may not be invited. */
+export function exclusionText(x: Exclusion): string {
+  switch (x.rule) {
+    case "erased":
+      return "Erased";
+    case "optedOut":
+      return `Opted out on ${day(x.at)}`;
+    case "doNotContact":
+      return "Marked do not contact";
+    case "suppressed":
+      return `On suppression list ${x.lists.join(", ")}`;
+    case "cooldown":
+      return `In cooldown: last contact ${day(x.lastContact)}, invitable from ${day(x.until)}`;
+    case "yearlyCap":
+      return `${x.sessions} sessions in the last 12 months (cap ${x.cap})`;
+    case "noShowBan":
+      return `${x.noShows} no-shows (banned after ${x.limit})`;
+    case "notQualified":
+      return `Does not meet ${x.criterion}`;
+    case "quotaFull":
+      return `Quota full: ${x.attribute}=${x.value} already has ${x.max}`;
+  }
+}
+
+export function contactText(kind: ContactKind): string {
+  switch (kind) {
+    case "invited":
+      return "Invited";
+    case "confirmed":
+      return "Confirmed";
+    case "declined":
+      return "Declined";
+    case "attended":
+      return "Attended";
+    case "late":
+      return "Attended late";
+    case "no_show":
+      return "No-show";
+    case "cancelled":
+      return "Cancelled";
+  }
+}
+
+export function rowErrorText(e: RowError): string {
+  return e.column ? `Line ${e.line}, column ${e.column}: ${e.reason}` : `Line ${e.line}: ${e.reason}`;
+}
+
+export function count(n: number): string {
+  return n.toLocaleString();
+}

@@ -1,0 +1,96 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import ParticipantsView from "./ParticipantsView.svelte";
+import type { ParticipantQuery } from "../../lib/bindings/ParticipantQuery";
+import type { ParticipantRow } from "../../lib/bindings/ParticipantRow";
+import type { ParticipantDetail } from "../../lib/bindings/ParticipantDetail";
+
+const hostile = "<img src=x onerror=alert(1)>";
+const rows: ParticipantRow[] = [
+  { id: 1, name: "Zoë Müller", email: "zoe@example.com", timeZone: "Europe/Berlin", language: "de", tags: ["vip"], optedOut: false, doNotContact: false, erased: false },
+  { id: 2, name: hostile, email: "x@example.com", timeZone: null, language: null, tags: [], optedOut: true, doNotContact: false, erased: false },
+];
+
+function detail(id: number): ParticipantDetail {
+  const row = rows.find((r) => r.id === id)!;
+  return {
+    participant: {
+      id, name: row.name, email: row.email, phone: null, timeZone: row.timeZone, language: row.language, source: "test",
+      attributes: { region: "EU" }, tags: row.tags, optedOutAt: row.optedOut ? "2026-01-02T00:00:00Z" : null,
+      doNotContact: false, erasedAt: null, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z",
+    },
+    governance: {
+      at: "2026-06-01T00:00:00Z",
+      eligible: !row.optedOut,
+      reasons: row.optedOut ? [{ rule: "optedOut", at: "2026-01-02T00:00:00Z" }] : [],
+      facts: { erased: false, optedOutAt: null, doNotContact: false, suppressedBy: [], lastContact: null, sessionsLastYear: 0, noShows: 0 },
+    },
+    consents: [],
+    history: [],
+  };
+}
+
+let queries: ParticipantQuery[] = [];
+let optOutCalls: unknown[] = [];
+
+beforeEach(() => {
+  queries = [];
+  optOutCalls = [];
+  mockIPC((cmd, args) => {
+    const a = args as Record<string, unknown>;
+    switch (cmd) {
+      case "participants_list": {
+        const q = a.query as ParticipantQuery;
+        queries.push(q);
+        const items = q.search ? rows.filter((r) => r.name.toLowerCase().includes(q.search!.toLowerCase().replace("zoe", "zoë"))) : rows;
+        return { total: items.length, offset: q.offset, items };
+      }
+      case "attribute_keys":
+        return [{ key: "region", count: 2 }];
+      case "participant_detail":
+        return detail(a.id as number);
+      case "participant_set_opted_out":
+        optOutCalls.push(a);
+        return detail(a.id as number).participant;
+      default:
+        throw new Error(`unexpected command ${cmd}`);
+    }
+  });
+});
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("ParticipantsView", () => {
+  it("lists participants and shows a hostile name as text", async () => {
+    const { container } = render(ParticipantsView);
+    await screen.findByText("Zoë Müller");
+    expect(screen.getByText(hostile)).toBeTruthy();
+    expect(container.querySelector("img")).toBeNull();
+    expect(screen.getByTestId("page-info").textContent).toContain("of 2");
+  });
+
+  it("searches as you type, from the first page", async () => {
+    render(ParticipantsView);
+    await screen.findByText("Zoë Müller");
+    await fireEvent.input(screen.getByTestId("search"), { target: { value: "zoe" } });
+    await waitFor(() => expect(queries.at(-1)?.search).toBe("zoe"));
+    expect(queries.at(-1)?.offset).toBe(0);
+    await waitFor(() => expect(screen.queryByText(hostile)).toBeNull());
+  });
+
+  it("opens a participant with the reasons they are excluded and toggles opt-out", async () => {
+    render(ParticipantsView);
+    await fireEvent.click(await screen.findByText(hostile));
+    await screen.findByTestId("governance-reasons");
+    expect(screen.getByTestId("governance-status").textContent).toContain("May not be invited");
+    expect(screen.getByTestId("detail-name").textContent).toBe(hostile);
+    const toggle = screen.getByTestId("toggle-opted-out") as HTMLInputElement;
+    expect(toggle.checked).toBe(true);
+    await fireEvent.click(toggle);
+    await waitFor(() => expect(optOutCalls).toEqual([{ id: 2, optedOut: false }]));
+  });
+});

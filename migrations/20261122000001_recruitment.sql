@@ -20,7 +20,8 @@ CREATE TABLE participants (
     updated_at     INTEGER NOT NULL
 );
 CREATE INDEX participants_email_hash ON participants (email_hash);
-CREATE INDEX participants_name ON participants (name COLLATE NOCASE, id);
+-- search_text begins with the folded name, so it also gives the list order.
+CREATE INDEX participants_sort ON participants (search_text, id);
 
 CREATE TABLE participant_attributes (
     participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,

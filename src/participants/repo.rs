@@ -364,7 +364,8 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
     }
 }
 
-/// One page of participants, in name order, and the number that match.
+/// One page of participants, in name order (accents and case folded, so
+/// Łukasz sorts with the Ls), and the number that match.
 pub(crate) async fn list(
     conn: &mut SqliteConnection,
     query: &ParticipantQuery,
@@ -381,7 +382,7 @@ pub(crate) async fn list(
          FROM participants p",
     );
     push_filters(&mut q, query);
-    q.push(" ORDER BY p.name COLLATE NOCASE, p.id LIMIT ")
+    q.push(" ORDER BY p.search_text, p.id LIMIT ")
         .push_bind(query.limit.clamp(1, 1000) as i64)
         .push(" OFFSET ")
         .push_bind(query.offset as i64);

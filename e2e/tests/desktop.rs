@@ -1,0 +1,388 @@
+//! The real Panelkeeper window, driven through WebDriver: tauri-driver
+//! starts the built app (with `custom-protocol`, so it serves `ui/dist`)
+//! through WebKitWebDriver, on a display such as Xvfb's. `scripts/test`
+//! builds the app and runs this under `xvfb-run`.
+//!
+//! PANELKEEPER_APP names the app binary (default: target/debug/panelkeeper-app);
+//! PANELKEEPER_SCREENSHOTS, if set, is where screenshots are written.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Map, Value, json};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn app_binary() -> PathBuf {
+    let path = std::env::var_os("PANELKEEPER_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/panelkeeper-app")
+        });
+    assert!(
+        path.exists(),
+        "the app is not built at {}; run scripts/test, which builds it with --features custom-protocol",
+        path.display()
+    );
+    path
+}
+
+/// tauri-driver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let native = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver is not on PATH; scripts/setup installs it with cargo install");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < WAIT,
+                "tauri-driver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, port }
+    }
+
+    async fn open(&self, db: &Path) -> Client {
+        let mut caps = Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": app_binary(), "args": ["--db", db] }),
+        );
+        ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session with the app")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn css(s: &str) -> Locator<'_> {
+    Locator::Css(s)
+}
+
+/// Polls `check` until it gives `Some`, or fails the test naming `what`.
+async fn until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(started.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text(c: &Client, selector: &str) -> Option<String> {
+    match c.find(css(selector)).await {
+        Ok(e) => e.text().await.ok(),
+        Err(_) => None,
+    }
+}
+
+async fn row_names(c: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rows) = c
+        .find_all(css("[data-testid=participant-row] td:first-child"))
+        .await
+    {
+        for r in rows {
+            out.push(r.text().await.unwrap_or_default());
+        }
+    }
+    out
+}
+
+async fn search(c: &Client, words: &str, expect: &[&str]) {
+    let input = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=search]"))
+        .await
+        .unwrap();
+    // A window just opened may list its elements before it takes input.
+    until("the search box to take input", || async {
+        input.clear().await.ok()
+    })
+    .await;
+    // Clearing does not fire an input event; typing does.
+    let keys = if words.is_empty() { " \u{E003}" } else { words };
+    input.send_keys(keys).await.unwrap();
+    let expect: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
+    until(&format!("search {words:?} to list {expect:?}"), || async {
+        let names = row_names(c).await;
+        (names == expect).then_some(())
+    })
+    .await;
+}
+
+async fn open_participant(c: &Client, name: &str) {
+    // WebKitWebDriver clicks cells, not table rows.
+    let cells = c
+        .find_all(css("[data-testid=participant-row] td:first-child"))
+        .await
+        .unwrap();
+    let mut clicked = false;
+    for cell in cells {
+        if cell.text().await.unwrap() == name {
+            until("the row to take a click", || async {
+                cell.click().await.ok()
+            })
+            .await;
+            clicked = true;
+            break;
+        }
+    }
+    assert!(clicked, "no row for {name}");
+    until(&format!("the detail pane for {name}"), || async {
+        (text(c, "[data-testid=detail-name]").await.as_deref() == Some(name)).then_some(())
+    })
+    .await;
+}
+
+async fn governance(c: &Client) -> String {
+    text(c, "[data-testid=governance-status]")
+        .await
+        .unwrap_or_default()
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("PANELKEEPER_SCREENSHOTS") {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let csv = dir.path().join("recruits.csv");
+    std::fs::write(
+        &csv,
+        "First name,Last name,Email,Time zone,Region,Age band\n\
+         Zoë,Müller,zoe@example.com,Europe/Berlin,EU,25-34\n\
+         Grace,Hopper,grace-at-example.com,America/New_York,NA,35-44\n\
+         Łukasz,Kowalski,lukasz@example.pl,Europe/Warsaw,EU,35-44\n\
+         \"<img src=x onerror=alert(1)>\",Smith,xss@example.com,Europe/London,UK,18-24\n",
+    )
+    .unwrap();
+
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=participant-list]"))
+        .await
+        .unwrap();
+
+    // Import a CSV with one bad row: the good rows go in, the bad line is named.
+    c.find(css("[data-testid=open-import]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let path = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=import-path]"))
+        .await
+        .unwrap();
+    path.send_keys(csv.to_str().unwrap()).await.unwrap();
+    c.find(css("[data-testid=import-run]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let summary = until("the import report", || async {
+        text(&c, "[data-testid=import-summary]").await
+    })
+    .await;
+    assert!(
+        summary.contains("3 added") && summary.contains("1 rejected"),
+        "{summary}"
+    );
+    let rejected = text(&c, "[data-testid=import-rejected] tbody tr")
+        .await
+        .unwrap();
+    assert!(
+        rejected.contains('3') && rejected.contains("Email") && rejected.contains("has no @"),
+        "{rejected}"
+    );
+    screenshot(&c, "import.png").await;
+
+    // Search as you type, accents ignored; open the participant.
+    search(&c, "zoe", &["Zoë Müller"]).await;
+    open_participant(&c, "Zoë Müller").await;
+    assert_eq!(governance(&c).await, "May be invited now");
+
+    // Opt out: the detail pane says why they may not be invited.
+    c.find(css("[data-testid=toggle-opted-out]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until("the opt-out to show", || async {
+        (governance(&c).await == "May not be invited now").then_some(())
+    })
+    .await;
+    let reasons = text(&c, "[data-testid=governance-reasons]").await.unwrap();
+    assert!(reasons.starts_with("Opted out on"), "{reasons}");
+
+    // A name that is markup shows as text and runs nothing.
+    search(&c, "img", &["<img src=x onerror=alert(1)> Smith"]).await;
+    open_participant(&c, "<img src=x onerror=alert(1)> Smith").await;
+    let images = c
+        .execute("return document.querySelectorAll('img').length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(images, Value::from(0));
+    search(
+        &c,
+        "",
+        &[
+            "<img src=x onerror=alert(1)> Smith",
+            "Łukasz Kowalski",
+            "Zoë Müller",
+        ],
+    )
+    .await;
+    screenshot(&c, "participants.png").await;
+    c.close().await.unwrap();
+
+    // Quit and start again on the same database: the opt-out is kept.
+    let c = driver.open(&db).await;
+    search(&c, "müller", &["Zoë Müller"]).await;
+    open_participant(&c, "Zoë Müller").await;
+    assert_eq!(governance(&c).await, "May not be invited now");
+    let toggle = c.find(css("[data-testid=toggle-opted-out]")).await.unwrap();
+    assert!(
+        toggle.is_selected().await.unwrap(),
+        "the opt-out box is ticked after a restart"
+    );
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_edit_is_refused_with_the_field_named_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=participant-list]"))
+        .await
+        .unwrap();
+
+    c.find(css("[data-testid=new-participant]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(css("[data-testid=form-name]"))
+        .await
+        .unwrap()
+        .send_keys("Ada Lovelace")
+        .await
+        .unwrap();
+    c.find(css("[data-testid=form-email]"))
+        .await
+        .unwrap()
+        .send_keys("ada@example.com")
+        .await
+        .unwrap();
+    c.find(css("[data-testid=form-save]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until("the new participant", || async {
+        (text(&c, "[data-testid=detail-name]").await.as_deref() == Some("Ada Lovelace"))
+            .then_some(())
+    })
+    .await;
+
+    c.find(css("[data-testid=edit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let email = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=form-email]"))
+        .await
+        .unwrap();
+    email.clear().await.unwrap();
+    email.send_keys("ada@nowhere").await.unwrap();
+    c.find(css("[data-testid=form-save]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = until("the form error", || async {
+        text(&c, "[data-testid=form-error]").await
+    })
+    .await;
+    assert_eq!(
+        error,
+        "email \"ada@nowhere\" is not valid: has a domain without a dot"
+    );
+    c.close().await.unwrap();
+
+    let c = driver.open(&db).await;
+    search(&c, "ada", &["Ada Lovelace"]).await;
+    open_participant(&c, "Ada Lovelace").await;
+    assert_eq!(
+        text(&c, "[data-testid=detail-email]").await.as_deref(),
+        Some("ada@example.com")
+    );
+    c.close().await.unwrap();
+}

@@ -1,1 +1,171 @@
-fn main() {}
+//! Recruitment benchmarks on the reference panel (`cargo bench --bench recruitment`).
+//!
+//! 1. CSV import of the 100,000-row demo CSV, side by side with the sqlite3
+//!    command line's `.import` of the same file into a plain table. The two
+//!    alternate, run by run, on fresh databases, so a noisy machine slows
+//!    both alike; the ratio of medians is what counts (target >= 0.5).
+//! 2. Eligibility for one screener over the 100,000-person demo panel with
+//!    its contact history and suppression list (target: median <= 20 ms).
+//!
+//! PANELKEEPER_BENCH_PARTICIPANTS and PANELKEEPER_BENCH_RUNS change the size
+//! and the number of runs.
+
+use panelkeeper::participants::governance::{self, EligibilityOptions};
+use panelkeeper::participants::import;
+use panelkeeper::{Panel, demo};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
+    xs.sort();
+    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn sqlite3_import(dir: &Path, csv: &Path, run: u64) -> Duration {
+    let db = dir.join(format!("sqlite3-{run}.db"));
+    let started = Instant::now();
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg(".mode csv")
+        .arg(format!(".import {} people", csv.display()))
+        .output()
+        .expect("sqlite3 (Debian package sqlite3) is installed by scripts/setup");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "sqlite3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(db);
+    took
+}
+
+async fn our_import(dir: &Path, csv: &Path, run: u64, rows: u64) -> (Duration, Duration) {
+    let db = dir.join(format!("panel-{run}.db"));
+    let panel = Panel::open(&db).await.unwrap();
+    let started = Instant::now();
+    let report = import::import_file(&panel, csv, &|_| {}).await.unwrap();
+    let first = started.elapsed();
+    assert_eq!(report.created as u64, rows);
+    assert!(report.rejected.is_empty());
+    let started = Instant::now();
+    let again = import::import_file(&panel, csv, &|_| {}).await.unwrap();
+    let second = started.elapsed();
+    assert_eq!(again.unchanged as u64, rows);
+    panel.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    (first, second)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let participants = env_or("PANELKEEPER_BENCH_PARTICIPANTS", 100_000);
+    let runs = env_or("PANELKEEPER_BENCH_RUNS", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("panel.csv");
+    demo::write_csv(
+        participants,
+        1,
+        std::io::BufWriter::new(std::fs::File::create(&csv).unwrap()),
+    )
+    .unwrap();
+    let bytes = std::fs::metadata(&csv).unwrap().len();
+    println!("# Recruitment benchmarks: {participants} participants, {runs} runs each\n");
+    println!(
+        "CSV: {} rows, {:.1} MB (demo --seed 1)\n",
+        participants,
+        bytes as f64 / 1e6
+    );
+
+    let (mut theirs, mut ours, mut reimport) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        theirs.push(sqlite3_import(dir.path(), &csv, run));
+        let (first, second) = our_import(dir.path(), &csv, run, participants).await;
+        ours.push(first);
+        reimport.push(second);
+    }
+    let rate = |d: Duration| participants as f64 / d.as_secs_f64();
+    let (t, o, r) = (median(theirs), median(ours), median(reimport));
+    println!("| import of {participants} rows | median | rows/s |");
+    println!("|---|---|---|");
+    println!(
+        "| sqlite3 `.import` into a plain table | {} | {:.0} |",
+        ms(t),
+        rate(t)
+    );
+    println!(
+        "| `participants import` (checked, indexed, 1 transaction) | {} | {:.0} |",
+        ms(o),
+        rate(o)
+    );
+    println!(
+        "| `participants import` of the same file again (no change) | {} | {:.0} |",
+        ms(r),
+        rate(r)
+    );
+    println!(
+        "\nratio (ours / sqlite3 rate): {:.2} (target >= 0.50)\n",
+        t.as_secs_f64() / o.as_secs_f64()
+    );
+
+    let db = dir.path().join("reference.db");
+    let panel = Panel::open(&db).await.unwrap();
+    let started = Instant::now();
+    let made = demo::generate(&panel, participants as u32, 1)
+        .await
+        .unwrap();
+    println!(
+        "reference panel generated in {}: {} contact-history entries, {} suppressed\n",
+        ms(started.elapsed()),
+        made.contacts,
+        made.suppressed
+    );
+    println!(
+        "| eligibility over {participants} | eligible | excluded | not qualified | median | p90 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let now = panel.now();
+    for screener in ["eu-25-44-non-customers", "budget-shoppers"] {
+        let options = EligibilityOptions::default();
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..(runs * 6).max(20) {
+            let started = Instant::now();
+            last = Some(
+                governance::eligible(&panel, screener, now, &options)
+                    .await
+                    .unwrap(),
+            );
+            times.push(started.elapsed());
+        }
+        let r = last.unwrap();
+        println!(
+            "| {screener} | {} | {} | {} | {} | {} |",
+            r.eligible.len(),
+            r.excluded.len(),
+            r.not_qualified,
+            ms(median(times.clone())),
+            ms(percentile(times, 0.9))
+        );
+    }
+    panel.close().await;
+}

@@ -130,7 +130,7 @@ async fn row_names(c: &Client) -> Vec<String> {
     out
 }
 
-async fn search(c: &Client, words: &str, expect: &[&str]) {
+async fn type_search(c: &Client, words: &str) {
     let input = c
         .wait()
         .at_most(WAIT)
@@ -145,6 +145,10 @@ async fn search(c: &Client, words: &str, expect: &[&str]) {
     // Clearing does not fire an input event; typing does.
     let keys = if words.is_empty() { " \u{E003}" } else { words };
     input.send_keys(keys).await.unwrap();
+}
+
+async fn search(c: &Client, words: &str, expect: &[&str]) {
+    type_search(c, words).await;
     let expect: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
     until(&format!("search {words:?} to list {expect:?}"), || async {
         let names = row_names(c).await;
@@ -384,5 +388,74 @@ async fn a_bad_edit_is_refused_with_the_field_named_and_changes_nothing() {
         text(&c, "[data-testid=detail-email]").await.as_deref(),
         Some("ada@example.com")
     );
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_panel_shows_each_excluded_persons_reasons() {
+    use panelkeeper::participants::governance::{self, EligibilityOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    // The person the core finds excluded for the most reasons.
+    let (email, name, reasons) = {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 3_000, 1).await.unwrap();
+        let report = governance::eligible(
+            &panel,
+            "eu-25-44-non-customers",
+            panel.now(),
+            &EligibilityOptions::default(),
+        )
+        .await
+        .unwrap();
+        let worst = report
+            .excluded
+            .iter()
+            .max_by_key(|e| (e.reasons.len(), std::cmp::Reverse(e.id)))
+            .unwrap();
+        let found = (
+            worst.email.clone().unwrap(),
+            worst.name.clone(),
+            worst.reasons.len(),
+        );
+        panel.close().await;
+        found
+    };
+    assert!(reasons >= 1, "the demo panel has someone excluded");
+
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=participant-list]"))
+        .await
+        .unwrap();
+    let total = until("the page count", || async {
+        text(&c, "[data-testid=page-info]")
+            .await
+            .filter(|t| t.contains("of"))
+    })
+    .await;
+    // The separator, if any, follows the machine's locale.
+    let digits: String = total
+        .chars()
+        .filter(|c| !matches!(c, ',' | '.' | ' ' | '\u{a0}' | '\u{202f}'))
+        .collect();
+    assert!(digits.ends_with("of3000"), "{total}");
+    search(&c, &email, &[&name]).await;
+    open_participant(&c, &name).await;
+    assert_eq!(governance(&c).await, "May not be invited now");
+    let shown = c
+        .find_all(css("[data-testid=governance-reasons] li"))
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), reasons, "every reason the core gives is shown");
+    type_search(&c, "").await;
+    until("the whole panel listed again", || async {
+        (row_names(&c).await.len() == 50).then_some(())
+    })
+    .await;
+    screenshot(&c, "demo-panel.png").await;
     c.close().await.unwrap();
 }

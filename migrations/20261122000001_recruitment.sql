@@ -1,4 +1,4 @@
--- Recruitment: participants, their attributes and tags, screeners, contact
+-- Recruitment: participants (with attributes and tags), screeners, contact
 -- governance (history, suppression lists, rules), consent and erasure.
 -- Instants are Unix milliseconds (UTC).
 
@@ -6,12 +6,18 @@ CREATE TABLE participants (
     id             INTEGER PRIMARY KEY,
     name           TEXT    NOT NULL,
     email          TEXT,                    -- as entered; NULL once erased
-    email_norm     TEXT UNIQUE,             -- normalised, for duplicate detection
+    email_norm     TEXT,                    -- normalised, for duplicate detection (unique)
     email_hash     TEXT,                    -- sha-256 of email_norm, matched against suppression lists
     phone          TEXT,
     time_zone      TEXT,                    -- IANA name
     language       TEXT,                    -- BCP 47 tag
     source         TEXT,
+    -- Canonical JSON written by the core: {"age_band":"25-34",...} with
+    -- sorted keys, and ["tag",...] sorted. One row per person keeps imports
+    -- fast; screeners run over the in-memory panel index, and list filters
+    -- match the canonical text.
+    attributes     TEXT    NOT NULL DEFAULT '{}',
+    tags           TEXT    NOT NULL DEFAULT '[]',
     search_text    TEXT    NOT NULL DEFAULT '', -- lower-cased, accent-free name/email/phone
     opted_out_at   INTEGER,
     do_not_contact INTEGER NOT NULL DEFAULT 0,
@@ -19,25 +25,20 @@ CREATE TABLE participants (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL
 );
-CREATE INDEX participants_email_hash ON participants (email_hash);
+-- Named indexes rather than column constraints, so a bulk import can drop
+-- and rebuild them (src/participants/repo.rs, bulk_load).
+CREATE UNIQUE INDEX participants_email ON participants (email_norm);
 -- search_text begins with the folded name, so it also gives the list order.
 CREATE INDEX participants_sort ON participants (search_text, id);
 
-CREATE TABLE participant_attributes (
-    participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
-    key            TEXT    NOT NULL,
-    value          TEXT    NOT NULL,
-    num            REAL,                    -- value as a number, when it is one
-    PRIMARY KEY (participant_id, key)
-) WITHOUT ROWID;
-CREATE INDEX participant_attributes_value ON participant_attributes (key, value);
-
-CREATE TABLE participant_tags (
-    participant_id INTEGER NOT NULL REFERENCES participants (id) ON DELETE CASCADE,
-    tag            TEXT    NOT NULL,
-    PRIMARY KEY (participant_id, tag)
-) WITHOUT ROWID;
-CREATE INDEX participant_tags_tag ON participant_tags (tag, participant_id);
+-- A counter every change to recruitment data raises in its own
+-- transaction, so a cached panel index knows when it is stale, even when
+-- another process (the CLI beside the app) made the change.
+CREATE TABLE revisions (
+    domain   TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL
+);
+INSERT INTO revisions (domain, revision) VALUES ('recruitment', 0);
 
 -- Every contact that governance reads: invitations, sessions taken part in,
 -- no-shows. The sessions module writes here; researchers can log contact

@@ -362,6 +362,7 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
         });
         q.build().execute(&mut *tx).await?;
     }
+    crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     report.opted_out = opted.len() as u32;
     report.do_not_contact = dnc.len() as u32;

@@ -29,6 +29,7 @@ pub struct Panel {
     pool: SqlitePool,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    index: Arc<participants::index::Cache>,
 }
 
 impl Panel {
@@ -44,6 +45,7 @@ impl Panel {
             pool,
             clock: Arc::new(SystemClock),
             path,
+            index: Arc::default(),
         })
     }
 
@@ -70,6 +72,11 @@ impl Panel {
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The in-memory panel index for the database's current revision.
+    pub(crate) async fn index(&self) -> Result<Arc<participants::index::PanelIndex>> {
+        self.index.get(self).await
     }
 
     /// A write transaction that takes SQLite's write lock at once, so reads

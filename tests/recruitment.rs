@@ -568,7 +568,8 @@ async fn suppression_lists_store_only_hashes_and_accept_hashes() {
         .unwrap();
     let hash = panelkeeper::participants::fields::Email::parse("jdoe@gmail.com")
         .unwrap()
-        .hash();
+        .hash()
+        .to_string();
     let r = suppression::import(&t.panel, "crm", &format!("{hash}\n"))
         .await
         .unwrap();
@@ -761,4 +762,164 @@ async fn the_demo_panel_is_deterministic() {
         panelkeeper::demo::generate(&a.panel, 10, 1).await,
         Err(Error::Conflict { .. })
     ));
+}
+
+#[tokio::test]
+async fn the_panel_index_never_serves_a_stale_answer() {
+    let (t, ids) = screened_panel().await;
+    // A second handle on the same file, as the CLI beside the open app.
+    let other = panelkeeper::Panel::open(t.dir.path().join("panel.db"))
+        .await
+        .unwrap()
+        .with_clock(t.clock.clone());
+    let eligible = |panel: panelkeeper::Panel| async move {
+        governance::eligible(
+            &panel,
+            "eu-adults",
+            panel.now(),
+            &EligibilityOptions::default(),
+        )
+        .await
+        .unwrap()
+        .eligible
+        .into_iter()
+        .map(|c| c.id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        eligible(t.panel.clone()).await,
+        vec![ids[0], ids[1], ids[3]]
+    );
+
+    participants::set_opted_out(&other, ids[0], true)
+        .await
+        .unwrap();
+    assert_eq!(
+        eligible(t.panel.clone()).await,
+        vec![ids[1], ids[2], ids[3]],
+        "opt-out in another process"
+    );
+
+    participants::set_do_not_contact(&t.panel, ids[1], true)
+        .await
+        .unwrap();
+    history::record(
+        &other,
+        ids[2],
+        ContactKind::Invited,
+        Some(t.panel.now()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        eligible(t.panel.clone()).await,
+        vec![ids[3]],
+        "do-not-contact and a logged invitation"
+    );
+
+    suppression::import(&other, "crm", "p3@example.com\n")
+        .await
+        .unwrap();
+    assert!(
+        eligible(t.panel.clone()).await.is_empty(),
+        "a suppression list"
+    );
+    suppression::delete(&t.panel, "crm").await.unwrap();
+    assert_eq!(eligible(t.panel.clone()).await, vec![ids[3]]);
+
+    let mut input = participants::get(&t.panel, ids[3])
+        .await
+        .unwrap()
+        .to_input();
+    input.attributes.insert("region".into(), "NA".into());
+    participants::update(&other, ids[3], &input).await.unwrap();
+    assert!(
+        eligible(t.panel.clone()).await.is_empty(),
+        "an edited attribute"
+    );
+
+    import_text(
+        &other,
+        "Name,Email,Region,Age band\nNew,new@example.com,EU,35-44\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(eligible(t.panel.clone()).await.len(), 1, "an import");
+    let new = participants::find(&t.panel, "new@example.com")
+        .await
+        .unwrap();
+    privacy::erase(&other, new, None).await.unwrap();
+    assert!(eligible(t.panel.clone()).await.is_empty(), "an erasure");
+    let keys = participants::attribute_keys(&t.panel).await.unwrap();
+    assert_eq!(
+        keys.iter().find(|k| k.key == "region").unwrap().count,
+        7,
+        "counts from the index, erased excluded"
+    );
+}
+
+#[tokio::test]
+async fn the_index_and_the_database_give_the_same_reasons_for_everyone() {
+    let t = panel().await;
+    panelkeeper::demo::generate(&t.panel, 1_500, 11)
+        .await
+        .unwrap();
+    screener::save(&t.panel, "everyone", &ScreenerDefinition::default())
+        .await
+        .unwrap();
+    let now = t.panel.now();
+    let r = governance::eligible(&t.panel, "everyone", now, &EligibilityOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.eligible.len() + r.excluded.len(), 1_500);
+    assert!(
+        r.excluded.len() > 100,
+        "the demo panel has people excluded by each rule"
+    );
+    for c in &r.eligible {
+        let status = governance::status(&t.panel, c.id, now).await.unwrap();
+        assert!(status.eligible, "{}: {:?}", c.id, status.reasons);
+    }
+    for e in &r.excluded {
+        let status = governance::status(&t.panel, e.id, now).await.unwrap();
+        assert_eq!(status.reasons, e.reasons, "participant {}", e.id);
+    }
+    // And the screener's criteria decide the same for each person as its explanation.
+    let r = governance::eligible(
+        &t.panel,
+        "budget-shoppers",
+        now,
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    let def = screener::get(&t.panel, "budget-shoppers")
+        .await
+        .unwrap()
+        .definition;
+    let page = participants::list(
+        &t.panel,
+        &ParticipantQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let qualified = r.eligible.len() + r.excluded.len();
+    let mut explained = 0;
+    for row in &page.items {
+        let p = participants::get(&t.panel, row.id).await.unwrap();
+        let in_report =
+            r.eligible.iter().any(|c| c.id == p.id) || r.excluded.iter().any(|e| e.id == p.id);
+        assert_eq!(
+            def.failures(&p.attributes).is_empty(),
+            in_report,
+            "participant {}",
+            p.id
+        );
+        explained += in_report as usize;
+    }
+    assert!(explained > 0 && qualified > explained / 2);
 }

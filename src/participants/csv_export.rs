@@ -62,8 +62,10 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
         }
         all.offset += n;
     }
-    let keys: BTreeSet<String> = repo::attribute_keys(&mut conn)
+    let keys: BTreeSet<String> = panel
+        .index()
         .await?
+        .attribute_counts()
         .into_iter()
         .map(|(k, _)| k)
         .collect();

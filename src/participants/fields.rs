@@ -14,6 +14,7 @@ use unicode_normalization::UnicodeNormalization;
 pub struct Email {
     display: String,
     normalised: String,
+    hash: String,
 }
 
 impl Email {
@@ -72,9 +73,11 @@ impl Email {
                 return Err(bad(&format!("has {c:?} in the domain")));
             }
         }
+        let normalised = normalise(local, domain);
         Ok(Email {
             display: s.to_string(),
-            normalised: normalise(local, domain),
+            hash: hash_normalised(&normalised),
+            normalised,
         })
     }
 
@@ -90,8 +93,8 @@ impl Email {
 
     /// SHA-256 of the normalised address, lower-case hex: what suppression
     /// lists store instead of the address.
-    pub fn hash(&self) -> String {
-        hash_normalised(&self.normalised)
+    pub fn hash(&self) -> &str {
+        &self.hash
     }
 }
 
@@ -99,7 +102,11 @@ impl Email {
 /// practice) and folds Gmail's ignored dots and `+tags`, the one provider
 /// whose aliasing is documented and common in panels.
 fn normalise(local: &str, domain: &str) -> String {
-    let local = local.nfc().collect::<String>().to_lowercase();
+    let local = if local.is_ascii() {
+        local.to_ascii_lowercase()
+    } else {
+        local.nfc().collect::<String>().to_lowercase()
+    };
     let mut domain = domain.to_lowercase();
     if domain == "googlemail.com" {
         domain = "gmail.com".into();
@@ -197,16 +204,27 @@ pub fn parse_language(raw: &str) -> Result<String> {
 /// Lower-cases and strips accents so `zoe` finds `Zoë` and `lukasz` finds
 /// `Łukasz`.
 pub fn fold(s: &str) -> String {
-    s.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(|c| match c {
-            'ł' | 'Ł' => vec!['l'],
-            'ø' | 'Ø' => vec!['o'],
-            'đ' | 'Đ' => vec!['d'],
-            'ß' => vec!['s', 's'],
-            c => c.to_lowercase().collect(),
-        })
-        .collect()
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfd() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        match c {
+            'ł' | 'Ł' => out.push('l'),
+            'ø' | 'Ø' => out.push('o'),
+            'đ' | 'Đ' => out.push('d'),
+            'ß' => out.push_str("ss"),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
 
 /// Checks an attribute or tag name: 1 to 64 characters, letters, digits,

@@ -4,9 +4,11 @@
 //! The rules (cooldown, yearly cap, no-show ban) are settings. The facts
 //! come from the participant record, the contact history and the
 //! suppression lists; [`check`] is a pure function of facts, rules and time,
-//! so the same answer is given for one person's detail pane and for a
-//! screener run over the whole panel ([`eligible`]).
+//! so the same answer is given for one person's detail pane (facts read
+//! with SQL) and for a screener run over the whole panel ([`eligible`],
+//! facts read from the in-memory panel index).
 
+use super::index::{PanelIndex, Person};
 use super::screener::{self, Screener};
 use super::{ParticipantId, history::ContactKind};
 use crate::Panel;
@@ -224,8 +226,9 @@ fn year_before(at: DateTime<Utc>) -> DateTime<Utc> {
 const CONTACT_KINDS: &str = "('invited', 'attended', 'late', 'no_show')";
 const SESSION_KINDS: &str = "('attended', 'late')";
 
-/// Contact facts per participant from the history before `at`; `only`
-/// restricts it to some participants.
+/// Contact facts from the history before `at`, per participant (of one
+/// participant with `only`). Screener runs read the same facts from the
+/// panel index; a test holds the two to the same answers.
 async fn contact_facts(
     conn: &mut SqliteConnection,
     at: DateTime<Utc>,
@@ -380,105 +383,56 @@ pub async fn eligible(
 ) -> Result<EligibilityReport> {
     let screener = screener::get(panel, screener_name).await?;
     let rules = rules(panel).await?;
-    let mut conn = panel.pool().acquire().await?;
-    evaluate(&mut conn, &screener, &rules, at, options).await
+    let index = panel.index().await?;
+    Ok(evaluate(&index, &screener, &rules, at, options))
 }
 
-struct QualifiedRow {
-    id: i64,
-    name: String,
-    email: Option<String>,
-    time_zone: Option<String>,
-    opted_out_at: Option<i64>,
-    do_not_contact: bool,
-    cells: Vec<Option<String>>,
-}
-
-async fn evaluate(
-    conn: &mut SqliteConnection,
+fn evaluate(
+    index: &PanelIndex,
     screener: &Screener,
     rules: &GovernanceRules,
     at: DateTime<Utc>,
     options: &EligibilityOptions,
-) -> Result<EligibilityReport> {
+) -> EligibilityReport {
     let def = &screener.definition;
-    let panel_size: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM participants WHERE erased_at IS NULL")
-            .fetch_one(&mut *conn)
-            .await?;
+    let criteria: Vec<_> = def.criteria.iter().map(|c| index.compile(c)).collect();
+    let quota_keys: Vec<Option<u32>> = def.quotas.iter().map(|q| index.key(&q.attribute)).collect();
 
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT p.id, p.name, p.email, p.time_zone, p.opted_out_at, p.do_not_contact",
-    );
-    for quota in &def.quotas {
-        q.push(", (SELECT value FROM participant_attributes a WHERE a.participant_id = p.id AND a.key = ")
-            .push_bind(quota.attribute.clone())
-            .push(")");
-    }
-    q.push(" FROM participants p WHERE p.erased_at IS NULL");
-    def.push_sql(&mut q);
-    let rows: Vec<QualifiedRow> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| QualifiedRow {
-            id: r.get(0),
-            name: r.get(1),
-            email: r.get(2),
-            time_zone: r.get(3),
-            opted_out_at: r.get(4),
-            do_not_contact: r.get(5),
-            cells: (0..def.quotas.len()).map(|i| r.get(6 + i)).collect(),
-        })
-        .collect();
-
-    let contact = contact_facts(conn, at, None).await?;
-    let suppressed = suppressed(conn, None).await?;
-
-    let mut passed: Vec<(Option<i64>, QualifiedRow)> = Vec::new();
+    let mut not_qualified = 0u32;
+    let mut passed: Vec<(Option<i64>, &Person)> = Vec::new();
     let mut excluded = Vec::new();
-    let qualified = rows.len();
-    for row in rows {
-        let (last, sessions, no_shows) = contact.get(&row.id).copied().unwrap_or_default();
-        let facts = Facts {
-            erased: false,
-            opted_out_at: row.opted_out_at.map(instant),
-            do_not_contact: row.do_not_contact,
-            suppressed_by: suppressed.get(&row.id).cloned().unwrap_or_default(),
-            last_contact: last.map(instant),
-            sessions_last_year: sessions,
-            no_shows,
-        };
-        let reasons = check(&facts, rules, at);
+    for person in &index.people {
+        if !criteria.iter().all(|c| index.passes(person, c)) {
+            not_qualified += 1;
+            continue;
+        }
+        let reasons = check(&index.facts(person, at), rules, at);
         if reasons.is_empty() {
-            passed.push((last, row));
+            passed.push((index.last_contact(person, at), person));
         } else {
             excluded.push(Excluded {
-                id: ParticipantId(row.id),
-                name: row.name,
-                email: row.email,
+                id: ParticipantId(person.id),
+                name: person.name.clone(),
+                email: Some(person.email.clone()),
                 reasons,
             });
         }
     }
 
     // Longest since last contact first (never contacted before anyone), then
-    // oldest on the panel, so invitations spread across the panel.
-    passed.sort_by_key(|(last, row)| (last.unwrap_or(i64::MIN), row.id));
+    // longest on the panel, so invitations spread across the panel.
+    passed.sort_by_key(|(last, person)| (last.unwrap_or(i64::MIN), person.id));
     let mut filled = options.filled.clone();
     let mut eligible = Vec::new();
     let mut beyond_limit = 0;
-    for (_, row) in passed {
+    for (_, person) in passed {
         let cells: Vec<(String, String)> = def
             .quotas
             .iter()
-            .zip(&row.cells)
-            .map(|(quota, v)| {
-                (
-                    quota.attribute.clone(),
-                    v.clone().unwrap_or_else(|| "(none)".into()),
-                )
+            .zip(&quota_keys)
+            .map(|(quota, key)| {
+                let value = index.value(person, *key).unwrap_or("(none)");
+                (quota.attribute.clone(), value.to_string())
             })
             .collect();
         let full = def
@@ -495,9 +449,9 @@ async fn evaluate(
             });
         if let Some((quota, (attribute, value))) = full {
             excluded.push(Excluded {
-                id: ParticipantId(row.id),
-                name: row.name,
-                email: row.email,
+                id: ParticipantId(person.id),
+                name: person.name.clone(),
+                email: Some(person.email.clone()),
                 reasons: vec![Exclusion::QuotaFull {
                     attribute: attribute.clone(),
                     value: value.clone(),
@@ -521,24 +475,24 @@ async fn evaluate(
                 .or_default() += 1;
         }
         eligible.push(Candidate {
-            id: ParticipantId(row.id),
-            name: row.name,
-            email: row.email.unwrap_or_default(),
-            time_zone: row.time_zone,
+            id: ParticipantId(person.id),
+            name: person.name.clone(),
+            email: person.email.clone(),
+            time_zone: person.time_zone.clone(),
             cells: cells.into_iter().collect(),
         });
     }
     excluded.sort_by_key(|e| e.id);
-    Ok(EligibilityReport {
+    EligibilityReport {
         screener: screener.name.clone(),
         at,
         rules: *rules,
-        panel_size: panel_size as u32,
-        not_qualified: (panel_size as usize - qualified) as u32,
+        panel_size: index.people.len() as u32,
+        not_qualified,
         eligible,
         excluded,
         beyond_limit,
-    })
+    }
 }
 
 /// Why one participant does or does not pass a screener and the contact

@@ -101,7 +101,7 @@ pub async fn record_in(
     .bind(detail)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    super::touch(conn).await
 }
 
 /// Logs a contact made outside the app (a phone screen, a session run

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use ts_rs::TS;
 
 /// A row that was not imported, and why.
@@ -153,6 +154,11 @@ pub async fn import_file(
 
 /// Imports CSV text. `name` names the file in errors; `source` is recorded
 /// as new participants' source when the file has no source column.
+///
+/// The header is checked first, so a file that cannot be used changes
+/// nothing. Rows are then parsed and checked on a worker thread while the
+/// previous chunk is written, and everything commits in one transaction at
+/// the end (or nothing does).
 pub async fn import_bytes(
     panel: &Panel,
     name: &str,
@@ -160,13 +166,83 @@ pub async fn import_bytes(
     bytes: &[u8],
     progress: &(dyn Fn(ImportProgress) + Sync),
 ) -> Result<ImportReport> {
-    let parsed = parse(name, source, bytes, progress)?;
-    write(panel, parsed, progress).await
+    let started = std::time::Instant::now();
+    let bytes: Arc<[u8]> = Arc::from(strip_bom(name, bytes)?);
+    let header = Header::read(name, &bytes)?;
+    // Data lines, near enough (quoted line breaks count too): decides a bulk
+    // load and sizes the progress bar.
+    let estimate = bytes.iter().filter(|&&b| b == b'\n').count().max(1) as u32;
+
+    let (send, mut receive) = tokio::sync::mpsc::channel::<Parsed>(4);
+    let parser = {
+        let (name, source, bytes) = (name.to_string(), source.map(str::to_string), bytes.clone());
+        tokio::task::spawn_blocking(move || {
+            header.parse_rows(&name, source.as_deref(), &bytes, &send)
+        })
+    };
+
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let existing = repo::count(&mut tx).await?;
+    let bulk = estimate >= BULK_MIN && estimate as i64 >= existing;
+    let mut known = if bulk {
+        Some(repo::all_emails(&mut tx).await?)
+    } else {
+        None
+    };
+    let load = if bulk {
+        Some(repo::BulkLoad::start(&mut tx).await?)
+    } else {
+        None
+    };
+    let mut counts = (0u32, 0u32, 0u32);
+    let mut done = 0u32;
+    while let Some(message) = receive.recv().await {
+        match message {
+            Parsed::Progress(p) => progress(p),
+            Parsed::Rows(rows) => {
+                done += rows.len() as u32;
+                let (c, u, n) = write_chunk(&mut tx, rows, known.as_mut(), now).await?;
+                counts = (counts.0 + c, counts.1 + u, counts.2 + n);
+                progress(ImportProgress::Writing {
+                    rows_done: done,
+                    rows_total: estimate.max(done),
+                });
+            }
+        }
+    }
+    let mut report = parser
+        .await
+        .map_err(|e| Error::file(name, format!("reading stopped: {e}")))??;
+    if let Some(load) = load {
+        load.finish(&mut tx).await?;
+    }
+    tx.commit().await?;
+    (report.created, report.updated, report.unchanged) = counts;
+    progress(ImportProgress::Writing {
+        rows_done: done,
+        rows_total: done,
+    });
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        rows = report.rows,
+        bulk,
+        "import written"
+    );
+    Ok(report)
 }
 
-struct Parsed {
-    report: ImportReport,
-    rows: Vec<ValidParticipant>,
+/// Imports of at least this many rows into a panel no larger than the
+/// import rebuild the participant indexes once instead of row by row.
+const BULK_MIN: u32 = 5_000;
+
+/// Rows per chunk handed from the parser to the writer.
+const CHUNK: usize = 5_000;
+
+/// What the parser thread hands the writer.
+enum Parsed {
+    Progress(ImportProgress),
+    Rows(Vec<ValidParticipant>),
 }
 
 fn strip_bom<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a [u8]> {
@@ -206,252 +282,297 @@ fn unescape_formula(cell: &str) -> &str {
     }
 }
 
-fn parse(
-    name: &str,
-    source: Option<&str>,
-    bytes: &[u8],
-    progress: &(dyn Fn(ImportProgress) + Sync),
-) -> Result<Parsed> {
-    let bytes = strip_bom(name, bytes)?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::file(name, "is empty"));
-    }
-    let total = bytes.len() as u64;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(sniff_delimiter(bytes))
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
+/// The header line: each column's title and role.
+struct Header {
+    delimiter: u8,
+    headers: Vec<String>,
+    roles: Vec<Role>,
+}
 
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
-            return Err(Error::file(
-                name,
-                format!("the header line cannot be read: {e}"),
-            ));
+impl Header {
+    /// Reads and checks the header line; every problem here is the whole file's.
+    fn read(name: &str, bytes: &[u8]) -> Result<Header> {
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(Error::file(name, "is empty"));
         }
-        None => return Err(Error::file(name, "is empty")),
-    };
-    let mut headers = Vec::new();
-    let mut roles = Vec::new();
-    for (i, cell) in header.iter().enumerate() {
-        let h = std::str::from_utf8(cell)
-            .map_err(|_| Error::file(name, format!("header column {} is not valid UTF-8", i + 1)))?
-            .trim()
-            .to_string();
-        let r = if h.is_empty() {
-            Role::Ignored
-        } else {
-            role(&h).map_err(|reason| Error::file(name, format!("header {h:?}: {reason}")))?
-        };
-        if r != Role::Ignored && roles.contains(&r) {
-            return Err(Error::file(
-                name,
-                format!("has two columns for the same thing ({h:?})"),
-            ));
-        }
-        headers.push(h);
-        roles.push(r);
-    }
-    if !roles.contains(&Role::Email) {
-        return Err(Error::file(
-            name,
-            format!(
-                "has no email column (expected a header such as Email, E-mail or Email Address; found {})",
-                headers
-                    .iter()
-                    .map(|h| format!("{h:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    let has_name = roles.contains(&Role::Name)
-        || roles.contains(&Role::FirstName)
-        || roles.contains(&Role::LastName);
-    if !has_name {
-        return Err(Error::file(
-            name,
-            "has no name column (expected Name, or First name and Last name)",
-        ));
-    }
-    let header_of = |r: &Role| {
-        roles
-            .iter()
-            .position(|x| x == r)
-            .map(|i| headers[i].clone())
-    };
-    let mut report = ImportReport {
-        attribute_columns: roles
-            .iter()
-            .zip(&headers)
-            .filter(|(r, _)| matches!(r, Role::Attribute(_)))
-            .map(|(_, h)| h.clone())
-            .collect(),
-        ignored_columns: roles
-            .iter()
-            .zip(&headers)
-            .filter(|(r, h)| **r == Role::Ignored && !h.is_empty())
-            .map(|(_, h)| h.clone())
-            .collect(),
-        ..Default::default()
-    };
-
-    let mut rows = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for (n, record) in records.enumerate() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                report.rejected.push(RowError {
-                    line,
-                    column: None,
-                    reason: format!("cannot be read as CSV: {e}"),
-                });
-                continue;
+        let delimiter = sniff_delimiter(bytes);
+        let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(first_line);
+        let header = match reader.byte_records().next() {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => {
+                return Err(Error::file(
+                    name,
+                    format!("the header line cannot be read: {e}"),
+                ));
             }
+            None => return Err(Error::file(name, "is empty")),
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if n % 2048 == 0 {
-            progress(ImportProgress::Reading {
-                bytes_done: record.position().map(|p| p.byte()).unwrap_or(0),
-                bytes_total: total,
-            });
+        let mut headers = Vec::new();
+        let mut roles = Vec::new();
+        for (i, cell) in header.iter().enumerate() {
+            let h = std::str::from_utf8(cell)
+                .map_err(|_| {
+                    Error::file(name, format!("header column {} is not valid UTF-8", i + 1))
+                })?
+                .trim()
+                .to_string();
+            let r = if h.is_empty() {
+                Role::Ignored
+            } else {
+                role(&h).map_err(|reason| Error::file(name, format!("header {h:?}: {reason}")))?
+            };
+            if r != Role::Ignored && roles.contains(&r) {
+                return Err(Error::file(
+                    name,
+                    format!("has two columns for the same thing ({h:?})"),
+                ));
+            }
+            headers.push(h);
+            roles.push(r);
         }
-        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        report.rows += 1;
-        let reject = |column: Option<&str>, reason: String| RowError {
-            line,
-            column: column.map(str::to_string),
-            reason,
-        };
-        if record.len() > headers.len() && record.iter().skip(headers.len()).any(|c| !c.is_empty())
-        {
-            report.rejected.push(reject(
-                None,
+        if !roles.contains(&Role::Email) {
+            return Err(Error::file(
+                name,
                 format!(
-                    "has {} fields; the header has {}",
-                    record.len(),
-                    headers.len()
+                    "has no email column (expected a header such as Email, E-mail or Email Address; found {})",
+                    headers
+                        .iter()
+                        .map(|h| format!("{h:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
-            continue;
         }
-        let mut cells = Vec::with_capacity(headers.len());
-        let mut bad = None;
-        for i in 0..headers.len() {
-            let raw = record.get(i).unwrap_or_default();
-            match std::str::from_utf8(raw) {
-                Ok(s) => cells.push(unescape_formula(s.trim())),
+        if !(roles.contains(&Role::Name)
+            || roles.contains(&Role::FirstName)
+            || roles.contains(&Role::LastName))
+        {
+            return Err(Error::file(
+                name,
+                "has no name column (expected Name, or First name and Last name)",
+            ));
+        }
+        Ok(Header {
+            delimiter,
+            headers,
+            roles,
+        })
+    }
+
+    fn header_of(&self, r: &Role) -> Option<String> {
+        self.roles
+            .iter()
+            .position(|x| x == r)
+            .map(|i| self.headers[i].clone())
+    }
+
+    /// The column a validation error is about.
+    fn column_of(&self, field: &str) -> Option<String> {
+        match field {
+            "email" => self.header_of(&Role::Email),
+            "name" => self
+                .header_of(&Role::Name)
+                .or_else(|| self.header_of(&Role::FirstName)),
+            "phone" => self.header_of(&Role::Phone),
+            "time zone" => self.header_of(&Role::TimeZone),
+            "language" => self.header_of(&Role::Language),
+            "tag" => self.header_of(&Role::Tags),
+            "source" => self.header_of(&Role::Source),
+            key => self
+                .roles
+                .iter()
+                .position(|r| matches!(r, Role::Attribute(k) if k == key))
+                .map(|i| self.headers[i].clone()),
+        }
+    }
+
+    /// Parses and checks every data row, handing good rows to the writer in
+    /// chunks; returns the report of rows read and rejected.
+    fn parse_rows(
+        &self,
+        name: &str,
+        source: Option<&str>,
+        bytes: &[u8],
+        send: &tokio::sync::mpsc::Sender<Parsed>,
+    ) -> Result<ImportReport> {
+        let total = bytes.len() as u64;
+        let mut report = ImportReport {
+            attribute_columns: self
+                .roles
+                .iter()
+                .zip(&self.headers)
+                .filter(|(r, _)| matches!(r, Role::Attribute(_)))
+                .map(|(_, h)| h.clone())
+                .collect(),
+            ignored_columns: self
+                .roles
+                .iter()
+                .zip(&self.headers)
+                .filter(|(r, h)| **r == Role::Ignored && !h.is_empty())
+                .map(|(_, h)| h.clone())
+                .collect(),
+            ..Default::default()
+        };
+        // The writer stops listening only when it failed; its error is the one to report.
+        let stopped = || Error::file(name, "the import stopped before the end of the file");
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut records = reader.byte_records();
+        records.next(); // the header
+        for (n, record) in records.enumerate() {
+            let record = match record {
+                Ok(r) => r,
                 Err(e) => {
-                    bad = Some(reject(
-                        Some(&headers[i]),
-                        format!(
-                            "is not valid UTF-8 (bad byte at position {}); save the file as CSV UTF-8",
-                            e.valid_up_to() + 1
-                        ),
-                    ));
-                    break;
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    report.rows += 1;
+                    report.rejected.push(RowError {
+                        line,
+                        column: None,
+                        reason: format!("cannot be read as CSV: {e}"),
+                    });
+                    continue;
                 }
+            };
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            if n % 4096 == 0 {
+                let bytes_done = record.position().map(|p| p.byte()).unwrap_or(0);
+                send.blocking_send(Parsed::Progress(ImportProgress::Reading {
+                    bytes_done,
+                    bytes_total: total,
+                }))
+                .map_err(|_| stopped())?;
+            }
+            if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                continue;
+            }
+            report.rows += 1;
+            match self.row(&record, line, source, &seen) {
+                Ok(valid) => {
+                    seen.insert(valid.email.normalised().to_string(), line);
+                    chunk.push(valid);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        send.blocking_send(Parsed::Rows(full))
+                            .map_err(|_| stopped())?;
+                    }
+                }
+                Err(e) => report.rejected.push(e),
             }
         }
-        if let Some(e) = bad {
-            report.rejected.push(e);
-            continue;
+        if !chunk.is_empty() {
+            send.blocking_send(Parsed::Rows(chunk))
+                .map_err(|_| stopped())?;
         }
+        send.blocking_send(Parsed::Progress(ImportProgress::Reading {
+            bytes_done: total,
+            bytes_total: total,
+        }))
+        .map_err(|_| stopped())?;
+        if report.rows == 0 {
+            return Err(Error::file(
+                name,
+                "has a header line but no participant rows",
+            ));
+        }
+        Ok(report)
+    }
 
+    /// One data row as a checked participant, or why not.
+    fn row(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        source: Option<&str>,
+        seen: &HashMap<String, u64>,
+    ) -> std::result::Result<ValidParticipant, RowError> {
+        let reject = |column: Option<String>, reason: String| RowError {
+            line,
+            column,
+            reason,
+        };
+        let width = self.headers.len();
+        if record.len() > width && record.iter().skip(width).any(|c| !c.is_empty()) {
+            return Err(reject(
+                None,
+                format!("has {} fields; the header has {width}", record.len()),
+            ));
+        }
         let mut input = ParticipantInput {
             source: source.map(str::to_string),
             ..Default::default()
         };
         let (mut first, mut last) = (String::new(), String::new());
-        for (cell, r) in cells.iter().zip(&roles) {
-            let value = cell.to_string();
-            match r {
-                Role::Email => input.email = value,
-                Role::Name => input.name = value,
-                Role::FirstName => first = value,
-                Role::LastName => last = value,
-                Role::Phone => input.phone = Some(value),
-                Role::TimeZone => input.time_zone = Some(value),
-                Role::Language => input.language = Some(value),
-                Role::Tags => {
-                    input.tags = value.split([',', ';', '|']).map(str::to_string).collect()
+        for (i, r) in self.roles.iter().enumerate() {
+            let raw = record.get(i).unwrap_or_default();
+            let cell = match std::str::from_utf8(raw) {
+                Ok(s) => unescape_formula(s.trim()),
+                Err(e) => {
+                    return Err(reject(
+                        Some(self.headers[i].clone()),
+                        format!(
+                            "is not valid UTF-8 (bad byte at position {}); save the file as CSV UTF-8",
+                            e.valid_up_to() + 1
+                        ),
+                    ));
                 }
-                Role::Source if !value.is_empty() => input.source = Some(value),
+            };
+            match r {
+                Role::Email => input.email = cell.to_string(),
+                Role::Name => input.name = cell.to_string(),
+                Role::FirstName => first = cell.to_string(),
+                Role::LastName => last = cell.to_string(),
+                Role::Phone => input.phone = Some(cell.to_string()),
+                Role::TimeZone => input.time_zone = Some(cell.to_string()),
+                Role::Language => input.language = Some(cell.to_string()),
+                Role::Tags => {
+                    input.tags = cell.split([',', ';', '|']).map(str::to_string).collect()
+                }
+                Role::Source if !cell.is_empty() => input.source = Some(cell.to_string()),
                 Role::Source | Role::Ignored => {}
                 Role::Attribute(key) => {
-                    input.attributes.insert(key.clone(), value);
+                    input.attributes.insert(key.clone(), cell.to_string());
                 }
             }
         }
         if input.name.is_empty() {
             input.name = format!("{first} {last}").trim().to_string();
         }
-        let valid = match input.validate() {
-            Ok(v) => v,
-            Err(Error::InvalidInput {
+        let valid = input.validate().map_err(|e| match e {
+            Error::InvalidInput {
                 field,
                 value,
                 reason,
-            }) => {
-                let column = match field.as_str() {
-                    "email" => header_of(&Role::Email),
-                    "name" => header_of(&Role::Name).or_else(|| header_of(&Role::FirstName)),
-                    "phone" => header_of(&Role::Phone),
-                    "time zone" => header_of(&Role::TimeZone),
-                    "language" => header_of(&Role::Language),
-                    "tag" => header_of(&Role::Tags),
-                    "source" => header_of(&Role::Source),
-                    key => roles
-                        .iter()
-                        .position(|r| matches!(r, Role::Attribute(k) if k == key))
-                        .map(|i| headers[i].clone()),
-                };
+            } => {
                 let shown = if value.is_empty() {
                     String::new()
                 } else {
                     format!("{value:?} ")
                 };
-                report
-                    .rejected
-                    .push(reject(column.as_deref(), format!("{shown}{reason}")));
-                continue;
+                reject(self.column_of(&field), format!("{shown}{reason}"))
             }
-            Err(other) => {
-                report.rejected.push(reject(None, other.to_string()));
-                continue;
-            }
-        };
+            other => reject(None, other.to_string()),
+        })?;
         if let Some(first_line) = seen.get(valid.email.normalised()) {
-            report.rejected.push(reject(
-                header_of(&Role::Email).as_deref(),
+            return Err(reject(
+                self.header_of(&Role::Email),
                 format!(
                     "{} is the same email as line {first_line}",
                     valid.email.as_str()
                 ),
             ));
-            continue;
         }
-        seen.insert(valid.email.normalised().to_string(), line);
-        rows.push(valid);
+        Ok(valid)
     }
-    progress(ImportProgress::Reading {
-        bytes_done: total,
-        bytes_total: total,
-    });
-    if report.rows == 0 {
-        return Err(Error::file(
-            name,
-            "has a header line but no participant rows",
-        ));
-    }
-    Ok(Parsed { report, rows })
 }
 
 /// A stored participant's fields in the shape an import row has.
@@ -466,75 +587,63 @@ fn merge(current: &ValidParticipant, row: &ValidParticipant) -> ValidParticipant
     attributes.extend(row.attributes.clone());
     let mut tags = current.tags.clone();
     tags.extend(row.tags.iter().cloned());
-    ValidParticipant {
-        name: row.name.clone(),
-        email: row.email.clone(),
-        phone: row.phone.clone().or_else(|| current.phone.clone()),
-        time_zone: row.time_zone.clone().or_else(|| current.time_zone.clone()),
-        language: row.language.clone().or_else(|| current.language.clone()),
-        // Where someone was first recruited from stays.
-        source: current.source.clone().or_else(|| row.source.clone()),
-        attributes,
-        tags,
-    }
+    let mut merged = row.clone();
+    merged.phone = row.phone.clone().or_else(|| current.phone.clone());
+    merged.time_zone = row.time_zone.clone().or_else(|| current.time_zone.clone());
+    merged.language = row.language.clone().or_else(|| current.language.clone());
+    // Where someone was first recruited from stays.
+    merged.source = current.source.clone().or_else(|| row.source.clone());
+    merged.with(attributes, tags)
 }
 
-async fn write(
-    panel: &Panel,
-    parsed: Parsed,
-    progress: &(dyn Fn(ImportProgress) + Sync),
-) -> Result<ImportReport> {
-    let Parsed { mut report, rows } = parsed;
-    let total = rows.len() as u32;
-    let now = panel.now();
-    let mut tx = panel.write().await?;
-    let emails: Vec<&str> = rows.iter().map(|r| r.email.normalised()).collect();
-    let existing = repo::ids_by_email(&mut tx, &emails).await?;
+/// Writes one chunk of good rows: new people inserted, known people updated
+/// where the row changes them. Returns (created, updated, unchanged).
+async fn write_chunk(
+    conn: &mut sqlx::SqliteConnection,
+    rows: Vec<ValidParticipant>,
+    known: Option<&mut HashMap<String, ParticipantId>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(u32, u32, u32)> {
+    let existing = match &known {
+        Some(map) => rows
+            .iter()
+            .filter_map(|r| {
+                map.get(r.email.normalised())
+                    .map(|id| (r.email.normalised().to_string(), *id))
+            })
+            .collect(),
+        None => {
+            let emails: Vec<&str> = rows.iter().map(|r| r.email.normalised()).collect();
+            repo::ids_by_email(conn, &emails).await?
+        }
+    };
     let (old, new): (Vec<ValidParticipant>, Vec<ValidParticipant>) = rows
         .into_iter()
         .partition(|r| existing.contains_key(r.email.normalised()));
-
-    let mut done = 0u32;
-    for chunk in new.chunks(5_000) {
-        repo::insert_many(&mut tx, chunk, now).await?;
-        done += chunk.len() as u32;
-        report.created += chunk.len() as u32;
-        progress(ImportProgress::Writing {
-            rows_done: done,
-            rows_total: total,
-        });
+    if !new.is_empty() {
+        repo::insert_many(conn, &new, now).await?;
     }
-    for chunk in old.chunks(5_000) {
-        let ids: Vec<ParticipantId> = chunk
-            .iter()
-            .map(|r| existing[r.email.normalised()])
-            .collect();
-        let stored: HashMap<ParticipantId, super::Participant> = repo::load_many(&mut tx, &ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        for (id, row) in ids.iter().zip(chunk) {
-            let current = stored.get(id).and_then(as_valid);
-            let merged = match &current {
-                Some(c) => merge(c, row),
-                None => row.clone(),
-            };
-            if current.as_ref() == Some(&merged) {
-                report.unchanged += 1;
-            } else {
-                repo::update(&mut tx, *id, &merged, now).await?;
-                report.updated += 1;
-            }
+    let (mut updated, mut unchanged) = (0, 0);
+    let ids: Vec<ParticipantId> = old.iter().map(|r| existing[r.email.normalised()]).collect();
+    let stored: HashMap<ParticipantId, super::Participant> = repo::load_many(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    for (id, row) in ids.iter().zip(&old) {
+        let current = stored.get(id).and_then(as_valid);
+        let merged = match &current {
+            Some(c) => merge(c, row),
+            None => row.clone(),
+        };
+        if current.as_ref() == Some(&merged) {
+            unchanged += 1;
+        } else {
+            repo::update(conn, *id, &merged, now).await?;
+            updated += 1;
         }
-        done += chunk.len() as u32;
-        progress(ImportProgress::Writing {
-            rows_done: done,
-            rows_total: total,
-        });
     }
-    tx.commit().await?;
-    Ok(report)
+    Ok((new.len() as u32, updated, unchanged))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod governance;
 pub mod history;
 pub mod import;
+pub(crate) mod index;
 mod model;
 pub mod privacy;
 mod repo;
@@ -108,9 +109,10 @@ pub struct AttributeKey {
 
 /// Every attribute name in use (for filters and screener editors).
 pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
-    let mut conn = panel.pool().acquire().await?;
-    Ok(repo::attribute_keys(&mut conn)
+    Ok(panel
+        .index()
         .await?
+        .attribute_counts()
         .into_iter()
         .map(|(key, count)| AttributeKey { key, count })
         .collect())
@@ -138,6 +140,12 @@ pub async fn detail(panel: &Panel, id: ParticipantId) -> Result<ParticipantDetai
         consents,
         history,
     })
+}
+
+/// Raises the recruitment revision in the caller's transaction (for writes
+/// made outside this module's own functions).
+pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    repo::touch(conn).await
 }
 
 /// Inserts already-checked participants in the caller's write transaction

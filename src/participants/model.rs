@@ -73,6 +73,63 @@ pub struct ValidParticipant {
     pub source: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub tags: BTreeSet<String>,
+    /// Derived once when checked, for storage and search.
+    pub(crate) derived: Derived,
+}
+
+/// What is stored beside a participant's fields: their canonical JSON and
+/// the folded text search and ordering use.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Derived {
+    pub attributes_json: String,
+    pub tags_json: String,
+    pub search_text: String,
+}
+
+impl Derived {
+    fn of(
+        name: &str,
+        email: &Email,
+        phone: Option<&str>,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeSet<String>,
+    ) -> Derived {
+        let mut text = String::with_capacity(name.len() + email.as_str().len() + 24);
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(email.as_str());
+        if let Some(phone) = phone {
+            text.push(' ');
+            text.push_str(phone);
+        }
+        Derived {
+            attributes_json: serde_json::to_string(attributes)
+                .expect("a map of strings serialises"),
+            tags_json: serde_json::to_string(tags).expect("strings serialise"),
+            search_text: fields::fold(&text),
+        }
+    }
+}
+
+impl ValidParticipant {
+    /// The same participant with attributes and tags replaced, derived
+    /// values brought up to date.
+    pub(crate) fn with(
+        mut self,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeSet<String>,
+    ) -> ValidParticipant {
+        self.derived = Derived::of(
+            &self.name,
+            &self.email,
+            self.phone.as_deref(),
+            &attributes,
+            &tags,
+        );
+        self.attributes = attributes;
+        self.tags = tags;
+        self
+    }
 }
 
 fn optional(
@@ -119,6 +176,7 @@ impl ParticipantInput {
             }
         }
         Ok(ValidParticipant {
+            derived: Derived::of(&name, &email, phone.as_deref(), &attributes, &tags),
             name,
             email,
             phone,

@@ -66,7 +66,8 @@ pub async fn erase(panel: &Panel, id: ParticipantId, reason: Option<&str>) -> Re
     }
     sqlx::query(
         "UPDATE participants SET name = ?, email = NULL, email_norm = NULL, email_hash = NULL, phone = NULL, \
-         time_zone = NULL, language = NULL, source = NULL, search_text = '', opted_out_at = NULL, \
+         time_zone = NULL, language = NULL, source = NULL, attributes = '{}', tags = '[]', search_text = '', \
+         opted_out_at = NULL, \
          do_not_contact = 1, erased_at = ?, updated_at = ? WHERE id = ?",
     )
     .bind(format!("Erased participant {id}"))
@@ -75,18 +76,10 @@ pub async fn erase(panel: &Panel, id: ParticipantId, reason: Option<&str>) -> Re
     .bind(id.0)
     .execute(&mut *tx)
     .await?;
-    for table in [
-        "participant_attributes",
-        "participant_tags",
-        "participant_consents",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE participant_id = ?"
-        )))
+    sqlx::query("DELETE FROM participant_consents WHERE participant_id = ?")
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
-    }
     // The history stays (it is what the contact rules and reports count) but
     // free-text details may hold personal words.
     sqlx::query("UPDATE contact_history SET detail = NULL WHERE participant_id = ?")
@@ -100,6 +93,7 @@ pub async fn erase(panel: &Panel, id: ParticipantId, reason: Option<&str>) -> Re
         .bind(reason)
         .execute(&mut *tx)
         .await?;
+    super::touch(&mut tx).await?;
     tx.commit().await?;
     Ok(Erasure {
         participant: id,

@@ -1,6 +1,11 @@
-//! SQL for participants, their attributes and tags. Every query about a
-//! participant's own record lives here; the rules live in the modules that
-//! call it.
+//! SQL for participants: their record, attributes and tags. Every query
+//! about a participant's own record lives here; the rules live in the
+//! modules that call it.
+//!
+//! Attributes and tags are stored in the participant's row as canonical
+//! JSON (sorted keys, no spaces), one row per person, which keeps bulk
+//! imports close to SQLite's own CSV import. Screeners do not query them
+//! with SQL; they run over the in-memory panel index (`super::index`).
 
 use super::fields;
 use super::model::*;
@@ -8,25 +13,34 @@ use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-const COLUMNS: &str = "id, name, email, phone, time_zone, language, source, \
+const COLUMNS: &str = "id, name, email, phone, time_zone, language, source, attributes, tags, \
                        opted_out_at, do_not_contact, erased_at, created_at, updated_at";
 
 /// SQLite allows 32,766 bound values in one statement.
 const MAX_BINDS: usize = 32_000;
 
-fn search_text(p: &ValidParticipant) -> String {
-    fields::fold(&format!(
-        "{} {} {}",
-        p.name,
-        p.email.as_str(),
-        p.phone.as_deref().unwrap_or_default()
-    ))
+/// People per bulk-insert statement (14 values each, within SQLite's limit
+/// of 32,766 bound values).
+const INSERT_BATCH: usize = 2_000;
+
+/// Raises the recruitment revision inside the caller's transaction, so the
+/// in-memory panel index rebuilds once the change commits.
+pub(crate) async fn touch(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("UPDATE revisions SET revision = revision + 1 WHERE domain = 'recruitment'")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
-fn number(value: &str) -> Option<f64> {
-    value.trim().parse::<f64>().ok().filter(|n| n.is_finite())
+/// The current recruitment revision.
+pub(crate) async fn revision(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT revision FROM revisions WHERE domain = 'recruitment'")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 fn participant_from_row(row: &sqlx::sqlite::SqliteRow) -> Participant {
@@ -38,8 +52,8 @@ fn participant_from_row(row: &sqlx::sqlite::SqliteRow) -> Participant {
         time_zone: row.get("time_zone"),
         language: row.get("language"),
         source: row.get("source"),
-        attributes: BTreeMap::new(),
-        tags: Vec::new(),
+        attributes: serde_json::from_str(row.get("attributes")).unwrap_or_default(),
+        tags: serde_json::from_str(row.get("tags")).unwrap_or_default(),
         opted_out_at: row.get::<Option<i64>, _>("opted_out_at").map(instant),
         do_not_contact: row.get("do_not_contact"),
         erased_at: row.get::<Option<i64>, _>("erased_at").map(instant),
@@ -48,7 +62,7 @@ fn participant_from_row(row: &sqlx::sqlite::SqliteRow) -> Participant {
     }
 }
 
-/// Loads one participant with attributes and tags.
+/// Loads one participant.
 pub(crate) async fn load(conn: &mut SqliteConnection, id: ParticipantId) -> Result<Participant> {
     let mut found = load_many(conn, &[id]).await?;
     found
@@ -66,44 +80,15 @@ pub(crate) async fn load_many(
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {COLUMNS} FROM participants WHERE id IN ("
         ));
-        push_ids(&mut q, chunk);
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.0);
+        }
         q.push(") ORDER BY id");
         let rows = q.build().fetch_all(&mut *conn).await?;
-        let mut batch: Vec<Participant> = rows.iter().map(participant_from_row).collect();
-        let mut index: HashMap<ParticipantId, usize> = HashMap::with_capacity(batch.len());
-        for (i, p) in batch.iter().enumerate() {
-            index.insert(p.id, i);
-        }
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT participant_id, key, value FROM participant_attributes WHERE participant_id IN (",
-        );
-        push_ids(&mut q, chunk);
-        q.push(")");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            if let Some(&i) = index.get(&ParticipantId(row.get(0))) {
-                batch[i].attributes.insert(row.get(1), row.get(2));
-            }
-        }
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT participant_id, tag FROM participant_tags WHERE participant_id IN (",
-        );
-        push_ids(&mut q, chunk);
-        q.push(") ORDER BY participant_id, tag");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            if let Some(&i) = index.get(&ParticipantId(row.get(0))) {
-                batch[i].tags.push(row.get(1));
-            }
-        }
-        out.extend(batch);
+        out.extend(rows.iter().map(participant_from_row));
     }
     Ok(out)
-}
-
-fn push_ids(q: &mut QueryBuilder<Sqlite>, ids: &[ParticipantId]) {
-    let mut sep = q.separated(", ");
-    for id in ids {
-        sep.push_bind(id.0);
-    }
 }
 
 /// The ids of participants with these normalised emails.
@@ -169,7 +154,8 @@ pub(crate) async fn check_email_free(
 
 /// Inserts new participants with consecutive ids after the largest one. The
 /// caller holds a write transaction (`BEGIN IMMEDIATE`), so no other writer
-/// can take the same ids.
+/// can take the same ids. Rows go in as multi-row `INSERT ... VALUES`
+/// statements of up to 2,000 people each.
 pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
     people: &[ValidParticipant],
@@ -178,73 +164,110 @@ pub(crate) async fn insert_many(
     let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM participants")
         .fetch_one(&mut *conn)
         .await?;
-    let ids: Vec<ParticipantId> = (0..people.len() as i64)
-        .map(|i| ParticipantId(first + i))
-        .collect();
     let at = millis(now);
-    let rows: Vec<(ParticipantId, &ValidParticipant)> = ids.iter().copied().zip(people).collect();
-    for chunk in rows.chunks(MAX_BINDS / 12) {
+    for (n, chunk) in people.chunks(INSERT_BATCH).enumerate() {
+        let start = first + (n * INSERT_BATCH) as i64;
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO participants (id, name, email, email_norm, email_hash, phone, time_zone, \
-             language, source, search_text, created_at, updated_at) ",
+             language, source, attributes, tags, search_text, created_at, updated_at) ",
         );
-        q.push_values(chunk, |mut b, (id, p)| {
-            b.push_bind(id.0)
-                .push_bind(p.name.clone())
-                .push_bind(p.email.as_str().to_string())
-                .push_bind(p.email.normalised().to_string())
+        q.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
+            b.push_bind(start + i as i64)
+                .push_bind(p.name.as_str())
+                .push_bind(p.email.as_str())
+                .push_bind(p.email.normalised())
                 .push_bind(p.email.hash())
-                .push_bind(p.phone.clone())
-                .push_bind(p.time_zone.clone())
-                .push_bind(p.language.clone())
-                .push_bind(p.source.clone())
-                .push_bind(search_text(p))
+                .push_bind(p.phone.as_deref())
+                .push_bind(p.time_zone.as_deref())
+                .push_bind(p.language.as_deref())
+                .push_bind(p.source.as_deref())
+                .push_bind(p.derived.attributes_json.as_str())
+                .push_bind(p.derived.tags_json.as_str())
+                .push_bind(p.derived.search_text.as_str())
                 .push_bind(at)
                 .push_bind(at);
         });
         q.build().execute(&mut *conn).await?;
     }
-    insert_attributes_and_tags(conn, &rows).await?;
-    Ok(ids)
+    touch(conn).await?;
+    Ok((0..people.len() as i64)
+        .map(|i| ParticipantId(first + i))
+        .collect())
 }
 
-async fn insert_attributes_and_tags(
+/// How many participant rows there are (erased ones too).
+pub(crate) async fn count(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM participants")
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// Every normalised email on the panel with its participant.
+pub(crate) async fn all_emails(
     conn: &mut SqliteConnection,
-    rows: &[(ParticipantId, &ValidParticipant)],
-) -> Result<()> {
-    let attributes: Vec<(i64, &str, &str)> = rows
-        .iter()
-        .flat_map(|(id, p)| {
-            p.attributes
-                .iter()
-                .map(move |(k, v)| (id.0, k.as_str(), v.as_str()))
+) -> Result<HashMap<String, ParticipantId>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT email_norm, id FROM participants WHERE email_norm IS NOT NULL")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(e, id)| (e, ParticipantId(id)))
+        .collect())
+}
+
+/// A bulk load into the participants table: its secondary indexes are
+/// dropped at the start and rebuilt from their own stored definitions at
+/// the end, inside the caller's transaction. Building an index once over
+/// sorted keys costs a fraction of keeping it up to date row by row. Only
+/// worth it when the load is at least as large as the table.
+pub(crate) struct BulkLoad {
+    indexes: Vec<String>,
+}
+
+impl BulkLoad {
+    pub(crate) async fn start(conn: &mut SqliteConnection) -> Result<BulkLoad> {
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, sql FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = 'participants' AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, _) in &indexes {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(BulkLoad {
+            indexes: indexes.into_iter().map(|(_, sql)| sql).collect(),
         })
-        .collect();
-    for chunk in attributes.chunks(MAX_BINDS / 4) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO participant_attributes (participant_id, key, value, num) ",
-        );
-        q.push_values(chunk, |mut b, (id, k, v)| {
-            b.push_bind(*id)
-                .push_bind(k.to_string())
-                .push_bind(v.to_string())
-                .push_bind(number(v));
-        });
-        q.build().execute(&mut *conn).await?;
     }
-    let tags: Vec<(i64, &str)> = rows
-        .iter()
-        .flat_map(|(id, p)| p.tags.iter().map(move |t| (id.0, t.as_str())))
-        .collect();
-    for chunk in tags.chunks(MAX_BINDS / 2) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO participant_tags (participant_id, tag) ");
-        q.push_values(chunk, |mut b, (id, t)| {
-            b.push_bind(*id).push_bind(t.to_string());
-        });
-        q.build().execute(&mut *conn).await?;
+
+    pub(crate) async fn finish(self, conn: &mut SqliteConnection) -> Result<()> {
+        for sql in self.indexes {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Why a write to participant `id` touched no row: it does not exist, or
+/// it was erased.
+async fn not_writable(conn: &mut SqliteConnection, id: ParticipantId) -> Error {
+    let erased: std::result::Result<Option<Option<i64>>, sqlx::Error> =
+        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await;
+    match erased {
+        Ok(Some(Some(_))) => {
+            Error::conflict(format!("participant {id} was erased and cannot be changed"))
+        }
+        Ok(_) => Error::not_found("participant", id),
+        Err(e) => e.into(),
+    }
 }
 
 /// Replaces a participant's fields, attributes and tags.
@@ -256,8 +279,8 @@ pub(crate) async fn update(
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE participants SET name = ?, email = ?, email_norm = ?, email_hash = ?, phone = ?, \
-         time_zone = ?, language = ?, source = ?, search_text = ?, updated_at = ? \
-         WHERE id = ? AND erased_at IS NULL",
+         time_zone = ?, language = ?, source = ?, attributes = ?, tags = ?, search_text = ?, \
+         updated_at = ? WHERE id = ? AND erased_at IS NULL",
     )
     .bind(&p.name)
     .bind(p.email.as_str())
@@ -267,23 +290,17 @@ pub(crate) async fn update(
     .bind(&p.time_zone)
     .bind(&p.language)
     .bind(&p.source)
-    .bind(search_text(p))
+    .bind(&p.derived.attributes_json)
+    .bind(&p.derived.tags_json)
+    .bind(&p.derived.search_text)
     .bind(millis(now))
     .bind(id.0)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::not_found("participant (not erased)", id));
+        return Err(not_writable(conn, id).await);
     }
-    sqlx::query("DELETE FROM participant_attributes WHERE participant_id = ?")
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM participant_tags WHERE participant_id = ?")
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    insert_attributes_and_tags(conn, &[(id, p)]).await
+    touch(conn).await
 }
 
 /// Sets or clears a participant's opt-out.
@@ -302,9 +319,9 @@ pub(crate) async fn set_opted_out(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::not_found("participant (not erased)", id));
+        return Err(not_writable(conn, id).await);
     }
-    Ok(())
+    touch(conn).await
 }
 
 /// Sets or clears a participant's do-not-contact mark.
@@ -323,9 +340,9 @@ pub(crate) async fn set_do_not_contact(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::not_found("participant (not erased)", id));
+        return Err(not_writable(conn, id).await);
     }
-    Ok(())
+    touch(conn).await
 }
 
 fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
@@ -350,17 +367,23 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
                 .push(" ESCAPE '\\'");
         }
     }
+    // Attributes and tags are canonical JSON in which every `"` inside a
+    // string is escaped, so `"key":"value"` (or `"tag"`) occurs in the text
+    // exactly when the participant has that value (or tag).
     if let Some(tag) = query.tag.as_deref().filter(|t| !t.trim().is_empty()) {
-        q.push(" AND EXISTS (SELECT 1 FROM participant_tags t WHERE t.participant_id = p.id AND t.tag = ")
-            .push_bind(tag.trim().to_lowercase())
-            .push(")");
+        let needle =
+            serde_json::to_string(&tag.trim().to_lowercase()).expect("a string serialises");
+        q.push(" AND instr(p.tags, ")
+            .push_bind(needle)
+            .push(") > 0");
     }
     for f in &query.attributes {
-        q.push(" AND EXISTS (SELECT 1 FROM participant_attributes a WHERE a.participant_id = p.id AND a.key = ")
-            .push_bind(f.key.trim().to_lowercase())
-            .push(" AND a.value = ")
-            .push_bind(f.value.trim().to_string())
-            .push(")");
+        let key = fields::parse_key("attribute", &f.key).unwrap_or_else(|_| f.key.clone());
+        let pair = serde_json::json!({ key: f.value.trim() }).to_string();
+        let needle = pair[1..pair.len() - 1].to_string();
+        q.push(" AND instr(p.attributes, ")
+            .push_bind(needle)
+            .push(") > 0");
     }
 }
 
@@ -376,10 +399,7 @@ pub(crate) async fn list(
 
     let mut q = QueryBuilder::<Sqlite>::new(
         "SELECT p.id, p.name, p.email, p.time_zone, p.language, p.opted_out_at IS NOT NULL, \
-         p.do_not_contact, p.erased_at IS NOT NULL, \
-         (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM participant_tags t \
-          WHERE t.participant_id = p.id ORDER BY tag)) \
-         FROM participants p",
+         p.do_not_contact, p.erased_at IS NOT NULL, p.tags FROM participants p",
     );
     push_filters(&mut q, query);
     q.push(" ORDER BY p.search_text, p.id LIMIT ")
@@ -398,10 +418,7 @@ pub(crate) async fn list(
             opted_out: row.get(5),
             do_not_contact: row.get(6),
             erased: row.get(7),
-            tags: row
-                .get::<Option<String>, _>(8)
-                .map(|t| t.split('\u{1f}').map(str::to_string).collect())
-                .unwrap_or_default(),
+            tags: serde_json::from_str(row.get(8)).unwrap_or_default(),
         })
         .collect();
     Ok(ParticipantPage {
@@ -409,14 +426,4 @@ pub(crate) async fn list(
         offset: query.offset,
         items,
     })
-}
-
-/// Every attribute name in use, with how many participants have it.
-pub(crate) async fn attribute_keys(conn: &mut SqliteConnection) -> Result<Vec<(String, u32)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT key, COUNT(*) FROM participant_attributes GROUP BY key ORDER BY key",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|(k, n)| (k, n as u32)).collect())
 }

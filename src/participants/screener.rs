@@ -2,9 +2,9 @@
 //! that qualify or disqualify people, and quota cells that cap how many
 //! people share one value of an attribute.
 //!
-//! A criterion is compiled to SQL for selecting over the whole panel, and
-//! can also be explained for one person ([`Screener::failures`]); tests hold
-//! the two to the same answers. Contact rules are not here: see
+//! A criterion's [`Test::matches`] decides both a screener run over the whole
+//! panel (through the in-memory index, once per distinct value) and the
+//! explanation for one person ([`ScreenerDefinition::failures`]). Contact rules are not here: see
 //! [`super::governance`].
 
 use crate::Panel;
@@ -12,7 +12,6 @@ use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -83,7 +82,8 @@ fn norm_key(attribute: &str) -> Result<String> {
 }
 
 impl Test {
-    fn matches(&self, value: Option<&str>) -> bool {
+    /// Whether a value (or its absence) meets the test.
+    pub fn matches(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (Test::Missing, v) => v.is_none(),
             (_, None) => false,
@@ -109,48 +109,6 @@ impl Criterion {
             Effect::Qualify => matched,
             Effect::Disqualify => !matched,
         }
-    }
-
-    /// Adds this criterion as a condition on participant `p` to a query.
-    fn push_sql(&self, q: &mut QueryBuilder<Sqlite>) {
-        q.push(match self.effect {
-            Effect::Qualify => " AND ",
-            Effect::Disqualify => " AND NOT ",
-        });
-        if self.test == Test::Missing {
-            q.push("NOT EXISTS (SELECT 1 FROM participant_attributes a WHERE a.participant_id = p.id AND a.key = ")
-                .push_bind(self.attribute.clone())
-                .push(")");
-            return;
-        }
-        q.push("EXISTS (SELECT 1 FROM participant_attributes a WHERE a.participant_id = p.id AND a.key = ")
-            .push_bind(self.attribute.clone());
-        match &self.test {
-            Test::Equals { value } => {
-                q.push(" AND a.value = ")
-                    .push_bind(value.trim().to_string())
-                    .push(" COLLATE NOCASE");
-            }
-            Test::OneOf { values } => {
-                q.push(" AND a.value COLLATE NOCASE IN (");
-                let mut sep = q.separated(", ");
-                for v in values {
-                    sep.push_bind(v.trim().to_string());
-                }
-                q.push(")");
-            }
-            Test::Range { min, max } => {
-                q.push(" AND a.num IS NOT NULL");
-                if let Some(min) = min {
-                    q.push(" AND a.num >= ").push_bind(*min);
-                }
-                if let Some(max) = max {
-                    q.push(" AND a.num <= ").push_bind(*max);
-                }
-            }
-            Test::Missing => unreachable!("handled above"),
-        }
-        q.push(")");
     }
 
     fn validate(&self) -> Result<Criterion> {
@@ -353,13 +311,6 @@ impl ScreenerDefinition {
             .iter()
             .filter(|c| !c.passes(attributes))
             .collect()
-    }
-
-    /// Adds every criterion as a condition on participant `p` to a query.
-    pub(crate) fn push_sql(&self, q: &mut QueryBuilder<Sqlite>) {
-        for c in &self.criteria {
-            c.push_sql(q);
-        }
     }
 }
 

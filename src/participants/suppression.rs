@@ -120,6 +120,7 @@ pub async fn import(panel: &Panel, list: &str, text: &str) -> Result<Suppression
         });
         added += q.build().execute(&mut *tx).await?.rows_affected() as u32;
     }
+    super::touch(&mut tx).await?;
     tx.commit().await?;
     Ok(SuppressionImport {
         list: name.to_string(),
@@ -153,12 +154,15 @@ pub async fn lists(panel: &Panel) -> Result<Vec<SuppressionList>> {
 
 /// Deletes a whole list.
 pub async fn delete(panel: &Panel, list: &str) -> Result<()> {
+    let mut tx = panel.write().await?;
     let done = sqlx::query("DELETE FROM suppression_lists WHERE name = ?")
         .bind(list.trim())
-        .execute(panel.pool())
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("suppression list", list));
     }
+    super::touch(&mut tx).await?;
+    tx.commit().await?;
     Ok(())
 }

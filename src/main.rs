@@ -15,6 +15,21 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` for a command whose output may be piped into `head`: when the
+/// reader goes away, stop quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("error: writing to standard output: {e}");
+                std::process::exit(1);
+            }
+            std::process::exit(0);
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "panelkeeper",
@@ -369,7 +384,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn print_json(value: &impl Serialize) {
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(value).expect("values serialise")
     );
@@ -410,7 +425,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     {
         let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
         demo::write_csv(*participants as u64, *seed, std::io::BufWriter::new(file))?;
-        println!(
+        out!(
             "wrote {participants} demo participants to {}",
             path.display()
         );
@@ -455,7 +470,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             if json {
                 print_json(&report);
             } else {
-                println!(
+                out!(
                     "screener {}: {} eligible, {} excluded, {} not qualified, {} beyond the limit (panel of {})",
                     report.screener,
                     report.eligible.len(),
@@ -464,14 +479,14 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
                     report.beyond_limit,
                     report.panel_size
                 );
-                println!("eligible:");
+                out!("eligible:");
                 for c in &report.eligible {
-                    println!("  {:>7}  {}  <{}>", c.id, c.name, c.email);
+                    out!("  {:>7}  {}  <{}>", c.id, c.name, c.email);
                 }
-                println!("excluded:");
+                out!("excluded:");
                 for e in &report.excluded {
                     let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
-                    println!("  {:>7}  {}: {}", e.id, e.name, reasons.join("; "));
+                    out!("  {:>7}  {}: {}", e.id, e.name, reasons.join("; "));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -505,7 +520,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             csv: _,
         } => {
             let report = demo::generate(panel, participants, seed).await?;
-            println!(
+            out!(
                 "{} participants ({} opted out, {} do-not-contact), {} contact-history entries, {} on the crm-customers suppression list; screeners: {}",
                 report.participants,
                 report.opted_out,
@@ -521,18 +536,18 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
 
 fn print_rules(rules: &governance::GovernanceRules) {
     let show = |n: u32, what: String| if n == 0 { "off".to_string() } else { what };
-    println!(
+    out!(
         "cooldown:          {}",
         show(rules.cooldown_days, format!("{} days", rules.cooldown_days))
     );
-    println!(
+    out!(
         "yearly cap:        {}",
         show(
             rules.max_sessions_per_year,
             format!("{} sessions", rules.max_sessions_per_year)
         )
     );
-    println!(
+    out!(
         "no-show ban after: {}",
         show(
             rules.no_show_ban_after,
@@ -547,7 +562,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             let mut input = ParticipantInput::default();
             fields.apply(&mut input);
             let p = participants::create(panel, &input).await?;
-            println!("{}", p.id);
+            out!("{}", p.id);
         }
         ParticipantsCmd::Edit {
             participant,
@@ -557,7 +572,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             let mut input = participants::get(panel, id).await?.to_input();
             fields.apply(&mut input);
             let p = participants::update(panel, id, &input).await?;
-            println!("updated participant {} ({})", p.id, p.name);
+            out!("updated participant {} ({})", p.id, p.name);
         }
         ParticipantsCmd::Import { file, json } => {
             let bar = progress_bar();
@@ -585,7 +600,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             if json {
                 print_json(&report);
             } else {
-                println!(
+                out!(
                     "{} rows: {} created, {} updated, {} unchanged, {} rejected",
                     report.rows,
                     report.created,
@@ -594,13 +609,13 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                     report.rejected.len()
                 );
                 if !report.attribute_columns.is_empty() {
-                    println!(
+                    out!(
                         "attributes from columns: {}",
                         report.attribute_columns.join(", ")
                     );
                 }
                 if !report.ignored_columns.is_empty() {
-                    println!("ignored columns: {}", report.ignored_columns.join(", "));
+                    out!("ignored columns: {}", report.ignored_columns.join(", "));
                 }
                 for e in &report.rejected {
                     eprintln!("rejected {e}");
@@ -631,7 +646,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                     if p.erased {
                         flags.push("erased");
                     }
-                    println!(
+                    out!(
                         "{:>7}  {:<30}  {:<40}  {:<20}  {}{}",
                         p.id,
                         p.name,
@@ -645,7 +660,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                         }
                     );
                 }
-                println!(
+                out!(
                     "{}-{} of {}",
                     page.offset + (!page.items.is_empty()) as u32,
                     page.offset + page.items.len() as u32,
@@ -661,26 +676,26 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             } else {
                 let p = &d.participant;
                 let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-                println!("participant {}: {}", p.id, p.name);
-                println!("  email:     {}", opt(&p.email));
-                println!("  phone:     {}", opt(&p.phone));
-                println!("  time zone: {}", opt(&p.time_zone));
-                println!("  language:  {}", opt(&p.language));
-                println!("  source:    {}", opt(&p.source));
-                println!("  tags:      {}", p.tags.join(", "));
+                out!("participant {}: {}", p.id, p.name);
+                out!("  email:     {}", opt(&p.email));
+                out!("  phone:     {}", opt(&p.phone));
+                out!("  time zone: {}", opt(&p.time_zone));
+                out!("  language:  {}", opt(&p.language));
+                out!("  source:    {}", opt(&p.source));
+                out!("  tags:      {}", p.tags.join(", "));
                 for (k, v) in &p.attributes {
-                    println!("  {k}: {v}");
+                    out!("  {k}: {v}");
                 }
                 if d.governance.eligible {
-                    println!("governance: eligible now");
+                    out!("governance: eligible now");
                 } else {
-                    println!("governance: excluded now");
+                    out!("governance: excluded now");
                     for r in &d.governance.reasons {
-                        println!("  - {r}");
+                        out!("  - {r}");
                     }
                 }
                 for c in &d.consents {
-                    println!(
+                    out!(
                         "consent: {} version {} accepted {}{}",
                         c.topic,
                         c.version,
@@ -693,7 +708,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                     );
                 }
                 for h in &d.history {
-                    println!(
+                    out!(
                         "history: {} {}",
                         h.at.format("%Y-%m-%d %H:%M UTC"),
                         h.kind.as_str()
@@ -703,12 +718,12 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
         }
         ParticipantsCmd::Export { file, filters } => {
             let n = csv_export::export_file(panel, &filters.query(1000, 0), &file).await?;
-            println!("exported {n} participants to {}", file.display());
+            out!("exported {n} participants to {}", file.display());
         }
         ParticipantsCmd::OptOut { participant, undo } => {
             let id = participants::find(panel, &participant).await?;
             let p = participants::set_opted_out(panel, id, !undo).await?;
-            println!(
+            out!(
                 "participant {} {}",
                 p.id,
                 if undo {
@@ -721,7 +736,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
         ParticipantsCmd::Dnc { participant, off } => {
             let id = participants::find(panel, &participant).await?;
             let p = participants::set_do_not_contact(panel, id, !off).await?;
-            println!(
+            out!(
                 "participant {} {}",
                 p.id,
                 if off {
@@ -740,7 +755,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             let id = participants::find(panel, &participant).await?;
             let kind: history::ContactKind = kind.parse()?;
             history::record(panel, id, kind, at, detail.as_deref()).await?;
-            println!("logged {} for participant {id}", kind.as_str());
+            out!("logged {} for participant {id}", kind.as_str());
         }
         ParticipantsCmd::PrivacyExport {
             participant,
@@ -752,12 +767,12 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             match output {
                 Some(path) => {
                     std::fs::write(&path, text).map_err(|e| file_error(&path, e))?;
-                    println!(
+                    out!(
                         "wrote everything held about participant {id} to {}",
                         path.display()
                     );
                 }
-                None => println!("{text}"),
+                None => out!("{text}"),
             }
         }
         ParticipantsCmd::Erase {
@@ -775,7 +790,7 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                 return Ok(ExitCode::FAILURE);
             }
             let e = privacy::erase(panel, ParticipantId(id.0), reason.as_deref()).await?;
-            println!(
+            out!(
                 "erased participant {} at {}",
                 e.participant,
                 e.erased_at.to_rfc3339()
@@ -797,7 +812,7 @@ async fn suppress_cmd(panel: &Panel, cmd: SuppressCmd) -> Result<ExitCode, Error
             if json {
                 print_json(&report);
             } else {
-                println!(
+                out!(
                     "list {}: {} added, {} already listed, {} rejected",
                     report.list,
                     report.added,
@@ -818,16 +833,18 @@ async fn suppress_cmd(panel: &Panel, cmd: SuppressCmd) -> Result<ExitCode, Error
                 print_json(&lists);
             } else {
                 for l in &lists {
-                    println!(
+                    out!(
                         "{:<30} {:>8} entries  {:>8} participants on the panel",
-                        l.name, l.entries, l.matching_participants
+                        l.name,
+                        l.entries,
+                        l.matching_participants
                     );
                 }
             }
         }
         SuppressCmd::Delete { list } => {
             suppression::delete(panel, &list).await?;
-            println!("deleted list {list}");
+            out!("deleted list {list}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -867,7 +884,7 @@ async fn screener_cmd(panel: &Panel, cmd: ScreenerCmd) -> Result<ExitCode, Error
                 print_json(&all);
             } else {
                 for s in &all {
-                    println!(
+                    out!(
                         "{:<30} {} criteria, {} quota cells",
                         s.name,
                         s.definition.criteria.len(),
@@ -886,19 +903,19 @@ async fn screener_cmd(panel: &Panel, cmd: ScreenerCmd) -> Result<ExitCode, Error
         }
         ScreenerCmd::Delete { name } => {
             screener::delete(panel, &name).await?;
-            println!("deleted screener {name}");
+            out!("deleted screener {name}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_screener(s: &screener::Screener) {
-    println!("screener {}", s.name);
+    out!("screener {}", s.name);
     for c in &s.definition.criteria {
-        println!("  {c}");
+        out!("  {c}");
     }
     for q in &s.definition.quotas {
-        println!("  quota: at most {} per {}", q.max, q.attribute);
+        out!("  quota: at most {} per {}", q.max, q.attribute);
     }
 }
 
@@ -919,7 +936,7 @@ async fn consent_cmd(panel: &Panel, cmd: ConsentCmd) -> Result<ExitCode, Error> 
                 }
             };
             let t = consent::add_text(panel, &topic, &body).await?;
-            println!("{} version {}", t.topic, t.version);
+            out!("{} version {}", t.topic, t.version);
         }
         ConsentCmd::List { json } => {
             let texts = consent::texts(panel).await?;
@@ -928,7 +945,7 @@ async fn consent_cmd(panel: &Panel, cmd: ConsentCmd) -> Result<ExitCode, Error> 
             } else {
                 for t in &texts {
                     let first_line = t.body.lines().next().unwrap_or_default();
-                    println!(
+                    out!(
                         "{} v{} ({}): {}",
                         t.topic,
                         t.version,
@@ -946,7 +963,7 @@ async fn consent_cmd(panel: &Panel, cmd: ConsentCmd) -> Result<ExitCode, Error> 
         } => {
             let id = participants::find(panel, &participant).await?;
             let c = consent::accept(panel, id, &topic, version, at).await?;
-            println!(
+            out!(
                 "participant {id} accepted {} version {} at {}",
                 c.topic,
                 c.version,

@@ -273,3 +273,25 @@ fn demo_writes_a_panel_or_a_csv() {
     ]);
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 101);
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let cli = Cli::new();
+    cli.ok(&["demo", "--participants", "2000", "--seed", "2"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+        .arg("--db")
+        .arg(cli.db())
+        .args(["participants", "list", "--limit", "1000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reader is gone now, as `| head -1` would be.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}

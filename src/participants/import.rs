@@ -214,10 +214,18 @@ pub async fn import_bytes(
     let mut report = parser
         .await
         .map_err(|e| Error::file(name, format!("reading stopped: {e}")))??;
+    let rows_written = started.elapsed();
     if let Some(load) = load {
         load.finish(&mut tx).await?;
     }
+    let indexed = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        rows_ms = rows_written.as_millis() as u64,
+        index_ms = (indexed - rows_written).as_millis() as u64,
+        commit_ms = (started.elapsed() - indexed).as_millis() as u64,
+        "import phases"
+    );
     (report.created, report.updated, report.unchanged) = counts;
     progress(ImportProgress::Writing {
         rows_done: done,

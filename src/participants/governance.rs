@@ -183,15 +183,13 @@ pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<
             lists: facts.suppressed_by.clone(),
         });
     }
-    if rules.cooldown_days > 0 {
-        if let Some(last) = facts.last_contact {
-            let until = last + Duration::days(rules.cooldown_days as i64);
-            if now < until {
-                out.push(Exclusion::Cooldown {
-                    last_contact: last,
-                    until,
-                });
-            }
+    if let Some(last) = facts.last_contact.filter(|_| rules.cooldown_days > 0) {
+        let until = last + Duration::days(rules.cooldown_days as i64);
+        if now < until {
+            out.push(Exclusion::Cooldown {
+                last_contact: last,
+                until,
+            });
         }
     }
     if rules.max_sessions_per_year > 0 && facts.sessions_last_year >= rules.max_sessions_per_year {

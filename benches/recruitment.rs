@@ -142,10 +142,6 @@ async fn main() {
         made.contacts,
         made.suppressed
     );
-    println!(
-        "| eligibility over {participants} | eligible | excluded | not qualified | median | p90 |"
-    );
-    println!("|---|---|---|---|---|---|");
     let now = panel.now();
     let mut builds = Vec::new();
     for _ in 0..5 {

@@ -100,11 +100,12 @@ pub(crate) struct Compiled {
 
 impl PanelIndex {
     async fn load(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
-        // One read transaction: the revision and the rows agree.
-        sqlx::query("BEGIN").execute(&mut *conn).await?;
-        let loaded = Self::read(conn).await;
-        let _ = sqlx::query("COMMIT").execute(&mut *conn).await;
-        loaded
+        // One read transaction, so the revision and the rows agree; it
+        // rolls back by itself if reading fails.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let index = Self::read(&mut tx).await?;
+        tx.commit().await?;
+        Ok(index)
     }
 
     async fn read(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {

@@ -310,7 +310,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_edit_is_refused_with_the_field_named_and_changes_nothing() {
+async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
     let driver = Driver::start();
@@ -388,6 +388,36 @@ async fn a_bad_edit_is_refused_with_the_field_named_and_changes_nothing() {
         text(&c, "[data-testid=detail-email]").await.as_deref(),
         Some("ada@example.com")
     );
+
+    // Erasure asks first, then removes the name from the panel for good.
+    c.find(css("[data-testid=erase]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let dialog = until("the erase confirmation", || async {
+        text(&c, "[data-testid=erase-dialog]").await
+    })
+    .await;
+    assert!(dialog.contains("cannot be undone"), "{dialog}");
+    c.find(css("[data-testid=erase-confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until("the erased record", || async {
+        text(&c, "[data-testid=detail-name]")
+            .await
+            .filter(|n| n.starts_with("Erased participant"))
+    })
+    .await;
+    assert_eq!(
+        text(&c, "[data-testid=detail-email]").await.as_deref(),
+        Some("—")
+    );
+    search(&c, "ada", &[]).await;
     c.close().await.unwrap();
 }
 

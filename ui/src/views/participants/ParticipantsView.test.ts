@@ -33,10 +33,12 @@ function detail(id: number): ParticipantDetail {
 
 let queries: ParticipantQuery[] = [];
 let optOutCalls: unknown[] = [];
+let keyLoads = 0;
 
 beforeEach(() => {
   queries = [];
   optOutCalls = [];
+  keyLoads = 0;
   mockIPC((cmd, args) => {
     const a = args as Record<string, unknown>;
     switch (cmd) {
@@ -47,6 +49,7 @@ beforeEach(() => {
         return { total: items.length, offset: q.offset, items };
       }
       case "attribute_keys":
+        keyLoads++;
         return [{ key: "region", count: 2 }];
       case "participant_detail":
         return detail(a.id as number);
@@ -90,7 +93,11 @@ describe("ParticipantsView", () => {
     expect(screen.getByTestId("detail-name").textContent).toBe(hostile);
     const toggle = screen.getByTestId("toggle-opted-out") as HTMLInputElement;
     expect(toggle.checked).toBe(true);
+    const listsBefore = queries.length;
     await fireEvent.click(toggle);
     await waitFor(() => expect(optOutCalls).toEqual([{ id: 2, optedOut: false }]));
+    // The list reloads; the attribute names, which an opt-out cannot change, do not.
+    await waitFor(() => expect(queries.length).toBeGreaterThan(listsBefore));
+    expect(keyLoads).toBe(1);
   });
 });

@@ -291,3 +291,27 @@ async fn progress_is_reported_for_reading_and_writing() {
         })
     );
 }
+
+#[tokio::test]
+async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
+    let t = panel().await;
+    import(&t.panel, "bom_crlf_comma.csv").await.unwrap();
+    let missing = t.dir.path().join("no-such-folder/out.csv");
+    match csv_export::export_file(&t.panel, &ParticipantQuery::default(), &missing).await {
+        Err(Error::File { path, .. }) => {
+            assert!(path.ends_with("no-such-folder/out.csv"), "{path}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let dir = t.dir.path().join("taken.csv");
+    std::fs::create_dir(&dir).unwrap();
+    assert!(
+        csv_export::export_file(&t.panel, &ParticipantQuery::default(), &dir)
+            .await
+            .is_err()
+    );
+    assert!(
+        !t.dir.path().join("taken.csv.partial").exists(),
+        "no partial file left behind"
+    );
+}

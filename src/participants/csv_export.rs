@@ -113,14 +113,24 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
     Ok(ids.len() as u32)
 }
 
-/// Exports the participants matching `query` to the file at `path`.
+/// Exports the participants matching `query` to the file at `path`. The
+/// file appears only when complete: it is written beside `path` and moved
+/// into place, and a failed export leaves no partial file behind.
 pub async fn export_file(panel: &Panel, query: &ParticipantQuery, path: &Path) -> Result<u32> {
     let shown = path.display().to_string();
     let tmp = path.with_extension("csv.partial");
     let file = std::fs::File::create(&tmp).map_err(|e| Error::file(&shown, e.to_string()))?;
-    let n = write_csv(panel, query, std::io::BufWriter::new(file)).await?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::file(&shown, e.to_string()))?;
-    Ok(n)
+    let written = write_csv(panel, query, std::io::BufWriter::new(file))
+        .await
+        .and_then(|n| {
+            std::fs::rename(&tmp, path)
+                .map(|()| n)
+                .map_err(|e| Error::file(&shown, e.to_string()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -110,6 +110,29 @@ where
     }
 }
 
+/// Clicks the element `selector` names.
+async fn click(c: &Client, selector: &str) {
+    let element = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css(selector))
+        .await
+        .unwrap();
+    until(&format!("{selector} to take a click"), || async {
+        element.click().await.ok()
+    })
+    .await;
+}
+
+/// Waits for the app's window to show the participant list.
+async fn wait_for_list(c: &Client) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=participant-list]"))
+        .await
+        .unwrap();
+}
+
 async fn text(c: &Client, selector: &str) -> Option<String> {
     match c.find(css(selector)).await {
         Ok(e) => e.text().await.ok(),
@@ -213,19 +236,10 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
 
     let driver = Driver::start();
     let c = driver.open(&db).await;
-    c.wait()
-        .at_most(WAIT)
-        .for_element(css("[data-testid=participant-list]"))
-        .await
-        .unwrap();
+    wait_for_list(&c).await;
 
     // Import a CSV with one bad row: the good rows go in, the bad line is named.
-    c.find(css("[data-testid=open-import]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=open-import]").await;
     let path = c
         .wait()
         .at_most(WAIT)
@@ -233,12 +247,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
         .await
         .unwrap();
     path.send_keys(csv.to_str().unwrap()).await.unwrap();
-    c.find(css("[data-testid=import-run]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=import-run]").await;
     let summary = until("the import report", || async {
         text(&c, "[data-testid=import-summary]").await
     })
@@ -262,12 +271,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     assert_eq!(governance(&c).await, "May be invited now");
 
     // Opt out: the detail pane says why they may not be invited.
-    c.find(css("[data-testid=toggle-opted-out]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=toggle-opted-out]").await;
     until("the opt-out to show", || async {
         (governance(&c).await == "May not be invited now").then_some(())
     })
@@ -315,18 +319,9 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     let db = dir.path().join("panel.db");
     let driver = Driver::start();
     let c = driver.open(&db).await;
-    c.wait()
-        .at_most(WAIT)
-        .for_element(css("[data-testid=participant-list]"))
-        .await
-        .unwrap();
+    wait_for_list(&c).await;
 
-    c.find(css("[data-testid=new-participant]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=new-participant]").await;
     c.find(css("[data-testid=form-name]"))
         .await
         .unwrap()
@@ -339,24 +334,14 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
         .send_keys("ada@example.com")
         .await
         .unwrap();
-    c.find(css("[data-testid=form-save]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=form-save]").await;
     until("the new participant", || async {
         (text(&c, "[data-testid=detail-name]").await.as_deref() == Some("Ada Lovelace"))
             .then_some(())
     })
     .await;
 
-    c.find(css("[data-testid=edit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=edit]").await;
     let email = c
         .wait()
         .at_most(WAIT)
@@ -365,12 +350,7 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
         .unwrap();
     email.clear().await.unwrap();
     email.send_keys("ada@nowhere").await.unwrap();
-    c.find(css("[data-testid=form-save]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=form-save]").await;
     let error = until("the form error", || async {
         text(&c, "[data-testid=form-error]").await
     })
@@ -390,23 +370,13 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     );
 
     // Erasure asks first, then removes the name from the panel for good.
-    c.find(css("[data-testid=erase]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=erase]").await;
     let dialog = until("the erase confirmation", || async {
         text(&c, "[data-testid=erase-dialog]").await
     })
     .await;
     assert!(dialog.contains("cannot be undone"), "{dialog}");
-    c.find(css("[data-testid=erase-confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-testid=erase-confirm]").await;
     until("the erased record", || async {
         text(&c, "[data-testid=detail-name]")
             .await
@@ -456,11 +426,7 @@ async fn a_demo_panel_shows_each_excluded_persons_reasons() {
 
     let driver = Driver::start();
     let c = driver.open(&db).await;
-    c.wait()
-        .at_most(WAIT)
-        .for_element(css("[data-testid=participant-list]"))
-        .await
-        .unwrap();
+    wait_for_list(&c).await;
     let total = until("the page count", || async {
         text(&c, "[data-testid=page-info]")
             .await

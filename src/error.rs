@@ -78,8 +78,29 @@ impl Error {
     }
 }
 
+/// SQLite's primary result codes for "another connection holds the lock".
+const SQLITE_BUSY: &str = "5";
+const SQLITE_LOCKED: &str = "6";
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        // Another process (the CLI beside the app, a long import) kept the
+        // panel busy past the busy timeout: say so, not SQLite's words.
+        if let sqlx::Error::Database(db) = &e {
+            let code = db.code();
+            let primary = code.as_deref().map(|c| {
+                c.parse::<i32>()
+                    .map(|n| (n & 0xff).to_string())
+                    .unwrap_or_default()
+            });
+            if matches!(primary.as_deref(), Some(SQLITE_BUSY | SQLITE_LOCKED)) {
+                tracing::warn!(error = %e, "database busy");
+                return Error::conflict(
+                    "the panel database is busy with another change (such as an import in another window); \
+                     nothing was changed, try again when it has finished",
+                );
+            }
+        }
         tracing::error!(error = %e, "database error");
         Error::Database {
             detail: e.to_string(),

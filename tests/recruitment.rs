@@ -923,3 +923,32 @@ async fn the_index_and_the_database_give_the_same_reasons_for_everyone() {
     }
     assert!(explained > 0 && qualified > explained / 2);
 }
+
+#[tokio::test]
+async fn a_write_while_another_process_holds_the_panel_says_so_and_changes_nothing() {
+    use sqlx::Connection;
+    let t = panel().await;
+    // Another process holding the write lock for longer than the busy timeout.
+    let mut other = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        t.dir.path().join("panel.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    match participants::create(&t.panel, &person("Anna", "anna@example.com", &[])).await {
+        Err(Error::Conflict { reason }) => assert!(reason.contains("busy"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let page = participants::list(&t.panel, &ParticipantQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0);
+    participants::create(&t.panel, &person("Anna", "anna@example.com", &[]))
+        .await
+        .unwrap();
+}

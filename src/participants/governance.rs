@@ -8,9 +8,9 @@
 //! with SQL) and for a screener run over the whole panel ([`eligible`],
 //! facts read from the in-memory panel index).
 
+use super::ParticipantId;
 use super::index::{PanelIndex, Person};
 use super::screener::{self, Screener};
-use super::{ParticipantId, history::ContactKind};
 use crate::Panel;
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
@@ -217,7 +217,8 @@ pub struct GovernanceStatus {
     pub facts: Facts,
 }
 
-fn year_before(at: DateTime<Utc>) -> DateTime<Utc> {
+/// The start of the rolling 12 months the yearly cap counts sessions in.
+pub(crate) fn year_before(at: DateTime<Utc>) -> DateTime<Utc> {
     at.checked_sub_months(Months::new(12)).unwrap_or(at)
 }
 
@@ -232,7 +233,6 @@ async fn contact_facts(
     at: DateTime<Utc>,
     only: Option<ParticipantId>,
 ) -> Result<HashMap<i64, (Option<i64>, u32, u32)>> {
-    debug_assert_eq!(ContactKind::NoShow.as_str(), "no_show");
     let mut q = QueryBuilder::<Sqlite>::new(format!(
         "SELECT participant_id, \
            MAX(CASE WHEN kind IN {CONTACT_KINDS} THEN at END), \

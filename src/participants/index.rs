@@ -16,7 +16,7 @@ use super::screener::{Criterion, Effect};
 use crate::Panel;
 use crate::db::instant;
 use crate::error::Result;
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -275,10 +275,7 @@ impl PanelIndex {
     /// What the contact rules know about `person` at `at`.
     pub fn facts(&self, person: &Person, at: DateTime<Utc>) -> Facts {
         let now = at.timestamp_millis();
-        let year_ago = at
-            .checked_sub_months(Months::new(12))
-            .unwrap_or(at)
-            .timestamp_millis();
+        let year_ago = super::governance::year_before(at).timestamp_millis();
         let mut facts = Facts {
             erased: false,
             opted_out_at: person.opted_out_at.map(instant),

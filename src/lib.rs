@@ -4,7 +4,8 @@
 //! A [`Panel`] is the handle to one panel's SQLite database and its clock.
 //! Each domain is a module of free functions that take `&Panel`:
 //! [`participants`] (recruitment: people, CSV import and export, screeners,
-//! contact governance, suppression lists, consent, privacy) and [`demo`]
+//! contact governance, suppression lists, consent, privacy), [`mail`] (the
+//! durable outbox and its SMTP worker) and [`demo`]
 //! (the reference-panel generator). The command-line tool (`src/main.rs`)
 //! and the desktop app (`src-tauri/`) are thin edges over these functions;
 //! neither holds a rule of its own.
@@ -13,7 +14,9 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod mail;
 pub mod participants;
+mod settings;
 
 pub use error::{Error, Result};
 
@@ -30,6 +33,7 @@ pub struct Panel {
     clock: Arc<dyn Clock>,
     path: PathBuf,
     index: Arc<participants::index::Cache>,
+    mail: Arc<tokio::sync::Notify>,
 }
 
 impl Panel {
@@ -46,6 +50,7 @@ impl Panel {
             clock: Arc::new(SystemClock),
             path,
             index: Arc::default(),
+            mail: Arc::default(),
         })
     }
 
@@ -68,6 +73,17 @@ impl Panel {
     /// Closes the database, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Tells a running mail worker to look at the outbox now (after a
+    /// transaction that queued mail has committed).
+    pub fn wake_mail(&self) {
+        self.mail.notify_one();
+    }
+
+    /// Resolves when [`Panel::wake_mail`] is called.
+    pub async fn mail_woken(&self) {
+        self.mail.notified().await
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {

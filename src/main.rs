@@ -15,6 +15,11 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Imports and the panel index allocate many small strings from two threads;
+/// mimalloc handles that far better than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `println!` for a command whose output may be piped into `head`: when the
 /// reader goes away, stop quietly instead of panicking.
 macro_rules! out {

@@ -11,9 +11,9 @@
 use super::ParticipantId;
 use super::index::{PanelIndex, Person};
 use super::screener::{self, Screener};
-use crate::Panel;
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
+use crate::{Panel, settings};
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -47,12 +47,9 @@ const RULES_KEY: &str = "governance";
 
 /// The rules in force.
 pub async fn rules(panel: &Panel) -> Result<GovernanceRules> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(RULES_KEY)
-        .fetch_optional(panel.pool())
-        .await?;
-    Ok(stored
-        .and_then(|s| serde_json::from_str(&s).ok())
+    let mut conn = panel.pool().acquire().await?;
+    Ok(settings::get(&mut conn, RULES_KEY)
+        .await?
         .unwrap_or_default())
 }
 
@@ -65,11 +62,8 @@ pub async fn set_rules(panel: &Panel, rules: &GovernanceRules) -> Result<Governa
             "must be at most 3650",
         ));
     }
-    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(RULES_KEY)
-        .bind(serde_json::to_string(rules).expect("rules serialise"))
-        .execute(panel.pool())
-        .await?;
+    let mut conn = panel.pool().acquire().await?;
+    settings::put(&mut conn, RULES_KEY, rules).await?;
     Ok(*rules)
 }
 

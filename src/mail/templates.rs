@@ -1,0 +1,497 @@
+//! The words of every message: one plain-text and one HTML template per
+//! kind (`src/mail/templates/`), rendered with minijinja.
+//!
+//! HTML templates escape every value (minijinja's auto-escaping for `.html`
+//! names), so a participant's name or a note cannot inject markup. Instants
+//! are shown in the recipient's own time zone with the `local` filter:
+//! `{{ starts_at|local(zone) }}` gives "Tuesday 16 March 2027, 10:00 EDT
+//! (America/New_York)". Every context is a typed struct below; a missing
+//! field is an error, not a blank.
+
+use super::model::{MessageKind, Rendered};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// A message to render: the kind and what its template needs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Template {
+    Test(TestMail),
+    Invitation(Invitation),
+    Reminder(Reminder),
+    SessionCancelled(SessionCancelled),
+    IssueAssigned(IssueAssigned),
+    Nudge(Nudge),
+    Escalation(Escalation),
+    Handoff(Handoff),
+    Resolution(Resolution),
+}
+
+/// The message `mail test` sends.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestMail {
+    pub sender_name: String,
+    pub sent_at: DateTime<Utc>,
+    /// The zone the time is shown in (the sender's own).
+    pub zone: String,
+}
+
+/// An invitation to a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invitation {
+    pub participant_name: String,
+    pub session_title: String,
+    pub study: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The participant's IANA zone.
+    pub zone: String,
+    pub place: String,
+    pub moderator_name: Option<String>,
+    pub organiser_name: String,
+    /// Where an unsubscribe request goes (also in `List-Unsubscribe`).
+    pub unsubscribe_address: String,
+}
+
+/// A reminder before a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reminder {
+    pub participant_name: String,
+    pub session_title: String,
+    pub starts_at: DateTime<Utc>,
+    pub zone: String,
+    pub place: String,
+    pub organiser_name: String,
+}
+
+/// A session was cancelled.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionCancelled {
+    pub participant_name: String,
+    pub session_title: String,
+    pub starts_at: DateTime<Utc>,
+    pub zone: String,
+    pub reason: Option<String>,
+    pub organiser_name: String,
+}
+
+/// How to reach the participant an issue is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantContact {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub zone: Option<String>,
+}
+
+/// A note around the one an issue came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteLine {
+    /// Offset from the session's start, "00:42:10".
+    pub offset: String,
+    pub text: String,
+    /// The note the issue was raised from.
+    pub source: bool,
+}
+
+/// An issue handed to its owner.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueAssigned {
+    pub owner_name: String,
+    pub session_title: String,
+    pub summary: String,
+    pub detail: Option<String>,
+    pub severity: String,
+    pub participant: ParticipantContact,
+    pub notes: Vec<NoteLine>,
+    pub first_contact_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    /// The owner's zone.
+    pub zone: String,
+}
+
+/// A due time is near.
+#[derive(Debug, Clone, Serialize)]
+pub struct Nudge {
+    pub owner_name: String,
+    pub summary: String,
+    pub participant_name: String,
+    /// "first contact" or "resolution".
+    pub due_what: String,
+    pub due_at: DateTime<Utc>,
+    pub zone: String,
+}
+
+/// A due time has passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    pub recipient_name: String,
+    pub owner_name: String,
+    pub summary: String,
+    pub participant_name: String,
+    pub due_what: String,
+    pub due_at: DateTime<Utc>,
+    pub zone: String,
+}
+
+/// The participant is told who has their issue now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handoff {
+    pub participant_name: String,
+    pub summary: String,
+    pub new_owner_name: String,
+    pub new_owner_email: String,
+}
+
+/// The participant is told how their issue was resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    pub participant_name: String,
+    pub summary: String,
+    pub resolution: String,
+    pub owner_name: String,
+}
+
+impl Template {
+    /// The kind of message this renders.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Template::Test(_) => MessageKind::Test,
+            Template::Invitation(_) => MessageKind::Invitation,
+            Template::Reminder(_) => MessageKind::Reminder,
+            Template::SessionCancelled(_) => MessageKind::SessionCancelled,
+            Template::IssueAssigned(_) => MessageKind::IssueAssigned,
+            Template::Nudge(_) => MessageKind::Nudge,
+            Template::Escalation(_) => MessageKind::Escalation,
+            Template::Handoff(_) => MessageKind::Handoff,
+            Template::Resolution(_) => MessageKind::Resolution,
+        }
+    }
+}
+
+/// (kind, subject, text body, HTML body)
+const TEMPLATES: [(MessageKind, &str, &str, &str); 9] = [
+    (
+        MessageKind::Test,
+        "Panelkeeper test message",
+        include_str!("templates/test.txt"),
+        include_str!("templates/test.html"),
+    ),
+    (
+        MessageKind::Invitation,
+        "Invitation: {{ session_title }}, {{ starts_at|local(zone, \"date\") }}",
+        include_str!("templates/invitation.txt"),
+        include_str!("templates/invitation.html"),
+    ),
+    (
+        MessageKind::Reminder,
+        "Reminder: {{ session_title }}, {{ starts_at|local(zone, \"short\") }}",
+        include_str!("templates/reminder.txt"),
+        include_str!("templates/reminder.html"),
+    ),
+    (
+        MessageKind::SessionCancelled,
+        "Cancelled: {{ session_title }}, {{ starts_at|local(zone, \"date\") }}",
+        include_str!("templates/session_cancelled.txt"),
+        include_str!("templates/session_cancelled.html"),
+    ),
+    (
+        MessageKind::IssueAssigned,
+        "Yours to follow up: {{ summary }} ({{ participant.name }})",
+        include_str!("templates/issue_assigned.txt"),
+        include_str!("templates/issue_assigned.html"),
+    ),
+    (
+        MessageKind::Nudge,
+        "Due {{ due_at|local(zone, \"short\") }}: {{ summary }}",
+        include_str!("templates/nudge.txt"),
+        include_str!("templates/nudge.html"),
+    ),
+    (
+        MessageKind::Escalation,
+        "Overdue: {{ summary }} ({{ owner_name }})",
+        include_str!("templates/escalation.txt"),
+        include_str!("templates/escalation.html"),
+    ),
+    (
+        MessageKind::Handoff,
+        "{{ new_owner_name }} now looks after: {{ summary }}",
+        include_str!("templates/handoff.txt"),
+        include_str!("templates/handoff.html"),
+    ),
+    (
+        MessageKind::Resolution,
+        "Resolved: {{ summary }}",
+        include_str!("templates/resolution.txt"),
+        include_str!("templates/resolution.html"),
+    ),
+];
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_keep_trailing_newline(true);
+        env.add_filter("local", local);
+        env.add_template("layout.html", include_str!("templates/layout.html"))
+            .expect("layout template parses");
+        for (kind, subject, text, html) in TEMPLATES {
+            let k = kind.as_str();
+            env.add_template_owned(format!("{k}.subject"), subject)
+                .expect("subject template parses");
+            env.add_template_owned(format!("{k}.txt"), text)
+                .expect("text template parses");
+            env.add_template_owned(format!("{k}.html"), html)
+                .expect("HTML template parses");
+        }
+        env
+    })
+}
+
+/// `instant|local(zone[, style])`: the instant in `zone`, with the zone named.
+/// Styles: full (default), "date", "short" (date and time), "time".
+fn local(value: Value, zone: String, style: Option<String>) -> Result<String, minijinja::Error> {
+    let bad = |what: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, what);
+    let text = value
+        .as_str()
+        .ok_or_else(|| bad(format!("{value} is not an instant")))?;
+    let at = DateTime::parse_from_rfc3339(text).map_err(|e| bad(format!("{text}: {e}")))?;
+    let tz: Tz = zone
+        .parse()
+        .map_err(|_| bad(format!("{zone} is not an IANA time zone")))?;
+    let t = at.with_timezone(&tz);
+    Ok(match style.as_deref().unwrap_or("full") {
+        "date" => t.format("%A %-d %B %Y").to_string(),
+        "short" => t.format("%a %-d %b, %H:%M %Z").to_string(),
+        "time" => t.format("%H:%M %Z").to_string(),
+        _ => format!("{} ({zone})", t.format("%A %-d %B %Y, %H:%M %Z")),
+    })
+}
+
+/// Renders the subject and both bodies of `template`.
+pub fn render(template: &Template) -> Result<Rendered> {
+    let env = environment();
+    let kind = template.kind().as_str();
+    let failed = |e: minijinja::Error| {
+        Error::invalid(
+            "message template",
+            kind,
+            format!("could not be rendered: {e:#}"),
+        )
+    };
+    let render = |name: String| -> Result<String> {
+        env.get_template(&name)
+            .and_then(|t| t.render(template))
+            .map_err(failed)
+    };
+    Ok(Rendered {
+        subject: super::header_text(&render(format!("{kind}.subject"))?),
+        text: render(format!("{kind}.txt"))?,
+        html: render(format!("{kind}.html"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn every_kind() -> Vec<Template> {
+        let start = at("2027-03-16T14:00:00Z");
+        let contact = ParticipantContact {
+            name: "Zoë <b>Ålander</b>".into(),
+            email: "zoe@example.org".into(),
+            phone: Some("+1 212 555 0100".into()),
+            zone: Some("America/New_York".into()),
+        };
+        vec![
+            Template::Test(TestMail {
+                sender_name: "Research team".into(),
+                sent_at: start,
+                zone: "Europe/Paris".into(),
+            }),
+            Template::Invitation(Invitation {
+                participant_name: "Zoë <b>Ålander</b>".into(),
+                session_title: "Checkout & returns".into(),
+                study: Some("Retail 2027".into()),
+                starts_at: start,
+                ends_at: start + chrono::Duration::minutes(90),
+                zone: "America/New_York".into(),
+                place: "Room 4".into(),
+                moderator_name: Some("Ana".into()),
+                organiser_name: "Research team".into(),
+                unsubscribe_address: "research@example.com".into(),
+            }),
+            Template::Reminder(Reminder {
+                participant_name: "Zoë".into(),
+                session_title: "Checkout".into(),
+                starts_at: start,
+                zone: "Asia/Tokyo".into(),
+                place: "Video".into(),
+                organiser_name: "Research team".into(),
+            }),
+            Template::SessionCancelled(SessionCancelled {
+                participant_name: "Zoë".into(),
+                session_title: "Checkout".into(),
+                starts_at: start,
+                zone: "Europe/London".into(),
+                reason: None,
+                organiser_name: "Research team".into(),
+            }),
+            Template::IssueAssigned(IssueAssigned {
+                owner_name: "Sam".into(),
+                session_title: "Checkout".into(),
+                summary: "Refund <script>alert(1)</script> never arrived".into(),
+                detail: None,
+                severity: "high".into(),
+                participant: contact,
+                notes: vec![
+                    NoteLine {
+                        offset: "00:41:02".into(),
+                        text: "Talks about returns".into(),
+                        source: false,
+                    },
+                    NoteLine {
+                        offset: "00:42:10".into(),
+                        text: "My refund never came".into(),
+                        source: true,
+                    },
+                ],
+                first_contact_due: Some(start),
+                resolution_due: None,
+                zone: "Europe/Berlin".into(),
+            }),
+            Template::Nudge(Nudge {
+                owner_name: "Sam".into(),
+                summary: "Refund".into(),
+                participant_name: "Zoë".into(),
+                due_what: "first contact".into(),
+                due_at: start,
+                zone: "Europe/Berlin".into(),
+            }),
+            Template::Escalation(Escalation {
+                recipient_name: "Lee".into(),
+                owner_name: "Sam".into(),
+                summary: "Refund".into(),
+                participant_name: "Zoë".into(),
+                due_what: "resolution".into(),
+                due_at: start,
+                zone: "Europe/Berlin".into(),
+            }),
+            Template::Handoff(Handoff {
+                participant_name: "Zoë".into(),
+                summary: "Refund".into(),
+                new_owner_name: "Kim".into(),
+                new_owner_email: "kim@example.com".into(),
+            }),
+            Template::Resolution(Resolution {
+                participant_name: "Zoë".into(),
+                summary: "Refund".into(),
+                resolution: "The refund was sent today.".into(),
+                owner_name: "Kim".into(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_kind_renders_both_bodies() {
+        let all = every_kind();
+        assert_eq!(all.len(), MessageKind::ALL.len());
+        for t in &all {
+            let r = render(t).unwrap_or_else(|e| panic!("{:?}: {e}", t.kind()));
+            assert!(
+                !r.subject.is_empty() && !r.text.is_empty(),
+                "{:?}",
+                t.kind()
+            );
+            assert!(r.html.starts_with("<!DOCTYPE html>"), "{:?}", t.kind());
+            assert!(
+                !r.html.contains("{{") && !r.text.contains("{{"),
+                "{:?}",
+                t.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_shown_in_the_recipients_zone_with_the_zone_named() {
+        let all = every_kind();
+        let invite = render(&all[1]).unwrap();
+        // 14:00 UTC on 16 March 2027 is 10:00 EDT (New York is on summer time from 14 March).
+        assert!(
+            invite
+                .text
+                .contains("Tuesday 16 March 2027, 10:00 EDT (America/New_York) to 11:30 EDT"),
+            "{}",
+            invite.text
+        );
+        assert_eq!(
+            invite.subject,
+            "Invitation: Checkout & returns, Tuesday 16 March 2027"
+        );
+        let reminder = render(&all[2]).unwrap();
+        assert!(
+            reminder
+                .text
+                .contains("Tuesday 16 March 2027, 23:00 JST (Asia/Tokyo)"),
+            "{}",
+            reminder.text
+        );
+        let winter = Template::Reminder(Reminder {
+            starts_at: Utc.with_ymd_and_hms(2027, 1, 12, 14, 0, 0).unwrap(),
+            zone: "America/New_York".into(),
+            ..match &all[2] {
+                Template::Reminder(r) => r.clone(),
+                _ => unreachable!(),
+            }
+        });
+        assert!(
+            render(&winter)
+                .unwrap()
+                .text
+                .contains("09:00 EST (America/New_York)")
+        );
+    }
+
+    #[test]
+    fn user_text_is_escaped_in_html_and_kept_in_text() {
+        let all = every_kind();
+        let invite = render(&all[1]).unwrap();
+        assert!(
+            invite.html.contains("Zoë &lt;b&gt;Ålander&lt;&#x2f;b&gt;"),
+            "{}",
+            invite.html
+        );
+        assert!(invite.html.contains("Checkout &amp; returns"));
+        assert!(invite.text.contains("Dear Zoë <b>Ålander</b>,"));
+        let assigned = render(&all[4]).unwrap();
+        assert!(!assigned.html.contains("<script>"));
+        assert!(assigned.text.contains("My refund never came"));
+    }
+
+    #[test]
+    fn a_subject_is_one_line_whatever_the_values_hold() {
+        let t = Template::Handoff(Handoff {
+            participant_name: "Zoë".into(),
+            summary: "Refund\r\nBcc: everyone@example.com".into(),
+            new_owner_name: "Kim".into(),
+            new_owner_email: "kim@example.com".into(),
+        });
+        let r = render(&t).unwrap();
+        assert!(
+            !r.subject.contains('\n') && !r.subject.contains('\r'),
+            "{:?}",
+            r.subject
+        );
+    }
+}

@@ -97,7 +97,8 @@ impl Panel {
 
     /// A write transaction that takes SQLite's write lock at once, so reads
     /// inside it (such as the next free id) cannot be raced by another writer.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+    /// Messages are queued in one with [`mail::enqueue`].
+    pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }

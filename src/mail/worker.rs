@@ -75,8 +75,10 @@ fn lock_path(panel: &Panel) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// Takes the delivery lock, or says who has it.
-pub fn lock(panel: &Panel) -> Result<DeliveryLock> {
+/// Takes the delivery lock, or says who has it. A lock is briefly held by
+/// a child process too while it starts (the descriptor is shared until its
+/// `exec` closes it), so a busy lock is tried again for up to a second.
+pub async fn lock(panel: &Panel) -> Result<DeliveryLock> {
     let path = lock_path(panel);
     let file = File::options()
         .create(true)
@@ -84,21 +86,26 @@ pub fn lock(panel: &Panel) -> Result<DeliveryLock> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(DeliveryLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::conflict(
-            "another Panelkeeper process (the desktop app or an `outbox send --watch`) is delivering this panel's mail",
-        )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::file(path.display().to_string(), e.to_string()))
+    for _ in 0..50 {
+        match file.try_lock() {
+            Ok(()) => return Ok(DeliveryLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::file(path.display().to_string(), e.to_string()));
+            }
         }
     }
+    Err(Error::conflict(
+        "another Panelkeeper process (the desktop app or an `outbox send --watch`) is delivering this panel's mail",
+    ))
 }
 
 /// Sends every message that is due, then returns. Takes the delivery lock
 /// for the pass.
 pub async fn send_due(panel: &Panel) -> Result<PassReport> {
-    let lock = lock(panel)?;
+    let lock = lock(panel).await?;
     deliver(panel, &lock).await
 }
 
@@ -113,7 +120,7 @@ pub async fn run(
 ) {
     let idle = std::time::Duration::from_secs(60);
     let lock = loop {
-        match lock(&panel) {
+        match lock(&panel).await {
             Ok(lock) => break lock,
             Err(e) => {
                 tracing::info!("mail worker waiting: {e}");

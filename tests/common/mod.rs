@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use chrono::{DateTime, TimeZone, Utc};
 use panelkeeper::clock::ManualClock;
 use panelkeeper::participants::import::{self, ImportReport};

@@ -1,0 +1,99 @@
+//! A real SMTP server for the mail tests: `tests/smtp/server.py` (aiosmtpd)
+//! on a free port of 127.0.0.1, storing what it accepts in a Maildir that
+//! the tests read back and parse as MIME with mail-parser.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A free TCP port on 127.0.0.1 (nothing listens on it when returned).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+/// One delivered message, as the server stored it.
+pub struct Delivered {
+    pub raw: Vec<u8>,
+}
+
+impl Delivered {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("delivered message parses as MIME")
+    }
+
+    pub fn message_id(&self) -> String {
+        self.parsed().message_id().unwrap_or_default().to_string()
+    }
+}
+
+impl SmtpServer {
+    pub fn start(dir: &Path, extra: &[&str]) -> SmtpServer {
+        Self::start_on(free_port(), dir, extra)
+    }
+
+    pub fn start_on(port: u16, dir: &Path, extra: &[&str]) -> SmtpServer {
+        let maildir = dir.join(format!("maildir-{port}"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(&maildir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start /usr/bin/python3 tests/smtp/server.py (scripts/setup installs python3-aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("ready"),
+            "SMTP test server did not start: {line:?}"
+        );
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message accepted so far, oldest first.
+    pub fn delivered(&self) -> Vec<Delivered> {
+        let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .into_iter()
+            .map(|p| Delivered {
+                raw: std::fs::read(p).unwrap(),
+            })
+            .collect()
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -35,6 +35,9 @@ macro_rules! out {
     }};
 }
 
+#[path = "cli/mail.rs"]
+mod mail_cli;
+
 #[derive(Parser)]
 #[command(
     name = "panelkeeper",
@@ -79,6 +82,15 @@ enum Command {
     /// Consent texts and acceptances.
     #[command(subcommand)]
     Consent(ConsentCmd),
+    /// SMTP server and sender.
+    #[command(subcommand)]
+    Smtp(mail_cli::SmtpCmd),
+    /// Messages waiting to go, sent, failed; the delivery worker.
+    #[command(subcommand)]
+    Outbox(mail_cli::OutboxCmd),
+    /// Mail checks.
+    #[command(subcommand)]
+    Mail(mail_cli::MailCmd),
     /// Generate the deterministic reference panel.
     Demo {
         #[arg(long, default_value_t = 100_000)]
@@ -519,6 +531,9 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Consent(cmd) => consent_cmd(panel, cmd).await,
+        Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
+        Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
+        Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,
         Command::Demo {
             participants,
             seed,

@@ -295,3 +295,265 @@ fn output_piped_into_a_reader_that_stops_early_is_not_an_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{:?} {stderr}", out.status);
 }
+
+fn smtp_set(cli: &Cli, port: u16) {
+    cli.ok(&[
+        "smtp",
+        "set",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--tls",
+        "none",
+        "--from",
+        "research@panel.example.com",
+        "--from-name",
+        "Panel Research",
+    ]);
+}
+
+#[test]
+fn smtp_settings_test_mail_and_the_outbox() {
+    let cli = Cli::new();
+    let server = common::smtp::SmtpServer::start(cli.dir.path(), &["--auth", "mailer:pa55word"]);
+    let out = cli.run(&["mail", "test", "me@example.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SMTP is not set up"));
+
+    let mut set = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+        .arg("--db")
+        .arg(cli.db())
+        .args([
+            "smtp",
+            "set",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port.to_string(),
+        ])
+        .args(["--tls", "none", "--user", "mailer", "--password-stdin"])
+        .args([
+            "--from",
+            "research@panel.example.com",
+            "--from-name",
+            "Panel Research",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    set.stdin.take().unwrap().write_all(b"pa55word\n").unwrap();
+    let done = set.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let shown = cli.ok(&["smtp", "show"]);
+    assert!(
+        shown.contains("login:    mailer (password saved)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pa55word"));
+    let json = cli.json(&["smtp", "show", "--json"]);
+    assert_eq!(json["hasPassword"], true);
+    assert!(!json.to_string().contains("pa55word"));
+
+    let out = cli.run(&[
+        "smtp",
+        "set",
+        "--host",
+        "smtp example",
+        "--port",
+        "25",
+        "--tls",
+        "none",
+        "--from",
+        "a@example.com",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host \"smtp example\" is not valid"));
+    let out = cli.run(&[
+        "smtp",
+        "set",
+        "--host",
+        "h",
+        "--port",
+        "25",
+        "--tls",
+        "ssl3",
+        "--from",
+        "a@example.com",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be none, starttls or tls"));
+
+    assert!(
+        cli.ok(&["mail", "test", "me@example.com"])
+            .contains("test message 1 queued")
+    );
+    cli.ok(&["mail", "test", "reject@example.com"]);
+    let listed = cli.json(&["outbox", "list", "--json"]);
+    assert_eq!(listed["counts"]["waiting"], 2);
+    assert_eq!(listed["messages"][0]["status"], "queued");
+
+    let out = cli.run(&["outbox", "send"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a refused message makes the exit code 2"
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("sent 1, waiting to retry 0, failed 1"),
+        "{said}"
+    );
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 1);
+    let got = delivered[0].parsed();
+    assert_eq!(got.subject(), Some("Panelkeeper test message"));
+    assert!(got.body_text(0).unwrap().contains("the SMTP settings work"));
+
+    let failed = cli.json(&["outbox", "list", "--status", "failed", "--json"]);
+    assert_eq!(failed["total"], 1);
+    assert_eq!(
+        failed["messages"][0]["lastError"],
+        "the server refused it: 550 5.1.1 No such mailbox here"
+    );
+    let id = failed["messages"][0]["id"].to_string();
+    assert!(cli.ok(&["outbox", "retry", &id]).contains("queued again"));
+    assert!(
+        cli.ok(&["outbox", "cancel", &id])
+            .contains("will not be sent")
+    );
+    let out = cli.run(&["outbox", "cancel", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("message 1 was already sent"));
+    assert_eq!(cli.run(&["outbox", "send"]).status.code(), Some(0));
+    assert_eq!(server.delivered().len(), 1);
+}
+
+#[test]
+fn a_worker_killed_in_the_middle_of_the_queue_loses_nothing_and_sends_nothing_twice() {
+    let cli = Cli::new();
+    // Each message takes the server 40 ms to accept, so the kill lands mid-queue.
+    let server = common::smtp::SmtpServer::start(cli.dir.path(), &["--delay-ms", "40"]);
+    smtp_set(&cli, server.port);
+    let total = 30;
+    for i in 0..total {
+        cli.ok(&["mail", "test", &format!("p{i}@example.org")]);
+    }
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+        .arg("--db")
+        .arg(cli.db())
+        .args(["outbox", "send"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.delivered().len() < 8 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the worker delivered nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    worker.kill().unwrap(); // SIGKILL: no chance to tidy up
+    worker.wait().unwrap();
+    let before_restart = server.delivered().len();
+    assert!(
+        before_restart < total,
+        "the worker finished before it was killed"
+    );
+
+    // Restarted: the rest go out.
+    cli.run(&["outbox", "send"]);
+    let messages = cli.json(&["outbox", "list", "--json"])["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(messages.len(), total);
+    let delivered_ids = |server: &common::smtp::SmtpServer| -> Vec<String> {
+        server
+            .delivered()
+            .iter()
+            .map(|d| format!("<{}>", d.message_id()))
+            .collect()
+    };
+    let ids = delivered_ids(&server);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a message was delivered twice");
+
+    // At most the one message in the server's hands at the kill is left
+    // failed, saying it may have arrived; it is retried only by a person.
+    let interrupted: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["status"] == "failed")
+        .collect();
+    assert!(interrupted.len() <= 1, "{interrupted:?}");
+    for m in &messages {
+        if m["status"] == "failed" {
+            assert!(
+                m["lastError"].as_str().unwrap().contains("interrupted"),
+                "{m}"
+            );
+        } else {
+            assert_eq!(m["status"], "sent", "{m}");
+            assert!(
+                ids.contains(&m["messageId"].as_str().unwrap().to_string()),
+                "{m} was marked sent but never arrived"
+            );
+        }
+    }
+    for m in interrupted {
+        if !ids.contains(&m["messageId"].as_str().unwrap().to_string()) {
+            cli.ok(&["outbox", "retry", &m["id"].to_string()]);
+            cli.ok(&["outbox", "send"]);
+        }
+    }
+    // In the end every message has arrived exactly once.
+    let mut ids = delivered_ids(&server);
+    ids.sort();
+    let mut all: Vec<String> = messages
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    assert_eq!(ids, all);
+}
+
+#[test]
+fn a_second_worker_on_the_same_panel_is_refused_while_one_runs() {
+    let cli = Cli::new();
+    let server = common::smtp::SmtpServer::start(cli.dir.path(), &[]);
+    smtp_set(&cli, server.port);
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+        .arg("--db")
+        .arg(cli.db())
+        .args(["outbox", "send", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(watcher.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("Ctrl-C stops"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = cli.run(&["outbox", "send"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is delivering this panel's mail"));
+    // Mail queued from another process is picked up by the running worker.
+    cli.ok(&["mail", "test", "late@example.org"]);
+    let started = std::time::Instant::now();
+    while server.delivered().is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 90,
+            "the watching worker never sent it"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+}

@@ -110,15 +110,15 @@ pub async fn send_due(panel: &Panel) -> Result<PassReport> {
 }
 
 /// Runs until `stop` is notified: delivers what is due, then sleeps until
-/// the next message is due, [`Panel::wake_mail`] is called, or a minute
-/// passes (to see messages queued by another process). `observe` is called
+/// the next message is due, [`Panel::wake_mail`] is called, or five
+/// seconds pass (to see messages queued by another process). `observe` is called
 /// after each pass. If another process holds the lock, waits for it.
 pub async fn run(
     panel: Panel,
     stop: std::sync::Arc<tokio::sync::Notify>,
     mut observe: impl FnMut(&PassReport) + Send,
 ) {
-    let idle = std::time::Duration::from_secs(60);
+    let idle = std::time::Duration::from_secs(5);
     let lock = loop {
         match lock(&panel).await {
             Ok(lock) => break lock,

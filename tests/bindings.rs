@@ -3,6 +3,7 @@
 //! committed files differ, so the UI never compiles against stale shapes.
 //! `UPDATE_BINDINGS=1 cargo test --test bindings` rewrites them.
 
+use panelkeeper::mail;
 use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
@@ -37,6 +38,12 @@ fn export_all(dir: &Path) {
         suppression::SuppressionList,
         suppression::SuppressionImport,
         consent::ConsentText,
+        mail::OutboxPage,
+        mail::OutboxDetail,
+        mail::OutboxQuery,
+        mail::settings::SmtpSettings,
+        mail::settings::SmtpInput,
+        mail::worker::PassReport,
     );
 }
 

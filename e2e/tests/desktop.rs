@@ -455,3 +455,103 @@ async fn a_demo_panel_shows_each_excluded_persons_reasons() {
     screenshot(&c, "demo-panel.png").await;
     c.close().await.unwrap();
 }
+
+#[path = "../../tests/common/smtp.rs"]
+mod smtp;
+
+/// Types into an input that may hold text: backspaces first (clearing fires
+/// no input event in WebKitWebDriver; a backspace does).
+async fn fill(c: &Client, selector: &str, value: &str) {
+    let input = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css(selector))
+        .await
+        .unwrap();
+    let old = input.prop("value").await.unwrap().unwrap_or_default();
+    let keys = "\u{E003}".repeat(old.chars().count()) + value;
+    until(&format!("{selector} to take input"), || async {
+        input.send_keys(&keys).await.ok()
+    })
+    .await;
+}
+
+async fn badge(c: &Client) -> Option<String> {
+    text(c, "[data-testid=outbox-badge]").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let port = smtp::free_port();
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    wait_for_list(&c).await;
+
+    click(&c, "[data-testid=nav-settings]").await;
+    fill(&c, "input[name=host]", "127.0.0.1").await;
+    fill(&c, "input[name=port]", &port.to_string()).await;
+    click(&c, "select[name=tls] option[value=none]").await;
+    fill(&c, "input[name=fromAddress]", "research@panel.example.com").await;
+    fill(&c, "input[name=fromName]", "Panel Research").await;
+    click(&c, "[data-testid=smtp-save]").await;
+    until("the settings to be saved", || async {
+        text(&c, "[data-testid=settings-notice]").await
+    })
+    .await;
+
+    // No server yet (offline): the test message waits and says why.
+    fill(&c, "input[name=testAddress]", "me@example.org").await;
+    click(&c, "[data-testid=send-test]").await;
+    let outcome = until("the test outcome", || async {
+        text(&c, "[data-testid=test-outcome]")
+            .await
+            .filter(|t| t.starts_with("Not sent yet"))
+    })
+    .await;
+    assert!(
+        outcome.contains(&format!("could not connect to 127.0.0.1:{port}")),
+        "{outcome}"
+    );
+    assert_eq!(badge(&c).await.as_deref(), Some("1"));
+
+    // The server comes up; "Retry now" in the outbox sends it, once.
+    let server = smtp::SmtpServer::start_on(port, dir.path(), &[]);
+    click(&c, "[data-testid=nav-outbox]").await;
+    click(&c, "[data-testid=outbox-retry]").await;
+    until("the message to show as sent", || async {
+        let rows = c
+            .find_all(css("[data-testid=outbox-row][data-status=sent]"))
+            .await
+            .ok()?;
+        (rows.len() == 1).then_some(())
+    })
+    .await;
+    until("the badge to clear", || async {
+        badge(&c).await.is_none().then_some(())
+    })
+    .await;
+    screenshot(&c, "outbox.png").await;
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 1);
+    let got = delivered[0].parsed();
+    assert_eq!(got.subject(), Some("Panelkeeper test message"));
+    assert_eq!(
+        got.to().unwrap().first().unwrap().address(),
+        Some("me@example.org")
+    );
+
+    // With the server up, the settings view reports the real outcome.
+    click(&c, "[data-testid=nav-settings]").await;
+    fill(&c, "input[name=testAddress]", "second@example.org").await;
+    click(&c, "[data-testid=send-test]").await;
+    until("the sent outcome", || async {
+        text(&c, "[data-testid=test-outcome]")
+            .await
+            .filter(|t| t.starts_with("Sent: the server accepted it"))
+    })
+    .await;
+    assert_eq!(server.delivered().len(), 2);
+    c.close().await.unwrap();
+}

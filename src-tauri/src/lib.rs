@@ -3,6 +3,10 @@
 //! command is one call into the core, and the core's errors cross to the UI
 //! as tagged JSON. No SQL and no rule lives here.
 
+use panelkeeper::mail::settings::{self, SmtpInput, SmtpSettings};
+use panelkeeper::mail::{
+    self, MessageId, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage, OutboxQuery, worker,
+};
 use panelkeeper::participants::{
     self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,
     ParticipantPage, ParticipantQuery, csv_export, import, privacy,
@@ -10,7 +14,7 @@ use panelkeeper::participants::{
 use panelkeeper::{Error, Panel};
 use std::path::{Path, PathBuf};
 use tauri::ipc::Channel;
-use tauri::{Manager, State};
+use tauri::{Emitter, Manager, State};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -98,6 +102,46 @@ async fn attribute_keys(panel: State<'_, Panel>) -> Result<Vec<AttributeKey>> {
 }
 
 #[tauri::command]
+async fn smtp_settings(panel: State<'_, Panel>) -> Result<Option<SmtpSettings>> {
+    settings::get(&panel).await
+}
+
+#[tauri::command]
+async fn smtp_save(panel: State<'_, Panel>, input: SmtpInput) -> Result<SmtpSettings> {
+    settings::set(&panel, input).await
+}
+
+#[tauri::command]
+async fn mail_test(panel: State<'_, Panel>, address: String) -> Result<MessageId> {
+    mail::queue_test(&panel, &address).await
+}
+
+#[tauri::command]
+async fn outbox_list(panel: State<'_, Panel>, query: OutboxQuery) -> Result<OutboxPage> {
+    mail::list(&panel, &query).await
+}
+
+#[tauri::command]
+async fn outbox_message(panel: State<'_, Panel>, id: MessageId) -> Result<OutboxDetail> {
+    mail::get(&panel, id).await
+}
+
+#[tauri::command]
+async fn outbox_counts(panel: State<'_, Panel>) -> Result<OutboxCounts> {
+    mail::counts(&panel).await
+}
+
+#[tauri::command]
+async fn outbox_retry(panel: State<'_, Panel>, id: MessageId) -> Result<OutboxMessage> {
+    mail::retry(&panel, id).await
+}
+
+#[tauri::command]
+async fn outbox_cancel(panel: State<'_, Panel>, id: MessageId) -> Result<OutboxMessage> {
+    mail::cancel(&panel, id).await
+}
+
+#[tauri::command]
 fn database_path(panel: State<'_, Panel>) -> String {
     panel.path().display().to_string()
 }
@@ -132,6 +176,13 @@ pub fn run() {
             let path = database_location(app)?;
             let panel = tauri::async_runtime::block_on(Panel::open(&path))?;
             tracing::info!(path = %path.display(), "panel opened");
+            // The mail worker runs while the app is open; the UI hears of
+            // each pass as an `outbox-changed` event.
+            let handle = app.handle().clone();
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            tauri::async_runtime::spawn(worker::run(panel.clone(), stop, move |report| {
+                let _ = handle.emit("outbox-changed", report);
+            }));
             app.manage(panel);
             Ok(())
         })
@@ -146,6 +197,14 @@ pub fn run() {
             participants_import,
             participants_export,
             attribute_keys,
+            smtp_settings,
+            smtp_save,
+            mail_test,
+            outbox_list,
+            outbox_message,
+            outbox_counts,
+            outbox_retry,
+            outbox_cancel,
             database_path,
         ])
         .run(tauri::generate_context!())

@@ -87,6 +87,7 @@ impl FromStr for MessageKind {
 /// Where a message is on its way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(rename = "MessageStatus")]
 pub enum Status {
     /// Waiting: for its time, for a connection, or for a retry.
     Queued,

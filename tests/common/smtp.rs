@@ -46,7 +46,13 @@ impl SmtpServer {
 
     pub fn start_on(port: u16, dir: &Path, extra: &[&str]) -> SmtpServer {
         let maildir = dir.join(format!("maildir-{port}"));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
+        // The workspace root's tests/, from this crate or from e2e/.
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let script = [here, &here.join("..")]
+            .iter()
+            .map(|d| d.join("tests/smtp/server.py"))
+            .find(|p| p.exists())
+            .expect("tests/smtp/server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .args(["--port", &port.to_string(), "--maildir"])

@@ -13,6 +13,14 @@ import type { ParticipantId } from "./bindings/ParticipantId";
 import type { ParticipantInput } from "./bindings/ParticipantInput";
 import type { ParticipantPage } from "./bindings/ParticipantPage";
 import type { ParticipantQuery } from "./bindings/ParticipantQuery";
+import type { MessageId } from "./bindings/MessageId";
+import type { OutboxCounts } from "./bindings/OutboxCounts";
+import type { OutboxDetail } from "./bindings/OutboxDetail";
+import type { OutboxMessage } from "./bindings/OutboxMessage";
+import type { OutboxPage } from "./bindings/OutboxPage";
+import type { OutboxQuery } from "./bindings/OutboxQuery";
+import type { SmtpInput } from "./bindings/SmtpInput";
+import type { SmtpSettings } from "./bindings/SmtpSettings";
 
 export const api = {
   participantsList: (query: ParticipantQuery) => invoke<ParticipantPage>("participants_list", { query }),
@@ -34,5 +42,13 @@ export const api = {
   participantsExport: (path: string, query: ParticipantQuery) =>
     invoke<number>("participants_export", { path, query }),
   attributeKeys: () => invoke<AttributeKey[]>("attribute_keys"),
+  smtpSettings: () => invoke<SmtpSettings | null>("smtp_settings"),
+  smtpSave: (input: SmtpInput) => invoke<SmtpSettings>("smtp_save", { input }),
+  mailTest: (address: string) => invoke<MessageId>("mail_test", { address }),
+  outboxList: (query: OutboxQuery) => invoke<OutboxPage>("outbox_list", { query }),
+  outboxMessage: (id: MessageId) => invoke<OutboxDetail>("outbox_message", { id }),
+  outboxCounts: () => invoke<OutboxCounts>("outbox_counts"),
+  outboxRetry: (id: MessageId) => invoke<OutboxMessage>("outbox_retry", { id }),
+  outboxCancel: (id: MessageId) => invoke<OutboxMessage>("outbox_cancel", { id }),
   databasePath: () => invoke<string>("database_path"),
 };

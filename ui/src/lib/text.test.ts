@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorText, exclusionText, rowErrorText } from "./text";
+import { deliveryText, errorText, exclusionText, rowErrorText } from "./text";
 
 describe("errorText", () => {
   it("names the field, the value and the rule", () => {
@@ -27,5 +27,19 @@ describe("rowErrorText", () => {
   it("gives line and column", () => {
     expect(rowErrorText({ line: 7, column: "E-mail", reason: "has no @" })).toBe("Line 7, column E-mail: has no @");
     expect(rowErrorText({ line: 9, column: null, reason: "has 5 fields" })).toBe("Line 9: has 5 fields");
+  });
+});
+
+describe("deliveryText", () => {
+  const base = {
+    id: 1, kind: "test" as const, recipient: "me@example.com", recipientName: "", subject: "Test",
+    notBefore: "2026-06-01T09:00:00Z", attempts: 1, createdAt: "2026-06-01T09:00:00Z",
+    messageId: "<1@example.com>", attachments: [],
+  };
+  it("says what the server did", () => {
+    expect(deliveryText({ ...base, status: "sent", nextAttemptAt: null, lastError: null, sentAt: "2026-06-01T09:00:01Z" })).toMatch(/^Sent: the server accepted it at /);
+    expect(deliveryText({ ...base, status: "failed", nextAttemptAt: null, lastError: "the server refused it: 550 no", sentAt: null })).toBe("Not sent: the server refused it: 550 no.");
+    expect(deliveryText({ ...base, status: "queued", nextAttemptAt: "2026-06-01T09:00:30Z", lastError: "could not connect to h:25: refused", sentAt: null })).toMatch(/^Not sent yet: could not connect to h:25: refused\. Next attempt /);
+    expect(deliveryText({ ...base, status: "queued", nextAttemptAt: "2026-06-01T09:00:00Z", lastError: null, sentAt: null })).toBe("Waiting to be sent…");
   });
 });

@@ -6,6 +6,9 @@ import type { Error as CoreError } from "./bindings/Error";
 import type { Exclusion } from "./bindings/Exclusion";
 import type { ContactKind } from "./bindings/ContactKind";
 import type { RowError } from "./bindings/RowError";
+import type { MessageKind } from "./bindings/MessageKind";
+import type { MessageStatus } from "./bindings/MessageStatus";
+import type { OutboxMessage } from "./bindings/OutboxMessage";
 
 function isCoreError(e: unknown): e is CoreError {
   return typeof e === "object" && e !== null && "kind" in e && typeof (e as { kind: unknown }).kind === "string";
@@ -85,4 +88,62 @@ export function rowErrorText(e: RowError): string {
 
 export function count(n: number): string {
   return n.toLocaleString();
+}
+
+/** What a message is, in words. */
+export function messageKindText(k: MessageKind): string {
+  switch (k) {
+    case "test":
+      return "Test";
+    case "invitation":
+      return "Invitation";
+    case "reminder":
+      return "Reminder";
+    case "session_cancelled":
+      return "Session cancelled";
+    case "issue_assigned":
+      return "Issue assigned";
+    case "nudge":
+      return "Nudge";
+    case "escalation":
+      return "Escalation";
+    case "handoff":
+      return "Hand-off";
+    case "resolution":
+      return "Resolution";
+  }
+}
+
+/** Where a message is, in words. */
+export function messageStatusText(s: MessageStatus): string {
+  switch (s) {
+    case "queued":
+      return "Waiting";
+    case "sending":
+      return "Sending";
+    case "sent":
+      return "Sent";
+    case "failed":
+      return "Failed";
+    case "cancelled":
+      return "Cancelled";
+  }
+}
+
+/** The outcome of a message, as the settings view reports a test message. */
+export function deliveryText(m: OutboxMessage): string {
+  switch (m.status) {
+    case "sent":
+      return `Sent: the server accepted it${m.sentAt ? ` at ${dateTime(m.sentAt)}` : ""}.`;
+    case "failed":
+      return `Not sent: ${m.lastError ?? "it failed"}.`;
+    case "cancelled":
+      return "Cancelled before it was sent.";
+    case "sending":
+      return "Sending…";
+    case "queued":
+      return m.lastError
+        ? `Not sent yet: ${m.lastError}. Next attempt ${m.nextAttemptAt ? dateTime(m.nextAttemptAt) : "soon"}.`
+        : "Waiting to be sent…";
+  }
 }

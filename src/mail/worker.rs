@@ -8,23 +8,26 @@
 //!
 //! For each message the worker, on one connection:
 //! 1. sends MAIL, RCPT and DATA (nothing is delivered yet; a refusal here
-//!    is recorded and a temporary failure retried later);
-//! 2. marks the message `sending` and commits;
-//! 3. sends the content and the final dot;
-//! 4. on the server's acceptance, marks it `sent` and commits.
+//!    is recorded and a temporary failure retried later) while, in one
+//!    durable statement, it marks this message `sending` and the previous
+//!    one `sent`;
+//! 2. sends the content and the final dot;
+//! 3. on the server's acceptance, records it `sent` (with the next claim,
+//!    or on its own after the last message).
 //!
 //! A message still `sending` when a worker starts was being handed over
 //! when the last worker died: the server may or may not have it. It is
 //! never sent again by itself; it is marked failed with that reason, for a
-//! person to retry or not. That window is steps 2 to 4: one transmission
-//! and one reply, about a millisecond on a local network. Temporary
-//! failures (no connection, no answer, a 4xx reply) are retried with
-//! exponential backoff, from 30 seconds up to an hour; a 5xx reply fails
-//! the message with the server's reason. A server that answers 4xx to one
-//! message for three days fails it; a laptop that is offline for a week
-//! keeps its mail queued.
+//! person to retry or not. That window runs from the claim to the record
+//! after the server's reply: one envelope, one transmission and one reply,
+//! about a millisecond on a local network. Temporary failures (no
+//! connection, no answer, a 4xx reply) are retried with exponential
+//! backoff, from 30 seconds up to an hour; a 5xx reply fails the message
+//! with the server's reason. A server that answers 4xx to one message for
+//! three days fails it; a laptop that is offline for a week keeps its mail
+//! queued.
 
-use super::settings::{self, Account};
+use super::settings;
 use super::transport::{self, Connection, Failure, Outgoing};
 use super::{Attachment, MessageId};
 use crate::db::{instant, millis};
@@ -161,7 +164,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
         ..PassReport::default()
     };
     'passes: loop {
-        let due = due_ids(panel).await?;
+        let due = load_due(panel).await?;
         if due.is_empty() {
             break;
         }
@@ -177,13 +180,19 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
             }
         };
         let mut connection: Option<Connection> = None;
-        for (n, &id) in due.iter().enumerate() {
+        // The last message the server accepted, not yet recorded as sent:
+        // its record is written together with the next claim, while the
+        // next message's envelope is on the wire.
+        let mut accepted: Option<MessageId> = None;
+        for (n, (id, outgoing)) in due.iter().enumerate() {
+            let id = *id;
             if !connection.as_ref().is_some_and(Connection::usable) {
                 match Connection::open(&account).await {
                     Ok(c) => connection = Some(c),
                     Err(why) => {
-                        for &rest in &due[n..] {
-                            defer(panel, rest, &why, false).await?;
+                        record(panel, accepted.take(), None).await?;
+                        for (rest, _) in &due[n..] {
+                            defer(panel, *rest, &why, false).await?;
                         }
                         report.retrying += (due.len() - n) as u32;
                         report.problem = Some(why);
@@ -192,13 +201,65 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 }
             }
             let conn = connection.as_mut().expect("opened above");
-            match deliver_one(panel, &account, conn, id).await? {
-                Outcome::Sent => report.sent += 1,
-                Outcome::Retrying => report.retrying += 1,
-                Outcome::Failed => report.failed += 1,
-                Outcome::Skipped => {}
+            let date = std::time::SystemTime::from(panel.now());
+            let (envelope, content) = match transport::build(&account, outgoing, date) {
+                Ok(built) => built,
+                Err(
+                    Failure::Permanent(why) | Failure::Temporary(why) | Failure::Uncertain(why),
+                ) => {
+                    record(panel, accepted.take(), None).await?;
+                    fail(panel, id, &why, true).await?;
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            // MAIL, RCPT and DATA go out while the previous message is
+            // recorded as sent and this one is claimed.
+            let (prepared, claimed) = tokio::join!(
+                conn.prepare(&envelope, &content),
+                record(panel, accepted.take(), Some(id))
+            );
+            match (prepared, claimed?) {
+                (Ok(()), true) => {}
+                (Ok(()), false) => {
+                    // Cancelled since it was loaded. The server is waiting for
+                    // the content; a connection closed without the final dot
+                    // makes it drop the transaction.
+                    conn.abandon();
+                    continue;
+                }
+                (Err(_), false) => continue,
+                (Err(Failure::Permanent(why)), true) => {
+                    fail(panel, id, &why, false).await?;
+                    report.failed += 1;
+                    continue;
+                }
+                (Err(Failure::Temporary(why) | Failure::Uncertain(why)), true) => {
+                    // Nothing of the content went: safe to try again.
+                    count(&mut report, defer(panel, id, &why, true).await?);
+                    continue;
+                }
+            }
+            match conn.transmit(&content).await {
+                Ok(()) => {
+                    accepted = Some(id);
+                    report.sent += 1;
+                }
+                Err(Failure::Temporary(why)) => {
+                    count(&mut report, defer(panel, id, &why, true).await?)
+                }
+                Err(Failure::Permanent(why)) => {
+                    fail(panel, id, &why, false).await?;
+                    report.failed += 1;
+                }
+                Err(Failure::Uncertain(why)) => {
+                    let why = format!("{why}; check with the recipient before retrying");
+                    fail(panel, id, &why, false).await?;
+                    report.failed += 1;
+                }
             }
         }
+        record(panel, accepted.take(), None).await?;
         if let Some(c) = connection.filter(Connection::usable) {
             c.close().await;
         }
@@ -208,68 +269,41 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
 }
 
 enum Outcome {
-    Sent,
     Retrying,
     Failed,
-    /// Cancelled or taken care of while the worker was on its way.
-    Skipped,
 }
 
-async fn deliver_one(
-    panel: &Panel,
-    account: &Account,
-    conn: &mut Connection,
-    id: MessageId,
-) -> Result<Outcome> {
-    let Some(outgoing) = load(panel, id).await? else {
-        return Ok(Outcome::Skipped);
-    };
-    let date = std::time::SystemTime::from(panel.now());
-    let (envelope, content) = match transport::build(account, &outgoing, date) {
-        Ok(built) => built,
-        Err(Failure::Permanent(why) | Failure::Temporary(why) | Failure::Uncertain(why)) => {
-            fail(panel, id, &why, true).await?;
-            return Ok(Outcome::Failed);
-        }
-    };
-    match conn.prepare(&envelope, &content).await {
-        Ok(()) => {}
-        Err(Failure::Permanent(why)) => {
-            fail(panel, id, &why, true).await?;
-            return Ok(Outcome::Failed);
-        }
-        Err(Failure::Temporary(why) | Failure::Uncertain(why)) => {
-            return defer(panel, id, &why, true).await;
-        }
+fn count(report: &mut PassReport, outcome: Outcome) {
+    match outcome {
+        Outcome::Retrying => report.retrying += 1,
+        Outcome::Failed => report.failed += 1,
     }
-    if !claim(panel, id).await? {
-        // Cancelled since it was loaded. The server is waiting for the
-        // content; closing the connection without the final dot makes it
-        // drop the transaction.
-        conn.abandon();
-        return Ok(Outcome::Skipped);
+}
+
+/// In one durable statement: records `sent` as accepted by the server, and
+/// claims `claim` (marks it `sending`, counting the attempt) if it is still
+/// queued. Returns whether the claim was made.
+async fn record(panel: &Panel, sent: Option<MessageId>, claim: Option<MessageId>) -> Result<bool> {
+    if sent.is_none() && claim.is_none() {
+        return Ok(false);
     }
-    match conn.transmit(&content).await {
-        Ok(()) => {
-            mark_sent(panel, id).await?;
-            Ok(Outcome::Sent)
-        }
-        Err(Failure::Temporary(why)) => defer(panel, id, &why, true).await,
-        Err(Failure::Permanent(why)) => {
-            fail(panel, id, &why, false).await?;
-            Ok(Outcome::Failed)
-        }
-        Err(Failure::Uncertain(why)) => {
-            fail(
-                panel,
-                id,
-                &format!("{why}; check with the recipient before retrying"),
-                false,
-            )
-            .await?;
-            Ok(Outcome::Failed)
-        }
-    }
+    let (sent, claim) = (sent.map(|m| m.0), claim.map(|m| m.0));
+    let changed: Vec<i64> = sqlx::query_scalar(
+        "UPDATE outbox SET \
+           status = CASE WHEN id = ?1 THEN 'sent' ELSE 'sending' END, \
+           sent_at = CASE WHEN id = ?1 THEN ?3 ELSE sent_at END, \
+           last_error = CASE WHEN id = ?1 THEN NULL ELSE last_error END, \
+           attempts = CASE WHEN id = ?2 THEN attempts + 1 ELSE attempts END, \
+           updated_at = ?3 \
+         WHERE (id = ?1 AND status = 'sending') OR (id = ?2 AND status = 'queued') \
+         RETURNING id",
+    )
+    .bind(sent)
+    .bind(claim)
+    .bind(millis(panel.now()))
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(claim.is_some_and(|c| changed.contains(&c)))
 }
 
 /// Messages a dead worker left `sending` are failed with the reason.
@@ -292,18 +326,6 @@ async fn recover(panel: &Panel) -> Result<u32> {
     Ok(done.rows_affected() as u32)
 }
 
-async fn due_ids(panel: &Panel) -> Result<Vec<MessageId>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? \
-         ORDER BY next_attempt_at, id LIMIT ?",
-    )
-    .bind(millis(panel.now()))
-    .bind(BATCH)
-    .fetch_all(panel.pool())
-    .await?;
-    Ok(ids.into_iter().map(MessageId).collect())
-}
-
 async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
     let at: Option<i64> =
         sqlx::query_scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'")
@@ -312,69 +334,58 @@ async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
     Ok(at.map(instant))
 }
 
-async fn load(panel: &Panel, id: MessageId) -> Result<Option<Outgoing>> {
-    let Some(row) = sqlx::query(
-        "SELECT recipient, recipient_name, reply_to, from_name, subject, body_text, body_html, \
-         headers, message_id FROM outbox WHERE id = ? AND status = 'queued'",
-    )
-    .bind(id.0)
-    .fetch_optional(panel.pool())
-    .await?
-    else {
-        return Ok(None);
-    };
-    let attachments = sqlx::query(
-        "SELECT filename, content_type, content FROM outbox_attachments WHERE message = ? ORDER BY id",
-    )
-    .bind(id.0)
-    .fetch_all(panel.pool())
-    .await?
-    .into_iter()
-    .map(|a| Attachment {
-        filename: a.get("filename"),
-        content_type: a.get("content_type"),
-        content: a.get("content"),
-    })
-    .collect();
-    let headers: String = row.get("headers");
-    Ok(Some(Outgoing {
-        recipient: row.get("recipient"),
-        recipient_name: row.get("recipient_name"),
-        reply_to: row.get("reply_to"),
-        from_name: row.get("from_name"),
-        subject: row.get("subject"),
-        text: row.get("body_text"),
-        html: row.get("body_html"),
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        message_id: row.get("message_id"),
-        attachments,
-    }))
-}
-
-/// Marks the message `sending`, durably, if it is still queued.
-async fn claim(panel: &Panel, id: MessageId) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? \
-         WHERE id = ? AND status = 'queued'",
+/// The messages whose time has come, oldest due first, with attachments.
+async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
+    let rows = sqlx::query(
+        "SELECT id, recipient, recipient_name, reply_to, from_name, subject, body_text, \
+         body_html, headers, message_id FROM outbox \
+         WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
     )
     .bind(millis(panel.now()))
-    .bind(id.0)
-    .execute(panel.pool())
+    .bind(BATCH)
+    .fetch_all(panel.pool())
     .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn mark_sent(panel: &Panel, id: MessageId) -> Result<()> {
-    let now = millis(panel.now());
-    sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = ?1, updated_at = ?1, last_error = NULL \
-         WHERE id = ?2",
-    )
-    .bind(now)
-    .bind(id.0)
-    .execute(panel.pool())
-    .await?;
-    Ok(())
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let mut attachments: std::collections::HashMap<i64, Vec<Attachment>> = Default::default();
+    if !ids.is_empty() {
+        let files = sqlx::query(
+            "SELECT message, filename, content_type, content FROM outbox_attachments \
+             WHERE message IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(serde_json::to_string(&ids).expect("ids serialise"))
+        .fetch_all(panel.pool())
+        .await?;
+        for a in files {
+            attachments
+                .entry(a.get("message"))
+                .or_default()
+                .push(Attachment {
+                    filename: a.get("filename"),
+                    content_type: a.get("content_type"),
+                    content: a.get("content"),
+                });
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id: i64 = row.get("id");
+            let headers: String = row.get("headers");
+            let outgoing = Outgoing {
+                recipient: row.get("recipient"),
+                recipient_name: row.get("recipient_name"),
+                reply_to: row.get("reply_to"),
+                from_name: row.get("from_name"),
+                subject: row.get("subject"),
+                text: row.get("body_text"),
+                html: row.get("body_html"),
+                headers: serde_json::from_str(&headers).unwrap_or_default(),
+                message_id: row.get("message_id"),
+                attachments: attachments.remove(&id).unwrap_or_default(),
+            };
+            (MessageId(id), outgoing)
+        })
+        .collect())
 }
 
 /// Fails a message with `why`. `count_attempt` when the attempt was not

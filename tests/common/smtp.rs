@@ -1,3 +1,5 @@
+#![allow(dead_code)]
+
 //! A real SMTP server for the mail tests: `tests/smtp/server.py` (aiosmtpd)
 //! on a free port of 127.0.0.1, storing what it accepts in a Maildir that
 //! the tests read back and parse as MIME with mail-parser.
@@ -89,6 +91,14 @@ impl SmtpServer {
                 raw: std::fs::read(p).unwrap(),
             })
             .collect()
+    }
+
+    /// How many messages a server started with `--discard` accepted.
+    pub fn discarded(&self) -> usize {
+        std::fs::read_to_string(self.maildir.join("count"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn stop(mut self) {

@@ -9,7 +9,9 @@ tests need, chosen by the recipient's local part:
   slowdata...@  451 at the end of DATA the first time, accepted after
   defer...@     451 at RCPT, always
 
-Options: --port, --maildir, --auth USER:PASSWORD (AUTH PLAIN/LOGIN offered
+Options: --port, --maildir, --discard (count accepted messages in
+DIR/count instead of storing them: for benchmarks, where the Maildir's own
+file operations would dominate), --auth USER:PASSWORD (AUTH PLAIN/LOGIN offered
 without TLS, as on a local relay), --delay-ms (wait before accepting each
 message, so a test can stop a client mid-queue). Prints "ready PORT" once
 listening.
@@ -27,10 +29,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, maildir, delay):
+    def __init__(self, maildir, delay, discard):
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(maildir, sub), exist_ok=True)
         self.box = mailbox.Maildir(maildir, create=True)
+        self.discard = discard
+        self.count_file = os.path.join(maildir, "count")
+        self.count = 0
         self.delay = delay
         self.seen = set()
 
@@ -60,7 +65,12 @@ class Handler:
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")
-        self.box.add(content)
+        if self.discard:
+            self.count += 1
+            with open(self.count_file, "w") as f:
+                f.write(str(self.count))
+        else:
+            self.box.add(content)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -70,9 +80,10 @@ def main():
     parser.add_argument("--maildir", required=True)
     parser.add_argument("--auth")
     parser.add_argument("--delay-ms", type=int, default=0)
+    parser.add_argument("--discard", action="store_true")
     args = parser.parse_args()
 
-    handler = Handler(args.maildir, args.delay_ms / 1000)
+    handler = Handler(args.maildir, args.delay_ms / 1000, args.discard)
     kwargs = {}
     if args.auth:
         user, password = args.auth.split(":", 1)

@@ -104,6 +104,7 @@ async fn outbox(port: u16, n: usize, dir: &std::path::Path, run: usize) -> Durat
             from_address: "research@panel.example.com".into(),
             from_name: "Panel Research".into(),
             reply_to: None,
+            ca_certificate: None,
         },
     )
     .await

@@ -29,6 +29,7 @@ async fn smtp_on(panel: &Panel, port: u16, user: Option<(&str, &str)>) {
             from_address: "research@panel.example.com".into(),
             from_name: "Panel Research".into(),
             reply_to: None,
+            ca_certificate: None,
         },
     )
     .await
@@ -525,6 +526,7 @@ async fn settings_are_checked() {
         from_address: from.into(),
         from_name: "Research".into(),
         reply_to: None,
+        ca_certificate: None,
     };
     let err = settings::set(&t.panel, input("smtp example com", "a@example.com"))
         .await
@@ -550,4 +552,117 @@ async fn settings_are_checked() {
         .unwrap();
     assert_eq!(saved.tls, TlsMode::Starttls);
     assert!(!saved.has_password);
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed
+/// by it, written as PEM files; returns (CA PEM, cert path, key path).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let cert_path = dir.join("server.pem");
+    let key_path = dir.join("server.key");
+    std::fs::write(&cert_path, leaf.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (
+        ca.pem(),
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    )
+}
+
+async fn smtp_tls(panel: &Panel, port: u16, tls: TlsMode, ca: Option<&str>) {
+    settings::set(
+        panel,
+        SmtpInput {
+            host: "127.0.0.1".into(),
+            port,
+            tls,
+            user: Some("mailer".into()),
+            password: PasswordChange::Set("tls-pa55".into()),
+            from_address: "research@panel.example.com".into(),
+            from_name: "Panel Research".into(),
+            reply_to: None,
+            ca_certificate: ca.map(str::to_string),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn starttls_and_implicit_tls_with_a_login_and_the_certificate_checked() {
+    let t = common::panel().await;
+    let (ca, cert, key) = certificates(t.dir.path());
+    let auth = ["--auth", "mailer:tls-pa55", "--cert", &cert, "--key", &key];
+
+    for mode in [TlsMode::Starttls, TlsMode::Tls] {
+        let flag = if mode == TlsMode::Starttls {
+            "starttls"
+        } else {
+            "tls"
+        };
+        let mut args = auth.to_vec();
+        args.extend(["--tls", flag]);
+        let server = SmtpServer::start(t.dir.path(), &args);
+
+        // Without the company CA the server's certificate is not trusted,
+        // and the message waits.
+        smtp_tls(&t.panel, server.port, mode, None).await;
+        let id = queue(&t.panel, &message("a@example.org", &format!("Over {flag}"))).await;
+        let report = worker::send_due(&t.panel).await.unwrap();
+        assert_eq!(report.retrying, 1, "{mode:?}: {report:?}");
+        let problem = report.problem.unwrap();
+        assert!(
+            problem.to_lowercase().contains("certificate"),
+            "{mode:?}: {problem}"
+        );
+
+        smtp_tls(&t.panel, server.port, mode, Some(&ca)).await;
+        mail::retry(&t.panel, id).await.unwrap();
+        let report = worker::send_due(&t.panel).await.unwrap();
+        assert_eq!(report.sent, 1, "{mode:?}: {report:?}");
+        let delivered = server.delivered();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(
+            delivered[0].parsed().subject(),
+            Some(format!("Over {flag}").as_str())
+        );
+    }
+
+    // STARTTLS asked of a server that does not offer it: refused, not sent in clear.
+    let plain = SmtpServer::start(t.dir.path(), &[]);
+    smtp_tls(&t.panel, plain.port, TlsMode::Starttls, Some(&ca)).await;
+    let id = queue(&t.panel, &message("b@example.org", "Never in clear")).await;
+    let report = worker::send_due(&t.panel).await.unwrap();
+    assert!(report.problem.unwrap().contains("does not offer STARTTLS"));
+    assert_eq!(status(&t.panel, id).await.status, Status::Queued);
+    assert!(plain.delivered().is_empty());
+
+    let err = settings::set(
+        &t.panel,
+        SmtpInput {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: TlsMode::Tls,
+            user: None,
+            password: PasswordChange::Clear,
+            from_address: "a@example.com".into(),
+            from_name: String::new(),
+            reply_to: None,
+            ca_certificate: Some("not a certificate".into()),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "CA certificate"),
+        "{err:?}"
+    );
 }

@@ -45,6 +45,10 @@ pub struct SmtpSet {
     /// Where replies go, when a message does not name a person.
     #[arg(long)]
     reply_to: Option<String>,
+    /// Trust this certificate authority (a PEM file) besides the system's,
+    /// for a relay with a company CA.
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +114,13 @@ pub async fn smtp(panel: &Panel, cmd: SmtpCmd) -> Result<ExitCode, Error> {
             } else {
                 PasswordChange::Keep
             };
+            let ca_certificate = match &a.ca_file {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?),
+                None => None,
+            };
             let saved = settings::set(
                 panel,
                 SmtpInput {
@@ -121,6 +132,7 @@ pub async fn smtp(panel: &Panel, cmd: SmtpCmd) -> Result<ExitCode, Error> {
                     from_address: a.from,
                     from_name: a.from_name,
                     reply_to: a.reply_to,
+                    ca_certificate,
                 },
             )
             .await?;
@@ -158,6 +170,9 @@ fn print_settings(s: &settings::SmtpSettings) {
     }
     if let Some(r) = &s.reply_to {
         out!("reply-to: {r}");
+    }
+    if s.ca_certificate.is_some() {
+        out!("trusts:   the system's certificate authorities and the one in the settings");
     }
 }
 

@@ -69,6 +69,10 @@ pub struct SmtpSettings {
     pub from_name: String,
     /// Where replies go when a message does not name a person.
     pub reply_to: Option<String>,
+    /// A certificate authority (PEM) trusted besides the system's, for a
+    /// company relay with its own CA.
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
     /// Whether a password is saved (it is never shown).
     #[serde(default)]
     pub has_password: bool,
@@ -115,6 +119,8 @@ pub struct SmtpInput {
     pub from_address: String,
     pub from_name: String,
     pub reply_to: Option<String>,
+    /// A PEM certificate authority to trust besides the system's.
+    pub ca_certificate: Option<String>,
 }
 
 /// The settings and the password the worker logs in with.
@@ -173,6 +179,21 @@ pub async fn set(panel: &Panel, input: SmtpInput) -> Result<SmtpSettings> {
         Some(u) => Some(u.to_string()),
     };
 
+    let ca_certificate = match input.ca_certificate.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(pem) => {
+            let parsed = lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes());
+            if !pem.contains("BEGIN CERTIFICATE") || parsed.is_err() {
+                return Err(Error::invalid(
+                    "CA certificate",
+                    pem,
+                    "is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+            Some(pem.to_string())
+        }
+    };
+
     let mut tx = panel.write().await?;
     let had_password = settings::get::<String>(&mut tx, PASSWORD_KEY)
         .await?
@@ -208,6 +229,7 @@ pub async fn set(panel: &Panel, input: SmtpInput) -> Result<SmtpSettings> {
         from_address: from.as_str().to_string(),
         from_name,
         reply_to,
+        ca_certificate,
         has_password,
     };
     settings::put(&mut tx, KEY, &stored).await?;

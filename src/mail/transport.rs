@@ -15,7 +15,7 @@ use lettre::address::Envelope;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use std::collections::BTreeMap;
@@ -154,7 +154,14 @@ impl Connection {
         let target = format!("{}:{}", s.host, s.port);
         let hello = ClientId::default();
         let tls = || {
-            TlsParameters::new(s.host.clone())
+            let mut builder = TlsParameters::builder(s.host.clone());
+            if let Some(pem) = &s.ca_certificate {
+                let ca = Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| format!("the CA certificate in the settings: {}", describe(&e)))?;
+                builder = builder.add_root_certificate(ca);
+            }
+            builder
+                .build()
                 .map_err(|e| format!("TLS for {}: {}", s.host, describe(&e)))
         };
         let mut inner = match s.tls {

@@ -9,7 +9,8 @@ tests need, chosen by the recipient's local part:
   slowdata...@  451 at the end of DATA the first time, accepted after
   defer...@     451 at RCPT, always
 
-Options: --port, --maildir, --discard (count accepted messages in
+Options: --port, --maildir, --tls starttls|tls with --cert and --key (PEM
+files: STARTTLS offered and required, or TLS from the first byte), --discard (count accepted messages in
 DIR/count instead of storing them: for benchmarks, where the Maildir's own
 file operations would dominate), --auth USER:PASSWORD (AUTH PLAIN/LOGIN offered
 without TLS, as on a local relay), --delay-ms (wait before accepting each
@@ -22,6 +23,7 @@ import asyncio
 import mailbox
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -81,6 +83,9 @@ def main():
     parser.add_argument("--auth")
     parser.add_argument("--delay-ms", type=int, default=0)
     parser.add_argument("--discard", action="store_true")
+    parser.add_argument("--tls", choices=["starttls", "tls"])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
 
     handler = Handler(args.maildir, args.delay_ms / 1000, args.discard)
@@ -94,6 +99,13 @@ def main():
             return AuthResult(success=ok, handled=False)
 
         kwargs = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        else:
+            kwargs.update(ssl_context=context)
     controller = Controller(handler, hostname="127.0.0.1", port=args.port,
                             decode_data=False, enable_SMTPUTF8=True, **kwargs)
     controller.start()

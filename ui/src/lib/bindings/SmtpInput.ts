@@ -5,4 +5,8 @@ import type { TlsMode } from "./TlsMode";
 /**
  * SMTP settings as entered.
  */
-export type SmtpInput = { host: string, port: number, tls: TlsMode, user: string | null, password: PasswordChange, fromAddress: string, fromName: string, replyTo: string | null, };
+export type SmtpInput = { host: string, port: number, tls: TlsMode, user: string | null, password: PasswordChange, fromAddress: string, fromName: string, replyTo: string | null, 
+/**
+ * A PEM certificate authority to trust besides the system's.
+ */
+caCertificate: string | null, };

@@ -22,6 +22,11 @@ fromName: string,
  */
 replyTo: string | null, 
 /**
+ * A certificate authority (PEM) trusted besides the system's, for a
+ * company relay with its own CA.
+ */
+caCertificate: string | null, 
+/**
  * Whether a password is saved (it is never shown).
  */
 hasPassword: boolean, };

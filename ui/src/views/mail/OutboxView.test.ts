@@ -80,7 +80,7 @@ describe("OutboxView", () => {
     const failedRow = screen.getAllByTestId("outbox-row").find((r) => r.dataset.status === "failed")!;
     await fireEvent.click(failedRow.querySelector("[data-testid=outbox-retry]")!);
     await waitFor(() => expect(calls.some((c) => c.cmd === "outbox_retry" && c.args.id === 2)).toBe(true));
-    await fireEvent.click(screen.getAllByTestId("outbox-cancel")[0]);
+    await fireEvent.click(screen.getAllByTestId("outbox-cancel")[0]!);
     expect((await screen.findByRole("alert")).textContent).toContain("can no longer be cancelled");
   });
 

@@ -164,6 +164,25 @@ async fn a_message_arrives_with_its_headers_both_bodies_and_attachments() {
     let again = worker::send_due(&t.panel).await.unwrap();
     assert_eq!(again.sent, 0);
     assert_eq!(server.delivered().len(), 1);
+
+    // An invitation queued without the header still carries one, to the
+    // research team's address; a test message does not.
+    queue(&t.panel, &message("zoe@example.org", "Second invitation")).await;
+    let mut test = message("me@example.org", "Test");
+    test.kind = MessageKind::Test;
+    queue(&t.panel, &test).await;
+    assert_eq!(worker::send_due(&t.panel).await.unwrap().sent, 2);
+    for d in &server.delivered()[1..] {
+        let got = d.parsed();
+        let header = got.header_raw("List-Unsubscribe").map(str::trim);
+        match got.subject() {
+            Some("Second invitation") => assert_eq!(
+                header,
+                Some("<mailto:research@panel.example.com?subject=unsubscribe>")
+            ),
+            _ => assert_eq!(header, None),
+        }
+    }
 }
 
 #[tokio::test]

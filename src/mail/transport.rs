@@ -28,6 +28,7 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A stored message, ready to be built.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
+    pub kind: super::MessageKind,
     pub recipient: String,
     pub recipient_name: String,
     pub reply_to: Option<String>,
@@ -116,7 +117,27 @@ pub(crate) fn build(
             r.parse().map_err(|e| bad("reply-to address", &e))?,
         ));
     }
-    for (name, value) in &m.headers {
+    let mut headers = m.headers.clone();
+    if matches!(
+        m.kind,
+        super::MessageKind::Invitation | super::MessageKind::Reminder
+    ) && !headers
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("List-Unsubscribe"))
+    {
+        // Mail to panel members is list mail: their mail program offers an
+        // unsubscribe button, and the request reaches the research team.
+        let to = account
+            .settings
+            .reply_to
+            .as_deref()
+            .unwrap_or(account.from.as_str());
+        headers.insert(
+            "List-Unsubscribe".into(),
+            format!("<mailto:{to}?subject=unsubscribe>"),
+        );
+    }
+    for (name, value) in &headers {
         let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| bad("header name", &e))?;
         builder = builder.raw_header(HeaderValue::new(name, value.clone()));
     }

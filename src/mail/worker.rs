@@ -337,7 +337,7 @@ async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
 /// The messages whose time has come, oldest due first, with attachments.
 async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
     let rows = sqlx::query(
-        "SELECT id, recipient, recipient_name, reply_to, from_name, subject, body_text, \
+        "SELECT id, kind, recipient, recipient_name, reply_to, from_name, subject, body_text, \
          body_html, headers, message_id FROM outbox \
          WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
     )
@@ -371,7 +371,9 @@ async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
         .map(|row| {
             let id: i64 = row.get("id");
             let headers: String = row.get("headers");
+            let kind: String = row.get("kind");
             let outgoing = Outgoing {
+                kind: kind.parse().unwrap_or(super::MessageKind::Test),
                 recipient: row.get("recipient"),
                 recipient_name: row.get("recipient_name"),
                 reply_to: row.get("reply_to"),

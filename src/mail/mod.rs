@@ -315,63 +315,65 @@ async fn status_of(conn: &mut SqliteConnection, id: MessageId) -> Result<Status>
     s.ok_or_else(|| Error::not_found("message", id))?.parse()
 }
 
-/// Puts a failed (or waiting) message back in the queue to be tried now, or
-/// at its scheduled time if that is still ahead.
-pub async fn retry(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
-    let now = millis(panel.now());
-    let mut tx = panel.write().await?;
-    match status_of(&mut tx, id).await? {
-        Status::Queued | Status::Failed => {}
-        Status::Sending => {
-            return Err(Error::conflict(format!(
-                "message {id} is being sent right now"
-            )));
-        }
-        Status::Sent => {
-            return Err(Error::conflict(format!(
-                "message {id} was already sent; it is not sent twice"
-            )));
-        }
-        Status::Cancelled => return Err(Error::conflict(format!("message {id} was cancelled"))),
-    }
-    sqlx::query(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
-         first_failure_at = NULL, updated_at = ?1 WHERE id = ?2",
-    )
-    .bind(now)
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    panel.wake_mail();
-    Ok(get(panel, id).await?.message)
+/// What a person can do to a message from the outbox view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Retry,
+    Cancel,
 }
 
-/// Cancels a message that has not gone: it will never be sent.
-pub async fn cancel(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
+/// The outbox's allowed transitions, in one place: why `action` is refused
+/// for a message in `status`, or `None` when it is allowed.
+fn refusal(status: Status, action: Action, id: MessageId) -> Option<String> {
+    match (status, action) {
+        (Status::Queued | Status::Failed, _) => None,
+        (Status::Sending, Action::Retry) => Some(format!("message {id} is being sent right now")),
+        (Status::Sending, Action::Cancel) => Some(format!(
+            "message {id} is being handed to the server right now and can no longer be cancelled"
+        )),
+        (Status::Sent, Action::Retry) => Some(format!(
+            "message {id} was already sent; it is not sent twice"
+        )),
+        (Status::Sent, Action::Cancel) => Some(format!("message {id} was already sent")),
+        (Status::Cancelled, Action::Retry) => Some(format!("message {id} was cancelled")),
+        (Status::Cancelled, Action::Cancel) => Some(format!("message {id} was already cancelled")),
+    }
+}
+
+async fn change(panel: &Panel, id: MessageId, action: Action) -> Result<OutboxMessage> {
     let now = millis(panel.now());
     let mut tx = panel.write().await?;
-    match status_of(&mut tx, id).await? {
-        Status::Queued | Status::Failed => {}
-        Status::Sending => {
-            return Err(Error::conflict(format!(
-                "message {id} is being handed to the server right now and can no longer be cancelled"
-            )));
-        }
-        Status::Sent => return Err(Error::conflict(format!("message {id} was already sent"))),
-        Status::Cancelled => {
-            return Err(Error::conflict(format!(
-                "message {id} was already cancelled"
-            )));
-        }
+    if let Some(why) = refusal(status_of(&mut tx, id).await?, action, id) {
+        return Err(Error::conflict(why));
     }
-    sqlx::query("UPDATE outbox SET status = 'cancelled', updated_at = ? WHERE id = ?")
+    let sql = match action {
+        Action::Retry => {
+            "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
+             first_failure_at = NULL, updated_at = ?1 WHERE id = ?2"
+        }
+        Action::Cancel => "UPDATE outbox SET status = 'cancelled', updated_at = ?1 WHERE id = ?2",
+    };
+    sqlx::query(sql)
         .bind(now)
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    if action == Action::Retry {
+        panel.wake_mail();
+    }
     Ok(get(panel, id).await?.message)
+}
+
+/// Puts a failed (or waiting) message back in the queue to be tried now, or
+/// at its scheduled time if that is still ahead.
+pub async fn retry(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
+    change(panel, id, Action::Retry).await
+}
+
+/// Cancels a message that has not gone: it will never be sent.
+pub async fn cancel(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
+    change(panel, id, Action::Cancel).await
 }
 
 #[cfg(test)]

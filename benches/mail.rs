@@ -127,6 +127,7 @@ async fn outbox(port: u16, n: usize, dir: &std::path::Path, run: usize) -> Durat
             headers,
             attachments: Vec::new(),
             not_before: panel.now(),
+            topic: None,
         };
         mail::enqueue(&mut tx, panel.now(), &m).await.unwrap();
     }

@@ -51,6 +51,7 @@ fn message(to: &str, subject: &str) -> NewMessage {
         headers: BTreeMap::new(),
         attachments: Vec::new(),
         not_before: common::start(),
+        topic: None,
     }
 }
 

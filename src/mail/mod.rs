@@ -115,8 +115,8 @@ pub async fn enqueue(
     let not_before = millis(message.not_before);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO outbox (kind, recipient, recipient_name, reply_to, from_name, subject, \
-         body_text, body_html, headers, message_id, not_before, next_attempt_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         body_text, body_html, headers, message_id, not_before, next_attempt_at, created_at, updated_at, topic) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(message.kind.as_str())
     .bind(message.to.as_str())
@@ -132,6 +132,7 @@ pub async fn enqueue(
     .bind(not_before.max(millis(now)))
     .bind(millis(now))
     .bind(millis(now))
+    .bind(&message.topic)
     .fetch_one(&mut *conn)
     .await?;
     for a in &message.attachments {
@@ -146,6 +147,25 @@ pub async fn enqueue(
         .await?;
     }
     Ok(MessageId(id))
+}
+
+/// Cancels, inside the caller's transaction, every queued or failed message
+/// whose topic starts with `prefix` (a rescheduled session's reminders, say).
+/// Returns how many were cancelled. Messages already sent are left alone.
+pub async fn cancel_topic(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    prefix: &str,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 \
+         WHERE substr(topic, 1, length(?2)) = ?2 AND status IN ('queued', 'failed')",
+    )
+    .bind(millis(now))
+    .bind(prefix)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Queues a test message to `address` from the saved SMTP settings, and
@@ -171,6 +191,7 @@ pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {
         headers: BTreeMap::new(),
         attachments: Vec::new(),
         not_before: now,
+        topic: None,
     };
     let mut tx = panel.write().await?;
     let id = enqueue(&mut tx, now, &message).await?;

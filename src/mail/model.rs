@@ -176,6 +176,9 @@ pub struct NewMessage {
     pub attachments: Vec<Attachment>,
     /// Not sent before this instant (reminders and nudges).
     pub not_before: DateTime<Utc>,
+    /// What the message is about (`session/12/participant/5/reminder`), so a
+    /// later change can cancel what it makes obsolete ([`super::cancel_topic`]).
+    pub topic: Option<String>,
 }
 
 /// One line of the outbox view.

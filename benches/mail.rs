@@ -53,6 +53,7 @@ fn invitation(i: usize) -> (String, mail::Rendered) {
         moderator_name: Some("Ana Moderator".into()),
         organiser_name: "Panel Research".into(),
         unsubscribe_address: "research@panel.example.com".into(),
+        updated: false,
     }))
     .unwrap();
     (to, body)

@@ -5,7 +5,8 @@
 //! Each domain is a module of free functions that take `&Panel`:
 //! [`participants`] (recruitment: people, CSV import and export, screeners,
 //! contact governance, suppression lists, consent, privacy), [`mail`] (the
-//! durable outbox and its SMTP worker) and [`demo`]
+//! durable outbox and its SMTP worker), [`sessions`] (staff, scheduling,
+//! invitations, RSVPs, attendance) and [`demo`]
 //! (the reference-panel generator). The command-line tool (`src/main.rs`)
 //! and the desktop app (`src-tauri/`) are thin edges over these functions;
 //! neither holds a rule of its own.
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod mail;
 pub mod participants;
+pub mod sessions;
 mod settings;
 
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 //! committed files differ, so the UI never compiles against stale shapes.
 //! `UPDATE_BINDINGS=1 cargo test --test bindings` rewrites them.
 
-use panelkeeper::mail;
+use panelkeeper::{mail, sessions};
 use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
@@ -44,6 +44,15 @@ fn export_all(dir: &Path) {
         mail::settings::SmtpSettings,
         mail::settings::SmtpInput,
         mail::worker::PassReport,
+        sessions::Session,
+        sessions::SessionDetail,
+        sessions::SessionInput,
+        sessions::SessionQuery,
+        sessions::InviteRequest,
+        sessions::InviteReport,
+        sessions::roster::AttendanceInput,
+        sessions::roster::ReminderPlan,
+        sessions::staff::StaffInput,
     );
 }
 

@@ -55,6 +55,8 @@ pub struct Invitation {
     pub organiser_name: String,
     /// Where an unsubscribe request goes (also in `List-Unsubscribe`).
     pub unsubscribe_address: String,
+    /// The session moved: this replaces an earlier invitation.
+    pub updated: bool,
 }
 
 /// A reminder before a session.
@@ -183,7 +185,7 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 9] = [
     ),
     (
         MessageKind::Invitation,
-        "Invitation: {{ session_title }}, {{ starts_at|local(zone, \"date\") }}",
+        "{% if updated %}Updated invitation{% else %}Invitation{% endif %}: {{ session_title }}, {{ starts_at|local(zone, \"date\") }}",
         include_str!("templates/invitation.txt"),
         include_str!("templates/invitation.html"),
     ),
@@ -331,6 +333,7 @@ mod tests {
                 moderator_name: Some("Ana".into()),
                 organiser_name: "Research team".into(),
                 unsubscribe_address: "research@example.com".into(),
+                updated: false,
             }),
             Template::Reminder(Reminder {
                 participant_name: "Zoë".into(),

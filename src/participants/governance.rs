@@ -105,6 +105,15 @@ pub enum Exclusion {
         value: String,
         max: u32,
     },
+    /// Already on this session's roster.
+    AlreadyInvited,
+    /// On the roster of another session at an overlapping time.
+    DoubleBooked {
+        #[ts(type = "number")]
+        session: i64,
+        title: String,
+        starts_at: DateTime<Utc>,
+    },
 }
 
 impl fmt::Display for Exclusion {
@@ -140,6 +149,16 @@ impl fmt::Display for Exclusion {
             } => {
                 write!(f, "quota full: {attribute}={value} already has {max}")
             }
+            Exclusion::AlreadyInvited => write!(f, "already invited to this session"),
+            Exclusion::DoubleBooked {
+                session,
+                title,
+                starts_at,
+            } => write!(
+                f,
+                "double-booked: already in session {session} \"{title}\" at {}",
+                starts_at.format("%Y-%m-%d %H:%M UTC")
+            ),
         }
     }
 }
@@ -356,7 +375,7 @@ pub struct EligibilityReport {
 }
 
 /// Options for a screener run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EligibilityOptions {
     /// At most this many eligible people.
@@ -364,6 +383,11 @@ pub struct EligibilityOptions {
     /// People already counted in each quota cell (attribute -> value -> n),
     /// such as those already invited to a session.
     pub filled: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Further reasons the caller knows of, by participant id (already on
+    /// the session's roster, in an overlapping session).
+    #[serde(skip)]
+    #[ts(skip)]
+    pub also_excluded: HashMap<i64, Vec<Exclusion>>,
 }
 
 /// Runs a screener and the contact rules over the whole panel at `at`.
@@ -398,7 +422,10 @@ fn evaluate(
             not_qualified += 1;
             continue;
         }
-        let reasons = check(&index.facts(person, at), rules, at);
+        let mut reasons = check(&index.facts(person, at), rules, at);
+        if let Some(more) = options.also_excluded.get(&person.id) {
+            reasons.extend(more.iter().cloned());
+        }
         if reasons.is_empty() {
             passed.push((index.last_contact(person, at), person));
         } else {

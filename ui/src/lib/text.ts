@@ -60,6 +60,10 @@ export function exclusionText(x: Exclusion): string {
       return `Does not meet ${x.criterion}`;
     case "quotaFull":
       return `Quota full: ${x.attribute}=${x.value} already has ${x.max}`;
+    case "alreadyInvited":
+      return "Already invited to this session";
+    case "doubleBooked":
+      return `Double-booked: already in session ${x.session} "${x.title}" at ${dateTime(x.startsAt)}`;
   }
 }
 

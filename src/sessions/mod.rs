@@ -1,0 +1,373 @@
+//! Sessions and scheduling: focus groups and panel sessions with an explicit
+//! time zone, their moderator and observers ([`staff`]), seats, an
+//! over-recruit target and floaters; rescheduling and cancellation.
+//!
+//! [`roster`] invites people (through screeners and the contact rules),
+//! keeps their RSVPs and attendance, and plans reminders; every message
+//! goes through the outbox in the same transaction as the change, with a
+//! calendar entry from [`ics`]. Invitations, confirmations and attendance
+//! are written to the contact history that governance reads. This module
+//! does not decide who may be contacted: governance does.
+
+pub mod ics;
+pub mod model;
+pub mod roster;
+pub mod staff;
+
+pub use model::{
+    Attendance, InviteReport, InviteRequest, Invitee, Invitees, RosterCounts, RosterEntry, Rsvp,
+    Session, SessionDetail, SessionId, SessionInput, SessionQuery, SessionStatus,
+};
+
+use crate::db::{instant, millis};
+use crate::participants::fields::{check_text, parse_time_zone};
+use crate::{Error, Panel, Result};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use staff::StaffId;
+
+/// The instant a wall-clock time in `zone` names, or why it names none or two.
+pub fn instant_in(zone: &str, local: NaiveDateTime) -> Result<DateTime<Utc>> {
+    let tz: Tz = zone
+        .parse()
+        .map_err(|_| Error::invalid("time zone", zone, "is not an IANA time zone"))?;
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(a, b) => Err(Error::invalid(
+            "start",
+            local.format("%Y-%m-%d %H:%M").to_string(),
+            format!(
+                "happens twice in {zone} that day (clocks go back): at {} and at {}; choose another time",
+                a.format("%H:%M %Z"),
+                b.format("%H:%M %Z")
+            ),
+        )),
+        LocalResult::None => Err(Error::invalid(
+            "start",
+            local.format("%Y-%m-%d %H:%M").to_string(),
+            format!("does not exist in {zone} (clocks go forward that night); choose another time"),
+        )),
+    }
+}
+
+struct Checked {
+    study: String,
+    title: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    time_zone: String,
+    place: String,
+    seats: u32,
+    over_recruit: u32,
+    floaters: u32,
+}
+
+fn check(input: &SessionInput) -> Result<Checked> {
+    let title = check_text("title", &input.title)?;
+    if title.is_empty() {
+        return Err(Error::invalid("title", "", "is empty"));
+    }
+    let time_zone = parse_time_zone(&input.time_zone)?;
+    let start = input
+        .start
+        .ok_or_else(|| Error::invalid("start", "", "is missing"))?;
+    if input.minutes == 0 || input.minutes > 24 * 60 {
+        return Err(Error::invalid(
+            "minutes",
+            input.minutes.to_string(),
+            "must be between 1 and 1440",
+        ));
+    }
+    if input.seats == 0 {
+        return Err(Error::invalid("seats", "0", "must be at least 1"));
+    }
+    let over_recruit = input.over_recruit.unwrap_or(input.seats);
+    if over_recruit < input.seats {
+        return Err(Error::invalid(
+            "over-recruit",
+            over_recruit.to_string(),
+            format!("must be at least the {} seats", input.seats),
+        ));
+    }
+    let starts_at = instant_in(&time_zone, start)?;
+    Ok(Checked {
+        study: check_text("study", &input.study)?,
+        title,
+        starts_at,
+        ends_at: starts_at + Duration::minutes(input.minutes as i64),
+        time_zone,
+        place: check_text("place", &input.place)?,
+        seats: input.seats,
+        over_recruit,
+        floaters: input.floaters,
+    })
+}
+
+/// A scheduled session of `moderator` overlapping `[from, to)`, other than `except`.
+async fn moderator_clash(
+    conn: &mut SqliteConnection,
+    moderator: StaffId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    except: Option<SessionId>,
+) -> Result<Option<(i64, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, title, starts_at FROM sessions WHERE moderator = ? AND status = 'scheduled' \
+         AND starts_at < ? AND ends_at > ? AND id IS NOT ? ORDER BY starts_at LIMIT 1",
+    )
+    .bind(moderator.0)
+    .bind(millis(to))
+    .bind(millis(from))
+    .bind(except.map(|s| s.0))
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+fn clash_error(who: &str, clash: (i64, String, i64)) -> Error {
+    let (id, title, starts) = clash;
+    Error::conflict(format!(
+        "{who} is already in session {id} \"{title}\" at {}, which overlaps; \
+         choose another time or allow double-booking",
+        instant(starts).format("%Y-%m-%d %H:%M UTC")
+    ))
+}
+
+/// Plans a session. Returns it with its new id.
+pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
+    let c = check(input)?;
+    let mut tx = panel.write().await?;
+    let moderator = staff::by_email_in(&mut tx, &input.moderator).await?;
+    if !input.allow_double_booking
+        && let Some(clash) =
+            moderator_clash(&mut tx, moderator.id, c.starts_at, c.ends_at, None).await?
+    {
+        return Err(clash_error(
+            &format!("the moderator {}", moderator.name),
+            clash,
+        ));
+    }
+    let mut observers = Vec::new();
+    for o in &input.observers {
+        observers.push(staff::by_email_in(&mut tx, o).await?.id);
+    }
+    let now = millis(panel.now());
+    let mut token = [0u8; 8];
+    getrandom::fill(&mut token).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
+         seats, over_recruit, floaters, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(format!("{}@panelkeeper", hex::encode(token)))
+    .bind(&c.study)
+    .bind(&c.title)
+    .bind(millis(c.starts_at))
+    .bind(millis(c.ends_at))
+    .bind(&c.time_zone)
+    .bind(&c.place)
+    .bind(moderator.id.0)
+    .bind(c.seats)
+    .bind(c.over_recruit)
+    .bind(c.floaters)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for o in observers {
+        sqlx::query("INSERT OR IGNORE INTO session_observers (session, staff) VALUES (?, ?)")
+            .bind(id)
+            .bind(o.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    get(panel, SessionId(id)).await
+}
+
+const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.time_zone, s.place, \
+    s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'invited') AS n_invited, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'confirmed') AS n_confirmed, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'tentative') AS n_tentative, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'declined') AS n_declined, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'waitlisted') AS n_waitlisted, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.attendance IN ('attended', 'late')) AS n_attended, \
+    (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.attendance = 'no_show') AS n_no_shows";
+
+async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Session> {
+    let id: i64 = row.get("id");
+    let zone: String = row.get("time_zone");
+    let starts_at = instant(row.get("starts_at"));
+    let tz: Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let observer_ids: Vec<i64> =
+        sqlx::query_scalar("SELECT staff FROM session_observers WHERE session = ? ORDER BY staff")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut observers = Vec::new();
+    for o in observer_ids {
+        observers.push(staff::get_in(conn, StaffId(o)).await?);
+    }
+    let count = |name: &str| row.get::<i64, _>(name) as u32;
+    Ok(Session {
+        id: SessionId(id),
+        uid: row.get("uid"),
+        study: row.get("study"),
+        title: row.get("title"),
+        starts_at,
+        ends_at: instant(row.get("ends_at")),
+        local_start: starts_at.with_timezone(&tz).naive_local(),
+        time_zone: zone,
+        place: row.get("place"),
+        moderator: staff::get_in(conn, StaffId(row.get("moderator"))).await?,
+        observers,
+        seats: row.get::<i64, _>("seats") as u32,
+        over_recruit: row.get::<i64, _>("over_recruit") as u32,
+        floaters: row.get::<i64, _>("floaters") as u32,
+        sequence: row.get("sequence"),
+        status: if row.get::<String, _>("status") == "cancelled" {
+            SessionStatus::Cancelled
+        } else {
+            SessionStatus::Scheduled
+        },
+        cancel_reason: row.get("cancel_reason"),
+        counts: RosterCounts {
+            invited: count("n_invited"),
+            confirmed: count("n_confirmed"),
+            tentative: count("n_tentative"),
+            declined: count("n_declined"),
+            waitlisted: count("n_waitlisted"),
+            attended: count("n_attended"),
+            no_shows: count("n_no_shows"),
+        },
+    })
+}
+
+pub(crate) async fn get_in(conn: &mut SqliteConnection, id: SessionId) -> Result<Session> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions s WHERE s.id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("session", id))?;
+    session_from(conn, &row).await
+}
+
+/// One session.
+pub async fn get(panel: &Panel, id: SessionId) -> Result<Session> {
+    let mut conn = panel.pool().acquire().await?;
+    get_in(&mut conn, id).await
+}
+
+/// Sessions in start order.
+pub async fn list(panel: &Panel, query: &SessionQuery) -> Result<Vec<Session>> {
+    let mut conn = panel.pool().acquire().await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions s WHERE (?1 IS NULL OR s.ends_at > ?1) \
+         AND (?2 IS NULL OR s.starts_at < ?2) AND (?3 OR s.status = 'scheduled') \
+         ORDER BY s.starts_at, s.id LIMIT ?4"
+    )))
+    .bind(query.from.map(millis))
+    .bind(query.to.map(millis))
+    .bind(query.include_cancelled)
+    .bind(query.limit.unwrap_or(500).clamp(1, 5000))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(session_from(&mut conn, row).await?);
+    }
+    Ok(out)
+}
+
+/// A session and its roster.
+pub async fn detail(panel: &Panel, id: SessionId) -> Result<SessionDetail> {
+    let session = get(panel, id).await?;
+    let roster = roster::entries(panel, id).await?;
+    Ok(SessionDetail { session, roster })
+}
+
+/// Moves a session to a new wall-clock start in its zone (and length, if
+/// given). Everyone still coming gets an updated calendar entry (a higher
+/// SEQUENCE); reminders are planned again.
+pub async fn reschedule(
+    panel: &Panel,
+    id: SessionId,
+    start: NaiveDateTime,
+    minutes: Option<u32>,
+    allow_double_booking: bool,
+) -> Result<Session> {
+    let mut tx = panel.write().await?;
+    let session = get_in(&mut tx, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!("session {id} was cancelled")));
+    }
+    let minutes = minutes.unwrap_or(((session.ends_at - session.starts_at).num_minutes()) as u32);
+    if minutes == 0 || minutes > 24 * 60 {
+        return Err(Error::invalid(
+            "minutes",
+            minutes.to_string(),
+            "must be between 1 and 1440",
+        ));
+    }
+    let starts_at = instant_in(&session.time_zone, start)?;
+    let ends_at = starts_at + Duration::minutes(minutes as i64);
+    if !allow_double_booking {
+        if let Some(clash) =
+            moderator_clash(&mut tx, session.moderator.id, starts_at, ends_at, Some(id)).await?
+        {
+            return Err(clash_error(
+                &format!("the moderator {}", session.moderator.name),
+                clash,
+            ));
+        }
+        if let Some((name, clash)) =
+            roster::participant_clash(&mut tx, id, starts_at, ends_at).await?
+        {
+            return Err(clash_error(&name, clash));
+        }
+    }
+    sqlx::query(
+        "UPDATE sessions SET starts_at = ?, ends_at = ?, sequence = sequence + 1, updated_at = ? WHERE id = ?",
+    )
+    .bind(millis(starts_at))
+    .bind(millis(ends_at))
+    .bind(millis(panel.now()))
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let moved = get_in(&mut tx, id).await?;
+    roster::send_updates(&mut tx, panel.now(), &moved).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}
+
+/// Cancels a session: everyone still coming gets a calendar cancellation,
+/// and waiting reminders are withdrawn.
+pub async fn cancel(panel: &Panel, id: SessionId, reason: Option<&str>) -> Result<Session> {
+    let reason = reason.map(|r| check_text("reason", r)).transpose()?;
+    let mut tx = panel.write().await?;
+    let session = get_in(&mut tx, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!(
+            "session {id} was already cancelled"
+        )));
+    }
+    sqlx::query(
+        "UPDATE sessions SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(&reason)
+    .bind(millis(panel.now()))
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let cancelled = get_in(&mut tx, id).await?;
+    roster::send_cancellations(&mut tx, panel.now(), &cancelled).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}

@@ -1,0 +1,787 @@
+//! A session's roster: who is invited (through a screener or by name, always
+//! through the contact rules), their RSVPs, attendance and incentives, and
+//! the mail that goes with each change: invitations with a calendar entry,
+//! updates, cancellations and reminders.
+//!
+//! Every change and its mail commit together. Invitations, confirmations,
+//! declines and attendance are written to the contact history, which the
+//! contact rules read (cooldown, yearly cap, no-show ban).
+
+use super::ics::{self, Method};
+use super::model::*;
+use crate::db::{instant, millis};
+use crate::mail::settings::SmtpSettings;
+use crate::mail::templates::{self, Template};
+use crate::mail::{self, Attachment, MessageKind, NewMessage};
+use crate::participants::fields::Email;
+use crate::participants::governance::{self, EligibilityOptions, Excluded, Exclusion};
+use crate::participants::history::{self, ContactKind};
+use crate::participants::{self, ParticipantId};
+use crate::{Error, Panel, Result, settings};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqliteConnection};
+use std::collections::{BTreeMap, HashMap};
+use ts_rs::TS;
+
+/// When reminders go out before a session, in minutes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReminderPlan {
+    pub minutes_before: Vec<u32>,
+}
+
+impl Default for ReminderPlan {
+    fn default() -> Self {
+        ReminderPlan {
+            minutes_before: vec![24 * 60, 2 * 60],
+        }
+    }
+}
+
+const REMINDERS_KEY: &str = "reminders";
+
+/// The reminder offsets in force (default 24 h and 2 h before).
+pub async fn reminders(panel: &Panel) -> Result<ReminderPlan> {
+    let mut conn = panel.pool().acquire().await?;
+    Ok(settings::get(&mut conn, REMINDERS_KEY)
+        .await?
+        .unwrap_or_default())
+}
+
+/// Replaces the reminder offsets (for confirmations from now on).
+pub async fn set_reminders(panel: &Panel, plan: &ReminderPlan) -> Result<ReminderPlan> {
+    let mut minutes = plan.minutes_before.clone();
+    if let Some(bad) = minutes.iter().find(|&&m| m == 0 || m > 60 * 24 * 30) {
+        return Err(Error::invalid(
+            "reminder",
+            format!("{bad} minutes"),
+            "must be between 1 minute and 30 days before the start",
+        ));
+    }
+    minutes.sort_unstable_by(|a, b| b.cmp(a));
+    minutes.dedup();
+    let plan = ReminderPlan {
+        minutes_before: minutes,
+    };
+    let mut conn = panel.pool().acquire().await?;
+    settings::put(&mut conn, REMINDERS_KEY, &plan).await?;
+    Ok(plan)
+}
+
+/// A rostered person, as mail needs them.
+struct Person {
+    id: ParticipantId,
+    name: String,
+    email: Option<Email>,
+    zone: String,
+}
+
+async fn person(
+    conn: &mut SqliteConnection,
+    id: ParticipantId,
+    fallback_zone: &str,
+) -> Result<Person> {
+    let row = sqlx::query("SELECT name, email, time_zone FROM participants WHERE id = ?")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found("participant", id))?;
+    let email: Option<String> = row.get("email");
+    Ok(Person {
+        id,
+        name: row.get("name"),
+        email: email.as_deref().and_then(|e| Email::parse(e).ok()),
+        zone: row
+            .get::<Option<String>, _>("time_zone")
+            .unwrap_or_else(|| fallback_zone.to_string()),
+    })
+}
+
+/// Who the mail comes from: the SMTP sender when set up, else the moderator.
+async fn organiser(conn: &mut SqliteConnection, session: &Session) -> Result<(String, String)> {
+    let smtp: Option<SmtpSettings> = settings::get(conn, "smtp").await?;
+    Ok(match smtp {
+        Some(s) => (
+            if s.from_name.is_empty() {
+                session.moderator.name.clone()
+            } else {
+                s.from_name
+            },
+            s.reply_to.unwrap_or(s.from_address),
+        ),
+        None => (
+            session.moderator.name.clone(),
+            session.moderator.email.clone(),
+        ),
+    })
+}
+
+fn topic(session: &Session, p: ParticipantId, what: &str) -> String {
+    format!("session/{}/participant/{}/{what}", session.id, p)
+}
+
+fn calendar(
+    session: &Session,
+    p: &Person,
+    email: &Email,
+    organiser: &(String, String),
+    method: Method,
+    now: DateTime<Utc>,
+) -> Attachment {
+    let zone: Tz = session.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let text = ics::calendar(&ics::Event {
+        method,
+        uid: &session.uid,
+        sequence: session.sequence,
+        stamp: now,
+        starts_at: session.starts_at,
+        ends_at: session.ends_at,
+        zone,
+        summary: &session.title,
+        location: &session.place,
+        description: &session.study,
+        organizer_name: &organiser.0,
+        organizer_email: &organiser.1,
+        attendee_name: &p.name,
+        attendee_email: email.as_str(),
+    });
+    Attachment {
+        filename: match method {
+            Method::Request => "invite.ics".into(),
+            Method::Cancel => "cancel.ics".into(),
+        },
+        content_type: ics::content_type(method).into(),
+        content: text.into_bytes(),
+    }
+}
+
+/// Queues an invitation (or, with `updated`, its replacement) to `p`.
+async fn queue_invitation(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    session: &Session,
+    p: &Person,
+    organiser: &(String, String),
+    updated: bool,
+) -> Result<bool> {
+    let Some(email) = &p.email else {
+        return Ok(false);
+    };
+    let body = templates::render(&Template::Invitation(templates::Invitation {
+        participant_name: p.name.clone(),
+        session_title: session.title.clone(),
+        study: Some(session.study.clone()).filter(|s| !s.is_empty()),
+        starts_at: session.starts_at,
+        ends_at: session.ends_at,
+        zone: p.zone.clone(),
+        place: session.place.clone(),
+        moderator_name: Some(session.moderator.name.clone()),
+        organiser_name: organiser.0.clone(),
+        unsubscribe_address: organiser.1.clone(),
+        updated,
+    }))?;
+    let message = NewMessage {
+        kind: MessageKind::Invitation,
+        to: email.clone(),
+        to_name: p.name.clone(),
+        reply_to: None,
+        from_name: None,
+        body,
+        headers: BTreeMap::from([(
+            "List-Unsubscribe".to_string(),
+            format!("<mailto:{}?subject=unsubscribe>", organiser.1),
+        )]),
+        attachments: vec![calendar(session, p, email, organiser, Method::Request, now)],
+        not_before: now,
+        topic: Some(topic(session, p.id, "invitation")),
+    };
+    mail::enqueue(conn, now, &message).await?;
+    Ok(true)
+}
+
+/// Withdraws `p`'s waiting reminders and, if they are confirmed for a
+/// session still ahead, queues one per offset that has not passed.
+async fn plan_reminders(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    session: &Session,
+    p: &Person,
+    confirmed: bool,
+    organiser: &(String, String),
+) -> Result<()> {
+    mail::cancel_topic(conn, now, &topic(session, p.id, "reminder/")).await?;
+    let Some(email) = &p.email else {
+        return Ok(());
+    };
+    if !confirmed || session.status == SessionStatus::Cancelled {
+        return Ok(());
+    }
+    let plan: ReminderPlan = settings::get(conn, REMINDERS_KEY)
+        .await?
+        .unwrap_or_default();
+    for minutes in plan.minutes_before {
+        let at = session.starts_at - Duration::minutes(minutes as i64);
+        if at <= now {
+            continue;
+        }
+        let body = templates::render(&Template::Reminder(templates::Reminder {
+            participant_name: p.name.clone(),
+            session_title: session.title.clone(),
+            starts_at: session.starts_at,
+            zone: p.zone.clone(),
+            place: session.place.clone(),
+            organiser_name: organiser.0.clone(),
+        }))?;
+        mail::enqueue(
+            conn,
+            now,
+            &NewMessage {
+                kind: MessageKind::Reminder,
+                to: email.clone(),
+                to_name: p.name.clone(),
+                reply_to: None,
+                from_name: None,
+                body,
+                headers: BTreeMap::new(),
+                attachments: Vec::new(),
+                not_before: at,
+                topic: Some(topic(session, p.id, &format!("reminder/{minutes}"))),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Roster members still coming (not declined), with their RSVP.
+async fn coming(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+) -> Result<Vec<(ParticipantId, Rsvp)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT participant, rsvp FROM session_participants WHERE session = ? AND rsvp != 'declined' \
+         ORDER BY participant",
+    )
+    .bind(session.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, rsvp)| Ok((ParticipantId(id), rsvp.parse()?)))
+        .collect()
+}
+
+/// After a reschedule: an updated calendar entry to everyone still coming,
+/// and reminders planned again.
+pub(crate) async fn send_updates(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    session: &Session,
+) -> Result<()> {
+    let organiser = organiser(conn, session).await?;
+    for (id, rsvp) in coming(conn, session.id).await? {
+        let p = person(conn, id, &session.time_zone).await?;
+        mail::cancel_topic(conn, now, &topic(session, id, "invitation")).await?;
+        queue_invitation(conn, now, session, &p, &organiser, true).await?;
+        plan_reminders(conn, now, session, &p, rsvp == Rsvp::Confirmed, &organiser).await?;
+    }
+    Ok(())
+}
+
+/// After a cancellation: a calendar cancellation to everyone still coming;
+/// waiting invitations and reminders are withdrawn.
+pub(crate) async fn send_cancellations(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    session: &Session,
+) -> Result<()> {
+    let organiser = organiser(conn, session).await?;
+    mail::cancel_topic(conn, now, &format!("session/{}/", session.id)).await?;
+    for (id, _) in coming(conn, session.id).await? {
+        let p = person(conn, id, &session.time_zone).await?;
+        let Some(email) = &p.email else { continue };
+        let body = templates::render(&Template::SessionCancelled(templates::SessionCancelled {
+            participant_name: p.name.clone(),
+            session_title: session.title.clone(),
+            starts_at: session.starts_at,
+            zone: p.zone.clone(),
+            reason: session.cancel_reason.clone(),
+            organiser_name: organiser.0.clone(),
+        }))?;
+        mail::enqueue(
+            conn,
+            now,
+            &NewMessage {
+                kind: MessageKind::SessionCancelled,
+                to: email.clone(),
+                to_name: p.name.clone(),
+                reply_to: None,
+                from_name: None,
+                body,
+                headers: BTreeMap::new(),
+                attachments: vec![calendar(
+                    session,
+                    &p,
+                    email,
+                    &organiser,
+                    Method::Cancel,
+                    now,
+                )],
+                not_before: now,
+                topic: Some(topic(session, id, "cancellation")),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// People on other scheduled sessions overlapping `[from, to)`, by id, with
+/// that session (for the double-booking rule).
+async fn busy(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<HashMap<i64, Exclusion>> {
+    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT r.participant, s.id, s.title, s.starts_at FROM session_participants r \
+         JOIN sessions s ON s.id = r.session \
+         WHERE s.status = 'scheduled' AND s.id != ? AND s.starts_at < ? AND s.ends_at > ? \
+         AND r.rsvp != 'declined' ORDER BY s.starts_at",
+    )
+    .bind(session.0)
+    .bind(millis(to))
+    .bind(millis(from))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = HashMap::new();
+    for (participant, id, title, starts) in rows {
+        out.entry(participant).or_insert(Exclusion::DoubleBooked {
+            session: id,
+            title,
+            starts_at: instant(starts),
+        });
+    }
+    Ok(out)
+}
+
+/// The first roster member of `session` who is in another overlapping
+/// session at `[from, to)`, with that session.
+pub(crate) async fn participant_clash(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<(String, (i64, String, i64))>> {
+    let busy = busy(conn, session, from, to).await?;
+    for (id, _) in coming(conn, session).await? {
+        if let Some(Exclusion::DoubleBooked {
+            session,
+            title,
+            starts_at,
+        }) = busy.get(&id.0)
+        {
+            let name: String = sqlx::query_scalar("SELECT name FROM participants WHERE id = ?")
+                .bind(id.0)
+                .fetch_one(&mut *conn)
+                .await?;
+            return Ok(Some((
+                format!("participant {name}"),
+                (*session, title.clone(), millis(*starts_at)),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Invites people to a session: through a screener (quota cells count the
+/// people already on the roster) or by name, always through the contact
+/// rules, never twice, and (unless allowed) never into an overlapping
+/// session. Each invitation is queued with its calendar entry and written
+/// to the contact history, all in one transaction. A preview does the
+/// same checks and changes nothing.
+pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Result<InviteReport> {
+    let now = panel.now();
+    let session = super::get(panel, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!("session {id} was cancelled")));
+    }
+    if session.ends_at <= now {
+        return Err(Error::conflict(format!(
+            "session {id} is over; invite people to a session still ahead"
+        )));
+    }
+    let mut conn = panel.pool().acquire().await?;
+    let on_roster: Vec<i64> =
+        sqlx::query_scalar("SELECT participant FROM session_participants WHERE session = ?")
+            .bind(id.0)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut also: HashMap<i64, Vec<Exclusion>> = HashMap::new();
+    if !request.allow_double_booking {
+        for (p, why) in busy(&mut conn, id, session.starts_at, session.ends_at).await? {
+            also.entry(p).or_default().push(why);
+        }
+    }
+    for p in &on_roster {
+        also.insert(*p, vec![Exclusion::AlreadyInvited]);
+    }
+
+    let mut invited: Vec<Invitee> = Vec::new();
+    let mut excluded: Vec<Excluded> = Vec::new();
+    let mut beyond_limit = 0;
+    match &request.invitees {
+        Invitees::Screener { name, limit } => {
+            let screener = participants::screener::get(panel, name).await?;
+            let mut filled: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+            for quota in &screener.definition.quotas {
+                let values: Vec<Option<String>> = sqlx::query_scalar(
+                    "SELECT json_extract(p.attributes, '$.' || ?) FROM session_participants r \
+                     JOIN participants p ON p.id = r.participant WHERE r.session = ? AND r.rsvp != 'declined'",
+                )
+                .bind(&quota.attribute)
+                .bind(id.0)
+                .fetch_all(&mut *conn)
+                .await?;
+                for v in values {
+                    *filled
+                        .entry(quota.attribute.clone())
+                        .or_default()
+                        .entry(v.unwrap_or_else(|| "(none)".into()))
+                        .or_default() += 1;
+                }
+            }
+            let options = EligibilityOptions {
+                limit: *limit,
+                filled,
+                also_excluded: also,
+            };
+            let report = governance::eligible(panel, name, now, &options).await?;
+            beyond_limit = report.beyond_limit;
+            excluded = report
+                .excluded
+                .into_iter()
+                // People on the roster already are not news.
+                .filter(|e| !e.reasons.contains(&Exclusion::AlreadyInvited))
+                .collect();
+            invited = report
+                .eligible
+                .into_iter()
+                .map(|c| Invitee {
+                    time_zone: c.time_zone.unwrap_or_else(|| session.time_zone.clone()),
+                    id: c.id,
+                    name: c.name,
+                    email: c.email,
+                })
+                .collect();
+        }
+        Invitees::Participants { keys } => {
+            if keys.is_empty() {
+                return Err(Error::invalid(
+                    "participants",
+                    "",
+                    "name at least one participant",
+                ));
+            }
+            for key in keys {
+                let pid = participants::find(panel, key).await?;
+                if invited.iter().any(|i| i.id == pid) {
+                    continue;
+                }
+                let reasons = if on_roster.contains(&pid.0) {
+                    vec![Exclusion::AlreadyInvited]
+                } else {
+                    let mut reasons = governance::status(panel, pid, now).await?.reasons;
+                    if let Some(more) = also.get(&pid.0) {
+                        reasons.extend(more.iter().cloned());
+                    }
+                    reasons
+                };
+                let p = participants::get(panel, pid).await?;
+                if reasons.is_empty() {
+                    invited.push(Invitee {
+                        id: pid,
+                        name: p.name,
+                        email: p.email.unwrap_or_default(),
+                        time_zone: p.time_zone.unwrap_or_else(|| session.time_zone.clone()),
+                    });
+                } else {
+                    excluded.push(Excluded {
+                        id: pid,
+                        name: p.name,
+                        email: p.email,
+                        reasons,
+                    });
+                }
+            }
+        }
+    }
+    drop(conn);
+    if request.preview || invited.is_empty() {
+        return Ok(InviteReport {
+            session: id,
+            preview: request.preview,
+            invited,
+            excluded,
+            beyond_limit,
+            queued: 0,
+        });
+    }
+
+    let mut tx = panel.write().await?;
+    // Taken again under the write lock: nobody has changed it since.
+    let session = super::get_in(&mut tx, id).await?;
+    let organiser = organiser(&mut tx, &session).await?;
+    let mut queued = 0;
+    let stamp = millis(now);
+    for who in &invited {
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO session_participants (session, participant, rsvp, invited_at, updated_at) \
+             VALUES (?, ?, 'invited', ?, ?)",
+        )
+        .bind(id.0)
+        .bind(who.id.0)
+        .bind(stamp)
+        .bind(stamp)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            continue;
+        }
+        history::record_in(&mut tx, who.id, ContactKind::Invited, now, Some(id.0), None).await?;
+        let p = Person {
+            id: who.id,
+            name: who.name.clone(),
+            email: Email::parse(&who.email).ok(),
+            zone: who.time_zone.clone(),
+        };
+        if queue_invitation(&mut tx, now, &session, &p, &organiser, false).await? {
+            queued += 1;
+        }
+    }
+    tx.commit().await?;
+    panel.wake_mail();
+    Ok(InviteReport {
+        session: id,
+        preview: false,
+        invited,
+        excluded,
+        beyond_limit,
+        queued,
+    })
+}
+
+/// The roster, by name.
+pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
+    let rows = sqlx::query(
+        "SELECT r.participant, p.name, p.email, p.time_zone, r.rsvp, r.attendance, r.incentive_cents, \
+         r.incentive_paid, r.invited_at FROM session_participants r \
+         JOIN participants p ON p.id = r.participant WHERE r.session = ? \
+         ORDER BY p.search_text, p.id",
+    )
+    .bind(id.0)
+    .fetch_all(panel.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RosterEntry {
+                participant: ParticipantId(row.get("participant")),
+                name: row.get("name"),
+                email: row.get("email"),
+                time_zone: row.get("time_zone"),
+                rsvp: row.get::<String, _>("rsvp").parse()?,
+                attendance: row
+                    .get::<Option<String>, _>("attendance")
+                    .map(|a| a.parse())
+                    .transpose()?,
+                incentive_cents: row.get("incentive_cents"),
+                incentive_paid: row.get("incentive_paid"),
+                invited_at: instant(row.get("invited_at")),
+            })
+        })
+        .collect()
+}
+
+async fn entry(panel: &Panel, id: SessionId, participant: ParticipantId) -> Result<RosterEntry> {
+    entries(panel, id)
+        .await?
+        .into_iter()
+        .find(|e| e.participant == participant)
+        .ok_or_else(|| Error::not_found("roster entry", format!("{participant} in session {id}")))
+}
+
+async fn rostered(
+    conn: &mut SqliteConnection,
+    id: SessionId,
+    participant: ParticipantId,
+) -> Result<Rsvp> {
+    let rsvp: Option<String> = sqlx::query_scalar(
+        "SELECT rsvp FROM session_participants WHERE session = ? AND participant = ?",
+    )
+    .bind(id.0)
+    .bind(participant.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    rsvp.ok_or_else(|| {
+        Error::conflict(format!(
+            "participant {participant} is not invited to session {id}"
+        ))
+    })?
+    .parse()
+}
+
+/// Records a participant's answer. A confirmation beyond the over-recruit
+/// target goes to the waitlist (a floater) while it has room; confirmed
+/// people get reminders.
+pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Result<RosterEntry> {
+    let participant = participants::find(panel, key).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let session = super::get_in(&mut tx, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!("session {id} was cancelled")));
+    }
+    let before = rostered(&mut tx, id, participant).await?;
+    let mut answer = answer;
+    if answer == Rsvp::Confirmed
+        && before != Rsvp::Confirmed
+        && session.counts.confirmed >= session.over_recruit
+    {
+        if before == Rsvp::Waitlisted || session.counts.waitlisted < session.floaters {
+            answer = Rsvp::Waitlisted;
+        } else {
+            return Err(Error::conflict(format!(
+                "session {id} has its {} confirmations and its {} waitlist places are taken",
+                session.over_recruit, session.floaters
+            )));
+        }
+    }
+    sqlx::query("UPDATE session_participants SET rsvp = ?, updated_at = ? WHERE session = ? AND participant = ?")
+        .bind(answer.as_str())
+        .bind(millis(now))
+        .bind(id.0)
+        .bind(participant.0)
+        .execute(&mut *tx)
+        .await?;
+    let kind = match answer {
+        Rsvp::Confirmed => Some(ContactKind::Confirmed),
+        Rsvp::Declined => Some(ContactKind::Declined),
+        _ => None,
+    };
+    if let Some(kind) = kind.filter(|_| answer != before) {
+        history::record_in(&mut tx, participant, kind, now, Some(id.0), None).await?;
+    }
+    let p = person(&mut tx, participant, &session.time_zone).await?;
+    let organiser = organiser(&mut tx, &session).await?;
+    plan_reminders(
+        &mut tx,
+        now,
+        &session,
+        &p,
+        answer == Rsvp::Confirmed,
+        &organiser,
+    )
+    .await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    entry(panel, id, participant).await
+}
+
+/// What happened on the day, and the incentive.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AttendanceInput {
+    pub attendance: Option<Attendance>,
+    /// In cents.
+    #[ts(type = "number | null")]
+    pub incentive_cents: Option<i64>,
+    pub incentive_paid: Option<bool>,
+}
+
+/// Records attendance (which the contact rules count from the session's
+/// start: no-shows, sessions per year, cooldown) and the incentive.
+pub async fn attendance(
+    panel: &Panel,
+    id: SessionId,
+    key: &str,
+    input: &AttendanceInput,
+) -> Result<RosterEntry> {
+    let participant = participants::find(panel, key).await?;
+    if let Some(c) = input.incentive_cents
+        && c < 0
+    {
+        return Err(Error::invalid(
+            "incentive",
+            c.to_string(),
+            "cannot be negative",
+        ));
+    }
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let session = super::get_in(&mut tx, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!("session {id} was cancelled")));
+    }
+    rostered(&mut tx, id, participant).await?;
+    if let Some(a) = input.attendance {
+        if session.starts_at - now > Duration::hours(1) {
+            return Err(Error::conflict(format!(
+                "session {id} starts {}; attendance is taken from an hour before the start",
+                session.starts_at.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        sqlx::query("UPDATE session_participants SET attendance = ?, updated_at = ? WHERE session = ? AND participant = ?")
+            .bind(a.as_str())
+            .bind(millis(now))
+            .bind(id.0)
+            .bind(participant.0)
+            .execute(&mut *tx)
+            .await?;
+        // One attendance entry per person and session: a correction replaces it.
+        sqlx::query(
+            "DELETE FROM contact_history WHERE participant_id = ? AND session_id = ? \
+             AND kind IN ('attended', 'late', 'no_show', 'cancelled')",
+        )
+        .bind(participant.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        let kind = match a {
+            Attendance::Attended => ContactKind::Attended,
+            Attendance::Late => ContactKind::Late,
+            Attendance::NoShow => ContactKind::NoShow,
+            Attendance::Cancelled => ContactKind::Cancelled,
+        };
+        history::record_in(
+            &mut tx,
+            participant,
+            kind,
+            session.starts_at.min(now),
+            Some(id.0),
+            None,
+        )
+        .await?;
+    }
+    if let Some(c) = input.incentive_cents {
+        sqlx::query("UPDATE session_participants SET incentive_cents = ?, updated_at = ? WHERE session = ? AND participant = ?")
+            .bind(c)
+            .bind(millis(now))
+            .bind(id.0)
+            .bind(participant.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(paid) = input.incentive_paid {
+        sqlx::query("UPDATE session_participants SET incentive_paid = ?, updated_at = ? WHERE session = ? AND participant = ?")
+            .bind(paid)
+            .bind(millis(now))
+            .bind(id.0)
+            .bind(participant.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    entry(panel, id, participant).await
+}

@@ -1,0 +1,168 @@
+//! Staff: the company's people who moderate and observe sessions and, later,
+//! own the issues participants raise. Each may have a lead (for
+//! escalations). Which staff member is using the app is a setting.
+
+use crate::db::millis;
+use crate::participants::fields::{Email, check_text, parse_time_zone};
+use crate::{Error, Panel, Result, settings};
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use ts_rs::TS;
+
+/// A staff member's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct StaffId(#[ts(type = "number")] pub i64);
+
+impl std::fmt::Display for StaffId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One of the company's people.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Staff {
+    pub id: StaffId,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// Their lead, who hears of their overdue promises.
+    pub lead: Option<StaffId>,
+    pub time_zone: Option<String>,
+}
+
+/// A staff member as entered.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StaffInput {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// The lead's email address.
+    pub lead: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+const CURRENT_KEY: &str = "current_staff";
+
+fn staff_from(row: &SqliteRow) -> Staff {
+    Staff {
+        id: StaffId(row.get("id")),
+        name: row.get("name"),
+        email: row.get("email"),
+        role: row.get("role"),
+        lead: row.get::<Option<i64>, _>("lead").map(StaffId),
+        time_zone: row.get("time_zone"),
+    }
+}
+
+const COLUMNS: &str = "id, name, email, role, lead, time_zone";
+
+/// Adds a staff member; the email must be new.
+pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
+    let name = check_text("name", &input.name)?;
+    if name.is_empty() {
+        return Err(Error::invalid("name", "", "is empty"));
+    }
+    let email = Email::parse(&input.email)?;
+    let role = check_text("role", &input.role)?;
+    let time_zone = match input.time_zone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(z) => Some(parse_time_zone(z)?),
+    };
+    let mut tx = panel.write().await?;
+    let lead = match input.lead.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(lead) => Some(by_email_in(&mut tx, lead).await?.id),
+    };
+    let now = millis(panel.now());
+    let inserted = sqlx::query(
+        "INSERT INTO staff (name, email, email_norm, role, lead, time_zone, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&name)
+    .bind(email.as_str())
+    .bind(email.normalised())
+    .bind(&role)
+    .bind(lead.map(|l| l.0))
+    .bind(&time_zone)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(row) => row.get(0),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(Error::conflict(format!(
+                "a staff member with the email {} already exists",
+                email.as_str()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    get(panel, StaffId(id)).await
+}
+
+/// Every staff member, by name.
+pub async fn list(panel: &Panel) -> Result<Vec<Staff>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff ORDER BY name COLLATE NOCASE, id"
+    )))
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(rows.iter().map(staff_from).collect())
+}
+
+/// One staff member.
+pub async fn get(panel: &Panel, id: StaffId) -> Result<Staff> {
+    let mut conn = panel.pool().acquire().await?;
+    get_in(&mut conn, id).await
+}
+
+pub(crate) async fn get_in(conn: &mut SqliteConnection, id: StaffId) -> Result<Staff> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("staff member", id))?;
+    Ok(staff_from(&row))
+}
+
+/// The staff member with this email address.
+pub async fn by_email(panel: &Panel, email: &str) -> Result<Staff> {
+    let mut conn = panel.pool().acquire().await?;
+    by_email_in(&mut conn, email).await
+}
+
+pub(crate) async fn by_email_in(conn: &mut SqliteConnection, email: &str) -> Result<Staff> {
+    let parsed = Email::parse(email)?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE email_norm = ?"
+    )))
+    .bind(parsed.normalised())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("staff member", email))?;
+    Ok(staff_from(&row))
+}
+
+/// Says which staff member is using this app.
+pub async fn set_current(panel: &Panel, id: StaffId) -> Result<Staff> {
+    let staff = get(panel, id).await?;
+    let mut conn = panel.pool().acquire().await?;
+    settings::put(&mut conn, CURRENT_KEY, &id.0).await?;
+    Ok(staff)
+}
+
+/// The staff member using this app, if set.
+pub async fn current(panel: &Panel) -> Result<Option<Staff>> {
+    let mut conn = panel.pool().acquire().await?;
+    match settings::get::<i64>(&mut conn, CURRENT_KEY).await? {
+        Some(id) => Ok(get_in(&mut conn, StaffId(id)).await.ok()),
+        None => Ok(None),
+    }
+}

@@ -330,6 +330,7 @@ async fn a_screener_qualifies_disqualifies_and_fills_quota_cells() {
         &EligibilityOptions {
             limit: None,
             filled,
+            ..Default::default()
         },
     )
     .await

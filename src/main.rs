@@ -37,6 +37,8 @@ macro_rules! out {
 
 #[path = "cli/mail.rs"]
 mod mail_cli;
+#[path = "cli/sessions.rs"]
+mod sessions_cli;
 
 #[derive(Parser)]
 #[command(
@@ -82,6 +84,12 @@ enum Command {
     /// Consent texts and acceptances.
     #[command(subcommand)]
     Consent(ConsentCmd),
+    /// The company's people: moderators, observers, issue owners.
+    #[command(subcommand)]
+    Staff(sessions_cli::StaffCmd),
+    /// Sessions: scheduling, invitations, RSVPs, attendance.
+    #[command(subcommand)]
+    Sessions(sessions_cli::SessionsCmd),
     /// SMTP server and sender.
     #[command(subcommand)]
     Smtp(mail_cli::SmtpCmd),
@@ -531,6 +539,8 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Consent(cmd) => consent_cmd(panel, cmd).await,
+        Command::Staff(cmd) => sessions_cli::staff_cmd(panel, cmd).await,
+        Command::Sessions(cmd) => sessions_cli::sessions_cmd(panel, cmd).await,
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,

@@ -3,11 +3,11 @@
 //! committed files differ, so the UI never compiles against stale shapes.
 //! `UPDATE_BINDINGS=1 cargo test --test bindings` rewrites them.
 
-use panelkeeper::{mail, sessions};
 use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
 };
+use panelkeeper::{mail, sessions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use ts_rs::{Config, TS};

@@ -557,3 +557,203 @@ fn a_second_worker_on_the_same_panel_is_refused_while_one_runs() {
     watcher.kill().unwrap();
     watcher.wait().unwrap();
 }
+
+#[test]
+fn staff_sessions_invitations_rsvp_and_attendance() {
+    let cli = Cli::new();
+    let server = common::smtp::SmtpServer::start(cli.dir.path(), &[]);
+    smtp_set(&cli, server.port);
+    assert_eq!(
+        cli.ok(&[
+            "staff",
+            "add",
+            "--name",
+            "Ana Moderator",
+            "--email",
+            "ana@company.example.com"
+        ])
+        .trim(),
+        "1"
+    );
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Sam Owner",
+        "--email",
+        "sam@company.example.com",
+        "--lead",
+        "ana@company.example.com",
+    ]);
+    let staff = cli.json(&["staff", "list", "--json"]);
+    assert_eq!(staff[1]["lead"], 1);
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Jonas Weber",
+        "--email",
+        "jonas@example.de",
+        "--tz",
+        "Europe/Berlin",
+        "--set",
+        "region=EU",
+    ]);
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Opted Out",
+        "--email",
+        "out@example.com",
+        "--set",
+        "region=EU",
+    ]);
+    cli.ok(&["participants", "opt-out", "out@example.com"]);
+    cli.ok(&["screener", "create", "eu", "--qualify", "region=EU"]);
+
+    let id = cli.ok(&[
+        "sessions",
+        "create",
+        "--title",
+        "Checkout",
+        "--start",
+        "2027-03-16T10:00",
+        "--tz",
+        "America/New_York",
+        "--minutes",
+        "90",
+        "--seats",
+        "8",
+        "--over-recruit",
+        "10",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    let id = id.trim();
+    assert_eq!(id, "1");
+    let out = cli.run(&[
+        "sessions",
+        "create",
+        "--title",
+        "Clash",
+        "--start",
+        "2027-03-16T11:00",
+        "--tz",
+        "America/New_York",
+        "--seats",
+        "2",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is already in session 1 \"Checkout\""));
+    let out = cli.run(&[
+        "sessions",
+        "create",
+        "--title",
+        "Gap",
+        "--start",
+        "2027-03-14T02:30",
+        "--tz",
+        "America/New_York",
+        "--seats",
+        "2",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist in America/New_York"));
+
+    let preview = cli.json(&[
+        "sessions",
+        "invite",
+        id,
+        "--screener",
+        "eu",
+        "--preview",
+        "--json",
+    ]);
+    assert_eq!(preview["invited"].as_array().unwrap().len(), 1);
+    let said = cli.ok(&["sessions", "invite", id, "--screener", "eu"]);
+    assert!(
+        said.contains("invited 1:") && said.contains("Jonas Weber"),
+        "{said}"
+    );
+    assert!(said.contains("Opted Out: opted out on"), "{said}");
+    assert!(said.contains("1 invitations queued"), "{said}");
+    let again = cli.ok(&[
+        "sessions",
+        "invite",
+        id,
+        "--participant",
+        "jonas@example.de",
+    ]);
+    assert!(again.contains("already invited to this session"), "{again}");
+
+    assert!(
+        cli.ok(&["sessions", "rsvp", id, "jonas@example.de", "confirmed"])
+            .contains("Jonas Weber: confirmed")
+    );
+    let out = cli.run(&["sessions", "rsvp", id, "jonas@example.de", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli.run(&["sessions", "attendance", id, "jonas@example.de", "attended"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("attendance is taken from an hour before the start")
+    );
+
+    let shown = cli.json(&["sessions", "show", id, "--json"]);
+    assert_eq!(shown["session"]["counts"]["confirmed"], 1);
+    assert_eq!(shown["session"]["localStart"], "2027-03-16T10:00:00");
+    assert_eq!(shown["roster"][0]["rsvp"], "confirmed");
+    let listed = cli.ok(&["sessions", "list"]);
+    assert!(listed.contains("Tue 2027-03-16 10:00 America/New_York (90 min)  \"Checkout\"  1 confirmed of 10 wanted (8 seats)"), "{listed}");
+
+    // The invitation goes out; the reminders wait for their time.
+    assert_eq!(cli.run(&["outbox", "send"]).status.code(), Some(0));
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0]
+            .parsed()
+            .body_text(0)
+            .unwrap()
+            .contains("15:00 CET (Europe/Berlin)")
+    );
+    let queued = cli.json(&["outbox", "list", "--status", "queued", "--json"]);
+    assert_eq!(queued["total"], 2);
+
+    assert!(
+        cli.ok(&["sessions", "reschedule", id, "--start", "2027-03-17T10:00"])
+            .contains("moved to Wed 2027-03-17 10:00")
+    );
+    assert!(
+        cli.ok(&["sessions", "cancel", id, "--reason", "Room closed"])
+            .contains("cancelled")
+    );
+    assert_eq!(cli.run(&["outbox", "send"]).status.code(), Some(0));
+    let subjects: Vec<String> = server
+        .delivered()
+        .iter()
+        .map(|d| d.parsed().subject().unwrap().to_string())
+        .collect();
+    // The update was still waiting when the session was cancelled: it never
+    // goes; the cancellation does (and the reminders are withdrawn).
+    assert_eq!(
+        subjects,
+        [
+            "Invitation: Checkout, Tuesday 16 March 2027",
+            "Cancelled: Checkout, Wednesday 17 March 2027"
+        ]
+    );
+    let cancelled = cli.json(&["outbox", "list", "--status", "cancelled", "--json"]);
+    assert_eq!(
+        cancelled["total"], 5,
+        "two reminders, the update, and its two reminders"
+    );
+    assert!(
+        cli.ok(&["sessions", "reminders", "--hours", "48,3"])
+            .contains("reminders 48 h and 3 h before the start")
+    );
+}

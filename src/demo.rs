@@ -138,6 +138,117 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("APAC", "Asia/Shanghai", "zh-CN"),
     ("APAC", "Australia/Sydney", "en-AU"),
 ];
+/// Sessions in a demo panel, and how many of them are over.
+const SESSIONS: usize = 2_000;
+const PAST_SESSIONS: usize = 1_800;
+
+const SESSION_ZONES: &[&str] = &[
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "Asia/Tokyo",
+];
+
+const STAFF: &[(&str, &str, &str)] = &[
+    ("Ana Lindqvist", "moderator", "ana.lindqvist"),
+    ("Ben Okafor", "moderator", "ben.okafor"),
+    ("Chiara Rossi", "moderator", "chiara.rossi"),
+    ("Daniel Kim", "moderator", "daniel.kim"),
+    ("Elif Yilmaz", "moderator", "elif.yilmaz"),
+    ("Farah Haddad", "moderator", "farah.haddad"),
+    ("Greta Novak", "research lead", "greta.novak"),
+    ("Hugo Martin", "customer care", "hugo.martin"),
+    ("Ines Duarte", "customer care", "ines.duarte"),
+    ("Jakub Wójcik", "customer care", "jakub.wojcik"),
+    ("Keiko Sato", "customer care lead", "keiko.sato"),
+    ("Liam Byrne", "product", "liam.byrne"),
+];
+
+const TITLES: &[&str] = &[
+    "Checkout and returns",
+    "Mobile app onboarding",
+    "Delivery experience",
+    "Loyalty programme",
+    "Customer service calls",
+    "Pricing and plans",
+    "Store visit diary",
+    "New product concepts",
+];
+
+async fn insert_staff(
+    conn: &mut sqlx::SqliteConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for (name, role, user) in STAFF {
+        let email = format!("{user}@company.example.com");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO staff (name, email, email_norm, role, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(&email)
+        .bind(&email)
+        .bind(role)
+        .bind(millis(now))
+        .bind(millis(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        ids.push(id);
+    }
+    // Moderators report to the research lead, care staff to theirs.
+    for (i, id) in ids.iter().enumerate() {
+        let lead = match i {
+            0..=5 => Some(ids[6]),
+            7..=9 => Some(ids[10]),
+            _ => None,
+        };
+        sqlx::query("UPDATE staff SET lead = ? WHERE id = ?")
+            .bind(lead)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+async fn insert_sessions(
+    conn: &mut sqlx::SqliteConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    calendar: &[(chrono::DateTime<chrono::Utc>, &str)],
+    staff: &[i64],
+    rng: &mut Rng,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(calendar.len());
+    for (k, (start, zone)) in calendar.iter().enumerate() {
+        let seats = 6 + rng.below(5) as i64;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
+             seats, over_recruit, floaters, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(format!("demo-{k}@panelkeeper"))
+        .bind(format!("Study {}", 2025 + k / 900))
+        .bind(TITLES[k % TITLES.len()])
+        .bind(millis(*start))
+        .bind(millis(*start + Duration::minutes(90)))
+        .bind(*zone)
+        .bind(format!("Room {}", 1 + k % 5))
+        .bind(staff[k % 6])
+        .bind(seats)
+        .bind(seats + 2)
+        .bind(2)
+        .bind(millis(now))
+        .bind(millis(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 const AGE_BANDS: &[&str] = &["18-24", "25-34", "35-44", "45-54", "55-64", "65+"];
 const DEVICES: &[&str] = &["iphone", "android", "desktop", "tablet"];
 const TAGS: &[&str] = &[
@@ -270,12 +381,17 @@ pub struct DemoReport {
     pub do_not_contact: u32,
     pub suppressed: u32,
     pub contacts: u32,
+    pub staff: u32,
+    pub sessions: u32,
+    /// Invitations on the sessions' rosters.
+    pub roster: u32,
     pub screeners: Vec<String>,
 }
 
 /// Fills an empty panel with `participants` demo people (seeded by `seed`),
-/// their contact history over the past two years, a suppression list of
-/// current customers and two screeners.
+/// staff, 2,000 sessions (over the past two years and the next three
+/// months) whose rosters and attendance make up the contact history, a
+/// suppression list of current customers and two screeners.
 pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<DemoReport> {
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
         .fetch_one(panel.pool())
@@ -300,8 +416,25 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
 
     let mut opted = Vec::new();
     let mut dnc = Vec::new();
-    let mut history: Vec<(i64, &str, i64)> = Vec::new();
+    let mut history: Vec<(i64, &str, i64, usize)> = Vec::new();
     let mut crm = Vec::new();
+    // Sessions, evenly spread over the past two years and the next three
+    // months, with staff to run them; rosters are filled as people are made.
+    let staff_ids = insert_staff(&mut tx, now).await?;
+    let calendar: Vec<(chrono::DateTime<chrono::Utc>, &str)> = (0..SESSIONS)
+        .map(|k| {
+            let start = if k < PAST_SESSIONS {
+                now - Duration::days(730) + Duration::hours((k * 730 * 24 / PAST_SESSIONS) as i64)
+            } else {
+                now + Duration::hours(
+                    24 + ((k - PAST_SESSIONS) * 90 * 24 / (SESSIONS - PAST_SESSIONS)) as i64,
+                )
+            };
+            let start = start - Duration::minutes(start.timestamp() / 60 % 60);
+            (start, *rng.pick(SESSION_ZONES))
+        })
+        .collect();
+    let mut roster: BTreeMap<(usize, i64), &str> = BTreeMap::new();
     for (id, p) in ids.iter().zip(&people) {
         if rng.chance(0.02) {
             opted.push((id.0, millis(now - Duration::days(rng.below(700) as i64))));
@@ -314,17 +447,43 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
         }
         if rng.chance(0.3) {
             for _ in 0..1 + rng.below(3) {
-                let invited = now - Duration::hours(24 + rng.below(730 * 24) as i64);
-                history.push((id.0, "invited", millis(invited)));
-                let outcome = match rng.below(10) {
-                    0..=5 => "attended",
-                    6 => "late",
-                    7 => "no_show",
-                    _ => "declined",
+                // A past session: invited two weeks before, then the outcome.
+                let k = rng.below(PAST_SESSIONS as u64) as usize;
+                // Of every hundred invited, about 35 come (3 late, 3 not
+                // at all after saying yes), 25 decline, 40 never answer.
+                let outcome = match rng.below(100) {
+                    0..=28 => "attended",
+                    29..=31 => "late",
+                    32..=34 => "no_show",
+                    35..=59 => "declined",
+                    _ => "invited",
                 };
-                let at = (invited + Duration::days(7 + rng.below(14) as i64))
-                    .min(now - Duration::hours(1));
-                history.push((id.0, outcome, millis(at)));
+                if roster.insert((k, id.0), outcome).is_none() {
+                    let start = calendar[k].0;
+                    history.push((id.0, "invited", millis(start - Duration::days(14)), k));
+                    if outcome != "invited" {
+                        history.push((id.0, outcome, millis(start), k));
+                    }
+                }
+            }
+        } else if rng.chance(0.02) {
+            // Invited to a session still ahead.
+            let k = PAST_SESSIONS + rng.below((SESSIONS - PAST_SESSIONS) as u64) as usize;
+            let answer = if rng.chance(0.5) {
+                "confirmed"
+            } else {
+                "invited"
+            };
+            if roster.insert((k, id.0), answer).is_none() {
+                history.push((
+                    id.0,
+                    "invited",
+                    millis(now - Duration::days(1 + rng.below(10) as i64)),
+                    k,
+                ));
+                if answer == "confirmed" {
+                    history.push((id.0, "confirmed", millis(now - Duration::hours(12)), k));
+                }
             }
         }
     }
@@ -354,14 +513,48 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
         q.push(")");
         q.build().execute(&mut *tx).await?;
     }
-    for chunk in history.chunks(10_000) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO contact_history (participant_id, kind, at) ");
-        q.push_values(chunk, |mut b, (id, kind, at)| {
-            b.push_bind(*id).push_bind(kind.to_string()).push_bind(*at);
+    let session_ids = insert_sessions(&mut tx, now, &calendar, &staff_ids, &mut rng).await?;
+    for chunk in history.chunks(5_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO contact_history (participant_id, kind, at, session_id) ",
+        );
+        q.push_values(chunk, |mut b, (id, kind, at, k)| {
+            b.push_bind(*id)
+                .push_bind(kind.to_string())
+                .push_bind(*at)
+                .push_bind(session_ids[*k]);
         });
         q.build().execute(&mut *tx).await?;
     }
+    let entries: Vec<_> = roster.iter().collect();
+    for chunk in entries.chunks(4_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO session_participants (session, participant, rsvp, attendance, \
+             incentive_cents, incentive_paid, invited_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, ((k, id), outcome)| {
+            let start = calendar[*k].0;
+            let (rsvp, attendance) = match **outcome {
+                "declined" => ("declined", None),
+                "invited" => ("invited", None),
+                "confirmed" => ("confirmed", None),
+                came => ("confirmed", Some(came)),
+            };
+            let paid = matches!(attendance, Some("attended" | "late"));
+            b.push_bind(session_ids[*k])
+                .push_bind(*id)
+                .push_bind(rsvp)
+                .push_bind(attendance)
+                .push_bind(paid.then_some(5000i64))
+                .push_bind(paid)
+                .push_bind(millis(start.min(now) - Duration::days(14)))
+                .push_bind(millis(start.min(now)));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    report.staff = staff_ids.len() as u32;
+    report.sessions = session_ids.len() as u32;
+    report.roster = roster.len() as u32;
     crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     report.opted_out = opted.len() as u32;

@@ -3,4 +3,8 @@
 /**
  * What the generator made.
  */
-export type DemoReport = { participants: number, optedOut: number, doNotContact: number, suppressed: number, contacts: number, screeners: Array<string>, };
+export type DemoReport = { participants: number, optedOut: number, doNotContact: number, suppressed: number, contacts: number, staff: number, sessions: number, 
+/**
+ * Invitations on the sessions' rosters.
+ */
+roster: number, screeners: Array<string>, };

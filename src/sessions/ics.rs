@@ -35,6 +35,8 @@ pub struct Event<'a> {
     pub organizer_email: &'a str,
     pub attendee_name: &'a str,
     pub attendee_email: &'a str,
+    /// The zone's definition from [`vtimezone`], made once for many invitations.
+    pub vtimezone: &'a str,
 }
 
 /// The MIME type of the attachment for `method`.
@@ -155,7 +157,15 @@ fn transitions(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transiti
     out
 }
 
-fn vtimezone(zone: Tz, around: DateTime<Utc>, out: &mut String) {
+/// The `VTIMEZONE` block for `zone`: its offset changes in the year or so
+/// around `around`.
+pub fn vtimezone(zone: Tz, around: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    write_vtimezone(zone, around, &mut out);
+    out
+}
+
+fn write_vtimezone(zone: Tz, around: DateTime<Utc>, out: &mut String) {
     fold("BEGIN:VTIMEZONE", out);
     fold(&format!("TZID:{}", zone.name()), out);
     let changes = transitions(
@@ -204,7 +214,7 @@ pub fn calendar(event: &Event<'_>) -> String {
     fold("PRODID:-//Panelkeeper//Panelkeeper//EN", &mut out);
     fold("CALSCALE:GREGORIAN", &mut out);
     fold(&format!("METHOD:{method}"), &mut out);
-    vtimezone(zone, event.starts_at, &mut out);
+    out.push_str(event.vtimezone);
     fold("BEGIN:VEVENT", &mut out);
     fold(&format!("UID:{}", event.uid), &mut out);
     fold(&format!("SEQUENCE:{}", event.sequence), &mut out);
@@ -284,17 +294,14 @@ mod tests {
 
     #[test]
     fn a_zone_without_changes_has_one_standard_component() {
-        let mut out = String::new();
-        vtimezone(
-            "Asia/Tokyo".parse().unwrap(),
-            at("2027-03-16T01:00:00Z"),
-            &mut out,
-        );
+        let out = vtimezone("Asia/Tokyo".parse().unwrap(), at("2027-03-16T01:00:00Z"));
         assert!(out.contains("BEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900\r\nTZNAME:JST\r\n"), "{out}");
     }
 
     #[test]
     fn an_invitation_names_the_zone_and_escapes_and_folds_text() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let zone_text = vtimezone(ny, at("2027-03-16T14:00:00Z"));
         let ics = calendar(&Event {
             method: Method::Request,
             uid: "session-7@panelkeeper",
@@ -310,6 +317,7 @@ mod tests {
             organizer_email: "research@example.com",
             attendee_name: "Zoë",
             attendee_email: "zoe@example.org",
+            vtimezone: &zone_text,
         });
         assert!(ics.contains("DTSTART;TZID=America/New_York:20270316T100000\r\n"));
         assert!(ics.contains("DTEND;TZID=America/New_York:20270316T113000\r\n"));

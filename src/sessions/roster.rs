@@ -131,6 +131,7 @@ fn calendar(
     now: DateTime<Utc>,
 ) -> Attachment {
     let zone: Tz = session.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone_text = zone_definition(zone, session.starts_at);
     let text = ics::calendar(&ics::Event {
         method,
         uid: &session.uid,
@@ -146,6 +147,7 @@ fn calendar(
         organizer_email: &organiser.1,
         attendee_name: &p.name,
         attendee_email: email.as_str(),
+        vtimezone: &zone_text,
     });
     Attachment {
         filename: match method {
@@ -155,6 +157,25 @@ fn calendar(
         content_type: ics::content_type(method).into(),
         content: text.into_bytes(),
     }
+}
+
+/// The zone's `VTIMEZONE`, made once per zone and session time and then
+/// reused for every invitation to it.
+fn zone_definition(zone: Tz, around: DateTime<Utc>) -> std::sync::Arc<str> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashMap<(Tz, i64), Arc<str>>>> = OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    let key = (zone, around.timestamp() / 86_400);
+    if let Some(text) = made.lock().expect("not poisoned").get(&key) {
+        return text.clone();
+    }
+    let text: Arc<str> = ics::vtimezone(zone, around).into();
+    let mut made = made.lock().expect("not poisoned");
+    if made.len() > 1_000 {
+        made.clear();
+    }
+    made.insert(key, text.clone());
+    text
 }
 
 /// Queues an invitation (or, with `updated`, its replacement) to `p`.

@@ -11,6 +11,13 @@ use panelkeeper::participants::{
     self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,
     ParticipantPage, ParticipantQuery, csv_export, import, privacy,
 };
+use panelkeeper::participants::screener::{self, Screener};
+use panelkeeper::sessions::roster::{self, AttendanceInput};
+use panelkeeper::sessions::staff::{self, Staff, StaffId, StaffInput};
+use panelkeeper::sessions::{
+    self, InviteReport, InviteRequest, RosterEntry, Rsvp, Session, SessionDetail, SessionId,
+    SessionInput, SessionQuery,
+};
 use panelkeeper::{Error, Panel};
 use std::path::{Path, PathBuf};
 use tauri::ipc::Channel;
@@ -142,6 +149,95 @@ async fn outbox_cancel(panel: State<'_, Panel>, id: MessageId) -> Result<OutboxM
 }
 
 #[tauri::command]
+async fn screeners_list(panel: State<'_, Panel>) -> Result<Vec<Screener>> {
+    screener::list(&panel).await
+}
+
+#[tauri::command]
+async fn staff_list(panel: State<'_, Panel>) -> Result<Vec<Staff>> {
+    staff::list(&panel).await
+}
+
+#[tauri::command]
+async fn staff_add(panel: State<'_, Panel>, input: StaffInput) -> Result<Staff> {
+    staff::add(&panel, &input).await
+}
+
+#[tauri::command]
+async fn staff_current(panel: State<'_, Panel>) -> Result<Option<Staff>> {
+    staff::current(&panel).await
+}
+
+#[tauri::command]
+async fn staff_set_current(panel: State<'_, Panel>, id: StaffId) -> Result<Staff> {
+    staff::set_current(&panel, id).await
+}
+
+#[tauri::command]
+async fn sessions_list(panel: State<'_, Panel>, query: SessionQuery) -> Result<Vec<Session>> {
+    sessions::list(&panel, &query).await
+}
+
+#[tauri::command]
+async fn session_detail(panel: State<'_, Panel>, id: SessionId) -> Result<SessionDetail> {
+    sessions::detail(&panel, id).await
+}
+
+#[tauri::command]
+async fn session_create(panel: State<'_, Panel>, input: SessionInput) -> Result<Session> {
+    sessions::create(&panel, &input).await
+}
+
+#[tauri::command]
+async fn session_reschedule(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    start: chrono::NaiveDateTime,
+    minutes: Option<u32>,
+    allow_double_booking: bool,
+) -> Result<Session> {
+    sessions::reschedule(&panel, id, start, minutes, allow_double_booking).await
+}
+
+#[tauri::command]
+async fn session_cancel(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    reason: Option<String>,
+) -> Result<Session> {
+    sessions::cancel(&panel, id, reason.as_deref()).await
+}
+
+#[tauri::command]
+async fn session_invite(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    request: InviteRequest,
+) -> Result<InviteReport> {
+    roster::invite(&panel, id, &request).await
+}
+
+#[tauri::command]
+async fn session_rsvp(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    participant: ParticipantId,
+    rsvp: Rsvp,
+) -> Result<RosterEntry> {
+    roster::rsvp(&panel, id, &participant.to_string(), rsvp).await
+}
+
+#[tauri::command]
+async fn session_attendance(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    participant: ParticipantId,
+    input: AttendanceInput,
+) -> Result<RosterEntry> {
+    roster::attendance(&panel, id, &participant.to_string(), &input).await
+}
+
+#[tauri::command]
 fn database_path(panel: State<'_, Panel>) -> String {
     panel.path().display().to_string()
 }
@@ -205,6 +301,19 @@ pub fn run() {
             outbox_counts,
             outbox_retry,
             outbox_cancel,
+            screeners_list,
+            staff_list,
+            staff_add,
+            staff_current,
+            staff_set_current,
+            sessions_list,
+            session_detail,
+            session_create,
+            session_reschedule,
+            session_cancel,
+            session_invite,
+            session_rsvp,
+            session_attendance,
             database_path,
         ])
         .run(tauri::generate_context!())

@@ -21,6 +21,20 @@ import type { OutboxPage } from "./bindings/OutboxPage";
 import type { OutboxQuery } from "./bindings/OutboxQuery";
 import type { SmtpInput } from "./bindings/SmtpInput";
 import type { SmtpSettings } from "./bindings/SmtpSettings";
+import type { AttendanceInput } from "./bindings/AttendanceInput";
+import type { InviteReport } from "./bindings/InviteReport";
+import type { InviteRequest } from "./bindings/InviteRequest";
+import type { RosterEntry } from "./bindings/RosterEntry";
+import type { Rsvp } from "./bindings/Rsvp";
+import type { Screener } from "./bindings/Screener";
+import type { Session } from "./bindings/Session";
+import type { SessionDetail } from "./bindings/SessionDetail";
+import type { SessionId } from "./bindings/SessionId";
+import type { SessionInput } from "./bindings/SessionInput";
+import type { SessionQuery } from "./bindings/SessionQuery";
+import type { Staff } from "./bindings/Staff";
+import type { StaffId } from "./bindings/StaffId";
+import type { StaffInput } from "./bindings/StaffInput";
 
 export const api = {
   participantsList: (query: ParticipantQuery) => invoke<ParticipantPage>("participants_list", { query }),
@@ -50,5 +64,21 @@ export const api = {
   outboxCounts: () => invoke<OutboxCounts>("outbox_counts"),
   outboxRetry: (id: MessageId) => invoke<OutboxMessage>("outbox_retry", { id }),
   outboxCancel: (id: MessageId) => invoke<OutboxMessage>("outbox_cancel", { id }),
+  screenersList: () => invoke<Screener[]>("screeners_list"),
+  staffList: () => invoke<Staff[]>("staff_list"),
+  staffAdd: (input: StaffInput) => invoke<Staff>("staff_add", { input }),
+  staffCurrent: () => invoke<Staff | null>("staff_current"),
+  staffSetCurrent: (id: StaffId) => invoke<Staff>("staff_set_current", { id }),
+  sessionsList: (query: SessionQuery) => invoke<Session[]>("sessions_list", { query }),
+  sessionDetail: (id: SessionId) => invoke<SessionDetail>("session_detail", { id }),
+  sessionCreate: (input: SessionInput) => invoke<Session>("session_create", { input }),
+  sessionReschedule: (id: SessionId, start: string, minutes: number | null, allowDoubleBooking: boolean) =>
+    invoke<Session>("session_reschedule", { id, start, minutes, allowDoubleBooking }),
+  sessionCancel: (id: SessionId, reason: string | null) => invoke<Session>("session_cancel", { id, reason }),
+  sessionInvite: (id: SessionId, request: InviteRequest) => invoke<InviteReport>("session_invite", { id, request }),
+  sessionRsvp: (id: SessionId, participant: ParticipantId, rsvp: Rsvp) =>
+    invoke<RosterEntry>("session_rsvp", { id, participant, rsvp }),
+  sessionAttendance: (id: SessionId, participant: ParticipantId, input: AttendanceInput) =>
+    invoke<RosterEntry>("session_attendance", { id, participant, input }),
   databasePath: () => invoke<string>("database_path"),
 };

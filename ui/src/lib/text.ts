@@ -9,6 +9,8 @@ import type { RowError } from "./bindings/RowError";
 import type { MessageKind } from "./bindings/MessageKind";
 import type { MessageStatus } from "./bindings/MessageStatus";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
+import type { Attendance } from "./bindings/Attendance";
+import type { Rsvp } from "./bindings/Rsvp";
 
 function isCoreError(e: unknown): e is CoreError {
   return typeof e === "object" && e !== null && "kind" in e && typeof (e as { kind: unknown }).kind === "string";
@@ -150,4 +152,46 @@ export function deliveryText(m: OutboxMessage): string {
         ? `Not sent yet: ${m.lastError}. Next attempt ${m.nextAttemptAt ? dateTime(m.nextAttemptAt) : "soon"}.`
         : "Waiting to be sent…";
   }
+}
+
+export function rsvpText(r: Rsvp): string {
+  switch (r) {
+    case "invited":
+      return "Invited";
+    case "confirmed":
+      return "Confirmed";
+    case "declined":
+      return "Declined";
+    case "tentative":
+      return "Tentative";
+    case "waitlisted":
+      return "Waitlisted (floater)";
+  }
+}
+
+export function attendanceText(a: Attendance): string {
+  switch (a) {
+    case "attended":
+      return "Attended";
+    case "late":
+      return "Late";
+    case "no_show":
+      return "No-show";
+    case "cancelled":
+      return "Cancelled";
+  }
+}
+
+/** "Tue 16 Mar 2027, 10:00" from a wall-clock "2027-03-16T10:00:00". */
+export function wallClock(local: string): string {
+  const [date = "", time = ""] = local.split("T");
+  const [y = 1970, m = 1, d = 1] = date.split("-").map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  const name = day.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+  return `${name}, ${time.slice(0, 5)}`;
+}
+
+/** Cents as "50.00". */
+export function money(cents: number): string {
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
 }

@@ -7,6 +7,7 @@
 //! PANELKEEPER_SCREENSHOTS, if set, is where screenshots are written.
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use mail_parser::MimeHeaders;
 use serde_json::{Map, Value, json};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -553,5 +554,119 @@ async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
     })
     .await;
     assert_eq!(server.delivered().len(), 2);
+    c.close().await.unwrap();
+}
+
+/// Sets an input's value as a person picking from the browser's own control
+/// would (a date-time picker does not take typed keys through WebDriver),
+/// and fires the input event the page listens to.
+async fn set_value(c: &Client, selector: &str, value: &str) {
+    c.wait().at_most(WAIT).for_element(css(selector)).await.unwrap();
+    c.execute(
+        "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+         el.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![json!(selector), json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_attended() {
+    use chrono::{Duration as Span, Timelike, Utc};
+    use panelkeeper::mail::settings::{self, PasswordChange, SmtpInput, TlsMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let server = smtp::SmtpServer::start(dir.path(), &[]);
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 3_000, 1).await.unwrap();
+        settings::set(&panel, SmtpInput {
+            host: "127.0.0.1".into(),
+            port: server.port,
+            tls: TlsMode::None,
+            user: None,
+            password: PasswordChange::Clear,
+            from_address: "research@panel.example.com".into(),
+            from_name: "Panel Research".into(),
+            reply_to: None,
+            ca_certificate: None,
+        })
+        .await
+        .unwrap();
+        panel.close().await;
+    }
+    // Thirty minutes from now, on Tokyo's clock (the machine runs on UTC),
+    // so attendance can be taken.
+    let tokyo: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+    let start = (Utc::now() + Span::minutes(30)).with_timezone(&tokyo).naive_local();
+    let start = start.with_second(0).unwrap().with_nanosecond(0).unwrap();
+
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    wait_for_list(&c).await;
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=new-session]").await;
+    fill(&c, "form[data-testid=session-form] input[name=title]", "E2E focus group").await;
+    set_value(&c, "input[name=start]", &start.format("%Y-%m-%dT%H:%M").to_string()).await;
+    fill(&c, "input[name=timeZone]", "Asia/Tokyo").await;
+    fill(&c, "input[name=seats]", "2").await;
+    fill(&c, "input[name=overRecruit]", "3").await;
+    click(&c, "[data-testid=session-save]").await;
+    let when = until("the new session", || async {
+        text(&c, "[data-testid=session-when]").await.filter(|w| !w.is_empty())
+    })
+    .await;
+    assert!(when.contains("Asia/Tokyo") && when.contains(&start.format("%H:%M").to_string()), "{when}");
+    assert_eq!(text(&c, "[data-testid=session-title]").await.as_deref(), Some("E2E focus group"));
+
+    // Invite through a screener: the preview lists the excluded with reasons.
+    click(&c, "[data-testid=invite]").await;
+    click(&c, "[data-testid=invite-screener] option[value=eu-25-44-non-customers]").await;
+    fill(&c, "[data-testid=invite-limit]", "5").await;
+    click(&c, "[data-testid=invite-preview]").await;
+    let summary = until("the preview", || async { text(&c, "[data-testid=invite-summary]").await }).await;
+    assert!(summary.starts_with("5 to invite"), "{summary}");
+    let excluded = text(&c, "[data-testid=invite-excluded]").await.unwrap();
+    let reasons = ["Opted out on", "In cooldown", "On suppression list", "no-shows", "sessions in the last 12 months", "Marked do not contact"];
+    assert!(reasons.iter().any(|r| excluded.contains(r)), "{excluded}");
+    screenshot(&c, "invite.png").await;
+    click(&c, "[data-testid=invite-send]").await;
+    until("five on the roster", || async {
+        let rows = c.find_all(css("[data-testid=roster-row]")).await.ok()?;
+        (rows.len() == 5).then_some(())
+    })
+    .await;
+
+    // Two confirm; the first came.
+    for n in [1, 2] {
+        click(&c, &format!("[data-testid=roster-row]:nth-child({n}) select option[value=confirmed]")).await;
+        until(&format!("row {n} confirmed"), || async {
+            let seats = text(&c, "[data-testid=session-seats]").await?;
+            seats.starts_with(&format!("{n} confirmed of 3 wanted for 2 seats")).then_some(())
+        })
+        .await;
+    }
+    click(&c, "[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]").await;
+    until("attendance taken", || async {
+        let b = c.find(css("[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]")).await.ok()?;
+        (b.attr("aria-pressed").await.ok()?? == "true").then_some(())
+    })
+    .await;
+    screenshot(&c, "sessions.png").await;
+
+    // The app's mail worker delivers the five invitations.
+    until("the invitations at the SMTP server", || async {
+        (server.delivered().len() >= 5).then_some(())
+    })
+    .await;
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 5);
+    for d in &delivered {
+        let got = d.parsed();
+        assert!(got.subject().unwrap().starts_with("Invitation: E2E focus group"), "{:?}", got.subject());
+        assert!(got.attachments().any(|a| a.attachment_name() == Some("invite.ics")));
+    }
     c.close().await.unwrap();
 }

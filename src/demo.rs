@@ -430,8 +430,13 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
                     24 + ((k - PAST_SESSIONS) * 90 * 24 / (SESSIONS - PAST_SESSIONS)) as i64,
                 )
             };
-            let start = start - Duration::minutes(start.timestamp() / 60 % 60);
-            (start, *rng.pick(SESSION_ZONES))
+            // Working hours on the session's own clock: 09:00 to 17:00.
+            let zone = *rng.pick(SESSION_ZONES);
+            let tz: chrono_tz::Tz = zone.parse().expect("a known zone");
+            let day = start.with_timezone(&tz).date_naive();
+            let local = day.and_hms_opt(9 + (k % 9) as u32, 0, 0).expect("a valid hour");
+            let start = crate::sessions::instant_in(zone, local).unwrap_or(start);
+            (start, zone)
         })
         .collect();
     let mut roster: BTreeMap<(usize, i64), &str> = BTreeMap::new();

@@ -27,6 +27,7 @@ CREATE TABLE sessions (
     seats        INTEGER NOT NULL CHECK (seats > 0),
     over_recruit INTEGER NOT NULL,           -- confirmations wanted (>= seats)
     floaters     INTEGER NOT NULL DEFAULT 0, -- places on the waitlist
+    screener     TEXT,                       -- the screener last invited through (its quota cells are shown)
     sequence     INTEGER NOT NULL DEFAULT 0, -- calendar SEQUENCE, raised on each update
     status       TEXT    NOT NULL DEFAULT 'scheduled' CHECK (status IN ('scheduled', 'cancelled')),
     cancel_reason TEXT,

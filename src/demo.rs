@@ -434,7 +434,9 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
             let zone = *rng.pick(SESSION_ZONES);
             let tz: chrono_tz::Tz = zone.parse().expect("a known zone");
             let day = start.with_timezone(&tz).date_naive();
-            let local = day.and_hms_opt(9 + (k % 9) as u32, 0, 0).expect("a valid hour");
+            let local = day
+                .and_hms_opt(9 + (k % 9) as u32, 0, 0)
+                .expect("a valid hour");
             let start = crate::sessions::instant_in(zone, local).unwrap_or(start);
             (start, zone)
         })

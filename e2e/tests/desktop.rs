@@ -561,7 +561,11 @@ async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
 /// would (a date-time picker does not take typed keys through WebDriver),
 /// and fires the input event the page listens to.
 async fn set_value(c: &Client, selector: &str, value: &str) {
-    c.wait().at_most(WAIT).for_element(css(selector)).await.unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css(selector))
+        .await
+        .unwrap();
     c.execute(
         "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
          el.dispatchEvent(new Event('input', { bubbles: true }));",
@@ -582,17 +586,20 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     {
         let panel = panelkeeper::Panel::open(&db).await.unwrap();
         panelkeeper::demo::generate(&panel, 3_000, 1).await.unwrap();
-        settings::set(&panel, SmtpInput {
-            host: "127.0.0.1".into(),
-            port: server.port,
-            tls: TlsMode::None,
-            user: None,
-            password: PasswordChange::Clear,
-            from_address: "research@panel.example.com".into(),
-            from_name: "Panel Research".into(),
-            reply_to: None,
-            ca_certificate: None,
-        })
+        settings::set(
+            &panel,
+            SmtpInput {
+                host: "127.0.0.1".into(),
+                port: server.port,
+                tls: TlsMode::None,
+                user: None,
+                password: PasswordChange::Clear,
+                from_address: "research@panel.example.com".into(),
+                from_name: "Panel Research".into(),
+                reply_to: None,
+                ca_certificate: None,
+            },
+        )
         .await
         .unwrap();
         panel.close().await;
@@ -600,7 +607,9 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     // Thirty minutes from now, on Tokyo's clock (the machine runs on UTC),
     // so attendance can be taken.
     let tokyo: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
-    let start = (Utc::now() + Span::minutes(30)).with_timezone(&tokyo).naive_local();
+    let start = (Utc::now() + Span::minutes(30))
+        .with_timezone(&tokyo)
+        .naive_local();
     let start = start.with_second(0).unwrap().with_nanosecond(0).unwrap();
 
     let driver = Driver::start();
@@ -608,28 +617,60 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=new-session]").await;
-    fill(&c, "form[data-testid=session-form] input[name=title]", "E2E focus group").await;
-    set_value(&c, "input[name=start]", &start.format("%Y-%m-%dT%H:%M").to_string()).await;
+    fill(
+        &c,
+        "form[data-testid=session-form] input[name=title]",
+        "E2E focus group",
+    )
+    .await;
+    set_value(
+        &c,
+        "input[name=start]",
+        &start.format("%Y-%m-%dT%H:%M").to_string(),
+    )
+    .await;
     fill(&c, "input[name=timeZone]", "Asia/Tokyo").await;
     fill(&c, "input[name=seats]", "2").await;
     fill(&c, "input[name=overRecruit]", "3").await;
     click(&c, "[data-testid=session-save]").await;
     let when = until("the new session", || async {
-        text(&c, "[data-testid=session-when]").await.filter(|w| !w.is_empty())
+        text(&c, "[data-testid=session-when]")
+            .await
+            .filter(|w| !w.is_empty())
     })
     .await;
-    assert!(when.contains("Asia/Tokyo") && when.contains(&start.format("%H:%M").to_string()), "{when}");
-    assert_eq!(text(&c, "[data-testid=session-title]").await.as_deref(), Some("E2E focus group"));
+    assert!(
+        when.contains("Asia/Tokyo") && when.contains(&start.format("%H:%M").to_string()),
+        "{when}"
+    );
+    assert_eq!(
+        text(&c, "[data-testid=session-title]").await.as_deref(),
+        Some("E2E focus group")
+    );
 
     // Invite through a screener: the preview lists the excluded with reasons.
     click(&c, "[data-testid=invite]").await;
-    click(&c, "[data-testid=invite-screener] option[value=eu-25-44-non-customers]").await;
+    click(
+        &c,
+        "[data-testid=invite-screener] option[value=eu-25-44-non-customers]",
+    )
+    .await;
     fill(&c, "[data-testid=invite-limit]", "5").await;
     click(&c, "[data-testid=invite-preview]").await;
-    let summary = until("the preview", || async { text(&c, "[data-testid=invite-summary]").await }).await;
+    let summary = until("the preview", || async {
+        text(&c, "[data-testid=invite-summary]").await
+    })
+    .await;
     assert!(summary.starts_with("5 to invite"), "{summary}");
     let excluded = text(&c, "[data-testid=invite-excluded]").await.unwrap();
-    let reasons = ["Opted out on", "In cooldown", "On suppression list", "no-shows", "sessions in the last 12 months", "Marked do not contact"];
+    let reasons = [
+        "Opted out on",
+        "In cooldown",
+        "On suppression list",
+        "no-shows",
+        "sessions in the last 12 months",
+        "Marked do not contact",
+    ];
     assert!(reasons.iter().any(|r| excluded.contains(r)), "{excluded}");
     screenshot(&c, "invite.png").await;
     click(&c, "[data-testid=invite-send]").await;
@@ -641,16 +682,31 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
 
     // Two confirm; the first came.
     for n in [1, 2] {
-        click(&c, &format!("[data-testid=roster-row]:nth-child({n}) select option[value=confirmed]")).await;
+        click(
+            &c,
+            &format!("[data-testid=roster-row]:nth-child({n}) select option[value=confirmed]"),
+        )
+        .await;
         until(&format!("row {n} confirmed"), || async {
             let seats = text(&c, "[data-testid=session-seats]").await?;
-            seats.starts_with(&format!("{n} confirmed of 3 wanted for 2 seats")).then_some(())
+            seats
+                .starts_with(&format!("{n} confirmed of 3 wanted for 2 seats"))
+                .then_some(())
         })
         .await;
     }
-    click(&c, "[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]").await;
+    click(
+        &c,
+        "[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]",
+    )
+    .await;
     until("attendance taken", || async {
-        let b = c.find(css("[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]")).await.ok()?;
+        let b = c
+            .find(css(
+                "[data-testid=roster-row]:nth-child(1) [data-testid=attendance-attended]",
+            ))
+            .await
+            .ok()?;
         (b.attr("aria-pressed").await.ok()?? == "true").then_some(())
     })
     .await;
@@ -665,8 +721,17 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     assert_eq!(delivered.len(), 5);
     for d in &delivered {
         let got = d.parsed();
-        assert!(got.subject().unwrap().starts_with("Invitation: E2E focus group"), "{:?}", got.subject());
-        assert!(got.attachments().any(|a| a.attachment_name() == Some("invite.ics")));
+        assert!(
+            got.subject()
+                .unwrap()
+                .starts_with("Invitation: E2E focus group"),
+            "{:?}",
+            got.subject()
+        );
+        assert!(
+            got.attachments()
+                .any(|a| a.attachment_name() == Some("invite.ics"))
+        );
     }
     c.close().await.unwrap();
 }

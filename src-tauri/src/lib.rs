@@ -7,11 +7,11 @@ use panelkeeper::mail::settings::{self, SmtpInput, SmtpSettings};
 use panelkeeper::mail::{
     self, MessageId, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage, OutboxQuery, worker,
 };
+use panelkeeper::participants::screener::{self, Screener};
 use panelkeeper::participants::{
     self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,
     ParticipantPage, ParticipantQuery, csv_export, import, privacy,
 };
-use panelkeeper::participants::screener::{self, Screener};
 use panelkeeper::sessions::roster::{self, AttendanceInput};
 use panelkeeper::sessions::staff::{self, Staff, StaffId, StaffInput};
 use panelkeeper::sessions::{

@@ -15,8 +15,9 @@ pub mod roster;
 pub mod staff;
 
 pub use model::{
-    Attendance, InviteReport, InviteRequest, Invitee, Invitees, RosterCounts, RosterEntry, Rsvp,
-    Session, SessionDetail, SessionId, SessionInput, SessionQuery, SessionStatus,
+    Attendance, InviteReport, InviteRequest, Invitee, Invitees, QuotaCell, RosterCounts,
+    RosterEntry, Rsvp, Session, SessionDetail, SessionId, SessionInput, SessionQuery,
+    SessionStatus,
 };
 
 use crate::db::{instant, millis};
@@ -186,7 +187,7 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
 }
 
 const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.time_zone, s.place, \
-    s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, \
+    s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, s.screener, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'invited') AS n_invited, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'confirmed') AS n_confirmed, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'tentative') AS n_tentative, \
@@ -232,6 +233,7 @@ async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Se
             SessionStatus::Scheduled
         },
         cancel_reason: row.get("cancel_reason"),
+        screener: row.get("screener"),
         counts: RosterCounts {
             invited: count("n_invited"),
             confirmed: count("n_confirmed"),
@@ -286,7 +288,12 @@ pub async fn list(panel: &Panel, query: &SessionQuery) -> Result<Vec<Session>> {
 pub async fn detail(panel: &Panel, id: SessionId) -> Result<SessionDetail> {
     let session = get(panel, id).await?;
     let roster = roster::entries(panel, id).await?;
-    Ok(SessionDetail { session, roster })
+    let quota_cells = roster::quota_cells(panel, &session).await?;
+    Ok(SessionDetail {
+        session,
+        roster,
+        quota_cells,
+    })
 }
 
 /// Moves a session to a new wall-clock start in its zone (and length, if

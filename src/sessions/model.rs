@@ -137,6 +137,19 @@ pub struct RosterCounts {
     pub no_shows: u32,
 }
 
+/// One quota cell of the screener a session invites through: how many on
+/// the roster have this value, against the cell's limit.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaCell {
+    pub attribute: String,
+    pub value: String,
+    pub max: u32,
+    /// Invited and not declined.
+    pub invited: u32,
+    pub confirmed: u32,
+}
+
 /// A session as planned.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +179,8 @@ pub struct Session {
     pub status: SessionStatus,
     pub cancel_reason: Option<String>,
     pub counts: RosterCounts,
+    /// The screener last invited through, if any.
+    pub screener: Option<String>,
 }
 
 /// A session as entered: the start is a wall-clock time in `time_zone`.
@@ -214,6 +229,8 @@ pub struct RosterEntry {
 pub struct SessionDetail {
     pub session: Session,
     pub roster: Vec<RosterEntry>,
+    /// The screener's quota cells, filled by the roster.
+    pub quota_cells: Vec<QuotaCell>,
 }
 
 /// Who to invite.

@@ -552,6 +552,13 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
     }
 
     let mut tx = panel.write().await?;
+    if let Invitees::Screener { name, .. } = &request.invitees {
+        sqlx::query("UPDATE sessions SET screener = ? WHERE id = ?")
+            .bind(name)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+    }
     // Taken again under the write lock: nobody has changed it since.
     let session = super::get_in(&mut tx, id).await?;
     let organiser = organiser(&mut tx, &session).await?;
@@ -592,6 +599,40 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
         beyond_limit,
         queued,
     })
+}
+
+/// The quota cells of the screener the session invited through, with how
+/// many on the roster fill each (people without a value share "(none)").
+pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCell>> {
+    let Some(name) = &session.screener else {
+        return Ok(Vec::new());
+    };
+    let Ok(screener) = participants::screener::get(panel, name).await else {
+        return Ok(Vec::new());
+    };
+    let mut cells = Vec::new();
+    for quota in &screener.definition.quotas {
+        let rows: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT json_extract(p.attributes, '$.' || ?1) AS v, \
+             sum(r.rsvp != 'declined'), sum(r.rsvp = 'confirmed') \
+             FROM session_participants r JOIN participants p ON p.id = r.participant \
+             WHERE r.session = ?2 GROUP BY v ORDER BY v",
+        )
+        .bind(&quota.attribute)
+        .bind(session.id.0)
+        .fetch_all(panel.pool())
+        .await?;
+        for (value, invited, confirmed) in rows {
+            cells.push(QuotaCell {
+                attribute: quota.attribute.clone(),
+                value: value.unwrap_or_else(|| "(none)".into()),
+                max: quota.max,
+                invited: invited as u32,
+                confirmed: confirmed as u32,
+            });
+        }
+    }
+    Ok(cells)
 }
 
 /// The roster, by name.

@@ -31,4 +31,8 @@ floaters: number,
 /**
  * The calendar SEQUENCE: raised by every reschedule and the cancellation.
  */
-sequence: number, status: SessionStatus, cancelReason: string | null, counts: RosterCounts, };
+sequence: number, status: SessionStatus, cancelReason: string | null, counts: RosterCounts, 
+/**
+ * The screener last invited through, if any.
+ */
+screener: string | null, };

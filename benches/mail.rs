@@ -22,7 +22,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use panelkeeper::Panel;
-use panelkeeper::mail::settings::{self, PasswordChange, SmtpInput, TlsMode};
+use panelkeeper::mail::settings;
 use panelkeeper::mail::templates::{self, Invitation, Template};
 use panelkeeper::mail::{self, MessageKind, NewMessage, worker};
 use panelkeeper::participants::fields::Email;
@@ -94,22 +94,7 @@ async fn outbox(port: u16, n: usize, dir: &std::path::Path, run: usize) -> Durat
     let panel = Panel::open(dir.join(format!("bench-{run}.db")))
         .await
         .unwrap();
-    settings::set(
-        &panel,
-        SmtpInput {
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::None,
-            user: None,
-            password: PasswordChange::Clear,
-            from_address: "research@panel.example.com".into(),
-            from_name: "Panel Research".into(),
-            reply_to: None,
-            ca_certificate: None,
-        },
-    )
-    .await
-    .unwrap();
+    settings::set(&panel, smtp::local_smtp(port)).await.unwrap();
     let mut tx = panel.write().await.unwrap();
     for i in 0..n {
         let (to, body) = invitation(i);

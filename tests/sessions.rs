@@ -9,7 +9,7 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use common::smtp::SmtpServer;
 use mail_parser::MimeHeaders;
-use panelkeeper::mail::settings::{self, PasswordChange, SmtpInput, TlsMode};
+use panelkeeper::mail::settings;
 use panelkeeper::mail::{self, MessageKind, OutboxQuery, Status, worker};
 use panelkeeper::participants::governance::{self, Exclusion};
 use panelkeeper::participants::screener::{
@@ -33,22 +33,9 @@ fn utc(s: &str) -> DateTime<Utc> {
 }
 
 async fn setup(panel: &Panel, port: u16) {
-    settings::set(
-        panel,
-        SmtpInput {
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::None,
-            user: None,
-            password: PasswordChange::Clear,
-            from_address: "research@panel.example.com".into(),
-            from_name: "Panel Research".into(),
-            reply_to: None,
-            ca_certificate: None,
-        },
-    )
-    .await
-    .unwrap();
+    settings::set(panel, common::smtp::local_smtp(port))
+        .await
+        .unwrap();
     staff::add(
         panel,
         &StaffInput {

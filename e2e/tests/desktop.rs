@@ -578,7 +578,7 @@ async fn set_value(c: &Client, selector: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_attended() {
     use chrono::{Duration as Span, Timelike, Utc};
-    use panelkeeper::mail::settings::{self, PasswordChange, SmtpInput, TlsMode};
+    use panelkeeper::mail::settings;
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
@@ -586,22 +586,9 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     {
         let panel = panelkeeper::Panel::open(&db).await.unwrap();
         panelkeeper::demo::generate(&panel, 3_000, 1).await.unwrap();
-        settings::set(
-            &panel,
-            SmtpInput {
-                host: "127.0.0.1".into(),
-                port: server.port,
-                tls: TlsMode::None,
-                user: None,
-                password: PasswordChange::Clear,
-                from_address: "research@panel.example.com".into(),
-                from_name: "Panel Research".into(),
-                reply_to: None,
-                ca_certificate: None,
-            },
-        )
-        .await
-        .unwrap();
+        settings::set(&panel, smtp::local_smtp(server.port))
+            .await
+            .unwrap();
         panel.close().await;
     }
     // Thirty minutes from now, on Tokyo's clock (the machine runs on UTC),

@@ -826,23 +826,19 @@ pub async fn attendance(
         )
         .await?;
     }
-    if let Some(c) = input.incentive_cents {
-        sqlx::query("UPDATE session_participants SET incentive_cents = ?, updated_at = ? WHERE session = ? AND participant = ?")
-            .bind(c)
-            .bind(millis(now))
-            .bind(id.0)
-            .bind(participant.0)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(paid) = input.incentive_paid {
-        sqlx::query("UPDATE session_participants SET incentive_paid = ?, updated_at = ? WHERE session = ? AND participant = ?")
-            .bind(paid)
-            .bind(millis(now))
-            .bind(id.0)
-            .bind(participant.0)
-            .execute(&mut *tx)
-            .await?;
+    if input.incentive_cents.is_some() || input.incentive_paid.is_some() {
+        sqlx::query(
+            "UPDATE session_participants SET incentive_cents = coalesce(?1, incentive_cents), \
+             incentive_paid = coalesce(?2, incentive_paid), updated_at = ?3 \
+             WHERE session = ?4 AND participant = ?5",
+        )
+        .bind(input.incentive_cents)
+        .bind(input.incentive_paid)
+        .bind(millis(now))
+        .bind(id.0)
+        .bind(participant.0)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     entry(panel, id, participant).await

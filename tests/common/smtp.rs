@@ -9,6 +9,22 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// SMTP settings for a test server on 127.0.0.1, no TLS, no login.
+pub fn local_smtp(port: u16) -> panelkeeper::mail::settings::SmtpInput {
+    use panelkeeper::mail::settings::{PasswordChange, SmtpInput, TlsMode};
+    SmtpInput {
+        host: "127.0.0.1".into(),
+        port,
+        tls: TlsMode::None,
+        user: None,
+        password: PasswordChange::Clear,
+        from_address: "research@panel.example.com".into(),
+        from_name: "Panel Research".into(),
+        reply_to: None,
+        ca_certificate: None,
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (nothing listens on it when returned).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

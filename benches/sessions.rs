@@ -13,7 +13,7 @@
 //! invitation itself then finds the index current. Both are reported.
 //! PANELKEEPER_BENCH_RUNS changes the number of runs.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use panelkeeper::sessions::roster;
 use panelkeeper::sessions::{self, InviteRequest, Invitees, SessionInput};
 use panelkeeper::{Panel, demo};
@@ -59,7 +59,7 @@ async fn main() {
             &panel,
             &SessionInput {
                 title: format!("Benchmark {run}"),
-                start: Some(NaiveDateTime::from(start)),
+                start: Some(start),
                 time_zone: "Europe/Paris".into(),
                 minutes: 90,
                 moderator: moderator.into(),

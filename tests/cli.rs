@@ -588,8 +588,14 @@ fn staff_sessions_invitations_rsvp_and_attendance() {
     let staff = cli.json(&["staff", "list", "--json"]);
     assert_eq!(staff[1]["lead"], 1);
     assert!(cli.ok(&["staff", "me"]).contains("not set"));
-    assert!(cli.ok(&["staff", "me", "sam@company.example.com"]).contains("is now Sam Owner"));
-    assert_eq!(cli.ok(&["staff", "me"]).trim(), "Sam Owner <sam@company.example.com>");
+    assert!(
+        cli.ok(&["staff", "me", "sam@company.example.com"])
+            .contains("is now Sam Owner")
+    );
+    assert_eq!(
+        cli.ok(&["staff", "me"]).trim(),
+        "Sam Owner <sam@company.example.com>"
+    );
     cli.ok(&[
         "participants",
         "add",

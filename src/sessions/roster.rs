@@ -163,7 +163,9 @@ fn calendar(
 /// reused for every invitation to it.
 fn zone_definition(zone: Tz, around: DateTime<Utc>) -> std::sync::Arc<str> {
     use std::sync::{Arc, Mutex, OnceLock};
-    static MADE: OnceLock<Mutex<HashMap<(Tz, i64), Arc<str>>>> = OnceLock::new();
+    /// Zone definitions by zone and day of the session.
+    type Made = HashMap<(Tz, i64), Arc<str>>;
+    static MADE: OnceLock<Mutex<Made>> = OnceLock::new();
     let made = MADE.get_or_init(Default::default);
     let key = (zone, around.timestamp() / 86_400);
     if let Some(text) = made.lock().expect("not poisoned").get(&key) {

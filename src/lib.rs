@@ -6,7 +6,8 @@
 //! [`participants`] (recruitment: people, CSV import and export, screeners,
 //! contact governance, suppression lists, consent, privacy), [`mail`] (the
 //! durable outbox and its SMTP worker), [`sessions`] (staff, scheduling,
-//! invitations, RSVPs, attendance) and [`demo`]
+//! invitations, RSVPs, attendance), [`notes`] (live notes and their
+//! full-text search) and [`demo`]
 //! (the reference-panel generator). The command-line tool (`src/main.rs`)
 //! and the desktop app (`src-tauri/`) are thin edges over these functions;
 //! neither holds a rule of its own.
@@ -16,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod mail;
+pub mod notes;
 pub mod participants;
 pub mod sessions;
 mod settings;

@@ -1,0 +1,416 @@
+//! Live notes: what is said in a session, captured as it is said.
+//!
+//! A note belongs to a session and carries its text, the wall-clock instant
+//! it was entered and its offset from the session's start, optionally the
+//! participant it is about, its tags (`#tag` words in the text) and its
+//! author. Each note is committed on its own the moment it is added, so a
+//! crash loses nothing already entered; an edit keeps the earlier version.
+//! Search runs over an FTS5 index (prefix words and "quoted phrases",
+//! accents folded) and returns each hit with the notes around it. This
+//! module does not raise issues from notes: the issues domain does.
+
+use crate::db::{instant, millis};
+use crate::participants::{self, ParticipantId};
+use crate::sessions::staff::{self, StaffId};
+use crate::sessions::{self, SessionId};
+use crate::{Error, Panel, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, sqlite::SqliteRow};
+use std::collections::BTreeSet;
+use ts_rs::TS;
+
+/// A note's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct NoteId(#[ts(type = "number")] pub i64);
+
+impl std::fmt::Display for NoteId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 20_000;
+
+/// One note.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub id: NoteId,
+    pub session: SessionId,
+    pub participant: Option<ParticipantId>,
+    /// The participant's name, for display.
+    pub participant_name: Option<String>,
+    pub author: Option<StaffId>,
+    pub author_name: Option<String>,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub at: DateTime<Utc>,
+    /// Seconds from the session's start (negative before it).
+    #[ts(type = "number")]
+    pub offset_seconds: i64,
+    /// How many earlier versions the note has.
+    pub edits: u32,
+}
+
+/// A note as typed.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NoteInput {
+    pub text: String,
+    /// The participant it is about: an email or an id.
+    pub participant: Option<String>,
+    /// The author's email; the staff member using this computer when absent.
+    pub author: Option<String>,
+}
+
+/// An earlier version of an edited note.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteVersion {
+    pub text: String,
+    pub tags: Vec<String>,
+    pub participant: Option<ParticipantId>,
+    /// When it was replaced.
+    pub replaced_at: DateTime<Utc>,
+}
+
+/// The `#tags` in a note's text, lower-cased, without the `#`.
+pub fn tags_of(text: &str) -> Vec<String> {
+    let mut tags = BTreeSet::new();
+    for word in text.split(|c: char| c.is_whitespace()) {
+        if let Some(tag) = word.strip_prefix('#') {
+            let tag: String = tag
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+                .flat_map(char::to_lowercase)
+                .collect();
+            if !tag.is_empty() {
+                tags.insert(tag);
+            }
+        }
+    }
+    tags.into_iter().collect()
+}
+
+fn check(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::invalid("note", "", "is empty"));
+    }
+    let n = text.chars().count();
+    if n > MAX_NOTE_CHARS {
+        return Err(Error::invalid(
+            "note",
+            text,
+            format!("is {n} characters long; the limit is {MAX_NOTE_CHARS}"),
+        ));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(Error::invalid(
+            "note",
+            text,
+            format!("holds the control character {c:?}"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+const COLUMNS: &str = "n.id, n.session, n.participant, p.name AS participant_name, n.author, \
+    s.name AS author_name, n.text, n.tags, n.at, n.offset_seconds, \
+    (SELECT count(*) FROM note_edits e WHERE e.note = n.id) AS edits";
+const FROM: &str = "notes n LEFT JOIN participants p ON p.id = n.participant \
+    LEFT JOIN staff s ON s.id = n.author";
+
+fn note_from(row: &SqliteRow) -> Note {
+    let tags: String = row.get("tags");
+    Note {
+        id: NoteId(row.get("id")),
+        session: SessionId(row.get("session")),
+        participant: row.get::<Option<i64>, _>("participant").map(ParticipantId),
+        participant_name: row.get("participant_name"),
+        author: row.get::<Option<i64>, _>("author").map(StaffId),
+        author_name: row.get("author_name"),
+        text: row.get("text"),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        at: instant(row.get("at")),
+        offset_seconds: row.get("offset_seconds"),
+        edits: row.get::<i64, _>("edits") as u32,
+    }
+}
+
+async fn author(panel: &Panel, input: &NoteInput) -> Result<Option<StaffId>> {
+    Ok(match input.author.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() => Some(staff::by_email(panel, a).await?.id),
+        _ => staff::current(panel).await?.map(|s| s.id),
+    })
+}
+
+/// Adds a note to a session, stamped now, and commits it at once.
+pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result<Note> {
+    let text = check(&input.text)?;
+    let s = sessions::get(panel, session).await?;
+    let participant = match input.participant.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
+        _ => None,
+    };
+    let author = author(panel, input).await?;
+    let now = panel.now();
+    let offset = (now - s.starts_at).num_seconds();
+    let tags = serde_json::to_string(&tags_of(&text)).expect("tags serialise");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO notes (session, participant, author, text, tags, at, offset_seconds, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6) RETURNING id",
+    )
+    .bind(session.0)
+    .bind(participant.map(|p| p.0))
+    .bind(author.map(|a| a.0))
+    .bind(&text)
+    .bind(&tags)
+    .bind(millis(now))
+    .bind(offset)
+    .fetch_one(panel.pool())
+    .await?;
+    get(panel, NoteId(id)).await
+}
+
+/// One note.
+pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE n.id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(panel.pool())
+    .await?
+    .ok_or_else(|| Error::not_found("note", id))?;
+    Ok(note_from(&row))
+}
+
+/// A session's notes in the order they were taken.
+pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
+    sessions::get(panel, session).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE n.session = ? ORDER BY n.at, n.id"
+    )))
+    .bind(session.0)
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(rows.iter().map(note_from).collect())
+}
+
+/// Changes a note's text (and participant); the earlier version is kept.
+pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> {
+    let text = check(&input.text)?;
+    let participant = match input.participant.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
+        _ => None,
+    };
+    let editor = author(panel, input).await?;
+    let now = millis(panel.now());
+    let mut tx = panel.write().await?;
+    let done = sqlx::query(
+        "INSERT INTO note_edits (note, text, tags, participant, replaced_at, editor) \
+         SELECT id, text, tags, participant, ?, ? FROM notes WHERE id = ?",
+    )
+    .bind(now)
+    .bind(editor.map(|e| e.0))
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("note", id));
+    }
+    sqlx::query(
+        "UPDATE notes SET text = ?, tags = ?, participant = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(&text)
+    .bind(serde_json::to_string(&tags_of(&text)).expect("tags serialise"))
+    .bind(participant.map(|p| p.0))
+    .bind(now)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+/// A note's earlier versions, oldest first.
+pub async fn history(panel: &Panel, id: NoteId) -> Result<Vec<NoteVersion>> {
+    get(panel, id).await?;
+    let rows: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT text, tags, participant, replaced_at FROM note_edits WHERE note = ? ORDER BY replaced_at, id",
+    )
+    .bind(id.0)
+    .fetch_all(panel.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(text, tags, participant, at)| NoteVersion {
+            text,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            participant: participant.map(ParticipantId),
+            replaced_at: instant(at),
+        })
+        .collect())
+}
+
+/// What to search for, and where.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NoteSearch {
+    /// Words (each matches as a prefix) and "quoted phrases"; all must match.
+    pub query: String,
+    pub session: Option<SessionId>,
+    pub tag: Option<String>,
+    /// An email or id.
+    pub participant: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A note that matched, with the notes just before and after it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteHit {
+    pub note: Note,
+    pub session_title: String,
+    pub before: Option<Note>,
+    pub after: Option<Note>,
+}
+
+/// The FTS5 expression for what a person typed: each bare word a quoted
+/// prefix (`refun` finds "refund"), each "quoted phrase" a phrase, all of
+/// them required. Quoting every term means no input can be read as FTS5
+/// syntax (NEAR, OR, column filters).
+pub fn fts_query(typed: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    let mut rest = typed.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('"') {
+            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
+            let phrase = phrase.trim();
+            if !phrase.is_empty() {
+                terms.push(format!("\"{}\"", phrase.replace('"', "\"\"")));
+            }
+            rest = tail.trim_start();
+        } else {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"')
+                .unwrap_or(rest.len());
+            let word: String = rest[..end]
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '\'')
+                .collect();
+            if !word.is_empty() {
+                terms.push(format!("\"{}\"*", word.replace('"', "\"\"")));
+            }
+            rest = rest[end..].trim_start();
+        }
+    }
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+/// Searches every note; the best matches first, each with its neighbours.
+pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> {
+    let Some(expr) = fts_query(&search.query) else {
+        return Err(Error::invalid(
+            "search",
+            &search.query,
+            "has no words to look for",
+        ));
+    };
+    let participant = match search.participant.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
+        _ => None,
+    };
+    let tag = search
+        .tag
+        .as_deref()
+        .map(|t| t.trim().trim_start_matches('#').to_lowercase())
+        .filter(|t| !t.is_empty());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, ss.title AS session_title FROM notes_fts f \
+         JOIN notes n ON n.id = f.rowid LEFT JOIN participants p ON p.id = n.participant \
+         LEFT JOIN staff s ON s.id = n.author JOIN sessions ss ON ss.id = n.session \
+         WHERE notes_fts MATCH ?1 AND (?2 IS NULL OR n.session = ?2) \
+         AND (?3 IS NULL OR n.participant = ?3) \
+         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = ?4)) \
+         ORDER BY f.rank, n.at LIMIT ?5"
+    )))
+    .bind(&expr)
+    .bind(search.session.map(|s| s.0))
+    .bind(participant.map(|p| p.0))
+    .bind(&tag)
+    .bind(search.limit.unwrap_or(50).clamp(1, 500))
+    .fetch_all(panel.pool())
+    .await?;
+    let mut hits = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let note = note_from(row);
+        let neighbour = |newer: bool| {
+            let (cmp, order) = if newer { (">", "ASC") } else { ("<", "DESC") };
+            format!(
+                "SELECT {COLUMNS} FROM {FROM} WHERE n.session = ?1 AND (n.at, n.id) {cmp} (?2, ?3) \
+                 ORDER BY n.at {order}, n.id {order} LIMIT 1"
+            )
+        };
+        let mut around = Vec::new();
+        for newer in [false, true] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(neighbour(newer)))
+                .bind(note.session.0)
+                .bind(millis(note.at))
+                .bind(note.id.0)
+                .fetch_optional(panel.pool())
+                .await?;
+            around.push(row.as_ref().map(note_from));
+        }
+        let after = around.pop().flatten();
+        let before = around.pop().flatten();
+        hits.push(NoteHit {
+            session_title: row.get("session_title"),
+            note,
+            before,
+            after,
+        });
+    }
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_come_from_hash_words() {
+        assert_eq!(
+            tags_of("Refund never came #Refund #billing, see #billing #ünï"),
+            ["billing", "refund", "ünï"]
+        );
+        assert!(tags_of("no tags # here").is_empty());
+    }
+
+    #[test]
+    fn typed_searches_become_safe_fts_expressions() {
+        assert_eq!(fts_query("refun"), Some("\"refun\"*".into()));
+        assert_eq!(
+            fts_query("\"never arrived\" refund"),
+            Some("\"never arrived\" AND \"refund\"*".into())
+        );
+        assert_eq!(
+            fts_query("a OR b"),
+            Some("\"a\"* AND \"OR\"* AND \"b\"*".into())
+        );
+        assert_eq!(
+            fts_query("text:x NEAR(y)"),
+            Some("\"textx\"* AND \"NEARy\"*".into())
+        );
+        assert_eq!(
+            fts_query("\"unclosed phrase"),
+            Some("\"unclosed phrase\"".into())
+        );
+        assert_eq!(fts_query("  \"\" *** "), None);
+    }
+}

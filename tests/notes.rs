@@ -1,0 +1,287 @@
+//! Live notes: committed as entered (and surviving the process), edits kept,
+//! full-text search with prefixes, phrases, accents and filters, and the
+//! notes around each hit.
+
+mod common;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use panelkeeper::notes::{self, NoteInput, NoteSearch};
+use panelkeeper::participants::{self, ParticipantInput};
+use panelkeeper::sessions::staff::{self, StaffInput};
+use panelkeeper::sessions::{self, SessionInput};
+use panelkeeper::{Error, Panel};
+
+async fn session(panel: &Panel, title: &str, start: &str) -> sessions::SessionId {
+    if staff::list(panel).await.unwrap().is_empty() {
+        staff::add(
+            panel,
+            &StaffInput {
+                name: "Ana".into(),
+                email: "ana@company.example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let ana = staff::by_email(panel, "ana@company.example.com")
+            .await
+            .unwrap();
+        staff::set_current(panel, ana.id).await.unwrap();
+    }
+    sessions::create(
+        panel,
+        &SessionInput {
+            title: title.into(),
+            start: Some(NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M").unwrap()),
+            time_zone: "UTC".into(),
+            minutes: 90,
+            moderator: "ana@company.example.com".into(),
+            seats: 8,
+            allow_double_booking: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn note(text: &str) -> NoteInput {
+    NoteInput {
+        text: text.into(),
+        ..Default::default()
+    }
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn notes_are_stamped_with_the_time_and_offset_and_survive_the_process() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    let s = session(p, "Checkout", "2026-06-01T09:00").await;
+    participants::create(
+        p,
+        &ParticipantInput {
+            name: "Zoë".into(),
+            email: "zoe@example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    t.clock.advance(Duration::seconds(42 * 60 + 10));
+    let n = notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "My refund never came #refund #Billing".into(),
+            participant: Some("zoe@example.com".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(n.at, utc("2026-06-01T09:42:10Z"));
+    assert_eq!(n.offset_seconds, 42 * 60 + 10);
+    assert_eq!(n.tags, ["billing", "refund"]);
+    assert_eq!(n.participant_name.as_deref(), Some("Zoë"));
+    assert_eq!(
+        n.author_name.as_deref(),
+        Some("Ana"),
+        "the staff member using this computer"
+    );
+
+    // Nothing is held back: another connection to the file sees it at once.
+    let other = Panel::open(t.dir.path().join("panel.db")).await.unwrap();
+    assert_eq!(notes::list(&other, s).await.unwrap(), vec![n.clone()]);
+
+    for bad in ["   ", "bell\u{7}"] {
+        assert!(
+            matches!(
+                notes::add(p, s, &note(bad)).await,
+                Err(Error::InvalidInput { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        notes::add(p, sessions::SessionId(99), &note("x")).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        notes::list(p, s).await.unwrap().len(),
+        1,
+        "a refused note changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_edit_keeps_the_earlier_version() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    let s = session(p, "Checkout", "2026-06-01T09:00").await;
+    let n = notes::add(p, s, &note("Refund late #refund"))
+        .await
+        .unwrap();
+    t.clock.advance(Duration::minutes(3));
+    let edited = notes::edit(p, n.id, &note("Refund three weeks late #refund #urgent"))
+        .await
+        .unwrap();
+    assert_eq!(edited.text, "Refund three weeks late #refund #urgent");
+    assert_eq!(edited.tags, ["refund", "urgent"]);
+    assert_eq!((edited.at, edited.edits), (n.at, 1));
+    let history = notes::history(p, n.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].text, "Refund late #refund");
+    assert_eq!(history[0].replaced_at, n.at + Duration::minutes(3));
+    // The index follows the edit.
+    let hits = notes::search(
+        p,
+        &NoteSearch {
+            query: "urgent".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        notes::search(
+            p,
+            &NoteSearch {
+                query: "\"refund late\"".into(),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn search_finds_prefixes_and_phrases_with_filters_and_shows_the_notes_around() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    let first = session(p, "Checkout", "2026-06-01T09:00").await;
+    let second = session(p, "Delivery", "2026-06-01T09:30").await;
+    participants::create(
+        p,
+        &ParticipantInput {
+            name: "Zoë".into(),
+            email: "zoe@example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let lines = [
+        (first, "Talks about returns at the counter", None),
+        (
+            first,
+            "My refund never arrived, I called twice #refund",
+            Some("zoe@example.com"),
+        ),
+        (first, "Others nod", None),
+        (second, "The parcel never arrived either #delivery", None),
+        (second, "Café staff were très aimables", None),
+    ];
+    for (s, text, who) in lines {
+        t.clock.advance(Duration::minutes(1));
+        notes::add(
+            p,
+            s,
+            &NoteInput {
+                text: text.into(),
+                participant: who.map(str::to_string),
+                author: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let search = |query: &str| NoteSearch {
+        query: query.into(),
+        ..Default::default()
+    };
+    let texts = |hits: &[notes::NoteHit]| -> Vec<String> {
+        let mut v: Vec<String> = hits.iter().map(|h| h.note.text.clone()).collect();
+        v.sort();
+        v
+    };
+
+    let hits = notes::search(p, &search("refun")).await.unwrap();
+    assert_eq!(
+        texts(&hits),
+        ["My refund never arrived, I called twice #refund"]
+    );
+    assert_eq!(
+        hits[0].before.as_ref().unwrap().text,
+        "Talks about returns at the counter"
+    );
+    assert_eq!(hits[0].after.as_ref().unwrap().text, "Others nod");
+    assert_eq!(hits[0].session_title, "Checkout");
+
+    assert_eq!(
+        notes::search(p, &search("\"never arrived\""))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        notes::search(p, &search("\"arrived never\""))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        texts(&notes::search(p, &search("cafe tres")).await.unwrap()),
+        ["Café staff were très aimables"]
+    );
+
+    let only = |f: fn(&mut NoteSearch)| {
+        let mut s = search("arrived");
+        f(&mut s);
+        s
+    };
+    let in_second = notes::search(p, &only(|s| s.session = Some(sessions::SessionId(2))))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&in_second),
+        ["The parcel never arrived either #delivery"]
+    );
+    assert!(in_second[0].after.is_some() && in_second[0].before.is_none());
+    let tagged = notes::search(p, &only(|s| s.tag = Some("#Refund".into())))
+        .await
+        .unwrap();
+    assert_eq!(tagged.len(), 1);
+    let zoe = notes::search(p, &only(|s| s.participant = Some("zoe@example.com".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&zoe),
+        ["My refund never arrived, I called twice #refund"]
+    );
+
+    // Whatever is typed is searched for, never read as search syntax.
+    for odd in [
+        "refund OR delivery",
+        "text:refund",
+        "NEAR(refund arrived)",
+        "\"unclosed",
+        "refund*",
+    ] {
+        notes::search(p, &search(odd))
+            .await
+            .unwrap_or_else(|e| panic!("{odd:?}: {e}"));
+    }
+    assert!(matches!(
+        notes::search(p, &search(" ** ")).await,
+        Err(Error::InvalidInput { .. })
+    ));
+}

@@ -37,6 +37,8 @@ macro_rules! out {
 
 #[path = "cli/mail.rs"]
 mod mail_cli;
+#[path = "cli/notes.rs"]
+mod notes_cli;
 #[path = "cli/sessions.rs"]
 mod sessions_cli;
 
@@ -90,6 +92,9 @@ enum Command {
     /// Sessions: scheduling, invitations, RSVPs, attendance.
     #[command(subcommand)]
     Sessions(sessions_cli::SessionsCmd),
+    /// Live notes of sessions, and their full-text search.
+    #[command(subcommand)]
+    Notes(notes_cli::NotesCmd),
     /// SMTP server and sender.
     #[command(subcommand)]
     Smtp(mail_cli::SmtpCmd),
@@ -541,6 +546,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Consent(cmd) => consent_cmd(panel, cmd).await,
         Command::Staff(cmd) => sessions_cli::staff_cmd(panel, cmd).await,
         Command::Sessions(cmd) => sessions_cli::sessions_cmd(panel, cmd).await,
+        Command::Notes(cmd) => notes_cli::notes_cmd(panel, cmd).await,
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,

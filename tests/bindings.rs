@@ -7,7 +7,7 @@ use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
 };
-use panelkeeper::{mail, sessions};
+use panelkeeper::{mail, notes, sessions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use ts_rs::{Config, TS};
@@ -53,6 +53,11 @@ fn export_all(dir: &Path) {
         sessions::roster::AttendanceInput,
         sessions::roster::ReminderPlan,
         sessions::staff::StaffInput,
+        notes::Note,
+        notes::NoteInput,
+        notes::NoteSearch,
+        notes::NoteHit,
+        notes::NoteVersion,
     );
 }
 

@@ -7,7 +7,8 @@
 //! contact governance, suppression lists, consent, privacy), [`mail`] (the
 //! durable outbox and its SMTP worker), [`sessions`] (staff, scheduling,
 //! invitations, RSVPs, attendance), [`notes`] (live notes and their
-//! full-text search) and [`demo`]
+//! full-text search), [`issues`] (owners, due dates, hand-offs, the contact
+//! log) and [`demo`]
 //! (the reference-panel generator). The command-line tool (`src/main.rs`)
 //! and the desktop app (`src-tauri/`) are thin edges over these functions;
 //! neither holds a rule of its own.
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod issues;
 pub mod mail;
 pub mod notes;
 pub mod participants;

@@ -770,13 +770,47 @@ fn staff_sessions_invitations_rsvp_and_attendance() {
 #[test]
 fn notes_add_list_edit_and_search() {
     let cli = Cli::new();
-    cli.ok(&["staff", "add", "--name", "Ana", "--email", "ana@company.example.com"]);
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@company.example.com",
+    ]);
     cli.ok(&["staff", "me", "ana@company.example.com"]);
-    cli.ok(&["participants", "add", "--name", "Zoë", "--email", "zoe@example.com"]);
-    let s = cli.ok(&["sessions", "create", "--title", "Checkout", "--start", "2027-03-16T10:00", "--tz", "UTC", "--seats", "8", "--moderator", "ana@company.example.com"]);
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Zoë",
+        "--email",
+        "zoe@example.com",
+    ]);
+    let s = cli.ok(&[
+        "sessions",
+        "create",
+        "--title",
+        "Checkout",
+        "--start",
+        "2027-03-16T10:00",
+        "--tz",
+        "UTC",
+        "--seats",
+        "8",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
     let s = s.trim();
     cli.ok(&["notes", "add", s, "Talks about returns"]);
-    let id = cli.ok(&["notes", "add", s, "My refund never arrived #refund", "--participant", "zoe@example.com"]);
+    let id = cli.ok(&[
+        "notes",
+        "add",
+        s,
+        "My refund never arrived #refund",
+        "--participant",
+        "zoe@example.com",
+    ]);
     let id = id.trim();
     cli.ok(&["notes", "add", s, "Others nod"]);
     let listed = cli.json(&["notes", "list", s, "--json"]);
@@ -787,13 +821,30 @@ fn notes_add_list_edit_and_search() {
 
     let found = cli.ok(&["notes", "search", "refun"]);
     assert!(found.contains("session 1 \"Checkout\":"), "{found}");
-    assert!(found.contains("> ") && found.contains("[Zoë]  My refund never arrived #refund"), "{found}");
-    assert!(found.contains("Talks about returns") && found.contains("Others nod"), "{found}");
-    assert!(cli.ok(&["notes", "search", "\"arrived never\""]).contains("no notes match"));
+    assert!(
+        found.contains("> ") && found.contains("[Zoë]  My refund never arrived #refund"),
+        "{found}"
+    );
+    assert!(
+        found.contains("Talks about returns") && found.contains("Others nod"),
+        "{found}"
+    );
+    assert!(
+        cli.ok(&["notes", "search", "\"arrived never\""])
+            .contains("no notes match")
+    );
 
-    cli.ok(&["notes", "edit", id, "My refund never arrived, three weeks now #refund"]);
+    cli.ok(&[
+        "notes",
+        "edit",
+        id,
+        "My refund never arrived, three weeks now #refund",
+    ]);
     let history = cli.ok(&["notes", "history", id]);
-    assert!(history.contains("My refund never arrived #refund"), "{history}");
+    assert!(
+        history.contains("My refund never arrived #refund"),
+        "{history}"
+    );
     let out = cli.run(&["notes", "add", s, "   "]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("note \"\" is not valid: is empty"));

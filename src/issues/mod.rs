@@ -1,0 +1,747 @@
+//! Issues and follow-up: when a participant raises a personal problem it
+//! becomes an issue with an owner who must get back to them.
+//!
+//! An issue comes from a note (or is raised directly) with a summary,
+//! severity and due dates from the service levels. Assigning mails the
+//! owner everything they need; a reassignment needs a reason, counts a
+//! hand-off and tells the participant who has their issue now; the first
+//! logged contact meets "first contact"; resolving needs a resolution note
+//! and a message to the participant. Every change is an audit event, and
+//! every message goes through the outbox in the same transaction. The
+//! allowed status changes are [`IssueStatus::refusal`]. Nudges before a
+//! due time and escalations after it are not planned here yet.
+
+pub mod model;
+
+pub use model::*;
+
+use crate::db::{instant, millis};
+use crate::mail::templates::{self, NoteLine, ParticipantContact, Template};
+use crate::mail::{self, MessageKind, NewMessage};
+use crate::notes::{self, NoteId};
+use crate::participants::fields::{Email, check_text};
+use crate::participants::{self, ParticipantId};
+use crate::sessions::staff::{self, Staff, StaffId};
+use crate::sessions::{self, SessionId};
+use crate::{Error, Panel, Result, settings};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use std::collections::BTreeMap;
+
+const LEVELS_KEY: &str = "service_levels";
+
+/// The service levels in force.
+pub async fn service_levels(panel: &Panel) -> Result<ServiceLevels> {
+    let mut conn = panel.pool().acquire().await?;
+    Ok(settings::get(&mut conn, LEVELS_KEY)
+        .await?
+        .unwrap_or_default())
+}
+
+/// Replaces the service levels (for issues raised from now on).
+pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result<ServiceLevels> {
+    for s in Severity::ALL {
+        let l = levels.for_severity(s);
+        if l.first_contact_hours == 0 || l.resolution_hours < l.first_contact_hours {
+            return Err(Error::invalid(
+                "service level",
+                s.as_str(),
+                "needs a first contact of at least an hour, and a resolution no sooner",
+            ));
+        }
+    }
+    let mut conn = panel.pool().acquire().await?;
+    settings::put(&mut conn, LEVELS_KEY, levels).await?;
+    Ok(*levels)
+}
+
+const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \
+    p.email AS participant_email, i.note, i.summary, i.detail, i.category, i.severity, i.owner, \
+    o.name AS owner_name, i.status, i.first_contact_due, i.resolution_due, i.first_contact_at, \
+    i.resolved_at, i.resolution, i.handoffs, i.created_at";
+const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
+    JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
+
+fn issue_from(row: &SqliteRow, now: DateTime<Utc>) -> Result<Issue> {
+    let status: IssueStatus = row.get::<String, _>("status").parse()?;
+    let first_contact_due = instant(row.get("first_contact_due"));
+    let resolution_due = instant(row.get("resolution_due"));
+    let first_contact_at = row.get::<Option<i64>, _>("first_contact_at").map(instant);
+    let overdue = status.is_open()
+        && ((first_contact_at.is_none() && now > first_contact_due) || now > resolution_due);
+    Ok(Issue {
+        id: IssueId(row.get("id")),
+        session: SessionId(row.get("session")),
+        session_title: row.get("session_title"),
+        participant: ParticipantId(row.get("participant")),
+        participant_name: row.get("participant_name"),
+        participant_email: row.get("participant_email"),
+        note: row.get::<Option<i64>, _>("note").map(NoteId),
+        summary: row.get("summary"),
+        detail: row.get("detail"),
+        category: row.get("category"),
+        severity: row.get::<String, _>("severity").parse()?,
+        owner: row.get::<Option<i64>, _>("owner").map(StaffId),
+        owner_name: row.get("owner_name"),
+        status,
+        first_contact_due,
+        resolution_due,
+        first_contact_at,
+        resolved_at: row.get::<Option<i64>, _>("resolved_at").map(instant),
+        resolution: row.get("resolution"),
+        handoffs: row.get::<i64, _>("handoffs") as u32,
+        overdue,
+        created_at: instant(row.get("created_at")),
+    })
+}
+
+async fn get_in(conn: &mut SqliteConnection, id: IssueId, now: DateTime<Utc>) -> Result<Issue> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE i.id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("issue", id))?;
+    issue_from(&row, now)
+}
+
+/// One issue.
+pub async fn get(panel: &Panel, id: IssueId) -> Result<Issue> {
+    let mut conn = panel.pool().acquire().await?;
+    get_in(&mut conn, id, panel.now()).await
+}
+
+/// An issue with its contact log and audit trail.
+pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
+    let issue = get(panel, id).await?;
+    let contacts = sqlx::query(
+        "SELECT c.at, s.name, c.via, c.outcome FROM issue_contacts c LEFT JOIN staff s ON s.id = c.staff \
+         WHERE c.issue = ? ORDER BY c.at, c.id",
+    )
+    .bind(id.0)
+    .fetch_all(panel.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(IssueContact {
+            at: instant(r.get(0)),
+            staff: r.get(1),
+            via: r.get::<String, _>(2).parse()?,
+            outcome: r.get(3),
+        })
+    })
+    .collect::<Result<_>>()?;
+    let events = sqlx::query(
+        "SELECT e.at, s.name, e.kind, e.detail FROM issue_events e LEFT JOIN staff s ON s.id = e.actor \
+         WHERE e.issue = ? ORDER BY e.at, e.id",
+    )
+    .bind(id.0)
+    .fetch_all(panel.pool())
+    .await?
+    .iter()
+    .map(|r| IssueEvent {
+        at: instant(r.get(0)),
+        actor: r.get(1),
+        kind: r.get(2),
+        detail: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
+    })
+    .collect();
+    Ok(IssueDetail {
+        issue,
+        contacts,
+        events,
+    })
+}
+
+/// Issues, the most urgent first (overdue, then by the next due time).
+pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
+    let owner = match query.owner.as_deref().map(str::trim) {
+        Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?.id),
+        _ => None,
+    };
+    let now = panel.now();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
+         AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
+         AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
+              ((i.first_contact_at IS NULL AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
+         ORDER BY i.status IN ('open', 'contacted') DESC, \
+         CASE WHEN i.first_contact_at IS NULL THEN i.first_contact_due ELSE i.resolution_due END, i.id \
+         LIMIT ?7"
+    )))
+    .bind(owner.map(|o| o.0))
+    .bind(query.status.map(IssueStatus::as_str))
+    .bind(query.open_only)
+    .bind(query.session.map(|s| s.0))
+    .bind(query.overdue)
+    .bind(millis(now))
+    .bind(query.limit.unwrap_or(200).clamp(1, 5000))
+    .fetch_all(panel.pool())
+    .await?;
+    rows.iter().map(|r| issue_from(r, now)).collect()
+}
+
+/// The open issues of the staff member using this computer.
+pub async fn mine(panel: &Panel) -> Result<Vec<Issue>> {
+    let me = staff::current(panel).await?.ok_or_else(|| {
+        Error::conflict("say which staff member uses this computer first (staff me EMAIL)")
+    })?;
+    list(
+        panel,
+        &IssueQuery {
+            owner: Some(me.email),
+            open_only: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn event(
+    conn: &mut SqliteConnection,
+    issue: IssueId,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query("INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(issue.0)
+        .bind(millis(now))
+        .bind(actor.map(|a| a.0))
+        .bind(kind)
+        .bind(detail.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE issues SET updated_at = ? WHERE id = ?")
+        .bind(millis(now))
+        .bind(issue.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn topic(issue: IssueId, what: &str) -> String {
+    format!("issue/{issue}/{what}")
+}
+
+/// The notes around the one an issue came from, for the owner's mail.
+async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
+    let Some(id) = note else {
+        return Ok(Vec::new());
+    };
+    let source = notes::get(panel, id).await?;
+    let all = notes::list(panel, source.session).await?;
+    let at = all.iter().position(|n| n.id == id).unwrap_or(0);
+    let from = at.saturating_sub(2);
+    let to = (at + 3).min(all.len());
+    Ok(all[from..to]
+        .iter()
+        .map(|n| {
+            let s = n.offset_seconds.abs();
+            NoteLine {
+                offset: format!(
+                    "{}{:02}:{:02}:{:02}",
+                    if n.offset_seconds < 0 { "-" } else { "" },
+                    s / 3600,
+                    s % 3600 / 60,
+                    s % 60
+                ),
+                text: n.text.clone(),
+                source: n.id == id,
+            }
+        })
+        .collect())
+}
+
+/// Queues the owner's mail: who, how to reach them, what they said, when due.
+async fn queue_assigned(
+    conn: &mut SqliteConnection,
+    panel: &Panel,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner: &Staff,
+) -> Result<()> {
+    let participant = participants::get(panel, issue.participant).await?;
+    let body = templates::render(&Template::IssueAssigned(templates::IssueAssigned {
+        owner_name: owner.name.clone(),
+        session_title: issue.session_title.clone(),
+        summary: issue.summary.clone(),
+        detail: Some(issue.detail.clone()).filter(|d| !d.is_empty()),
+        severity: issue.severity.as_str().to_string(),
+        participant: ParticipantContact {
+            name: participant.name.clone(),
+            email: participant
+                .email
+                .clone()
+                .unwrap_or_else(|| "(erased)".into()),
+            phone: participant.phone.clone(),
+            zone: participant.time_zone.clone(),
+        },
+        notes: note_context(panel, issue.note).await?,
+        first_contact_due: issue
+            .first_contact_at
+            .is_none()
+            .then_some(issue.first_contact_due),
+        resolution_due: Some(issue.resolution_due),
+        zone: owner.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+    }))?;
+    mail::enqueue(
+        conn,
+        now,
+        &NewMessage {
+            kind: MessageKind::IssueAssigned,
+            to: Email::parse(&owner.email)?,
+            to_name: owner.name.clone(),
+            reply_to: participant
+                .email
+                .as_deref()
+                .and_then(|e| Email::parse(e).ok()),
+            from_name: None,
+            body,
+            headers: BTreeMap::new(),
+            attachments: Vec::new(),
+            not_before: now,
+            topic: Some(topic(issue.id, "assigned")),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a message to the participant, signed by and replying to `from`.
+async fn queue_to_participant(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    from: &Staff,
+    kind: MessageKind,
+    template: Template,
+) -> Result<Option<mail::MessageId>> {
+    let Some(email) = issue
+        .participant_email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok())
+    else {
+        return Ok(None);
+    };
+    let body = templates::render(&template)?;
+    let id = mail::enqueue(
+        conn,
+        now,
+        &NewMessage {
+            kind,
+            to: email,
+            to_name: issue.participant_name.clone(),
+            reply_to: Some(Email::parse(&from.email)?),
+            from_name: Some(from.name.clone()),
+            body,
+            headers: BTreeMap::new(),
+            attachments: Vec::new(),
+            not_before: now,
+            topic: Some(topic(issue.id, kind.as_str())),
+        },
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+async fn actor(panel: &Panel) -> Result<Option<StaffId>> {
+    Ok(staff::current(panel).await?.map(|s| s.id))
+}
+
+fn required(field: &str, text: &str) -> Result<String> {
+    let t = check_text(field, text)?;
+    if t.is_empty() {
+        return Err(Error::invalid(field, "", "is required"));
+    }
+    Ok(t)
+}
+
+/// Raises an issue (from a note, or for a participant of a session), with
+/// due dates from the service level of its severity; with an owner, they
+/// are assigned at once.
+pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
+    let summary = required("summary", &input.summary)?;
+    let detail = check_text("detail", &input.detail)?;
+    let category = check_text("category", &input.category)?;
+    let severity = input.severity.unwrap_or(Severity::Normal);
+    let note = match input.note {
+        Some(id) => Some(notes::get(panel, id).await?),
+        None => None,
+    };
+    let session = match (&note, input.session) {
+        (Some(n), _) => n.session,
+        (None, Some(s)) => s,
+        (None, None) => {
+            return Err(Error::invalid(
+                "session",
+                "",
+                "name the note or the session the issue comes from",
+            ));
+        }
+    };
+    sessions::get(panel, session).await?;
+    let participant = match (input.participant.as_deref().map(str::trim), &note) {
+        (Some(p), _) if !p.is_empty() => participants::find(panel, p).await?,
+        (_, Some(n)) if n.participant.is_some() => n.participant.expect("checked"),
+        _ => {
+            return Err(Error::invalid(
+                "participant",
+                "",
+                "an issue is someone's: attribute the note to a participant, or name them",
+            ));
+        }
+    };
+    let owner = match input.owner.as_deref().map(str::trim) {
+        Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?),
+        _ => None,
+    };
+    let level = service_levels(panel).await?.for_severity(severity);
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO issues (session, participant, note, summary, detail, category, severity, owner, \
+         first_contact_due, resolution_due, raised_by, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(session.0)
+    .bind(participant.0)
+    .bind(note.as_ref().map(|n| n.id.0))
+    .bind(&summary)
+    .bind(&detail)
+    .bind(&category)
+    .bind(severity.as_str())
+    .bind(owner.as_ref().map(|o| o.id.0))
+    .bind(millis(now + Duration::hours(level.first_contact_hours as i64)))
+    .bind(millis(now + Duration::hours(level.resolution_hours as i64)))
+    .bind(actor.map(|a| a.0))
+    .bind(millis(now))
+    .bind(millis(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    let id = IssueId(id);
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "raised",
+        json!({"summary": summary, "severity": severity.as_str()}),
+    )
+    .await?;
+    if let Some(owner) = &owner {
+        event(
+            &mut tx,
+            id,
+            now,
+            actor,
+            "assigned",
+            json!({"owner": owner.name}),
+        )
+        .await?;
+        let issue = get_in(&mut tx, id, now).await?;
+        queue_assigned(&mut tx, panel, now, &issue, owner).await?;
+    }
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}
+
+/// Gives an issue without an owner to `owner`, who is mailed what they need.
+pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
+    let owner = staff::by_email(panel, owner).await?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    if let Some(current) = &issue.owner_name {
+        return Err(Error::conflict(format!(
+            "issue {id} already belongs to {current}; reassign it, with a reason"
+        )));
+    }
+    sqlx::query("UPDATE issues SET owner = ? WHERE id = ?")
+        .bind(owner.id.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "assigned",
+        json!({"owner": owner.name}),
+    )
+    .await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}
+
+/// Hands an issue to another owner. The reason is kept, the hand-off is
+/// counted, the new owner is mailed, and the participant is told who has
+/// their issue now.
+pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> Result<Issue> {
+    let reason = required("reason", reason)?;
+    let owner = staff::by_email(panel, owner).await?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    let Some(from) = issue.owner else {
+        return Err(Error::conflict(format!(
+            "issue {id} has no owner yet: assign it"
+        )));
+    };
+    if from == owner.id {
+        return Err(Error::conflict(format!(
+            "issue {id} already belongs to {}",
+            owner.name
+        )));
+    }
+    if !issue.status.is_open() {
+        return Err(Error::conflict(format!(
+            "issue {id} is {}; reopen it before handing it on",
+            issue.status.as_str().replace('_', " ")
+        )));
+    }
+    sqlx::query("UPDATE issues SET owner = ?, handoffs = handoffs + 1 WHERE id = ?")
+        .bind(owner.id.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "reassigned",
+        json!({"from": issue.owner_name, "to": owner.name, "reason": reason}),
+    )
+    .await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
+    let notice = Template::Handoff(templates::Handoff {
+        participant_name: issue.participant_name.clone(),
+        summary: issue.summary.clone(),
+        new_owner_name: owner.name.clone(),
+        new_owner_email: owner.email.clone(),
+    });
+    if let Some(message) =
+        queue_to_participant(&mut tx, now, &issue, &owner, MessageKind::Handoff, notice).await?
+    {
+        event(
+            &mut tx,
+            id,
+            now,
+            actor,
+            "participant_told",
+            json!({"message": message.0, "owner": owner.name}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}
+
+/// Logs an attempt to reach the participant; the first one moves an open
+/// issue to contacted and meets the first-contact due time.
+pub async fn log_contact(
+    panel: &Panel,
+    id: IssueId,
+    via: ContactVia,
+    outcome: &str,
+) -> Result<Issue> {
+    let outcome = required("outcome", outcome)?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    if !issue.status.is_open() {
+        return Err(Error::conflict(format!(
+            "issue {id} is {}; reopen it to log more contact",
+            issue.status.as_str().replace('_', " ")
+        )));
+    }
+    sqlx::query(
+        "INSERT INTO issue_contacts (issue, at, staff, via, outcome) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id.0)
+    .bind(millis(now))
+    .bind(actor.map(|a| a.0))
+    .bind(via.as_str())
+    .bind(&outcome)
+    .execute(&mut *tx)
+    .await?;
+    if issue.status == IssueStatus::Open {
+        sqlx::query("UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, ?) WHERE id = ?")
+            .bind(millis(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "contacted",
+        json!({"via": via.as_str(), "outcome": outcome}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+async fn change_status(tx: &mut SqliteConnection, issue: &Issue, to: IssueStatus) -> Result<()> {
+    if let Some(why) = issue.status.refusal(to) {
+        return Err(Error::conflict(format!("issue {}: {why}", issue.id)));
+    }
+    sqlx::query("UPDATE issues SET status = ? WHERE id = ?")
+        .bind(to.as_str())
+        .bind(issue.id.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Resolves a contacted issue: the resolution note is kept and the
+/// message to the participant is queued (from the owner, replies to them).
+pub async fn resolve(panel: &Panel, id: IssueId, note: &str, message: &str) -> Result<Issue> {
+    finish(panel, id, IssueStatus::Resolved, note, message).await
+}
+
+/// Closes a contacted issue without a fix: the reason is kept and the
+/// participant is told.
+pub async fn wont_fix(panel: &Panel, id: IssueId, reason: &str, message: &str) -> Result<Issue> {
+    finish(panel, id, IssueStatus::WontFix, reason, message).await
+}
+
+async fn finish(
+    panel: &Panel,
+    id: IssueId,
+    to: IssueStatus,
+    note: &str,
+    message: &str,
+) -> Result<Issue> {
+    let field = if to == IssueStatus::Resolved {
+        "resolution note"
+    } else {
+        "reason"
+    };
+    let note = required(field, note)?;
+    let message = required("message to the participant", message)?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    change_status(&mut tx, &issue, to).await?;
+    let owner = match issue.owner {
+        Some(o) => staff::get_in(&mut tx, o).await?,
+        None => return Err(Error::conflict(format!("issue {id} has no owner"))),
+    };
+    sqlx::query("UPDATE issues SET resolution = ?, resolved_at = ? WHERE id = ?")
+        .bind(&note)
+        .bind(millis(now))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    let reply = Template::Resolution(templates::Resolution {
+        participant_name: issue.participant_name.clone(),
+        summary: issue.summary.clone(),
+        resolution: message.clone(),
+        owner_name: owner.name.clone(),
+    });
+    let sent =
+        queue_to_participant(&mut tx, now, &issue, &owner, MessageKind::Resolution, reply).await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        to.as_str(),
+        json!({"note": note, "message": message, "queued": sent.map(|m| m.0)}),
+    )
+    .await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    get(panel, id).await
+}
+
+/// Closes a resolved (or won't-fix) issue.
+pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    change_status(&mut tx, &issue, IssueStatus::Closed).await?;
+    event(&mut tx, id, now, actor, "closed", json!({})).await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+/// Reopens a finished issue: it is open again, due for resolution by the
+/// service level from now.
+pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
+    let reason = required("reason", reason)?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let issue = get_in(&mut tx, id, now).await?;
+    change_status(&mut tx, &issue, IssueStatus::Open).await?;
+    let level = service_levels(panel).await?.for_severity(issue.severity);
+    sqlx::query(
+        "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, resolution_due = ? WHERE id = ?",
+    )
+    .bind(millis(now + Duration::hours(level.first_contact_hours as i64)))
+    .bind(millis(now + Duration::hours(level.resolution_hours as i64)))
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "reopened",
+        json!({"reason": reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_next_step_is_allowed() {
+        use IssueStatus::*;
+        assert!(Open.refusal(Contacted).is_none());
+        assert!(Contacted.refusal(Resolved).is_none());
+        assert!(Contacted.refusal(WontFix).is_none());
+        assert!(Resolved.refusal(Closed).is_none());
+        assert!(Closed.refusal(Open).is_none());
+        assert_eq!(
+            Open.refusal(Resolved).as_deref(),
+            Some("the participant has not been contacted yet: log a contact first")
+        );
+        assert_eq!(
+            Open.refusal(Closed).as_deref(),
+            Some("only a resolved or won't-fix issue can be closed")
+        );
+        assert_eq!(
+            Resolved.refusal(Resolved).as_deref(),
+            Some("the issue is already resolved")
+        );
+        assert!(Contacted.refusal(Open).is_some());
+    }
+}

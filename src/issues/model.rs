@@ -1,0 +1,327 @@
+//! The issues domain's types: issues, their state machine, service levels,
+//! contacts and the audit trail.
+
+use crate::Error;
+use crate::notes::NoteId;
+use crate::participants::ParticipantId;
+use crate::sessions::SessionId;
+use crate::sessions::staff::StaffId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use ts_rs::TS;
+
+/// An issue's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct IssueId(#[ts(type = "number")] pub i64);
+
+impl fmt::Display for IssueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How much an issue matters; it sets the service level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Normal,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Normal,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Normal => "normal",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let wanted = s.trim().to_lowercase();
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == wanted)
+            .ok_or_else(|| Error::invalid("severity", s, "must be low, normal, high or critical"))
+    }
+}
+
+/// Where an issue is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueStatus {
+    Open,
+    /// The owner has reached the participant.
+    Contacted,
+    Resolved,
+    /// Closed without a fix, with the reason.
+    WontFix,
+    Closed,
+}
+
+impl IssueStatus {
+    pub const ALL: [IssueStatus; 5] = [
+        IssueStatus::Open,
+        IssueStatus::Contacted,
+        IssueStatus::Resolved,
+        IssueStatus::WontFix,
+        IssueStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Open => "open",
+            IssueStatus::Contacted => "contacted",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::WontFix => "wont_fix",
+            IssueStatus::Closed => "closed",
+        }
+    }
+
+    /// Whether the promise is still to be kept.
+    pub fn is_open(self) -> bool {
+        matches!(self, IssueStatus::Open | IssueStatus::Contacted)
+    }
+
+    /// The one place the allowed transitions live: `None` when `self` may
+    /// become `to`, else why not.
+    pub fn refusal(self, to: IssueStatus) -> Option<String> {
+        use IssueStatus::*;
+        let allowed = matches!(
+            (self, to),
+            (Open, Contacted)
+                | (Contacted, Resolved)
+                | (Contacted, WontFix)
+                | (Resolved, Closed)
+                | (WontFix, Closed)
+                | (Resolved | WontFix | Closed, Open)
+        );
+        if allowed {
+            return None;
+        }
+        Some(match (self, to) {
+            (Open, Resolved | WontFix) => {
+                "the participant has not been contacted yet: log a contact first".to_string()
+            }
+            (Open | Contacted, Closed) => {
+                "only a resolved or won't-fix issue can be closed".to_string()
+            }
+            (a, b) if a == b => format!("the issue is already {}", a.as_str().replace('_', " ")),
+            (a, b) => format!(
+                "an issue cannot go from {} to {}",
+                a.as_str().replace('_', " "),
+                b.as_str().replace('_', " ")
+            ),
+        })
+    }
+}
+
+impl FromStr for IssueStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let wanted = s
+            .trim()
+            .to_lowercase()
+            .replace(['-', ' ', '\''], "_")
+            .replace("wontfix", "wont_fix");
+        IssueStatus::ALL
+            .into_iter()
+            .find(|v| v.as_str() == wanted)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "status",
+                    s,
+                    "must be open, contacted, resolved, wont_fix or closed",
+                )
+            })
+    }
+}
+
+/// How a participant was reached (or tried).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactVia {
+    Email,
+    Phone,
+    Meeting,
+}
+
+impl ContactVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactVia::Email => "email",
+            ContactVia::Phone => "phone",
+            ContactVia::Meeting => "meeting",
+        }
+    }
+}
+
+impl FromStr for ContactVia {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_lowercase().as_str() {
+            "email" | "e-mail" => Ok(ContactVia::Email),
+            "phone" | "call" => Ok(ContactVia::Phone),
+            "meeting" => Ok(ContactVia::Meeting),
+            _ => Err(Error::invalid(
+                "contact",
+                s,
+                "must be email, phone or meeting",
+            )),
+        }
+    }
+}
+
+/// Time allowed for one severity, in hours (calendar time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceLevel {
+    pub first_contact_hours: u32,
+    pub resolution_hours: u32,
+}
+
+/// Service levels per severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceLevels {
+    pub low: ServiceLevel,
+    pub normal: ServiceLevel,
+    pub high: ServiceLevel,
+    pub critical: ServiceLevel,
+}
+
+impl Default for ServiceLevels {
+    fn default() -> Self {
+        let days = |first: u32, resolve: u32| ServiceLevel {
+            first_contact_hours: first * 24,
+            resolution_hours: resolve * 24,
+        };
+        ServiceLevels {
+            low: days(5, 20),
+            normal: days(2, 10),
+            high: days(1, 5),
+            critical: ServiceLevel {
+                first_contact_hours: 4,
+                resolution_hours: 48,
+            },
+        }
+    }
+}
+
+impl ServiceLevels {
+    pub fn for_severity(&self, s: Severity) -> ServiceLevel {
+        match s {
+            Severity::Low => self.low,
+            Severity::Normal => self.normal,
+            Severity::High => self.high,
+            Severity::Critical => self.critical,
+        }
+    }
+}
+
+/// An issue as listed and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    pub id: IssueId,
+    pub session: SessionId,
+    pub session_title: String,
+    pub participant: ParticipantId,
+    pub participant_name: String,
+    pub participant_email: Option<String>,
+    pub note: Option<NoteId>,
+    pub summary: String,
+    pub detail: String,
+    pub category: String,
+    pub severity: Severity,
+    pub owner: Option<StaffId>,
+    pub owner_name: Option<String>,
+    pub status: IssueStatus,
+    pub first_contact_due: DateTime<Utc>,
+    pub resolution_due: DateTime<Utc>,
+    pub first_contact_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+    pub handoffs: u32,
+    /// Past a due time that has not been met.
+    pub overdue: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new issue, raised from a note or directly.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IssueInput {
+    /// The note it came from: its session and participant come with it.
+    pub note: Option<NoteId>,
+    /// Without a note: the session.
+    pub session: Option<SessionId>,
+    /// Without a note (or to name one the note does not): email or id.
+    pub participant: Option<String>,
+    pub summary: String,
+    pub detail: String,
+    pub category: String,
+    pub severity: Option<Severity>,
+    /// The owner's email.
+    pub owner: Option<String>,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueEvent {
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub kind: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub detail: serde_json::Value,
+}
+
+/// One attempt to reach the participant.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueContact {
+    pub at: DateTime<Utc>,
+    pub staff: Option<String>,
+    pub via: ContactVia,
+    pub outcome: String,
+}
+
+/// An issue with its contacts and audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueDetail {
+    pub issue: Issue,
+    pub contacts: Vec<IssueContact>,
+    pub events: Vec<IssueEvent>,
+}
+
+/// Which issues a listing shows.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IssueQuery {
+    /// The owner's email.
+    pub owner: Option<String>,
+    pub status: Option<IssueStatus>,
+    /// Only open issues past a due time.
+    pub overdue: bool,
+    /// Only open ones (open or contacted).
+    pub open_only: bool,
+    pub session: Option<SessionId>,
+    pub limit: Option<u32>,
+}

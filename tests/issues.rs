@@ -1,0 +1,406 @@
+//! Issues and follow-up against a real SMTP server: raised from a note,
+//! assigned (the owner's mail has the note in context), handed off with a
+//! reason (the participant is told), contacted, resolved with a message
+//! from the owner; refused transitions; the audit trail; overdue and mine.
+
+mod common;
+
+use chrono::{Duration, NaiveDateTime};
+use common::smtp::SmtpServer;
+use panelkeeper::issues::{self, ContactVia, IssueInput, IssueQuery, IssueStatus, Severity};
+use panelkeeper::mail::{settings, worker};
+use panelkeeper::notes::{self, NoteInput};
+use panelkeeper::participants::{self, ParticipantInput};
+use panelkeeper::sessions::staff::{self, StaffInput};
+use panelkeeper::sessions::{self, SessionInput};
+use panelkeeper::{Error, Panel};
+
+async fn setup(panel: &Panel, port: u16) -> sessions::SessionId {
+    settings::set(panel, common::smtp::local_smtp(port))
+        .await
+        .unwrap();
+    for (name, email, lead) in [
+        ("Lea Lead", "lea@company.example.com", None),
+        ("Ana Moderator", "ana@company.example.com", None),
+        (
+            "Sam Owner",
+            "sam@company.example.com",
+            Some("lea@company.example.com"),
+        ),
+        (
+            "Kim Care",
+            "kim@company.example.com",
+            Some("lea@company.example.com"),
+        ),
+    ] {
+        staff::add(
+            panel,
+            &StaffInput {
+                name: name.into(),
+                email: email.into(),
+                lead: lead.map(str::to_string),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let ana = staff::by_email(panel, "ana@company.example.com")
+        .await
+        .unwrap();
+    staff::set_current(panel, ana.id).await.unwrap();
+    participants::create(
+        panel,
+        &ParticipantInput {
+            name: "Zoë Ålander".into(),
+            email: "zoe@example.org".into(),
+            phone: Some("+46 70 123 45 67".into()),
+            time_zone: Some("Europe/Stockholm".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    sessions::create(
+        panel,
+        &SessionInput {
+            title: "Checkout".into(),
+            start: Some(
+                NaiveDateTime::parse_from_str("2026-06-01T09:00", "%Y-%m-%dT%H:%M").unwrap(),
+            ),
+            time_zone: "Europe/Stockholm".into(),
+            minutes: 90,
+            moderator: "ana@company.example.com".into(),
+            seats: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+#[tokio::test]
+async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_everyone_told() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "Talks about returns".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    t.clock.advance(Duration::minutes(2));
+    let said = notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "My refund never came, three weeks now".into(),
+            participant: Some("zoe@example.org".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    let issue = issues::raise(
+        p,
+        &IssueInput {
+            note: Some(said.id),
+            summary: "Refund not received".into(),
+            severity: Some(Severity::High),
+            owner: Some("sam@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(issue.participant_name, "Zoë Ålander");
+    assert_eq!(issue.owner_name.as_deref(), Some("Sam Owner"));
+    assert_eq!(issue.status, IssueStatus::Open);
+    assert_eq!(issue.first_contact_due, t.panel.now() + Duration::hours(24));
+    assert_eq!(issue.resolution_due, t.panel.now() + Duration::days(5));
+
+    worker::send_due(p).await.unwrap();
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 1);
+    let owner_mail = delivered[0].parsed();
+    assert_eq!(
+        owner_mail.to().unwrap().first().unwrap().address(),
+        Some("sam@company.example.com")
+    );
+    assert_eq!(
+        owner_mail.subject(),
+        Some("Yours to follow up: Refund not received (Zoë Ålander)")
+    );
+    let body = owner_mail.body_text(0).unwrap().replace("\r\n", "\n");
+    for expected in [
+        "zoe@example.org",
+        "+46 70 123 45 67",
+        "Europe/Stockholm",
+        "Talks about returns",
+        ">> My refund never came, three weeks now",
+        "Severity: high",
+    ] {
+        assert!(
+            body.contains(expected),
+            "{expected:?} missing from:\n{body}"
+        );
+    }
+
+    // Resolving before any contact is refused; so is a hand-off without a reason.
+    let err = issues::resolve(p, issue.id, "Refunded", "Your refund is on its way")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("has not been contacted yet"),
+        "{err}"
+    );
+    let err = issues::reassign(p, issue.id, "kim@company.example.com", "  ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "reason"),
+        "{err:?}"
+    );
+    let err = issues::assign(p, issue.id, "kim@company.example.com")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("already belongs to Sam Owner; reassign it"),
+        "{err}"
+    );
+
+    let handed = issues::reassign(
+        p,
+        issue.id,
+        "kim@company.example.com",
+        "Kim handles refunds",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (handed.owner_name.as_deref(), handed.handoffs),
+        (Some("Kim Care"), 1)
+    );
+    worker::send_due(p).await.unwrap();
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 3);
+    let notice = delivered
+        .iter()
+        .map(|d| d.parsed())
+        .find(|m| m.to().unwrap().first().unwrap().address() == Some("zoe@example.org"))
+        .unwrap();
+    assert!(
+        notice
+            .subject()
+            .unwrap()
+            .starts_with("Kim Care now looks after: Refund not received")
+    );
+    assert_eq!(
+        notice.reply_to().unwrap().first().unwrap().address(),
+        Some("kim@company.example.com")
+    );
+    assert_eq!(
+        notice.from().unwrap().first().unwrap().name(),
+        Some("Kim Care")
+    );
+
+    t.clock.advance(Duration::hours(3));
+    let contacted = issues::log_contact(p, issue.id, ContactVia::Phone, "Called; refund approved")
+        .await
+        .unwrap();
+    assert_eq!(contacted.status, IssueStatus::Contacted);
+    assert_eq!(contacted.first_contact_at, Some(t.panel.now()));
+    assert!(!contacted.overdue);
+
+    let err = issues::resolve(p, issue.id, "Refunded", " ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "message to the participant"),
+        "{err:?}"
+    );
+    let resolved = issues::resolve(
+        p,
+        issue.id,
+        "Refund sent by bank transfer",
+        "Your refund of 49.90 was sent today.",
+    )
+    .await
+    .unwrap();
+    assert_eq!(resolved.status, IssueStatus::Resolved);
+    assert_eq!(
+        resolved.resolution.as_deref(),
+        Some("Refund sent by bank transfer")
+    );
+    worker::send_due(p).await.unwrap();
+    let last = server.delivered().pop().unwrap();
+    let reply = last.parsed();
+    assert_eq!(reply.subject(), Some("Resolved: Refund not received"));
+    assert!(
+        reply
+            .body_text(0)
+            .unwrap()
+            .contains("Your refund of 49.90 was sent today.")
+    );
+    assert_eq!(
+        reply.reply_to().unwrap().first().unwrap().address(),
+        Some("kim@company.example.com")
+    );
+
+    assert!(issues::reopen(p, issue.id, "").await.is_err());
+    let closed = issues::close(p, issue.id).await.unwrap();
+    assert_eq!(closed.status, IssueStatus::Closed);
+    let err = issues::log_contact(p, issue.id, ContactVia::Email, "again")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reopen it"), "{err}");
+
+    let detail = issues::detail(p, issue.id).await.unwrap();
+    let kinds: Vec<&str> = detail.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "raised",
+            "assigned",
+            "reassigned",
+            "participant_told",
+            "contacted",
+            "resolved",
+            "closed"
+        ]
+    );
+    assert!(
+        detail
+            .events
+            .iter()
+            .all(|e| e.actor.as_deref() == Some("Ana Moderator"))
+    );
+    assert_eq!(detail.events[2].detail["reason"], "Kim handles refunds");
+    assert_eq!(detail.contacts.len(), 1);
+    assert_eq!(detail.contacts[0].via, ContactVia::Phone);
+}
+
+#[tokio::test]
+async fn overdue_and_my_follow_ups() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let err = issues::raise(
+        p,
+        &IssueInput {
+            session: Some(s),
+            summary: "No participant".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "participant"),
+        "{err:?}"
+    );
+    let unowned = issues::raise(
+        p,
+        &IssueInput {
+            session: Some(s),
+            participant: Some("zoe@example.org".into()),
+            summary: "Loyalty points".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(unowned.owner, None);
+    assert_eq!(unowned.severity, Severity::Normal);
+    let ana = staff::by_email(p, "ana@company.example.com").await.unwrap();
+    issues::assign(p, unowned.id, "ana@company.example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        issues::mine(p)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [unowned.id]
+    );
+    assert!(
+        issues::list(
+            p,
+            &IssueQuery {
+                overdue: true,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+
+    t.clock.advance(Duration::days(2) + Duration::minutes(1));
+    let overdue = issues::list(
+        p,
+        &IssueQuery {
+            overdue: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert!(overdue[0].overdue);
+    let by_owner = issues::list(
+        p,
+        &IssueQuery {
+            owner: Some(ana.email.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_owner.len(), 1);
+    issues::log_contact(p, unowned.id, ContactVia::Email, "Wrote to her")
+        .await
+        .unwrap();
+    assert!(
+        issues::list(
+            p,
+            &IssueQuery {
+                overdue: true,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty(),
+        "first contact met, resolution not yet due"
+    );
+    let done = issues::wont_fix(
+        p,
+        unowned.id,
+        "Points expired under the old scheme",
+        "We cannot restore them, sorry.",
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, IssueStatus::WontFix);
+    assert!(issues::mine(p).await.unwrap().is_empty());
+    let reopened = issues::reopen(p, unowned.id, "She sent the receipt")
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopened.status, reopened.first_contact_at),
+        (IssueStatus::Open, None)
+    );
+}

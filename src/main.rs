@@ -35,6 +35,8 @@ macro_rules! out {
     }};
 }
 
+#[path = "cli/issues.rs"]
+mod issues_cli;
 #[path = "cli/mail.rs"]
 mod mail_cli;
 #[path = "cli/notes.rs"]
@@ -95,6 +97,9 @@ enum Command {
     /// Live notes of sessions, and their full-text search.
     #[command(subcommand)]
     Notes(notes_cli::NotesCmd),
+    /// Issues participants raise, and their follow-up.
+    #[command(subcommand)]
+    Issues(issues_cli::IssuesCmd),
     /// SMTP server and sender.
     #[command(subcommand)]
     Smtp(mail_cli::SmtpCmd),
@@ -547,6 +552,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Staff(cmd) => sessions_cli::staff_cmd(panel, cmd).await,
         Command::Sessions(cmd) => sessions_cli::sessions_cmd(panel, cmd).await,
         Command::Notes(cmd) => notes_cli::notes_cmd(panel, cmd).await,
+        Command::Issues(cmd) => issues_cli::issues_cmd(panel, cmd).await,
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,

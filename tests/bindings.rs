@@ -7,7 +7,7 @@ use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
 };
-use panelkeeper::{mail, notes, sessions};
+use panelkeeper::{issues, mail, notes, sessions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use ts_rs::{Config, TS};
@@ -58,6 +58,11 @@ fn export_all(dir: &Path) {
         notes::NoteSearch,
         notes::NoteHit,
         notes::NoteVersion,
+        issues::Issue,
+        issues::IssueDetail,
+        issues::IssueInput,
+        issues::IssueQuery,
+        issues::ServiceLevels,
     );
 }
 

@@ -849,3 +849,177 @@ fn notes_add_list_edit_and_search() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("note \"\" is not valid: is empty"));
 }
+
+#[test]
+fn issues_raise_assign_hand_off_contact_and_resolve() {
+    let cli = Cli::new();
+    let server = common::smtp::SmtpServer::start(cli.dir.path(), &[]);
+    smtp_set(&cli, server.port);
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@company.example.com",
+    ]);
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Sam",
+        "--email",
+        "sam@company.example.com",
+        "--lead",
+        "ana@company.example.com",
+    ]);
+    cli.ok(&["staff", "me", "sam@company.example.com"]);
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Zoë",
+        "--email",
+        "zoe@example.com",
+    ]);
+    let s = cli.ok(&[
+        "sessions",
+        "create",
+        "--title",
+        "Checkout",
+        "--start",
+        "2027-03-16T10:00",
+        "--tz",
+        "UTC",
+        "--seats",
+        "8",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    let n = cli.ok(&[
+        "notes",
+        "add",
+        s.trim(),
+        "My refund never came",
+        "--participant",
+        "zoe@example.com",
+    ]);
+    let id = cli.ok(&[
+        "issues",
+        "raise",
+        "--note",
+        n.trim(),
+        "--summary",
+        "Refund missing",
+        "--severity",
+        "high",
+        "--owner",
+        "sam@company.example.com",
+    ]);
+    let id = id.trim();
+    let mine = cli.ok(&["issues", "mine"]);
+    assert!(
+        mine.contains(
+            "open       high      Refund missing  (Zoë; owner Sam; 0 hand-offs)  contact by"
+        ),
+        "{mine}"
+    );
+
+    let out = cli.run(&[
+        "issues",
+        "resolve",
+        id,
+        "--note",
+        "done",
+        "--message",
+        "done",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not been contacted yet"));
+    let out = cli.run(&[
+        "issues",
+        "raise",
+        "--note",
+        n.trim(),
+        "--summary",
+        "x",
+        "--severity",
+        "urgent",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be low, normal, high or critical"));
+
+    assert!(
+        cli.ok(&[
+            "issues",
+            "reassign",
+            id,
+            "ana@company.example.com",
+            "--reason",
+            "Ana handles refunds"
+        ])
+        .contains("owner Ana; 1 hand-offs")
+    );
+    assert!(
+        cli.ok(&[
+            "issues",
+            "contact",
+            id,
+            "--via",
+            "phone",
+            "--outcome",
+            "Called her"
+        ])
+        .contains("contacted")
+    );
+    assert!(
+        cli.ok(&[
+            "issues",
+            "resolve",
+            id,
+            "--note",
+            "Refunded",
+            "--message",
+            "Your refund was sent today."
+        ])
+        .contains("resolved")
+    );
+    let shown = cli.json(&["issues", "show", id, "--json"]);
+    assert_eq!(shown["issue"]["status"], "resolved");
+    assert_eq!(shown["issue"]["handoffs"], 1);
+    assert_eq!(shown["events"].as_array().unwrap().len(), 6);
+    assert_eq!(cli.run(&["outbox", "send"]).status.code(), Some(0));
+    let mut to: Vec<String> = server
+        .delivered()
+        .iter()
+        .map(|d| {
+            d.parsed()
+                .to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    to.sort();
+    // Each owner got the issue; the participant heard of the hand-off and the resolution.
+    assert_eq!(
+        to,
+        [
+            "ana@company.example.com",
+            "sam@company.example.com",
+            "zoe@example.com",
+            "zoe@example.com"
+        ]
+    );
+    assert!(cli.ok(&["issues", "close", id]).contains("closed"));
+    assert_eq!(
+        cli.json(&["issues", "list", "--status", "closed", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

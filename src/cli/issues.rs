@@ -1,0 +1,250 @@
+//! `issues` commands: raise, assign, hand off, log contact, resolve, and
+//! list what is owed to whom.
+
+use super::{Error, print_json};
+use clap::Subcommand;
+use panelkeeper::Panel;
+use panelkeeper::issues::{
+    self, ContactVia, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
+};
+use panelkeeper::notes::NoteId;
+use panelkeeper::sessions::SessionId;
+use std::process::ExitCode;
+
+fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+#[derive(Subcommand)]
+pub enum IssuesCmd {
+    /// Raise an issue from a note (or for a participant of a session); prints its id.
+    Raise {
+        #[arg(long, required_unless_present = "session")]
+        note: Option<i64>,
+        #[arg(long)]
+        session: Option<i64>,
+        /// The participant (email or id), when the note names none.
+        #[arg(long)]
+        participant: Option<String>,
+        #[arg(long)]
+        summary: String,
+        #[arg(long, default_value = "")]
+        detail: String,
+        #[arg(long, default_value = "")]
+        category: String,
+        /// low, normal, high or critical.
+        #[arg(long, value_parser = parse::<Severity>)]
+        severity: Option<Severity>,
+        /// The owner's email.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Issues, the most urgent first.
+    List {
+        /// The owner's email.
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_parser = parse::<IssueStatus>)]
+        status: Option<IssueStatus>,
+        /// Only those past a due time.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The open issues of `staff me`.
+    Mine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One issue with its contacts and audit trail.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an issue without an owner to EMAIL.
+    Assign { id: i64, email: String },
+    /// Hand an issue to EMAIL (the participant is told).
+    Reassign {
+        id: i64,
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Log an attempt to reach the participant.
+    Contact {
+        id: i64,
+        #[arg(long, value_parser = parse::<ContactVia>)]
+        via: ContactVia,
+        #[arg(long)]
+        outcome: String,
+    },
+    /// Resolve: a resolution note, and the message the participant gets.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        message: String,
+    },
+    /// Close without a fix: the reason, and the message the participant gets.
+    WontFix {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        message: String,
+    },
+    /// Close a resolved issue.
+    Close { id: i64 },
+    /// Open a finished issue again.
+    Reopen {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn line(i: &Issue) -> String {
+    let due = if i.first_contact_at.is_none() {
+        i.first_contact_due
+    } else {
+        i.resolution_due
+    };
+    let what = if i.first_contact_at.is_none() {
+        "contact"
+    } else {
+        "resolve"
+    };
+    let late = if i.overdue { "  OVERDUE" } else { "" };
+    let due = if i.status.is_open() {
+        format!("  {what} by {}", due.format("%Y-%m-%d %H:%M UTC"))
+    } else {
+        String::new()
+    };
+    format!(
+        "{:>6}  {:<9}  {:<8}  {}  ({}; owner {}; {} hand-offs){due}{late}",
+        i.id,
+        i.status.as_str(),
+        i.severity.as_str(),
+        i.summary,
+        i.participant_name,
+        i.owner_name.as_deref().unwrap_or("none"),
+        i.handoffs
+    )
+}
+
+pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error> {
+    let show = |i: &Issue| out!("{}", line(i));
+    match cmd {
+        IssuesCmd::Raise {
+            note,
+            session,
+            participant,
+            summary,
+            detail,
+            category,
+            severity,
+            owner,
+        } => {
+            let i = issues::raise(
+                panel,
+                &IssueInput {
+                    note: note.map(NoteId),
+                    session: session.map(SessionId),
+                    participant,
+                    summary,
+                    detail,
+                    category,
+                    severity,
+                    owner,
+                },
+            )
+            .await?;
+            out!("{}", i.id);
+        }
+        IssuesCmd::List {
+            owner,
+            status,
+            overdue,
+            json,
+        } => {
+            let all = issues::list(
+                panel,
+                &IssueQuery {
+                    owner,
+                    status,
+                    overdue,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if json {
+                print_json(&all);
+            } else {
+                all.iter().for_each(show);
+            }
+        }
+        IssuesCmd::Mine { json } => {
+            let all = issues::mine(panel).await?;
+            if json {
+                print_json(&all);
+            } else {
+                all.iter().for_each(show);
+            }
+        }
+        IssuesCmd::Show { id, json } => {
+            let d = issues::detail(panel, IssueId(id)).await?;
+            if json {
+                print_json(&d);
+                return Ok(ExitCode::SUCCESS);
+            }
+            show(&d.issue);
+            out!("session {} \"{}\"", d.issue.session, d.issue.session_title);
+            if let Some(r) = &d.issue.resolution {
+                out!("resolution: {r}");
+            }
+            out!("contacts:");
+            for c in &d.contacts {
+                out!(
+                    "  {}  {} by {}: {}",
+                    c.at.format("%Y-%m-%d %H:%M"),
+                    c.via.as_str(),
+                    c.staff.as_deref().unwrap_or("-"),
+                    c.outcome
+                );
+            }
+            out!("history:");
+            for e in &d.events {
+                out!(
+                    "  {}  {} by {}  {}",
+                    e.at.format("%Y-%m-%d %H:%M"),
+                    e.kind,
+                    e.actor.as_deref().unwrap_or("-"),
+                    e.detail
+                );
+            }
+        }
+        IssuesCmd::Assign { id, email } => show(&issues::assign(panel, IssueId(id), &email).await?),
+        IssuesCmd::Reassign { id, email, reason } => {
+            show(&issues::reassign(panel, IssueId(id), &email, &reason).await?)
+        }
+        IssuesCmd::Contact { id, via, outcome } => {
+            show(&issues::log_contact(panel, IssueId(id), via, &outcome).await?)
+        }
+        IssuesCmd::Resolve { id, note, message } => {
+            show(&issues::resolve(panel, IssueId(id), &note, &message).await?)
+        }
+        IssuesCmd::WontFix {
+            id,
+            reason,
+            message,
+        } => show(&issues::wont_fix(panel, IssueId(id), &reason, &message).await?),
+        IssuesCmd::Close { id } => show(&issues::close(panel, IssueId(id)).await?),
+        IssuesCmd::Reopen { id, reason } => {
+            show(&issues::reopen(panel, IssueId(id), &reason).await?)
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

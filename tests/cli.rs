@@ -1023,3 +1023,91 @@ fn issues_raise_assign_hand_off_contact_and_resolve() {
         1
     );
 }
+
+#[test]
+fn every_note_whose_save_returned_survives_a_sigkill() {
+    use std::io::{BufRead as _, Write as _};
+    let cli = Cli::new();
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@company.example.com",
+    ]);
+    let s = cli.ok(&[
+        "sessions",
+        "create",
+        "--title",
+        "Live",
+        "--start",
+        "2027-03-16T10:00",
+        "--tz",
+        "UTC",
+        "--seats",
+        "8",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+        .arg("--db")
+        .arg(cli.db())
+        .args(["notes", "add", s.trim(), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = writer.stdin.take().unwrap();
+    let typist = std::thread::spawn(move || {
+        for i in 0..100_000 {
+            if writeln!(input, "note {i}: Zoë said «ça coûte 49,90 €» 🙂 #live").is_err() {
+                break;
+            }
+        }
+    });
+    let mut saved = Vec::new();
+    let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
+    while saved.len() < 300 {
+        saved.push(
+            lines
+                .next()
+                .unwrap()
+                .unwrap()
+                .trim()
+                .parse::<i64>()
+                .unwrap(),
+        );
+    }
+    writer.kill().unwrap(); // SIGKILL, mid-stream
+    writer.wait().unwrap();
+    // Ids printed before the kill (still in the pipe) were saved too.
+    saved.extend(
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| l.trim().parse::<i64>().ok()),
+    );
+    typist.join().unwrap();
+
+    let stored = cli.json(&["notes", "list", s.trim(), "--json"]);
+    let stored = stored.as_array().unwrap();
+    assert!(
+        stored.len() >= saved.len(),
+        "{} stored, {} saved",
+        stored.len(),
+        saved.len()
+    );
+    for (k, id) in saved.iter().enumerate() {
+        let note = stored
+            .iter()
+            .find(|n| n["id"] == *id)
+            .unwrap_or_else(|| panic!("note {id} was lost"));
+        assert_eq!(
+            note["text"],
+            format!("note {k}: Zoë said «ça coûte 49,90 €» 🙂 #live")
+        );
+    }
+    // And they are found by search, accents folded.
+    let found = cli.json(&["notes", "search", "cout", "--json", "--limit", "5"]);
+    assert_eq!(found.as_array().unwrap().len(), 5);
+}

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum NotesCmd {
-    /// Add a note to a session, stamped now; prints its id.
+    /// Add a note to a session, stamped now; prints its id. With TEXT `-`,
+    /// each line of standard input is a note, saved and its id printed as
+    /// it arrives (a transcript piped in live).
     Add {
         session: i64,
         text: String,
@@ -75,6 +77,30 @@ fn line(n: &Note) -> String {
 
 pub async fn notes_cmd(panel: &Panel, cmd: NotesCmd) -> Result<ExitCode, Error> {
     match cmd {
+        NotesCmd::Add {
+            session,
+            text,
+            participant,
+            author,
+        } if text == "-" => {
+            use std::io::BufRead as _;
+            for line in std::io::stdin().lock().lines() {
+                let line = line.map_err(|e| Error::File {
+                    path: "standard input".into(),
+                    reason: e.to_string(),
+                })?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let input = NoteInput {
+                    text: line,
+                    participant: participant.clone(),
+                    author: author.clone(),
+                };
+                let n = notes::add(panel, SessionId(session), &input).await?;
+                out!("{}", n.id);
+            }
+        }
         NotesCmd::Add {
             session,
             text,

@@ -19,6 +19,8 @@ CREATE TABLE issues (
     resolved_at       INTEGER,
     resolution        TEXT,               -- the resolution note, or why it will not be fixed
     handoffs          INTEGER NOT NULL DEFAULT 0,
+    escalations       INTEGER NOT NULL DEFAULT 0, -- sent for the current due time
+    last_escalated_at INTEGER,
     raised_by         INTEGER REFERENCES staff (id),
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL

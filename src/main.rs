@@ -100,6 +100,12 @@ enum Command {
     /// Issues participants raise, and their follow-up.
     #[command(subcommand)]
     Issues(issues_cli::IssuesCmd),
+    /// Queue the escalations due now (the app does this every minute).
+    Tick {
+        /// Tick as of this time instead of now (UTC unless an offset is given).
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
     /// SMTP server and sender.
     #[command(subcommand)]
     Smtp(mail_cli::SmtpCmd),
@@ -553,6 +559,15 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Sessions(cmd) => sessions_cli::sessions_cmd(panel, cmd).await,
         Command::Notes(cmd) => notes_cli::notes_cmd(panel, cmd).await,
         Command::Issues(cmd) => issues_cli::issues_cmd(panel, cmd).await,
+        Command::Tick { now } => {
+            let r = panelkeeper::issues::tick(panel, now.unwrap_or_else(|| panel.now())).await?;
+            out!(
+                "{} overdue, {} escalations queued",
+                r.overdue,
+                r.escalations
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,

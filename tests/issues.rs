@@ -404,3 +404,123 @@ async fn overdue_and_my_follow_ups() {
         (IssueStatus::Open, None)
     );
 }
+
+#[tokio::test]
+async fn owners_are_nudged_before_a_due_time_and_escalations_repeat_after_it_until_someone_acts() {
+    use panelkeeper::mail::{self, MessageKind, OutboxQuery, Status};
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let start = t.panel.now();
+    // High: first contact within 24 h, resolution within 5 days; nudge 12 h before (half the window).
+    let issue = issues::raise(
+        p,
+        &IssueInput {
+            session: Some(s),
+            participant: Some("zoe@example.org".into()),
+            summary: "Refund".into(),
+            severity: Some(Severity::High),
+            owner: Some("sam@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let queued = |kind: MessageKind| async move {
+        mail::list(
+            p,
+            &OutboxQuery {
+                status: Some(Status::Queued),
+                limit: Some(500),
+                offset: None,
+            },
+        )
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .collect::<Vec<_>>()
+    };
+    let nudges = queued(MessageKind::Nudge).await;
+    assert_eq!(nudges.len(), 1);
+    assert_eq!(nudges[0].recipient, "sam@company.example.com");
+    assert_eq!(nudges[0].not_before, start + Duration::hours(12));
+
+    // Before the due time a tick does nothing; the nudge goes at its time.
+    t.clock.set(start + Duration::hours(12));
+    assert_eq!(issues::tick(p, t.panel.now()).await.unwrap().escalations, 0);
+    worker::send_due(p).await.unwrap();
+    assert!(
+        server
+            .delivered()
+            .iter()
+            .any(|d| d.parsed().subject().unwrap().starts_with("Due "))
+    );
+
+    // Breached: the owner's lead and the moderator hear of it, once per interval.
+    t.clock.set(start + Duration::hours(25));
+    let first = issues::tick(p, t.panel.now()).await.unwrap();
+    assert_eq!((first.overdue, first.escalations), (1, 2));
+    assert_eq!(
+        issues::tick(p, t.panel.now() + Duration::hours(1))
+            .await
+            .unwrap()
+            .escalations,
+        0,
+        "not twice within the interval"
+    );
+    worker::send_due(p).await.unwrap();
+    let mut escalated: Vec<String> = server
+        .delivered()
+        .iter()
+        .map(|d| d.parsed())
+        .filter(|m| m.subject().unwrap().starts_with("Overdue:"))
+        .map(|m| {
+            m.to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    escalated.sort();
+    assert_eq!(
+        escalated,
+        ["ana@company.example.com", "lea@company.example.com"]
+    );
+    t.clock.set(start + Duration::hours(49));
+    assert_eq!(
+        issues::tick(p, t.panel.now()).await.unwrap().escalations,
+        2,
+        "repeated after 24 h"
+    );
+
+    // The owner acts: escalations stop, and the nudge for the resolution is planned.
+    issues::log_contact(p, issue.id, ContactVia::Phone, "Called")
+        .await
+        .unwrap();
+    assert_eq!(
+        issues::tick(p, t.panel.now() + Duration::hours(30))
+            .await
+            .unwrap()
+            .escalations,
+        0
+    );
+    let nudges = queued(MessageKind::Nudge).await;
+    assert_eq!(nudges.len(), 1, "{nudges:?}");
+    assert_eq!(
+        nudges[0].not_before,
+        issue.resolution_due - Duration::hours(24)
+    );
+    // Resolved: nothing more is planned for it.
+    issues::resolve(p, issue.id, "Refunded", "Sent today.")
+        .await
+        .unwrap();
+    assert!(queued(MessageKind::Nudge).await.is_empty());
+    let events = issues::detail(p, issue.id).await.unwrap().events;
+    assert_eq!(events.iter().filter(|e| e.kind == "escalated").count(), 2);
+}

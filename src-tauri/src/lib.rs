@@ -279,6 +279,17 @@ pub fn run() {
             tauri::async_runtime::spawn(worker::run(panel.clone(), stop, move |report| {
                 let _ = handle.emit("outbox-changed", report);
             }));
+            // Escalations of overdue promises are queued on a timer.
+            let ticking = panel.clone();
+            tauri::async_runtime::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = panelkeeper::issues::tick(&ticking, ticking.now()).await {
+                        tracing::warn!("escalation tick failed: {e}");
+                    }
+                }
+            });
             app.manage(panel);
             Ok(())
         })

@@ -8,8 +8,11 @@
 //! logged contact meets "first contact"; resolving needs a resolution note
 //! and a message to the participant. Every change is an audit event, and
 //! every message goes through the outbox in the same transaction. The
-//! allowed status changes are [`IssueStatus::refusal`]. Nudges before a
-//! due time and escalations after it are not planned here yet.
+//! allowed status changes are [`IssueStatus::refusal`]. Each change plans
+//! the owner's nudge before the next due time (queued for then, withdrawn
+//! and queued again when the issue changes); [`tick`] queues escalations
+//! after a breach, to the owner's lead and the session's moderator,
+//! repeated until someone acts.
 
 pub mod model;
 
@@ -227,6 +230,176 @@ fn topic(issue: IssueId, what: &str) -> String {
     format!("issue/{issue}/{what}")
 }
 
+/// The due time the owner is working to now, and what it is for.
+fn next_due(issue: &Issue) -> (DateTime<Utc>, &'static str) {
+    if issue.first_contact_at.is_none() {
+        (issue.first_contact_due, "first contact")
+    } else {
+        (issue.resolution_due, "resolution")
+    }
+}
+
+/// Withdraws the issue's waiting nudge and, while it is open and owned,
+/// queues one to the owner before the next due time.
+async fn replan(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    levels: &ServiceLevels,
+    id: IssueId,
+) -> Result<()> {
+    mail::cancel_topic(conn, now, &topic(id, "nudge")).await?;
+    let issue = get_in(conn, id, now).await?;
+    let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
+        return Ok(());
+    };
+    let owner = staff::get_in(conn, owner).await?;
+    let (due, what) = next_due(&issue);
+    let start = issue.first_contact_at.unwrap_or(issue.created_at);
+    let lead = Duration::hours(levels.nudge_hours_before as i64).min((due - start) / 2);
+    let at = due - lead;
+    if at <= now {
+        return Ok(());
+    }
+    let body = templates::render(&Template::Nudge(templates::Nudge {
+        owner_name: owner.name.clone(),
+        summary: issue.summary.clone(),
+        participant_name: issue.participant_name.clone(),
+        due_what: what.to_string(),
+        due_at: due,
+        zone: owner.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+    }))?;
+    mail::enqueue(
+        conn,
+        now,
+        &NewMessage {
+            kind: MessageKind::Nudge,
+            to: Email::parse(&owner.email)?,
+            to_name: owner.name.clone(),
+            reply_to: None,
+            from_name: None,
+            body,
+            headers: BTreeMap::new(),
+            attachments: Vec::new(),
+            not_before: at,
+            topic: Some(topic(id, "nudge")),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TickReport {
+    /// Open issues past a due time.
+    pub overdue: u32,
+    /// Escalation messages queued now.
+    pub escalations: u32,
+}
+
+/// Queues the escalations due at `now`: for every open issue past its due
+/// time, one to the owner's lead and one to the session's moderator, then
+/// again every `escalation_repeat_hours` until the owner acts (a logged
+/// contact, a resolution or a hand-off starts the count again). Nudges are
+/// already queued for their time, so a tick never sends one twice.
+pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
+    let levels = service_levels(panel).await?;
+    let repeat = Duration::hours(levels.escalation_repeat_hours.max(1) as i64);
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM issues WHERE status IN ('open', 'contacted') AND owner IS NOT NULL \
+         AND ((first_contact_at IS NULL AND first_contact_due <= ?1) OR resolution_due <= ?1) \
+         AND (last_escalated_at IS NULL OR last_escalated_at <= ?2) ORDER BY id",
+    )
+    .bind(millis(now))
+    .bind(millis(now - repeat))
+    .fetch_all(panel.pool())
+    .await?;
+    let overdue: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
+         AND ((first_contact_at IS NULL AND first_contact_due <= ?1) OR resolution_due <= ?1)",
+    )
+    .bind(millis(now))
+    .fetch_one(panel.pool())
+    .await?;
+    let mut report = TickReport {
+        overdue: overdue as u32,
+        escalations: 0,
+    };
+    for chunk in due.chunks(500) {
+        let mut tx = panel.write().await?;
+        for &id in chunk {
+            let id = IssueId(id);
+            let issue = get_in(&mut tx, id, now).await?;
+            let owner =
+                staff::get_in(&mut tx, issue.owner.expect("selected with an owner")).await?;
+            let session = sessions::get_in(&mut tx, issue.session).await?;
+            let mut to: Vec<Staff> = Vec::new();
+            if let Some(lead) = owner.lead {
+                to.push(staff::get_in(&mut tx, lead).await?);
+            }
+            if session.moderator.id != owner.id && !to.iter().any(|s| s.id == session.moderator.id)
+            {
+                to.push(session.moderator.clone());
+            }
+            if to.is_empty() {
+                // Nobody above the owner: the owner hears of it again.
+                to.push(owner.clone());
+            }
+            let n: i64 = sqlx::query_scalar("UPDATE issues SET escalations = escalations + 1, last_escalated_at = ? WHERE id = ? RETURNING escalations")
+                .bind(millis(now))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (due, what) = next_due(&issue);
+            for recipient in &to {
+                let body = templates::render(&Template::Escalation(templates::Escalation {
+                    recipient_name: recipient.name.clone(),
+                    owner_name: owner.name.clone(),
+                    summary: issue.summary.clone(),
+                    participant_name: issue.participant_name.clone(),
+                    due_what: what.to_string(),
+                    due_at: due,
+                    zone: recipient.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+                }))?;
+                mail::enqueue(
+                    &mut tx,
+                    now,
+                    &NewMessage {
+                        kind: MessageKind::Escalation,
+                        to: Email::parse(&recipient.email)?,
+                        to_name: recipient.name.clone(),
+                        reply_to: Email::parse(&owner.email).ok(),
+                        from_name: None,
+                        body,
+                        headers: BTreeMap::new(),
+                        attachments: Vec::new(),
+                        not_before: now,
+                        topic: Some(topic(id, &format!("escalation/{n}/{}", recipient.id))),
+                    },
+                )
+                .await?;
+                report.escalations += 1;
+            }
+            let names: Vec<&str> = to.iter().map(|s| s.name.as_str()).collect();
+            event(
+                &mut tx,
+                id,
+                now,
+                None,
+                "escalated",
+                json!({"to": names, "due": what, "count": n}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    if report.escalations > 0 {
+        panel.wake_mail();
+    }
+    Ok(report)
+}
+
 /// The notes around the one an issue came from, for the owner's mail.
 async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
     let Some(id) = note else {
@@ -399,7 +572,8 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
         Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?),
         _ => None,
     };
-    let level = service_levels(panel).await?.for_severity(severity);
+    let levels = service_levels(panel).await?;
+    let level = levels.for_severity(severity);
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.write().await?;
@@ -445,6 +619,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
         .await?;
         let issue = get_in(&mut tx, id, now).await?;
         queue_assigned(&mut tx, panel, now, &issue, owner).await?;
+        replan(&mut tx, now, &levels, id).await?;
     }
     tx.commit().await?;
     panel.wake_mail();
@@ -479,6 +654,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
     .await?;
     let issue = get_in(&mut tx, id, now).await?;
     queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
+    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
@@ -511,7 +687,9 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
             issue.status.as_str().replace('_', " ")
         )));
     }
-    sqlx::query("UPDATE issues SET owner = ?, handoffs = handoffs + 1 WHERE id = ?")
+    sqlx::query(
+        "UPDATE issues SET owner = ?, handoffs = handoffs + 1, escalations = 0, last_escalated_at = NULL WHERE id = ?",
+    )
         .bind(owner.id.0)
         .bind(id.0)
         .execute(&mut *tx)
@@ -527,6 +705,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     .await?;
     let issue = get_in(&mut tx, id, now).await?;
     queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
+    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
     let notice = Template::Handoff(templates::Handoff {
         participant_name: issue.participant_name.clone(),
         summary: issue.summary.clone(),
@@ -581,7 +760,10 @@ pub async fn log_contact(
     .execute(&mut *tx)
     .await?;
     if issue.status == IssueStatus::Open {
-        sqlx::query("UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, ?) WHERE id = ?")
+        sqlx::query(
+            "UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, ?), \
+             escalations = 0, last_escalated_at = NULL WHERE id = ?",
+        )
             .bind(millis(now))
             .bind(id.0)
             .execute(&mut *tx)
@@ -596,6 +778,7 @@ pub async fn log_contact(
         json!({"via": via.as_str(), "outcome": outcome}),
     )
     .await?;
+    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
     tx.commit().await?;
     get(panel, id).await
 }
@@ -670,6 +853,7 @@ async fn finish(
         json!({"note": note, "message": message, "queued": sent.map(|m| m.0)}),
     )
     .await?;
+    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
@@ -698,9 +882,12 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
     let level = service_levels(panel).await?.for_severity(issue.severity);
     sqlx::query(
-        "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, resolution_due = ? WHERE id = ?",
+        "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, \
+         resolution_due = ?, escalations = 0, last_escalated_at = NULL WHERE id = ?",
     )
-    .bind(millis(now + Duration::hours(level.first_contact_hours as i64)))
+    .bind(millis(
+        now + Duration::hours(level.first_contact_hours as i64),
+    ))
     .bind(millis(now + Duration::hours(level.resolution_hours as i64)))
     .bind(id.0)
     .execute(&mut *tx)
@@ -714,6 +901,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
         json!({"reason": reason}),
     )
     .await?;
+    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
     tx.commit().await?;
     get(panel, id).await
 }

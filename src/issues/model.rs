@@ -195,7 +195,7 @@ pub struct ServiceLevel {
     pub resolution_hours: u32,
 }
 
-/// Service levels per severity.
+/// Service levels per severity, and how owners are reminded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceLevels {
@@ -203,6 +203,21 @@ pub struct ServiceLevels {
     pub normal: ServiceLevel,
     pub high: ServiceLevel,
     pub critical: ServiceLevel,
+    /// The owner is nudged this long before a due time (or halfway through
+    /// a shorter window).
+    #[serde(default = "default_nudge")]
+    pub nudge_hours_before: u32,
+    /// After a breach, the escalation is repeated this often until someone acts.
+    #[serde(default = "default_repeat")]
+    pub escalation_repeat_hours: u32,
+}
+
+fn default_nudge() -> u32 {
+    24
+}
+
+fn default_repeat() -> u32 {
+    24
 }
 
 impl Default for ServiceLevels {
@@ -219,6 +234,8 @@ impl Default for ServiceLevels {
                 first_contact_hours: 4,
                 resolution_hours: 48,
             },
+            nudge_hours_before: default_nudge(),
+            escalation_repeat_hours: default_repeat(),
         }
     }
 }

@@ -2,6 +2,15 @@
 import type { ServiceLevel } from "./ServiceLevel";
 
 /**
- * Service levels per severity.
+ * Service levels per severity, and how owners are reminded.
  */
-export type ServiceLevels = { low: ServiceLevel, normal: ServiceLevel, high: ServiceLevel, critical: ServiceLevel, };
+export type ServiceLevels = { low: ServiceLevel, normal: ServiceLevel, high: ServiceLevel, critical: ServiceLevel, 
+/**
+ * The owner is nudged this long before a due time (or halfway through
+ * a shorter window).
+ */
+nudgeHoursBefore: number, 
+/**
+ * After a breach, the escalation is repeated this often until someone acts.
+ */
+escalationRepeatHours: number, };

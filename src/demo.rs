@@ -138,6 +138,310 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("APAC", "Asia/Shanghai", "zh-CN"),
     ("APAC", "Australia/Sydney", "en-AU"),
 ];
+/// Notes and issues per demo participant (200,000 and 20,000 for the
+/// reference panel of 100,000), all in sessions that are over.
+const NOTES_PER_PERSON: usize = 2;
+const PEOPLE_PER_ISSUE: usize = 5;
+
+const OPENERS: &[&str] = &[
+    "Says",
+    "Mentions that",
+    "Complains that",
+    "Explains that",
+    "Notes that",
+    "Laughs:",
+    "Asks why",
+    "Agrees that",
+    "Remembers that",
+    "Insists",
+];
+const TOPICS: &[&str] = &[
+    "checkout",
+    "the returns form",
+    "delivery",
+    "the loyalty card",
+    "customer service",
+    "the price",
+    "the mobile app",
+    "the parcel locker",
+    "the refund",
+    "the store layout",
+    "the newsletter",
+    "the invoice",
+];
+const REMARKS: &[&str] = &[
+    "was confusing",
+    "took far too long",
+    "worked well",
+    "felt expensive",
+    "never arrived",
+    "needed three calls",
+    "was easy to find",
+    "crashed twice",
+    "was friendly",
+    "made no sense",
+    "is better than before",
+    "still is not fixed",
+];
+const NOTE_TAGS: &[&str] = &[
+    "#pain",
+    "#praise",
+    "#idea",
+    "#refund",
+    "#delivery",
+    "#app",
+    "#price",
+    "#quote",
+];
+const ISSUE_SUMMARIES: &[&str] = &[
+    "Refund not received",
+    "Parcel lost",
+    "Charged twice",
+    "Loyalty points missing",
+    "App login fails",
+    "Complaint not answered",
+    "Wrong item delivered",
+    "Invoice address wrong",
+];
+
+/// Notes for every session that is over, some about a participant who came,
+/// and issues raised from them with owners, hand-offs, contacts and
+/// resolutions as a team keeps (and sometimes misses) its promises.
+#[allow(clippy::too_many_arguments)]
+async fn insert_notes_and_issues(
+    conn: &mut sqlx::SqliteConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    calendar: &[(chrono::DateTime<chrono::Utc>, &str)],
+    session_ids: &[i64],
+    staff: &[i64],
+    roster: &BTreeMap<(usize, i64), &str>,
+    people: usize,
+    rng: &mut Rng,
+) -> Result<(u32, u32)> {
+    let notes_wanted = people * NOTES_PER_PERSON;
+    let issues_wanted = people / PEOPLE_PER_ISSUE;
+    let mut came: Vec<Vec<i64>> = vec![Vec::new(); PAST_SESSIONS];
+    for ((k, id), outcome) in roster {
+        if *k < PAST_SESSIONS && matches!(*outcome, "attended" | "late") {
+            came[*k].push(*id);
+        }
+    }
+    /// Session index, participant, author, text, tags, at, offset.
+    type DemoNote = (usize, Option<i64>, i64, String, String, i64, i64);
+    let mut notes: Vec<DemoNote> = Vec::with_capacity(notes_wanted);
+    for i in 0..notes_wanted {
+        let k = i * PAST_SESSIONS / notes_wanted;
+        let nth = (i - (k * notes_wanted).div_ceil(PAST_SESSIONS)) as i64;
+        let participant = if !came[k].is_empty() && rng.chance(0.6) {
+            Some(came[k][rng.below(came[k].len() as u64) as usize])
+        } else {
+            None
+        };
+        let mut text = format!(
+            "{} {} {}.",
+            rng.pick(OPENERS),
+            rng.pick(TOPICS),
+            rng.pick(REMARKS)
+        );
+        let mut tags = Vec::new();
+        for _ in 0..rng.below(3) {
+            let tag = *rng.pick(NOTE_TAGS);
+            if !tags.contains(&tag) {
+                text.push(' ');
+                text.push_str(tag);
+                tags.push(tag);
+            }
+        }
+        let tags = serde_json::to_string(&crate::notes::tags_of(&text)).expect("tags serialise");
+        let offset = 60 + nth * 45;
+        let at = millis(calendar[k].0) + offset * 1000;
+        notes.push((k, participant, staff[k % 6], text, tags, at, offset));
+    }
+    let mut first_note_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM notes")
+        .fetch_one(&mut *conn)
+        .await?;
+    let base = first_note_id;
+    for chunk in notes.chunks(3_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO notes (id, session, participant, author, text, tags, at, offset_seconds, created_at, updated_at) ",
+        );
+        q.push_values(
+            chunk,
+            |mut b, (k, participant, author, text, tags, at, offset)| {
+                b.push_bind(first_note_id)
+                    .push_bind(session_ids[*k])
+                    .push_bind(*participant)
+                    .push_bind(*author)
+                    .push_bind(text.clone())
+                    .push_bind(tags.clone())
+                    .push_bind(*at)
+                    .push_bind(*offset)
+                    .push_bind(*at)
+                    .push_bind(*at);
+                first_note_id += 1;
+            },
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+
+    // Issues from notes about someone, spread over the sessions.
+    let sources: Vec<usize> = (0..notes.len()).filter(|i| notes[*i].1.is_some()).collect();
+    let issues_wanted = issues_wanted.min(sources.len());
+    let care = &staff[7..10];
+    let levels = crate::issues::ServiceLevels::default();
+    let hour = 3_600_000i64;
+    let mut issues = Vec::with_capacity(issues_wanted);
+    let mut events: Vec<(i64, i64, Option<i64>, &str, String)> = Vec::new();
+    let mut contacts: Vec<(i64, i64, i64, &str, &str)> = Vec::new();
+    for n in 0..issues_wanted {
+        let id = n as i64 + 1;
+        let i = sources[n * sources.len() / issues_wanted];
+        let (k, participant, author, _, _, at, _) = &notes[i];
+        let severity = *rng.pick(&crate::issues::Severity::ALL);
+        let level = levels.for_severity(severity);
+        let first_due = at + level.first_contact_hours as i64 * hour;
+        let resolution_due = at + level.resolution_hours as i64 * hour;
+        let handoffs = match rng.below(20) {
+            0 => 2,
+            1..=3 => 1,
+            _ => 0,
+        };
+        let mut owner = *rng.pick(care);
+        events.push((
+            id,
+            *at,
+            Some(*author),
+            "raised",
+            format!("{{\"severity\":\"{}\"}}", severity.as_str()),
+        ));
+        events.push((id, *at, Some(*author), "assigned", "{}".into()));
+        for h in 0..handoffs {
+            let next = care[(care.iter().position(|c| *c == owner).unwrap_or(0) + 1) % care.len()];
+            events.push((
+                id,
+                at + (h + 1) * 6 * hour,
+                Some(owner),
+                "reassigned",
+                "{\"reason\":\"workload\"}".into(),
+            ));
+            owner = next;
+        }
+        // Most owners act in time; some are late; a few not yet.
+        let age = millis(now) - at;
+        let contact_after = match rng.below(10) {
+            0..=6 => rng.below(level.first_contact_hours as u64 + 1) as i64,
+            7 | 8 => level.first_contact_hours as i64 + 1 + rng.below(48) as i64,
+            _ => i64::MAX / hour / 2,
+        };
+        let contacted = (contact_after * hour < age).then(|| at + contact_after * hour);
+        let resolve_after = contact_after + 1 + rng.below(level.resolution_hours as u64) as i64;
+        let resolved = contacted.and_then(|_| {
+            (resolve_after * hour < age && !rng.chance(0.05)).then(|| at + resolve_after * hour)
+        });
+        let wont = resolved.is_some() && rng.chance(0.05);
+        let closed = resolved.is_some_and(|r| millis(now) - r > 14 * 24 * hour);
+        let status = match (contacted, resolved, wont, closed) {
+            (None, _, _, _) => "open",
+            (Some(_), None, _, _) => "contacted",
+            (_, Some(_), _, true) => "closed",
+            (_, Some(_), true, false) => "wont_fix",
+            (_, Some(_), false, false) => "resolved",
+        };
+        if let Some(c) = contacted {
+            events.push((
+                id,
+                c,
+                Some(owner),
+                "contacted",
+                "{\"via\":\"phone\"}".into(),
+            ));
+            contacts.push((id, c, owner, "phone", "Spoke with them"));
+        }
+        if let Some(r) = resolved {
+            events.push((
+                id,
+                r,
+                Some(owner),
+                if wont { "wont_fix" } else { "resolved" },
+                "{}".into(),
+            ));
+            if closed {
+                events.push((id, r + 14 * 24 * hour, Some(owner), "closed", "{}".into()));
+            }
+        }
+        issues.push((
+            id,
+            session_ids[*k],
+            participant.expect("a source names someone"),
+            base + i as i64,
+            *rng.pick(ISSUE_SUMMARIES),
+            severity.as_str(),
+            owner,
+            status,
+            first_due,
+            resolution_due,
+            contacted,
+            resolved,
+            handoffs,
+            *at,
+            *author,
+        ));
+    }
+    for chunk in issues.chunks(1_500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO issues (id, session, participant, note, summary, severity, owner, status, first_contact_due, \
+             resolution_due, first_contact_at, resolved_at, resolution, handoffs, raised_by, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, i| {
+            b.push_bind(i.0)
+                .push_bind(i.1)
+                .push_bind(i.2)
+                .push_bind(i.3)
+                .push_bind(i.4)
+                .push_bind(i.5)
+                .push_bind(i.6)
+                .push_bind(i.7)
+                .push_bind(i.8)
+                .push_bind(i.9)
+                .push_bind(i.10)
+                .push_bind(i.11)
+                .push_bind(i.11.map(|_| "Sorted out with them"))
+                .push_bind(i.12)
+                .push_bind(i.14)
+                .push_bind(i.13)
+                .push_bind(i.13);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in events.chunks(5_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO issue_events (issue, at, actor, kind, detail) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.0)
+                .push_bind(e.1)
+                .push_bind(e.2)
+                .push_bind(e.3)
+                .push_bind(e.4.clone());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in contacts.chunks(5_000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO issue_contacts (issue, at, staff, via, outcome) ",
+        );
+        q.push_values(chunk, |mut b, c| {
+            b.push_bind(c.0)
+                .push_bind(c.1)
+                .push_bind(c.2)
+                .push_bind(c.3)
+                .push_bind(c.4);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok((notes.len() as u32, issues.len() as u32))
+}
+
 /// Sessions in a demo panel, and how many of them are over.
 const SESSIONS: usize = 2_000;
 const PAST_SESSIONS: usize = 1_800;
@@ -385,6 +689,8 @@ pub struct DemoReport {
     pub sessions: u32,
     /// Invitations on the sessions' rosters.
     pub roster: u32,
+    pub notes: u32,
+    pub issues: u32,
     pub screeners: Vec<String>,
 }
 
@@ -562,6 +868,19 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
     report.staff = staff_ids.len() as u32;
     report.sessions = session_ids.len() as u32;
     report.roster = roster.len() as u32;
+    let (notes, issues) = insert_notes_and_issues(
+        &mut tx,
+        now,
+        &calendar,
+        &session_ids,
+        &staff_ids,
+        &roster,
+        people.len(),
+        &mut rng,
+    )
+    .await?;
+    report.notes = notes;
+    report.issues = issues;
     crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     report.opted_out = opted.len() as u32;

@@ -578,13 +578,15 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         } => {
             let report = demo::generate(panel, participants, seed).await?;
             out!(
-                "{} participants ({} opted out, {} do-not-contact), {} staff, {} sessions with {} invitations, {} contact-history entries, {} on the crm-customers suppression list; screeners: {}",
+                "{} participants ({} opted out, {} do-not-contact), {} staff, {} sessions with {} invitations, {} notes, {} issues, {} contact-history entries, {} on the crm-customers suppression list; screeners: {}",
                 report.participants,
                 report.opted_out,
                 report.do_not_contact,
                 report.staff,
                 report.sessions,
                 report.roster,
+                report.notes,
+                report.issues,
                 report.contacts,
                 report.suppressed,
                 report.screeners.join(", ")

@@ -6,7 +6,8 @@
 //! author. Each note is committed on its own the moment it is added, so a
 //! crash loses nothing already entered; an edit keeps the earlier version.
 //! Search runs over an FTS5 index (prefix words and "quoted phrases",
-//! accents folded) and returns each hit with the notes around it. This
+//! accents folded) and returns the newest hits first, each with the notes
+//! around it. This
 //! module does not raise issues from notes: the issues domain does.
 
 use crate::db::{instant, millis};
@@ -313,7 +314,7 @@ pub fn fts_query(typed: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
-/// Searches every note; the best matches first, each with its neighbours.
+/// Searches every note, newest first, each hit with its neighbours.
 pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> {
     let Some(expr) = fts_query(&search.query) else {
         return Err(Error::invalid(
@@ -331,6 +332,8 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
         .as_deref()
         .map(|t| t.trim().trim_start_matches('#').to_lowercase())
         .filter(|t| !t.is_empty());
+    // Newest first: FTS5 walks its index backwards and stops at the limit,
+    // where ranking by relevance would score every match first.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, ss.title AS session_title FROM notes_fts f \
          JOIN notes n ON n.id = f.rowid LEFT JOIN participants p ON p.id = n.participant \
@@ -338,7 +341,7 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
          WHERE notes_fts MATCH ?1 AND (?2 IS NULL OR n.session = ?2) \
          AND (?3 IS NULL OR n.participant = ?3) \
          AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = ?4)) \
-         ORDER BY f.rank, n.at LIMIT ?5"
+         ORDER BY f.rowid DESC LIMIT ?5"
     )))
     .bind(&expr)
     .bind(search.session.map(|s| s.0))
@@ -347,35 +350,54 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
     .bind(search.limit.unwrap_or(50).clamp(1, 500))
     .fetch_all(panel.pool())
     .await?;
-    let mut hits = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let note = note_from(row);
-        let neighbour = |newer: bool| {
-            let (cmp, order) = if newer { (">", "ASC") } else { ("<", "DESC") };
-            format!(
-                "SELECT {COLUMNS} FROM {FROM} WHERE n.session = ?1 AND (n.at, n.id) {cmp} (?2, ?3) \
-                 ORDER BY n.at {order}, n.id {order} LIMIT 1"
-            )
-        };
-        let mut around = Vec::new();
-        for newer in [false, true] {
-            let row = sqlx::query(sqlx::AssertSqlSafe(neighbour(newer)))
-                .bind(note.session.0)
-                .bind(millis(note.at))
-                .bind(note.id.0)
-                .fetch_optional(panel.pool())
-                .await?;
-            around.push(row.as_ref().map(note_from));
-        }
-        let after = around.pop().flatten();
-        let before = around.pop().flatten();
-        hits.push(NoteHit {
-            session_title: row.get("session_title"),
-            note,
-            before,
-            after,
-        });
-    }
+    let found: Vec<(Note, String)> = rows
+        .iter()
+        .map(|r| (note_from(r), r.get("session_title")))
+        .collect();
+    // The notes just before and after each hit in its session, in two queries.
+    let ids: Vec<i64> = found.iter().map(|(n, _)| n.id.0).collect();
+    let pairs: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT h.id, \
+           (SELECT x.id FROM notes x WHERE x.session = h.session AND (x.at, x.id) < (h.at, h.id) \
+            ORDER BY x.at DESC, x.id DESC LIMIT 1), \
+           (SELECT x.id FROM notes x WHERE x.session = h.session AND (x.at, x.id) > (h.at, h.id) \
+            ORDER BY x.at, x.id LIMIT 1) \
+         FROM notes h WHERE h.id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&ids).expect("ids serialise"))
+    .fetch_all(panel.pool())
+    .await?;
+    let around: Vec<i64> = pairs
+        .iter()
+        .flat_map(|(_, b, a)| [*b, *a])
+        .flatten()
+        .collect();
+    let neighbours: std::collections::HashMap<i64, Note> = sqlx::query(sqlx::AssertSqlSafe(
+        format!("SELECT {COLUMNS} FROM {FROM} WHERE n.id IN (SELECT value FROM json_each(?))"),
+    ))
+    .bind(serde_json::to_string(&around).expect("ids serialise"))
+    .fetch_all(panel.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let n = note_from(r);
+        (n.id.0, n)
+    })
+    .collect();
+    let links: std::collections::HashMap<i64, (Option<i64>, Option<i64>)> =
+        pairs.into_iter().map(|(h, b, a)| (h, (b, a))).collect();
+    let hits = found
+        .into_iter()
+        .map(|(note, session_title)| {
+            let (b, a) = links.get(&note.id.0).copied().unwrap_or_default();
+            NoteHit {
+                before: b.and_then(|id| neighbours.get(&id).cloned()),
+                after: a.and_then(|id| neighbours.get(&id).cloned()),
+                note,
+                session_title,
+            }
+        })
+        .collect();
     Ok(hits)
 }
 

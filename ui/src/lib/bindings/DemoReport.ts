@@ -7,4 +7,4 @@ export type DemoReport = { participants: number, optedOut: number, doNotContact:
 /**
  * Invitations on the sessions' rosters.
  */
-roster: number, screeners: Array<string>, };
+roster: number, notes: number, issues: number, screeners: Array<string>, };

@@ -699,22 +699,28 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     .await;
     screenshot(&c, "sessions.png").await;
 
-    // The app's mail worker delivers the five invitations.
+    // The app's mail worker delivers the five invitations, once each (the
+    // demo panel's overdue issues are escalated alongside them).
+    let invitations = || {
+        server
+            .delivered()
+            .into_iter()
+            .filter(|d| {
+                d.parsed()
+                    .subject()
+                    .is_some_and(|s| s.starts_with("Invitation: E2E focus group"))
+            })
+            .collect::<Vec<_>>()
+    };
     until("the invitations at the SMTP server", || async {
-        (server.delivered().len() >= 5).then_some(())
+        (invitations().len() >= 5).then_some(())
     })
     .await;
-    let delivered = server.delivered();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = invitations();
     assert_eq!(delivered.len(), 5);
     for d in &delivered {
         let got = d.parsed();
-        assert!(
-            got.subject()
-                .unwrap()
-                .starts_with("Invitation: E2E focus group"),
-            "{:?}",
-            got.subject()
-        );
         assert!(
             got.attachments()
                 .any(|a| a.attachment_name() == Some("invite.ics"))

@@ -608,22 +608,28 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     )
     .await?;
     if let Some(owner) = &owner {
-        event(
-            &mut tx,
-            id,
-            now,
-            actor,
-            "assigned",
-            json!({"owner": owner.name}),
-        )
-        .await?;
-        let issue = get_in(&mut tx, id, now).await?;
-        queue_assigned(&mut tx, panel, now, &issue, owner).await?;
-        replan(&mut tx, now, &levels, id).await?;
+        handed_to(&mut tx, panel, now, actor, &levels, id, owner).await?;
     }
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
+}
+
+/// Records that `owner` now has the issue (its owner column is already
+/// set), mails them what they need and plans their nudge.
+async fn handed_to(
+    tx: &mut SqliteConnection,
+    panel: &Panel,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    levels: &ServiceLevels,
+    id: IssueId,
+    owner: &Staff,
+) -> Result<()> {
+    event(tx, id, now, actor, "assigned", json!({"owner": owner.name})).await?;
+    let issue = get_in(tx, id, now).await?;
+    queue_assigned(tx, panel, now, &issue, owner).await?;
+    replan(tx, now, levels, id).await
 }
 
 /// Gives an issue without an owner to `owner`, who is mailed what they need.
@@ -643,18 +649,8 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
-    event(
-        &mut tx,
-        id,
-        now,
-        actor,
-        "assigned",
-        json!({"owner": owner.name}),
-    )
-    .await?;
-    let issue = get_in(&mut tx, id, now).await?;
-    queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
-    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
+    let levels = service_levels(panel).await?;
+    handed_to(&mut tx, panel, now, actor, &levels, id, &owner).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await

@@ -881,6 +881,16 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
     .await?;
     report.notes = notes;
     report.issues = issues;
+    // Sessions that ended a day ago were wrapped up by their moderator.
+    sqlx::query(
+        "UPDATE sessions SET completed_at = ends_at + ?1, completed_by = moderator \
+         WHERE status = 'scheduled' AND ends_at + ?1 <= ?2 \
+         AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.session = sessions.id AND i.owner IS NULL)",
+    )
+    .bind(Duration::days(1).num_milliseconds())
+    .bind(millis(now))
+    .execute(&mut *tx)
+    .await?;
     crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     report.opted_out = opted.len() as u32;

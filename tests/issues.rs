@@ -524,3 +524,87 @@ async fn owners_are_nudged_before_a_due_time_and_escalations_repeat_after_it_unt
     let events = issues::detail(p, issue.id).await.unwrap().events;
     assert_eq!(events.iter().filter(|e| e.kind == "escalated").count(), 2);
 }
+
+#[tokio::test]
+async fn a_session_completes_only_when_every_issue_raised_in_it_has_an_owner() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let raise = |summary: &str, owner: Option<&str>| IssueInput {
+        session: Some(s),
+        participant: Some("zoe@example.org".into()),
+        summary: summary.into(),
+        owner: owner.map(str::to_string),
+        ..Default::default()
+    };
+    let unowned = issues::raise(p, &raise("Parcel never came", None))
+        .await
+        .unwrap();
+    assert_eq!(sessions::get(p, s).await.unwrap().unowned_issues, 1);
+    let err = sessions::complete(p, s).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "session {s} cannot be completed: an issue is without an owner (#{} \"Parcel never came\"); assign it first",
+            unowned.id
+        )
+    );
+    assert_eq!(sessions::get(p, s).await.unwrap().completed_at, None);
+
+    issues::assign(p, unowned.id, "sam@company.example.com")
+        .await
+        .unwrap();
+    let done = sessions::complete(p, s).await.unwrap();
+    assert_eq!(done.completed_at, Some(p.now()));
+    assert_eq!(done.unowned_issues, 0);
+    assert!(matches!(
+        sessions::complete(p, s).await.unwrap_err(),
+        Error::Conflict { .. }
+    ));
+
+    // Afterwards an issue can only be raised with its owner named.
+    let err = issues::raise(p, &raise("Refund", None)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "owner"),
+        "{err:?}"
+    );
+    issues::raise(p, &raise("Refund", Some("kim@company.example.com")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn service_levels_on_business_days_skip_the_weekend() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let mut levels = issues::service_levels(p).await.unwrap();
+    levels.days = issues::DayCount::Business;
+    issues::set_service_levels(p, &levels).await.unwrap();
+    // Friday 5 June 2026, 15:00 in Stockholm.
+    t.clock
+        .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 5, 13, 0, 0).unwrap());
+    let i = issues::raise(
+        p,
+        &IssueInput {
+            session: Some(s),
+            participant: Some("zoe@example.org".into()),
+            summary: "Card charged twice".into(),
+            severity: Some(Severity::High),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        i.first_contact_due,
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 8, 13, 0, 0).unwrap(),
+        "24 business hours from Friday 15:00 end on Monday 15:00"
+    );
+    assert_eq!(
+        i.resolution_due,
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 12, 13, 0, 0).unwrap()
+    );
+}

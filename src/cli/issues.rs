@@ -5,7 +5,7 @@ use super::{Error, print_json};
 use clap::Subcommand;
 use panelkeeper::Panel;
 use panelkeeper::issues::{
-    self, ContactVia, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
+    self, ContactVia, DayCount, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
 };
 use panelkeeper::notes::NoteId;
 use panelkeeper::sessions::SessionId;
@@ -104,6 +104,51 @@ pub enum IssuesCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Show the service levels, or change them (for issues raised from now on).
+    Levels {
+        /// The severity whose times change.
+        #[arg(long, value_parser = parse::<Severity>, requires = "first_contact")]
+        severity: Option<Severity>,
+        /// Time to first contact, e.g. 4h or 2d.
+        #[arg(long, value_parser = parse_hours, requires = "resolution")]
+        first_contact: Option<u32>,
+        /// Time to resolution, e.g. 10d.
+        #[arg(long, value_parser = parse_hours, requires = "severity")]
+        resolution: Option<u32>,
+        /// calendar or business (Monday to Friday in the session's zone).
+        #[arg(long, value_parser = parse::<DayCount>)]
+        days: Option<DayCount>,
+        /// How long before a due time the owner is nudged, e.g. 24h.
+        #[arg(long, value_parser = parse_hours)]
+        nudge_before: Option<u32>,
+        /// How often an escalation repeats until someone acts, e.g. 1d.
+        #[arg(long, value_parser = parse_hours)]
+        escalate_every: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Hours from "36", "36h" or "2d".
+fn parse_hours(s: &str) -> Result<u32, String> {
+    let t = s.trim().to_lowercase();
+    let (n, per) = match t.strip_suffix('d') {
+        Some(days) => (days, 24),
+        None => (t.strip_suffix('h').unwrap_or(&t), 1),
+    };
+    n.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .ok_or_else(|| format!("\"{s}\" is not a duration: write hours or days, e.g. 4h or 2d"))
+}
+
+fn span(hours: u32) -> String {
+    if hours % 24 == 0 {
+        format!("{}d", hours / 24)
+    } else {
+        format!("{hours}h")
+    }
 }
 
 fn line(i: &Issue) -> String {
@@ -244,6 +289,62 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
         IssuesCmd::Close { id } => show(&issues::close(panel, IssueId(id)).await?),
         IssuesCmd::Reopen { id, reason } => {
             show(&issues::reopen(panel, IssueId(id), &reason).await?)
+        }
+        IssuesCmd::Levels {
+            severity,
+            first_contact,
+            resolution,
+            days,
+            nudge_before,
+            escalate_every,
+            json,
+        } => {
+            let mut levels = issues::service_levels(panel).await?;
+            let before = levels;
+            if let (Some(s), Some(first), Some(resolve)) = (severity, first_contact, resolution) {
+                let level = match s {
+                    Severity::Low => &mut levels.low,
+                    Severity::Normal => &mut levels.normal,
+                    Severity::High => &mut levels.high,
+                    Severity::Critical => &mut levels.critical,
+                };
+                level.first_contact_hours = first;
+                level.resolution_hours = resolve;
+            }
+            if let Some(d) = days {
+                levels.days = d;
+            }
+            if let Some(h) = nudge_before {
+                levels.nudge_hours_before = h;
+            }
+            if let Some(h) = escalate_every {
+                levels.escalation_repeat_hours = h.max(1);
+            }
+            if levels != before {
+                levels = issues::set_service_levels(panel, &levels).await?;
+            }
+            if json {
+                print_json(&levels);
+            } else {
+                out!(
+                    "{} days; nudge {} before a due time; escalations repeat every {}",
+                    match levels.days {
+                        DayCount::Calendar => "calendar",
+                        DayCount::Business => "business",
+                    },
+                    span(levels.nudge_hours_before),
+                    span(levels.escalation_repeat_hours)
+                );
+                for s in Severity::ALL {
+                    let l = levels.for_severity(s);
+                    out!(
+                        "  {:<8}  first contact within {:>4}, resolved within {:>4}",
+                        s.as_str(),
+                        span(l.first_contact_hours),
+                        span(l.resolution_hours)
+                    );
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

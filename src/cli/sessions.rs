@@ -154,6 +154,8 @@ pub enum SessionsCmd {
         #[arg(long)]
         allow_double_booking: bool,
     },
+    /// Mark a session complete (refused while an issue raised in it has no owner).
+    Complete { id: i64 },
     /// Cancel a session (everyone coming gets a calendar cancellation).
     Cancel {
         id: i64,
@@ -272,6 +274,7 @@ fn when(s: &Session) -> String {
 fn print_session_line(s: &Session) {
     let c = s.counts;
     let state = match s.status {
+        SessionStatus::Scheduled if s.completed_at.is_some() => "  COMPLETE".to_string(),
         SessionStatus::Scheduled => String::new(),
         SessionStatus::Cancelled => "  CANCELLED".to_string(),
     };
@@ -410,6 +413,14 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                 c.invited,
                 c.declined
             );
+            if let Some(at) = s.completed_at {
+                out!("complete since {}", at.format("%Y-%m-%d %H:%M UTC"));
+            } else if s.unowned_issues > 0 {
+                out!(
+                    "{} issue(s) without an owner: assign them before completing",
+                    s.unowned_issues
+                );
+            }
             if let SessionStatus::Cancelled = s.status {
                 out!(
                     "CANCELLED{}",
@@ -459,6 +470,10 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                 s.id,
                 when(&s)
             );
+        }
+        SessionsCmd::Complete { id } => {
+            let s = sessions::complete(panel, SessionId(id)).await?;
+            out!("session {} complete; its report is final", s.id);
         }
         SessionsCmd::Cancel { id, reason } => {
             let s = sessions::cancel(panel, SessionId(id), reason.as_deref()).await?;

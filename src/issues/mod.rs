@@ -556,7 +556,8 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
             ));
         }
     };
-    sessions::get(panel, session).await?;
+    let in_session = sessions::get(panel, session).await?;
+    let zone = in_session.time_zone;
     let participant = match (input.participant.as_deref().map(str::trim), &note) {
         (Some(p), _) if !p.is_empty() => participants::find(panel, p).await?,
         (_, Some(n)) if n.participant.is_some() => n.participant.expect("checked"),
@@ -572,10 +573,17 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
         Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?),
         _ => None,
     };
+    if owner.is_none() && in_session.completed_at.is_some() {
+        return Err(Error::invalid(
+            "owner",
+            "",
+            format!("session {session} is complete: an issue raised now needs an owner"),
+        ));
+    }
     let levels = service_levels(panel).await?;
-    let level = levels.for_severity(severity);
     let actor = actor(panel).await?;
     let now = panel.now();
+    let (first_contact_due, resolution_due) = levels.dues(severity, now, &zone);
     let mut tx = panel.write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO issues (session, participant, note, summary, detail, category, severity, owner, \
@@ -590,8 +598,8 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     .bind(&category)
     .bind(severity.as_str())
     .bind(owner.as_ref().map(|o| o.id.0))
-    .bind(millis(now + Duration::hours(level.first_contact_hours as i64)))
-    .bind(millis(now + Duration::hours(level.resolution_hours as i64)))
+    .bind(millis(first_contact_due))
+    .bind(millis(resolution_due))
     .bind(actor.map(|a| a.0))
     .bind(millis(now))
     .bind(millis(now))
@@ -876,15 +884,15 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let mut tx = panel.write().await?;
     let issue = get_in(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
-    let level = service_levels(panel).await?.for_severity(issue.severity);
+    let levels = service_levels(panel).await?;
+    let zone = sessions::get(panel, issue.session).await?.time_zone;
+    let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, &zone);
     sqlx::query(
         "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, \
          resolution_due = ?, escalations = 0, last_escalated_at = NULL WHERE id = ?",
     )
-    .bind(millis(
-        now + Duration::hours(level.first_contact_hours as i64),
-    ))
-    .bind(millis(now + Duration::hours(level.resolution_hours as i64)))
+    .bind(millis(first_contact_due))
+    .bind(millis(resolution_due))
     .bind(id.0)
     .execute(&mut *tx)
     .await?;
@@ -897,7 +905,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
         json!({"reason": reason}),
     )
     .await?;
-    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
+    replan(&mut tx, now, &levels, id).await?;
     tx.commit().await?;
     get(panel, id).await
 }
@@ -927,5 +935,34 @@ mod tests {
             Some("the issue is already resolved")
         );
         assert!(Contacted.refusal(Open).is_some());
+    }
+
+    #[test]
+    fn business_days_stop_the_clock_over_the_weekend() {
+        let berlin = |s: &str| {
+            sessions::instant_in("Europe/Berlin", s.parse().expect("a local time")).expect("exists")
+        };
+        let mut levels = ServiceLevels::default();
+        let friday = berlin("2027-03-19T16:00:00");
+        let (first, resolution) = levels.dues(Severity::High, friday, "Europe/Berlin");
+        assert_eq!(first, friday + Duration::hours(24));
+        assert_eq!(resolution, friday + Duration::days(5));
+
+        levels.days = DayCount::Business;
+        let (first, resolution) = levels.dues(Severity::High, friday, "Europe/Berlin");
+        assert_eq!(
+            first,
+            berlin("2027-03-22T16:00:00"),
+            "Friday 16:00 + 24 h is Monday 16:00"
+        );
+        // Five business days over a weekend that moves the clocks (28 March).
+        assert_eq!(resolution, berlin("2027-03-26T16:00:00"));
+        let saturday = berlin("2027-03-27T11:00:00");
+        let (first, _) = levels.dues(Severity::Critical, saturday, "Europe/Berlin");
+        assert_eq!(
+            first,
+            berlin("2027-03-29T04:00:00"),
+            "the clock starts on Monday"
+        );
     }
 }

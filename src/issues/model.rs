@@ -6,7 +6,9 @@ use crate::notes::NoteId;
 use crate::participants::ParticipantId;
 use crate::sessions::SessionId;
 use crate::sessions::staff::StaffId;
-use chrono::{DateTime, Utc};
+use chrono::offset::LocalResult;
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -187,7 +189,8 @@ impl FromStr for ContactVia {
     }
 }
 
-/// Time allowed for one severity, in hours (calendar time).
+/// Time allowed for one severity, in hours (of calendar or business days,
+/// as [`ServiceLevels::days`] says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceLevel {
@@ -210,6 +213,31 @@ pub struct ServiceLevels {
     /// After a breach, the escalation is repeated this often until someone acts.
     #[serde(default = "default_repeat")]
     pub escalation_repeat_hours: u32,
+    /// Whether the hours run every day or only Monday to Friday (in the
+    /// session's time zone).
+    #[serde(default)]
+    pub days: DayCount,
+}
+
+/// Which days service-level time runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DayCount {
+    #[default]
+    Calendar,
+    /// Monday to Friday only: a weekend stops the clock.
+    Business,
+}
+
+impl FromStr for DayCount {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_lowercase().as_str() {
+            "calendar" => Ok(DayCount::Calendar),
+            "business" => Ok(DayCount::Business),
+            _ => Err(Error::invalid("days", s, "must be calendar or business")),
+        }
+    }
 }
 
 fn default_nudge() -> u32 {
@@ -236,6 +264,7 @@ impl Default for ServiceLevels {
             },
             nudge_hours_before: default_nudge(),
             escalation_repeat_hours: default_repeat(),
+            days: DayCount::Calendar,
         }
     }
 }
@@ -247,6 +276,57 @@ impl ServiceLevels {
             Severity::Normal => self.normal,
             Severity::High => self.high,
             Severity::Critical => self.critical,
+        }
+    }
+
+    /// The first-contact and resolution due times of an issue of `severity`
+    /// raised at `start` in a session held in `zone`.
+    pub fn dues(
+        &self,
+        severity: Severity,
+        start: DateTime<Utc>,
+        zone: &str,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
+        let level = self.for_severity(severity);
+        let zone: Tz = zone.parse().unwrap_or(Tz::UTC);
+        (
+            self.after(start, level.first_contact_hours, zone),
+            self.after(start, level.resolution_hours, zone),
+        )
+    }
+
+    /// The instant `hours` of service time after `start`. On business days
+    /// the hours of Saturdays and Sundays in `zone` do not count.
+    pub fn after(&self, start: DateTime<Utc>, hours: u32, zone: Tz) -> DateTime<Utc> {
+        let total = Duration::hours(hours as i64);
+        if self.days == DayCount::Calendar {
+            return start + total;
+        }
+        let mut local = start.with_timezone(&zone).naive_local();
+        let mut remaining = total;
+        loop {
+            let midnight = (local.date() + Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists");
+            if matches!(local.weekday(), Weekday::Sat | Weekday::Sun) {
+                local = midnight;
+                continue;
+            }
+            let today = midnight - local;
+            if remaining <= today {
+                local += remaining;
+                break;
+            }
+            remaining -= today;
+            local = midnight;
+        }
+        match zone.from_local_datetime(&local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            // A wall-clock time the clocks skipped: the hour after it.
+            LocalResult::None => zone
+                .from_local_datetime(&(local + Duration::hours(1)))
+                .earliest()
+                .map_or(start + total, |t| t.with_timezone(&Utc)),
         }
     }
 }

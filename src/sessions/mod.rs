@@ -187,7 +187,8 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
 }
 
 const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.time_zone, s.place, \
-    s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, s.screener, \
+    s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, s.screener, s.completed_at, \
+    (SELECT count(*) FROM issues i WHERE i.session = s.id AND i.owner IS NULL) AS n_unowned, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'invited') AS n_invited, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'confirmed') AS n_confirmed, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'tentative') AS n_tentative, \
@@ -234,6 +235,8 @@ async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Se
         },
         cancel_reason: row.get("cancel_reason"),
         screener: row.get("screener"),
+        completed_at: row.get::<Option<i64>, _>("completed_at").map(instant),
+        unowned_issues: count("n_unowned"),
         counts: RosterCounts {
             invited: count("n_invited"),
             confirmed: count("n_confirmed"),
@@ -350,6 +353,63 @@ pub async fn reschedule(
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
+}
+
+/// Marks a session complete. Refused while any issue raised in it has no
+/// owner: every promise made in the room has someone to keep it first.
+pub async fn complete(panel: &Panel, id: SessionId) -> Result<Session> {
+    let by = staff::current(panel).await?.map(|s| s.id.0);
+    let now = panel.now();
+    let mut tx = panel.write().await?;
+    let session = get_in(&mut tx, id).await?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(Error::conflict(format!(
+            "session {id} was cancelled; a cancelled session cannot be completed"
+        )));
+    }
+    if session.completed_at.is_some() {
+        return Err(Error::conflict(format!("session {id} is already complete")));
+    }
+    if session.starts_at > now {
+        return Err(Error::conflict(format!(
+            "session {id} has not started yet (it starts {})",
+            session.starts_at.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    let unowned: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, summary FROM issues WHERE session = ? AND owner IS NULL ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !unowned.is_empty() {
+        let list = unowned
+            .iter()
+            .map(|(n, summary)| format!("#{n} \"{summary}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::conflict(format!(
+            "session {id} cannot be completed: {} without an owner ({list}); assign {} first",
+            if unowned.len() == 1 {
+                "an issue is"
+            } else {
+                "issues are"
+            },
+            if unowned.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    sqlx::query(
+        "UPDATE sessions SET completed_at = ?, completed_by = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(millis(now))
+    .bind(by)
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let done = get_in(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// Cancels a session: everyone still coming gets a calendar cancellation,

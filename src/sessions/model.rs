@@ -181,6 +181,10 @@ pub struct Session {
     pub counts: RosterCounts,
     /// The screener last invited through, if any.
     pub screener: Option<String>,
+    /// When the session was marked complete (its report is then final).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Issues raised in the session that nobody owns yet.
+    pub unowned_issues: u32,
 }
 
 /// A session as entered: the start is a wall-clock time in `time_zone`.

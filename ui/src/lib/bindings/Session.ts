@@ -35,4 +35,12 @@ sequence: number, status: SessionStatus, cancelReason: string | null, counts: Ro
 /**
  * The screener last invited through, if any.
  */
-screener: string | null, };
+screener: string | null, 
+/**
+ * When the session was marked complete (its report is then final).
+ */
+completedAt: string | null, 
+/**
+ * Issues raised in the session that nobody owns yet.
+ */
+unownedIssues: number, };

@@ -256,10 +256,22 @@ async fn replan(
     let (due, what) = next_due(&issue);
     let start = issue.first_contact_at.unwrap_or(issue.created_at);
     let lead = Duration::hours(levels.nudge_hours_before as i64).min((due - start) / 2);
-    let at = due - lead;
-    if at <= now {
+    if due <= now {
         return Ok(());
     }
+    // One nudge per owner and due time: a window already begun gets its
+    // nudge now, unless this owner already had it.
+    let this = format!("{}/{}/{}", topic(id, "nudge"), millis(due), owner.id);
+    let had: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ? AND status != 'cancelled')",
+    )
+    .bind(&this)
+    .fetch_one(&mut *conn)
+    .await?;
+    if had {
+        return Ok(());
+    }
+    let at = (due - lead).max(now);
     let body = templates::render(&Template::Nudge(templates::Nudge {
         owner_name: owner.name.clone(),
         summary: issue.summary.clone(),
@@ -281,7 +293,7 @@ async fn replan(
             headers: BTreeMap::new(),
             attachments: Vec::new(),
             not_before: at,
-            topic: Some(topic(id, "nudge")),
+            topic: Some(this),
         },
     )
     .await?;
@@ -299,7 +311,8 @@ pub struct TickReport {
 }
 
 /// Queues the escalations due at `now`: for every open issue past its due
-/// time, one to the owner's lead and one to the session's moderator, then
+/// time, one to the owner's lead and one to the session's moderator (only
+/// the moderator, while nobody owns it), then
 /// again every `escalation_repeat_hours` until the owner acts (a logged
 /// contact, a resolution or a hand-off starts the count again). Nudges are
 /// already queued for their time, so a tick never sends one twice.
@@ -307,7 +320,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     let levels = service_levels(panel).await?;
     let repeat = Duration::hours(levels.escalation_repeat_hours.max(1) as i64);
     let due: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM issues WHERE status IN ('open', 'contacted') AND owner IS NOT NULL \
+        "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
          AND ((first_contact_at IS NULL AND first_contact_due <= ?1) OR resolution_due <= ?1) \
          AND (last_escalated_at IS NULL OR last_escalated_at <= ?2) ORDER BY id",
     )
@@ -331,20 +344,24 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
         for &id in chunk {
             let id = IssueId(id);
             let issue = get_in(&mut tx, id, now).await?;
-            let owner =
-                staff::get_in(&mut tx, issue.owner.expect("selected with an owner")).await?;
+            let owner = match issue.owner {
+                Some(o) => Some(staff::get_in(&mut tx, o).await?),
+                None => None,
+            };
             let session = sessions::get_in(&mut tx, issue.session).await?;
             let mut to: Vec<Staff> = Vec::new();
-            if let Some(lead) = owner.lead {
+            if let Some(lead) = owner.as_ref().and_then(|o| o.lead) {
                 to.push(staff::get_in(&mut tx, lead).await?);
             }
-            if session.moderator.id != owner.id && !to.iter().any(|s| s.id == session.moderator.id)
+            let owner_id = owner.as_ref().map(|o| o.id);
+            if owner_id != Some(session.moderator.id)
+                && !to.iter().any(|s| s.id == session.moderator.id)
             {
                 to.push(session.moderator.clone());
             }
             if to.is_empty() {
                 // Nobody above the owner: the owner hears of it again.
-                to.push(owner.clone());
+                to.extend(owner.clone());
             }
             let n: i64 = sqlx::query_scalar("UPDATE issues SET escalations = escalations + 1, last_escalated_at = ? WHERE id = ? RETURNING escalations")
                 .bind(millis(now))
@@ -355,7 +372,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
             for recipient in &to {
                 let body = templates::render(&Template::Escalation(templates::Escalation {
                     recipient_name: recipient.name.clone(),
-                    owner_name: owner.name.clone(),
+                    owner_name: owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
                     summary: issue.summary.clone(),
                     participant_name: issue.participant_name.clone(),
                     due_what: what.to_string(),
@@ -369,7 +386,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
                         kind: MessageKind::Escalation,
                         to: Email::parse(&recipient.email)?,
                         to_name: recipient.name.clone(),
-                        reply_to: Email::parse(&owner.email).ok(),
+                        reply_to: owner.as_ref().and_then(|o| Email::parse(&o.email).ok()),
                         from_name: None,
                         body,
                         headers: BTreeMap::new(),

@@ -132,6 +132,7 @@ pub struct Nudge {
 #[derive(Debug, Clone, Serialize)]
 pub struct Escalation {
     pub recipient_name: String,
+    /// Empty when nobody owns the issue yet.
     pub owner_name: String,
     pub summary: String,
     pub participant_name: String,

@@ -443,10 +443,20 @@ async fn owners_are_nudged_before_a_due_time_and_escalations_repeat_after_it_unt
         .filter(|m| m.kind == kind)
         .collect::<Vec<_>>()
     };
-    let nudges = queued(MessageKind::Nudge).await;
-    assert_eq!(nudges.len(), 1);
-    assert_eq!(nudges[0].recipient, "sam@company.example.com");
+    // One nudge before each due time: first contact and resolution.
+    let mut nudges = queued(MessageKind::Nudge).await;
+    nudges.sort_by_key(|m| m.not_before);
+    assert_eq!(nudges.len(), 2);
+    assert!(
+        nudges
+            .iter()
+            .all(|n| n.recipient == "sam@company.example.com")
+    );
     assert_eq!(nudges[0].not_before, start + Duration::hours(12));
+    assert_eq!(
+        nudges[1].not_before,
+        issue.resolution_due - Duration::hours(24)
+    );
 
     // Before the due time a tick does nothing; the nudge goes at its time.
     t.clock.set(start + Duration::hours(12));

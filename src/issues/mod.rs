@@ -239,64 +239,73 @@ fn next_due(issue: &Issue) -> (DateTime<Utc>, &'static str) {
     }
 }
 
-/// Withdraws the issue's waiting nudge and, while it is open and owned,
-/// queues one to the owner before the next due time.
+/// The due times still to be met, and what each is for.
+fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
+    let mut dues = Vec::with_capacity(2);
+    if issue.first_contact_at.is_none() {
+        dues.push((issue.first_contact_due, "first contact"));
+    }
+    dues.push((issue.resolution_due, "resolution"));
+    dues
+}
+
+/// Withdraws the issue's waiting nudges and, while it is open and owned,
+/// queues one to the owner before each due time still to be met: once per
+/// owner and due time, at once if the time to nudge has already come.
 async fn replan(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     levels: &ServiceLevels,
     id: IssueId,
 ) -> Result<()> {
-    mail::cancel_topic(conn, now, &topic(id, "nudge")).await?;
+    mail::cancel_topic(conn, now, &topic(id, "nudge/")).await?;
     let issue = get_in(conn, id, now).await?;
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
         return Ok(());
     };
     let owner = staff::get_in(conn, owner).await?;
-    let (due, what) = next_due(&issue);
     let start = issue.first_contact_at.unwrap_or(issue.created_at);
-    let lead = Duration::hours(levels.nudge_hours_before as i64).min((due - start) / 2);
-    if due <= now {
-        return Ok(());
+    for (due, what) in open_dues(&issue) {
+        if due <= now {
+            continue;
+        }
+        let this = topic(id, &format!("nudge/{}/{}", millis(due), owner.id));
+        let had: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ? AND status != 'cancelled')",
+        )
+        .bind(&this)
+        .fetch_one(&mut *conn)
+        .await?;
+        if had {
+            continue;
+        }
+        let lead = Duration::hours(levels.nudge_hours_before as i64).min((due - start) / 2);
+        let body = templates::render(&Template::Nudge(templates::Nudge {
+            owner_name: owner.name.clone(),
+            summary: issue.summary.clone(),
+            participant_name: issue.participant_name.clone(),
+            due_what: what.to_string(),
+            due_at: due,
+            zone: owner.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+        }))?;
+        mail::enqueue(
+            conn,
+            now,
+            &NewMessage {
+                kind: MessageKind::Nudge,
+                to: Email::parse(&owner.email)?,
+                to_name: owner.name.clone(),
+                reply_to: None,
+                from_name: None,
+                body,
+                headers: BTreeMap::new(),
+                attachments: Vec::new(),
+                not_before: (due - lead).max(now),
+                topic: Some(this),
+            },
+        )
+        .await?;
     }
-    // One nudge per owner and due time: a window already begun gets its
-    // nudge now, unless this owner already had it.
-    let this = format!("{}/{}/{}", topic(id, "nudge"), millis(due), owner.id);
-    let had: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ? AND status != 'cancelled')",
-    )
-    .bind(&this)
-    .fetch_one(&mut *conn)
-    .await?;
-    if had {
-        return Ok(());
-    }
-    let at = (due - lead).max(now);
-    let body = templates::render(&Template::Nudge(templates::Nudge {
-        owner_name: owner.name.clone(),
-        summary: issue.summary.clone(),
-        participant_name: issue.participant_name.clone(),
-        due_what: what.to_string(),
-        due_at: due,
-        zone: owner.time_zone.clone().unwrap_or_else(|| "UTC".into()),
-    }))?;
-    mail::enqueue(
-        conn,
-        now,
-        &NewMessage {
-            kind: MessageKind::Nudge,
-            to: Email::parse(&owner.email)?,
-            to_name: owner.name.clone(),
-            reply_to: None,
-            from_name: None,
-            body,
-            headers: BTreeMap::new(),
-            attachments: Vec::new(),
-            not_before: at,
-            topic: Some(this),
-        },
-    )
-    .await?;
     Ok(())
 }
 

@@ -3,7 +3,11 @@
 //! command is one call into the core, and the core's errors cross to the UI
 //! as tagged JSON. No SQL and no rule lives here.
 
+use panelkeeper::issues::{
+    self, ContactVia, Issue, IssueDetail, IssueId, IssueInput, IssueQuery, ServiceLevels,
+};
 use panelkeeper::mail::settings::{self, SmtpInput, SmtpSettings};
+use panelkeeper::notes::{self, Note, NoteHit, NoteId, NoteInput, NoteSearch, NoteVersion};
 use panelkeeper::mail::{
     self, MessageId, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage, OutboxQuery, worker,
 };
@@ -238,6 +242,124 @@ async fn session_attendance(
 }
 
 #[tauri::command]
+async fn session_complete(panel: State<'_, Panel>, id: SessionId) -> Result<Session> {
+    sessions::complete(&panel, id).await
+}
+
+#[tauri::command]
+async fn notes_list(panel: State<'_, Panel>, session: SessionId) -> Result<Vec<Note>> {
+    notes::list(&panel, session).await
+}
+
+#[tauri::command]
+async fn note_add(panel: State<'_, Panel>, session: SessionId, input: NoteInput) -> Result<Note> {
+    notes::add(&panel, session, &input).await
+}
+
+#[tauri::command]
+async fn note_edit(panel: State<'_, Panel>, id: NoteId, input: NoteInput) -> Result<Note> {
+    notes::edit(&panel, id, &input).await
+}
+
+#[tauri::command]
+async fn note_history(panel: State<'_, Panel>, id: NoteId) -> Result<Vec<NoteVersion>> {
+    notes::history(&panel, id).await
+}
+
+#[tauri::command]
+async fn notes_search(panel: State<'_, Panel>, search: NoteSearch) -> Result<Vec<NoteHit>> {
+    notes::search(&panel, &search).await
+}
+
+#[tauri::command]
+async fn issues_list(panel: State<'_, Panel>, query: IssueQuery) -> Result<Vec<Issue>> {
+    issues::list(&panel, &query).await
+}
+
+#[tauri::command]
+async fn issues_mine(panel: State<'_, Panel>) -> Result<Vec<Issue>> {
+    issues::mine(&panel).await
+}
+
+#[tauri::command]
+async fn issue_detail(panel: State<'_, Panel>, id: IssueId) -> Result<IssueDetail> {
+    issues::detail(&panel, id).await
+}
+
+#[tauri::command]
+async fn issue_raise(panel: State<'_, Panel>, input: IssueInput) -> Result<Issue> {
+    issues::raise(&panel, &input).await
+}
+
+#[tauri::command]
+async fn issue_assign(panel: State<'_, Panel>, id: IssueId, owner: String) -> Result<Issue> {
+    issues::assign(&panel, id, &owner).await
+}
+
+#[tauri::command]
+async fn issue_reassign(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    owner: String,
+    reason: String,
+) -> Result<Issue> {
+    issues::reassign(&panel, id, &owner, &reason).await
+}
+
+#[tauri::command]
+async fn issue_contact(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    via: ContactVia,
+    outcome: String,
+) -> Result<Issue> {
+    issues::log_contact(&panel, id, via, &outcome).await
+}
+
+#[tauri::command]
+async fn issue_resolve(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    note: String,
+    message: String,
+) -> Result<Issue> {
+    issues::resolve(&panel, id, &note, &message).await
+}
+
+#[tauri::command]
+async fn issue_wont_fix(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    reason: String,
+    message: String,
+) -> Result<Issue> {
+    issues::wont_fix(&panel, id, &reason, &message).await
+}
+
+#[tauri::command]
+async fn issue_close(panel: State<'_, Panel>, id: IssueId) -> Result<Issue> {
+    issues::close(&panel, id).await
+}
+
+#[tauri::command]
+async fn issue_reopen(panel: State<'_, Panel>, id: IssueId, reason: String) -> Result<Issue> {
+    issues::reopen(&panel, id, &reason).await
+}
+
+#[tauri::command]
+async fn service_levels(panel: State<'_, Panel>) -> Result<ServiceLevels> {
+    issues::service_levels(&panel).await
+}
+
+#[tauri::command]
+async fn service_levels_save(
+    panel: State<'_, Panel>,
+    levels: ServiceLevels,
+) -> Result<ServiceLevels> {
+    issues::set_service_levels(&panel, &levels).await
+}
+
+#[tauri::command]
 fn database_path(panel: State<'_, Panel>) -> String {
     panel.path().display().to_string()
 }
@@ -325,6 +447,25 @@ pub fn run() {
             session_invite,
             session_rsvp,
             session_attendance,
+            session_complete,
+            notes_list,
+            note_add,
+            note_edit,
+            note_history,
+            notes_search,
+            issues_list,
+            issues_mine,
+            issue_detail,
+            issue_raise,
+            issue_assign,
+            issue_reassign,
+            issue_contact,
+            issue_resolve,
+            issue_wont_fix,
+            issue_close,
+            issue_reopen,
+            service_levels,
+            service_levels_save,
             database_path,
         ])
         .run(tauri::generate_context!())

@@ -151,8 +151,12 @@ pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
         detail: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
     })
     .collect();
+    let participant_phone = participants::get(panel, issue.participant).await?.phone;
+    let notes = notes_around(panel, issue.note).await?;
     Ok(IssueDetail {
         issue,
+        participant_phone,
+        notes,
         contacts,
         events,
     })
@@ -428,15 +432,8 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
 
 /// The notes around the one an issue came from, for the owner's mail.
 async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
-    let Some(id) = note else {
-        return Ok(Vec::new());
-    };
-    let source = notes::get(panel, id).await?;
-    let all = notes::list(panel, source.session).await?;
-    let at = all.iter().position(|n| n.id == id).unwrap_or(0);
-    let from = at.saturating_sub(2);
-    let to = (at + 3).min(all.len());
-    Ok(all[from..to]
+    Ok(notes_around(panel, note)
+        .await?
         .iter()
         .map(|n| {
             let s = n.offset_seconds.abs();
@@ -449,10 +446,22 @@ async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLin
                     s % 60
                 ),
                 text: n.text.clone(),
-                source: n.id == id,
+                source: Some(n.id) == note,
             }
         })
         .collect())
+}
+
+/// The note an issue came from with the two before and after it.
+async fn notes_around(panel: &Panel, note: Option<NoteId>) -> Result<Vec<notes::Note>> {
+    let Some(id) = note else {
+        return Ok(Vec::new());
+    };
+    let source = notes::get(panel, id).await?;
+    let mut all = notes::list(panel, source.session).await?;
+    let at = all.iter().position(|n| n.id == id).unwrap_or(0);
+    all.truncate((at + 3).min(all.len()));
+    Ok(all.split_off(at.saturating_sub(2)))
 }
 
 /// Queues the owner's mail: who, how to reach them, what they said, when due.

@@ -404,6 +404,10 @@ pub struct IssueContact {
 #[serde(rename_all = "camelCase")]
 pub struct IssueDetail {
     pub issue: Issue,
+    /// How to reach the participant besides email.
+    pub participant_phone: Option<String>,
+    /// What they said: the note the issue came from, with the notes around it.
+    pub notes: Vec<crate::notes::Note>,
     pub contacts: Vec<IssueContact>,
     pub events: Vec<IssueEvent>,
 }

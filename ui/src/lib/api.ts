@@ -35,6 +35,19 @@ import type { SessionQuery } from "./bindings/SessionQuery";
 import type { Staff } from "./bindings/Staff";
 import type { StaffId } from "./bindings/StaffId";
 import type { StaffInput } from "./bindings/StaffInput";
+import type { ContactVia } from "./bindings/ContactVia";
+import type { Issue } from "./bindings/Issue";
+import type { IssueDetail } from "./bindings/IssueDetail";
+import type { IssueId } from "./bindings/IssueId";
+import type { IssueInput } from "./bindings/IssueInput";
+import type { IssueQuery } from "./bindings/IssueQuery";
+import type { Note } from "./bindings/Note";
+import type { NoteHit } from "./bindings/NoteHit";
+import type { NoteId } from "./bindings/NoteId";
+import type { NoteInput } from "./bindings/NoteInput";
+import type { NoteSearch } from "./bindings/NoteSearch";
+import type { NoteVersion } from "./bindings/NoteVersion";
+import type { ServiceLevels } from "./bindings/ServiceLevels";
 
 export const api = {
   participantsList: (query: ParticipantQuery) => invoke<ParticipantPage>("participants_list", { query }),
@@ -80,5 +93,28 @@ export const api = {
     invoke<RosterEntry>("session_rsvp", { id, participant, rsvp }),
   sessionAttendance: (id: SessionId, participant: ParticipantId, input: AttendanceInput) =>
     invoke<RosterEntry>("session_attendance", { id, participant, input }),
+  sessionComplete: (id: SessionId) => invoke<Session>("session_complete", { id }),
+  notesList: (session: SessionId) => invoke<Note[]>("notes_list", { session }),
+  noteAdd: (session: SessionId, input: NoteInput) => invoke<Note>("note_add", { session, input }),
+  noteEdit: (id: NoteId, input: NoteInput) => invoke<Note>("note_edit", { id, input }),
+  noteHistory: (id: NoteId) => invoke<NoteVersion[]>("note_history", { id }),
+  notesSearch: (search: NoteSearch) => invoke<NoteHit[]>("notes_search", { search }),
+  issuesList: (query: IssueQuery) => invoke<Issue[]>("issues_list", { query }),
+  issuesMine: () => invoke<Issue[]>("issues_mine"),
+  issueDetail: (id: IssueId) => invoke<IssueDetail>("issue_detail", { id }),
+  issueRaise: (input: IssueInput) => invoke<Issue>("issue_raise", { input }),
+  issueAssign: (id: IssueId, owner: string) => invoke<Issue>("issue_assign", { id, owner }),
+  issueReassign: (id: IssueId, owner: string, reason: string) =>
+    invoke<Issue>("issue_reassign", { id, owner, reason }),
+  issueContact: (id: IssueId, via: ContactVia, outcome: string) =>
+    invoke<Issue>("issue_contact", { id, via, outcome }),
+  issueResolve: (id: IssueId, note: string, message: string) =>
+    invoke<Issue>("issue_resolve", { id, note, message }),
+  issueWontFix: (id: IssueId, reason: string, message: string) =>
+    invoke<Issue>("issue_wont_fix", { id, reason, message }),
+  issueClose: (id: IssueId) => invoke<Issue>("issue_close", { id }),
+  issueReopen: (id: IssueId, reason: string) => invoke<Issue>("issue_reopen", { id, reason }),
+  serviceLevels: () => invoke<ServiceLevels>("service_levels"),
+  serviceLevelsSave: (levels: ServiceLevels) => invoke<ServiceLevels>("service_levels_save", { levels }),
   databasePath: () => invoke<string>("database_path"),
 };

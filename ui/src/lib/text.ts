@@ -11,6 +11,10 @@ import type { MessageStatus } from "./bindings/MessageStatus";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
 import type { Attendance } from "./bindings/Attendance";
 import type { Rsvp } from "./bindings/Rsvp";
+import type { Issue } from "./bindings/Issue";
+import type { IssueStatus } from "./bindings/IssueStatus";
+import type { Severity } from "./bindings/Severity";
+import type { ContactVia } from "./bindings/ContactVia";
 
 function isCoreError(e: unknown): e is CoreError {
   return typeof e === "object" && e !== null && "kind" in e && typeof (e as { kind: unknown }).kind === "string";
@@ -194,4 +198,79 @@ export function wallClock(local: string): string {
 /** Cents as "50.00". */
 export function money(cents: number): string {
   return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+}
+
+export function issueStatusText(s: IssueStatus): string {
+  switch (s) {
+    case "open":
+      return "Open";
+    case "contacted":
+      return "Contacted";
+    case "resolved":
+      return "Resolved";
+    case "wont_fix":
+      return "Won't fix";
+    case "closed":
+      return "Closed";
+  }
+}
+
+export function severityText(s: Severity): string {
+  switch (s) {
+    case "low":
+      return "Low";
+    case "normal":
+      return "Normal";
+    case "high":
+      return "High";
+    case "critical":
+      return "Critical";
+  }
+}
+
+export function viaText(v: ContactVia): string {
+  switch (v) {
+    case "email":
+      return "Email";
+    case "phone":
+      return "Phone";
+    case "meeting":
+      return "Meeting";
+  }
+}
+
+/** "3 h", "2 d 4 h", "25 min": a span of milliseconds, roughly. */
+export function span(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h`;
+  const days = Math.floor(hours / 24);
+  const rest = hours % 24;
+  return rest ? `${days} d ${rest} h` : `${days} d`;
+}
+
+/** The due time an open issue is working to, and what it is for. */
+export function nextDue(i: Issue): { what: string; at: string } {
+  return i.firstContactAt === null
+    ? { what: "First contact", at: i.firstContactDue }
+    : { what: "Resolution", at: i.resolutionDue };
+}
+
+/** "First contact due in 5 h" or "Resolution overdue by 2 d". */
+export function dueText(i: Issue, now: number = Date.now()): string {
+  if (i.status === "resolved" || i.status === "wont_fix" || i.status === "closed") {
+    return i.resolvedAt ? `${issueStatusText(i.status)} ${dateTime(i.resolvedAt)}` : issueStatusText(i.status);
+  }
+  const { what, at } = nextDue(i);
+  const left = Date.parse(at) - now;
+  return left >= 0 ? `${what} due in ${span(left)}` : `${what} overdue by ${span(left)}`;
+}
+
+/** "+00:42:10" (or "-00:05:00" before the start): an offset in seconds. */
+export function offsetText(seconds: number): string {
+  const sign = seconds < 0 ? "-" : "+";
+  const s = Math.abs(Math.trunc(seconds));
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${sign}${two(Math.floor(s / 3600))}:${two(Math.floor((s % 3600) / 60))}:${two(s % 60)}`;
 }

@@ -2,8 +2,17 @@
 import type { Issue } from "./Issue";
 import type { IssueContact } from "./IssueContact";
 import type { IssueEvent } from "./IssueEvent";
+import type { Note } from "./Note";
 
 /**
  * An issue with its contacts and audit trail.
  */
-export type IssueDetail = { issue: Issue, contacts: Array<IssueContact>, events: Array<IssueEvent>, };
+export type IssueDetail = { issue: Issue, 
+/**
+ * How to reach the participant besides email.
+ */
+participantPhone: string | null, 
+/**
+ * What they said: the note the issue came from, with the notes around it.
+ */
+notes: Array<Note>, contacts: Array<IssueContact>, events: Array<IssueEvent>, };

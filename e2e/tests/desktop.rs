@@ -10,6 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use mail_parser::MimeHeaders;
 use serde_json::{Map, Value, json};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,7 +49,10 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, so dropping the driver also stops the
+        // WebKitWebDriver and app it started, even when a test fails.
         let child = Command::new("tauri-driver")
+            .process_group(0)
             .args([
                 "--port",
                 &port.to_string(),
@@ -86,6 +90,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -726,5 +733,414 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
                 .any(|a| a.attachment_name() == Some("invite.ics"))
         );
     }
+    c.close().await.unwrap();
+}
+
+/// Presses keys in the element `selector` names; `\u{E00A}` is Alt and
+/// `\u{E000}` releases every modifier (WebDriver's key codes).
+async fn press(c: &Client, selector: &str, keys: &str) {
+    let element = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css(selector))
+        .await
+        .unwrap();
+    until(&format!("{selector} to take keys"), || async {
+        element.send_keys(keys).await.ok()
+    })
+    .await;
+}
+
+const ALT: &str = "\u{E00A}";
+const RELEASE: &str = "\u{E000}";
+const ENTER: &str = "\u{E007}";
+
+/// Subjects of the messages delivered to `to`.
+fn subjects_to(server: &smtp::SmtpServer, to: &str) -> Vec<String> {
+    server
+        .delivered()
+        .iter()
+        .map(|d| d.parsed())
+        .filter(|m| m.to().and_then(|t| t.first()).and_then(|a| a.address()) == Some(to))
+        .filter_map(|m| m.subject().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_all_kept() {
+    use chrono::{Duration as Span, Timelike, Utc};
+    use panelkeeper::mail::settings;
+    use panelkeeper::participants::{self, ParticipantInput};
+    use panelkeeper::sessions::staff::{self, StaffInput};
+    use panelkeeper::sessions::{self, Rsvp, SessionInput, roster};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let server = smtp::SmtpServer::start(dir.path(), &[]);
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        settings::set(&panel, smtp::local_smtp(server.port))
+            .await
+            .unwrap();
+        for (name, email, lead) in [
+            ("Lea Lead", "lea@company.example.com", None),
+            (
+                "Ana Moderator",
+                "ana@company.example.com",
+                Some("lea@company.example.com"),
+            ),
+            (
+                "Sam Owner",
+                "sam@company.example.com",
+                Some("lea@company.example.com"),
+            ),
+            (
+                "Kim Care",
+                "kim@company.example.com",
+                Some("lea@company.example.com"),
+            ),
+        ] {
+            staff::add(
+                &panel,
+                &StaffInput {
+                    name: name.into(),
+                    email: email.into(),
+                    lead: lead.map(str::to_string),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let ana = staff::by_email(&panel, "ana@company.example.com")
+            .await
+            .unwrap();
+        staff::set_current(&panel, ana.id).await.unwrap();
+        for (name, email) in [
+            ("Björn Ek", "bjorn@example.org"),
+            ("Zoë Ålander", "zoe@example.org"),
+        ] {
+            participants::create(
+                &panel,
+                &ParticipantInput {
+                    name: name.into(),
+                    email: email.into(),
+                    phone: Some("+46 70 123 45 67".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        // Started ten minutes ago.
+        let start = (Utc::now() - Span::minutes(10)).naive_utc();
+        let session = sessions::create(
+            &panel,
+            &SessionInput {
+                title: "Delivery panel".into(),
+                start: Some(start.with_second(0).unwrap().with_nanosecond(0).unwrap()),
+                time_zone: "UTC".into(),
+                minutes: 90,
+                moderator: "ana@company.example.com".into(),
+                seats: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        roster::invite(
+            &panel,
+            session.id,
+            &sessions::InviteRequest {
+                invitees: sessions::Invitees::Participants {
+                    keys: vec!["bjorn@example.org".into(), "zoe@example.org".into()],
+                },
+                preview: false,
+                allow_double_booking: false,
+            },
+        )
+        .await
+        .unwrap();
+        for p in ["bjorn@example.org", "zoe@example.org"] {
+            roster::rsvp(&panel, session.id, p, Rsvp::Confirmed)
+                .await
+                .unwrap();
+        }
+        panel.close().await;
+    }
+
+    let driver = Driver::start();
+    let c = driver.open(&db).await;
+    wait_for_list(&c).await;
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=mode-list]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    click(&c, "[data-testid=go-live]").await;
+    let clock = until("the session clock", || async {
+        text(&c, "[data-testid=session-clock]")
+            .await
+            .filter(|t| !t.is_empty())
+    })
+    .await;
+    assert!(clock.starts_with("+00:1"), "ten minutes in: {clock}");
+    let roster = text(&c, "[data-testid=live-roster]").await.unwrap();
+    assert!(
+        roster.contains("Björn Ek") && roster.contains("Zoë Ålander"),
+        "{roster}"
+    );
+
+    // Type notes; Enter saves each. Alt+2 attributes the second to Zoë.
+    let input = "[data-testid=note-input]";
+    press(
+        &c,
+        input,
+        &format!("Welcome and introductions #intro{ENTER}"),
+    )
+    .await;
+    press(
+        &c,
+        input,
+        "My parcel never arrived and nobody answers #delivery",
+    )
+    .await;
+    press(&c, input, &format!("{ALT}2{RELEASE}")).await;
+    until("the note attributed to Zoë", || async {
+        text(&c, "[data-testid=attributed]")
+            .await
+            .filter(|t| t.contains("Zoë Ålander"))
+    })
+    .await;
+    press(&c, input, ENTER).await;
+    until("two notes saved", || async {
+        let notes = c.find_all(css("[data-testid=live-note]")).await.ok()?;
+        (notes.len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        text(&c, "[data-testid=note-participant]").await.as_deref(),
+        Some("Zoë Ålander")
+    );
+
+    // Alt+I raises an issue from the current note; no owner yet.
+    press(&c, input, &format!("{ALT}i{RELEASE}")).await;
+    let summary = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(css("[data-testid=issue-summary]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.prop("value").await.unwrap().as_deref(),
+        Some("My parcel never arrived and nobody answers")
+    );
+    click(&c, "[data-testid=issue-severity] option[value=high]").await;
+    click(&c, "[data-testid=raise]").await;
+    until("the issue listed without an owner", || async {
+        text(&c, "[data-testid=live-issues]")
+            .await
+            .filter(|t| t.contains("No owner"))
+    })
+    .await;
+
+    // The session cannot be completed while the issue has no owner.
+    click(&c, "[data-testid=leave-live]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    click(&c, "[data-testid=complete-session]").await;
+    let refused = until("completion refused", || async {
+        text(&c, "[data-testid=session-error]").await
+    })
+    .await;
+    assert!(refused.contains("without an owner"), "{refused}");
+
+    // Assign Sam in the live view: Sam's mail arrives, with what Zoë said.
+    click(&c, "[data-testid=go-live]").await;
+    click(
+        &c,
+        "[data-testid=assign-owner] option[value='sam@company.example.com']",
+    )
+    .await;
+    until("the owner shown", || async {
+        text(&c, "[data-testid=live-issues]")
+            .await
+            .filter(|t| t.contains("Owner: Sam Owner"))
+    })
+    .await;
+    let assigned = until("the owner's mail at the SMTP server", || async {
+        server.delivered().iter().find_map(|d| {
+            let m = d.parsed();
+            m.subject()
+                .is_some_and(|s| s.starts_with("Yours to follow up"))
+                .then(|| m.body_text(0).unwrap_or_default().to_string())
+        })
+    })
+    .await;
+    screenshot(&c, "live.png").await;
+    assert!(assigned.contains("My parcel never arrived"), "{assigned}");
+    assert!(assigned.contains("zoe@example.org"), "{assigned}");
+
+    // Now the session completes.
+    click(&c, "[data-testid=leave-live]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    click(&c, "[data-testid=complete-session]").await;
+    until("the session complete", || async {
+        text(&c, "[data-testid=session-complete]").await
+    })
+    .await;
+
+    // Hand it to Kim with a reason: Zoë is told who has it now.
+    click(&c, "[data-testid=nav-followups]").await;
+    click(&c, "[data-testid=tab-all]").await;
+    click(&c, "[data-testid=issue-row] td").await;
+    click(
+        &c,
+        "[data-testid=new-owner] option[value='kim@company.example.com']",
+    )
+    .await;
+    click(&c, "[data-testid=reassign]").await;
+    let refused = until("a hand-off without a reason refused", || async {
+        text(&c, "[data-testid=issue-error]").await
+    })
+    .await;
+    assert!(refused.starts_with("reason"), "{refused}");
+    click(
+        &c,
+        "[data-testid=new-owner] option[value='kim@company.example.com']",
+    )
+    .await;
+    fill(&c, "[data-testid=handoff-reason]", "Kim handles deliveries").await;
+    click(&c, "[data-testid=reassign]").await;
+    until("one hand-off", || async {
+        text(&c, "[data-testid=issue-handoffs]")
+            .await
+            .filter(|t| t == "1")
+    })
+    .await;
+    until("Zoë's hand-off notice", || async {
+        subjects_to(&server, "zoe@example.org")
+            .into_iter()
+            .find(|s| s.starts_with("Kim Care now looks after"))
+    })
+    .await;
+
+    // Kim, on this computer, sees it in "My follow-ups"; logs a contact and resolves.
+    click(&c, "[data-testid=nav-settings]").await;
+    let kim = until("Kim among the staff", || async {
+        for o in c
+            .find_all(css("[data-testid=staff-me] option"))
+            .await
+            .ok()?
+        {
+            if o.text().await.ok()? == "Kim Care" {
+                return Some(o);
+            }
+        }
+        None
+    })
+    .await;
+    kim.click().await.unwrap();
+    click(&c, "[data-testid=nav-followups]").await;
+    click(&c, "[data-testid=tab-mine]").await;
+    let mine = until("the issue in Kim's follow-ups", || async {
+        text(&c, "[data-testid=mine-soon] [data-testid=my-issue]").await
+    })
+    .await;
+    assert!(mine.contains("My parcel never arrived"), "{mine}");
+    screenshot(&c, "followups.png").await;
+    click(&c, "[data-testid=quick-contact]").await;
+    fill(
+        &c,
+        "[data-testid=quick-outcome]",
+        "Called Zoë; replacement agreed",
+    )
+    .await;
+    click(&c, "[data-testid=quick-contact-save]").await;
+    until("resolve enabled", || async {
+        let b = c.find(css("[data-testid=quick-resolve]")).await.ok()?;
+        b.attr("disabled").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    click(&c, "[data-testid=quick-resolve]").await;
+    fill(&c, "[data-testid=quick-resolution]", "Replacement shipped").await;
+    fill(
+        &c,
+        "[data-testid=quick-message]",
+        "Your replacement left our warehouse today.",
+    )
+    .await;
+    click(&c, "[data-testid=quick-resolve-save]").await;
+    until("nothing left in Kim's follow-ups", || async {
+        c.find_all(css("[data-testid=my-issue]"))
+            .await
+            .ok()?
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let resolved = until("Zoë's resolution message", || async {
+        server.delivered().iter().find_map(|d| {
+            let m = d.parsed();
+            m.subject()
+                .is_some_and(|s| s.starts_with("Resolved:"))
+                .then(|| m.body_text(0).unwrap_or_default().to_string())
+        })
+    })
+    .await;
+    assert!(
+        resolved.contains("Your replacement left our warehouse today."),
+        "{resolved}"
+    );
+    c.close().await.unwrap();
+
+    // Restart: the notes, the issue and its whole story are there.
+    let c = driver.open(&db).await;
+    wait_for_list(&c).await;
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=mode-list]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    assert!(text(&c, "[data-testid=session-complete]").await.is_some());
+    click(&c, "[data-testid=go-live]").await;
+    let notes = until("the notes after a restart", || async {
+        text(&c, "[data-testid=live-notes]")
+            .await
+            .filter(|t| t.contains("#delivery"))
+    })
+    .await;
+    assert!(
+        notes.contains("Welcome and introductions") && notes.contains("Zoë Ålander"),
+        "{notes}"
+    );
+    click(&c, "[data-testid=leave-live]").await;
+    click(&c, "[data-testid=nav-followups]").await;
+    click(&c, "[data-testid=tab-all]").await;
+    click(&c, "[data-testid=issue-row] td").await;
+    let status = until("the issue's status", || async {
+        text(&c, "[data-testid=issue-status]").await
+    })
+    .await;
+    assert_eq!(status, "Resolved");
+    assert_eq!(
+        text(&c, "[data-testid=issue-owner-name]").await.as_deref(),
+        Some("Kim Care")
+    );
+    assert_eq!(
+        text(&c, "[data-testid=issue-handoffs]").await.as_deref(),
+        Some("1")
+    );
+    let contacts = text(&c, "[data-testid=issue-contacts]").await.unwrap();
+    assert!(
+        contacts.contains("Called Zoë; replacement agreed"),
+        "{contacts}"
+    );
+    let events = text(&c, "[data-testid=issue-events]").await.unwrap();
+    for e in [
+        "Raised",
+        "Assigned",
+        "Handed off",
+        "Contact logged",
+        "Resolved",
+    ] {
+        assert!(events.contains(e), "{e} missing from {events}");
+    }
+    screenshot(&c, "issue.png").await;
     c.close().await.unwrap();
 }

@@ -7,10 +7,10 @@ use panelkeeper::issues::{
     self, ContactVia, Issue, IssueDetail, IssueId, IssueInput, IssueQuery, ServiceLevels,
 };
 use panelkeeper::mail::settings::{self, SmtpInput, SmtpSettings};
-use panelkeeper::notes::{self, Note, NoteHit, NoteId, NoteInput, NoteSearch, NoteVersion};
 use panelkeeper::mail::{
     self, MessageId, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage, OutboxQuery, worker,
 };
+use panelkeeper::notes::{self, Note, NoteHit, NoteId, NoteInput, NoteSearch, NoteVersion};
 use panelkeeper::participants::screener::{self, Screener};
 use panelkeeper::participants::{
     self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,

@@ -1,0 +1,46 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import SessionDetail from "./SessionDetail.svelte";
+import type { Session } from "../../lib/bindings/Session";
+
+const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
+const session: Session = {
+  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2026-03-16T14:00:00Z", endsAt: "2026-03-16T15:30:00Z",
+  timeZone: "UTC", localStart: "2026-03-16T14:00:00", place: "", moderator: staff, observers: [], seats: 8,
+  overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled", cancelReason: null, screener: null,
+  counts: { invited: 0, confirmed: 0, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },
+  completedAt: null, unownedIssues: 1,
+};
+
+let completed = false;
+
+beforeEach(() => {
+  completed = false;
+  mockIPC((cmd) => {
+    if (cmd === "session_detail") {
+      return { session: completed ? { ...session, completedAt: "2026-03-16T16:00:00Z", unownedIssues: 0 } : session, roster: [], quotaCells: [] };
+    }
+    if (cmd === "session_complete") {
+      throw { kind: "Conflict", reason: 'session 7 cannot be completed: an issue is without an owner (#3 "Refund"); assign it first' };
+    }
+    throw new Error(`unexpected command ${cmd}`);
+  });
+});
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("SessionDetail", () => {
+  it("says how many issues lack an owner, and keeps the refusal to complete on screen", async () => {
+    render(SessionDetail, { id: 7 });
+    expect((await screen.findByTestId("session-unowned")).textContent).toContain("1 issue raised here without an owner");
+    await fireEvent.click(screen.getByTestId("complete-session"));
+    await waitFor(() => expect(screen.getByTestId("session-error").textContent).toContain("#3 \"Refund\""));
+    // It stays after the reload that follows every action.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.getByTestId("session-error").textContent).toContain("assign it first");
+  });
+});

@@ -285,3 +285,77 @@ async fn search_finds_prefixes_and_phrases_with_filters_and_shows_the_notes_arou
         Err(Error::InvalidInput { .. })
     ));
 }
+
+#[tokio::test]
+async fn search_finds_notes_in_any_script_however_their_accents_were_typed() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    let s = session(p, "Международная панель", "2026-06-01T09:00").await;
+    let lines = [
+        // "Zoë" typed with a combining diaeresis (e + U+0308).
+        "Zoe\u{308} found the app confusing",
+        "Ärger mit der Straße #lieferung",
+        "Ο πελάτης περίμενε τρεις εβδομάδες",
+        "Клиент ждал возврат три недели",
+        "配送が遅れた #配送",
+        "الطلب لم يصل",
+        "The 👩\u{200d}💻 team never called back",
+        "She said \"it's broken\" — twice",
+    ];
+    for text in lines {
+        t.clock.advance(Duration::minutes(1));
+        notes::add(
+            p,
+            s,
+            &NoteInput {
+                text: text.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let found = |query: &str| {
+        let query = query.to_string();
+        async move {
+            notes::search(
+                p,
+                &NoteSearch {
+                    query: query.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{query:?}: {e}"))
+            .into_iter()
+            .map(|h| h.note.text)
+            .collect::<Vec<_>>()
+        }
+    };
+    // However the accent was typed, and with or without it.
+    for q in ["Zoë", "Zoe\u{308}", "zoe"] {
+        assert_eq!(found(q).await, ["Zoe\u{308} found the app confusing"], "{q:?}");
+    }
+    assert_eq!(found("strasse").await.len(), 0, "ß is not ss, as SQLite folds it");
+    assert_eq!(found("straße").await, ["Ärger mit der Straße #lieferung"]);
+    assert_eq!(found("ärger").await, found("arger").await);
+    assert_eq!(found("ΠΕΛΆΤΗΣ").await, ["Ο πελάτης περίμενε τρεις εβδομάδες"]);
+    assert_eq!(found("возвр").await, ["Клиент ждал возврат три недели"]);
+    assert_eq!(found("配送").await, ["配送が遅れた #配送"]);
+    assert_eq!(found("الطلب").await, ["الطلب لم يصل"]);
+    assert_eq!(found("team never").await, ["The 👩\u{200d}💻 team never called back"]);
+    assert_eq!(found("\"it's broken\"").await, ["She said \"it's broken\" — twice"]);
+    // A tag in another script is a tag.
+    let tagged = notes::search(
+        p,
+        &NoteSearch {
+            query: "配送".into(),
+            tag: Some("#配送".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0].note.tags, ["配送"]);
+}

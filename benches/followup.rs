@@ -6,7 +6,6 @@
 //! percentile); and `tick` over the 20,000 issues (the first queues an
 //! escalation for every overdue one; the next finds nothing new due).
 
-use chrono::Duration;
 use panelkeeper::notes::{self, NoteInput, NoteSearch};
 use panelkeeper::sessions::SessionId;
 use panelkeeper::{Panel, demo, issues};
@@ -85,11 +84,9 @@ async fn main() {
     let first = issues::tick(&panel, now).await.unwrap();
     let first_ms = t.elapsed().as_secs_f64() * 1e3;
     let mut again = Vec::new();
-    for i in 0..10 {
+    for _ in 0..10 {
         let t = Instant::now();
-        let r = issues::tick(&panel, now + Duration::minutes(i + 1))
-            .await
-            .unwrap();
+        let r = issues::tick(&panel, now).await.unwrap();
         again.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(r.escalations, 0);
     }

@@ -333,15 +333,27 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
         .map(|t| t.trim().trim_start_matches('#').to_lowercase())
         .filter(|t| !t.is_empty());
     // Newest first: FTS5 walks its index backwards and stops at the limit,
-    // where ranking by relevance would score every match first.
+    // where ranking by relevance would score every match first. The notes
+    // just before and after each hit in its session come in the same
+    // statement, as JSON, so a search is one round trip of at most 50 rows.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, ss.title AS session_title FROM notes_fts f \
-         JOIN notes n ON n.id = f.rowid LEFT JOIN participants p ON p.id = n.participant \
+        "WITH hits AS (SELECT n.id, n.session, n.at FROM notes_fts f JOIN notes n ON n.id = f.rowid \
+           WHERE notes_fts MATCH ?1 AND (?2 IS NULL OR n.session = ?2) \
+           AND (?3 IS NULL OR n.participant = ?3) \
+           AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = ?4)) \
+           ORDER BY f.rowid DESC LIMIT ?5) \
+         SELECT {COLUMNS}, ss.title AS session_title, \
+           (SELECT {NOTE_JSON} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
+             LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
+             (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) < (h.at, h.id) \
+              ORDER BY y.at DESC, y.id DESC LIMIT 1)) AS before, \
+           (SELECT {NOTE_JSON} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
+             LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
+             (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) > (h.at, h.id) \
+              ORDER BY y.at, y.id LIMIT 1)) AS after \
+         FROM hits h JOIN notes n ON n.id = h.id LEFT JOIN participants p ON p.id = n.participant \
          LEFT JOIN staff s ON s.id = n.author JOIN sessions ss ON ss.id = n.session \
-         WHERE notes_fts MATCH ?1 AND (?2 IS NULL OR n.session = ?2) \
-         AND (?3 IS NULL OR n.participant = ?3) \
-         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = ?4)) \
-         ORDER BY f.rowid DESC LIMIT ?5"
+         ORDER BY h.id DESC"
     )))
     .bind(&expr)
     .bind(search.session.map(|s| s.0))
@@ -350,55 +362,67 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
     .bind(search.limit.unwrap_or(50).clamp(1, 500))
     .fetch_all(panel.pool())
     .await?;
-    let found: Vec<(Note, String)> = rows
-        .iter()
-        .map(|r| (note_from(r), r.get("session_title")))
-        .collect();
-    // The notes just before and after each hit in its session, in two queries.
-    let ids: Vec<i64> = found.iter().map(|(n, _)| n.id.0).collect();
-    let pairs: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT h.id, \
-           (SELECT x.id FROM notes x WHERE x.session = h.session AND (x.at, x.id) < (h.at, h.id) \
-            ORDER BY x.at DESC, x.id DESC LIMIT 1), \
-           (SELECT x.id FROM notes x WHERE x.session = h.session AND (x.at, x.id) > (h.at, h.id) \
-            ORDER BY x.at, x.id LIMIT 1) \
-         FROM notes h WHERE h.id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(serde_json::to_string(&ids).expect("ids serialise"))
-    .fetch_all(panel.pool())
-    .await?;
-    let around: Vec<i64> = pairs
-        .iter()
-        .flat_map(|(_, b, a)| [*b, *a])
-        .flatten()
-        .collect();
-    let neighbours: std::collections::HashMap<i64, Note> = sqlx::query(sqlx::AssertSqlSafe(
-        format!("SELECT {COLUMNS} FROM {FROM} WHERE n.id IN (SELECT value FROM json_each(?))"),
-    ))
-    .bind(serde_json::to_string(&around).expect("ids serialise"))
-    .fetch_all(panel.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        let n = note_from(r);
-        (n.id.0, n)
-    })
-    .collect();
-    let links: std::collections::HashMap<i64, (Option<i64>, Option<i64>)> =
-        pairs.into_iter().map(|(h, b, a)| (h, (b, a))).collect();
-    let hits = found
-        .into_iter()
-        .map(|(note, session_title)| {
-            let (b, a) = links.get(&note.id.0).copied().unwrap_or_default();
-            NoteHit {
-                before: b.and_then(|id| neighbours.get(&id).cloned()),
-                after: a.and_then(|id| neighbours.get(&id).cloned()),
-                note,
-                session_title,
-            }
+    rows.iter()
+        .map(|r| {
+            let around = |column: &str| -> Result<Option<Note>> {
+                r.get::<Option<String>, _>(column)
+                    .map(|json| {
+                        serde_json::from_str::<NoteJson>(&json)
+                            .map(Note::from)
+                            .map_err(|e| Error::Database {
+                                detail: format!("a neighbouring note did not read back: {e}"),
+                            })
+                    })
+                    .transpose()
+            };
+            Ok(NoteHit {
+                before: around("before")?,
+                after: around("after")?,
+                note: note_from(r),
+                session_title: r.get("session_title"),
+            })
         })
-        .collect();
-    Ok(hits)
+        .collect()
+}
+
+/// A neighbouring note as [`NOTE_JSON`] writes it.
+const NOTE_JSON: &str = "json_object('id', x.id, 'session', x.session, 'participant', x.participant, \
+    'participantName', xp.name, 'author', x.author, 'authorName', xs.name, 'text', x.text, \
+    'tags', json(x.tags), 'at', x.at, 'offsetSeconds', x.offset_seconds, \
+    'edits', (SELECT count(*) FROM note_edits e WHERE e.note = x.id))";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NoteJson {
+    id: i64,
+    session: i64,
+    participant: Option<i64>,
+    participant_name: Option<String>,
+    author: Option<i64>,
+    author_name: Option<String>,
+    text: String,
+    tags: Vec<String>,
+    at: i64,
+    offset_seconds: i64,
+    edits: u32,
+}
+
+impl From<NoteJson> for Note {
+    fn from(n: NoteJson) -> Note {
+        Note {
+            id: NoteId(n.id),
+            session: SessionId(n.session),
+            participant: n.participant.map(ParticipantId),
+            participant_name: n.participant_name,
+            author: n.author.map(StaffId),
+            author_name: n.author_name,
+            text: n.text,
+            tags: n.tags,
+            at: instant(n.at),
+            offset_seconds: n.offset_seconds,
+            edits: n.edits,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1097,7 +1097,10 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=mode-list]").await;
     click(&c, "[data-testid=session-row] td").await;
-    assert!(text(&c, "[data-testid=session-complete]").await.is_some());
+    until("the session still complete", || async {
+        text(&c, "[data-testid=session-complete]").await
+    })
+    .await;
     click(&c, "[data-testid=go-live]").await;
     let notes = until("the notes after a restart", || async {
         text(&c, "[data-testid=live-notes]")

@@ -21,6 +21,7 @@ pub mod issues;
 pub mod mail;
 pub mod notes;
 pub mod participants;
+pub mod reports;
 pub mod sessions;
 mod settings;
 

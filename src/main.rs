@@ -41,6 +41,8 @@ mod issues_cli;
 mod mail_cli;
 #[path = "cli/notes.rs"]
 mod notes_cli;
+#[path = "cli/reports.rs"]
+mod reports_cli;
 #[path = "cli/sessions.rs"]
 mod sessions_cli;
 
@@ -100,6 +102,9 @@ enum Command {
     /// Issues participants raise, and their follow-up.
     #[command(subcommand)]
     Issues(issues_cli::IssuesCmd),
+    /// PDF reports: a session's, and the follow-up report.
+    #[command(subcommand)]
+    Report(reports_cli::ReportCmd),
     /// Queue the escalations due now (the app does this every minute).
     Tick {
         /// Tick as of this time instead of now (UTC unless an offset is given).
@@ -559,6 +564,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Sessions(cmd) => sessions_cli::sessions_cmd(panel, cmd).await,
         Command::Notes(cmd) => notes_cli::notes_cmd(panel, cmd).await,
         Command::Issues(cmd) => issues_cli::issues_cmd(panel, cmd).await,
+        Command::Report(cmd) => reports_cli::report_cmd(panel, cmd).await,
         Command::Tick { now } => {
             let r = panelkeeper::issues::tick(panel, now.unwrap_or_else(|| panel.now())).await?;
             out!(

@@ -334,17 +334,34 @@ async fn search_finds_notes_in_any_script_however_their_accents_were_typed() {
     };
     // However the accent was typed, and with or without it.
     for q in ["Zoë", "Zoe\u{308}", "zoe"] {
-        assert_eq!(found(q).await, ["Zoe\u{308} found the app confusing"], "{q:?}");
+        assert_eq!(
+            found(q).await,
+            ["Zoe\u{308} found the app confusing"],
+            "{q:?}"
+        );
     }
-    assert_eq!(found("strasse").await.len(), 0, "ß is not ss, as SQLite folds it");
+    assert_eq!(
+        found("strasse").await.len(),
+        0,
+        "ß is not ss, as SQLite folds it"
+    );
     assert_eq!(found("straße").await, ["Ärger mit der Straße #lieferung"]);
     assert_eq!(found("ärger").await, found("arger").await);
-    assert_eq!(found("ΠΕΛΆΤΗΣ").await, ["Ο πελάτης περίμενε τρεις εβδομάδες"]);
+    assert_eq!(
+        found("ΠΕΛΆΤΗΣ").await,
+        ["Ο πελάτης περίμενε τρεις εβδομάδες"]
+    );
     assert_eq!(found("возвр").await, ["Клиент ждал возврат три недели"]);
     assert_eq!(found("配送").await, ["配送が遅れた #配送"]);
     assert_eq!(found("الطلب").await, ["الطلب لم يصل"]);
-    assert_eq!(found("team never").await, ["The 👩\u{200d}💻 team never called back"]);
-    assert_eq!(found("\"it's broken\"").await, ["She said \"it's broken\" — twice"]);
+    assert_eq!(
+        found("team never").await,
+        ["The 👩\u{200d}💻 team never called back"]
+    );
+    assert_eq!(
+        found("\"it's broken\"").await,
+        ["She said \"it's broken\" — twice"]
+    );
     // A tag in another script is a tag.
     let tagged = notes::search(
         p,

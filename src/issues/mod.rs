@@ -162,6 +162,24 @@ pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
     })
 }
 
+/// Every issue raised in `[from, to)`, oldest first.
+pub async fn raised_between(
+    panel: &Panel,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Issue>> {
+    let now = panel.now();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE i.created_at >= ? AND i.created_at < ? \
+         ORDER BY i.created_at, i.id"
+    )))
+    .bind(millis(from))
+    .bind(millis(to))
+    .fetch_all(panel.pool())
+    .await?;
+    rows.iter().map(|r| issue_from(r, now)).collect()
+}
+
 /// Issues, the most urgent first (overdue, then by the next due time).
 pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
     let owner = match query.owner.as_deref().map(str::trim) {

@@ -1,0 +1,75 @@
+//! `report` commands: a session's PDF report, and the follow-up report
+//! over a range of days.
+
+use super::Error;
+use chrono::NaiveDate;
+use clap::Subcommand;
+use panelkeeper::Panel;
+use panelkeeper::reports::{self, ReportFile, ReportOptions};
+use panelkeeper::sessions::SessionId;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("\"{s}\" is not a day: write it as 2027-03-16"))
+}
+
+#[derive(Subcommand)]
+pub enum ReportCmd {
+    /// A session's report: cover, attendance, notes, issues and open promises.
+    Session {
+        id: i64,
+        /// Where to write the PDF.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Participants as "Participant 1", ... (for a client).
+        #[arg(long)]
+        anonymise: bool,
+    },
+    /// Whether promises are kept: issues by owner, medians, the oldest open ones.
+    FollowUps {
+        /// First day (UTC) of issues raised.
+        #[arg(long, value_parser = parse_day)]
+        from: NaiveDate,
+        /// Last day (UTC), included.
+        #[arg(long, value_parser = parse_day)]
+        to: NaiveDate,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn written(f: &ReportFile) {
+    out!(
+        "wrote {} ({} page{}, {} KB){}",
+        f.path,
+        f.pages,
+        if f.pages == 1 { "" } else { "s" },
+        f.bytes.div_ceil(1024),
+        if f.draft {
+            "; DRAFT: an issue of the session has no owner"
+        } else {
+            ""
+        }
+    );
+}
+
+pub async fn report_cmd(panel: &Panel, cmd: ReportCmd) -> Result<ExitCode, Error> {
+    match cmd {
+        ReportCmd::Session {
+            id,
+            output,
+            anonymise,
+        } => {
+            let report =
+                reports::session(panel, SessionId(id), ReportOptions { anonymise }).await?;
+            written(&report.write(&output)?);
+        }
+        ReportCmd::FollowUps { from, to, output } => {
+            let report = reports::follow_ups(panel, from, to).await?;
+            written(&report.write(&output)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,592 @@
+//! PDF reports: a session's report for clients and managers, and the
+//! follow-up report that shows whether promises are being kept.
+//!
+//! The session report has a cover (study, title, the date and time with
+//! the session's zone named, place, moderator, observers), the attendance
+//! table, the notes in time order and the issues raised, with a framed box
+//! of the promises still open. A session with an issue nobody owns yet
+//! gives a draft, marked on every page. Exported anonymised, participants
+//! appear as "Participant 1", "Participant 2", ... in roster order.
+//!
+//! Both are laid out by [`layout`] with the fonts of [`fonts`], and written
+//! with printpdf (fonts embedded as subsets).
+
+pub mod fonts;
+pub mod layout;
+
+use crate::issues::{self, Issue, IssueQuery, IssueStatus};
+use crate::notes;
+use crate::participants::ParticipantId;
+use crate::sessions::{self, Attendance, SessionId, SessionStatus};
+use crate::{Error, Panel, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use fonts::Fonts;
+use layout::{Layout, RED, Style, col};
+use printpdf::{PdfDocument, PdfSaveOptions};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// How a session report is exported.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReportOptions {
+    /// Participants as "Participant 1", ... instead of their names.
+    pub anonymise: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFile {
+    pub path: String,
+    pub pages: u32,
+    pub bytes: u64,
+    /// Marked as a draft: an issue of the session has no owner.
+    pub draft: bool,
+}
+
+/// A laid-out report.
+pub struct Report {
+    pub pdf: Vec<u8>,
+    pub pages: u32,
+    pub draft: bool,
+}
+
+impl Report {
+    /// Writes the report to `path` (through a temporary file beside it, so
+    /// a failed export never leaves half a file).
+    pub fn write(&self, path: &Path) -> Result<ReportFile> {
+        let shown = path.display().to_string();
+        let tmp = path.with_extension("pdf.part");
+        std::fs::write(&tmp, &self.pdf)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                Error::file(&shown, format!("could not be written: {e}"))
+            })?;
+        Ok(ReportFile {
+            path: shown,
+            pages: self.pages,
+            bytes: self.pdf.len() as u64,
+            draft: self.draft,
+        })
+    }
+}
+
+/// Lays out pages with the document's fonts and serialises the PDF.
+fn render(
+    title: &str,
+    text: &str,
+    footer: &str,
+    draft: Option<&str>,
+    build: impl FnOnce(&mut Layout<'_>),
+) -> Result<(Vec<u8>, u32)> {
+    let mut doc = PdfDocument::new(title);
+    let fonts = Fonts::load(&mut doc, text)?;
+    let mut layout = Layout::new(&fonts);
+    build(&mut layout);
+    let pages = layout.finish(footer, draft);
+    let count = pages.len() as u32;
+    let mut warnings = Vec::new();
+    let pdf = doc.with_pages(pages).save(
+        &PdfSaveOptions {
+            subset_fonts: true,
+            ..Default::default()
+        },
+        &mut warnings,
+    );
+    Ok((pdf, count))
+}
+
+fn local(at: DateTime<Utc>, zone: Tz) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn offset(seconds: i64) -> String {
+    let s = seconds.abs();
+    format!(
+        "{}{:02}:{:02}:{:02}",
+        if seconds < 0 { "-" } else { "+" },
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+fn status_text(s: IssueStatus) -> &'static str {
+    match s {
+        IssueStatus::Open => "Open",
+        IssueStatus::Contacted => "Contacted",
+        IssueStatus::Resolved => "Resolved",
+        IssueStatus::WontFix => "Won't fix",
+        IssueStatus::Closed => "Closed",
+    }
+}
+
+fn due_text(i: &Issue, zone: Tz) -> String {
+    match (i.status.is_open(), i.first_contact_at, i.resolved_at) {
+        (true, None, _) => format!("contact by {}", local(i.first_contact_due, zone)),
+        (true, Some(_), _) => format!("resolve by {}", local(i.resolution_due, zone)),
+        (false, _, Some(at)) => format!("done {}", local(at, zone)),
+        (false, _, None) => String::new(),
+    }
+}
+
+/// The session report.
+pub async fn session(panel: &Panel, id: SessionId, options: ReportOptions) -> Result<Report> {
+    let detail = sessions::detail(panel, id).await?;
+    let notes = notes::list(panel, id).await?;
+    let issues = issues::list(
+        panel,
+        &IssueQuery {
+            session: Some(id),
+            limit: Some(5000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let s = &detail.session;
+    let zone: Tz = s.time_zone.parse().unwrap_or(Tz::UTC);
+    let now = panel.now();
+
+    // Who is who: names, or labels in roster order.
+    let mut names: HashMap<ParticipantId, String> = HashMap::new();
+    let mut next = 0;
+    let mut label = |p: ParticipantId, name: &str, names: &mut HashMap<ParticipantId, String>| {
+        names.entry(p).or_insert_with(|| {
+            if options.anonymise {
+                next += 1;
+                format!("Participant {next}")
+            } else {
+                name.to_string()
+            }
+        });
+    };
+    for r in &detail.roster {
+        label(r.participant, &r.name, &mut names);
+    }
+    for n in &notes {
+        if let (Some(p), Some(name)) = (n.participant, &n.participant_name) {
+            label(p, name, &mut names);
+        }
+    }
+    for i in &issues {
+        label(i.participant, &i.participant_name, &mut names);
+    }
+    let who = |p: ParticipantId| names.get(&p).cloned().unwrap_or_default();
+
+    let unowned: Vec<&Issue> = issues.iter().filter(|i| i.owner.is_none()).collect();
+    let draft = (!unowned.is_empty()).then(|| {
+        let list = unowned
+            .iter()
+            .map(|i| format!("#{}", i.id))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "DRAFT: {} without an owner ({list}); this report is not final",
+            if unowned.len() == 1 {
+                "an issue is"
+            } else {
+                "issues are"
+            }
+        )
+    });
+
+    let start = s.starts_at.with_timezone(&zone);
+    let end = s.ends_at.with_timezone(&zone);
+    let when = format!(
+        "{}, {}–{} {} (UTC{})",
+        start.format("%A %-d %B %Y"),
+        start.format("%H:%M"),
+        end.format("%H:%M"),
+        s.time_zone,
+        start.format("%:z")
+    );
+    let state = if s.status == SessionStatus::Cancelled {
+        format!(
+            "Cancelled{}",
+            s.cancel_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )
+    } else if let Some(at) = s.completed_at {
+        format!("Complete since {} (final)", local(at, zone))
+    } else if draft.is_some() {
+        "Draft: not every issue has an owner".to_string()
+    } else {
+        "Not yet marked complete".to_string()
+    };
+    let exported = format!("{} UTC", now.format("%Y-%m-%d %H:%M"));
+
+    // Every text the report shows, so the fonts needed are found first.
+    let mut text = format!("{} {} {} {}", s.title, s.study, s.place, s.moderator.name);
+    for o in &s.observers {
+        text.push_str(&o.name);
+    }
+    for name in names.values() {
+        text.push_str(name);
+    }
+    for n in &notes {
+        text.push_str(&n.text);
+    }
+    for i in &issues {
+        text.push_str(&i.summary);
+        text.push_str(i.owner_name.as_deref().unwrap_or(""));
+    }
+
+    let footer = format!(
+        "{} · {} · exported {exported}",
+        s.title,
+        start.format("%Y-%m-%d")
+    );
+    let (pdf, pages) = render(&s.title, &text, &footer, draft.as_deref(), |l| {
+        l.paragraph(&s.title, Style::TITLE, 0.0);
+        l.space(6.0);
+        let mut fields = vec![];
+        if !s.study.is_empty() {
+            fields.push(("Study", s.study.clone()));
+        }
+        fields.push(("When", when.clone()));
+        if !s.place.is_empty() {
+            fields.push(("Place", s.place.clone()));
+        }
+        fields.push(("Moderator", s.moderator.name.clone()));
+        if !s.observers.is_empty() {
+            let observers: Vec<&str> = s.observers.iter().map(|o| o.name.as_str()).collect();
+            fields.push(("Observers", observers.join(", ")));
+        }
+        fields.push(("Status", state.clone()));
+        fields.push(("Exported", exported.clone()));
+        if options.anonymise {
+            fields.push(("Participants", "anonymised".to_string()));
+        }
+        l.fields(&fields);
+        l.paragraph(
+            &format!("Times are in {} unless marked otherwise.", s.time_zone),
+            Style::SMALL,
+            0.0,
+        );
+
+        l.heading(&format!("Attendance ({})", detail.roster.len()));
+        let rows: Vec<Vec<String>> = detail
+            .roster
+            .iter()
+            .map(|r| {
+                vec![
+                    who(r.participant),
+                    r.rsvp.as_str().replace('_', " "),
+                    r.attendance.map(attendance_text).unwrap_or("-").to_string(),
+                    r.incentive_cents
+                        .map(|c| {
+                            format!(
+                                "{}.{:02}{}",
+                                c / 100,
+                                c % 100,
+                                if r.incentive_paid { " paid" } else { "" }
+                            )
+                        })
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            l.paragraph("Nobody was invited.", Style::BODY, 0.0);
+        } else {
+            l.table(
+                &[
+                    col("Participant", 4.0),
+                    col("RSVP", 2.0),
+                    col("Attendance", 2.0),
+                    col("Incentive", 2.0),
+                ],
+                &rows,
+            );
+        }
+
+        l.heading(&format!("Notes ({})", notes.len()));
+        let rows: Vec<Vec<String>> = notes
+            .iter()
+            .map(|n| {
+                // Tags are written in the text (#tag), so the text shows them.
+                vec![
+                    offset(n.offset_seconds),
+                    n.participant.map(who).unwrap_or_default(),
+                    n.text.clone(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            l.paragraph("No notes were taken.", Style::BODY, 0.0);
+        } else {
+            l.table(
+                &[col("Time", 1.6), col("Who", 3.2), col("Note", 7.2)],
+                &rows,
+            );
+        }
+
+        l.heading(&format!("Issues raised ({})", issues.len()));
+        let mut by_id: Vec<&Issue> = issues.iter().collect();
+        by_id.sort_by_key(|i| i.id.0);
+        let rows: Vec<Vec<String>> = by_id
+            .iter()
+            .map(|i| {
+                let due = due_text(i, zone);
+                vec![
+                    format!("#{}", i.id),
+                    i.summary.clone(),
+                    who(i.participant),
+                    i.owner_name.clone().unwrap_or_else(|| "NO OWNER".into()),
+                    if due.is_empty() {
+                        status_text(i.status).to_string()
+                    } else {
+                        format!("{}, {due}", status_text(i.status))
+                    },
+                    i.handoffs.to_string(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            l.paragraph("No issues were raised.", Style::BODY, 0.0);
+        } else {
+            l.table(
+                &[
+                    col("#", 0.9),
+                    col("Summary", 4.2),
+                    col("Participant", 2.6),
+                    col("Owner", 2.0),
+                    col("Status and due", 3.6),
+                    col("Hand-offs", 1.9),
+                ],
+                &rows,
+            );
+        }
+
+        let open: Vec<&&Issue> = by_id.iter().filter(|i| i.status.is_open()).collect();
+        l.begin_box(RED);
+        l.paragraph(
+            &format!("Open promises ({})", open.len()),
+            Style::STRONG.with_colour(RED),
+            0.0,
+        );
+        if open.is_empty() {
+            l.paragraph(
+                "Every issue raised here has been resolved.",
+                Style::BODY,
+                0.0,
+            );
+        }
+        for i in open {
+            let owner = i.owner_name.as_deref().unwrap_or("nobody yet");
+            l.paragraph(
+                &format!(
+                    "#{} {} ({}): {owner}; {}{}",
+                    i.id,
+                    i.summary,
+                    who(i.participant),
+                    due_text(i, zone),
+                    if i.overdue { ", OVERDUE" } else { "" }
+                ),
+                Style::BODY,
+                0.0,
+            );
+        }
+        l.end_box();
+    })?;
+    Ok(Report {
+        pdf,
+        pages,
+        draft: draft.is_some(),
+    })
+}
+
+fn attendance_text(a: Attendance) -> &'static str {
+    match a {
+        Attendance::Attended => "attended",
+        Attendance::Late => "late",
+        Attendance::NoShow => "no-show",
+        Attendance::Cancelled => "cancelled",
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 0 {
+        (v[m - 1] + v[m]) / 2.0
+    } else {
+        v[m]
+    })
+}
+
+/// The follow-up report over issues raised from `from` to `to` (both days included, UTC).
+pub async fn follow_ups(panel: &Panel, from: NaiveDate, to: NaiveDate) -> Result<Report> {
+    if to < from {
+        return Err(Error::invalid(
+            "to",
+            to.to_string(),
+            format!("is before the start of the range, {from}"),
+        ));
+    }
+    let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let end = (to + chrono::Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let all = issues::raised_between(panel, start, end).await?;
+    let now = panel.now();
+
+    #[derive(Default)]
+    struct Owner {
+        open: u32,
+        overdue: u32,
+        resolved: u32,
+    }
+    let mut owners: BTreeMap<String, Owner> = BTreeMap::new();
+    for i in &all {
+        let o = owners
+            .entry(i.owner_name.clone().unwrap_or_else(|| "(no owner)".into()))
+            .or_default();
+        if i.status.is_open() {
+            o.open += 1;
+            o.overdue += u32::from(i.overdue);
+        } else {
+            o.resolved += 1;
+        }
+    }
+    let hours = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_minutes() as f64 / 60.0;
+    let first_contact = median(
+        all.iter()
+            .filter_map(|i| i.first_contact_at.map(|at| hours(i.created_at, at)))
+            .collect(),
+    );
+    let resolution = median(
+        all.iter()
+            .filter_map(|i| i.resolved_at.map(|at| hours(i.created_at, at) / 24.0))
+            .collect(),
+    );
+    let handoffs: Vec<f64> = all.iter().map(|i| f64::from(i.handoffs)).collect();
+    let mean_handoffs = if handoffs.is_empty() {
+        0.0
+    } else {
+        handoffs.iter().sum::<f64>() / handoffs.len() as f64
+    };
+    let mut oldest: Vec<&Issue> = all.iter().filter(|i| i.status.is_open()).collect();
+    oldest.sort_by_key(|i| (i.created_at, i.id.0));
+    let open_total = oldest.len();
+    oldest.truncate(25);
+
+    let title = format!("Follow-up report, {from} to {to}");
+    let exported = format!("{} UTC", now.format("%Y-%m-%d %H:%M"));
+    let mut text = title.clone();
+    for name in owners.keys() {
+        text.push_str(name);
+    }
+    for i in &oldest {
+        text.push_str(&i.summary);
+        text.push_str(&i.participant_name);
+    }
+    let footer = format!("{title} · exported {exported}");
+    let (pdf, pages) = render(&title, &text, &footer, None, |l| {
+        l.paragraph(&title, Style::TITLE, 0.0);
+        l.space(6.0);
+        let overdue: u32 = owners.values().map(|o| o.overdue).sum();
+        l.fields(&[
+            ("Issues raised", all.len().to_string()),
+            ("Still open", format!("{open_total} ({overdue} overdue)")),
+            (
+                "Median time to first contact",
+                first_contact.map_or("-".into(), |h| format!("{h:.1} hours")),
+            ),
+            (
+                "Median time to resolution",
+                resolution.map_or("-".into(), |d| format!("{d:.1} days")),
+            ),
+            (
+                "Hand-offs per issue",
+                format!(
+                    "median {}, mean {mean_handoffs:.2}",
+                    median(handoffs.clone()).map_or("-".into(), |m| format!("{m:.0}"))
+                ),
+            ),
+            ("Exported", exported.clone()),
+        ]);
+        l.paragraph("Times are in UTC.", Style::SMALL, 0.0);
+
+        l.heading("By owner");
+        let rows: Vec<Vec<String>> = owners
+            .iter()
+            .map(|(name, o)| {
+                vec![
+                    name.clone(),
+                    o.open.to_string(),
+                    o.overdue.to_string(),
+                    o.resolved.to_string(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            l.paragraph("No issues were raised in this period.", Style::BODY, 0.0);
+        } else {
+            l.table(
+                &[
+                    col("Owner", 4.0),
+                    col("Open", 1.5),
+                    col("Overdue", 1.5),
+                    col("Resolved or closed", 2.5),
+                ],
+                &rows,
+            );
+        }
+
+        l.heading(&format!(
+            "Oldest open promises ({} of {open_total})",
+            oldest.len()
+        ));
+        let rows: Vec<Vec<String>> = oldest
+            .iter()
+            .map(|i| {
+                vec![
+                    format!("#{}", i.id),
+                    i.summary.clone(),
+                    i.participant_name.clone(),
+                    i.owner_name.clone().unwrap_or_else(|| "NO OWNER".into()),
+                    local(i.created_at, Tz::UTC),
+                    format!(
+                        "{}{}",
+                        due_text(i, Tz::UTC),
+                        if i.overdue { " (OVERDUE)" } else { "" }
+                    ),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            l.paragraph(
+                "Every promise of this period has been kept.",
+                Style::BODY,
+                0.0,
+            );
+        } else {
+            l.table(
+                &[
+                    col("#", 0.8),
+                    col("Summary", 4.0),
+                    col("Participant", 2.2),
+                    col("Owner", 2.0),
+                    col("Raised", 2.2),
+                    col("Due", 2.8),
+                ],
+                &rows,
+            );
+        }
+    })?;
+    Ok(Report {
+        pdf,
+        pages,
+        draft: false,
+    })
+}

@@ -8,7 +8,9 @@
 
 use crate::{Error, Result};
 use printpdf::{FontId, ParsedFont, PdfDocument};
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
@@ -41,28 +43,61 @@ const FALLBACKS: &[(&str, usize)] = &[
     ("/usr/share/fonts/truetype/unifont/unifont.ttf", 0),
 ];
 
+/// Parsed faces, kept for the life of the process: parsing a font (a CJK
+/// collection is tens of megabytes) costs more than laying out a report.
+fn parsed(key: &str, load: impl FnOnce() -> Option<ParsedFont>) -> Option<Arc<ParsedFont>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Arc<ParsedFont>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().expect("font cache").get(key) {
+        return found.clone();
+    }
+    let font = load().map(Arc::new);
+    cache
+        .lock()
+        .expect("font cache")
+        .insert(key.to_string(), font.clone());
+    font
+}
+
 /// One font face added to the document.
 pub struct Face {
     pub id: FontId,
-    font: ParsedFont,
+    font: Arc<ParsedFont>,
     units_per_em: f32,
+    /// Glyph and advance (per point of size) of each character met.
+    glyphs: RefCell<HashMap<char, Option<(u16, f32)>>>,
 }
 
 impl Face {
-    fn add(doc: &mut PdfDocument, bytes: &[u8], index: usize, name: &str) -> Result<Face> {
-        let font = ParsedFont::from_bytes(bytes, index, &mut Vec::new())
-            .ok_or_else(|| Error::file(name, "is not a font this program can read"))?;
+    fn add(doc: &mut PdfDocument, font: Arc<ParsedFont>) -> Face {
         let units_per_em = f32::from(font.font_metrics.units_per_em.max(1));
         let id = doc.add_font(&font);
-        Ok(Face {
+        Face {
             id,
             font,
             units_per_em,
-        })
+            glyphs: RefCell::new(HashMap::new()),
+        }
     }
 
-    fn glyph(&self, c: char) -> Option<u16> {
-        self.font.lookup_glyph_index(c as u32).filter(|g| *g != 0)
+    fn bundled(doc: &mut PdfDocument, bytes: &'static [u8], name: &str) -> Result<Face> {
+        let font = parsed(name, || ParsedFont::from_bytes(bytes, 0, &mut Vec::new()))
+            .ok_or_else(|| Error::file(name, "is not a font this program can read"))?;
+        Ok(Face::add(doc, font))
+    }
+
+    fn glyph(&self, c: char) -> Option<(u16, f32)> {
+        *self.glyphs.borrow_mut().entry(c).or_insert_with(|| {
+            self.font
+                .lookup_glyph_index(c as u32)
+                .filter(|g| *g != 0)
+                .map(|g| {
+                    (
+                        g,
+                        f32::from(self.font.get_horizontal_advance(g)) / self.units_per_em,
+                    )
+                })
+        })
     }
 
     fn covers(&self, c: char) -> bool {
@@ -71,9 +106,7 @@ impl Face {
 
     fn advance(&self, c: char, size: f32) -> f32 {
         let c = if c.is_whitespace() { ' ' } else { c };
-        self.glyph(c).map_or(0.0, |g| {
-            f32::from(self.font.get_horizontal_advance(g)) * size / self.units_per_em
-        })
+        self.glyph(c).map_or(0.0, |(_, per_point)| per_point * size)
     }
 
     /// The width of `text` (all of it in this face) at `size` points.
@@ -93,8 +126,8 @@ impl Fonts {
     /// Adds the bundled faces to `doc`, and the system fonts needed for
     /// whatever in `text` they lack.
     pub fn load(doc: &mut PdfDocument, text: &str) -> Result<Fonts> {
-        let regular = Face::add(doc, REGULAR, 0, "DejaVuSans.ttf")?;
-        let bold = Face::add(doc, BOLD, 0, "DejaVuSans-Bold.ttf")?;
+        let regular = Face::bundled(doc, REGULAR, "DejaVuSans.ttf")?;
+        let bold = Face::bundled(doc, BOLD, "DejaVuSans-Bold.ttf")?;
         let mut missing: BTreeSet<char> = text
             .chars()
             .filter(|c| !c.is_control() && !regular.covers(*c))
@@ -104,13 +137,17 @@ impl Fonts {
             if missing.is_empty() {
                 break;
             }
-            let Ok(bytes) = std::fs::read(path) else {
+            let Some(font) = parsed(path, || {
+                let bytes = std::fs::read(path).ok()?;
+                let font = ParsedFont::from_bytes(&bytes, *index, &mut Vec::new());
+                if font.is_none() {
+                    tracing::warn!(path, "a system font could not be read");
+                }
+                font
+            }) else {
                 continue;
             };
-            let Ok(face) = Face::add(doc, &bytes, *index, path) else {
-                tracing::warn!(path, "a system font could not be read");
-                continue;
-            };
+            let face = Face::add(doc, font);
             let before = missing.len();
             missing.retain(|c| !face.covers(*c));
             if missing.len() < before {

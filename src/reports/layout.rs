@@ -107,6 +107,10 @@ pub struct Layout<'f> {
     ops: Vec<Op>,
     y: f32,
     open_box: Option<OpenBox>,
+    /// The font and fill colour the page's content stream has set, so
+    /// they are set again only when they change.
+    font: Option<(printpdf::FontId, f32)>,
+    fill: Option<(f32, f32, f32)>,
 }
 
 impl<'f> Layout<'f> {
@@ -117,6 +121,8 @@ impl<'f> Layout<'f> {
             ops: Vec::new(),
             y: MARGIN,
             open_box: None,
+            font: None,
+            fill: None,
         }
     }
 
@@ -143,6 +149,8 @@ impl<'f> Layout<'f> {
         }
         let done = std::mem::take(&mut self.ops);
         self.pages.push(done);
+        self.font = None;
+        self.fill = None;
         self.y = MARGIN;
         if let Some(b) = &mut self.open_box {
             b.top = MARGIN;
@@ -160,31 +168,39 @@ impl<'f> Layout<'f> {
         self.y += height;
     }
 
+    fn set_fill(&mut self, c: Colour) {
+        if self.fill != Some((c.0, c.1, c.2)) {
+            self.fill = Some((c.0, c.1, c.2));
+            self.ops.push(Op::SetFillColor { col: colour(c) });
+        }
+    }
+
     /// Draws `text` with its top-left corner at (`x`, `top`), font run by font run.
     fn text_at(&mut self, x: f32, top: f32, text: &str, style: Style) {
         let baseline = PAGE_HEIGHT - top - style.size;
         let mut x = x;
+        self.ops.push(Op::StartTextSection);
+        self.set_fill(style.colour);
         for (face, run) in self.fonts.runs(text, style.bold) {
             let w = face.width(&run, style.size);
-            self.ops.extend([
-                Op::StartTextSection,
-                Op::SetFillColor {
-                    col: colour(style.colour),
-                },
-                Op::SetFont {
+            if self.font.as_ref() != Some(&(face.id.clone(), style.size)) {
+                self.font = Some((face.id.clone(), style.size));
+                self.ops.push(Op::SetFont {
                     font: PdfFontHandle::External(face.id.clone()),
                     size: Pt(style.size),
-                },
+                });
+            }
+            self.ops.extend([
                 Op::SetTextMatrix {
                     matrix: TextMatrix::Translate(Pt(x), Pt(baseline)),
                 },
                 Op::ShowText {
                     items: vec![TextItem::Text(run)],
                 },
-                Op::EndTextSection,
             ]);
             x += w;
         }
+        self.ops.push(Op::EndTextSection);
     }
 
     /// Lines of `text` no wider than `width`: words wrap, and a word wider
@@ -303,19 +319,17 @@ impl<'f> Layout<'f> {
     }
 
     fn fill(&mut self, top: f32, height: f32, c: Colour) {
-        self.ops.extend([
-            Op::SetFillColor { col: colour(c) },
-            Op::DrawRectangle {
-                rectangle: Rect {
-                    x: Pt(MARGIN),
-                    y: Pt(PAGE_HEIGHT - top - height),
-                    width: Pt(Self::width()),
-                    height: Pt(height),
-                    mode: Some(PaintMode::Fill),
-                    winding_order: None,
-                },
+        self.set_fill(c);
+        self.ops.extend([Op::DrawRectangle {
+            rectangle: Rect {
+                x: Pt(MARGIN),
+                y: Pt(PAGE_HEIGHT - top - height),
+                width: Pt(Self::width()),
+                height: Pt(height),
+                mode: Some(PaintMode::Fill),
+                winding_order: None,
             },
-        ]);
+        }]);
     }
 
     fn frame(&mut self, top: f32, bottom: f32, c: Colour) {
@@ -436,6 +450,10 @@ impl<'f> Layout<'f> {
             .enumerate()
             .map(|(i, ops)| {
                 self.ops = ops;
+                // The footer is appended after the page's content: set
+                // everything it uses afresh.
+                self.font = None;
+                self.fill = None;
                 let footer_top = PAGE_HEIGHT - MARGIN + 14.0;
                 self.rule(footer_top - 4.0, MARGIN, MARGIN + Self::width(), RULE);
                 let number = format!("Page {} of {total}", i + 1);
@@ -473,21 +491,17 @@ impl<'f> Layout<'f> {
         };
         let top = MARGIN - 30.0;
         let height = style.line_height() + 8.0;
-        self.ops.extend([
-            Op::SetFillColor {
-                col: colour(Colour(0.99, 0.91, 0.92)),
+        self.set_fill(Colour(0.99, 0.91, 0.92));
+        self.ops.extend([Op::DrawRectangle {
+            rectangle: Rect {
+                x: Pt(MARGIN),
+                y: Pt(PAGE_HEIGHT - top - height),
+                width: Pt(Self::width()),
+                height: Pt(height),
+                mode: Some(PaintMode::Fill),
+                winding_order: None,
             },
-            Op::DrawRectangle {
-                rectangle: Rect {
-                    x: Pt(MARGIN),
-                    y: Pt(PAGE_HEIGHT - top - height),
-                    width: Pt(Self::width()),
-                    height: Pt(height),
-                    mode: Some(PaintMode::Fill),
-                    winding_order: None,
-                },
-            },
-        ]);
+        }]);
         let line = self
             .wrap(mark, Self::width() - 12.0, style)
             .into_iter()

@@ -119,7 +119,7 @@ async fn main() {
     let mut pages = 0;
     for _ in 0..15 {
         let t = Instant::now();
-        let report = reports::session(&panel, s.id, ReportOptions::default())
+        let report = reports::session(&panel, s.id, ReportOptions::default(), &|_| {})
             .await
             .unwrap();
         pages = report.write(&out).unwrap().pages;

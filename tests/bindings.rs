@@ -7,7 +7,7 @@ use panelkeeper::participants::{
     AttributeKey, Participant, ParticipantDetail, ParticipantInput, ParticipantPage,
     ParticipantQuery, consent, governance, import, privacy, screener, suppression,
 };
-use panelkeeper::{issues, mail, notes, sessions};
+use panelkeeper::{issues, mail, notes, reports, sessions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use ts_rs::{Config, TS};
@@ -63,6 +63,9 @@ fn export_all(dir: &Path) {
         issues::IssueInput,
         issues::IssueQuery,
         issues::ServiceLevels,
+        reports::ReportOptions,
+        reports::ReportFile,
+        reports::ReportProgress,
     );
 }
 

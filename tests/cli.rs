@@ -1111,3 +1111,56 @@ fn every_note_whose_save_returned_survives_a_sigkill() {
     let found = cli.json(&["notes", "search", "cout", "--json", "--limit", "5"]);
     assert_eq!(found.as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn reports_are_written_as_pdf_files_and_bad_ranges_refused() {
+    let cli = Cli::new();
+    cli.ok(&["demo", "--participants", "400", "--seed", "3"]);
+    let out = cli.dir.path().join("session.pdf");
+    let said = cli.ok(&["report", "session", "1", "-o", path(&out), "--anonymise"]);
+    assert!(
+        said.starts_with(&format!("wrote {} (", path(&out))),
+        "{said}"
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(!cli.dir.path().join("session.pdf.part").exists());
+
+    let out = cli.dir.path().join("follow-ups.pdf");
+    let said = cli.ok(&[
+        "report",
+        "follow-ups",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2030-12-31",
+        "-o",
+        path(&out),
+    ]);
+    assert!(said.contains("page"), "{said}");
+    assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF-"));
+
+    let refused = cli.run(&[
+        "report",
+        "follow-ups",
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-01-01",
+        "-o",
+        path(&out),
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is before the start of the range, 2026-02-01"),
+        "{stderr}"
+    );
+    let refused = cli.run(&["report", "session", "1", "-o", "/no/such/dir/x.pdf"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("/no/such/dir/x.pdf: could not be written"),
+        "{stderr}"
+    );
+}

@@ -193,7 +193,7 @@ async fn a_session_report_has_every_name_note_and_issue_and_says_it_is_a_draft_o
     let t = common::panel().await;
     let p = &t.panel;
     let s = session_with(p, 1000, 100, false).await;
-    let report = reports::session(p, s, ReportOptions::default())
+    let report = reports::session(p, s, ReportOptions::default(), &|_| {})
         .await
         .unwrap();
     let pdf = t.dir.path().join("session.pdf");
@@ -354,7 +354,7 @@ async fn long_notes_wrap_inside_the_margins() {
     let p = &t.panel;
     let s = session_with(p, 60, 4, true).await;
     let pdf = t.dir.path().join("long.pdf");
-    reports::session(p, s, ReportOptions::default())
+    reports::session(p, s, ReportOptions::default(), &|_| {})
         .await
         .unwrap()
         .write(&pdf)
@@ -404,7 +404,7 @@ async fn an_anonymised_report_names_no_participant() {
     let p = &t.panel;
     let s = session_with(p, 12, 2, false).await;
     let pdf = t.dir.path().join("anon.pdf");
-    reports::session(p, s, ReportOptions { anonymise: true })
+    reports::session(p, s, ReportOptions { anonymise: true }, &|_| {})
         .await
         .unwrap()
         .write(&pdf)
@@ -448,7 +448,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
         .unwrap();
 
     let pdf = t.dir.path().join("final.pdf");
-    let written = reports::session(p, s, ReportOptions::default())
+    let written = reports::session(p, s, ReportOptions::default(), &|_| {})
         .await
         .unwrap()
         .write(&pdf)
@@ -462,7 +462,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     t.clock.advance(Duration::days(30));
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let pdf = t.dir.path().join("follow-ups.pdf");
-    reports::follow_ups(p, day("2026-06-01"), day("2026-06-30"))
+    reports::follow_ups(p, day("2026-06-01"), day("2026-06-30"), &|_| {})
         .await
         .unwrap()
         .write(&pdf)
@@ -481,7 +481,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     assert!(text.contains("Sam Owner"));
     assert!(text.contains("Oldest open promises (2 of 2)"), "{text}");
 
-    let err = reports::follow_ups(p, day("2026-06-30"), day("2026-06-01"))
+    let err = reports::follow_ups(p, day("2026-06-30"), day("2026-06-01"), &|_| {})
         .await
         .err()
         .unwrap();
@@ -490,10 +490,15 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
         "{err:?}"
     );
     assert!(matches!(
-        reports::session(p, sessions::SessionId(999), ReportOptions::default())
-            .await
-            .err()
-            .unwrap(),
+        reports::session(
+            p,
+            sessions::SessionId(999),
+            ReportOptions::default(),
+            &|_| {}
+        )
+        .await
+        .err()
+        .unwrap(),
         Error::NotFound { .. }
     ));
 }

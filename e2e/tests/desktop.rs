@@ -1145,5 +1145,44 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
         assert!(events.contains(e), "{e} missing from {events}");
     }
     screenshot(&c, "issue.png").await;
+
+    // Export the session's report to a path, anonymised, and read it back.
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=mode-list]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    click(&c, "[data-testid=export-session]").await;
+    click(&c, "[data-testid=export-anonymise]").await;
+    let pdf = dir.path().join("Delivery panel.pdf");
+    fill(&c, "[data-testid=export-path]", pdf.to_str().unwrap()).await;
+    click(&c, "[data-testid=export-run]").await;
+    let done = until("the export", || async {
+        text(&c, "[data-testid=export-done]").await
+    })
+    .await;
+    assert!(done.contains("Delivery panel.pdf"), "{done}");
+    let out = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/setup)");
+    let report = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "Delivery panel",
+        "Welcome and introductions #intro",
+        "My parcel never arrived and nobody answers",
+        "Participant 2",
+        "Kim Care",
+        "Resolved",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected} missing from the PDF:\n{report}"
+        );
+    }
+    assert!(
+        !report.contains("Zoë"),
+        "an anonymised report names Zoë:\n{report}"
+    );
+    assert!(!report.contains("DRAFT"));
     c.close().await.unwrap();
 }

@@ -16,6 +16,7 @@ use panelkeeper::participants::{
     self, AttributeKey, Participant, ParticipantDetail, ParticipantId, ParticipantInput,
     ParticipantPage, ParticipantQuery, csv_export, import, privacy,
 };
+use panelkeeper::reports::{self, ReportFile, ReportOptions, ReportProgress};
 use panelkeeper::sessions::roster::{self, AttendanceInput};
 use panelkeeper::sessions::staff::{self, Staff, StaffId, StaffInput};
 use panelkeeper::sessions::{
@@ -360,6 +361,37 @@ async fn service_levels_save(
 }
 
 #[tauri::command]
+async fn report_session(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    options: ReportOptions,
+    path: PathBuf,
+    on_progress: Channel<ReportProgress>,
+) -> Result<ReportFile> {
+    reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
+        .await?
+        .write(&path)
+}
+
+#[tauri::command]
+async fn report_follow_ups(
+    panel: State<'_, Panel>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    path: PathBuf,
+    on_progress: Channel<ReportProgress>,
+) -> Result<ReportFile> {
+    reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
+        .await?
+        .write(&path)
+}
+
+#[tauri::command]
+fn open_exported(path: PathBuf) -> Result<()> {
+    reports::open_in_viewer(&path)
+}
+
+#[tauri::command]
 fn database_path(panel: State<'_, Panel>) -> String {
     panel.path().display().to_string()
 }
@@ -466,6 +498,9 @@ pub fn run() {
             issue_reopen,
             service_levels,
             service_levels_save,
+            report_session,
+            report_follow_ups,
+            open_exported,
             database_path,
         ])
         .run(tauri::generate_context!())

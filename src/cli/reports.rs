@@ -63,11 +63,12 @@ pub async fn report_cmd(panel: &Panel, cmd: ReportCmd) -> Result<ExitCode, Error
             anonymise,
         } => {
             let report =
-                reports::session(panel, SessionId(id), ReportOptions { anonymise }).await?;
+                reports::session(panel, SessionId(id), ReportOptions { anonymise }, &|_| {})
+                    .await?;
             written(&report.write(&output)?);
         }
         ReportCmd::FollowUps { from, to, output } => {
-            let report = reports::follow_ups(panel, from, to).await?;
+            let report = reports::follow_ups(panel, from, to, &|_| {}).await?;
             written(&report.write(&output)?);
         }
     }

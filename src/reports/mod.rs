@@ -46,6 +46,27 @@ pub struct ReportFile {
     pub draft: bool,
 }
 
+/// How far an export has got, for a progress bar.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportProgress {
+    /// What is being done, in words.
+    pub step: String,
+    pub done: u32,
+    pub total: u32,
+}
+
+/// Reports each step of an export; `&|_| {}` ignores them.
+pub type Progress<'a> = &'a (dyn Fn(ReportProgress) + Send + Sync);
+
+fn step(progress: Progress<'_>, done: u32, step: &str) {
+    progress(ReportProgress {
+        step: step.to_string(),
+        done,
+        total: 3,
+    });
+}
+
 /// A laid-out report.
 pub struct Report {
     pub pdf: Vec<u8>,
@@ -99,6 +120,28 @@ fn render(
     Ok((pdf, count))
 }
 
+/// Opens a written report with the desktop's default program (a PDF
+/// viewer). Only an existing `.pdf` file is opened.
+pub fn open_in_viewer(path: &Path) -> Result<()> {
+    let shown = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) != Some("pdf") || !path.is_file() {
+        return Err(Error::file(shown, "is not a PDF report"));
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| Error::file(shown, format!("could not be opened ({opener}: {e})")))
+}
+
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
     at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -134,7 +177,13 @@ fn due_text(i: &Issue, zone: Tz) -> String {
 }
 
 /// The session report.
-pub async fn session(panel: &Panel, id: SessionId, options: ReportOptions) -> Result<Report> {
+pub async fn session(
+    panel: &Panel,
+    id: SessionId,
+    options: ReportOptions,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    step(progress, 0, "Reading the session");
     let detail = sessions::detail(panel, id).await?;
     let notes = notes::list(panel, id).await?;
     let issues = issues::list(
@@ -394,6 +443,7 @@ pub async fn session(panel: &Panel, id: SessionId, options: ReportOptions) -> Re
         }
         l.end_box();
     })?;
+    step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
         pdf,
         pages,
@@ -424,7 +474,12 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// The follow-up report over issues raised from `from` to `to` (both days included, UTC).
-pub async fn follow_ups(panel: &Panel, from: NaiveDate, to: NaiveDate) -> Result<Report> {
+pub async fn follow_ups(
+    panel: &Panel,
+    from: NaiveDate,
+    to: NaiveDate,
+    progress: Progress<'_>,
+) -> Result<Report> {
     if to < from {
         return Err(Error::invalid(
             "to",
@@ -437,6 +492,7 @@ pub async fn follow_ups(panel: &Panel, from: NaiveDate, to: NaiveDate) -> Result
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
         .and_utc();
+    step(progress, 0, "Reading the issues");
     let all = issues::raised_between(panel, start, end).await?;
     let now = panel.now();
 
@@ -491,6 +547,7 @@ pub async fn follow_ups(panel: &Panel, from: NaiveDate, to: NaiveDate) -> Result
         text.push_str(&i.participant_name);
     }
     let footer = format!("{title} · exported {exported}");
+    step(progress, 1, &format!("Laying out {} issues", all.len()));
     let (pdf, pages) = render(&title, &text, &footer, None, |l| {
         l.paragraph(&title, Style::TITLE, 0.0);
         l.space(6.0);
@@ -584,6 +641,7 @@ pub async fn follow_ups(panel: &Panel, from: NaiveDate, to: NaiveDate) -> Result
             );
         }
     })?;
+    step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
         pdf,
         pages,

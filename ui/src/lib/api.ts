@@ -48,6 +48,9 @@ import type { NoteInput } from "./bindings/NoteInput";
 import type { NoteSearch } from "./bindings/NoteSearch";
 import type { NoteVersion } from "./bindings/NoteVersion";
 import type { ServiceLevels } from "./bindings/ServiceLevels";
+import type { ReportFile } from "./bindings/ReportFile";
+import type { ReportOptions } from "./bindings/ReportOptions";
+import type { ReportProgress } from "./bindings/ReportProgress";
 
 export const api = {
   participantsList: (query: ParticipantQuery) => invoke<ParticipantPage>("participants_list", { query }),
@@ -116,5 +119,16 @@ export const api = {
   issueReopen: (id: IssueId, reason: string) => invoke<Issue>("issue_reopen", { id, reason }),
   serviceLevels: () => invoke<ServiceLevels>("service_levels"),
   serviceLevelsSave: (levels: ServiceLevels) => invoke<ServiceLevels>("service_levels_save", { levels }),
+  reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) => {
+    const channel = new Channel<ReportProgress>();
+    channel.onmessage = onProgress;
+    return invoke<ReportFile>("report_session", { id, options, path, onProgress: channel });
+  },
+  reportFollowUps: (from: string, to: string, path: string, onProgress: (p: ReportProgress) => void) => {
+    const channel = new Channel<ReportProgress>();
+    channel.onmessage = onProgress;
+    return invoke<ReportFile>("report_follow_ups", { from, to, path, onProgress: channel });
+  },
+  openExported: (path: string) => invoke<null>("open_exported", { path }),
   databasePath: () => invoke<string>("database_path"),
 };

@@ -177,6 +177,8 @@ impl<'f> Layout<'f> {
 
     /// Draws `text` with its top-left corner at (`x`, `top`), font run by font run.
     fn text_at(&mut self, x: f32, top: f32, text: &str, style: Style) {
+        let text = visual_order(text);
+        let text = text.as_str();
         let baseline = PAGE_HEIGHT - top - style.size;
         let mut x = x;
         self.ops.push(Op::StartTextSection);
@@ -508,5 +510,54 @@ impl<'f> Layout<'f> {
             .next()
             .unwrap_or_default();
         self.text_at(MARGIN + 6.0, top + 4.0, &line, style);
+    }
+}
+
+fn is_rtl(c: char) -> bool {
+    matches!(c as u32,
+        0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// `text` in the order it is drawn, left to right: each run of
+/// right-to-left script (Hebrew, Arabic), with the spaces and punctuation
+/// inside it, is reversed. Letters are not joined: Arabic shows its
+/// isolated forms.
+pub fn visual_order(text: &str) -> String {
+    if !text.chars().any(is_rtl) {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_rtl(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run reaches the last RTL character before any LTR letter.
+        let mut end = i;
+        let mut j = i;
+        while j < chars.len() && (is_rtl(chars[j]) || !chars[j].is_alphanumeric()) {
+            if is_rtl(chars[j]) {
+                end = j;
+            }
+            j += 1;
+        }
+        out.extend(chars[i..=end].iter().rev());
+        i = end + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visual_order;
+
+    #[test]
+    fn right_to_left_runs_are_drawn_reversed() {
+        assert_eq!(visual_order("Zoë"), "Zoë");
+        assert_eq!(visual_order("אבג דה"), "הד גבא");
+        assert_eq!(visual_order("Name: فاطمة الزهراء (P2)"), "Name: ءارهزلا ةمطاف (P2)");
     }
 }

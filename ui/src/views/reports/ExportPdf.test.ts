@@ -1,0 +1,55 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import ExportPdf from "./ExportPdf.svelte";
+import type { ReportFile } from "../../lib/bindings/ReportFile";
+import type { ReportProgress } from "../../lib/bindings/ReportProgress";
+
+let opened: string[] = [];
+
+beforeEach(() => {
+  opened = [];
+  mockIPC((cmd, args) => {
+    if (cmd === "open_exported") {
+      opened.push((args as { path: string }).path);
+      return null;
+    }
+    throw new Error(`unexpected command ${cmd}`);
+  });
+});
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("ExportPdf", () => {
+  it("shows progress, then what was written and that it is a draft", async () => {
+    let finish: (f: ReportFile) => void = () => {};
+    const run = (path: string, onProgress: (p: ReportProgress) => void) => {
+      onProgress({ step: "Laying out 1000 notes and 100 issues", done: 1, total: 3 });
+      return new Promise<ReportFile>((resolve) => {
+        finish = resolve;
+      }).then((f) => ({ ...f, path }));
+    };
+    render(ExportPdf, { name: "Checkout.pdf", run });
+    await fireEvent.input(screen.getByTestId("export-path"), { target: { value: "/tmp/Checkout.pdf" } });
+    await fireEvent.click(screen.getByText("Open it afterwards"));
+    await fireEvent.click(screen.getByTestId("export-run"));
+    expect((await screen.findByTestId("export-progress")).textContent).toContain("Laying out 1000 notes");
+    finish({ path: "", pages: 35, bytes: 90_000, draft: true });
+    await waitFor(() => expect(screen.getByTestId("export-done").textContent).toContain("Wrote /tmp/Checkout.pdf (35 pages)"));
+    expect(screen.getByTestId("export-draft").textContent).toContain("DRAFT");
+    await waitFor(() => expect(screen.queryByTestId("export-progress")).toBeNull());
+    expect(opened).toEqual(["/tmp/Checkout.pdf"]);
+  });
+
+  it("says why an export failed", async () => {
+    const run = () => Promise.reject({ kind: "File", path: "/no/such/dir/x.pdf", reason: "could not be written: No such file or directory (os error 2)" });
+    render(ExportPdf, { name: "x.pdf", run });
+    await fireEvent.input(screen.getByTestId("export-path"), { target: { value: "/no/such/dir/x.pdf" } });
+    await fireEvent.click(screen.getByTestId("export-run"));
+    expect((await screen.findByTestId("export-error")).textContent).toBe("/no/such/dir/x.pdf: could not be written: No such file or directory (os error 2)");
+    expect(opened).toEqual([]);
+  });
+});

@@ -21,6 +21,7 @@ const person = (participant: number, name: string) => ({
 });
 
 let added: NoteInput[] = [];
+let edited: { id: number; input: NoteInput }[] = [];
 let failNext = false;
 
 function note(id: number, input: NoteInput): Note {
@@ -34,6 +35,7 @@ function note(id: number, input: NoteInput): Note {
 
 beforeEach(() => {
   added = [];
+  edited = [];
   failNext = false;
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
@@ -46,6 +48,11 @@ beforeEach(() => {
         return [];
       case "staff_list":
         return [staff];
+      case "note_edit": {
+        const input = a.input as NoteInput;
+        edited.push({ id: a.id as number, input });
+        return { ...note(a.id as number, input), edits: 1 };
+      }
       case "note_add": {
         if (failNext) {
           failNext = false;
@@ -106,5 +113,21 @@ describe("LiveSession", () => {
     expect(summary.value).toBe("My refund is three weeks late");
     expect(added).toHaveLength(1);
     expect(screen.getByTestId("raise-issue").textContent).toContain("From Zoë");
+  });
+
+  it("edits a note on double-click, keeping who it is about", async () => {
+    render(LiveSession, { id: 7, onClose: () => {} });
+    const box = (await screen.findByTestId("note-input")) as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: "Refnd late" } });
+    await fireEvent.keyDown(box, { key: "2", code: "Digit2", altKey: true });
+    await fireEvent.keyDown(box, { key: "Enter", code: "Enter" });
+    const saved = await screen.findByText("Refnd late");
+    await fireEvent.dblClick(saved);
+    const edit = (await screen.findByTestId("note-edit")) as HTMLTextAreaElement;
+    await fireEvent.input(edit, { target: { value: "Refund late #billing" } });
+    await fireEvent.keyDown(edit, { key: "Enter", code: "Enter" });
+    await waitFor(() => expect(screen.getByText("Refund late #billing")).toBeTruthy());
+    expect(edited).toEqual([{ id: 1, input: { text: "Refund late #billing", participant: "12", author: null } }]);
+    expect(screen.getByText("edited")).toBeTruthy();
   });
 });

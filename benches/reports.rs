@@ -114,18 +114,6 @@ async fn main() {
         .unwrap();
     }
 
-    let out = dir.path().join("report.pdf");
-    let mut ours = Vec::new();
-    let mut pages = 0;
-    for _ in 0..15 {
-        let t = Instant::now();
-        let report = reports::session(&panel, s.id, ReportOptions::default(), &|_| {})
-            .await
-            .unwrap();
-        pages = report.write(&out).unwrap().pages;
-        ours.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-
     // The same content as HTML, as a researcher would lay it out.
     let detail = sessions::detail(&panel, s.id).await.unwrap();
     let all_notes = notes::list(&panel, s.id).await.unwrap();
@@ -184,19 +172,35 @@ async fn main() {
     html.push_str("</tbody></table></body></html>");
     let html_path = dir.path().join("report.html");
     std::fs::write(&html_path, html).unwrap();
+    // Two rounds of ten reports and three wkhtmltopdf runs each, so the
+    // machine's noise falls on both.
+    let out = dir.path().join("report.pdf");
     let theirs_pdf = dir.path().join("wkhtmltopdf.pdf");
+    let mut ours = Vec::new();
     let mut theirs = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        let status = Command::new("wkhtmltopdf")
-            .env("QT_QPA_PLATFORM", "offscreen")
-            .args(["-q", "--footer-right", "Page [page] of [topage]"])
-            .arg(&html_path)
-            .arg(&theirs_pdf)
-            .status()
-            .expect("wkhtmltopdf is not installed; scripts/setup installs it");
-        assert!(status.success() || theirs_pdf.exists());
-        theirs.push(t.elapsed().as_secs_f64() * 1e3);
+    let mut pages = 0;
+    for _ in 0..2 {
+        for _ in 0..10 {
+            let t = Instant::now();
+            let report = reports::session(&panel, s.id, ReportOptions::default(), &|_| {})
+                .await
+                .unwrap();
+            pages = report.write(&out).unwrap().pages;
+            ours.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        for _ in 0..3 {
+            let t = Instant::now();
+            let status = Command::new("wkhtmltopdf")
+                .env("QT_QPA_PLATFORM", "offscreen")
+                .arg("-q")
+                .arg(&html_path)
+                .arg(&theirs_pdf)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("wkhtmltopdf is not installed; scripts/setup installs it");
+            assert!(status.success() || theirs_pdf.exists());
+            theirs.push(t.elapsed().as_secs_f64() * 1e3);
+        }
     }
     let (a, b) = (median(ours), median(theirs));
     println!("# Session report: 1,000 notes, 100 issues\n");

@@ -64,9 +64,14 @@ pub struct Face {
     pub id: FontId,
     font: Arc<ParsedFont>,
     units_per_em: f32,
-    /// Glyph and advance (per point of size) of each character met.
-    glyphs: RefCell<HashMap<char, Option<(u16, f32)>>>,
+    /// Glyph and advance (per point of size) of each character met: a
+    /// table for the first 2,048 code points (Latin, Greek, Cyrillic,
+    /// Hebrew, Arabic), a map for the rest.
+    near: RefCell<Vec<Option<Option<(u16, f32)>>>>,
+    far: RefCell<HashMap<char, Option<(u16, f32)>>>,
 }
+
+const NEAR: usize = 0x800;
 
 impl Face {
     fn add(doc: &mut PdfDocument, font: Arc<ParsedFont>) -> Face {
@@ -76,7 +81,8 @@ impl Face {
             id,
             font,
             units_per_em,
-            glyphs: RefCell::new(HashMap::new()),
+            near: RefCell::new(vec![None; NEAR]),
+            far: RefCell::new(HashMap::new()),
         }
     }
 
@@ -86,18 +92,33 @@ impl Face {
         Ok(Face::add(doc, font))
     }
 
+    fn lookup(&self, c: char) -> Option<(u16, f32)> {
+        self.font
+            .lookup_glyph_index(c as u32)
+            .filter(|g| *g != 0)
+            .map(|g| {
+                (
+                    g,
+                    f32::from(self.font.get_horizontal_advance(g)) / self.units_per_em,
+                )
+            })
+    }
+
     fn glyph(&self, c: char) -> Option<(u16, f32)> {
-        *self.glyphs.borrow_mut().entry(c).or_insert_with(|| {
-            self.font
-                .lookup_glyph_index(c as u32)
-                .filter(|g| *g != 0)
-                .map(|g| {
-                    (
-                        g,
-                        f32::from(self.font.get_horizontal_advance(g)) / self.units_per_em,
-                    )
-                })
-        })
+        let i = c as usize;
+        if i < NEAR {
+            if let Some(known) = self.near.borrow()[i] {
+                return known;
+            }
+            let found = self.lookup(c);
+            self.near.borrow_mut()[i] = Some(found);
+            return found;
+        }
+        *self
+            .far
+            .borrow_mut()
+            .entry(c)
+            .or_insert_with(|| self.lookup(c))
     }
 
     fn covers(&self, c: char) -> bool {

@@ -10,7 +10,7 @@
 use super::fonts::Fonts;
 use printpdf::{
     Color, Line, LinePoint, Mm, Op, PaintMode, PdfFontHandle, PdfPage, Point, Pt, Rect, Rgb,
-    TextItem, TextMatrix,
+    TextItem,
 };
 
 /// A4 portrait, in points.
@@ -111,6 +111,11 @@ pub struct Layout<'f> {
     /// they are set again only when they change.
     font: Option<(printpdf::FontId, f32)>,
     fill: Option<(f32, f32, f32)>,
+    stroke: Option<(f32, f32, f32, f32)>,
+    /// Inside a text object that several cells of a line share.
+    in_text: bool,
+    /// Where the text object's current line starts (moves are relative to it).
+    line_start: (f32, f32),
 }
 
 impl<'f> Layout<'f> {
@@ -123,6 +128,9 @@ impl<'f> Layout<'f> {
             open_box: None,
             font: None,
             fill: None,
+            stroke: None,
+            in_text: false,
+            line_start: (0.0, 0.0),
         }
     }
 
@@ -151,6 +159,7 @@ impl<'f> Layout<'f> {
         self.pages.push(done);
         self.font = None;
         self.fill = None;
+        self.stroke = None;
         self.y = MARGIN;
         if let Some(b) = &mut self.open_box {
             b.top = MARGIN;
@@ -181,7 +190,10 @@ impl<'f> Layout<'f> {
         let text = text.as_str();
         let baseline = PAGE_HEIGHT - top - style.size;
         let mut x = x;
-        self.ops.push(Op::StartTextSection);
+        let own = !self.in_text;
+        if own {
+            self.begin_text();
+        }
         self.set_fill(style.colour);
         for (face, run) in self.fonts.runs(text, style.bold) {
             let w = face.width(&run, style.size);
@@ -192,9 +204,16 @@ impl<'f> Layout<'f> {
                     size: Pt(style.size),
                 });
             }
+            // A move relative to the line start: two numbers, where a
+            // text matrix takes six.
+            let (lx, ly) = self.line_start;
+            self.line_start = (x, baseline);
             self.ops.extend([
-                Op::SetTextMatrix {
-                    matrix: TextMatrix::Translate(Pt(x), Pt(baseline)),
+                Op::SetTextCursor {
+                    pos: Point {
+                        x: Pt(x - lx),
+                        y: Pt(baseline - ly),
+                    },
                 },
                 Op::ShowText {
                     items: vec![TextItem::Text(run)],
@@ -202,7 +221,24 @@ impl<'f> Layout<'f> {
             ]);
             x += w;
         }
-        self.ops.push(Op::EndTextSection);
+        if own {
+            self.ops.push(Op::EndTextSection);
+        }
+    }
+
+    fn begin_text(&mut self) {
+        self.ops.push(Op::StartTextSection);
+        self.line_start = (0.0, 0.0);
+    }
+
+    fn set_stroke(&mut self, c: Colour, width: f32) {
+        if self.stroke != Some((c.0, c.1, c.2, width)) {
+            self.stroke = Some((c.0, c.1, c.2, width));
+            self.ops.extend([
+                Op::SetOutlineColor { col: colour(c) },
+                Op::SetOutlineThickness { pt: Pt(width) },
+            ]);
+        }
     }
 
     /// Lines of `text` no wider than `width`: words wrap, and a word wider
@@ -293,31 +329,28 @@ impl<'f> Layout<'f> {
 
     fn rule(&mut self, top: f32, from: f32, to: f32, c: Colour) {
         let y = PAGE_HEIGHT - top;
-        self.ops.extend([
-            Op::SetOutlineColor { col: colour(c) },
-            Op::SetOutlineThickness { pt: Pt(0.5) },
-            Op::DrawLine {
-                line: Line {
-                    points: vec![
-                        LinePoint {
-                            p: Point {
-                                x: Pt(from),
-                                y: Pt(y),
-                            },
-                            bezier: false,
+        self.set_stroke(c, 0.5);
+        self.ops.extend([Op::DrawLine {
+            line: Line {
+                points: vec![
+                    LinePoint {
+                        p: Point {
+                            x: Pt(from),
+                            y: Pt(y),
                         },
-                        LinePoint {
-                            p: Point {
-                                x: Pt(to),
-                                y: Pt(y),
-                            },
-                            bezier: false,
+                        bezier: false,
+                    },
+                    LinePoint {
+                        p: Point {
+                            x: Pt(to),
+                            y: Pt(y),
                         },
-                    ],
-                    is_closed: false,
-                },
+                        bezier: false,
+                    },
+                ],
+                is_closed: false,
             },
-        ]);
+        }]);
     }
 
     fn fill(&mut self, top: f32, height: f32, c: Colour) {
@@ -335,20 +368,17 @@ impl<'f> Layout<'f> {
     }
 
     fn frame(&mut self, top: f32, bottom: f32, c: Colour) {
-        self.ops.extend([
-            Op::SetOutlineColor { col: colour(c) },
-            Op::SetOutlineThickness { pt: Pt(1.2) },
-            Op::DrawRectangle {
-                rectangle: Rect {
-                    x: Pt(MARGIN - 6.0),
-                    y: Pt(PAGE_HEIGHT - bottom),
-                    width: Pt(Self::width() + 12.0),
-                    height: Pt(bottom - top),
-                    mode: Some(PaintMode::Stroke),
-                    winding_order: None,
-                },
+        self.set_stroke(c, 1.2);
+        self.ops.extend([Op::DrawRectangle {
+            rectangle: Rect {
+                x: Pt(MARGIN - 6.0),
+                y: Pt(PAGE_HEIGHT - bottom),
+                width: Pt(Self::width() + 12.0),
+                height: Pt(bottom - top),
+                mode: Some(PaintMode::Stroke),
+                winding_order: None,
             },
-        ]);
+        }]);
     }
 
     /// Starts a framed box; it continues across pages until [`Self::end_box`].
@@ -422,12 +452,17 @@ impl<'f> Layout<'f> {
                 }
                 let mut x = MARGIN;
                 let top = self.y;
+                // One text object for the line's cells.
+                self.begin_text();
+                self.in_text = true;
                 for (cell, w) in cells.iter().zip(&widths) {
                     if let Some(text) = cell.get(i) {
                         self.text_at(x + CELL_PAD, top, text, Style::BODY);
                     }
                     x += w;
                 }
+                self.in_text = false;
+                self.ops.push(Op::EndTextSection);
                 self.y += line;
             }
             self.y += CELL_PAD;
@@ -456,6 +491,7 @@ impl<'f> Layout<'f> {
                 // everything it uses afresh.
                 self.font = None;
                 self.fill = None;
+                self.stroke = None;
                 let footer_top = PAGE_HEIGHT - MARGIN + 14.0;
                 self.rule(footer_top - 4.0, MARGIN, MARGIN + Self::width(), RULE);
                 let number = format!("Page {} of {total}", i + 1);
@@ -558,6 +594,9 @@ mod tests {
     fn right_to_left_runs_are_drawn_reversed() {
         assert_eq!(visual_order("Zoë"), "Zoë");
         assert_eq!(visual_order("אבג דה"), "הד גבא");
-        assert_eq!(visual_order("Name: فاطمة الزهراء (P2)"), "Name: ءارهزلا ةمطاف (P2)");
+        assert_eq!(
+            visual_order("Name: فاطمة الزهراء (P2)"),
+            "Name: ءارهزلا ةمطاف (P2)"
+        );
     }
 }

@@ -502,3 +502,57 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
         Error::NotFound { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_report_is_mailed_as_a_pdf_attachment_through_the_outbox() {
+    use mail_parser::MimeHeaders;
+    use panelkeeper::mail::{settings, worker};
+    let t = common::panel().await;
+    let p = &t.panel;
+    let server = common::smtp::SmtpServer::start(t.dir.path(), &[]);
+    settings::set(p, common::smtp::local_smtp(server.port))
+        .await
+        .unwrap();
+    let s = session_with(p, 20, 2, false).await;
+    let ana = staff::by_email(p, "ana@company.example.com").await.unwrap();
+    staff::set_current(p, ana.id).await.unwrap();
+    let report = reports::session(p, s, ReportOptions { anonymise: true }, &|_| {})
+        .await
+        .unwrap();
+    let err = report.send(p, "not-an-address", "").await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "email"),
+        "{err:?}"
+    );
+    report
+        .send(
+            p,
+            "client@example.net",
+            "As promised: the anonymised report.",
+        )
+        .await
+        .unwrap();
+    worker::send_due(p).await.unwrap();
+    let delivered = server.delivered();
+    let got = delivered
+        .iter()
+        .map(|d| d.parsed())
+        .find(|m| m.subject() == Some("Report: Paying at the till"))
+        .expect("the report mail at the SMTP server");
+    assert_eq!(
+        got.to().unwrap().first().unwrap().address(),
+        Some("client@example.net")
+    );
+    assert_eq!(
+        got.reply_to().unwrap().first().unwrap().address(),
+        Some("ana@company.example.com")
+    );
+    assert!(
+        got.body_text(0)
+            .unwrap()
+            .contains("As promised: the anonymised report.")
+    );
+    let pdf = got.attachments().next().expect("an attachment");
+    assert_eq!(pdf.attachment_name(), Some("Paying at the till.pdf"));
+    assert_eq!(pdf.contents(), report.pdf.as_slice());
+}

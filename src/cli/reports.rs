@@ -5,7 +5,7 @@ use super::Error;
 use chrono::NaiveDate;
 use clap::Subcommand;
 use panelkeeper::Panel;
-use panelkeeper::reports::{self, ReportFile, ReportOptions};
+use panelkeeper::reports::{self, Report, ReportFile, ReportOptions};
 use panelkeeper::sessions::SessionId;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,12 @@ pub enum ReportCmd {
         /// Participants as "Participant 1", ... (for a client).
         #[arg(long)]
         anonymise: bool,
+        /// Also queue it to this address, attached, through the outbox.
+        #[arg(long)]
+        mail_to: Option<String>,
+        /// A line to the recipient, with --mail-to.
+        #[arg(long, default_value = "", requires = "mail_to")]
+        message: String,
     },
     /// Whether promises are kept: issues by owner, medians, the oldest open ones.
     FollowUps {
@@ -37,6 +43,12 @@ pub enum ReportCmd {
         to: NaiveDate,
         #[arg(short, long)]
         output: PathBuf,
+        /// Also queue it to this address, attached, through the outbox.
+        #[arg(long)]
+        mail_to: Option<String>,
+        /// A line to the recipient, with --mail-to.
+        #[arg(long, default_value = "", requires = "mail_to")]
+        message: String,
     },
 }
 
@@ -55,21 +67,44 @@ fn written(f: &ReportFile) {
     );
 }
 
+async fn mail(
+    panel: &Panel,
+    report: &Report,
+    to: Option<String>,
+    message: &str,
+) -> Result<(), Error> {
+    if let Some(to) = to {
+        let id = report.send(panel, &to, message).await?;
+        out!("queued to {to} as message {id}; `outbox send` delivers it");
+    }
+    Ok(())
+}
+
 pub async fn report_cmd(panel: &Panel, cmd: ReportCmd) -> Result<ExitCode, Error> {
     match cmd {
         ReportCmd::Session {
             id,
             output,
             anonymise,
+            mail_to,
+            message,
         } => {
             let report =
                 reports::session(panel, SessionId(id), ReportOptions { anonymise }, &|_| {})
                     .await?;
             written(&report.write(&output)?);
+            mail(panel, &report, mail_to, &message).await?;
         }
-        ReportCmd::FollowUps { from, to, output } => {
+        ReportCmd::FollowUps {
+            from,
+            to,
+            output,
+            mail_to,
+            message,
+        } => {
             let report = reports::follow_ups(panel, from, to, &|_| {}).await?;
             written(&report.write(&output)?);
+            mail(panel, &report, mail_to, &message).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

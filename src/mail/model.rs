@@ -42,11 +42,13 @@ pub enum MessageKind {
     Handoff,
     /// The participant is told how their issue was resolved.
     Resolution,
+    /// A PDF report sent to a client or manager.
+    Report,
 }
 
 impl MessageKind {
     /// Every kind, in the order the templates are listed.
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::Test,
         MessageKind::Invitation,
         MessageKind::Reminder,
@@ -56,6 +58,7 @@ impl MessageKind {
         MessageKind::Escalation,
         MessageKind::Handoff,
         MessageKind::Resolution,
+        MessageKind::Report,
     ];
 
     /// The stored name (`issue_assigned`).
@@ -70,6 +73,7 @@ impl MessageKind {
             MessageKind::Escalation => "escalation",
             MessageKind::Handoff => "handoff",
             MessageKind::Resolution => "resolution",
+            MessageKind::Report => "report",
         }
     }
 }

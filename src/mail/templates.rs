@@ -29,6 +29,7 @@ pub enum Template {
     Escalation(Escalation),
     Handoff(Handoff),
     Resolution(Resolution),
+    Report(ReportMail),
 }
 
 /// The message `mail test` sends.
@@ -159,6 +160,17 @@ pub struct Resolution {
     pub owner_name: String,
 }
 
+/// A PDF report, attached.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportMail {
+    pub recipient_name: String,
+    pub title: String,
+    pub pages: u32,
+    pub sender_name: String,
+    /// A line from the sender, may be empty.
+    pub message: String,
+}
+
 impl Template {
     /// The kind of message this renders.
     pub fn kind(&self) -> MessageKind {
@@ -172,12 +184,13 @@ impl Template {
             Template::Escalation(_) => MessageKind::Escalation,
             Template::Handoff(_) => MessageKind::Handoff,
             Template::Resolution(_) => MessageKind::Resolution,
+            Template::Report(_) => MessageKind::Report,
         }
     }
 }
 
 /// (kind, subject, text body, HTML body)
-const TEMPLATES: [(MessageKind, &str, &str, &str); 9] = [
+const TEMPLATES: [(MessageKind, &str, &str, &str); 10] = [
     (
         MessageKind::Test,
         "Panelkeeper test message",
@@ -216,7 +229,7 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 9] = [
     ),
     (
         MessageKind::Escalation,
-        "Overdue: {{ summary }} ({{ owner_name }})",
+        "Overdue: {{ summary }} ({% if owner_name %}{{ owner_name }}{% else %}no owner yet{% endif %})",
         include_str!("templates/escalation.txt"),
         include_str!("templates/escalation.html"),
     ),
@@ -231,6 +244,12 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 9] = [
         "Resolved: {{ summary }}",
         include_str!("templates/resolution.txt"),
         include_str!("templates/resolution.html"),
+    ),
+    (
+        MessageKind::Report,
+        "Report: {{ title }}",
+        include_str!("templates/report.txt"),
+        include_str!("templates/report.html"),
     ),
 ];
 
@@ -404,7 +423,30 @@ mod tests {
                 resolution: "The refund was sent today.".into(),
                 owner_name: "Kim".into(),
             }),
+            Template::Report(ReportMail {
+                recipient_name: "Dana".into(),
+                title: "Paying at the till".into(),
+                pages: 3,
+                sender_name: "Ana".into(),
+                message: "As promised.".into(),
+            }),
         ]
+    }
+
+    #[test]
+    fn an_escalation_for_an_issue_nobody_owns_says_so() {
+        let r = render(&Template::Escalation(Escalation {
+            recipient_name: "Ana".into(),
+            owner_name: String::new(),
+            summary: "Refund".into(),
+            participant_name: "Zoë".into(),
+            due_what: "first contact".into(),
+            due_at: Utc::now(),
+            zone: "UTC".into(),
+        }))
+        .unwrap();
+        assert_eq!(r.subject, "Overdue: Refund (no owner yet)");
+        assert!(r.text.contains("nobody owns it yet"), "{}", r.text);
     }
 
     #[test]

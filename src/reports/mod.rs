@@ -15,8 +15,12 @@ pub mod fonts;
 pub mod layout;
 
 use crate::issues::{self, Issue, IssueQuery, IssueStatus};
+use crate::mail::templates::{self, ReportMail, Template};
+use crate::mail::{self, Attachment, MessageId, MessageKind, NewMessage};
 use crate::notes;
 use crate::participants::ParticipantId;
+use crate::participants::fields::{Email, check_text};
+use crate::sessions::staff;
 use crate::sessions::{self, Attendance, SessionId, SessionStatus};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -69,6 +73,7 @@ fn step(progress: Progress<'_>, done: u32, step: &str) {
 
 /// A laid-out report.
 pub struct Report {
+    pub title: String,
     pub pdf: Vec<u8>,
     pub pages: u32,
     pub draft: bool,
@@ -92,6 +97,60 @@ impl Report {
             bytes: self.pdf.len() as u64,
             draft: self.draft,
         })
+    }
+
+    /// Queues the report to `to` as a PDF attachment, with `message` from
+    /// the staff member using this computer, through the outbox.
+    pub async fn send(&self, panel: &Panel, to: &str, message: &str) -> Result<MessageId> {
+        let to = Email::parse(to)?;
+        let message = check_text("message", message)?;
+        let sender = staff::current(panel).await?;
+        let body = templates::render(&Template::Report(ReportMail {
+            recipient_name: String::new(),
+            title: self.title.clone(),
+            pages: self.pages,
+            sender_name: sender
+                .as_ref()
+                .map_or_else(|| "Panelkeeper".into(), |s| s.name.clone()),
+            message,
+        }))?;
+        let filename: String = self
+            .title
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || " -_.,()".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let now = panel.now();
+        let mut tx = panel.write().await?;
+        let id = mail::enqueue(
+            &mut tx,
+            now,
+            &NewMessage {
+                kind: MessageKind::Report,
+                to,
+                to_name: String::new(),
+                reply_to: sender.as_ref().and_then(|s| Email::parse(&s.email).ok()),
+                from_name: sender.map(|s| s.name),
+                body,
+                headers: Default::default(),
+                attachments: vec![Attachment {
+                    filename: format!("{}.pdf", filename.trim()),
+                    content_type: "application/pdf".into(),
+                    content: self.pdf.clone(),
+                }],
+                not_before: now,
+                topic: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        panel.wake_mail();
+        Ok(id)
     }
 }
 
@@ -445,6 +504,7 @@ pub async fn session(
     })?;
     step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
+        title: s.title.clone(),
         pdf,
         pages,
         draft: draft.is_some(),
@@ -643,6 +703,7 @@ pub async fn follow_ups(
     })?;
     step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
+        title,
         pdf,
         pages,
         draft: false,

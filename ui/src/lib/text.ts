@@ -121,6 +121,8 @@ export function messageKindText(k: MessageKind): string {
       return "Hand-off";
     case "resolution":
       return "Resolution";
+    case "report":
+      return "Report";
   }
 }
 

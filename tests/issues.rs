@@ -591,6 +591,10 @@ async fn service_levels_on_business_days_skip_the_weekend() {
     let p = &t.panel;
     let s = setup(p, server.port).await;
     let mut levels = issues::service_levels(p).await.unwrap();
+    let mut absurd = levels;
+    absurd.low.resolution_hours = u32::MAX;
+    let err = issues::set_service_levels(p, &absurd).await.unwrap_err();
+    assert!(err.to_string().contains("the most is a year"), "{err}");
     levels.days = issues::DayCount::Business;
     issues::set_service_levels(p, &levels).await.unwrap();
     // Friday 5 June 2026, 15:00 in Stockholm.

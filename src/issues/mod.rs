@@ -44,6 +44,8 @@ pub async fn service_levels(panel: &Panel) -> Result<ServiceLevels> {
 
 /// Replaces the service levels (for issues raised from now on).
 pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result<ServiceLevels> {
+    // A year of hours is the longest any promise may take.
+    const YEAR: u32 = 366 * 24;
     for s in Severity::ALL {
         let l = levels.for_severity(s);
         if l.first_contact_hours == 0 || l.resolution_hours < l.first_contact_hours {
@@ -51,6 +53,28 @@ pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result
                 "service level",
                 s.as_str(),
                 "needs a first contact of at least an hour, and a resolution no sooner",
+            ));
+        }
+        if l.resolution_hours > YEAR {
+            return Err(Error::invalid(
+                "service level",
+                s.as_str(),
+                format!(
+                    "allows {} hours; the most is a year ({YEAR} hours)",
+                    l.resolution_hours
+                ),
+            ));
+        }
+    }
+    for (field, hours) in [
+        ("nudge before", levels.nudge_hours_before),
+        ("escalation repeat", levels.escalation_repeat_hours),
+    ] {
+        if hours > YEAR {
+            return Err(Error::invalid(
+                field,
+                hours.to_string(),
+                format!("is more than a year ({YEAR} hours)"),
             ));
         }
     }

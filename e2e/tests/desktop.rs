@@ -1184,5 +1184,38 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
         "an anonymised report names Zoë:\n{report}"
     );
     assert!(!report.contains("DRAFT"));
+
+    // Mail the same report to a client: it arrives with the PDF attached.
+    fill(&c, "[data-testid=mail-to]", "client@example.org").await;
+    fill(
+        &c,
+        "[data-testid=mail-message]",
+        "Tuesday's session, anonymised.",
+    )
+    .await;
+    click(&c, "[data-testid=mail-run]").await;
+    let queued = until("the report to be queued", || async {
+        text(&c, "[data-testid=mail-done]").await
+    })
+    .await;
+    assert!(queued.contains("client@example.org"), "{queued}");
+    let (name, content, body) = until("the report to be delivered", || async {
+        server.delivered().iter().find_map(|d| {
+            let m = d.parsed();
+            if m.to()?.first()?.address()? != "client@example.org" {
+                return None;
+            }
+            let pdf = m.attachments().next()?;
+            Some((
+                pdf.attachment_name()?.to_string(),
+                pdf.contents().to_vec(),
+                m.body_text(0)?.to_string(),
+            ))
+        })
+    })
+    .await;
+    assert_eq!(name, "Delivery panel.pdf");
+    assert!(content.starts_with(b"%PDF"), "the attachment is not a PDF");
+    assert!(body.contains("Tuesday's session, anonymised."), "{body}");
     c.close().await.unwrap();
 }

@@ -387,6 +387,36 @@ async fn report_follow_ups(
 }
 
 #[tauri::command]
+async fn mail_session_report(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    options: ReportOptions,
+    recipient: String,
+    message: String,
+    on_progress: Channel<ReportProgress>,
+) -> Result<MessageId> {
+    reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
+        .await?
+        .send(&panel, &recipient, &message)
+        .await
+}
+
+#[tauri::command]
+async fn mail_follow_up_report(
+    panel: State<'_, Panel>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    recipient: String,
+    message: String,
+    on_progress: Channel<ReportProgress>,
+) -> Result<MessageId> {
+    reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
+        .await?
+        .send(&panel, &recipient, &message)
+        .await
+}
+
+#[tauri::command]
 fn open_exported(path: PathBuf) -> Result<()> {
     reports::open_in_viewer(&path)
 }
@@ -500,6 +530,8 @@ pub fn run() {
             service_levels_save,
             report_session,
             report_follow_ups,
+            mail_session_report,
+            mail_follow_up_report,
             open_exported,
             database_path,
         ])

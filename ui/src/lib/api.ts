@@ -52,6 +52,13 @@ import type { ReportFile } from "./bindings/ReportFile";
 import type { ReportOptions } from "./bindings/ReportOptions";
 import type { ReportProgress } from "./bindings/ReportProgress";
 
+/** Invokes `command` with `onProgress` called for each progress event it sends. */
+function withProgress<T, P>(command: string, args: Record<string, unknown>, onProgress: (p: P) => void): Promise<T> {
+  const channel = new Channel<P>();
+  channel.onmessage = onProgress;
+  return invoke<T>(command, { ...args, onProgress: channel });
+}
+
 export const api = {
   participantsList: (query: ParticipantQuery) => invoke<ParticipantPage>("participants_list", { query }),
   participantDetail: (id: ParticipantId) => invoke<ParticipantDetail>("participant_detail", { id }),
@@ -64,11 +71,8 @@ export const api = {
     invoke<Participant>("participant_set_do_not_contact", { id, on }),
   participantErase: (id: ParticipantId, reason: string | null) =>
     invoke<Erasure>("participant_erase", { id, reason }),
-  participantsImport: (path: string, onProgress: (p: ImportProgress) => void) => {
-    const channel = new Channel<ImportProgress>();
-    channel.onmessage = onProgress;
-    return invoke<ImportReport>("participants_import", { path, onProgress: channel });
-  },
+  participantsImport: (path: string, onProgress: (p: ImportProgress) => void) =>
+    withProgress<ImportReport, ImportProgress>("participants_import", { path }, onProgress),
   participantsExport: (path: string, query: ParticipantQuery) =>
     invoke<number>("participants_export", { path, query }),
   attributeKeys: () => invoke<AttributeKey[]>("attribute_keys"),
@@ -119,16 +123,26 @@ export const api = {
   issueReopen: (id: IssueId, reason: string) => invoke<Issue>("issue_reopen", { id, reason }),
   serviceLevels: () => invoke<ServiceLevels>("service_levels"),
   serviceLevelsSave: (levels: ServiceLevels) => invoke<ServiceLevels>("service_levels_save", { levels }),
-  reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) => {
-    const channel = new Channel<ReportProgress>();
-    channel.onmessage = onProgress;
-    return invoke<ReportFile>("report_session", { id, options, path, onProgress: channel });
-  },
-  reportFollowUps: (from: string, to: string, path: string, onProgress: (p: ReportProgress) => void) => {
-    const channel = new Channel<ReportProgress>();
-    channel.onmessage = onProgress;
-    return invoke<ReportFile>("report_follow_ups", { from, to, path, onProgress: channel });
-  },
+  reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) =>
+    withProgress<ReportFile, ReportProgress>("report_session", { id, options, path }, onProgress),
+  reportFollowUps: (from: string, to: string, path: string, onProgress: (p: ReportProgress) => void) =>
+    withProgress<ReportFile, ReportProgress>("report_follow_ups", { from, to, path }, onProgress),
+  mailSessionReport: (
+    id: SessionId,
+    options: ReportOptions,
+    recipient: string,
+    message: string,
+    onProgress: (p: ReportProgress) => void,
+  ) =>
+    withProgress<MessageId, ReportProgress>("mail_session_report", { id, options, recipient, message }, onProgress),
+  mailFollowUpReport: (
+    from: string,
+    to: string,
+    recipient: string,
+    message: string,
+    onProgress: (p: ReportProgress) => void,
+  ) =>
+    withProgress<MessageId, ReportProgress>("mail_follow_up_report", { from, to, recipient, message }, onProgress),
   openExported: (path: string) => invoke<null>("open_exported", { path }),
   databasePath: () => invoke<string>("database_path"),
 };

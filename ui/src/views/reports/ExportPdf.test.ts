@@ -52,4 +52,35 @@ describe("ExportPdf", () => {
     expect((await screen.findByTestId("export-error")).textContent).toBe("/no/such/dir/x.pdf: could not be written: No such file or directory (os error 2)");
     expect(opened).toEqual([]);
   });
+
+  it("queues the report to a recipient with a message, and says so", async () => {
+    const sent: [string, string][] = [];
+    const mail = (recipient: string, message: string, onProgress: (p: ReportProgress) => void) => {
+      onProgress({ step: "Writing the PDF", done: 3, total: 3 });
+      sent.push([recipient, message]);
+      return Promise.resolve(7);
+    };
+    render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")), mail });
+    expect((screen.getByTestId("mail-run") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "  client@example.com " } });
+    await fireEvent.input(screen.getByTestId("mail-message"), { target: { value: "Here is <b>Tuesday</b>'s session." } });
+    await fireEvent.click(screen.getByTestId("mail-run"));
+    await waitFor(() => expect(screen.getByTestId("mail-done").textContent).toContain("Queued to client@example.com"));
+    expect(sent).toEqual([["client@example.com", "Here is <b>Tuesday</b>'s session."]]);
+    expect(screen.queryByTestId("export-done")).toBeNull();
+  });
+
+  it("says why a report could not be mailed", async () => {
+    const mail = () => Promise.reject({ kind: "InvalidInput", field: "email", value: "client@", reason: "has no domain after @" });
+    render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")), mail });
+    await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "client@" } });
+    await fireEvent.click(screen.getByTestId("mail-run"));
+    expect((await screen.findByTestId("export-error")).textContent).toContain("client@");
+    expect(screen.queryByTestId("mail-done")).toBeNull();
+  });
+
+  it("offers no mail field where a report cannot be mailed", () => {
+    render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")) });
+    expect(screen.queryByTestId("mail-to")).toBeNull();
+  });
 });

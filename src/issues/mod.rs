@@ -91,36 +91,103 @@ const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
     JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
 
 fn issue_from(row: &SqliteRow, now: DateTime<Utc>) -> Result<Issue> {
-    let status: IssueStatus = row.get::<String, _>("status").parse()?;
-    let first_contact_due = instant(row.get("first_contact_due"));
-    let resolution_due = instant(row.get("resolution_due"));
-    let first_contact_at = row.get::<Option<i64>, _>("first_contact_at").map(instant);
-    let overdue = status.is_open()
-        && ((first_contact_at.is_none() && now > first_contact_due) || now > resolution_due);
-    Ok(Issue {
-        id: IssueId(row.get("id")),
-        session: SessionId(row.get("session")),
+    IssueJson {
+        id: row.get("id"),
+        session: row.get("session"),
         session_title: row.get("session_title"),
-        participant: ParticipantId(row.get("participant")),
+        participant: row.get("participant"),
         participant_name: row.get("participant_name"),
         participant_email: row.get("participant_email"),
-        note: row.get::<Option<i64>, _>("note").map(NoteId),
+        note: row.get("note"),
         summary: row.get("summary"),
         detail: row.get("detail"),
         category: row.get("category"),
-        severity: row.get::<String, _>("severity").parse()?,
-        owner: row.get::<Option<i64>, _>("owner").map(StaffId),
+        severity: row.get("severity"),
+        owner: row.get("owner"),
         owner_name: row.get("owner_name"),
-        status,
-        first_contact_due,
-        resolution_due,
-        first_contact_at,
-        resolved_at: row.get::<Option<i64>, _>("resolved_at").map(instant),
+        status: row.get("status"),
+        first_contact_due: row.get("first_contact_due"),
+        resolution_due: row.get("resolution_due"),
+        first_contact_at: row.get("first_contact_at"),
+        resolved_at: row.get("resolved_at"),
         resolution: row.get("resolution"),
         handoffs: row.get::<i64, _>("handoffs") as u32,
-        overdue,
-        created_at: instant(row.get("created_at")),
-    })
+        created_at: row.get("created_at"),
+    }
+    .issue(now)
+}
+
+/// An issue `i` (with its session `ss`, participant `p` and owner `o`) as
+/// one JSON object: a list comes back from SQLite as one array, not a row
+/// per issue.
+const ISSUE_JSON: &str = "json_object('id', i.id, 'session', i.session, 'sessionTitle', ss.title, \
+    'participant', i.participant, 'participantName', p.name, 'participantEmail', p.email, \
+    'note', i.note, 'summary', i.summary, 'detail', i.detail, 'category', i.category, \
+    'severity', i.severity, 'owner', i.owner, 'ownerName', o.name, 'status', i.status, \
+    'firstContactDue', i.first_contact_due, 'resolutionDue', i.resolution_due, \
+    'firstContactAt', i.first_contact_at, 'resolvedAt', i.resolved_at, \
+    'resolution', i.resolution, 'handoffs', i.handoffs, 'createdAt', i.created_at)";
+
+/// An issue as stored: a row, or an object of [`ISSUE_JSON`].
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueJson {
+    id: i64,
+    session: i64,
+    session_title: String,
+    participant: i64,
+    participant_name: String,
+    participant_email: Option<String>,
+    note: Option<i64>,
+    summary: String,
+    detail: String,
+    category: String,
+    severity: String,
+    owner: Option<i64>,
+    owner_name: Option<String>,
+    status: String,
+    first_contact_due: i64,
+    resolution_due: i64,
+    first_contact_at: Option<i64>,
+    resolved_at: Option<i64>,
+    resolution: Option<String>,
+    handoffs: u32,
+    created_at: i64,
+}
+
+impl IssueJson {
+    fn issue(self, now: DateTime<Utc>) -> Result<Issue> {
+        let status: IssueStatus = self.status.parse()?;
+        let first_contact_due = instant(self.first_contact_due);
+        let resolution_due = instant(self.resolution_due);
+        let first_contact_at = self.first_contact_at.map(instant);
+        let overdue = status.is_open()
+            && ((first_contact_at.is_none() && now > first_contact_due) || now > resolution_due);
+        Ok(Issue {
+            id: IssueId(self.id),
+            session: SessionId(self.session),
+            session_title: self.session_title,
+            participant: ParticipantId(self.participant),
+            participant_name: self.participant_name,
+            participant_email: self.participant_email,
+            note: self.note.map(NoteId),
+            summary: self.summary,
+            detail: self.detail,
+            category: self.category,
+            severity: self.severity.parse()?,
+            owner: self.owner.map(StaffId),
+            owner_name: self.owner_name,
+            status,
+            first_contact_due,
+            resolution_due,
+            first_contact_at,
+            resolved_at: self.resolved_at.map(instant),
+            resolution: self.resolution,
+            handoffs: self.handoffs,
+            overdue,
+            created_at: instant(self.created_at),
+        })
+    }
 }
 
 async fn get_in(conn: &mut SqliteConnection, id: IssueId, now: DateTime<Utc>) -> Result<Issue> {
@@ -211,14 +278,17 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
         _ => None,
     };
     let now = panel.now();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
-         AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
-         AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
-              ((i.first_contact_at IS NULL AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
-         ORDER BY i.status IN ('open', 'contacted') DESC, \
-         CASE WHEN i.first_contact_at IS NULL THEN i.first_contact_due ELSE i.resolution_due END, i.id \
-         LIMIT ?7"
+    // Open first, then by the next due time.
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT json_group_array(json(issue) ORDER BY open DESC, next_due, id) FROM ( \
+           SELECT {ISSUE_JSON} AS issue, i.id, i.status IN ('open', 'contacted') AS open, \
+             CASE WHEN i.first_contact_at IS NULL THEN i.first_contact_due ELSE i.resolution_due END \
+               AS next_due \
+           FROM {FROM} WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
+           AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
+           AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
+                ((i.first_contact_at IS NULL AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
+           ORDER BY open DESC, next_due, i.id LIMIT ?7)"
     )))
     .bind(owner.map(|o| o.0))
     .bind(query.status.map(IssueStatus::as_str))
@@ -227,9 +297,15 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
     .bind(query.overdue)
     .bind(millis(now))
     .bind(query.limit.unwrap_or(200).clamp(1, 5000))
-    .fetch_all(panel.pool())
+    .fetch_one(panel.pool())
     .await?;
-    rows.iter().map(|r| issue_from(r, now)).collect()
+    serde_json::from_str::<Vec<IssueJson>>(&json)
+        .map_err(|e| Error::Database {
+            detail: format!("the issues did not read back: {e}"),
+        })?
+        .into_iter()
+        .map(|i| i.issue(now))
+        .collect()
 }
 
 /// The open issues of the staff member using this computer.

@@ -166,7 +166,7 @@ pub(crate) async fn insert_many(
         .await?;
     let at = millis(now);
     // Each chunk goes in as one JSON array, unpacked by SQLite: binding
-    // fourteen values a row through the driver cost more than the insert.
+    // fourteen values a row through the driver cost more than the unpacking.
     let mut rows = String::new();
     for (n, chunk) in people.chunks(INSERT_BATCH).enumerate() {
         let start = first + (n * INSERT_BATCH) as i64;

@@ -229,8 +229,6 @@ fn serialise(doc: &PdfDocument) -> Result<Vec<u8>> {
         deflate(first);
     });
     let mut bytes = Vec::new();
-    let _ = pdf.save_to(&mut bytes);
-    bytes.clear();
     pdf.save_to(&mut bytes)
         .map_err(|e| Error::file("the report", e.to_string()))?;
     Ok(bytes)

@@ -40,6 +40,7 @@ fn export_all(dir: &Path) {
         consent::ConsentText,
         mail::OutboxPage,
         mail::OutboxDetail,
+        mail::MessagePreview,
         mail::OutboxQuery,
         mail::settings::SmtpSettings,
         mail::settings::SmtpInput,

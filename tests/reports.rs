@@ -506,7 +506,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
 #[tokio::test]
 async fn a_report_is_mailed_as_a_pdf_attachment_through_the_outbox() {
     use mail_parser::MimeHeaders;
-    use panelkeeper::mail::{settings, worker};
+    use panelkeeper::mail::{self, settings, worker};
     let t = common::panel().await;
     let p = &t.panel;
     let server = common::smtp::SmtpServer::start(t.dir.path(), &[]);
@@ -524,6 +524,35 @@ async fn a_report_is_mailed_as_a_pdf_attachment_through_the_outbox() {
         matches!(err, Error::InvalidInput { ref field, .. } if field == "email"),
         "{err:?}"
     );
+    // The preview is the message as it will go, and queues nothing.
+    let waiting = mail::counts(p).await.unwrap().waiting;
+    let preview = report
+        .preview(
+            p,
+            "client@example.net",
+            "As promised: the anonymised report.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview.to, "client@example.net");
+    assert_eq!(preview.reply_to.as_deref(), Some("ana@company.example.com"));
+    assert_eq!(preview.body.subject, "Report: Paying at the till");
+    assert!(
+        preview
+            .body
+            .text
+            .contains("As promised: the anonymised report.")
+    );
+    assert_eq!(
+        preview.attachments,
+        [(
+            "Paying at the till.pdf".to_string(),
+            report.pdf.len() as u64
+        )]
+    );
+    assert_eq!(mail::counts(p).await.unwrap().waiting, waiting);
+    let err = report.preview(p, "client@", "").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     report
         .send(
             p,
@@ -532,6 +561,7 @@ async fn a_report_is_mailed_as_a_pdf_attachment_through_the_outbox() {
         )
         .await
         .unwrap();
+    assert_eq!(mail::counts(p).await.unwrap().waiting, waiting + 1);
     worker::send_due(p).await.unwrap();
     let delivered = server.delivered();
     let got = delivered

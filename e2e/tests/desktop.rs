@@ -1185,7 +1185,8 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     );
     assert!(!report.contains("DRAFT"));
 
-    // Mail the same report to a client: it arrives with the PDF attached.
+    // Mail the same report to a client, seen first as it will go: it
+    // arrives with the PDF attached.
     fill(&c, "[data-testid=mail-to]", "client@example.org").await;
     fill(
         &c,
@@ -1193,7 +1194,16 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
         "Tuesday's session, anonymised.",
     )
     .await;
-    click(&c, "[data-testid=mail-run]").await;
+    click(&c, "[data-testid=mail-preview]").await;
+    let preview = until("the mail's preview", || async {
+        text(&c, "[data-testid=mail-preview-text]").await
+    })
+    .await;
+    assert!(
+        preview.contains("Tuesday's session, anonymised."),
+        "{preview}"
+    );
+    click(&c, "[data-testid=mail-send]").await;
     let queued = until("the report to be queued", || async {
         text(&c, "[data-testid=mail-done]").await
     })

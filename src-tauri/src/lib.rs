@@ -8,7 +8,8 @@ use panelkeeper::issues::{
 };
 use panelkeeper::mail::settings::{self, SmtpInput, SmtpSettings};
 use panelkeeper::mail::{
-    self, MessageId, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage, OutboxQuery, worker,
+    self, MessageId, MessagePreview, OutboxCounts, OutboxDetail, OutboxMessage, OutboxPage,
+    OutboxQuery, worker,
 };
 use panelkeeper::notes::{self, Note, NoteHit, NoteId, NoteInput, NoteSearch, NoteVersion};
 use panelkeeper::participants::screener::{self, Screener};
@@ -417,6 +418,34 @@ async fn mail_follow_up_report(
 }
 
 #[tauri::command]
+async fn preview_session_report_mail(
+    panel: State<'_, Panel>,
+    id: SessionId,
+    options: ReportOptions,
+    recipient: String,
+    message: String,
+) -> Result<MessagePreview> {
+    reports::session(&panel, id, options, &|_| ())
+        .await?
+        .preview(&panel, &recipient, &message)
+        .await
+}
+
+#[tauri::command]
+async fn preview_follow_up_report_mail(
+    panel: State<'_, Panel>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    recipient: String,
+    message: String,
+) -> Result<MessagePreview> {
+    reports::follow_ups(&panel, from, to, &|_| ())
+        .await?
+        .preview(&panel, &recipient, &message)
+        .await
+}
+
+#[tauri::command]
 fn open_exported(path: PathBuf) -> Result<()> {
     reports::open_in_viewer(&path)
 }
@@ -532,6 +561,8 @@ pub fn run() {
             report_follow_ups,
             mail_session_report,
             mail_follow_up_report,
+            preview_session_report_mail,
+            preview_follow_up_report_mail,
             open_exported,
             database_path,
         ])

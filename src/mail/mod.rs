@@ -17,8 +17,8 @@ pub mod transport;
 pub mod worker;
 
 pub use model::{
-    Attachment, MessageId, MessageKind, NewMessage, OutboxCounts, OutboxDetail, OutboxMessage,
-    OutboxPage, OutboxQuery, Rendered, Status,
+    Attachment, MessageId, MessageKind, MessagePreview, NewMessage, OutboxCounts, OutboxDetail,
+    OutboxMessage, OutboxPage, OutboxQuery, Rendered, Status,
 };
 
 use crate::db::{instant, millis};

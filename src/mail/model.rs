@@ -161,6 +161,37 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// A message as it would go out, shown to the person who wrote part of it
+/// before it is queued.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePreview {
+    pub to: String,
+    /// The sender's name shown instead of the one in the SMTP settings.
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    /// Subject and bodies; the HTML body is for a mail program, not the webview.
+    pub body: Rendered,
+    /// Attached files: name and size in bytes.
+    pub attachments: Vec<(String, u64)>,
+}
+
+impl From<&NewMessage> for MessagePreview {
+    fn from(m: &NewMessage) -> MessagePreview {
+        MessagePreview {
+            to: m.to.as_str().to_string(),
+            from_name: m.from_name.clone(),
+            reply_to: m.reply_to.as_ref().map(|e| e.as_str().to_string()),
+            body: m.body.clone(),
+            attachments: m
+                .attachments
+                .iter()
+                .map(|a| (a.filename.clone(), a.content.len() as u64))
+                .collect(),
+        }
+    }
+}
+
 /// A message to be stored in the outbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {

@@ -16,7 +16,7 @@ pub mod layout;
 
 use crate::issues::{self, Issue, IssueQuery, IssueStatus};
 use crate::mail::templates::{self, ReportMail, Template};
-use crate::mail::{self, Attachment, MessageId, MessageKind, NewMessage};
+use crate::mail::{self, Attachment, MessageId, MessageKind, MessagePreview, NewMessage};
 use crate::notes;
 use crate::participants::ParticipantId;
 use crate::participants::fields::{Email, check_text};
@@ -102,6 +102,20 @@ impl Report {
     /// Queues the report to `to` as a PDF attachment, with `message` from
     /// the staff member using this computer, through the outbox.
     pub async fn send(&self, panel: &Panel, to: &str, message: &str) -> Result<MessageId> {
+        let mail = self.mail(panel, to, message).await?;
+        let mut tx = panel.write().await?;
+        let id = mail::enqueue(&mut tx, mail.not_before, &mail).await?;
+        tx.commit().await?;
+        panel.wake_mail();
+        Ok(id)
+    }
+
+    /// The mail [`Report::send`] would queue, for its sender to read first.
+    pub async fn preview(&self, panel: &Panel, to: &str, message: &str) -> Result<MessagePreview> {
+        Ok(MessagePreview::from(&self.mail(panel, to, message).await?))
+    }
+
+    async fn mail(&self, panel: &Panel, to: &str, message: &str) -> Result<NewMessage> {
         let to = Email::parse(to)?;
         let message = check_text("message", message)?;
         let sender = staff::current(panel).await?;
@@ -125,32 +139,22 @@ impl Report {
                 }
             })
             .collect();
-        let now = panel.now();
-        let mut tx = panel.write().await?;
-        let id = mail::enqueue(
-            &mut tx,
-            now,
-            &NewMessage {
-                kind: MessageKind::Report,
-                to,
-                to_name: String::new(),
-                reply_to: sender.as_ref().and_then(|s| Email::parse(&s.email).ok()),
-                from_name: sender.map(|s| s.name),
-                body,
-                headers: Default::default(),
-                attachments: vec![Attachment {
-                    filename: format!("{}.pdf", filename.trim()),
-                    content_type: "application/pdf".into(),
-                    content: self.pdf.clone(),
-                }],
-                not_before: now,
-                topic: None,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        panel.wake_mail();
-        Ok(id)
+        Ok(NewMessage {
+            kind: MessageKind::Report,
+            to,
+            to_name: String::new(),
+            reply_to: sender.as_ref().and_then(|s| Email::parse(&s.email).ok()),
+            from_name: sender.map(|s| s.name),
+            body,
+            headers: Default::default(),
+            attachments: vec![Attachment {
+                filename: format!("{}.pdf", filename.trim()),
+                content_type: "application/pdf".into(),
+                content: self.pdf.clone(),
+            }],
+            not_before: panel.now(),
+            topic: None,
+        })
     }
 }
 

@@ -14,6 +14,7 @@ import type { ParticipantInput } from "./bindings/ParticipantInput";
 import type { ParticipantPage } from "./bindings/ParticipantPage";
 import type { ParticipantQuery } from "./bindings/ParticipantQuery";
 import type { MessageId } from "./bindings/MessageId";
+import type { MessagePreview } from "./bindings/MessagePreview";
 import type { OutboxCounts } from "./bindings/OutboxCounts";
 import type { OutboxDetail } from "./bindings/OutboxDetail";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
@@ -143,6 +144,10 @@ export const api = {
     onProgress: (p: ReportProgress) => void,
   ) =>
     withProgress<MessageId, ReportProgress>("mail_follow_up_report", { from, to, recipient, message }, onProgress),
+  previewSessionReportMail: (id: SessionId, options: ReportOptions, recipient: string, message: string) =>
+    invoke<MessagePreview>("preview_session_report_mail", { id, options, recipient, message }),
+  previewFollowUpReportMail: (from: string, to: string, recipient: string, message: string) =>
+    invoke<MessagePreview>("preview_follow_up_report_mail", { from, to, recipient, message }),
   openExported: (path: string) => invoke<null>("open_exported", { path }),
   databasePath: () => invoke<string>("database_path"),
 };

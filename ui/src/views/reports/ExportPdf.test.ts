@@ -4,6 +4,7 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import ExportPdf from "./ExportPdf.svelte";
 import type { ReportFile } from "../../lib/bindings/ReportFile";
 import type { ReportProgress } from "../../lib/bindings/ReportProgress";
+import type { MessagePreview } from "../../lib/bindings/MessagePreview";
 
 let opened: string[] = [];
 
@@ -53,30 +54,70 @@ describe("ExportPdf", () => {
     expect(opened).toEqual([]);
   });
 
-  it("queues the report to a recipient with a message, and says so", async () => {
+  it("shows the mail as it will go, as text, then queues it", async () => {
     const sent: [string, string][] = [];
-    const mail = (recipient: string, message: string, onProgress: (p: ReportProgress) => void) => {
-      onProgress({ step: "Writing the PDF", done: 3, total: 3 });
-      sent.push([recipient, message]);
-      return Promise.resolve(7);
+    const previewed: [string, string][] = [];
+    const mail = {
+      preview: (recipient: string, message: string): Promise<MessagePreview> => {
+        previewed.push([recipient, message]);
+        return Promise.resolve({
+          to: recipient,
+          fromName: "Ana Moderator",
+          replyTo: "ana@company.example.com",
+          body: { subject: "Report: Checkout", text: `Hello,\n\n${message}\n\nAna Moderator`, html: "<p>unused</p>" },
+          attachments: [["Checkout.pdf", 90_000]],
+        });
+      },
+      send: (recipient: string, message: string, onProgress: (p: ReportProgress) => void) => {
+        onProgress({ step: "Writing the PDF", done: 3, total: 3 });
+        sent.push([recipient, message]);
+        return Promise.resolve(7);
+      },
     };
     render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")), mail });
-    expect((screen.getByTestId("mail-run") as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId("mail-preview") as HTMLButtonElement).disabled).toBe(true);
     await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "  client@example.com " } });
     await fireEvent.input(screen.getByTestId("mail-message"), { target: { value: "Here is <b>Tuesday</b>'s session." } });
-    await fireEvent.click(screen.getByTestId("mail-run"));
+    await fireEvent.click(screen.getByTestId("mail-preview"));
+    const text = await screen.findByTestId("mail-preview-text");
+    // The message is shown as typed: markup in it is text, not HTML.
+    expect(text.textContent).toContain("Here is <b>Tuesday</b>'s session.");
+    expect(text.querySelector("b")).toBeNull();
+    expect(screen.getByTestId("mail-preview-box").textContent).toContain("Checkout.pdf (88 KB)");
+    expect(screen.getByTestId("mail-preview-subject").textContent).toBe("Report: Checkout");
+    expect(sent).toEqual([]);
+    await fireEvent.click(screen.getByTestId("mail-send"));
     await waitFor(() => expect(screen.getByTestId("mail-done").textContent).toContain("Queued to client@example.com"));
-    expect(sent).toEqual([["client@example.com", "Here is <b>Tuesday</b>'s session."]]);
+    expect(previewed).toEqual([["client@example.com", "Here is <b>Tuesday</b>'s session."]]);
+    expect(sent).toEqual(previewed);
+    expect(screen.queryByTestId("mail-preview-box")).toBeNull();
     expect(screen.queryByTestId("export-done")).toBeNull();
   });
 
+  it("drops the preview when the message changes, so what is sent was seen", async () => {
+    const mail = {
+      preview: (recipient: string, message: string): Promise<MessagePreview> =>
+        Promise.resolve({ to: recipient, fromName: null, replyTo: null, body: { subject: "Report", text: message, html: "" }, attachments: [] }),
+      send: () => Promise.reject(new Error("not sent")),
+    };
+    render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")), mail });
+    await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "client@example.com" } });
+    await fireEvent.click(screen.getByTestId("mail-preview"));
+    await screen.findByTestId("mail-preview-box");
+    await fireEvent.input(screen.getByTestId("mail-message"), { target: { value: "Changed" } });
+    expect(screen.queryByTestId("mail-preview-box")).toBeNull();
+  });
+
   it("says why a report could not be mailed", async () => {
-    const mail = () => Promise.reject({ kind: "InvalidInput", field: "email", value: "client@", reason: "has no domain after @" });
+    const mail = {
+      preview: () => Promise.reject({ kind: "InvalidInput", field: "email", value: "client@", reason: "has no domain after @" }),
+      send: () => Promise.reject(new Error("not sent")),
+    };
     render(ExportPdf, { name: "x.pdf", run: () => Promise.reject(new Error("not exported")), mail });
     await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "client@" } });
-    await fireEvent.click(screen.getByTestId("mail-run"));
+    await fireEvent.click(screen.getByTestId("mail-preview"));
     expect((await screen.findByTestId("export-error")).textContent).toContain("client@");
-    expect(screen.queryByTestId("mail-done")).toBeNull();
+    expect(screen.queryByTestId("mail-preview-box")).toBeNull();
   });
 
   it("offers no mail field where a report cannot be mailed", () => {

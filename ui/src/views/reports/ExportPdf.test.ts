@@ -108,6 +108,21 @@ describe("ExportPdf", () => {
     expect(screen.queryByTestId("mail-preview-box")).toBeNull();
   });
 
+  it("drops the preview when the report itself changes", async () => {
+    const mail = () => ({
+      preview: (recipient: string, message: string): Promise<MessagePreview> =>
+        Promise.resolve({ to: recipient, fromName: null, replyTo: null, body: { subject: "Report", text: message, html: "" }, attachments: [] }),
+      send: () => Promise.reject(new Error("not sent")),
+    });
+    const run = () => Promise.reject(new Error("not exported"));
+    const { rerender } = render(ExportPdf, { name: "x.pdf", run, mail: mail() });
+    await fireEvent.input(screen.getByTestId("mail-to"), { target: { value: "client@example.com" } });
+    await fireEvent.click(screen.getByTestId("mail-preview"));
+    await screen.findByTestId("mail-preview-box");
+    await rerender({ name: "x.pdf", run, mail: mail() });
+    expect(screen.queryByTestId("mail-preview-box")).toBeNull();
+  });
+
   it("says why a report could not be mailed", async () => {
     const mail = {
       preview: () => Promise.reject({ kind: "InvalidInput", field: "email", value: "client@", reason: "has no domain after @" }),

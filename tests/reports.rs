@@ -481,14 +481,21 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     assert!(text.contains("Sam Owner"));
     assert!(text.contains("Oldest open promises (2 of 2)"), "{text}");
 
-    let err = reports::follow_ups(p, day("2026-06-30"), day("2026-06-01"), &|_| {})
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        matches!(err, Error::InvalidInput { ref field, .. } if field == "to"),
-        "{err:?}"
-    );
+    // A range that ends before it starts, and one ending on the last day a
+    // date can hold (which has no day after it): refused, not a panic.
+    for (from, to) in [
+        (day("2026-06-30"), day("2026-06-01")),
+        (day("2026-06-01"), chrono::NaiveDate::MAX),
+    ] {
+        let err = reports::follow_ups(p, from, to, &|_| {})
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "to"),
+            "{err:?}"
+        );
+    }
     assert!(matches!(
         reports::session(
             p,

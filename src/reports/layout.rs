@@ -529,17 +529,7 @@ impl<'f> Layout<'f> {
         };
         let top = MARGIN - 30.0;
         let height = style.line_height() + 8.0;
-        self.set_fill(Colour(0.99, 0.91, 0.92));
-        self.ops.extend([Op::DrawRectangle {
-            rectangle: Rect {
-                x: Pt(MARGIN),
-                y: Pt(PAGE_HEIGHT - top - height),
-                width: Pt(Self::width()),
-                height: Pt(height),
-                mode: Some(PaintMode::Fill),
-                winding_order: None,
-            },
-        }]);
+        self.fill(top, height, Colour(0.99, 0.91, 0.92));
         let line = self
             .wrap(mark, Self::width() - 12.0, style)
             .into_iter()

@@ -605,10 +605,11 @@ pub async fn follow_ups(
             format!("is before the start of the range, {from}"),
         ));
     }
-    let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    let end = (to + chrono::Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
+    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = to
+        .succ_opt()
+        .ok_or_else(|| Error::invalid("to", to.to_string(), "is past the last day there is"))?
+        .and_time(chrono::NaiveTime::MIN)
         .and_utc();
     step(progress, 0, "Reading the issues");
     let all = issues::raised_between(panel, start, end).await?;

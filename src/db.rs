@@ -2,10 +2,12 @@
 //! the migrations in `migrations/`. Queries live with their domain modules,
 //! not here.
 
+pub(crate) mod bulk;
+
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -45,4 +47,52 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
 /// The inverse of [`millis`].
 pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Switches off the connection's automatic WAL checkpoint for one large
+/// write, returning the setting to give back to [`restore_autocheckpoint`].
+///
+/// The commit stays durable (the WAL is synced); what moves is the copy of
+/// the written pages from the WAL into the database file, which SQLite
+/// would otherwise do inside the commit. [`checkpoint_soon`] does it after.
+pub(crate) async fn pause_autocheckpoint(conn: &mut SqliteConnection) -> Result<i64> {
+    let previous: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut *conn)
+        .await?;
+    Ok(previous)
+}
+
+/// Gives the connection back its automatic checkpoint.
+pub(crate) async fn restore_autocheckpoint(
+    conn: &mut SqliteConnection,
+    previous: i64,
+) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA wal_autocheckpoint = {previous}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Copies the WAL into the database file in the background, without
+/// blocking readers or writers (a passive checkpoint). Returns the task, to
+/// await where the caller needs it done.
+pub(crate) fn checkpoint_soon(pool: &SqlitePool) -> tokio::task::JoinHandle<()> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "checkpoint"),
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed; SQLite retries on a later commit")
+            }
+        }
+    })
 }

@@ -79,26 +79,37 @@ impl Error {
 }
 
 /// SQLite's primary result codes for "another connection holds the lock".
-const SQLITE_BUSY: &str = "5";
-const SQLITE_LOCKED: &str = "6";
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
+/// Another process (the CLI beside the app, a long import) kept the panel
+/// busy past the busy timeout: said in the person's words, not SQLite's.
+fn busy() -> Error {
+    Error::conflict(
+        "the panel database is busy with another change (such as an import in another window); \
+         nothing was changed, try again when it has finished",
+    )
+}
+
+impl Error {
+    /// An error SQLite returned through its C interface (`src/db/bulk.rs`).
+    pub(crate) fn sqlite(code: i32, detail: String) -> Self {
+        if matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED) {
+            tracing::warn!(%detail, "database busy");
+            return busy();
+        }
+        tracing::error!(%detail, "database error");
+        Error::Database { detail }
+    }
+}
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        // Another process (the CLI beside the app, a long import) kept the
-        // panel busy past the busy timeout: say so, not SQLite's words.
         if let sqlx::Error::Database(db) = &e {
-            let code = db.code();
-            let primary = code.as_deref().map(|c| {
-                c.parse::<i32>()
-                    .map(|n| (n & 0xff).to_string())
-                    .unwrap_or_default()
-            });
-            if matches!(primary.as_deref(), Some(SQLITE_BUSY | SQLITE_LOCKED)) {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok());
+            if code.is_some_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)) {
                 tracing::warn!(error = %e, "database busy");
-                return Error::conflict(
-                    "the panel database is busy with another change (such as an import in another window); \
-                     nothing was changed, try again when it has finished",
-                );
+                return busy();
             }
         }
         tracing::error!(error = %e, "database error");

@@ -16,8 +16,10 @@ use super::fields;
 use super::model::{ParticipantId, ParticipantInput, ValidParticipant};
 use super::repo;
 use crate::Panel;
+use crate::db;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use sqlx::Connection;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -173,16 +175,94 @@ pub async fn import_bytes(
     // load and sizes the progress bar.
     let estimate = bytes.iter().filter(|&&b| b == b'\n').count().max(1) as u32;
 
-    let (send, mut receive) = tokio::sync::mpsc::channel::<Parsed>(4);
+    let (send, receive) = tokio::sync::mpsc::channel::<Parsed>(4);
+    let (spent_send, spent) = std::sync::mpsc::channel::<Vec<ValidParticipant>>();
     let parser = {
         let (name, source, bytes) = (name.to_string(), source.map(str::to_string), bytes.clone());
         tokio::task::spawn_blocking(move || {
-            header.parse_rows(&name, source.as_deref(), &bytes, &send)
+            header.parse_rows(&name, source.as_deref(), &bytes, &send, &spent)
         })
     };
 
-    let now = panel.now();
-    let mut tx = panel.write().await?;
+    // A large import leaves the copy of its pages into the database file
+    // for after the commit, in the background.
+    let mut conn = panel.pool().acquire().await?;
+    let paused = match estimate >= BULK_MIN {
+        true => Some(db::pause_autocheckpoint(&mut conn).await?),
+        false => None,
+    };
+    let reader = Reader {
+        parser,
+        receive,
+        spent: spent_send,
+        estimate,
+    };
+    let written = write_rows(&mut conn, name, reader, panel.now(), progress).await;
+    if let Some(previous) = paused {
+        if let Err(e) = db::restore_autocheckpoint(&mut conn, previous).await {
+            tracing::warn!(error = %e, "closing the import's connection");
+            conn.close_on_drop();
+        }
+        if written.is_ok() {
+            db::checkpoint_soon(panel.pool());
+        }
+    }
+    let Written {
+        mut report,
+        counts,
+        done,
+        bulk,
+    } = written?;
+    (report.created, report.updated, report.unchanged) = counts;
+    progress(ImportProgress::Writing {
+        rows_done: done,
+        rows_total: done,
+    });
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        rows = report.rows,
+        bulk,
+        "import written"
+    );
+    Ok(report)
+}
+
+/// The parser's side of an import, as the writer sees it.
+struct Reader {
+    parser: tokio::task::JoinHandle<Result<ImportReport>>,
+    receive: tokio::sync::mpsc::Receiver<Parsed>,
+    /// Chunks written, handed back to be freed by the parser.
+    spent: std::sync::mpsc::Sender<Vec<ValidParticipant>>,
+    /// Data lines, near enough.
+    estimate: u32,
+}
+
+/// What the writer did: the parser's report, (created, updated,
+/// unchanged), rows received, and whether it loaded in bulk.
+struct Written {
+    report: ImportReport,
+    counts: (u32, u32, u32),
+    done: u32,
+    bulk: bool,
+}
+
+/// Writes the parser's chunks as they come, in one write transaction that
+/// commits at the end.
+async fn write_rows(
+    conn: &mut sqlx::SqliteConnection,
+    name: &str,
+    reader: Reader,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+) -> Result<Written> {
+    let started = std::time::Instant::now();
+    let Reader {
+        parser,
+        mut receive,
+        spent,
+        estimate,
+    } = reader;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let existing = repo::count(&mut tx).await?;
     let bulk = estimate >= BULK_MIN && estimate as i64 >= existing;
     let mut known = if bulk {
@@ -202,7 +282,10 @@ pub async fn import_bytes(
             Parsed::Progress(p) => progress(p),
             Parsed::Rows(rows) => {
                 done += rows.len() as u32;
-                let (c, u, n) = write_chunk(&mut tx, rows, known.as_mut(), now).await?;
+                let (c, u, n) = write_chunk(&mut tx, &rows, known.as_mut(), now).await?;
+                // Freed where they were made: mimalloc frees another
+                // thread's memory several times slower.
+                let _ = spent.send(rows);
                 counts = (counts.0 + c, counts.1 + u, counts.2 + n);
                 progress(ImportProgress::Writing {
                     rows_done: done,
@@ -211,7 +294,7 @@ pub async fn import_bytes(
             }
         }
     }
-    let mut report = parser
+    let report = parser
         .await
         .map_err(|e| Error::file(name, format!("reading stopped: {e}")))??;
     let rows_written = started.elapsed();
@@ -226,18 +309,12 @@ pub async fn import_bytes(
         commit_ms = (started.elapsed() - indexed).as_millis() as u64,
         "import phases"
     );
-    (report.created, report.updated, report.unchanged) = counts;
-    progress(ImportProgress::Writing {
-        rows_done: done,
-        rows_total: done,
-    });
-    tracing::debug!(
-        ms = started.elapsed().as_millis() as u64,
-        rows = report.rows,
+    Ok(Written {
+        report,
+        counts,
+        done,
         bulk,
-        "import written"
-    );
-    Ok(report)
+    })
 }
 
 /// Imports of at least this many rows into a panel no larger than the
@@ -407,6 +484,7 @@ impl Header {
         source: Option<&str>,
         bytes: &[u8],
         send: &tokio::sync::mpsc::Sender<Parsed>,
+        spent: &std::sync::mpsc::Receiver<Vec<ValidParticipant>>,
     ) -> Result<ImportReport> {
         let total = bytes.len() as u64;
         let mut report = ImportReport {
@@ -469,6 +547,7 @@ impl Header {
                     seen.insert(valid.email.normalised().to_string(), line);
                     chunk.push(valid);
                     if chunk.len() == CHUNK {
+                        spent.try_iter().for_each(drop);
                         let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
                         send.blocking_send(Parsed::Rows(full))
                             .map_err(|_| stopped())?;
@@ -626,7 +705,7 @@ fn merge(current: &ValidParticipant, row: &ValidParticipant) -> ValidParticipant
 /// where the row changes them. Returns (created, updated, unchanged).
 async fn write_chunk(
     conn: &mut sqlx::SqliteConnection,
-    rows: Vec<ValidParticipant>,
+    rows: &[ValidParticipant],
     known: Option<&mut HashMap<String, ParticipantId>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u32, u32, u32)> {
@@ -643,8 +722,8 @@ async fn write_chunk(
             repo::ids_by_email(conn, &emails).await?
         }
     };
-    let (old, new): (Vec<ValidParticipant>, Vec<ValidParticipant>) = rows
-        .into_iter()
+    let (old, new): (Vec<&ValidParticipant>, Vec<&ValidParticipant>) = rows
+        .iter()
         .partition(|r| existing.contains_key(r.email.normalised()));
     if !new.is_empty() {
         repo::insert_many(conn, &new, now).await?;
@@ -664,7 +743,7 @@ async fn write_chunk(
         let current = stored.get(id).and_then(as_valid);
         let merged = match &current {
             Some(c) => merge(c, row),
-            None => row.clone(),
+            None => (*row).clone(),
         };
         if current.as_ref() == Some(&merged) {
             unchanged += 1;

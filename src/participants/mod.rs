@@ -30,7 +30,7 @@ pub async fn create(panel: &Panel, input: &ParticipantInput) -> Result<Participa
     let valid = input.validate()?;
     let mut tx = panel.write().await?;
     repo::check_email_free(&mut tx, &valid.email, None).await?;
-    let ids = repo::insert_many(&mut tx, std::slice::from_ref(&valid), panel.now()).await?;
+    let ids = repo::insert_many(&mut tx, &[&valid], panel.now()).await?;
     let created = repo::load(&mut tx, ids[0]).await?;
     tx.commit().await?;
     Ok(created)
@@ -155,5 +155,6 @@ pub(crate) async fn repo_insert(
     people: &[ValidParticipant],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ParticipantId>> {
-    repo::insert_many(conn, people, now).await
+    let people: Vec<&ValidParticipant> = people.iter().collect();
+    repo::insert_many(conn, &people, now).await
 }

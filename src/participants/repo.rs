@@ -9,6 +9,7 @@
 
 use super::fields;
 use super::model::*;
+use crate::db::bulk::{self, Value};
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -21,8 +22,8 @@ const COLUMNS: &str = "id, name, email, phone, time_zone, language, source, attr
 /// SQLite allows 32,766 bound values in one statement.
 const MAX_BINDS: usize = 32_000;
 
-/// People per bulk-insert statement (14 values each, within SQLite's limit
-/// of 32,766 bound values).
+/// People written per lock of the connection: the driver's worker waits
+/// for its connection no longer than one batch takes.
 const INSERT_BATCH: usize = 2_000;
 
 /// Raises the recruitment revision inside the caller's transaction, so the
@@ -154,55 +155,44 @@ pub(crate) async fn check_email_free(
 
 /// Inserts new participants with consecutive ids after the largest one. The
 /// caller holds a write transaction (`BEGIN IMMEDIATE`), so no other writer
-/// can take the same ids. Rows go in as multi-row `INSERT ... VALUES`
-/// statements of up to 2,000 people each.
+/// can take the same ids. Rows are bound in place through SQLite's own
+/// interface (`crate::db::bulk`), a batch at a time.
 pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
-    people: &[ValidParticipant],
+    people: &[&ValidParticipant],
     now: DateTime<Utc>,
 ) -> Result<Vec<ParticipantId>> {
     let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM participants")
         .fetch_one(&mut *conn)
         .await?;
     let at = millis(now);
-    // Each chunk goes in as one JSON array, unpacked by SQLite: binding
-    // fourteen values a row through the driver cost more than the unpacking.
-    let mut rows = String::new();
     for (n, chunk) in people.chunks(INSERT_BATCH).enumerate() {
         let start = first + (n * INSERT_BATCH) as i64;
-        rows.clear();
-        rows.push('[');
-        for (i, p) in chunk.iter().enumerate() {
-            if i > 0 {
-                rows.push(',');
-            }
-            let row = (
-                start + i as i64,
-                p.name.as_str(),
-                p.email.as_str(),
-                p.email.normalised(),
-                p.email.hash(),
-                p.phone.as_deref(),
-                p.time_zone.as_deref(),
-                p.language.as_deref(),
-                p.source.as_deref(),
-                p.derived.attributes_json.as_str(),
-                p.derived.tags_json.as_str(),
-                p.derived.search_text.as_str(),
-            );
-            rows.push_str(&serde_json::to_string(&row).expect("text serialises"));
-        }
-        rows.push(']');
-        sqlx::query(
+        let mut rows = bulk::Rows::prepare(
+            conn,
             "INSERT INTO participants (id, name, email, email_norm, email_hash, phone, time_zone, \
              language, source, attributes, tags, search_text, created_at, updated_at) \
-             SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9, \
-               r->>10, r->>11, ?2, ?2 FROM (SELECT value AS r FROM jsonb_each(jsonb(?1)))",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(rows.as_str())
-        .bind(at)
-        .execute(&mut *conn)
         .await?;
+        for (i, p) in chunk.iter().enumerate() {
+            rows.write(&[
+                Value::Int(start + i as i64),
+                p.name.as_str().into(),
+                p.email.as_str().into(),
+                p.email.normalised().into(),
+                p.email.hash().into(),
+                p.phone.as_deref().into(),
+                p.time_zone.as_deref().into(),
+                p.language.as_deref().into(),
+                p.source.as_deref().into(),
+                p.derived.attributes_json.as_str().into(),
+                p.derived.tags_json.as_str().into(),
+                p.derived.search_text.as_str().into(),
+                Value::Int(at),
+                Value::Int(at),
+            ])?;
+        }
     }
     touch(conn).await?;
     Ok((0..people.len() as i64)

@@ -90,6 +90,8 @@ pub(crate) fn checkpoint_soon(pool: &SqlitePool) -> tokio::task::JoinHandle<()> 
             .await
         {
             Ok(_) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "checkpoint"),
+            // The program is ending: closing the last connection checkpoints.
+            Err(sqlx::Error::PoolClosed) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "checkpoint failed; SQLite retries on a later commit")
             }

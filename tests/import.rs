@@ -117,6 +117,18 @@ async fn duplicate_emails_inside_a_file_point_at_the_first_line() {
 }
 
 #[tokio::test]
+async fn line_numbers_count_crlf_blank_lines_and_quoted_breaks() {
+    let t = panel().await;
+    let r = import(&t.panel, "crlf_blank_lines.csv").await.unwrap();
+    assert_eq!((r.rows, r.created), (5, 2), "{r:?}");
+    let lines: Vec<u64> = r.rejected.iter().map(|e| e.line).collect();
+    // Bob on line 3; a blank line 4; Carl's row spans lines 5 to 7; Dora
+    // on 8; Anna's repeat on 9, pointing back at line 2.
+    assert_eq!(lines, vec![3, 8, 9], "{:?}", r.rejected);
+    assert!(r.rejected[2].reason.contains("same email as line 2"));
+}
+
+#[tokio::test]
 async fn every_invalid_field_is_named() {
     let t = panel().await;
     let r = import(&t.panel, "invalid_emails.csv").await.unwrap();

@@ -13,7 +13,7 @@
 //! importing the same file twice changes nothing the second time.
 
 use super::fields;
-use super::model::{ParticipantId, ParticipantInput, ValidParticipant};
+use super::model::{Fields, ParticipantId, ValidParticipant};
 use super::repo;
 use crate::Panel;
 use crate::db;
@@ -23,7 +23,10 @@ use sqlx::Connection;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use ts_rs::TS;
+
+mod parts;
 
 /// A row that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -180,7 +183,11 @@ pub async fn import_bytes(
     let parser = {
         let (name, source, bytes) = (name.to_string(), source.map(str::to_string), bytes.clone());
         tokio::task::spawn_blocking(move || {
-            header.parse_rows(&name, source.as_deref(), &bytes, &send, &spent)
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            let (report, parts) =
+                header.parse_rows(&name, source.as_deref(), &bytes, threads, &send, &spent)?;
+            tracing::debug!(parts, "file read");
+            Ok(report)
         })
     };
 
@@ -323,6 +330,48 @@ const BULK_MIN: u32 = 5_000;
 
 /// Rows per chunk handed from the parser to the writer.
 const CHUNK: usize = 5_000;
+
+/// How a repeated email is reported, before the first line that has it.
+const REPEATS: &str = "is the same email as line ";
+
+/// The same rejection pointing at another first line.
+fn repeat_reason(reason: &str, first: u64) -> String {
+    match reason.rfind(REPEATS) {
+        Some(i) => format!("{}{first}", &reason[..i + REPEATS.len()]),
+        None => reason.to_string(),
+    }
+}
+
+/// Where a part's good rows go.
+enum Out<'a> {
+    /// To the writer as they are read (the first part).
+    Stream {
+        send: &'a tokio::sync::mpsc::Sender<Parsed>,
+        spent: &'a std::sync::mpsc::Receiver<Vec<ValidParticipant>>,
+        /// Bytes the later parts have read, for the progress shown.
+        ahead: &'a AtomicU64,
+        total: u64,
+    },
+    /// Kept until the parts before are done (the later parts).
+    Keep { ahead: &'a AtomicU64 },
+}
+
+/// What one part of the file held.
+#[derive(Default)]
+struct Part {
+    /// Good rows with their line numbers, when kept.
+    kept: Vec<(Vec<ValidParticipant>, Vec<u64>)>,
+    rows: u32,
+    rejected: Vec<RowError>,
+    /// Rejections for an email seen earlier in the part: (index into
+    /// `rejected`, normalised email).
+    repeats: Vec<(usize, String)>,
+    /// Normalised emails of the good rows, with their lines.
+    seen: HashMap<String, u64>,
+    /// The stop a row started exactly at, ending the part; `None` when it
+    /// read to the end of the file.
+    ended: Option<usize>,
+}
 
 /// What the parser thread hands the writer.
 enum Parsed {
@@ -477,15 +526,21 @@ impl Header {
     }
 
     /// Parses and checks every data row, handing good rows to the writer in
-    /// chunks; returns the report of rows read and rejected.
+    /// chunks, in file order; returns the report of rows read and rejected.
+    ///
+    /// A large file is cut into parts (`parts::cuts`), one thread each. The
+    /// first part streams its rows to the writer as it goes; the others keep
+    /// theirs until every part before them is done, then their rows are
+    /// checked against the emails of those earlier parts and sent on.
     fn parse_rows(
         &self,
         name: &str,
         source: Option<&str>,
         bytes: &[u8],
+        threads: usize,
         send: &tokio::sync::mpsc::Sender<Parsed>,
         spent: &std::sync::mpsc::Receiver<Vec<ValidParticipant>>,
-    ) -> Result<ImportReport> {
+    ) -> Result<(ImportReport, usize)> {
         let total = bytes.len() as u64;
         let mut report = ImportReport {
             attribute_columns: self
@@ -506,60 +561,68 @@ impl Header {
         };
         // The writer stops listening only when it failed; its error is the one to report.
         let stopped = || Error::file(name, "the import stopped before the end of the file");
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(bytes);
-        let mut records = reader.byte_records();
-        records.next(); // the header
-        for (n, record) in records.enumerate() {
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
-                    report.rows += 1;
-                    report.rejected.push(RowError {
-                        line,
-                        column: None,
-                        reason: format!("cannot be read as CSV: {e}"),
-                    });
-                    continue;
-                }
+        let header_end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        let cuts = parts::cuts(bytes, header_end, threads);
+        let stops: Vec<usize> = cuts.iter().map(|c| c.at).collect();
+        let ahead = AtomicU64::new(0);
+        let used = std::thread::scope(|scope| {
+            let mut later: Vec<_> = cuts
+                .iter()
+                .enumerate()
+                .map(|(i, &cut)| {
+                    let (stops, ahead) = (&stops[i + 1..], &ahead);
+                    Some(scope.spawn(move || {
+                        self.read_part(source, bytes, cut, stops, Out::Keep { ahead })
+                    }))
+                })
+                .collect();
+            let start = parts::Cut {
+                at: 0,
+                lines_before: 0,
             };
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
-            if n % 4096 == 0 {
-                let bytes_done = record.position().map(|p| p.byte()).unwrap_or(0);
-                send.blocking_send(Parsed::Progress(ImportProgress::Reading {
-                    bytes_done,
-                    bytes_total: total,
-                }))
-                .map_err(|_| stopped())?;
-            }
-            if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
-                continue;
-            }
-            report.rows += 1;
-            match self.row(&record, line, source, &seen) {
-                Ok(valid) => {
-                    seen.insert(valid.email.normalised().to_string(), line);
-                    chunk.push(valid);
-                    if chunk.len() == CHUNK {
-                        spent.try_iter().for_each(drop);
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                        send.blocking_send(Parsed::Rows(full))
-                            .map_err(|_| stopped())?;
-                    }
+            let out = Out::Stream {
+                send,
+                spent,
+                ahead: &ahead,
+                total,
+            };
+            let first = self
+                .read_part(source, bytes, start, &stops, out)
+                .ok_or_else(stopped)?;
+            let mut ended = first.ended;
+            let mut used = 1;
+            let mut earlier = Vec::new();
+            report.rows += first.rows;
+            report.rejected.extend(first.rejected);
+            earlier.push(first.seen);
+            while let Some(k) = ended {
+                let part = later[k]
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        Error::file(name, "reading stopped before the end of the file")
+                    })?;
+                let (rows, rejected) =
+                    self.after(part.kept, &part.rejected, &part.repeats, &earlier);
+                report.rows += part.rows;
+                report.rejected.extend(rejected);
+                for chunk in rows {
+                    spent.try_iter().for_each(drop);
+                    send.blocking_send(Parsed::Rows(chunk))
+                        .map_err(|_| stopped())?;
                 }
-                Err(e) => report.rejected.push(e),
+                earlier.push(part.seen);
+                used += 1;
+                // The part's own stops are the ones after its cut.
+                ended = part.ended.map(|m| k + 1 + m);
             }
-        }
-        if !chunk.is_empty() {
-            send.blocking_send(Parsed::Rows(chunk))
-                .map_err(|_| stopped())?;
-        }
+            Ok::<_, Error>(used)
+        })?;
+        report.rejected.sort_by_key(|e| e.line);
         send.blocking_send(Parsed::Progress(ImportProgress::Reading {
             bytes_done: total,
             bytes_total: total,
@@ -571,7 +634,178 @@ impl Header {
                 "has a header line but no participant rows",
             ));
         }
-        Ok(report)
+        Ok((report, used))
+    }
+
+    /// Reads the rows from `cut` until a row starts exactly at one of
+    /// `stops` (the cuts after it) or the file ends. `None` when the writer
+    /// stopped listening.
+    fn read_part(
+        &self,
+        source: Option<&str>,
+        bytes: &[u8],
+        cut: parts::Cut,
+        stops: &[usize],
+        out: Out<'_>,
+    ) -> Option<Part> {
+        let mut part = Part::default();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut lines = Vec::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&bytes[cut.at..]);
+        let mut records = reader.byte_records();
+        if cut.at == 0 {
+            records.next(); // the header
+        }
+        let mut next_stop = 0;
+        let mut reported = 0u64;
+        // The reader's positions count from where it resumed, which can be
+        // the '\n' of a CRLF or a blank line; rows and lines are counted
+        // here from the bytes instead.
+        let (mut counted_to, mut breaks) = (cut.at, cut.lines_before);
+        let mut locate = |byte: u64| {
+            let mut at = cut.at + byte as usize;
+            while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+                at += 1;
+            }
+            let at = at.max(counted_to);
+            breaks += bytes[counted_to..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            counted_to = at;
+            (at, breaks + 1)
+        };
+        for (n, record) in records.enumerate() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| locate(p.byte()).1);
+                    part.rows += 1;
+                    part.rejected.push(RowError {
+                        line,
+                        column: None,
+                        reason: format!("cannot be read as CSV: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let (at, line) = locate(record.position().map_or(0, |p| p.byte()));
+            while next_stop < stops.len() && stops[next_stop] < at {
+                next_stop += 1; // a cut inside a row: not a row start after all
+            }
+            if stops.get(next_stop) == Some(&at) {
+                part.ended = Some(next_stop);
+                break;
+            }
+            if n % 4096 == 0 {
+                let done = at as u64 - cut.at as u64;
+                match &out {
+                    Out::Stream {
+                        send, ahead, total, ..
+                    } => {
+                        let bytes_done = (at as u64 + ahead.load(Ordering::Relaxed)).min(*total);
+                        let progress = ImportProgress::Reading {
+                            bytes_done,
+                            bytes_total: *total,
+                        };
+                        send.blocking_send(Parsed::Progress(progress)).ok()?;
+                    }
+                    Out::Keep { ahead } => {
+                        ahead.fetch_add(done - reported, Ordering::Relaxed);
+                    }
+                }
+                reported = done;
+            }
+            if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                continue;
+            }
+            part.rows += 1;
+            let valid = match self.row(&record, line, source) {
+                Ok(valid) => valid,
+                Err(e) => {
+                    part.rejected.push(e);
+                    continue;
+                }
+            };
+            if let Some(&first) = part.seen.get(valid.email.normalised()) {
+                let normalised = valid.email.normalised().to_string();
+                part.repeats.push((part.rejected.len(), normalised));
+                part.rejected.push(self.repeat(line, &valid, first));
+                continue;
+            }
+            part.seen.insert(valid.email.normalised().to_string(), line);
+            chunk.push(valid);
+            lines.push(line);
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                match &out {
+                    Out::Stream { send, spent, .. } => {
+                        spent.try_iter().for_each(drop);
+                        send.blocking_send(Parsed::Rows(full)).ok()?;
+                        lines.clear();
+                    }
+                    Out::Keep { .. } => part.kept.push((full, std::mem::take(&mut lines))),
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            match &out {
+                Out::Stream { send, .. } => send.blocking_send(Parsed::Rows(chunk)).ok()?,
+                Out::Keep { .. } => part.kept.push((chunk, lines)),
+            }
+        }
+        Some(part)
+    }
+
+    /// A later part's rows once the parts before it are read: rows whose
+    /// email an earlier part already has are rejected, and the part's own
+    /// repeats point at the first line in the file with that email.
+    fn after(
+        &self,
+        kept: Vec<(Vec<ValidParticipant>, Vec<u64>)>,
+        rejected: &[RowError],
+        repeats: &[(usize, String)],
+        earlier: &[HashMap<String, u64>],
+    ) -> (Vec<Vec<ValidParticipant>>, Vec<RowError>) {
+        let first_line = |email: &str| earlier.iter().find_map(|seen| seen.get(email).copied());
+        let mut rejected = rejected.to_vec();
+        for (i, email) in repeats {
+            if let Some(first) = first_line(email) {
+                rejected[*i].reason = repeat_reason(&rejected[*i].reason, first);
+            }
+        }
+        let mut rows = Vec::with_capacity(kept.len());
+        for (chunk, lines) in kept {
+            if !chunk
+                .iter()
+                .any(|r| first_line(r.email.normalised()).is_some())
+            {
+                rows.push(chunk);
+                continue;
+            }
+            let mut good = Vec::with_capacity(chunk.len());
+            for (row, line) in chunk.into_iter().zip(lines) {
+                match first_line(row.email.normalised()) {
+                    Some(first) => rejected.push(self.repeat(line, &row, first)),
+                    None => good.push(row),
+                }
+            }
+            rows.push(good);
+        }
+        (rows, rejected)
+    }
+
+    /// The rejection of a row whose email an earlier line already has.
+    fn repeat(&self, line: u64, row: &ValidParticipant, first: u64) -> RowError {
+        RowError {
+            line,
+            column: self.header_of(&Role::Email),
+            reason: format!("{} {REPEATS}{first}", row.email.as_str()),
+        }
     }
 
     /// One data row as a checked participant, or why not.
@@ -580,7 +814,6 @@ impl Header {
         record: &csv::ByteRecord,
         line: u64,
         source: Option<&str>,
-        seen: &HashMap<String, u64>,
     ) -> std::result::Result<ValidParticipant, RowError> {
         let reject = |column: Option<String>, reason: String| RowError {
             line,
@@ -594,11 +827,12 @@ impl Header {
                 format!("has {} fields; the header has {width}", record.len()),
             ));
         }
-        let mut input = ParticipantInput {
-            source: source.map(str::to_string),
+        let mut input = Fields {
+            source,
+            keys_checked: true,
             ..Default::default()
         };
-        let (mut first, mut last) = (String::new(), String::new());
+        let (mut first, mut last) = ("", "");
         for (i, r) in self.roles.iter().enumerate() {
             let raw = record.get(i).unwrap_or_default();
             let cell = match std::str::from_utf8(raw) {
@@ -614,25 +848,23 @@ impl Header {
                 }
             };
             match r {
-                Role::Email => input.email = cell.to_string(),
-                Role::Name => input.name = cell.to_string(),
-                Role::FirstName => first = cell.to_string(),
-                Role::LastName => last = cell.to_string(),
-                Role::Phone => input.phone = Some(cell.to_string()),
-                Role::TimeZone => input.time_zone = Some(cell.to_string()),
-                Role::Language => input.language = Some(cell.to_string()),
-                Role::Tags => {
-                    input.tags = cell.split([',', ';', '|']).map(str::to_string).collect()
-                }
-                Role::Source if !cell.is_empty() => input.source = Some(cell.to_string()),
+                Role::Email => input.email = cell,
+                Role::Name => input.name = cell,
+                Role::FirstName => first = cell,
+                Role::LastName => last = cell,
+                Role::Phone => input.phone = Some(cell),
+                Role::TimeZone => input.time_zone = Some(cell),
+                Role::Language => input.language = Some(cell),
+                Role::Tags => input.tags = cell.split([',', ';', '|']).collect(),
+                Role::Source if !cell.is_empty() => input.source = Some(cell),
                 Role::Source | Role::Ignored => {}
-                Role::Attribute(key) => {
-                    input.attributes.insert(key.clone(), cell.to_string());
-                }
+                Role::Attribute(key) => input.attributes.push((key, cell)),
             }
         }
+        let joined;
         if input.name.is_empty() {
-            input.name = format!("{first} {last}").trim().to_string();
+            joined = format!("{first} {last}");
+            input.name = joined.trim();
         }
         let valid = input.validate().map_err(|e| match e {
             Error::InvalidInput {
@@ -649,15 +881,6 @@ impl Header {
             }
             other => reject(None, other.to_string()),
         })?;
-        if let Some(first_line) = seen.get(valid.email.normalised()) {
-            return Err(reject(
-                self.header_of(&Role::Email),
-                format!(
-                    "{} is the same email as line {first_line}",
-                    valid.email.as_str()
-                ),
-            ));
-        }
         Ok(valid)
     }
 }
@@ -758,6 +981,78 @@ async fn write_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::participants::ParticipantInput;
+
+    /// Every row the parser hands on (line order), its report and the
+    /// parts it read in parallel, read by `threads` threads.
+    fn read_all(bytes: &[u8], threads: usize) -> (Vec<String>, ImportReport, usize) {
+        let header = Header::read("t.csv", bytes).unwrap();
+        let (send, mut receive) = tokio::sync::mpsc::channel(1 << 16);
+        let (_spent_send, spent) = std::sync::mpsc::channel();
+        let (report, parts) = header
+            .parse_rows("t.csv", None, bytes, threads, &send, &spent)
+            .unwrap();
+        drop(send);
+        let mut rows = Vec::new();
+        while let Ok(message) = receive.try_recv() {
+            if let Parsed::Rows(chunk) = message {
+                rows.extend(
+                    chunk
+                        .iter()
+                        .map(|r| format!("{}|{}|{:?}", r.name, r.email.as_str(), r.attributes)),
+                );
+            }
+        }
+        (rows, report, parts)
+    }
+
+    #[test]
+    fn parts_read_in_parallel_match_one_reader() {
+        let mut f = String::from("Name,Email,Note\r\n");
+        for i in 0..60_000 {
+            match i % 1000 {
+                // A quoted line break in a field, CRLF and blank lines.
+                7 => f.push_str(&format!(
+                    "\"Anna\r\nQuoted {i}\",q{i}@example.com,\"a, \"\"b\"\"\"\r\n\r\n"
+                )),
+                // Repeats of an email from much earlier in the file.
+                11 => f.push_str(&format!("Again {i},p{}@example.com,x\r\n", i % 997)),
+                // A bad email, and stray quotes inside unquoted fields (two,
+                // so that the count of quotes stays even after them).
+                13 => f.push_str(&format!("Bad {i},not-an-email,5\" screen\r\n")),
+                14 => f.push_str(&format!("Size {i},s{i}@example.com,7\" screen\r\n")),
+                _ => f.push_str(&format!("Person {i},p{i}@example.com,n{}\r\n", i % 7)),
+            }
+        }
+        let one = read_all(f.as_bytes(), 1);
+        assert!(one.1.rejected.len() > 100, "{}", one.1.rejected.len());
+        assert!(
+            one.1
+                .rejected
+                .iter()
+                .any(|e| e.reason.contains("same email as line"))
+        );
+        for threads in [2, 3, 8] {
+            let many = read_all(f.as_bytes(), threads);
+            assert!(many.2 > 1, "{threads} threads: read as one part");
+            assert!(many.0 == one.0, "{threads} threads: rows differ");
+            assert_eq!(many.1, one.1, "{threads} threads: reports differ");
+        }
+    }
+
+    #[test]
+    fn a_cut_inside_an_odd_quote_falls_back_to_one_reader() {
+        // Every row has a stray quote, so every cut lands inside what the
+        // quote count takes for a field; the result must still be right.
+        let mut f = String::from("Name,Email,Size\n");
+        for i in 0..40_000 {
+            f.push_str(&format!("Person {i},p{i}@example.com,5\" screen\n"));
+        }
+        let one = read_all(f.as_bytes(), 1);
+        assert_eq!(one.0.len(), 40_000);
+        let many = read_all(f.as_bytes(), 4);
+        assert_eq!((many.0, many.1), (one.0, one.1));
+    }
 
     #[test]
     fn sniffs_the_delimiter_outside_quotes() {

@@ -132,38 +132,57 @@ impl ValidParticipant {
     }
 }
 
-fn optional(
-    raw: &Option<String>,
-    parse: impl Fn(&str) -> Result<String>,
-) -> Result<Option<String>> {
-    match raw.as_deref().map(str::trim) {
+fn optional(raw: Option<&str>, parse: impl Fn(&str) -> Result<String>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => parse(s).map(Some),
     }
 }
 
-impl ParticipantInput {
+/// A participant's fields borrowed from where they were read (a CSV row),
+/// checked by [`Fields::validate`] with the rules of
+/// [`ParticipantInput::validate`] without copying them first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fields<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub phone: Option<&'a str>,
+    pub time_zone: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub source: Option<&'a str>,
+    /// (name, value); the names are checked unless `keys_checked`.
+    pub attributes: Vec<(&'a str, &'a str)>,
+    /// Whether the attribute names already passed `fields::parse_key` (an
+    /// import checks its header once, not on every row).
+    pub keys_checked: bool,
+    pub tags: Vec<&'a str>,
+}
+
+impl Fields<'_> {
     /// Checks every field; the error names the first one that is wrong.
-    pub fn validate(&self) -> Result<ValidParticipant> {
-        let name = fields::check_text("name", &self.name)?;
+    pub(crate) fn validate(&self) -> Result<ValidParticipant> {
+        let name = fields::check_text("name", self.name)?;
         if name.is_empty() {
-            return Err(Error::invalid("name", &self.name, "is empty"));
+            return Err(Error::invalid("name", self.name, "is empty"));
         }
         if name.chars().count() > 200 {
             return Err(Error::invalid(
                 "name",
-                &self.name,
+                self.name,
                 "is longer than 200 characters",
             ));
         }
-        let email = Email::parse(&self.email)?;
-        let phone = optional(&self.phone, fields::parse_phone)?;
-        let time_zone = optional(&self.time_zone, fields::parse_time_zone)?;
-        let language = optional(&self.language, fields::parse_language)?;
-        let source = optional(&self.source, |s| fields::check_text("source", s))?;
+        let email = Email::parse(self.email)?;
+        let phone = optional(self.phone, fields::parse_phone)?;
+        let time_zone = optional(self.time_zone, fields::parse_time_zone)?;
+        let language = optional(self.language, fields::parse_language)?;
+        let source = optional(self.source, |s| fields::check_text("source", s))?;
         let mut attributes = BTreeMap::new();
-        for (key, value) in &self.attributes {
-            let key = fields::parse_key("attribute", key)?;
+        for &(key, value) in &self.attributes {
+            let key = match self.keys_checked {
+                true => key.to_string(),
+                false => fields::parse_key("attribute", key)?,
+            };
             let value = fields::check_text(&key, value)?;
             if !value.is_empty() {
                 attributes.insert(key, value);
@@ -186,6 +205,28 @@ impl ParticipantInput {
             attributes,
             tags,
         })
+    }
+}
+
+impl ParticipantInput {
+    /// Checks every field; the error names the first one that is wrong.
+    pub fn validate(&self) -> Result<ValidParticipant> {
+        Fields {
+            name: &self.name,
+            email: &self.email,
+            phone: self.phone.as_deref(),
+            time_zone: self.time_zone.as_deref(),
+            language: self.language.as_deref(),
+            source: self.source.as_deref(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            keys_checked: false,
+            tags: self.tags.iter().map(String::as_str).collect(),
+        }
+        .validate()
     }
 }
 

@@ -84,6 +84,8 @@ pub(crate) struct Derived {
     pub attributes_json: String,
     pub tags_json: String,
     pub search_text: String,
+    /// The folded name: the list's order.
+    pub sort_name: String,
 }
 
 impl Derived {
@@ -94,19 +96,21 @@ impl Derived {
         attributes: &BTreeMap<String, String>,
         tags: &BTreeSet<String>,
     ) -> Derived {
-        let mut text = String::with_capacity(name.len() + email.as_str().len() + 24);
-        text.push_str(name);
-        text.push(' ');
-        text.push_str(email.as_str());
+        let sort_name = fields::fold(name);
+        let mut search_text = String::with_capacity(sort_name.len() + email.as_str().len() + 24);
+        search_text.push_str(&sort_name);
+        search_text.push(' ');
+        search_text.push_str(&fields::fold(email.as_str()));
         if let Some(phone) = phone {
-            text.push(' ');
-            text.push_str(phone);
+            search_text.push(' ');
+            search_text.push_str(&fields::fold(phone));
         }
         Derived {
             attributes_json: serde_json::to_string(attributes)
                 .expect("a map of strings serialises"),
             tags_json: serde_json::to_string(tags).expect("strings serialise"),
-            search_text: fields::fold(&text),
+            search_text,
+            sort_name,
         }
     }
 }

@@ -66,7 +66,7 @@ pub async fn erase(panel: &Panel, id: ParticipantId, reason: Option<&str>) -> Re
     }
     sqlx::query(
         "UPDATE participants SET name = ?, email = NULL, email_norm = NULL, email_hash = NULL, phone = NULL, \
-         time_zone = NULL, language = NULL, source = NULL, attributes = '{}', tags = '[]', search_text = '', \
+         time_zone = NULL, language = NULL, source = NULL, attributes = '{}', tags = '[]', search_text = '', sort_name = '', \
          opted_out_at = NULL, \
          do_not_contact = 1, erased_at = ?, updated_at = ? WHERE id = ?",
     )

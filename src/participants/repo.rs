@@ -171,8 +171,8 @@ pub(crate) async fn insert_many(
         let mut rows = bulk::Rows::prepare(
             conn,
             "INSERT INTO participants (id, name, email, email_norm, email_hash, phone, time_zone, \
-             language, source, attributes, tags, search_text, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             language, source, attributes, tags, search_text, sort_name, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .await?;
         for (i, p) in chunk.iter().enumerate() {
@@ -189,6 +189,7 @@ pub(crate) async fn insert_many(
                 p.derived.attributes_json.as_str().into(),
                 p.derived.tags_json.as_str().into(),
                 p.derived.search_text.as_str().into(),
+                p.derived.sort_name.as_str().into(),
                 Value::Int(at),
                 Value::Int(at),
             ])?;
@@ -284,7 +285,7 @@ pub(crate) async fn update(
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE participants SET name = ?, email = ?, email_norm = ?, email_hash = ?, phone = ?, \
-         time_zone = ?, language = ?, source = ?, attributes = ?, tags = ?, search_text = ?, \
+         time_zone = ?, language = ?, source = ?, attributes = ?, tags = ?, search_text = ?, sort_name = ?, \
          updated_at = ? WHERE id = ? AND erased_at IS NULL",
     )
     .bind(&p.name)
@@ -298,6 +299,7 @@ pub(crate) async fn update(
     .bind(&p.derived.attributes_json)
     .bind(&p.derived.tags_json)
     .bind(&p.derived.search_text)
+    .bind(&p.derived.sort_name)
     .bind(millis(now))
     .bind(id.0)
     .execute(&mut *conn)
@@ -407,7 +409,7 @@ pub(crate) async fn list(
          p.do_not_contact, p.erased_at IS NOT NULL, p.tags FROM participants p",
     );
     push_filters(&mut q, query);
-    q.push(" ORDER BY p.search_text, p.id LIMIT ")
+    q.push(" ORDER BY p.sort_name, p.id LIMIT ")
         .push_bind(query.limit.clamp(1, 1000) as i64)
         .push(" OFFSET ")
         .push_bind(query.offset as i64);
@@ -431,4 +433,91 @@ pub(crate) async fn list(
         offset: query.offset,
         items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    /// Participants saved before the list had its own sort key get one from
+    /// their stored search text when the panel is next opened.
+    #[tokio::test]
+    async fn the_sort_name_migration_fills_in_saved_participants() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 20261125000001)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.unwrap();
+        for (id, name, email, search) in [
+            (
+                1,
+                "Zoë Müller",
+                Some("Zoe.M@Example.com"),
+                "zoe muller zoe.m@example.com +49 30 1",
+            ),
+            (
+                2,
+                "Ünal Öz",
+                Some("ünal@exämple.de"),
+                "unal oz unal@example.de",
+            ),
+            (3, "Erased participant 3", None, ""),
+            (4, "Ann", Some("ann@example.com"), "ann ann@example.com"),
+        ] {
+            sqlx::query(
+                "INSERT INTO participants (id, name, email, search_text, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, 0, 0)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(email)
+            .bind(search)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let pool = crate::db::open(&path).await.unwrap();
+        let keys: Vec<(i64, String)> =
+            sqlx::query("SELECT id, sort_name FROM participants ORDER BY sort_name, id")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (3, String::new()),
+                (4, "ann".to_string()),
+                // A non-ASCII email: the whole search text, which still
+                // begins with the folded name.
+                (2, "unal oz unal@example.de".to_string()),
+                (1, "zoe muller".to_string()),
+            ]
+        );
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT id FROM participants ORDER BY sort_name, id LIMIT 5",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(3))
+        .collect();
+        assert!(
+            plan.iter().any(|p| p.contains("participants_sort")),
+            "{plan:?}"
+        );
+    }
 }

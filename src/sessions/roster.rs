@@ -643,7 +643,7 @@ pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
         "SELECT r.participant, p.name, p.email, p.time_zone, r.rsvp, r.attendance, r.incentive_cents, \
          r.incentive_paid, r.invited_at FROM session_participants r \
          JOIN participants p ON p.id = r.participant WHERE r.session = ? \
-         ORDER BY p.search_text, p.id",
+         ORDER BY p.sort_name, p.id",
     )
     .bind(id.0)
     .fetch_all(panel.pool())

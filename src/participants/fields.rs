@@ -204,10 +204,19 @@ pub fn parse_language(raw: &str) -> Result<String> {
 /// Lower-cases and strips accents so `zoe` finds `Zoë` and `lukasz` finds
 /// `Łukasz`.
 pub fn fold(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_ascii_lowercase();
-    }
     let mut out = String::with_capacity(s.len());
+    fold_into(&mut out, s);
+    out
+}
+
+/// [`fold`], appended to `out`.
+pub fn fold_into(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        let start = out.len();
+        out.push_str(s);
+        out[start..].make_ascii_lowercase();
+        return;
+    }
     for c in s.nfd() {
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
@@ -224,7 +233,6 @@ pub fn fold(s: &str) -> String {
             c => out.extend(c.to_lowercase()),
         }
     }
-    out
 }
 
 /// Checks an attribute or tag name: 1 to 64 characters, letters, digits,

@@ -147,14 +147,8 @@ pub async fn import_file(
     let bytes =
         std::fs::read(path).map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
     let source = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    import_bytes(
-        panel,
-        &path.display().to_string(),
-        source.as_deref(),
-        &bytes,
-        progress,
-    )
-    .await
+    let name = path.display().to_string();
+    import_owned(panel, &name, source.as_deref(), bytes, progress).await
 }
 
 /// Imports CSV text. `name` names the file in errors; `source` is recorded
@@ -171,9 +165,23 @@ pub async fn import_bytes(
     bytes: &[u8],
     progress: &(dyn Fn(ImportProgress) + Sync),
 ) -> Result<ImportReport> {
+    import_owned(panel, name, source, bytes.to_vec(), progress).await
+}
+
+/// [`import_bytes`] on bytes the import may keep (shared with the threads
+/// that read them, not copied).
+async fn import_owned(
+    panel: &Panel,
+    name: &str,
+    source: Option<&str>,
+    bytes: Vec<u8>,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+) -> Result<ImportReport> {
     let started = std::time::Instant::now();
-    let bytes: Arc<[u8]> = Arc::from(strip_bom(name, bytes)?);
-    let header = Header::read(name, &bytes)?;
+    let bom = bytes.len() - strip_bom(name, &bytes)?.len();
+    let file = Arc::new(bytes);
+    let bytes = &file[bom..];
+    let header = Header::read(name, bytes)?;
     // Data lines, near enough (quoted line breaks count too): decides a bulk
     // load and sizes the progress bar.
     let estimate = bytes.iter().filter(|&&b| b == b'\n').count().max(1) as u32;
@@ -181,11 +189,12 @@ pub async fn import_bytes(
     let (send, receive) = tokio::sync::mpsc::channel::<Parsed>(4);
     let (spent_send, spent) = std::sync::mpsc::channel::<Vec<ValidParticipant>>();
     let parser = {
-        let (name, source, bytes) = (name.to_string(), source.map(str::to_string), bytes.clone());
+        let (name, source, file) = (name.to_string(), source.map(str::to_string), file.clone());
         tokio::task::spawn_blocking(move || {
+            let bytes = &file[bom..];
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
             let (report, parts) =
-                header.parse_rows(&name, source.as_deref(), &bytes, threads, &send, &spent)?;
+                header.parse_rows(&name, source.as_deref(), bytes, threads, &send, &spent)?;
             tracing::debug!(parts, "file read");
             Ok(report)
         })
@@ -656,9 +665,10 @@ impl Header {
             .has_headers(false)
             .flexible(true)
             .from_reader(&bytes[cut.at..]);
-        let mut records = reader.byte_records();
+        // One record, read into again and again.
+        let mut record = csv::ByteRecord::new();
         if cut.at == 0 {
-            records.next(); // the header
+            let _ = reader.read_byte_record(&mut record); // the header
         }
         let mut next_stop = 0;
         let mut reported = 0u64;
@@ -679,9 +689,10 @@ impl Header {
             counted_to = at;
             (at, breaks + 1)
         };
-        for (n, record) in records.enumerate() {
-            let record = match record {
-                Ok(r) => r,
+        for n in 0.. {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     let line = e.position().map_or(0, |p| locate(p.byte()).1);
                     part.rows += 1;
@@ -692,7 +703,7 @@ impl Header {
                     });
                     continue;
                 }
-            };
+            }
             let (at, line) = locate(record.position().map_or(0, |p| p.byte()));
             while next_stop < stops.len() && stops[next_stop] < at {
                 next_stop += 1; // a cut inside a row: not a row start after all

@@ -100,10 +100,10 @@ impl Derived {
         let mut search_text = String::with_capacity(sort_name.len() + email.as_str().len() + 24);
         search_text.push_str(&sort_name);
         search_text.push(' ');
-        search_text.push_str(&fields::fold(email.as_str()));
+        fields::fold_into(&mut search_text, email.as_str());
         if let Some(phone) = phone {
             search_text.push(' ');
-            search_text.push_str(&fields::fold(phone));
+            fields::fold_into(&mut search_text, phone);
         }
         Derived {
             attributes_json: serde_json::to_string(attributes)

@@ -22,7 +22,11 @@ pub(super) struct Cut {
 const MIN_PART_BYTES: usize = 512 * 1024;
 
 /// Up to `parts - 1` cuts after `from` (the end of the header line), at
-/// likely row starts, in increasing order, about evenly spaced.
+/// likely row starts, in increasing order.
+///
+/// The first part is half a part longer than the others: its rows go to the
+/// writer as they are read, while the later parts' rows wait for it, so the
+/// less there is to write once it ends, the sooner the import is done.
 pub(super) fn cuts(bytes: &[u8], from: usize, parts: usize) -> Vec<Cut> {
     let body = bytes.len().saturating_sub(from);
     let parts = parts.min(body / MIN_PART_BYTES).max(1);
@@ -30,7 +34,7 @@ pub(super) fn cuts(bytes: &[u8], from: usize, parts: usize) -> Vec<Cut> {
     // Quotes and line breaks counted up to `scanned`.
     let (mut scanned, mut quotes, mut lines) = (0usize, 0usize, 0u64);
     for i in 1..parts {
-        let target = from + body * i / parts;
+        let target = from + body * (2 * i + 1) / (2 * parts + 1);
         if target < scanned {
             continue;
         }

@@ -121,7 +121,13 @@ fn normalise(local: &str, domain: &str) -> String {
 }
 
 pub(crate) fn hash_normalised(normalised: &str) -> String {
-    hex::encode(Sha256::digest(normalised.as_bytes()))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(normalised.as_bytes()) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// Checks a phone number: digits with the usual separators, an optional

@@ -376,7 +376,7 @@ struct Part {
     /// `rejected`, normalised email).
     repeats: Vec<(usize, String)>,
     /// Normalised emails of the good rows, with their lines.
-    seen: HashMap<String, u64>,
+    seen: foldhash::HashMap<String, u64>,
     /// The stop a row started exactly at, ending the part; `None` when it
     /// read to the end of the file.
     ended: Option<usize>,
@@ -780,7 +780,7 @@ impl Header {
         kept: Vec<(Vec<ValidParticipant>, Vec<u64>)>,
         rejected: &[RowError],
         repeats: &[(usize, String)],
-        earlier: &[HashMap<String, u64>],
+        earlier: &[foldhash::HashMap<String, u64>],
     ) -> (Vec<Vec<ValidParticipant>>, Vec<RowError>) {
         let first_line = |email: &str| earlier.iter().find_map(|seen| seen.get(email).copied());
         let mut rejected = rejected.to_vec();

@@ -41,6 +41,9 @@ pub struct Panel {
     path: PathBuf,
     index: Arc<participants::index::Cache>,
     mail: Arc<tokio::sync::Notify>,
+    /// Upkeep started after a change committed (the WAL checkpoint after a
+    /// large import), for [`Panel::settle`].
+    upkeep: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Panel {
@@ -58,6 +61,7 @@ impl Panel {
             path,
             index: Arc::default(),
             mail: Arc::default(),
+            upkeep: Arc::default(),
         })
     }
 
@@ -79,7 +83,24 @@ impl Panel {
 
     /// Closes the database, checkpointing the WAL.
     pub async fn close(&self) {
+        self.settle().await;
         self.pool.close().await;
+    }
+
+    /// Waits for the upkeep that changes started in the background, such as
+    /// copying a large import from the WAL into the database file.
+    pub async fn settle(&self) {
+        let running = std::mem::take(&mut *self.upkeep.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in running {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs `task` in the background; [`Panel::settle`] waits for it.
+    pub(crate) fn upkeep(&self, task: tokio::task::JoinHandle<()>) {
+        let mut running = self.upkeep.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|t| !t.is_finished());
+        running.push(task);
     }
 
     /// Tells a running mail worker to look at the outbox now (after a

@@ -220,7 +220,7 @@ async fn import_owned(
             conn.close_on_drop();
         }
         if written.is_ok() {
-            db::checkpoint_soon(panel.pool());
+            panel.upkeep(db::checkpoint_soon(panel.pool()));
         }
     }
     let Written {
@@ -1063,6 +1063,38 @@ mod tests {
         assert_eq!(one.0.len(), 40_000);
         let many = read_all(f.as_bytes(), 4);
         assert_eq!((many.0, many.1), (one.0, one.1));
+    }
+
+    #[tokio::test]
+    async fn a_large_import_is_copied_into_the_database_file_after_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let panel = crate::Panel::open(&path).await.unwrap();
+        let mut csv = String::from("Name,Email\n");
+        for i in 0..6_000 {
+            csv.push_str(&format!("Person {i},p{i}@example.com\n"));
+        }
+        let r = import_bytes(&panel, "big.csv", None, csv.as_bytes(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(r.created, 6_000);
+        panel.settle().await;
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size > 500_000,
+            "the rows are in the database file ({size} bytes)"
+        );
+        // Every connection checkpoints on its own again.
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            let mut conn = panel.pool().acquire().await.unwrap();
+            let every: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(every, 1000);
+            conns.push(conn);
+        }
     }
 
     #[test]

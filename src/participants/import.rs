@@ -155,9 +155,9 @@ pub async fn import_file(
 /// as new participants' source when the file has no source column.
 ///
 /// The header is checked first, so a file that cannot be used changes
-/// nothing. Rows are then parsed and checked on a worker thread while the
-/// previous chunk is written, and everything commits in one transaction at
-/// the end (or nothing does).
+/// nothing. Rows are then parsed and checked on worker threads (one per
+/// core for a large file) while the previous chunk is written, and
+/// everything commits in one transaction at the end (or nothing does).
 pub async fn import_bytes(
     panel: &Panel,
     name: &str,

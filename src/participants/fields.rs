@@ -23,6 +23,21 @@ impl Email {
     /// with no spaces, quotes or control characters, and a domain of dot-
     /// separated labels with at least one dot.
     pub fn parse(raw: &str) -> Result<Email> {
+        let (display, local, domain) = Email::split(raw)?;
+        let mut normalised = String::with_capacity(display.len());
+        normalise_into(&mut normalised, local, domain);
+        let mut hash = String::with_capacity(64);
+        push_hash_hex(&mut hash, &normalised);
+        Ok(Email {
+            display: display.to_string(),
+            hash,
+            normalised,
+        })
+    }
+
+    /// Checks an address by the rules of [`Email::parse`]; returns it
+    /// trimmed, with its local part and domain.
+    pub(crate) fn split(raw: &str) -> Result<(&str, &str, &str)> {
         let s = raw.trim();
         let bad = |reason: &str| Error::invalid("email", raw, reason);
         if s.is_empty() {
@@ -40,7 +55,7 @@ impl Email {
         if local.contains('@') {
             return Err(bad("has more than one @"));
         }
-        if local.chars().count() > 64 {
+        if local.len() > 64 && local.chars().count() > 64 {
             return Err(bad("has more than 64 characters before the @"));
         }
         if let Some(c) = local.chars().find(|c| {
@@ -73,12 +88,16 @@ impl Email {
                 return Err(bad(&format!("has {c:?} in the domain")));
             }
         }
-        let normalised = normalise(local, domain);
-        Ok(Email {
-            display: s.to_string(),
-            hash: hash_normalised(&normalised),
-            normalised,
-        })
+        Ok((s, local, domain))
+    }
+
+    /// An address from its three stored forms, already known good.
+    pub(crate) fn from_stored(display: &str, normalised: &str, hash: &str) -> Email {
+        Email {
+            display: display.to_string(),
+            normalised: normalised.to_string(),
+            hash: hash.to_string(),
+        }
     }
 
     /// The address as entered (trimmed).
@@ -100,39 +119,75 @@ impl Email {
 
 /// Lower-cases the address (mail providers treat local parts case-blind in
 /// practice) and folds Gmail's ignored dots and `+tags`, the one provider
-/// whose aliasing is documented and common in panels.
-fn normalise(local: &str, domain: &str) -> String {
-    let local = if local.is_ascii() {
-        local.to_ascii_lowercase()
-    } else {
-        local.nfc().collect::<String>().to_lowercase()
-    };
-    let mut domain = domain.to_lowercase();
-    if domain == "googlemail.com" {
-        domain = "gmail.com".into();
-    }
-    let local = if domain == "gmail.com" {
+/// whose aliasing is documented and common in panels. Appended to `out`.
+pub(crate) fn normalise_into(out: &mut String, local: &str, domain: &str) {
+    let domain: std::borrow::Cow<'_, str> =
+        if domain.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+            domain.into()
+        } else {
+            domain.to_lowercase().into()
+        };
+    let gmail = matches!(&*domain, "gmail.com" | "googlemail.com");
+    if gmail {
         let base = local.split('+').next().unwrap_or_default();
-        base.replace('.', "")
+        let start = out.len();
+        push_lower_local(out, base);
+        if out[start..].contains('.') {
+            let kept: String = out[start..].chars().filter(|&c| c != '.').collect();
+            out.truncate(start);
+            out.push_str(&kept);
+        }
+        out.push_str("@gmail.com");
     } else {
-        local
-    };
-    format!("{local}@{domain}")
+        push_lower_local(out, local);
+        out.push('@');
+        out.push_str(&domain);
+    }
 }
 
-pub(crate) fn hash_normalised(normalised: &str) -> String {
+fn push_lower_local(out: &mut String, local: &str) {
+    if local.is_ascii() {
+        let start = out.len();
+        out.push_str(local);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&local.nfc().collect::<String>().to_lowercase());
+    }
+}
+
+/// SHA-256 of a normalised address.
+pub(crate) fn hash_bytes(normalised: &str) -> [u8; 32] {
+    Sha256::digest(normalised.as_bytes()).into()
+}
+
+/// [`hash_bytes`] in lower-case hex, appended to `out`.
+pub(crate) fn push_hash_hex(out: &mut String, normalised: &str) {
+    push_hex(out, &hash_bytes(normalised));
+}
+
+/// Bytes in lower-case hex, appended to `out`.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in Sha256::digest(normalised.as_bytes()) {
+    for &b in bytes {
         out.push(HEX[usize::from(b >> 4)] as char);
         out.push(HEX[usize::from(b & 0xf)] as char);
     }
+}
+
+pub(crate) fn hash_normalised(normalised: &str) -> String {
+    let mut out = String::with_capacity(64);
+    push_hash_hex(&mut out, normalised);
     out
 }
 
 /// Checks a phone number: digits with the usual separators, an optional
 /// leading `+`, and between 5 and 20 digits. It is kept as written.
 pub fn parse_phone(raw: &str) -> Result<String> {
+    check_phone(raw).map(str::to_string)
+}
+
+/// [`parse_phone`] without a copy: the number trimmed.
+pub(crate) fn check_phone(raw: &str) -> Result<&str> {
     let s = raw.trim();
     let bad = |reason: &str| Error::invalid("phone", raw, reason);
     if let Some(c) = s
@@ -155,15 +210,24 @@ pub fn parse_phone(raw: &str) -> Result<String> {
             "has {digits} digits; a phone number has 5 to 20"
         )));
     }
-    Ok(s.to_string())
+    Ok(s)
 }
 
 /// Checks an IANA time zone name (`Europe/Berlin`) and returns its canonical
 /// spelling.
 pub fn parse_time_zone(raw: &str) -> Result<String> {
+    check_time_zone(raw).map(str::to_string)
+}
+
+/// [`parse_time_zone`] without a copy.
+pub(crate) fn check_time_zone(raw: &str) -> Result<&'static str> {
     let s = raw.trim();
+    // Most files spell zones exactly; the exact lookup is the quicker one.
+    if let Ok(tz) = s.parse::<chrono_tz::Tz>() {
+        return Ok(tz.name());
+    }
     match chrono_tz::Tz::from_str_insensitive(s) {
-        Ok(tz) => Ok(tz.name().to_string()),
+        Ok(tz) => Ok(tz.name()),
         Err(_) => Err(Error::invalid(
             "time zone",
             raw,
@@ -175,6 +239,23 @@ pub fn parse_time_zone(raw: &str) -> Result<String> {
 /// Checks a BCP 47 language tag (`en`, `de-AT`, `zh-Hans-CN`) and returns it
 /// with conventional casing.
 pub fn parse_language(raw: &str) -> Result<String> {
+    let mut out = String::new();
+    push_language(&mut out, raw)?;
+    Ok(out)
+}
+
+/// [`parse_language`], appended to `out` (which is left as it was on an
+/// error).
+pub(crate) fn push_language(out: &mut String, raw: &str) -> Result<()> {
+    let start = out.len();
+    let result = language_into(out, raw);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn language_into(out: &mut String, raw: &str) -> Result<()> {
     let s = raw.trim();
     let bad = || {
         Error::invalid(
@@ -188,23 +269,26 @@ pub fn parse_language(raw: &str) -> Result<String> {
     if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(bad());
     }
-    let mut out = primary.to_ascii_lowercase();
+    let start = out.len();
+    out.push_str(primary);
+    out[start..].make_ascii_lowercase();
     for part in parts {
         if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(bad());
         }
         out.push('-');
-        out.push_str(&match part.len() {
-            2 => part.to_ascii_uppercase(),
+        let at = out.len();
+        out.push_str(part);
+        match part.len() {
+            2 => out[at..].make_ascii_uppercase(),
             4 => {
-                let mut c = part.chars();
-                let first = c.next().unwrap_or_default().to_ascii_uppercase();
-                first.to_string() + &c.as_str().to_ascii_lowercase()
+                out[at..].make_ascii_lowercase();
+                out[at..at + 1].make_ascii_uppercase();
             }
-            _ => part.to_ascii_lowercase(),
-        });
+            _ => out[at..].make_ascii_lowercase(),
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Lower-cases and strips accents so `zoe` finds `Zoë` and `lukasz` finds
@@ -273,6 +357,19 @@ pub const MAX_FIELD_CHARS: usize = 10_000;
 /// Checks a free-text field's length and that it holds no control
 /// characters other than line breaks and tabs.
 pub fn check_text(field: &str, raw: &str) -> Result<String> {
+    check_text_ref(field, raw).map(str::to_string)
+}
+
+/// [`check_text`] without a copy: the text trimmed.
+pub(crate) fn check_text_ref<'a>(field: &str, raw: &'a str) -> Result<&'a str> {
+    // A text of at most MAX_FIELD_CHARS bytes has at most that many
+    // characters, and one with no control byte has no control character
+    // (C1 controls are the two bytes C2 80..C2 9F): the common case is
+    // decided without decoding.
+    let plain = raw.len() <= MAX_FIELD_CHARS && !has_control_byte(raw.as_bytes());
+    if plain {
+        return Ok(raw.trim());
+    }
     let n = raw.chars().count();
     if n > MAX_FIELD_CHARS {
         return Err(Error::invalid(
@@ -291,7 +388,18 @@ pub fn check_text(field: &str, raw: &str) -> Result<String> {
             format!("holds the control character {c:?}"),
         ));
     }
-    Ok(raw.trim().to_string())
+    Ok(raw.trim())
+}
+
+/// Whether the text may hold a control character other than a line break
+/// or a tab.
+fn has_control_byte(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' | b'\r' | b'\t' => false,
+        0..0x20 | 0x7f => true,
+        0xc2 => matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -313,6 +421,16 @@ mod tests {
             Email::parse("zoë@exämple.de").unwrap().normalised(),
             "zoë@exämple.de"
         );
+        for (raw, normalised) in [
+            ("Zoë@ExÄmple.DE", "zoë@exämple.de"),
+            ("J.Doe+Panel@GMAIL.com", "jdoe@gmail.com"),
+            ("Zo\u{65}\u{308}.B@gmail.com", "zo\u{eb}b@gmail.com"),
+            ("a.b+c@example.com", "a.b+c@example.com"),
+        ] {
+            let e = Email::parse(raw).unwrap();
+            assert_eq!(e.normalised(), normalised, "{raw}");
+            assert_eq!(e.hash(), hash_normalised(normalised));
+        }
         assert_eq!(e.hash().len(), 64);
     }
 
@@ -354,6 +472,28 @@ mod tests {
             fold("Дмитрий"),
             "the query and the name fold alike"
         );
+    }
+
+    #[test]
+    fn control_characters_are_found_with_or_without_decoding() {
+        for (text, control) in [
+            ("tab\tand\r\nbreaks", None),
+            ("Zoë Łukasz 王芳 \u{a0}", None),
+            ("bell\u{7}", Some('\u{7}')),
+            ("del\u{7f}", Some('\u{7f}')),
+            ("next line \u{85}", Some('\u{85}')),
+            ("csi \u{9b}", Some('\u{9b}')),
+        ] {
+            let found = check_text_ref("note", text).err().map(|e| e.to_string());
+            match control {
+                None => assert_eq!(found, None, "{text:?}"),
+                Some(c) => assert!(found.unwrap().contains(&format!("{c:?}")), "{text:?}"),
+            }
+        }
+        let long = "x".repeat(MAX_FIELD_CHARS + 1);
+        assert!(check_text_ref("note", &long).is_err());
+        let wide = "ë".repeat(MAX_FIELD_CHARS);
+        assert_eq!(check_text_ref("note", &wide).unwrap(), wide);
     }
 
     #[test]

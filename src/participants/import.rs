@@ -14,6 +14,7 @@
 
 use super::fields;
 use super::model::{Fields, ParticipantId, ValidParticipant};
+use super::packed::{Packed, PackedRow};
 use super::repo;
 use crate::Panel;
 use crate::db;
@@ -187,7 +188,7 @@ async fn import_owned(
     let estimate = bytes.iter().filter(|&&b| b == b'\n').count().max(1) as u32;
 
     let (send, receive) = tokio::sync::mpsc::channel::<Parsed>(4);
-    let (spent_send, spent) = std::sync::mpsc::channel::<Vec<ValidParticipant>>();
+    let (spent_send, spent) = std::sync::mpsc::channel::<Packed>();
     let parser = {
         let (name, source, file) = (name.to_string(), source.map(str::to_string), file.clone());
         tokio::task::spawn_blocking(move || {
@@ -247,8 +248,9 @@ async fn import_owned(
 struct Reader {
     parser: tokio::task::JoinHandle<Result<ImportReport>>,
     receive: tokio::sync::mpsc::Receiver<Parsed>,
-    /// Chunks written, handed back to be freed by the parser.
-    spent: std::sync::mpsc::Sender<Vec<ValidParticipant>>,
+    /// Chunks written, handed back for the parser to fill again: memory
+    /// the process already has is quicker to write than fresh memory.
+    spent: std::sync::mpsc::Sender<Packed>,
     /// Data lines, near enough.
     estimate: u32,
 }
@@ -293,14 +295,16 @@ async fn write_rows(
     };
     let mut counts = (0u32, 0u32, 0u32);
     let mut done = 0u32;
+    // Time spent writing, beside the time spent waiting for rows.
+    let mut busy = std::time::Duration::ZERO;
     while let Some(message) = receive.recv().await {
         match message {
             Parsed::Progress(p) => progress(p),
             Parsed::Rows(rows) => {
                 done += rows.len() as u32;
+                let writing = std::time::Instant::now();
                 let (c, u, n) = write_chunk(&mut tx, &rows, known.as_mut(), now).await?;
-                // Freed where they were made: mimalloc frees another
-                // thread's memory several times slower.
+                busy += writing.elapsed();
                 let _ = spent.send(rows);
                 counts = (counts.0 + c, counts.1 + u, counts.2 + n);
                 progress(ImportProgress::Writing {
@@ -321,6 +325,7 @@ async fn write_rows(
     tx.commit().await?;
     tracing::debug!(
         rows_ms = rows_written.as_millis() as u64,
+        writing_ms = busy.as_millis() as u64,
         index_ms = (indexed - rows_written).as_millis() as u64,
         commit_ms = (started.elapsed() - indexed).as_millis() as u64,
         "import phases"
@@ -340,6 +345,15 @@ const BULK_MIN: u32 = 5_000;
 /// Rows per chunk handed from the parser to the writer.
 const CHUNK: usize = 5_000;
 
+/// The average length of the first lines of `bytes`. A packed row holds
+/// about three times its CSV text (the email three ways, JSON, the folded
+/// search text).
+fn line_bytes(bytes: &[u8]) -> usize {
+    let sample = &bytes[..bytes.len().min(64 * 1024)];
+    let lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
+    (sample.len() / lines).max(1)
+}
+
 /// How a repeated email is reported, before the first line that has it.
 const REPEATS: &str = "is the same email as line ";
 
@@ -356,7 +370,8 @@ enum Out<'a> {
     /// To the writer as they are read (the first part).
     Stream {
         send: &'a tokio::sync::mpsc::Sender<Parsed>,
-        spent: &'a std::sync::mpsc::Receiver<Vec<ValidParticipant>>,
+        /// Written chunks, to fill again.
+        spent: &'a std::sync::mpsc::Receiver<Packed>,
         /// Bytes the later parts have read, for the progress shown.
         ahead: &'a AtomicU64,
         total: u64,
@@ -368,15 +383,15 @@ enum Out<'a> {
 /// What one part of the file held.
 #[derive(Default)]
 struct Part {
-    /// Good rows with their line numbers, when kept.
-    kept: Vec<(Vec<ValidParticipant>, Vec<u64>)>,
+    /// Good rows, when kept.
+    kept: Vec<Packed>,
     rows: u32,
     rejected: Vec<RowError>,
     /// Rejections for an email seen earlier in the part: (index into
-    /// `rejected`, normalised email).
-    repeats: Vec<(usize, String)>,
-    /// Normalised emails of the good rows, with their lines.
-    seen: foldhash::HashMap<String, u64>,
+    /// `rejected`, hash of the normalised email).
+    repeats: Vec<(usize, [u8; 32])>,
+    /// Hashes of the good rows' normalised emails, with their lines.
+    seen: foldhash::HashMap<[u8; 32], u64>,
     /// The stop a row started exactly at, ending the part; `None` when it
     /// read to the end of the file.
     ended: Option<usize>,
@@ -385,7 +400,7 @@ struct Part {
 /// What the parser thread hands the writer.
 enum Parsed {
     Progress(ImportProgress),
-    Rows(Vec<ValidParticipant>),
+    Rows(Packed),
 }
 
 fn strip_bom<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a [u8]> {
@@ -548,7 +563,7 @@ impl Header {
         bytes: &[u8],
         threads: usize,
         send: &tokio::sync::mpsc::Sender<Parsed>,
-        spent: &std::sync::mpsc::Receiver<Vec<ValidParticipant>>,
+        spent: &std::sync::mpsc::Receiver<Packed>,
     ) -> Result<(ImportReport, usize)> {
         let total = bytes.len() as u64;
         let mut report = ImportReport {
@@ -620,7 +635,6 @@ impl Header {
                 report.rows += part.rows;
                 report.rejected.extend(rejected);
                 for chunk in rows {
-                    spent.try_iter().for_each(drop);
                     send.blocking_send(Parsed::Rows(chunk))
                         .map_err(|_| stopped())?;
                 }
@@ -657,9 +671,19 @@ impl Header {
         stops: &[usize],
         out: Out<'_>,
     ) -> Option<Part> {
-        let mut part = Part::default();
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut lines = Vec::new();
+        let started = std::time::Instant::now();
+        // Sized once from the first lines: growing a map or a buffer a
+        // step at a time copies it and touches fresh memory each time.
+        let line_bytes = line_bytes(&bytes[cut.at..]);
+        let end = stops.first().map_or(bytes.len(), |&stop| stop);
+        let mut part = Part {
+            seen: foldhash::HashMap::with_capacity_and_hasher(
+                (end - cut.at) / line_bytes + 1,
+                Default::default(),
+            ),
+            ..Default::default()
+        };
+        let mut chunk = Packed::with_capacity(CHUNK, CHUNK * (3 * line_bytes + 128));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(false)
@@ -735,40 +759,49 @@ impl Header {
                 continue;
             }
             part.rows += 1;
-            let valid = match self.row(&record, line, source) {
-                Ok(valid) => valid,
-                Err(e) => {
-                    part.rejected.push(e);
-                    continue;
-                }
-            };
-            if let Some(&first) = part.seen.get(valid.email.normalised()) {
-                let normalised = valid.email.normalised().to_string();
-                part.repeats.push((part.rejected.len(), normalised));
-                part.rejected.push(self.repeat(line, &valid, first));
+            if let Err(e) = self.row(&record, line, source, &mut chunk) {
+                part.rejected.push(e);
                 continue;
             }
-            part.seen.insert(valid.email.normalised().to_string(), line);
-            chunk.push(valid);
-            lines.push(line);
+            let row = chunk.rows()[chunk.len() - 1];
+            if let Some(&first) = part.seen.get(&row.hash) {
+                part.repeats.push((part.rejected.len(), row.hash));
+                part.rejected.push(self.repeat(&chunk, &row, first));
+                chunk.pop();
+                continue;
+            }
+            part.seen.insert(row.hash, line);
             if chunk.len() == CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                match &out {
-                    Out::Stream { send, spent, .. } => {
-                        spent.try_iter().for_each(drop);
-                        send.blocking_send(Parsed::Rows(full)).ok()?;
-                        lines.clear();
+                let next = match &out {
+                    Out::Stream { spent, .. } => spent.try_recv().ok(),
+                    Out::Keep { .. } => None,
+                };
+                let next = match next {
+                    Some(mut used) => {
+                        used.clear();
+                        used
                     }
-                    Out::Keep { .. } => part.kept.push((full, std::mem::take(&mut lines))),
+                    // The next chunk's text is likely about as long.
+                    None => Packed::with_capacity(CHUNK, chunk.text_len() + chunk.text_len() / 8),
+                };
+                let full = std::mem::replace(&mut chunk, next);
+                match &out {
+                    Out::Stream { send, .. } => send.blocking_send(Parsed::Rows(full)).ok()?,
+                    Out::Keep { .. } => part.kept.push(full),
                 }
             }
         }
         if !chunk.is_empty() {
             match &out {
                 Out::Stream { send, .. } => send.blocking_send(Parsed::Rows(chunk)).ok()?,
-                Out::Keep { .. } => part.kept.push((chunk, lines)),
+                Out::Keep { .. } => part.kept.push(chunk),
             }
         }
+        tracing::debug!(
+            from = cut.at,
+            ms = started.elapsed().as_millis() as u64,
+            "part read"
+        );
         Some(part)
     }
 
@@ -777,55 +810,52 @@ impl Header {
     /// repeats point at the first line in the file with that email.
     fn after(
         &self,
-        kept: Vec<(Vec<ValidParticipant>, Vec<u64>)>,
+        kept: Vec<Packed>,
         rejected: &[RowError],
-        repeats: &[(usize, String)],
-        earlier: &[foldhash::HashMap<String, u64>],
-    ) -> (Vec<Vec<ValidParticipant>>, Vec<RowError>) {
-        let first_line = |email: &str| earlier.iter().find_map(|seen| seen.get(email).copied());
+        repeats: &[(usize, [u8; 32])],
+        earlier: &[foldhash::HashMap<[u8; 32], u64>],
+    ) -> (Vec<Packed>, Vec<RowError>) {
+        let first_line = |hash: &[u8; 32]| earlier.iter().find_map(|seen| seen.get(hash).copied());
         let mut rejected = rejected.to_vec();
-        for (i, email) in repeats {
-            if let Some(first) = first_line(email) {
+        for (i, hash) in repeats {
+            if let Some(first) = first_line(hash) {
                 rejected[*i].reason = repeat_reason(&rejected[*i].reason, first);
             }
         }
         let mut rows = Vec::with_capacity(kept.len());
-        for (chunk, lines) in kept {
-            if !chunk
-                .iter()
-                .any(|r| first_line(r.email.normalised()).is_some())
-            {
-                rows.push(chunk);
-                continue;
-            }
-            let mut good = Vec::with_capacity(chunk.len());
-            for (row, line) in chunk.into_iter().zip(lines) {
-                match first_line(row.email.normalised()) {
-                    Some(first) => rejected.push(self.repeat(line, &row, first)),
-                    None => good.push(row),
+        for mut chunk in kept {
+            let mut repeated = Vec::new();
+            for row in chunk.rows() {
+                if let Some(first) = first_line(&row.hash) {
+                    repeated.push(self.repeat(&chunk, row, first));
                 }
             }
-            rows.push(good);
+            if !repeated.is_empty() {
+                chunk.retain(|row| first_line(&row.hash).is_none());
+                rejected.extend(repeated);
+            }
+            rows.push(chunk);
         }
         (rows, rejected)
     }
 
     /// The rejection of a row whose email an earlier line already has.
-    fn repeat(&self, line: u64, row: &ValidParticipant, first: u64) -> RowError {
+    fn repeat(&self, chunk: &Packed, row: &PackedRow, first: u64) -> RowError {
         RowError {
-            line,
+            line: row.line,
             column: self.header_of(&Role::Email),
-            reason: format!("{} {REPEATS}{first}", row.email.as_str()),
+            reason: format!("{} {REPEATS}{first}", chunk.columns(row).email),
         }
     }
 
-    /// One data row as a checked participant, or why not.
+    /// Checks one data row and appends it to `out`, or says why not.
     fn row(
         &self,
         record: &csv::ByteRecord,
         line: u64,
         source: Option<&str>,
-    ) -> std::result::Result<ValidParticipant, RowError> {
+        out: &mut Packed,
+    ) -> std::result::Result<(), RowError> {
         let reject = |column: Option<String>, reason: String| RowError {
             line,
             column,
@@ -877,7 +907,7 @@ impl Header {
             joined = format!("{first} {last}");
             input.name = joined.trim();
         }
-        let valid = input.validate().map_err(|e| match e {
+        input.pack_into(out, line).map_err(|e| match e {
             Error::InvalidInput {
                 field,
                 value,
@@ -891,8 +921,7 @@ impl Header {
                 reject(self.column_of(&field), format!("{shown}{reason}"))
             }
             other => reject(None, other.to_string()),
-        })?;
-        Ok(valid)
+        })
     }
 }
 
@@ -939,50 +968,62 @@ fn merge(current: &ValidParticipant, row: &ValidParticipant) -> ValidParticipant
 /// where the row changes them. Returns (created, updated, unchanged).
 async fn write_chunk(
     conn: &mut sqlx::SqliteConnection,
-    rows: &[ValidParticipant],
+    rows: &Packed,
     known: Option<&mut HashMap<String, ParticipantId>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u32, u32, u32)> {
     let existing = match &known {
         Some(map) => rows
+            .rows()
             .iter()
             .filter_map(|r| {
-                map.get(r.email.normalised())
-                    .map(|id| (r.email.normalised().to_string(), *id))
+                let email = rows.columns(r).email_norm;
+                map.get(email).map(|id| (email.to_string(), *id))
             })
             .collect(),
         None => {
-            let emails: Vec<&str> = rows.iter().map(|r| r.email.normalised()).collect();
+            let emails: Vec<&str> = rows
+                .rows()
+                .iter()
+                .map(|r| rows.columns(r).email_norm)
+                .collect();
             repo::ids_by_email(conn, &emails).await?
         }
     };
-    let (old, new): (Vec<&ValidParticipant>, Vec<&ValidParticipant>) = rows
-        .iter()
-        .partition(|r| existing.contains_key(r.email.normalised()));
+    let mut new = Vec::with_capacity(rows.len() - existing.len());
+    let mut old = Vec::with_capacity(existing.len());
+    for row in rows.rows() {
+        let columns = rows.columns(row);
+        match existing.get(columns.email_norm) {
+            Some(id) => old.push((*id, row)),
+            None => new.push(columns),
+        }
+    }
     if !new.is_empty() {
         repo::insert_many(conn, &new, now).await?;
     }
     let (mut updated, mut unchanged) = (0, 0);
-    let ids: Vec<ParticipantId> = old.iter().map(|r| existing[r.email.normalised()]).collect();
+    let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
     let stored: HashMap<ParticipantId, super::Participant> = repo::load_many(conn, &ids)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    for (id, row) in ids.iter().zip(&old) {
-        if stored.get(id).is_some_and(|p| !changes(p, row)) {
+    for (id, row) in old {
+        let row = rows.to_valid(row);
+        if stored.get(&id).is_some_and(|p| !changes(p, &row)) {
             unchanged += 1;
             continue;
         }
-        let current = stored.get(id).and_then(as_valid);
+        let current = stored.get(&id).and_then(as_valid);
         let merged = match &current {
-            Some(c) => merge(c, row),
-            None => (*row).clone(),
+            Some(c) => merge(c, &row),
+            None => row,
         };
         if current.as_ref() == Some(&merged) {
             unchanged += 1;
         } else {
-            repo::update(conn, *id, &merged, now).await?;
+            repo::update(conn, id, &merged, now).await?;
             updated += 1;
         }
     }
@@ -1007,11 +1048,10 @@ mod tests {
         let mut rows = Vec::new();
         while let Ok(message) = receive.try_recv() {
             if let Parsed::Rows(chunk) = message {
-                rows.extend(
-                    chunk
-                        .iter()
-                        .map(|r| format!("{}|{}|{:?}", r.name, r.email.as_str(), r.attributes)),
-                );
+                rows.extend(chunk.rows().iter().map(|r| {
+                    let c = chunk.columns(r);
+                    format!("{}|{}|{}|{}", r.line, c.name, c.email, c.attributes_json)
+                }));
             }
         }
         (rows, report, parts)

@@ -13,6 +13,7 @@ pub mod history;
 pub mod import;
 pub(crate) mod index;
 mod model;
+mod packed;
 pub mod privacy;
 mod repo;
 pub mod screener;
@@ -30,7 +31,7 @@ pub async fn create(panel: &Panel, input: &ParticipantInput) -> Result<Participa
     let valid = input.validate()?;
     let mut tx = panel.write().await?;
     repo::check_email_free(&mut tx, &valid.email, None).await?;
-    let ids = repo::insert_many(&mut tx, &[&valid], panel.now()).await?;
+    let ids = repo::insert_many(&mut tx, &[valid.columns()], panel.now()).await?;
     let created = repo::load(&mut tx, ids[0]).await?;
     tx.commit().await?;
     Ok(created)
@@ -155,6 +156,6 @@ pub(crate) async fn repo_insert(
     people: &[ValidParticipant],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ParticipantId>> {
-    let people: Vec<&ValidParticipant> = people.iter().collect();
+    let people: Vec<_> = people.iter().map(ValidParticipant::columns).collect();
     repo::insert_many(conn, &people, now).await
 }

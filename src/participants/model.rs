@@ -4,7 +4,8 @@
 //! into a [`ValidParticipant`] or names the first field that is wrong.
 
 use super::fields::{self, Email};
-use crate::error::{Error, Result};
+use super::packed::{self, Packed};
+use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,16 +100,17 @@ impl Derived {
         let sort_name = fields::fold(name);
         let mut search_text = String::with_capacity(sort_name.len() + email.as_str().len() + 24);
         search_text.push_str(&sort_name);
-        search_text.push(' ');
-        fields::fold_into(&mut search_text, email.as_str());
-        if let Some(phone) = phone {
-            search_text.push(' ');
-            fields::fold_into(&mut search_text, phone);
-        }
+        packed::push_search_rest(&mut search_text, email.as_str(), phone);
+        let mut attributes_json = String::new();
+        packed::push_attributes_json(
+            &mut attributes_json,
+            attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let mut tags_json = String::new();
+        packed::push_tags_json(&mut tags_json, tags.iter().map(String::as_str));
         Derived {
-            attributes_json: serde_json::to_string(attributes)
-                .expect("a map of strings serialises"),
-            tags_json: serde_json::to_string(tags).expect("strings serialise"),
+            attributes_json,
+            tags_json,
             search_text,
             sort_name,
         }
@@ -136,13 +138,6 @@ impl ValidParticipant {
     }
 }
 
-fn optional(raw: Option<&str>, parse: impl Fn(&str) -> Result<String>) -> Result<Option<String>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => parse(s).map(Some),
-    }
-}
-
 /// A participant's fields borrowed from where they were read (a CSV row),
 /// checked by [`Fields::validate`] with the rules of
 /// [`ParticipantInput::validate`] without copying them first.
@@ -165,50 +160,9 @@ pub(crate) struct Fields<'a> {
 impl Fields<'_> {
     /// Checks every field; the error names the first one that is wrong.
     pub(crate) fn validate(&self) -> Result<ValidParticipant> {
-        let name = fields::check_text("name", self.name)?;
-        if name.is_empty() {
-            return Err(Error::invalid("name", self.name, "is empty"));
-        }
-        if name.chars().count() > 200 {
-            return Err(Error::invalid(
-                "name",
-                self.name,
-                "is longer than 200 characters",
-            ));
-        }
-        let email = Email::parse(self.email)?;
-        let phone = optional(self.phone, fields::parse_phone)?;
-        let time_zone = optional(self.time_zone, fields::parse_time_zone)?;
-        let language = optional(self.language, fields::parse_language)?;
-        let source = optional(self.source, |s| fields::check_text("source", s))?;
-        let mut attributes = BTreeMap::new();
-        for &(key, value) in &self.attributes {
-            let key = match self.keys_checked {
-                true => key.to_string(),
-                false => fields::parse_key("attribute", key)?,
-            };
-            let value = fields::check_text(&key, value)?;
-            if !value.is_empty() {
-                attributes.insert(key, value);
-            }
-        }
-        let mut tags = BTreeSet::new();
-        for tag in &self.tags {
-            if !tag.trim().is_empty() {
-                tags.insert(fields::parse_key("tag", tag)?);
-            }
-        }
-        Ok(ValidParticipant {
-            derived: Derived::of(&name, &email, phone.as_deref(), &attributes, &tags),
-            name,
-            email,
-            phone,
-            time_zone,
-            language,
-            source,
-            attributes,
-            tags,
-        })
+        let mut packed = Packed::default();
+        self.pack_into(&mut packed, 0)?;
+        Ok(packed.to_valid(&packed.rows()[0]))
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::fields;
 use super::model::*;
+use super::packed::Columns;
 use crate::db::bulk::{self, Value};
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
@@ -159,7 +160,7 @@ pub(crate) async fn check_email_free(
 /// interface (`crate::db::bulk`), a batch at a time.
 pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
-    people: &[&ValidParticipant],
+    people: &[Columns<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<ParticipantId>> {
     let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM participants")
@@ -178,18 +179,18 @@ pub(crate) async fn insert_many(
         for (i, p) in chunk.iter().enumerate() {
             rows.write(&[
                 Value::Int(start + i as i64),
-                p.name.as_str().into(),
-                p.email.as_str().into(),
-                p.email.normalised().into(),
-                p.email.hash().into(),
-                p.phone.as_deref().into(),
-                p.time_zone.as_deref().into(),
-                p.language.as_deref().into(),
-                p.source.as_deref().into(),
-                p.derived.attributes_json.as_str().into(),
-                p.derived.tags_json.as_str().into(),
-                p.derived.search_text.as_str().into(),
-                p.derived.sort_name.as_str().into(),
+                p.name.into(),
+                p.email.into(),
+                p.email_norm.into(),
+                p.email_hash.into(),
+                p.phone.into(),
+                p.time_zone.into(),
+                p.language.into(),
+                p.source.into(),
+                p.attributes_json.into(),
+                p.tags_json.into(),
+                p.search_text.into(),
+                p.sort_name.into(),
                 Value::Int(at),
                 Value::Int(at),
             ])?;

@@ -14,14 +14,14 @@
 
 use super::fields;
 use super::model::{Fields, ParticipantId, ValidParticipant};
-use super::packed::{Packed, PackedRow};
+use super::packed::{Columns, Packed, PackedRow};
 use super::repo;
 use crate::Panel;
 use crate::db;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -282,14 +282,11 @@ async fn write_rows(
     } = reader;
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let existing = repo::count(&mut tx).await?;
-    let bulk = estimate >= BULK_MIN && estimate as i64 >= existing;
-    let mut known = if bulk {
-        Some(repo::all_emails(&mut tx).await?)
-    } else {
-        None
-    };
-    let load = if bulk {
-        Some(repo::BulkLoad::start(&mut tx).await?)
+    let mut bulk = if estimate >= BULK_MIN && estimate as i64 >= existing {
+        Some(Bulk {
+            known: repo::all_emails(&mut tx).await?,
+            load: None,
+        })
     } else {
         None
     };
@@ -303,7 +300,7 @@ async fn write_rows(
             Parsed::Rows(rows) => {
                 done += rows.len() as u32;
                 let writing = std::time::Instant::now();
-                let (c, u, n) = write_chunk(&mut tx, &rows, known.as_mut(), now).await?;
+                let (c, u, n) = write_chunk(&mut tx, &rows, bulk.as_mut(), now).await?;
                 busy += writing.elapsed();
                 let _ = spent.send(rows);
                 counts = (counts.0 + c, counts.1 + u, counts.2 + n);
@@ -318,6 +315,8 @@ async fn write_rows(
         .await
         .map_err(|e| Error::file(name, format!("reading stopped: {e}")))??;
     let rows_written = started.elapsed();
+    let load = bulk.and_then(|b| b.load);
+    let bulk = load.is_some();
     if let Some(load) = load {
         load.finish(&mut tx).await?;
     }
@@ -341,6 +340,16 @@ async fn write_rows(
 /// Imports of at least this many rows into a panel no larger than the
 /// import rebuild the participant indexes once instead of row by row.
 const BULK_MIN: u32 = 5_000;
+
+/// A large import into a panel no larger than itself.
+struct Bulk {
+    /// Every email on the panel before the import: the email index is gone
+    /// while the rows are loaded, so rows are matched here.
+    known: HashMap<String, ParticipantId>,
+    /// Started when the first new participant is written: an import that
+    /// only updates (the same file again) keeps its indexes.
+    load: Option<repo::BulkLoad>,
+}
 
 /// Rows per chunk handed from the parser to the writer.
 const CHUNK: usize = 5_000;
@@ -926,21 +935,38 @@ impl Header {
 }
 
 /// Whether merging `row` into the stored participant would change anything,
-/// decided on the stored record as it is (the common case of a re-import is
-/// "no", and re-checking every stored field to learn that is slow).
-fn changes(stored: &super::Participant, row: &ValidParticipant) -> bool {
-    let differs = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+/// decided on the stored columns as they are (the common case of a re-import
+/// is "no", and re-checking every stored field to learn that is slow).
+fn changes(stored: &repo::StoredColumns, row: &Columns<'_>) -> bool {
+    let differs = |new: Option<&str>, old: &Option<String>| new.is_some() && new != old.as_deref();
     stored.name != row.name
-        || stored.email.as_deref() != Some(row.email.as_str())
-        || differs(&row.phone, &stored.phone)
-        || differs(&row.time_zone, &stored.time_zone)
-        || differs(&row.language, &stored.language)
+        || stored.email.as_deref() != Some(row.email)
+        || differs(row.phone, &stored.phone)
+        || differs(row.time_zone, &stored.time_zone)
+        || differs(row.language, &stored.language)
         || (stored.source.is_none() && row.source.is_some())
-        || row
-            .attributes
-            .iter()
-            .any(|(k, v)| stored.attributes.get(k) != Some(v))
-        || row.tags.iter().any(|t| !stored.tags.contains(t))
+        || (row.attributes_json != stored.attributes
+            && !attributes_within(row.attributes_json, &stored.attributes))
+        || (row.tags_json != stored.tags && !tags_within(row.tags_json, &stored.tags))
+}
+
+/// Whether every attribute in the JSON object `row` has the same value in
+/// `stored`.
+fn attributes_within(row: &str, stored: &str) -> bool {
+    type Map = BTreeMap<String, String>;
+    match (serde_json::from_str::<Map>(row), serde_json::from_str::<Map>(stored)) {
+        (Ok(row), Ok(stored)) => row.iter().all(|(k, v)| stored.get(k) == Some(v)),
+        _ => false,
+    }
+}
+
+/// Whether every tag in the JSON array `row` is in `stored`.
+fn tags_within(row: &str, stored: &str) -> bool {
+    type Set = BTreeSet<String>;
+    match (serde_json::from_str::<Set>(row), serde_json::from_str::<Set>(stored)) {
+        (Ok(row), Ok(stored)) => row.is_subset(&stored),
+        _ => false,
+    }
 }
 
 /// A stored participant's fields in the shape an import row has.
@@ -969,10 +995,10 @@ fn merge(current: &ValidParticipant, row: &ValidParticipant) -> ValidParticipant
 async fn write_chunk(
     conn: &mut sqlx::SqliteConnection,
     rows: &Packed,
-    known: Option<&mut HashMap<String, ParticipantId>>,
+    bulk: Option<&mut Bulk>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u32, u32, u32)> {
-    let existing = match &known {
+    let existing = match bulk.as_ref().map(|b| &b.known) {
         Some(map) => rows
             .rows()
             .iter()
@@ -1000,9 +1026,25 @@ async fn write_chunk(
         }
     }
     if !new.is_empty() {
+        if let Some(bulk) = bulk.filter(|b| b.load.is_none()) {
+            bulk.load = Some(repo::BulkLoad::start(conn).await?);
+        }
         repo::insert_many(conn, &new, now).await?;
     }
     let (mut updated, mut unchanged) = (0, 0);
+    let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
+    let stored: HashMap<ParticipantId, repo::StoredColumns> = repo::stored_columns(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    old.retain(|(id, row)| {
+        let same = stored
+            .get(id)
+            .is_some_and(|p| !changes(p, &rows.columns(row)));
+        unchanged += u32::from(same);
+        !same
+    });
     let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
     let stored: HashMap<ParticipantId, super::Participant> = repo::load_many(conn, &ids)
         .await?
@@ -1011,10 +1053,6 @@ async fn write_chunk(
         .collect();
     for (id, row) in old {
         let row = rows.to_valid(row);
-        if stored.get(&id).is_some_and(|p| !changes(p, &row)) {
-            unchanged += 1;
-            continue;
-        }
         let current = stored.get(&id).and_then(as_valid);
         let merged = match &current {
             Some(c) => merge(c, &row),
@@ -1137,6 +1175,70 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_large_import_into_a_smaller_panel_adds_updates_and_keeps_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = crate::Panel::open(&dir.path().join("p.db")).await.unwrap();
+        let row = |i: usize, region: &str| format!("Person {i},p{i}@example.com,{region}\n");
+        let mut first = String::from("Name,Email,Region\n");
+        (0..6_000).for_each(|i| first.push_str(&row(i, "EU")));
+        let r = import_bytes(&panel, "first.csv", None, first.as_bytes(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(r.created, 6_000);
+        // A file larger than the panel: 3,000 people as they are, 1,000
+        // who moved, and 4,000 new.
+        let mut second = String::from("Name,Email,Region\n");
+        (0..3_000).for_each(|i| second.push_str(&row(i, "EU")));
+        (3_000..4_000).for_each(|i| second.push_str(&row(i, "NA")));
+        (6_000..10_000).for_each(|i| second.push_str(&row(i, "APAC")));
+        let r = import_bytes(&panel, "second.csv", None, second.as_bytes(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.updated, r.unchanged), (4_000, 1_000, 3_000));
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'participants' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(panel.pool())
+        .await
+        .unwrap();
+        assert_eq!(indexes, ["participants_email", "participants_sort"]);
+        let regions: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT json_extract(attributes, '$.region') AS r, COUNT(*) FROM participants \
+             GROUP BY r ORDER BY r",
+        )
+        .fetch_all(panel.pool())
+        .await
+        .unwrap();
+        let regions: Vec<(&str, i64)> = regions.iter().map(|(r, n)| (r.as_str(), *n)).collect();
+        assert_eq!(regions, [("APAC", 4_000), ("EU", 5_000), ("NA", 1_000)]);
+        let new_ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM participants WHERE email_norm IN ('p6000@example.com', 'p9999@example.com') \
+             ORDER BY id",
+        )
+        .fetch_all(panel.pool())
+        .await
+        .unwrap();
+        assert_eq!(new_ids, [6_001, 10_000], "new people follow the file");
+        // A new person with an imported email is still refused.
+        let again = crate::participants::create(
+            &panel,
+            &crate::participants::ParticipantInput {
+                name: "Copy".into(),
+                email: "P9999@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(matches!(again, Err(Error::Conflict { .. })), "{again:?}");
+        let r = import_bytes(&panel, "second.csv", None, second.as_bytes(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.updated, r.unchanged), (0, 0, 8_000));
+        panel.close().await;
+    }
+
     #[test]
     fn sniffs_the_delimiter_outside_quotes() {
         assert_eq!(sniff_delimiter(b"Name;Email;\"a,b,c\"\n"), b';');
@@ -1209,16 +1311,36 @@ mod tests {
             Box::new(|r| r.tags.push("b2b".into())),
         ];
         let current = as_valid(&stored).unwrap();
-        for (i, change) in variants.iter().enumerate() {
-            let mut input = base.clone();
-            change(&mut input);
-            let row = input.validate().unwrap();
-            assert_eq!(
-                changes(&stored, &row),
-                merge(&current, &row) != current,
-                "variant {i}"
-            );
+        let columns = |p: &Participant| repo::StoredColumns {
+            id: p.id,
+            name: p.name.clone(),
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            time_zone: p.time_zone.clone(),
+            language: p.language.clone(),
+            source: p.source.clone(),
+            attributes: serde_json::to_string(&p.attributes).unwrap(),
+            tags: serde_json::to_string(&p.tags).unwrap(),
+        };
+        // Stored with more attributes and tags than a row brings: a row
+        // with fewer changes nothing.
+        let mut fuller = stored.clone();
+        fuller.attributes.insert("device".into(), "tablet".into());
+        fuller.tags.push("b2b".into());
+        for (who, stored) in [("as imported", &stored), ("with more", &fuller)] {
+            let current = as_valid(stored).unwrap();
+            for (i, change) in variants.iter().enumerate() {
+                let mut input = base.clone();
+                change(&mut input);
+                let row = input.validate().unwrap();
+                assert_eq!(
+                    changes(&columns(stored), &row.columns()),
+                    merge(&current, &row) != current,
+                    "{who}, variant {i}"
+                );
+            }
         }
+        assert_eq!(current, as_valid(&stored).unwrap());
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Email {
         if local.len() > 64 && local.chars().count() > 64 {
             return Err(bad("has more than 64 characters before the @"));
         }
-        if let Some(c) = local.chars().find(|c| {
+        if let Some(c) = find_char(local, |c| {
             c.is_whitespace()
                 || c.is_control()
                 || matches!(
@@ -84,7 +84,7 @@ impl Email {
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(bad("has a domain part that starts or ends with '-'"));
             }
-            if let Some(c) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
+            if let Some(c) = find_char(label, |c| !(c.is_alphanumeric() || c == '-')) {
                 return Err(bad(&format!("has {c:?} in the domain")));
             }
         }
@@ -114,6 +114,16 @@ impl Email {
     /// lists store instead of the address.
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+}
+
+/// The first character of `s` for which `bad` holds. ASCII text, which
+/// most addresses are, is read a byte at a time instead of decoded.
+fn find_char(s: &str, bad: impl Fn(char) -> bool) -> Option<char> {
+    if s.is_ascii() {
+        s.bytes().map(char::from).find(|&c| bad(c))
+    } else {
+        s.chars().find(|&c| bad(c))
     }
 }
 

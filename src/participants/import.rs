@@ -883,9 +883,17 @@ impl Header {
             ..Default::default()
         };
         let (mut first, mut last) = ("", "");
+        // The whole record is checked as UTF-8 at once; a cell is checked on
+        // its own only when that fails (to name it) or when a cut between
+        // cells falls inside a character.
+        let whole = std::str::from_utf8(record.as_slice()).ok();
         for (i, r) in self.roles.iter().enumerate() {
             let raw = record.get(i).unwrap_or_default();
-            let cell = match std::str::from_utf8(raw) {
+            let checked = match (whole, record.range(i)) {
+                (Some(whole), Some(range)) => whole.get(range).ok_or(()),
+                _ => Err(()),
+            };
+            let cell = match checked.or_else(|()| std::str::from_utf8(raw)) {
                 Ok(s) => unescape_formula(s.trim()),
                 Err(e) => {
                     return Err(reject(
@@ -1127,6 +1135,19 @@ mod tests {
             assert!(many.0 == one.0, "{threads} threads: rows differ");
             assert_eq!(many.1, one.1, "{threads} threads: reports differ");
         }
+    }
+
+    #[test]
+    fn a_character_split_across_two_cells_is_invalid_in_both() {
+        // Without its separators the record reads "Annéann@example.com",
+        // which is valid UTF-8; its cells are not.
+        let bytes = b"Name,Email\nAnn\xC3,\xA9ann@example.com\nBo,bo@example.com\n";
+        let (rows, report, _) = read_all(bytes, 1);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(report.rejected.len(), 1);
+        let e = &report.rejected[0];
+        assert_eq!((e.line, e.column.as_deref()), (2, Some("Name")));
+        assert!(e.reason.contains("not valid UTF-8"), "{}", e.reason);
     }
 
     #[test]

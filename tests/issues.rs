@@ -8,7 +8,7 @@ mod common;
 use chrono::{Duration, NaiveDateTime};
 use common::smtp::SmtpServer;
 use panelkeeper::issues::{self, ContactVia, IssueInput, IssueQuery, IssueStatus, Severity};
-use panelkeeper::mail::{settings, worker};
+use panelkeeper::mail::{self, settings, worker};
 use panelkeeper::notes::{self, NoteInput};
 use panelkeeper::participants::{self, ParticipantInput};
 use panelkeeper::sessions::staff::{self, StaffInput};
@@ -214,6 +214,10 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
     );
 
     t.clock.advance(Duration::hours(3));
+    let err = issues::preview_resolve(p, issue.id, "Refunded", "Your refund was sent.")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("log a contact first"), "{err}");
     let contacted = issues::log_contact(p, issue.id, ContactVia::Phone, "Called; refund approved")
         .await
         .unwrap();
@@ -228,6 +232,49 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
         matches!(err, Error::InvalidInput { ref field, .. } if field == "message to the participant"),
         "{err:?}"
     );
+    let err = issues::preview_resolve(p, issue.id, "Refunded", " ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "message to the participant"),
+        "{err:?}"
+    );
+
+    // The owner reads the message as it will go before anything is queued.
+    let waiting = mail::counts(p).await.unwrap().waiting;
+    let preview = issues::preview_resolve(
+        p,
+        issue.id,
+        "Refund sent by bank transfer",
+        "Your refund of 49.90 was sent today.",
+    )
+    .await
+    .unwrap()
+    .expect("Zoë has an email address");
+    assert_eq!(preview.to, "zoe@example.org");
+    assert_eq!(preview.from_name.as_deref(), Some("Kim Care"));
+    assert_eq!(preview.reply_to.as_deref(), Some("kim@company.example.com"));
+    assert_eq!(preview.body.subject, "Resolved: Refund not received");
+    assert!(
+        preview
+            .body
+            .text
+            .contains("Your refund of 49.90 was sent today."),
+        "{}",
+        preview.body.text
+    );
+    assert_eq!(mail::counts(p).await.unwrap().waiting, waiting, "nothing queued");
+    let wont = issues::preview_wont_fix(p, issue.id, "Out of policy", "We cannot refund this.")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(wont.body.text.contains("We cannot refund this."));
+    assert_eq!(
+        issues::get(p, issue.id).await.unwrap().status,
+        IssueStatus::Contacted,
+        "a preview changes nothing"
+    );
+
     let resolved = issues::resolve(
         p,
         issue.id,
@@ -241,6 +288,10 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
         resolved.resolution.as_deref(),
         Some("Refund sent by bank transfer")
     );
+    let events = issues::detail(p, issue.id).await.unwrap().events;
+    let queued = events.last().unwrap().detail["queued"].as_i64().unwrap();
+    let sent = mail::get(p, mail::MessageId(queued)).await.unwrap();
+    assert_eq!(sent.body, preview.body, "what was read is what goes");
     worker::send_due(p).await.unwrap();
     let last = server.delivered().pop().unwrap();
     let reply = last.parsed();
@@ -621,4 +672,53 @@ async fn service_levels_on_business_days_skip_the_weekend() {
         i.resolution_due,
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 12, 13, 0, 0).unwrap()
     );
+}
+
+#[tokio::test]
+async fn an_erased_participant_gets_no_message_and_the_preview_says_so() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let said = notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "My parcel never arrived".into(),
+            participant: Some("zoe@example.org".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+    let issue = issues::raise(
+        p,
+        &IssueInput {
+            note: Some(said.id),
+            summary: "Parcel lost".into(),
+            owner: Some("kim@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    issues::log_contact(p, issue.id, ContactVia::Phone, "Called")
+        .await
+        .unwrap();
+    let zoe = participants::find(p, "zoe@example.org").await.unwrap();
+    panelkeeper::participants::privacy::erase(p, zoe, Some("asked to be forgotten"))
+        .await
+        .unwrap();
+    let preview = issues::preview_resolve(p, issue.id, "Parcel found", "It is on its way.")
+        .await
+        .unwrap();
+    assert_eq!(preview, None, "nobody to write to");
+    let resolved = issues::resolve(p, issue.id, "Parcel found", "It is on its way.")
+        .await
+        .unwrap();
+    assert_eq!(resolved.status, IssueStatus::Resolved);
+    let events = issues::detail(p, issue.id).await.unwrap().events;
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, "resolved");
+    assert!(last.detail["queued"].is_null(), "{:?}", last.detail);
 }

@@ -20,7 +20,7 @@ pub use model::*;
 
 use crate::db::{instant, millis};
 use crate::mail::templates::{self, NoteLine, ParticipantContact, Template};
-use crate::mail::{self, MessageKind, NewMessage};
+use crate::mail::{self, MessageKind, MessagePreview, NewMessage};
 use crate::notes::{self, NoteId};
 use crate::participants::fields::{Email, check_text};
 use crate::participants::{self, ParticipantId};
@@ -646,6 +646,21 @@ async fn queue_to_participant(
     kind: MessageKind,
     template: Template,
 ) -> Result<Option<mail::MessageId>> {
+    match to_participant(now, issue, from, kind, template)? {
+        Some(message) => Ok(Some(mail::enqueue(conn, now, &message).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A message to the participant about their issue, signed by and replying
+/// to `from`; `None` when they have no email address left (erased).
+fn to_participant(
+    now: DateTime<Utc>,
+    issue: &Issue,
+    from: &Staff,
+    kind: MessageKind,
+    template: Template,
+) -> Result<Option<NewMessage>> {
     let Some(email) = issue
         .participant_email
         .as_deref()
@@ -653,25 +668,18 @@ async fn queue_to_participant(
     else {
         return Ok(None);
     };
-    let body = templates::render(&template)?;
-    let id = mail::enqueue(
-        conn,
-        now,
-        &NewMessage {
-            kind,
-            to: email,
-            to_name: issue.participant_name.clone(),
-            reply_to: Some(Email::parse(&from.email)?),
-            from_name: Some(from.name.clone()),
-            body,
-            headers: BTreeMap::new(),
-            attachments: Vec::new(),
-            not_before: now,
-            topic: Some(topic(issue.id, kind.as_str())),
-        },
-    )
-    .await?;
-    Ok(Some(id))
+    Ok(Some(NewMessage {
+        kind,
+        to: email,
+        to_name: issue.participant_name.clone(),
+        reply_to: Some(Email::parse(&from.email)?),
+        from_name: Some(from.name.clone()),
+        body: templates::render(&template)?,
+        headers: BTreeMap::new(),
+        attachments: Vec::new(),
+        not_before: now,
+        topic: Some(topic(issue.id, kind.as_str())),
+    }))
 }
 
 async fn actor(panel: &Panel) -> Result<Option<StaffId>> {
@@ -964,6 +972,95 @@ pub async fn wont_fix(panel: &Panel, id: IssueId, reason: &str, message: &str) -
     finish(panel, id, IssueStatus::WontFix, reason, message).await
 }
 
+/// The message [`resolve`] would send the participant, for its writer to
+/// read before anything is queued; refused as [`resolve`] would refuse.
+/// `None` when the participant can no longer be written to (erased).
+pub async fn preview_resolve(
+    panel: &Panel,
+    id: IssueId,
+    note: &str,
+    message: &str,
+) -> Result<Option<MessagePreview>> {
+    preview_finish(panel, id, IssueStatus::Resolved, note, message).await
+}
+
+/// The message [`wont_fix`] would send the participant, as
+/// [`preview_resolve`].
+pub async fn preview_wont_fix(
+    panel: &Panel,
+    id: IssueId,
+    reason: &str,
+    message: &str,
+) -> Result<Option<MessagePreview>> {
+    preview_finish(panel, id, IssueStatus::WontFix, reason, message).await
+}
+
+/// A resolution or won't-fix, checked: the issue may go to that status and
+/// has an owner, and the note and the message are given.
+struct Finishing {
+    issue: Issue,
+    owner: Staff,
+    note: String,
+    message: String,
+}
+
+impl Finishing {
+    async fn check(
+        conn: &mut SqliteConnection,
+        now: DateTime<Utc>,
+        id: IssueId,
+        to: IssueStatus,
+        note: &str,
+        message: &str,
+    ) -> Result<Finishing> {
+        let field = if to == IssueStatus::Resolved {
+            "resolution note"
+        } else {
+            "reason"
+        };
+        let note = required(field, note)?;
+        let message = required("message to the participant", message)?;
+        let issue = get_in(conn, id, now).await?;
+        if let Some(why) = issue.status.refusal(to) {
+            return Err(Error::conflict(format!("issue {id}: {why}")));
+        }
+        let owner = match issue.owner {
+            Some(o) => staff::get_in(conn, o).await?,
+            None => return Err(Error::conflict(format!("issue {id} has no owner"))),
+        };
+        Ok(Finishing {
+            issue,
+            owner,
+            note,
+            message,
+        })
+    }
+
+    /// The message to the participant, from the owner.
+    fn reply(&self, now: DateTime<Utc>) -> Result<Option<NewMessage>> {
+        let template = Template::Resolution(templates::Resolution {
+            participant_name: self.issue.participant_name.clone(),
+            summary: self.issue.summary.clone(),
+            resolution: self.message.clone(),
+            owner_name: self.owner.name.clone(),
+        });
+        to_participant(now, &self.issue, &self.owner, MessageKind::Resolution, template)
+    }
+}
+
+async fn preview_finish(
+    panel: &Panel,
+    id: IssueId,
+    to: IssueStatus,
+    note: &str,
+    message: &str,
+) -> Result<Option<MessagePreview>> {
+    let now = panel.now();
+    let mut conn = panel.pool().acquire().await?;
+    let finishing = Finishing::check(&mut conn, now, id, to, note, message).await?;
+    Ok(finishing.reply(now)?.as_ref().map(MessagePreview::from))
+}
+
 async fn finish(
     panel: &Panel,
     id: IssueId,
@@ -971,43 +1068,28 @@ async fn finish(
     note: &str,
     message: &str,
 ) -> Result<Issue> {
-    let field = if to == IssueStatus::Resolved {
-        "resolution note"
-    } else {
-        "reason"
-    };
-    let note = required(field, note)?;
-    let message = required("message to the participant", message)?;
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.write().await?;
-    let issue = get_in(&mut tx, id, now).await?;
-    change_status(&mut tx, &issue, to).await?;
-    let owner = match issue.owner {
-        Some(o) => staff::get_in(&mut tx, o).await?,
-        None => return Err(Error::conflict(format!("issue {id} has no owner"))),
-    };
+    let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
+    change_status(&mut tx, &finishing.issue, to).await?;
     sqlx::query("UPDATE issues SET resolution = ?, resolved_at = ? WHERE id = ?")
-        .bind(&note)
+        .bind(&finishing.note)
         .bind(millis(now))
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
-    let reply = Template::Resolution(templates::Resolution {
-        participant_name: issue.participant_name.clone(),
-        summary: issue.summary.clone(),
-        resolution: message.clone(),
-        owner_name: owner.name.clone(),
-    });
-    let sent =
-        queue_to_participant(&mut tx, now, &issue, &owner, MessageKind::Resolution, reply).await?;
+    let sent = match finishing.reply(now)? {
+        Some(reply) => Some(mail::enqueue(&mut tx, now, &reply).await?),
+        None => None,
+    };
     event(
         &mut tx,
         id,
         now,
         actor,
         to.as_str(),
-        json!({"note": note, "message": message, "queued": sent.map(|m| m.0)}),
+        json!({"note": finishing.note, "message": finishing.message, "queued": sent.map(|m| m.0)}),
     )
     .await?;
     replan(&mut tx, now, &service_levels(panel).await?, id).await?;

@@ -1060,14 +1060,37 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     })
     .await;
     click(&c, "[data-testid=quick-resolve]").await;
-    fill(&c, "[data-testid=quick-resolution]", "Replacement shipped").await;
     fill(
         &c,
-        "[data-testid=quick-message]",
+        "[data-testid=my-issue] [data-testid=reply-note]",
+        "Replacement shipped",
+    )
+    .await;
+    fill(
+        &c,
+        "[data-testid=my-issue] [data-testid=reply-message]",
         "Your replacement left our warehouse today.",
     )
     .await;
-    click(&c, "[data-testid=quick-resolve-save]").await;
+    // Kim reads the message as Zoë will get it before it is queued.
+    click(&c, "[data-testid=my-issue] [data-testid=reply-preview-resolve]").await;
+    let preview = until("the message to Zoë, previewed", || async {
+        text(&c, "[data-testid=my-issue] [data-testid=reply-preview]").await
+    })
+    .await;
+    assert!(
+        preview.contains("Your replacement left our warehouse today."),
+        "{preview}"
+    );
+    assert!(preview.contains("kim@company.example.com"), "{preview}");
+    assert!(
+        !server.delivered().iter().any(|d| d
+            .parsed()
+            .subject()
+            .is_some_and(|s| s.starts_with("Resolved:"))),
+        "nothing goes before it is sent"
+    );
+    click(&c, "[data-testid=my-issue] [data-testid=reply-send]").await;
     until("nothing left in Kim's follow-ups", || async {
         c.find_all(css("[data-testid=my-issue]"))
             .await

@@ -339,6 +339,26 @@ async fn issue_wont_fix(
 }
 
 #[tauri::command]
+async fn issue_preview_resolve(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    note: String,
+    message: String,
+) -> Result<Option<MessagePreview>> {
+    issues::preview_resolve(&panel, id, &note, &message).await
+}
+
+#[tauri::command]
+async fn issue_preview_wont_fix(
+    panel: State<'_, Panel>,
+    id: IssueId,
+    reason: String,
+    message: String,
+) -> Result<Option<MessagePreview>> {
+    issues::preview_wont_fix(&panel, id, &reason, &message).await
+}
+
+#[tauri::command]
 async fn issue_close(panel: State<'_, Panel>, id: IssueId) -> Result<Issue> {
     issues::close(&panel, id).await
 }
@@ -553,6 +573,8 @@ pub fn run() {
             issue_contact,
             issue_resolve,
             issue_wont_fix,
+            issue_preview_resolve,
+            issue_preview_wont_fix,
             issue_close,
             issue_reopen,
             service_levels,

@@ -120,6 +120,11 @@ export const api = {
     invoke<Issue>("issue_resolve", { id, note, message }),
   issueWontFix: (id: IssueId, reason: string, message: string) =>
     invoke<Issue>("issue_wont_fix", { id, reason, message }),
+  /** The participant's message as resolving would send it (null: nobody to write to); queues nothing. */
+  issuePreviewResolve: (id: IssueId, note: string, message: string) =>
+    invoke<MessagePreview | null>("issue_preview_resolve", { id, note, message }),
+  issuePreviewWontFix: (id: IssueId, reason: string, message: string) =>
+    invoke<MessagePreview | null>("issue_preview_wont_fix", { id, reason, message }),
   issueClose: (id: IssueId) => invoke<Issue>("issue_close", { id }),
   issueReopen: (id: IssueId, reason: string) => invoke<Issue>("issue_reopen", { id, reason }),
   serviceLevels: () => invoke<ServiceLevels>("service_levels"),

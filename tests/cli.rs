@@ -972,6 +972,24 @@ fn issues_raise_assign_hand_off_contact_and_resolve() {
         ])
         .contains("contacted")
     );
+    let preview = cli.ok(&[
+        "issues",
+        "resolve",
+        id,
+        "--note",
+        "Refunded",
+        "--message",
+        "Your refund was sent today.",
+        "--preview",
+    ]);
+    assert!(preview.contains("to:       zoe@example.com"), "{preview}");
+    assert!(
+        preview.contains("reply-to: ana@company.example.com"),
+        "{preview}"
+    );
+    assert!(preview.contains("Your refund was sent today."), "{preview}");
+    let still = cli.json(&["issues", "show", id, "--json"]);
+    assert_eq!(still["issue"]["status"], "contacted", "a preview changes nothing");
     assert!(
         cli.ok(&[
             "issues",

@@ -4,6 +4,7 @@
 use super::{Error, print_json};
 use clap::Subcommand;
 use panelkeeper::Panel;
+use panelkeeper::mail::MessagePreview;
 use panelkeeper::issues::{
     self, ContactVia, DayCount, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
 };
@@ -87,6 +88,9 @@ pub enum IssuesCmd {
         note: String,
         #[arg(long)]
         message: String,
+        /// Print the message as it would go, and change nothing.
+        #[arg(long)]
+        preview: bool,
     },
     /// Close without a fix: the reason, and the message the participant gets.
     WontFix {
@@ -95,6 +99,9 @@ pub enum IssuesCmd {
         reason: String,
         #[arg(long)]
         message: String,
+        /// Print the message as it would go, and change nothing.
+        #[arg(long)]
+        preview: bool,
     },
     /// Close a resolved issue.
     Close { id: i64 },
@@ -178,6 +185,22 @@ fn line(i: &Issue) -> String {
         i.owner_name.as_deref().unwrap_or("none"),
         i.handoffs
     )
+}
+
+/// The message to the participant as it would go; nothing is queued.
+fn show_preview(preview: Option<MessagePreview>) {
+    let Some(m) = preview else {
+        out!("nobody will be written to: the participant has no email address any more (erased)");
+        return;
+    };
+    out!("to:       {}", m.to);
+    if let Some(from) = &m.from_name {
+        out!("from:     {from}");
+    }
+    if let Some(reply_to) = &m.reply_to {
+        out!("reply-to: {reply_to}");
+    }
+    out!("subject:  {}\n\n{}", m.body.subject, m.body.text);
 }
 
 pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error> {
@@ -278,13 +301,26 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
         IssuesCmd::Contact { id, via, outcome } => {
             show(&issues::log_contact(panel, IssueId(id), via, &outcome).await?)
         }
-        IssuesCmd::Resolve { id, note, message } => {
+        IssuesCmd::Resolve {
+            id,
+            note,
+            message,
+            preview: true,
+        } => show_preview(issues::preview_resolve(panel, IssueId(id), &note, &message).await?),
+        IssuesCmd::Resolve { id, note, message, .. } => {
             show(&issues::resolve(panel, IssueId(id), &note, &message).await?)
         }
         IssuesCmd::WontFix {
             id,
             reason,
             message,
+            preview: true,
+        } => show_preview(issues::preview_wont_fix(panel, IssueId(id), &reason, &message).await?),
+        IssuesCmd::WontFix {
+            id,
+            reason,
+            message,
+            ..
         } => show(&issues::wont_fix(panel, IssueId(id), &reason, &message).await?),
         IssuesCmd::Close { id } => show(&issues::close(panel, IssueId(id)).await?),
         IssuesCmd::Reopen { id, reason } => {

@@ -989,7 +989,10 @@ fn issues_raise_assign_hand_off_contact_and_resolve() {
     );
     assert!(preview.contains("Your refund was sent today."), "{preview}");
     let still = cli.json(&["issues", "show", id, "--json"]);
-    assert_eq!(still["issue"]["status"], "contacted", "a preview changes nothing");
+    assert_eq!(
+        still["issue"]["status"], "contacted",
+        "a preview changes nothing"
+    );
     assert!(
         cli.ok(&[
             "issues",

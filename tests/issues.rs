@@ -263,7 +263,11 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
         "{}",
         preview.body.text
     );
-    assert_eq!(mail::counts(p).await.unwrap().waiting, waiting, "nothing queued");
+    assert_eq!(
+        mail::counts(p).await.unwrap().waiting,
+        waiting,
+        "nothing queued"
+    );
     let wont = issues::preview_wont_fix(p, issue.id, "Out of policy", "We cannot refund this.")
         .await
         .unwrap()

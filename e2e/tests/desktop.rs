@@ -1073,7 +1073,11 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     )
     .await;
     // Kim reads the message as Zoë will get it before it is queued.
-    click(&c, "[data-testid=my-issue] [data-testid=reply-preview-resolve]").await;
+    click(
+        &c,
+        "[data-testid=my-issue] [data-testid=reply-preview-resolve]",
+    )
+    .await;
     let preview = until("the message to Zoë, previewed", || async {
         text(&c, "[data-testid=my-issue] [data-testid=reply-preview]").await
     })

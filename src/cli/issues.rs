@@ -4,10 +4,10 @@
 use super::{Error, print_json};
 use clap::Subcommand;
 use panelkeeper::Panel;
-use panelkeeper::mail::MessagePreview;
 use panelkeeper::issues::{
     self, ContactVia, DayCount, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
 };
+use panelkeeper::mail::MessagePreview;
 use panelkeeper::notes::NoteId;
 use panelkeeper::sessions::SessionId;
 use std::process::ExitCode;
@@ -307,9 +307,9 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
             message,
             preview: true,
         } => show_preview(issues::preview_resolve(panel, IssueId(id), &note, &message).await?),
-        IssuesCmd::Resolve { id, note, message, .. } => {
-            show(&issues::resolve(panel, IssueId(id), &note, &message).await?)
-        }
+        IssuesCmd::Resolve {
+            id, note, message, ..
+        } => show(&issues::resolve(panel, IssueId(id), &note, &message).await?),
         IssuesCmd::WontFix {
             id,
             reason,

@@ -1044,7 +1044,13 @@ impl Finishing {
             resolution: self.message.clone(),
             owner_name: self.owner.name.clone(),
         });
-        to_participant(now, &self.issue, &self.owner, MessageKind::Resolution, template)
+        to_participant(
+            now,
+            &self.issue,
+            &self.owner,
+            MessageKind::Resolution,
+            template,
+        )
     }
 }
 

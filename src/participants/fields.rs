@@ -131,12 +131,14 @@ fn find_char(s: &str, bad: impl Fn(char) -> bool) -> Option<char> {
 /// practice) and folds Gmail's ignored dots and `+tags`, the one provider
 /// whose aliasing is documented and common in panels. Appended to `out`.
 pub(crate) fn normalise_into(out: &mut String, local: &str, domain: &str) {
-    let domain: std::borrow::Cow<'_, str> =
-        if domain.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-            domain.into()
-        } else {
-            domain.to_lowercase().into()
-        };
+    let domain: std::borrow::Cow<'_, str> = if domain
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        domain.into()
+    } else {
+        domain.to_lowercase().into()
+    };
     let gmail = matches!(&*domain, "gmail.com" | "googlemail.com");
     if gmail {
         let base = local.split('+').next().unwrap_or_default();

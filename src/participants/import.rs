@@ -962,7 +962,10 @@ fn changes(stored: &repo::StoredColumns, row: &Columns<'_>) -> bool {
 /// `stored`.
 fn attributes_within(row: &str, stored: &str) -> bool {
     type Map = BTreeMap<String, String>;
-    match (serde_json::from_str::<Map>(row), serde_json::from_str::<Map>(stored)) {
+    match (
+        serde_json::from_str::<Map>(row),
+        serde_json::from_str::<Map>(stored),
+    ) {
         (Ok(row), Ok(stored)) => row.iter().all(|(k, v)| stored.get(k) == Some(v)),
         _ => false,
     }
@@ -971,7 +974,10 @@ fn attributes_within(row: &str, stored: &str) -> bool {
 /// Whether every tag in the JSON array `row` is in `stored`.
 fn tags_within(row: &str, stored: &str) -> bool {
     type Set = BTreeSet<String>;
-    match (serde_json::from_str::<Set>(row), serde_json::from_str::<Set>(stored)) {
+    match (
+        serde_json::from_str::<Set>(row),
+        serde_json::from_str::<Set>(stored),
+    ) {
         (Ok(row), Ok(stored)) => row.is_subset(&stored),
         _ => false,
     }

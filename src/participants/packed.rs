@@ -462,7 +462,9 @@ mod tests {
             assert_eq!(unpacked, valid);
             assert_eq!(packed.columns(row), valid.columns());
             // The derived values agree with a fresh derivation.
-            let again = valid.clone().with(valid.attributes.clone(), valid.tags.clone());
+            let again = valid
+                .clone()
+                .with(valid.attributes.clone(), valid.tags.clone());
             assert_eq!(again, valid);
             assert_eq!(row.hash, fields::hash_bytes(valid.email.normalised()));
         }
@@ -486,7 +488,10 @@ mod tests {
         for (pairs, json) in [
             (vec![("Region", "EU"), ("region", "")], r#"{"region":"EU"}"#),
             (vec![("region", ""), ("Region", "NA")], r#"{"region":"NA"}"#),
-            (vec![("b", "1"), ("a", "2"), ("B", "3")], r#"{"a":"2","b":"3"}"#),
+            (
+                vec![("b", "1"), ("a", "2"), ("B", "3")],
+                r#"{"a":"2","b":"3"}"#,
+            ),
         ] {
             let fields = Fields {
                 name: "Ann",

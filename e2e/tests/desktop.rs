@@ -1087,6 +1087,7 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
         "{preview}"
     );
     assert!(preview.contains("kim@company.example.com"), "{preview}");
+    screenshot(&c, "resolve-preview.png").await;
     assert!(
         !server.delivered().iter().any(|d| d
             .parsed()

@@ -681,18 +681,18 @@ impl Header {
         out: Out<'_>,
     ) -> Option<Part> {
         let started = std::time::Instant::now();
-        // Sized once from the first lines: growing a map or a buffer a
-        // step at a time copies it and touches fresh memory each time.
-        let line_bytes = line_bytes(&bytes[cut.at..]);
-        let end = stops.first().map_or(bytes.len(), |&stop| stop);
+        // Sized once: growing a map or a buffer a step at a time copies it
+        // and touches fresh memory each time. The part has no more rows than
+        // lines, and a chunk's text is judged from the first lines (and is
+        // never more than the whole part's).
+        let end = stops.first().map_or(bytes.len(), |&stop| stop).max(cut.at);
+        let lines = bytes[cut.at..end].iter().filter(|&&b| b == b'\n').count();
         let mut part = Part {
-            seen: foldhash::HashMap::with_capacity_and_hasher(
-                (end - cut.at) / line_bytes + 1,
-                Default::default(),
-            ),
+            seen: foldhash::HashMap::with_capacity_and_hasher(lines + 1, Default::default()),
             ..Default::default()
         };
-        let mut chunk = Packed::with_capacity(CHUNK, CHUNK * (3 * line_bytes + 128));
+        let text = (CHUNK * 3 * line_bytes(&bytes[cut.at..])).min(3 * (end - cut.at));
+        let mut chunk = Packed::with_capacity(CHUNK, text + CHUNK * 128);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(false)

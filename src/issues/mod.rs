@@ -6,13 +6,14 @@
 //! owner everything they need; a reassignment needs a reason, counts a
 //! hand-off and tells the participant who has their issue now; the first
 //! logged contact meets "first contact"; resolving needs a resolution note
-//! and a message to the participant. Every change is an audit event, and
-//! every message goes through the outbox in the same transaction. The
-//! allowed status changes are [`IssueStatus::refusal`]. Each change plans
-//! the owner's nudge before the next due time (queued for then, withdrawn
-//! and queued again when the issue changes); [`tick`] queues escalations
-//! after a breach, to the owner's lead and the session's moderator,
-//! repeated until someone acts.
+//! and a message to the participant, which its writer can read as it will
+//! go before it is queued ([`preview_resolve`]). Every change is an audit
+//! event, and every message goes through the outbox in the same
+//! transaction. The allowed status changes are [`IssueStatus::refusal`].
+//! Each change plans the owner's nudge before the next due time (queued for
+//! then, withdrawn and queued again when the issue changes); [`tick`]
+//! queues escalations after a breach, to the owner's lead and the session's
+//! moderator, repeated until someone acts.
 
 pub mod model;
 

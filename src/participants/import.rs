@@ -1030,7 +1030,7 @@ async fn write_chunk(
             repo::ids_by_email(conn, &emails).await?
         }
     };
-    let mut new = Vec::with_capacity(rows.len() - existing.len());
+    let mut new = Vec::with_capacity(rows.len().saturating_sub(existing.len()));
     let mut old = Vec::with_capacity(existing.len());
     for row in rows.rows() {
         let columns = rows.columns(row);

@@ -684,21 +684,12 @@ async fn an_erased_participant_gets_no_message_and_the_preview_says_so() {
     let server = SmtpServer::start(t.dir.path(), &[]);
     let p = &t.panel;
     let s = setup(p, server.port).await;
-    let said = notes::add(
-        p,
-        s,
-        &NoteInput {
-            text: "My parcel never arrived".into(),
-            participant: Some("zoe@example.org".into()),
-            author: None,
-        },
-    )
-    .await
-    .unwrap();
+    // Raised directly, without a note.
     let issue = issues::raise(
         p,
         &IssueInput {
-            note: Some(said.id),
+            session: Some(s),
+            participant: Some("zoe@example.org".into()),
             summary: "Parcel lost".into(),
             owner: Some("kim@company.example.com".into()),
             ..Default::default()

@@ -201,8 +201,9 @@ impl Fields<'_> {
         let mut ends = [0u32; FIELDS];
         let mut present = 0u8;
         let end = |text: &String| {
+            // "the row" has a space, so no attribute column can be named by it.
             u32::try_from(text.len() - start)
-                .map_err(|_| Error::invalid("row", "", "is too large to store"))
+                .map_err(|_| Error::invalid("the row", "", "is too large to store"))
         };
 
         let name = fields::check_text_ref("name", self.name)?;

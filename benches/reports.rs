@@ -6,6 +6,7 @@
 
 use chrono::NaiveDateTime;
 use panelkeeper::Panel;
+use panelkeeper::files::Existing;
 use panelkeeper::issues::{self, IssueInput, Severity};
 use panelkeeper::notes::{self, NoteInput};
 use panelkeeper::participants::{self, ParticipantInput};
@@ -189,7 +190,7 @@ async fn main() {
             let report = reports::session(&panel, s.id, ReportOptions::default(), &|_| {})
                 .await
                 .unwrap();
-            pages = report.write(&out).unwrap().pages;
+            pages = report.write(&out, Existing::Replace).unwrap().pages;
             round.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let t = Instant::now();

@@ -28,8 +28,29 @@ pub enum Error {
     /// A whole file could not be used (not a row of it: rows are reported one by one).
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
-    /// The database failed; the detail is logged for the developer.
-    #[error("the database could not complete the request ({detail})")]
+    /// Another process (the CLI beside the app, a long import) kept the
+    /// panel database busy past the wait; nothing was changed.
+    #[error(
+        "the panel database is busy with another change (such as an import in another window); \
+         nothing was changed, try again when it has finished"
+    )]
+    Busy,
+    /// The disk that holds the panel database is full; nothing was saved.
+    #[error(
+        "the disk that holds the panel database is full, so nothing was saved; \
+         free some space and try again"
+    )]
+    DiskFull,
+    /// The database file cannot be used as it is (read-only, damaged, or
+    /// the disk failed), said in a person's words.
+    #[error("{reason}")]
+    Storage { reason: String },
+    /// The database failed in a way a person cannot act on; the detail is
+    /// logged for the developer, never shown.
+    #[error(
+        "the panel database could not complete the request, so it was not done \
+         (the details are in Panelkeeper's log)"
+    )]
     Database {
         #[serde(skip)]
         #[ts(skip)]
@@ -78,39 +99,81 @@ impl Error {
     }
 }
 
-/// SQLite's primary result codes for "another connection holds the lock".
-const SQLITE_BUSY: i32 = 5;
-const SQLITE_LOCKED: i32 = 6;
-
-/// Another process (the CLI beside the app, a long import) kept the panel
-/// busy past the busy timeout: said in the person's words, not SQLite's.
-fn busy() -> Error {
-    Error::conflict(
-        "the panel database is busy with another change (such as an import in another window); \
-         nothing was changed, try again when it has finished",
-    )
+/// SQLite's primary result codes that a person can act on.
+mod code {
+    pub const PERM: i32 = 3;
+    pub const BUSY: i32 = 5;
+    pub const LOCKED: i32 = 6;
+    pub const READONLY: i32 = 8;
+    pub const IOERR: i32 = 10;
+    pub const CORRUPT: i32 = 11;
+    pub const FULL: i32 = 13;
+    pub const CANTOPEN: i32 = 14;
+    pub const NOTADB: i32 = 26;
 }
 
 impl Error {
-    /// An error SQLite returned through its C interface (`src/db/bulk.rs`).
+    /// The error for a SQLite result code (primary or extended), with the
+    /// driver's own words logged and kept out of what a person reads.
     pub(crate) fn sqlite(code: i32, detail: String) -> Self {
-        if matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED) {
-            tracing::warn!(%detail, "database busy");
-            return busy();
-        }
-        tracing::error!(%detail, "database error");
-        Error::Database { detail }
+        let error = match code & 0xff {
+            code::BUSY | code::LOCKED => {
+                tracing::warn!(%detail, "database busy");
+                return Error::Busy;
+            }
+            code::FULL => Error::DiskFull,
+            code::READONLY | code::PERM => Error::Storage {
+                reason: "the panel database cannot be written (the file or its folder is \
+                         read-only), so nothing was saved; check their permissions"
+                    .into(),
+            },
+            code::CORRUPT | code::NOTADB => Error::Storage {
+                reason: "the panel database file is damaged or is not a Panelkeeper database; \
+                         nothing was changed (restore it from a backup)"
+                    .into(),
+            },
+            code::IOERR => Error::Storage {
+                reason: "the disk failed to read or write the panel database, so the request \
+                         was not done; check the disk and try again"
+                    .into(),
+            },
+            code::CANTOPEN => Error::Storage {
+                reason: "the panel database file cannot be opened; check that its folder \
+                         exists and can be written"
+                    .into(),
+            },
+            _ => Error::Database {
+                detail: detail.clone(),
+            },
+        };
+        tracing::error!(code, %detail, "database error");
+        error
+    }
+
+    /// Whether another process holding the database was the whole problem
+    /// (so the same request can simply be tried again).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy)
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            let code = db.code().and_then(|c| c.parse::<i32>().ok());
-            if code.is_some_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)) {
-                tracing::warn!(error = %e, "database busy");
-                return busy();
+        match &e {
+            sqlx::Error::Database(db) => {
+                if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) {
+                    return Error::sqlite(code, e.to_string());
+                }
             }
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!(error = %e, "database busy: no connection free");
+                return Error::Busy;
+            }
+            sqlx::Error::Io(io) if io.raw_os_error() == Some(28) => {
+                tracing::error!(error = %e, "disk full");
+                return Error::DiskFull;
+            }
+            _ => {}
         }
         tracing::error!(error = %e, "database error");
         Error::Database {
@@ -121,9 +184,32 @@ impl From<sqlx::Error> for Error {
 
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
+        if let sqlx::migrate::MigrateError::Execute(inner) = e {
+            return Error::from(inner);
+        }
         tracing::error!(error = %e, "migration error");
         Error::Database {
             detail: format!("migrating the database: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_codes_become_words_a_person_can_act_on() {
+        assert!(Error::sqlite(5, "database is locked".into()).is_busy());
+        assert!(Error::sqlite(517, "database is locked".into()).is_busy()); // BUSY_SNAPSHOT
+        assert!(matches!(
+            Error::sqlite(13, "database or disk is full".into()),
+            Error::DiskFull
+        ));
+        let readonly = Error::sqlite(1032, "attempt to write a readonly database".into());
+        assert!(readonly.to_string().contains("read-only"));
+        let other = Error::sqlite(1, "LIKE or GLOB pattern too complex".into());
+        assert!(matches!(other, Error::Database { .. }));
+        assert!(!other.to_string().contains("GLOB"), "{other}");
     }
 }

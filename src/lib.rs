@@ -17,7 +17,9 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod issues;
+pub mod logging;
 pub mod mail;
 pub mod notes;
 pub mod participants;
@@ -51,7 +53,7 @@ impl Panel {
     pub async fn open(path: impl AsRef<Path>) -> Result<Panel> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            files::private_dir(dir)
                 .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
         }
         let pool = db::open(&path).await?;

@@ -10,6 +10,7 @@ use panelkeeper::participants::{
     self, AttributeFilter, ParticipantId, ParticipantInput, ParticipantQuery, StatusFilter,
     consent, csv_export, governance, history, import, privacy, screener, suppression,
 };
+use panelkeeper::files::{self, Existing};
 use panelkeeper::{Error, Panel, demo};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -129,6 +130,9 @@ enum Command {
         /// Write the participants as a CRM-style CSV file instead of filling the database.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Replace the --csv file if there is one.
+        #[arg(long, requires = "csv")]
+        force: bool,
     },
 }
 
@@ -261,6 +265,9 @@ enum ParticipantsCmd {
     /// Export participants to a CSV file (spreadsheet-safe).
     Export {
         file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         filters: Filters,
     },
@@ -288,8 +295,12 @@ enum ParticipantsCmd {
     /// Everything held about one participant, as JSON.
     PrivacyExport {
         participant: String,
+        /// Write it to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Replace the file at --output if there is one.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
     /// Erase a participant's personal data (keeps a de-identified record).
     Erase {
@@ -448,15 +459,15 @@ fn progress_bar() -> ProgressBar {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PANELKEEPER_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    let log = panelkeeper::logging::init("panelkeeper", &panelkeeper::logging::default_dir());
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
+            if let (Error::Database { .. }, Some(dir)) = (&e, log) {
+                eprintln!("Panelkeeper's log is in {}", dir.display());
+            }
             ExitCode::FAILURE
         }
     }
@@ -467,10 +478,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         participants,
         seed,
         csv: Some(path),
+        force,
     } = &cli.command
     {
-        let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
-        demo::write_csv(*participants as u64, *seed, std::io::BufWriter::new(file))?;
+        files::write_with(path, Existing::replace_if(*force), |out| {
+            demo::write_csv(*participants as u64, *seed, out)
+        })?;
         out!(
             "wrote {participants} demo participants to {}",
             path.display()
@@ -581,6 +594,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             participants,
             seed,
             csv: _,
+            force: _,
         } => {
             let report = demo::generate(panel, participants, seed).await?;
             out!(
@@ -784,8 +798,13 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                 }
             }
         }
-        ParticipantsCmd::Export { file, filters } => {
-            let n = csv_export::export_file(panel, &filters.query(1000, 0), &file).await?;
+        ParticipantsCmd::Export {
+            file,
+            force,
+            filters,
+        } => {
+            let existing = Existing::replace_if(force);
+            let n = csv_export::export_file(panel, &filters.query(1000, 0), &file, existing).await?;
             out!("exported {n} participants to {}", file.display());
         }
         ParticipantsCmd::OptOut { participant, undo } => {
@@ -828,13 +847,14 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
         ParticipantsCmd::PrivacyExport {
             participant,
             output,
+            force,
         } => {
             let id = participants::find(panel, &participant).await?;
             let data = privacy::export(panel, id).await?;
             let text = serde_json::to_string_pretty(&data).expect("values serialise");
             match output {
                 Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| file_error(&path, e))?;
+                    files::write_bytes(&path, text.as_bytes(), Existing::replace_if(force))?;
                     out!(
                         "wrote everything held about participant {id} to {}",
                         path.display()

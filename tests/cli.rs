@@ -1169,7 +1169,7 @@ fn reports_are_written_as_pdf_files_and_bad_ranges_refused() {
         "--to",
         "2026-01-01",
         "-o",
-        path(&out),
+        path(&cli.dir.path().join("refused.pdf")),
     ]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use panelkeeper::Error;
+use panelkeeper::files::Existing;
 use panelkeeper::participants::{
     self, ParticipantQuery, StatusFilter, csv_export, import::ImportProgress,
 };
@@ -249,7 +250,7 @@ async fn export_neutralises_formulas_and_imports_back_unchanged() {
     let r = import(&t.panel, "formula_injection.csv").await.unwrap();
     assert_eq!(r.created, 2, "{r:?}");
     let path = t.dir.path().join("out.csv");
-    let n = csv_export::export_file(&t.panel, &ParticipantQuery::default(), &path)
+    let n = csv_export::export_file(&t.panel, &ParticipantQuery::default(), &path, Existing::Keep)
         .await
         .unwrap();
     assert_eq!(n, 2);
@@ -309,7 +310,7 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
     let t = panel().await;
     import(&t.panel, "bom_crlf_comma.csv").await.unwrap();
     let missing = t.dir.path().join("no-such-folder/out.csv");
-    match csv_export::export_file(&t.panel, &ParticipantQuery::default(), &missing).await {
+    match csv_export::export_file(&t.panel, &ParticipantQuery::default(), &missing, Existing::Keep).await {
         Err(Error::File { path, .. }) => {
             assert!(path.ends_with("no-such-folder/out.csv"), "{path}")
         }
@@ -318,12 +319,12 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
     let dir = t.dir.path().join("taken.csv");
     std::fs::create_dir(&dir).unwrap();
     assert!(
-        csv_export::export_file(&t.panel, &ParticipantQuery::default(), &dir)
+        csv_export::export_file(&t.panel, &ParticipantQuery::default(), &dir, Existing::Replace)
             .await
             .is_err()
     );
     assert!(
-        !t.dir.path().join("taken.csv.partial").exists(),
+        std::fs::read_dir(t.dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part")),
         "no partial file left behind"
     );
 }

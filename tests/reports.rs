@@ -8,6 +8,7 @@
 mod common;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use panelkeeper::files::Existing;
 use panelkeeper::issues::{self, IssueInput, Severity};
 use panelkeeper::notes::{self, NoteInput};
 use panelkeeper::participants::{self, ParticipantInput};
@@ -197,7 +198,7 @@ async fn a_session_report_has_every_name_note_and_issue_and_says_it_is_a_draft_o
         .await
         .unwrap();
     let pdf = t.dir.path().join("session.pdf");
-    let written = report.write(&pdf).unwrap();
+    let written = report.write(&pdf, Existing::Replace).unwrap();
     assert!(written.draft);
     if let Some(keep) = std::env::var_os("PANELKEEPER_REPORT_SAMPLE") {
         std::fs::copy(&pdf, keep).unwrap();
@@ -357,7 +358,7 @@ async fn long_notes_wrap_inside_the_margins() {
     reports::session(p, s, ReportOptions::default(), &|_| {})
         .await
         .unwrap()
-        .write(&pdf)
+        .write(&pdf, Existing::Replace)
         .unwrap();
     let html = tool("pdftotext", &["-bbox", pdf.to_str().unwrap(), "-"]);
     let attr = |tag: &str, name: &str| -> f32 {
@@ -407,7 +408,7 @@ async fn an_anonymised_report_names_no_participant() {
     reports::session(p, s, ReportOptions { anonymise: true }, &|_| {})
         .await
         .unwrap()
-        .write(&pdf)
+        .write(&pdf, Existing::Replace)
         .unwrap();
     let text = pages(&pdf).join("\n");
     for (name, _) in PEOPLE {
@@ -451,7 +452,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     let written = reports::session(p, s, ReportOptions::default(), &|_| {})
         .await
         .unwrap()
-        .write(&pdf)
+        .write(&pdf, Existing::Replace)
         .unwrap();
     assert!(!written.draft);
     let text = pages(&pdf).join("\n");
@@ -465,7 +466,7 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     reports::follow_ups(p, day("2026-06-01"), day("2026-06-30"), &|_| {})
         .await
         .unwrap()
-        .write(&pdf)
+        .write(&pdf, Existing::Replace)
         .unwrap();
     let text = pages(&pdf).join("\n");
     assert!(

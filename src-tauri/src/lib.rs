@@ -24,6 +24,7 @@ use panelkeeper::sessions::{
     self, InviteReport, InviteRequest, RosterEntry, Rsvp, Session, SessionDetail, SessionId,
     SessionInput, SessionQuery,
 };
+use panelkeeper::files::Existing;
 use panelkeeper::{Error, Panel};
 use std::path::{Path, PathBuf};
 use tauri::ipc::Channel;
@@ -106,7 +107,7 @@ async fn participants_export(
     path: String,
     query: ParticipantQuery,
 ) -> Result<u32> {
-    csv_export::export_file(&panel, &query, Path::new(&path)).await
+    csv_export::export_file(&panel, &query, Path::new(&path), Existing::Replace).await
 }
 
 #[tauri::command]
@@ -391,7 +392,7 @@ async fn report_session(
 ) -> Result<ReportFile> {
     reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
         .await?
-        .write(&path)
+        .write(&path, Existing::Replace)
 }
 
 #[tauri::command]
@@ -404,7 +405,7 @@ async fn report_follow_ups(
 ) -> Result<ReportFile> {
     reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
         .await?
-        .write(&path)
+        .write(&path, Existing::Replace)
 }
 
 #[tauri::command]

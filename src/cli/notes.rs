@@ -83,11 +83,14 @@ pub async fn notes_cmd(panel: &Panel, cmd: NotesCmd) -> Result<ExitCode, Error> 
             participant,
             author,
         } if text == "-" => {
+            // A line that cannot be saved is printed back, with the reason,
+            // so nothing typed is lost, and the lines after it are still saved.
             use std::io::BufRead as _;
-            for line in std::io::stdin().lock().lines() {
+            let mut unsaved = 0u32;
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
                 let line = line.map_err(|e| Error::File {
                     path: "standard input".into(),
-                    reason: e.to_string(),
+                    reason: format!("line {} could not be read: {e}", n + 1),
                 })?;
                 if line.trim().is_empty() {
                     continue;
@@ -97,8 +100,21 @@ pub async fn notes_cmd(panel: &Panel, cmd: NotesCmd) -> Result<ExitCode, Error> 
                     participant: participant.clone(),
                     author: author.clone(),
                 };
-                let n = notes::add(panel, SessionId(session), &input).await?;
-                out!("{}", n.id);
+                match notes::add(panel, SessionId(session), &input).await {
+                    Ok(note) => out!("{}", note.id),
+                    Err(e) => {
+                        unsaved += 1;
+                        eprintln!("not saved (line {}: {e}): {}", n + 1, input.text);
+                    }
+                }
+            }
+            if unsaved > 0 {
+                eprintln!(
+                    "error: {unsaved} line{} not saved; {} printed above with the reason",
+                    if unsaved == 1 { " was" } else { "s were" },
+                    if unsaved == 1 { "it is" } else { "they are" }
+                );
+                return Ok(ExitCode::FAILURE);
             }
         }
         NotesCmd::Add {

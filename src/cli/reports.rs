@@ -5,6 +5,7 @@ use super::Error;
 use chrono::NaiveDate;
 use clap::Subcommand;
 use panelkeeper::Panel;
+use panelkeeper::files::{self, Existing};
 use panelkeeper::reports::{self, Report, ReportFile, ReportOptions};
 use panelkeeper::sessions::SessionId;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ pub enum ReportCmd {
         /// Where to write the PDF.
         #[arg(short, long)]
         output: PathBuf,
+        /// Replace the file at --output if there is one.
+        #[arg(long)]
+        force: bool,
         /// Participants as "Participant 1", ... (for a client).
         #[arg(long)]
         anonymise: bool,
@@ -41,8 +45,12 @@ pub enum ReportCmd {
         /// Last day (UTC), included.
         #[arg(long, value_parser = parse_day)]
         to: NaiveDate,
+        /// Where to write the PDF.
         #[arg(short, long)]
         output: PathBuf,
+        /// Replace the file at --output if there is one.
+        #[arg(long)]
+        force: bool,
         /// Also queue it to this address, attached, through the outbox.
         #[arg(long)]
         mail_to: Option<String>,
@@ -85,25 +93,32 @@ pub async fn report_cmd(panel: &Panel, cmd: ReportCmd) -> Result<ExitCode, Error
         ReportCmd::Session {
             id,
             output,
+            force,
             anonymise,
             mail_to,
             message,
         } => {
+            // A path that cannot be written is said before the report is made.
+            let existing = Existing::replace_if(force);
+            files::check_target(&output, existing)?;
             let report =
                 reports::session(panel, SessionId(id), ReportOptions { anonymise }, &|_| {})
                     .await?;
-            written(&report.write(&output)?);
+            written(&report.write(&output, existing)?);
             mail(panel, &report, mail_to, &message).await?;
         }
         ReportCmd::FollowUps {
             from,
             to,
             output,
+            force,
             mail_to,
             message,
         } => {
+            let existing = Existing::replace_if(force);
+            files::check_target(&output, existing)?;
             let report = reports::follow_ups(panel, from, to, &|_| {}).await?;
-            written(&report.write(&output)?);
+            written(&report.write(&output, existing)?);
             mail(panel, &report, mail_to, &message).await?;
         }
     }

@@ -207,13 +207,10 @@ mod tests {
         let err = rows
             .write(&[2.into(), "y".into(), "same".into()])
             .unwrap_err();
-        assert!(err.to_string().contains("UNIQUE"), "{err}");
-        assert!(
-            rows.write(&[3.into()])
-                .unwrap_err()
-                .to_string()
-                .contains("1 values for 3")
-        );
+        // The driver's words are logged and kept in the error, never shown.
+        assert!(format!("{err:?}").contains("UNIQUE"), "{err:?}");
+        assert!(!err.to_string().contains("UNIQUE"), "{err}");
+        assert!(format!("{:?}", rows.write(&[3.into()]).unwrap_err()).contains("1 values for 3"));
         rows.write(&[4.into(), "z".into(), "other".into()]).unwrap();
         drop(rows);
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
@@ -231,6 +228,6 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(err.to_string().contains("no such table"), "{err}");
+        assert!(format!("{err:?}").contains("no such table"), "{err:?}");
     }
 }

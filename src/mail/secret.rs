@@ -38,9 +38,7 @@ impl fmt::Debug for Password {
 
 /// The key file for the database at `db`.
 pub(crate) fn key_path(db: &Path) -> PathBuf {
-    let mut name = db.file_name().unwrap_or_default().to_os_string();
-    name.push(".key");
-    db.with_file_name(name)
+    crate::files::beside(db, ".key")
 }
 
 fn key_of(bytes: &[u8]) -> Key {
@@ -68,22 +66,20 @@ fn key(db: &Path, create: bool) -> Result<Option<ChaCha20Poly1305>> {
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::file(&shown, e.to_string()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&path).and_then(|mut f| {
-        f.write_all(&bytes)?;
-        f.sync_all()
-    });
+    // Written whole and owner-only beside the database, never over a key
+    // that another process made first (that one is used instead).
+    let written = crate::files::NewFile::create(&path, crate::files::Existing::Keep).and_then(
+        |mut file| {
+            file.file()
+                .write_all(&bytes)
+                .map_err(|e| file.failed(e))?;
+            file.commit()
+        },
+    );
     match written {
         Ok(()) => Ok(Some(ChaCha20Poly1305::new(&key_of(&bytes)))),
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key(db, false),
-        Err(e) => Err(Error::file(shown, e.to_string())),
+        Err(_) if path.exists() => key(db, false),
+        Err(e) => Err(e),
     }
 }
 

@@ -20,7 +20,20 @@
 //! never sent again by itself; it is marked failed with that reason, for a
 //! person to retry or not. That window runs from the claim to the record
 //! after the server's reply: one envelope, one transmission and one reply,
-//! about a millisecond on a local network. Temporary failures (no
+//! about a millisecond on a local network.
+//!
+//! Once the server has accepted a message, recording it `sent` is tried
+//! until it sticks: a database held busy by another process is waited for
+//! and tried again, and if it stays busy the acceptance is written to a
+//! journal beside the database (`<database>.delivered`, synced), which the
+//! next pass applies before anything else. A delivered message is never
+//! left looking undelivered, so nothing invites a resend.
+//!
+//! Between passes the worker sleeps until something can change: the next
+//! retry falls due, [`Panel::wake_mail`] is called (mail queued, settings
+//! saved), or five seconds pass (to see changes made by another process).
+//! A pass that could do nothing (no SMTP settings yet) never makes the next
+//! one come sooner. Temporary failures (no
 //! connection, no answer, a 4xx reply) are retried with exponential
 //! backoff, from 30 seconds up to an hour; a 5xx reply fails the message
 //! with the server's reason. A server that answers 4xx to one message for
@@ -47,6 +60,12 @@ const LONGEST_RETRY: Duration = Duration::hours(1);
 const GIVE_UP_AFTER: Duration = Duration::days(3);
 /// Messages taken per query.
 const BATCH: i64 = 200;
+/// How many times recording a delivery is tried (each waits for a busy
+/// database as long as the connection's busy timeout) before it is
+/// journaled instead.
+const RECORD_TRIES: u32 = 3;
+/// How often, when nothing tells it sooner, the worker looks at the outbox.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
@@ -62,6 +81,16 @@ pub struct PassReport {
     pub problem: Option<String>,
     /// When the next queued message is due, if any is.
     pub next_due: Option<DateTime<Utc>>,
+    /// Whether this pass changed anything a person sees (a message sent,
+    /// retried or failed, or the problem it names) since the pass before.
+    pub changed: bool,
+}
+
+impl PassReport {
+    /// Whether the pass moved any message on.
+    fn moved(&self) -> bool {
+        self.sent + self.retrying + self.failed > 0
+    }
 }
 
 /// The right to deliver a panel's mail; released when dropped or when the
@@ -72,10 +101,12 @@ pub struct DeliveryLock {
 }
 
 fn lock_path(panel: &Panel) -> PathBuf {
-    let db = panel.path();
-    let mut name = db.file_name().unwrap_or_default().to_os_string();
-    name.push(".mail-lock");
-    db.with_file_name(name)
+    crate::files::beside(panel.path(), ".mail-lock")
+}
+
+/// Deliveries the server accepted that could not yet be recorded as sent.
+fn journal_path(panel: &Panel) -> PathBuf {
+    crate::files::beside(panel.path(), ".delivered")
 }
 
 /// Takes the delivery lock, or says who has it. A lock is briefly held by
@@ -83,12 +114,7 @@ fn lock_path(panel: &Panel) -> PathBuf {
 /// `exec` closes it), so a busy lock is tried again for up to a second.
 pub async fn lock(panel: &Panel) -> Result<DeliveryLock> {
     let path = lock_path(panel);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
+    let file = crate::files::open_private(&path)?;
     for _ in 0..50 {
         match file.try_lock() {
             Ok(()) => return Ok(DeliveryLock { _file: file }),
@@ -113,15 +139,14 @@ pub async fn send_due(panel: &Panel) -> Result<PassReport> {
 }
 
 /// Runs until `stop` is notified: delivers what is due, then sleeps until
-/// the next message is due, [`Panel::wake_mail`] is called, or five
-/// seconds pass (to see messages queued by another process). `observe` is called
-/// after each pass. If another process holds the lock, waits for it.
+/// something can change (see the module's description). `observe` is
+/// called after each pass; [`PassReport::changed`] says whether a person
+/// would see a difference. If another process holds the lock, waits for it.
 pub async fn run(
     panel: Panel,
     stop: std::sync::Arc<tokio::sync::Notify>,
     mut observe: impl FnMut(&PassReport) + Send,
 ) {
-    let idle = std::time::Duration::from_secs(5);
     let lock = loop {
         match lock(&panel).await {
             Ok(lock) => break lock,
@@ -134,27 +159,42 @@ pub async fn run(
             }
         }
     };
+    let mut last_problem: Option<String> = None;
     loop {
-        let report = match deliver(&panel, &lock).await {
+        let mut report = match deliver(&panel, &lock).await {
             Ok(report) => report,
-            Err(e) => {
-                tracing::warn!("mail delivery pass failed: {e}");
-                PassReport {
-                    problem: Some(e.to_string()),
-                    ..PassReport::default()
-                }
-            }
+            Err(e) => PassReport {
+                problem: Some(e.to_string()),
+                ..PassReport::default()
+            },
         };
+        report.changed = report.moved() || report.problem != last_problem;
+        if report.problem != last_problem {
+            match &report.problem {
+                Some(problem) => tracing::warn!("mail cannot go: {problem}"),
+                None => tracing::info!("mail can go again"),
+            }
+            last_problem = report.problem.clone();
+        }
         observe(&report);
-        let wait = report
-            .next_due
-            .map(|due| (due - panel.now()).to_std().unwrap_or_default().min(idle))
-            .unwrap_or(idle);
+        let wait = wait_after(&report, panel.now());
         tokio::select! {
             _ = stop.notified() => return,
             _ = panel.mail_woken() => {}
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// How long to sleep after a pass: until the next message is due (at most
+/// [`IDLE`]), but a full [`IDLE`] when a message is already due and the
+/// pass could not move anything (no settings, a failing database): trying
+/// again at once would change nothing.
+fn wait_after(report: &PassReport, now: DateTime<Utc>) -> std::time::Duration {
+    match report.next_due {
+        Some(due) if due > now => (due - now).to_std().unwrap_or(IDLE).min(IDLE),
+        Some(_) if report.moved() || report.problem.is_none() => std::time::Duration::ZERO,
+        _ => IDLE,
     }
 }
 
@@ -190,7 +230,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 match Connection::open(&account).await {
                     Ok(c) => connection = Some(c),
                     Err(why) => {
-                        record(panel, accepted.take(), None).await?;
+                        record_sent(panel, &mut accepted).await?;
                         for (rest, _) in &due[n..] {
                             defer(panel, *rest, &why, false).await?;
                         }
@@ -207,7 +247,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 Err(
                     Failure::Permanent(why) | Failure::Temporary(why) | Failure::Uncertain(why),
                 ) => {
-                    record(panel, accepted.take(), None).await?;
+                    record_sent(panel, &mut accepted).await?;
                     fail(panel, id, &why, true).await?;
                     report.failed += 1;
                     continue;
@@ -217,9 +257,22 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
             // recorded as sent and this one is claimed.
             let (prepared, claimed) = tokio::join!(
                 conn.prepare(&envelope, &content),
-                record(panel, accepted.take(), Some(id))
+                record(panel, accepted, Some(id))
             );
-            match (prepared, claimed?) {
+            let claimed = match claimed {
+                Ok(claimed) => {
+                    accepted = None;
+                    claimed
+                }
+                Err(e) => {
+                    // Nothing of this message's content has gone; the server
+                    // drops a transaction whose connection closes before the dot.
+                    conn.abandon();
+                    record_sent(panel, &mut accepted).await?;
+                    return Err(e);
+                }
+            };
+            match (prepared, claimed) {
                 (Ok(()), true) => {}
                 (Ok(()), false) => {
                     // Cancelled since it was loaded. The server is waiting for
@@ -259,7 +312,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 }
             }
         }
-        record(panel, accepted.take(), None).await?;
+        record_sent(panel, &mut accepted).await?;
         if let Some(c) = connection.filter(Connection::usable) {
             c.close().await;
         }
@@ -306,17 +359,109 @@ async fn record(panel: &Panel, sent: Option<MessageId>, claim: Option<MessageId>
     Ok(claim.is_some_and(|c| changed.contains(&c)))
 }
 
-/// Messages a dead worker left `sending` are failed with the reason.
+/// Records `accepted` (a message the server took) as sent, trying again
+/// while the database is busy; if it stays busy, journals it for the next
+/// pass and says so. Clears `accepted` once it is recorded or journaled.
+async fn record_sent(panel: &Panel, accepted: &mut Option<MessageId>) -> Result<()> {
+    let Some(id) = *accepted else {
+        return Ok(());
+    };
+    let mut last = None;
+    for attempt in 0..RECORD_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        match record(panel, Some(id), None).await {
+            Ok(_) => {
+                *accepted = None;
+                return Ok(());
+            }
+            Err(e) if e.is_busy() => last = Some(e),
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
+        }
+    }
+    tracing::warn!(message = id.0, error = ?last, "delivery not recorded; journaling it");
+    let journal = journal_path(panel);
+    let journaled = crate::files::open_private(&journal).and_then(|mut f| {
+        use std::io::Write as _;
+        writeln!(f, "{} {}", id.0, millis(panel.now()))
+            .and_then(|()| f.sync_data())
+            .map_err(|e| Error::file(journal.display().to_string(), e.to_string()))
+    });
+    *accepted = None;
+    Err(match journaled {
+        Ok(()) => Error::conflict(format!(
+            "the mail server accepted message {id}, but the panel database stayed busy, so it \
+             is not yet recorded as sent; this was noted in {} and it will be recorded as sent \
+             (never sent again) when mail is next delivered",
+            journal.display()
+        )),
+        Err(e) => Error::conflict(format!(
+            "the mail server accepted message {id}, but it could not be recorded as sent ({}) \
+             nor noted beside the database ({e}); it will show as possibly delivered: the \
+             recipient has it, so do not retry it",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )),
+    })
+}
+
+/// Applies the journal of accepted deliveries (they are `sent`), then fails
+/// what a dead worker left `sending`, with the reason.
 async fn recover(panel: &Panel) -> Result<u32> {
+    let journal = journal_path(panel);
+    let journaled: Vec<(i64, i64)> = match std::fs::read_to_string(&journal) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|l| {
+                let (id, at) = l.split_once(' ')?;
+                Some((id.parse().ok()?, at.parse().ok()?))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::file(journal.display().to_string(), e.to_string())),
+    };
+    if journaled.is_empty() {
+        // The common case, every pass: a read, not a write transaction.
+        let interrupted: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'sending')")
+                .fetch_one(panel.pool())
+                .await?;
+        if !interrupted {
+            return Ok(0);
+        }
+    }
+    let now = millis(panel.now());
+    let mut tx = panel.write().await?;
+    for (id, at) in &journaled {
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = ?1, last_error = NULL, updated_at = ?2 \
+             WHERE id = ?3 AND status = 'sending'",
+        )
+        .bind(at)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let done = sqlx::query(
         "UPDATE outbox SET status = 'failed', updated_at = ?, last_error = \
          'delivery was interrupted while the server was taking it (the program stopped); \
          it may have been delivered: check with the recipient, then retry or cancel' \
          WHERE status = 'sending'",
     )
-    .bind(millis(panel.now()))
-    .execute(panel.pool())
+    .bind(now)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
+    if !journaled.is_empty() {
+        tracing::info!(messages = journaled.len(), "journaled deliveries recorded as sent");
+        if let Err(e) = std::fs::remove_file(&journal) {
+            tracing::warn!(error = %e, "the delivery journal could not be removed; it is applied again harmlessly");
+        }
+    }
     if done.rows_affected() > 0 {
         tracing::warn!(
             messages = done.rows_affected(),

@@ -163,7 +163,10 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     let now = panel.now();
     let offset = (now - s.starts_at).num_seconds();
     let tags = serde_json::to_string(&tags_of(&text)).expect("tags serialise");
-    let id: i64 = sqlx::query_scalar(
+    // Every row is read (there is one): SQLite commits an autocommit
+    // statement when it finishes, and a commit that fails (a full disk)
+    // reports its error only to the step that finishes it.
+    let ids: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO notes (session, participant, author, text, tags, at, offset_seconds, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6) RETURNING id",
     )
@@ -174,8 +177,12 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     .bind(&tags)
     .bind(millis(now))
     .bind(offset)
-    .fetch_one(panel.pool())
+    .fetch_all(panel.pool())
     .await?;
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| Error::conflict("the note was not saved"))?;
     get(panel, NoteId(id)).await
 }
 
@@ -322,8 +329,19 @@ pub fn fts_query(typed: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
+/// The longest note search, in characters.
+pub const MAX_SEARCH_CHARS: usize = 500;
+
 /// Searches every note, newest first, each hit with its neighbours.
 pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> {
+    let n = search.query.chars().count();
+    if n > MAX_SEARCH_CHARS {
+        return Err(Error::invalid(
+            "search",
+            &search.query,
+            format!("is {n} characters long; a note search has at most {MAX_SEARCH_CHARS}"),
+        ));
+    }
     let Some(expr) = fts_query(&search.query) else {
         return Err(Error::invalid(
             "search",

@@ -4,6 +4,7 @@
 
 use super::{ParticipantId, ParticipantQuery, repo};
 use crate::Panel;
+use crate::files::{Existing, NewFile};
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -114,23 +115,22 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
 }
 
 /// Exports the participants matching `query` to the file at `path`. The
-/// file appears only when complete: it is written beside `path` and moved
-/// into place, and a failed export leaves no partial file behind.
-pub async fn export_file(panel: &Panel, query: &ParticipantQuery, path: &Path) -> Result<u32> {
-    let shown = path.display().to_string();
-    let tmp = path.with_extension("csv.partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::file(&shown, e.to_string()))?;
-    let written = write_csv(panel, query, std::io::BufWriter::new(file))
-        .await
-        .and_then(|n| {
-            std::fs::rename(&tmp, path)
-                .map(|()| n)
-                .map_err(|e| Error::file(&shown, e.to_string()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+/// file appears only when complete, readable by its owner only, and an
+/// existing file is replaced only with [`Existing::Replace`] (see
+/// [`crate::files`]).
+pub async fn export_file(
+    panel: &Panel,
+    query: &ParticipantQuery,
+    path: &Path,
+    existing: Existing,
+) -> Result<u32> {
+    let mut file = NewFile::create(path, existing)?;
+    let mut out = std::io::BufWriter::new(file.file());
+    let n = write_csv(panel, query, &mut out).await?;
+    out.flush().map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
+    drop(out);
+    file.commit()?;
+    Ok(n)
 }
 
 #[cfg(test)]

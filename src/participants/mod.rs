@@ -66,6 +66,7 @@ pub async fn find(panel: &Panel, key: &str) -> Result<ParticipantId> {
 
 /// A page of participants matching `query`.
 pub async fn list(panel: &Panel, query: &ParticipantQuery) -> Result<ParticipantPage> {
+    query.check()?;
     let mut conn = panel.pool().acquire().await?;
     repo::list(&mut conn, query).await
 }

@@ -5,7 +5,7 @@
 
 use super::fields::{self, Email};
 use super::packed::{self, Packed};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,6 +237,36 @@ pub struct ParticipantQuery {
     pub status: StatusFilter,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// The longest search or filter value, in characters: longer than any
+/// name, email or attribute a person would type, short enough that no
+/// search can make the database work without end.
+pub const MAX_FILTER_CHARS: usize = 200;
+
+impl ParticipantQuery {
+    /// Refuses a search or filter too long to be one a person typed.
+    pub fn check(&self) -> Result<()> {
+        let values = self
+            .search
+            .iter()
+            .map(|s| ("search", s))
+            .chain(self.tag.iter().map(|t| ("tag", t)))
+            .chain(self.attributes.iter().flat_map(|f| {
+                [("attribute", &f.key), ("attribute value", &f.value)]
+            }));
+        for (field, value) in values {
+            let n = value.chars().count();
+            if n > MAX_FILTER_CHARS {
+                return Err(Error::invalid(
+                    field,
+                    value.as_str(),
+                    format!("is {n} characters long; a search or filter has at most {MAX_FILTER_CHARS}"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ParticipantQuery {

@@ -14,6 +14,7 @@
 pub mod fonts;
 pub mod layout;
 
+use crate::files::{self, Existing};
 use crate::issues::{self, Issue, IssueQuery, IssueStatus};
 use crate::mail::templates::{self, ReportMail, Template};
 use crate::mail::{self, Attachment, MessageId, MessageKind, MessagePreview, NewMessage};
@@ -81,16 +82,11 @@ pub struct Report {
 
 impl Report {
     /// Writes the report to `path` (through a temporary file beside it, so
-    /// a failed export never leaves half a file).
-    pub fn write(&self, path: &Path) -> Result<ReportFile> {
+    /// a failed export never leaves half a file; see [`crate::files`]).
+    /// An existing file is replaced only with [`Existing::Replace`].
+    pub fn write(&self, path: &Path, existing: Existing) -> Result<ReportFile> {
         let shown = path.display().to_string();
-        let tmp = path.with_extension("pdf.part");
-        std::fs::write(&tmp, &self.pdf)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::file(&shown, format!("could not be written: {e}"))
-            })?;
+        files::write_bytes(path, &self.pdf, existing)?;
         Ok(ReportFile {
             path: shown,
             pages: self.pages,

@@ -8,7 +8,12 @@ describe("errorText", () => {
     ).toBe('email "anna.example.com" is not valid: has no @');
   });
   it("never shows database internals", () => {
-    expect(errorText({ kind: "Database" })).toContain("Nothing was changed");
+    expect(errorText({ kind: "Database" })).toContain("it was not done");
+    expect(errorText({ kind: "Database" })).not.toMatch(/sqlite|SQL/i);
+  });
+  it("says a full disk saved nothing", () => {
+    expect(errorText({ kind: "DiskFull" })).toContain("nothing was saved");
+    expect(errorText({ kind: "Busy" })).toContain("Nothing was changed");
   });
   it("passes plain strings through", () => {
     expect(errorText("command not found")).toBe("command not found");

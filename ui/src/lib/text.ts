@@ -32,8 +32,14 @@ export function errorText(e: unknown): string {
       return e.reason;
     case "File":
       return `${e.path}: ${e.reason}`;
+    case "Busy":
+      return "The panel is busy with another change (such as an import in another window). Nothing was changed; try again when it has finished.";
+    case "DiskFull":
+      return "The disk that holds the panel is full, so nothing was saved. Free some space and try again.";
+    case "Storage":
+      return e.reason;
     case "Database":
-      return "The database could not complete the request. Nothing was changed.";
+      return "The panel database could not complete the request, so it was not done. The details are in Panelkeeper's log.";
   }
 }
 

@@ -3,4 +3,4 @@
 /**
  * What went wrong in the core, precise enough to act on.
  */
-export type Error = { "kind": "NotFound", what: string, id: string, } | { "kind": "InvalidInput", field: string, value: string, reason: string, } | { "kind": "Conflict", reason: string, } | { "kind": "File", path: string, reason: string, } | { "kind": "Database", };
+export type Error = { "kind": "NotFound", what: string, id: string, } | { "kind": "InvalidInput", field: string, value: string, reason: string, } | { "kind": "Conflict", reason: string, } | { "kind": "File", path: string, reason: string, } | { "kind": "Busy" } | { "kind": "DiskFull" } | { "kind": "Storage", reason: string, } | { "kind": "Database", };

@@ -23,4 +23,9 @@ problem: string | null,
 /**
  * When the next queued message is due, if any is.
  */
-nextDue: string | null, };
+nextDue: string | null, 
+/**
+ * Whether this pass changed anything a person sees (a message sent,
+ * retried or failed, or the problem it names) since the pass before.
+ */
+changed: boolean, };

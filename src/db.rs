@@ -61,7 +61,9 @@ fn make_private(path: &Path) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         // SQLite says it in its own words (a missing folder, a read-only disk).
-        Err(e) => tracing::debug!(path = %path.display(), error = %e, "database file not created ahead"),
+        Err(e) => {
+            tracing::debug!(path = %path.display(), error = %e, "database file not created ahead")
+        }
     }
     for suffix in ["", "-wal", "-shm", ".key"] {
         crate::files::make_private(&crate::files::beside(path, suffix));

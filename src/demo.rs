@@ -743,7 +743,9 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
             let local = day
                 .and_hms_opt(9 + (k % 9) as u32, 0, 0)
                 .expect("a valid hour");
-            let start = crate::sessions::instant_in(zone, local).unwrap_or(start);
+            let start = crate::TimeZone::parse(zone)
+                .and_then(|z| crate::sessions::instant_in(z, local))
+                .unwrap_or(start);
             (start, zone)
         })
         .collect();

@@ -144,7 +144,8 @@ impl NewFile {
             path,
             existing,
         } = self;
-        let failed = |e: std::io::Error| Error::file(shown(&path), format!("could not be written: {e}"));
+        let failed =
+            |e: std::io::Error| Error::file(shown(&path), format!("could not be written: {e}"));
         tmp.as_file().sync_all().map_err(failed)?;
         match existing {
             Existing::Keep => tmp.persist_noclobber(&path).map_err(|e| {

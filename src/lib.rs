@@ -26,8 +26,10 @@ pub mod participants;
 pub mod reports;
 pub mod sessions;
 mod settings;
+pub mod zone;
 
 pub use error::{Error, Result};
+pub use zone::TimeZone;
 
 use chrono::{DateTime, Utc};
 use clock::{Clock, SystemClock};
@@ -57,14 +59,20 @@ impl Panel {
                 .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
         }
         let pool = db::open(&path).await?;
-        Ok(Panel {
+        let panel = Panel {
             pool,
             clock: Arc::new(SystemClock),
             path,
             index: Arc::default(),
             mail: Arc::default(),
             upkeep: Arc::default(),
-        })
+        };
+        // Upkeep, not a condition of opening: a panel that cannot be
+        // written now (busy, read-only) is still read, and folded next time.
+        if let Err(e) = participants::refold_emails_once(&panel).await {
+            tracing::warn!("stored emails not folded yet: {e}");
+        }
+        Ok(panel)
     }
 
     /// The same panel reading time from `clock` (tests and simulations).

@@ -6,11 +6,11 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use panelkeeper::files::{self, Existing};
 use panelkeeper::participants::{
     self, AttributeFilter, ParticipantId, ParticipantInput, ParticipantQuery, StatusFilter,
     consent, csv_export, governance, history, import, privacy, screener, suppression,
 };
-use panelkeeper::files::{self, Existing};
 use panelkeeper::{Error, Panel, demo};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -804,7 +804,8 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             filters,
         } => {
             let existing = Existing::replace_if(force);
-            let n = csv_export::export_file(panel, &filters.query(1000, 0), &file, existing).await?;
+            let n =
+                csv_export::export_file(panel, &filters.query(1000, 0), &file, existing).await?;
             out!("exported {n} participants to {}", file.display());
         }
         ParticipantsCmd::OptOut { participant, undo } => {

@@ -250,9 +250,14 @@ async fn export_neutralises_formulas_and_imports_back_unchanged() {
     let r = import(&t.panel, "formula_injection.csv").await.unwrap();
     assert_eq!(r.created, 2, "{r:?}");
     let path = t.dir.path().join("out.csv");
-    let n = csv_export::export_file(&t.panel, &ParticipantQuery::default(), &path, Existing::Keep)
-        .await
-        .unwrap();
+    let n = csv_export::export_file(
+        &t.panel,
+        &ParticipantQuery::default(),
+        &path,
+        Existing::Keep,
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 2);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"'=HYPERLINK("), "{text}");
@@ -310,7 +315,14 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
     let t = panel().await;
     import(&t.panel, "bom_crlf_comma.csv").await.unwrap();
     let missing = t.dir.path().join("no-such-folder/out.csv");
-    match csv_export::export_file(&t.panel, &ParticipantQuery::default(), &missing, Existing::Keep).await {
+    match csv_export::export_file(
+        &t.panel,
+        &ParticipantQuery::default(),
+        &missing,
+        Existing::Keep,
+    )
+    .await
+    {
         Err(Error::File { path, .. }) => {
             assert!(path.ends_with("no-such-folder/out.csv"), "{path}")
         }
@@ -319,12 +331,21 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
     let dir = t.dir.path().join("taken.csv");
     std::fs::create_dir(&dir).unwrap();
     assert!(
-        csv_export::export_file(&t.panel, &ParticipantQuery::default(), &dir, Existing::Replace)
-            .await
-            .is_err()
+        csv_export::export_file(
+            &t.panel,
+            &ParticipantQuery::default(),
+            &dir,
+            Existing::Replace
+        )
+        .await
+        .is_err()
     );
     assert!(
-        std::fs::read_dir(t.dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part")),
+        std::fs::read_dir(t.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".part")),
         "no partial file left behind"
     );
 }

@@ -3,6 +3,7 @@
 //! command is one call into the core, and the core's errors cross to the UI
 //! as tagged JSON. No SQL and no rule lives here.
 
+use panelkeeper::files::Existing;
 use panelkeeper::issues::{
     self, ContactVia, Issue, IssueDetail, IssueId, IssueInput, IssueQuery, ServiceLevels,
 };
@@ -24,7 +25,6 @@ use panelkeeper::sessions::{
     self, InviteReport, InviteRequest, RosterEntry, Rsvp, Session, SessionDetail, SessionId,
     SessionInput, SessionQuery,
 };
-use panelkeeper::files::Existing;
 use panelkeeper::{Error, Panel};
 use std::path::{Path, PathBuf};
 use tauri::ipc::Channel;

@@ -745,7 +745,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     let levels = service_levels(panel).await?;
     let actor = actor(panel).await?;
     let now = panel.now();
-    let (first_contact_due, resolution_due) = levels.dues(severity, now, &zone);
+    let (first_contact_due, resolution_due) = levels.dues(severity, now, zone);
     let mut tx = panel.write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO issues (session, participant, note, summary, detail, category, severity, owner, \
@@ -1128,7 +1128,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
     let levels = service_levels(panel).await?;
     let zone = sessions::get(panel, issue.session).await?.time_zone;
-    let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, &zone);
+    let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
     sqlx::query(
         "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, \
          resolution_due = ?, escalations = 0, last_escalated_at = NULL WHERE id = ?",
@@ -1179,19 +1179,23 @@ mod tests {
         assert!(Contacted.refusal(Open).is_some());
     }
 
+    fn berlin_zone() -> crate::TimeZone {
+        crate::TimeZone::parse("Europe/Berlin").unwrap()
+    }
+
     #[test]
     fn business_days_stop_the_clock_over_the_weekend() {
         let berlin = |s: &str| {
-            sessions::instant_in("Europe/Berlin", s.parse().expect("a local time")).expect("exists")
+            sessions::instant_in(berlin_zone(), s.parse().expect("a local time")).expect("exists")
         };
         let mut levels = ServiceLevels::default();
         let friday = berlin("2027-03-19T16:00:00");
-        let (first, resolution) = levels.dues(Severity::High, friday, "Europe/Berlin");
+        let (first, resolution) = levels.dues(Severity::High, friday, berlin_zone());
         assert_eq!(first, friday + Duration::hours(24));
         assert_eq!(resolution, friday + Duration::days(5));
 
         levels.days = DayCount::Business;
-        let (first, resolution) = levels.dues(Severity::High, friday, "Europe/Berlin");
+        let (first, resolution) = levels.dues(Severity::High, friday, berlin_zone());
         assert_eq!(
             first,
             berlin("2027-03-22T16:00:00"),
@@ -1200,7 +1204,7 @@ mod tests {
         // Five business days over a weekend that moves the clocks (28 March).
         assert_eq!(resolution, berlin("2027-03-26T16:00:00"));
         let saturday = berlin("2027-03-27T11:00:00");
-        let (first, _) = levels.dues(Severity::Critical, saturday, "Europe/Berlin");
+        let (first, _) = levels.dues(Severity::Critical, saturday, berlin_zone());
         assert_eq!(
             first,
             berlin("2027-03-29T04:00:00"),

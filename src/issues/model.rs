@@ -1,13 +1,13 @@
 //! The issues domain's types: issues, their state machine, service levels,
 //! contacts and the audit trail.
 
-use crate::Error;
 use crate::notes::NoteId;
 use crate::participants::ParticipantId;
 use crate::sessions::SessionId;
 use crate::sessions::staff::StaffId;
+use crate::{Error, TimeZone};
 use chrono::offset::LocalResult;
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, TimeZone as _, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -285,10 +285,10 @@ impl ServiceLevels {
         &self,
         severity: Severity,
         start: DateTime<Utc>,
-        zone: &str,
+        zone: TimeZone,
     ) -> (DateTime<Utc>, DateTime<Utc>) {
         let level = self.for_severity(severity);
-        let zone: Tz = zone.parse().unwrap_or(Tz::UTC);
+        let zone = zone.tz();
         (
             self.after(start, level.first_contact_hours, zone),
             self.after(start, level.resolution_hours, zone),

@@ -200,7 +200,9 @@ pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {
     Ok(id)
 }
 
-/// This computer's IANA zone (from `TZ` or /etc/localtime), UTC if unknown.
+/// This computer's IANA zone (from `TZ` or /etc/localtime). When neither
+/// names a zone the tz database knows, the test message gives its time in
+/// UTC, saying so (the time is right, in the zone it names).
 fn local_zone() -> String {
     let from_env = std::env::var("TZ")
         .ok()
@@ -213,8 +215,10 @@ fn local_zone() -> String {
     };
     from_env
         .or_else(from_link)
-        .filter(|z| z.parse::<chrono_tz::Tz>().is_ok())
-        .unwrap_or_else(|| "UTC".to_string())
+        .and_then(|z| crate::TimeZone::parse(&z).ok())
+        .unwrap_or(crate::TimeZone::UTC)
+        .name()
+        .to_string()
 }
 
 const MESSAGE_COLUMNS: &str = "o.id, o.kind, o.recipient, o.recipient_name, o.subject, o.status, \

@@ -68,14 +68,11 @@ fn key(db: &Path, create: bool) -> Result<Option<ChaCha20Poly1305>> {
     getrandom::fill(&mut bytes).map_err(|e| Error::file(&shown, e.to_string()))?;
     // Written whole and owner-only beside the database, never over a key
     // that another process made first (that one is used instead).
-    let written = crate::files::NewFile::create(&path, crate::files::Existing::Keep).and_then(
-        |mut file| {
-            file.file()
-                .write_all(&bytes)
-                .map_err(|e| file.failed(e))?;
+    let written =
+        crate::files::NewFile::create(&path, crate::files::Existing::Keep).and_then(|mut file| {
+            file.file().write_all(&bytes).map_err(|e| file.failed(e))?;
             file.commit()
-        },
-    );
+        });
     match written {
         Ok(()) => Ok(Some(ChaCha20Poly1305::new(&key_of(&bytes)))),
         Err(_) if path.exists() => key(db, false),

@@ -457,7 +457,10 @@ async fn recover(panel: &Panel) -> Result<u32> {
     .await?;
     tx.commit().await?;
     if !journaled.is_empty() {
-        tracing::info!(messages = journaled.len(), "journaled deliveries recorded as sent");
+        tracing::info!(
+            messages = journaled.len(),
+            "journaled deliveries recorded as sent"
+        );
         if let Err(e) = std::fs::remove_file(&journal) {
             tracing::warn!(error = %e, "the delivery journal could not be removed; it is applied again harmlessly");
         }

@@ -4,8 +4,8 @@
 
 use super::{ParticipantId, ParticipantQuery, repo};
 use crate::Panel;
-use crate::files::{Existing, NewFile};
 use crate::error::{Error, Result};
+use crate::files::{Existing, NewFile};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
@@ -127,7 +127,8 @@ pub async fn export_file(
     let mut file = NewFile::create(path, existing)?;
     let mut out = std::io::BufWriter::new(file.file());
     let n = write_csv(panel, query, &mut out).await?;
-    out.flush().map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
+    out.flush()
+        .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
     drop(out);
     file.commit()?;
     Ok(n)

@@ -128,7 +128,8 @@ fn find_char(s: &str, bad: impl Fn(char) -> bool) -> Option<char> {
 }
 
 /// Lower-cases the address (mail providers treat local parts case-blind in
-/// practice) and folds Gmail's ignored dots and `+tags`, the one provider
+/// practice), folds Unicode compatibility forms (fullwidth `ｆｕｌｌ` is
+/// `full`: NFKC) and Gmail's ignored dots and `+tags`, the one provider
 /// whose aliasing is documented and common in panels. Appended to `out`.
 pub(crate) fn normalise_into(out: &mut String, local: &str, domain: &str) {
     let domain: std::borrow::Cow<'_, str> = if domain
@@ -136,8 +137,10 @@ pub(crate) fn normalise_into(out: &mut String, local: &str, domain: &str) {
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
     {
         domain.into()
+    } else if domain.is_ascii() {
+        domain.to_ascii_lowercase().into()
     } else {
-        domain.to_lowercase().into()
+        fold_compatible(domain).into()
     };
     let gmail = matches!(&*domain, "gmail.com" | "googlemail.com");
     if gmail {
@@ -163,8 +166,14 @@ fn push_lower_local(out: &mut String, local: &str) {
         out.push_str(local);
         out[start..].make_ascii_lowercase();
     } else {
-        out.push_str(&local.nfc().collect::<String>().to_lowercase());
+        out.push_str(&fold_compatible(local));
     }
+}
+
+/// NFKC, lower case, NFKC again (lower-casing can undo a normal form): the
+/// one spelling that compatible and differently cased forms share.
+fn fold_compatible(s: &str) -> String {
+    s.nfkc().flat_map(char::to_lowercase).nfkc().collect()
 }
 
 /// SHA-256 of a normalised address.
@@ -233,19 +242,7 @@ pub fn parse_time_zone(raw: &str) -> Result<String> {
 
 /// [`parse_time_zone`] without a copy.
 pub(crate) fn check_time_zone(raw: &str) -> Result<&'static str> {
-    let s = raw.trim();
-    // Most files spell zones exactly; the exact lookup is the quicker one.
-    if let Ok(tz) = s.parse::<chrono_tz::Tz>() {
-        return Ok(tz.name());
-    }
-    match chrono_tz::Tz::from_str_insensitive(s) {
-        Ok(tz) => Ok(tz.name()),
-        Err(_) => Err(Error::invalid(
-            "time zone",
-            raw,
-            "is not an IANA time zone name such as Europe/Berlin",
-        )),
-    }
+    crate::TimeZone::parse(raw).map(crate::TimeZone::name)
 }
 
 /// Checks a BCP 47 language tag (`en`, `de-AT`, `zh-Hans-CN`) and returns it

@@ -144,6 +144,28 @@ pub async fn detail(panel: &Panel, id: ParticipantId) -> Result<ParticipantDetai
     })
 }
 
+/// Which rules the stored normalised emails follow: 2 since compatibility
+/// forms (NFKC) are folded.
+const EMAIL_FOLDING: i64 = 2;
+
+/// Brings stored normalised emails up to the current folding rules, once
+/// per panel (a settings key records that it was done).
+pub(crate) async fn refold_emails_once(panel: &Panel) -> Result<()> {
+    let mut conn = panel.pool().acquire().await?;
+    if crate::settings::get::<i64>(&mut conn, "email_folding").await? == Some(EMAIL_FOLDING) {
+        return Ok(());
+    }
+    drop(conn);
+    let mut tx = panel.write().await?;
+    let changed = repo::refold_emails(&mut tx).await?;
+    crate::settings::put(&mut tx, "email_folding", &EMAIL_FOLDING).await?;
+    tx.commit().await?;
+    if changed > 0 {
+        tracing::info!(changed, "stored emails folded by the current rules");
+    }
+    Ok(())
+}
+
 /// Raises the recruitment revision in the caller's transaction (for writes
 /// made outside this module's own functions).
 pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {

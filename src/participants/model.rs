@@ -252,16 +252,20 @@ impl ParticipantQuery {
             .iter()
             .map(|s| ("search", s))
             .chain(self.tag.iter().map(|t| ("tag", t)))
-            .chain(self.attributes.iter().flat_map(|f| {
-                [("attribute", &f.key), ("attribute value", &f.value)]
-            }));
+            .chain(
+                self.attributes
+                    .iter()
+                    .flat_map(|f| [("attribute", &f.key), ("attribute value", &f.value)]),
+            );
         for (field, value) in values {
             let n = value.chars().count();
             if n > MAX_FILTER_CHARS {
                 return Err(Error::invalid(
                     field,
                     value.as_str(),
-                    format!("is {n} characters long; a search or filter has at most {MAX_FILTER_CHARS}"),
+                    format!(
+                        "is {n} characters long; a search or filter has at most {MAX_FILTER_CHARS}"
+                    ),
                 ));
             }
         }

@@ -36,6 +36,55 @@ pub(crate) async fn touch(conn: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
+/// Folds again the stored emails that are not plain ASCII, by the rules of
+/// [`Email::parse`] as they are now (compatibility forms were added), so
+/// that a stored `ｆｕｌｌ@example.com` and an imported `full@example.com` are
+/// one person. Runs in the caller's transaction. A stored address whose
+/// new form another participant already has is left as it was (the two
+/// are shown as they were; merging people is a person's decision).
+pub(crate) async fn refold_emails(conn: &mut SqliteConnection) -> Result<u32> {
+    let stored: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, email, email_norm FROM participants \
+         WHERE email IS NOT NULL AND length(email) != length(CAST(email AS BLOB))",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for (id, email, norm) in stored {
+        let Ok(parsed) = fields::Email::parse(&email) else {
+            continue;
+        };
+        if parsed.normalised() == norm {
+            continue;
+        }
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM participants WHERE email_norm = ? AND id != ?)",
+        )
+        .bind(parsed.normalised())
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if taken {
+            tracing::warn!(
+                participant = id,
+                "an email folds to another participant's; left as it was"
+            );
+            continue;
+        }
+        sqlx::query("UPDATE participants SET email_norm = ?, email_hash = ? WHERE id = ?")
+            .bind(parsed.normalised())
+            .bind(parsed.hash())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        changed += 1;
+    }
+    if changed > 0 {
+        touch(conn).await?;
+    }
+    Ok(changed)
+}
+
 /// The current recruitment revision.
 pub(crate) async fn revision(conn: &mut SqliteConnection) -> Result<i64> {
     Ok(

@@ -309,7 +309,7 @@ pub async fn session(
         issues::list(panel, &query),
     )?;
     let s = &detail.session;
-    let zone: Tz = s.time_zone.parse().unwrap_or(Tz::UTC);
+    let zone = s.time_zone.tz();
     let now = panel.now();
 
     // Who is who: names, or labels in roster order.

@@ -21,19 +21,15 @@ pub use model::{
 };
 
 use crate::db::{instant, millis};
-use crate::participants::fields::{check_text, parse_time_zone};
-use crate::{Error, Panel, Result};
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use crate::participants::fields::check_text;
+use crate::{Error, Panel, Result, TimeZone};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 use staff::StaffId;
 
 /// The instant a wall-clock time in `zone` names, or why it names none or two.
-pub fn instant_in(zone: &str, local: NaiveDateTime) -> Result<DateTime<Utc>> {
-    let tz: Tz = zone
-        .parse()
-        .map_err(|_| Error::invalid("time zone", zone, "is not an IANA time zone"))?;
-    match tz.from_local_datetime(&local) {
+pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>> {
+    match zone.tz().from_local_datetime(&local) {
         LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => Err(Error::invalid(
             "start",
@@ -57,7 +53,7 @@ struct Checked {
     title: String,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
-    time_zone: String,
+    time_zone: TimeZone,
     place: String,
     seats: u32,
     over_recruit: u32,
@@ -69,7 +65,7 @@ fn check(input: &SessionInput) -> Result<Checked> {
     if title.is_empty() {
         return Err(Error::invalid("title", "", "is empty"));
     }
-    let time_zone = parse_time_zone(&input.time_zone)?;
+    let time_zone = TimeZone::parse(&input.time_zone)?;
     let start = input
         .start
         .ok_or_else(|| Error::invalid("start", "", "is missing"))?;
@@ -91,7 +87,7 @@ fn check(input: &SessionInput) -> Result<Checked> {
             format!("must be at least the {} seats", input.seats),
         ));
     }
-    let starts_at = instant_in(&time_zone, start)?;
+    let starts_at = instant_in(time_zone, start)?;
     Ok(Checked {
         study: check_text("study", &input.study)?,
         title,
@@ -165,7 +161,7 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     .bind(&c.title)
     .bind(millis(c.starts_at))
     .bind(millis(c.ends_at))
-    .bind(&c.time_zone)
+    .bind(c.time_zone.name())
     .bind(&c.place)
     .bind(moderator.id.0)
     .bind(c.seats)
@@ -199,9 +195,8 @@ const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.
 
 async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Session> {
     let id: i64 = row.get("id");
-    let zone: String = row.get("time_zone");
+    let zone = TimeZone::stored(row.get("time_zone"), &format!("session {id}"))?;
     let starts_at = instant(row.get("starts_at"));
-    let tz: Tz = zone.parse().unwrap_or(chrono_tz::UTC);
     let observer_ids: Vec<i64> =
         sqlx::query_scalar("SELECT staff FROM session_observers WHERE session = ? ORDER BY staff")
             .bind(id)
@@ -219,7 +214,7 @@ async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Se
         title: row.get("title"),
         starts_at,
         ends_at: instant(row.get("ends_at")),
-        local_start: starts_at.with_timezone(&tz).naive_local(),
+        local_start: starts_at.with_timezone(&zone.tz()).naive_local(),
         time_zone: zone,
         place: row.get("place"),
         moderator: staff::get_in(conn, StaffId(row.get("moderator"))).await?,
@@ -322,7 +317,7 @@ pub async fn reschedule(
             "must be between 1 and 1440",
         ));
     }
-    let starts_at = instant_in(&session.time_zone, start)?;
+    let starts_at = instant_in(session.time_zone, start)?;
     let ends_at = starts_at + Duration::minutes(minutes as i64);
     if !allow_double_booking {
         if let Some(clash) =

@@ -2,9 +2,9 @@
 //! RSVPs and attendance.
 
 use super::staff::Staff;
-use crate::Error;
 use crate::participants::ParticipantId;
 use crate::participants::governance::Excluded;
+use crate::{Error, TimeZone};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -162,7 +162,7 @@ pub struct Session {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// The IANA zone the session is planned in.
-    pub time_zone: String,
+    pub time_zone: TimeZone,
     /// Start in the session's zone, for display ("2027-03-16T10:00:00").
     #[ts(type = "string")]
     pub local_start: NaiveDateTime,

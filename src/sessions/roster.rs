@@ -130,7 +130,7 @@ fn calendar(
     method: Method,
     now: DateTime<Utc>,
 ) -> Attachment {
-    let zone: Tz = session.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = session.time_zone.tz();
     let zone_text = zone_definition(zone, session.starts_at);
     let text = ics::calendar(&ics::Event {
         method,
@@ -304,7 +304,7 @@ pub(crate) async fn send_updates(
 ) -> Result<()> {
     let organiser = organiser(conn, session).await?;
     for (id, rsvp) in coming(conn, session.id).await? {
-        let p = person(conn, id, &session.time_zone).await?;
+        let p = person(conn, id, session.time_zone.name()).await?;
         mail::cancel_topic(conn, now, &topic(session, id, "invitation")).await?;
         queue_invitation(conn, now, session, &p, &organiser, true).await?;
         plan_reminders(conn, now, session, &p, rsvp == Rsvp::Confirmed, &organiser).await?;
@@ -322,7 +322,7 @@ pub(crate) async fn send_cancellations(
     let organiser = organiser(conn, session).await?;
     mail::cancel_topic(conn, now, &format!("session/{}/", session.id)).await?;
     for (id, _) in coming(conn, session.id).await? {
-        let p = person(conn, id, &session.time_zone).await?;
+        let p = person(conn, id, session.time_zone.name()).await?;
         let Some(email) = &p.email else { continue };
         let body = templates::render(&Template::SessionCancelled(templates::SessionCancelled {
             participant_name: p.name.clone(),
@@ -493,7 +493,9 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 .eligible
                 .into_iter()
                 .map(|c| Invitee {
-                    time_zone: c.time_zone.unwrap_or_else(|| session.time_zone.clone()),
+                    time_zone: c
+                        .time_zone
+                        .unwrap_or_else(|| session.time_zone.name().to_string()),
                     id: c.id,
                     name: c.name,
                     email: c.email,
@@ -528,7 +530,9 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                         id: pid,
                         name: p.name,
                         email: p.email.unwrap_or_default(),
-                        time_zone: p.time_zone.unwrap_or_else(|| session.time_zone.clone()),
+                        time_zone: p
+                            .time_zone
+                            .unwrap_or_else(|| session.time_zone.name().to_string()),
                     });
                 } else {
                     excluded.push(Excluded {
@@ -737,7 +741,7 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     if let Some(kind) = kind.filter(|_| answer != before) {
         history::record_in(&mut tx, participant, kind, now, Some(id.0), None).await?;
     }
-    let p = person(&mut tx, participant, &session.time_zone).await?;
+    let p = person(&mut tx, participant, session.time_zone.name()).await?;
     let organiser = organiser(&mut tx, &session).await?;
     plan_reminders(
         &mut tx,

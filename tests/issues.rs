@@ -717,3 +717,107 @@ async fn an_erased_participant_gets_no_message_and_the_preview_says_so() {
     assert_eq!(last.kind, "resolved");
     assert!(last.detail["queued"].is_null(), "{:?}", last.detail);
 }
+
+/// Many issue actions at once on the panel's four connections: each holds
+/// its write transaction and reads what it needs through it, so none waits
+/// on a connection another one holds, and every action completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_issue_actions_all_complete() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    // No SMTP server is needed: the mail is only queued.
+    let s = setup(p, common::smtp::free_port()).await;
+    let mut notes_said = Vec::new();
+    for k in 0..8 {
+        let n = notes::add(
+            p,
+            s,
+            &NoteInput {
+                text: format!("Problem number {k}"),
+                participant: Some("zoe@example.org".into()),
+                author: None,
+            },
+        )
+        .await
+        .unwrap();
+        notes_said.push(n.id);
+    }
+    // Eight issues owned by Sam, eight without an owner.
+    let mut owned = Vec::new();
+    let mut unowned = Vec::new();
+    for (k, note) in notes_said.iter().enumerate() {
+        for (owner, into) in [
+            (Some("sam@company.example.com"), &mut owned),
+            (None, &mut unowned),
+        ] {
+            let i = issues::raise(
+                p,
+                &IssueInput {
+                    note: Some(*note),
+                    summary: format!("Issue {k}"),
+                    owner: owner.map(str::to_string),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            into.push(i.id);
+        }
+    }
+    let mut actions = tokio::task::JoinSet::new();
+    for k in 0..8 {
+        let (panel, note, o, u) = (p.clone(), notes_said[k], owned[k], unowned[k]);
+        let panel2 = panel.clone();
+        actions.spawn(async move {
+            issues::raise(
+                &panel2,
+                &IssueInput {
+                    note: Some(note),
+                    summary: format!("Raised at once {k}"),
+                    owner: Some("kim@company.example.com".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+        });
+        let panel2 = panel.clone();
+        actions.spawn(async move {
+            issues::assign(&panel2, u, "kim@company.example.com")
+                .await
+                .map(|_| ())
+        });
+        let panel2 = panel.clone();
+        actions.spawn(async move {
+            issues::reassign(&panel2, o, "kim@company.example.com", "Kim handles refunds")
+                .await
+                .map(|_| ())
+        });
+        actions.spawn(async move {
+            issues::log_contact(&panel, o, ContactVia::Phone, "Called, left a message")
+                .await
+                .map(|_| ())
+        });
+    }
+    let mut done = 0;
+    while let Some(joined) = actions.join_next().await {
+        joined
+            .unwrap()
+            .unwrap_or_else(|e| panic!("an action failed: {e}"));
+        done += 1;
+    }
+    assert_eq!(done, 32);
+    let all = issues::list(p, &IssueQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 24);
+    for id in &owned {
+        let i = issues::get(p, *id).await.unwrap();
+        assert_eq!(i.owner_name.as_deref(), Some("Kim Care"));
+        assert_eq!(i.handoffs, 1);
+        assert_eq!(i.status, IssueStatus::Contacted);
+    }
+    for id in &unowned {
+        let i = issues::get(p, *id).await.unwrap();
+        assert_eq!(i.owner_name.as_deref(), Some("Kim Care"));
+        assert_eq!(i.handoffs, 0);
+    }
+}

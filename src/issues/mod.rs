@@ -38,9 +38,14 @@ const LEVELS_KEY: &str = "service_levels";
 /// The service levels in force.
 pub async fn service_levels(panel: &Panel) -> Result<ServiceLevels> {
     let mut conn = panel.pool().acquire().await?;
-    Ok(settings::get(&mut conn, LEVELS_KEY)
-        .await?
-        .unwrap_or_default())
+    levels_in(&mut conn).await
+}
+
+/// The service levels, read on the caller's connection: an action reads
+/// what it depends on inside its own transaction, never through the pool
+/// (which a few concurrent actions holding their transactions could empty).
+async fn levels_in(conn: &mut SqliteConnection) -> Result<ServiceLevels> {
+    Ok(settings::get(conn, LEVELS_KEY).await?.unwrap_or_default())
 }
 
 /// Replaces the service levels (for issues raised from now on).
@@ -210,13 +215,14 @@ pub async fn get(panel: &Panel, id: IssueId) -> Result<Issue> {
 
 /// An issue with its contact log and audit trail.
 pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
-    let issue = get(panel, id).await?;
+    let mut conn = panel.pool().acquire().await?;
+    let issue = get_in(&mut conn, id, panel.now()).await?;
     let contacts = sqlx::query(
         "SELECT c.at, s.name, c.via, c.outcome FROM issue_contacts c LEFT JOIN staff s ON s.id = c.staff \
          WHERE c.issue = ? ORDER BY c.at, c.id",
     )
     .bind(id.0)
-    .fetch_all(panel.pool())
+    .fetch_all(&mut *conn)
     .await?
     .iter()
     .map(|r| {
@@ -233,7 +239,7 @@ pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
          WHERE e.issue = ? ORDER BY e.at, e.id",
     )
     .bind(id.0)
-    .fetch_all(panel.pool())
+    .fetch_all(&mut *conn)
     .await?
     .iter()
     .map(|r| IssueEvent {
@@ -243,8 +249,10 @@ pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
         detail: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
     })
     .collect();
-    let participant_phone = participants::get(panel, issue.participant).await?.phone;
-    let notes = notes_around(panel, issue.note).await?;
+    let participant_phone = participants::get_in(&mut conn, issue.participant)
+        .await?
+        .phone;
+    let notes = notes_around(&mut conn, issue.note).await?;
     Ok(IssueDetail {
         issue,
         participant_phone,
@@ -550,8 +558,8 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
 }
 
 /// The notes around the one an issue came from, for the owner's mail.
-async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
-    Ok(notes_around(panel, note)
+async fn note_context(conn: &mut SqliteConnection, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
+    Ok(notes_around(conn, note)
         .await?
         .iter()
         .map(|n| {
@@ -572,12 +580,15 @@ async fn note_context(panel: &Panel, note: Option<NoteId>) -> Result<Vec<NoteLin
 }
 
 /// The note an issue came from with the two before and after it.
-async fn notes_around(panel: &Panel, note: Option<NoteId>) -> Result<Vec<notes::Note>> {
+async fn notes_around(
+    conn: &mut SqliteConnection,
+    note: Option<NoteId>,
+) -> Result<Vec<notes::Note>> {
     let Some(id) = note else {
         return Ok(Vec::new());
     };
-    let source = notes::get(panel, id).await?;
-    let mut all = notes::list(panel, source.session).await?;
+    let source = notes::get_in(conn, id).await?;
+    let mut all = notes::list_in(conn, source.session).await?;
     let at = all.iter().position(|n| n.id == id).unwrap_or(0);
     all.truncate((at + 3).min(all.len()));
     Ok(all.split_off(at.saturating_sub(2)))
@@ -586,12 +597,11 @@ async fn notes_around(panel: &Panel, note: Option<NoteId>) -> Result<Vec<notes::
 /// Queues the owner's mail: who, how to reach them, what they said, when due.
 async fn queue_assigned(
     conn: &mut SqliteConnection,
-    panel: &Panel,
     now: DateTime<Utc>,
     issue: &Issue,
     owner: &Staff,
 ) -> Result<()> {
-    let participant = participants::get(panel, issue.participant).await?;
+    let participant = participants::get_in(conn, issue.participant).await?;
     let body = templates::render(&Template::IssueAssigned(templates::IssueAssigned {
         owner_name: owner.name.clone(),
         session_title: issue.session_title.clone(),
@@ -607,7 +617,7 @@ async fn queue_assigned(
             phone: participant.phone.clone(),
             zone: participant.time_zone.clone(),
         },
-        notes: note_context(panel, issue.note).await?,
+        notes: note_context(conn, issue.note).await?,
         first_contact_due: issue
             .first_contact_at
             .is_none()
@@ -778,7 +788,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     )
     .await?;
     if let Some(owner) = &owner {
-        handed_to(&mut tx, panel, now, actor, &levels, id, owner).await?;
+        handed_to(&mut tx, now, actor, &levels, id, owner).await?;
     }
     tx.commit().await?;
     panel.wake_mail();
@@ -789,7 +799,6 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
 /// set), mails them what they need and plans their nudge.
 async fn handed_to(
     tx: &mut SqliteConnection,
-    panel: &Panel,
     now: DateTime<Utc>,
     actor: Option<StaffId>,
     levels: &ServiceLevels,
@@ -798,7 +807,7 @@ async fn handed_to(
 ) -> Result<()> {
     event(tx, id, now, actor, "assigned", json!({"owner": owner.name})).await?;
     let issue = get_in(tx, id, now).await?;
-    queue_assigned(tx, panel, now, &issue, owner).await?;
+    queue_assigned(tx, now, &issue, owner).await?;
     replan(tx, now, levels, id).await
 }
 
@@ -819,8 +828,8 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
-    let levels = service_levels(panel).await?;
-    handed_to(&mut tx, panel, now, actor, &levels, id, &owner).await?;
+    let levels = levels_in(&mut tx).await?;
+    handed_to(&mut tx, now, actor, &levels, id, &owner).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
@@ -870,8 +879,9 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     )
     .await?;
     let issue = get_in(&mut tx, id, now).await?;
-    queue_assigned(&mut tx, panel, now, &issue, &owner).await?;
-    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
+    queue_assigned(&mut tx, now, &issue, &owner).await?;
+    let levels = levels_in(&mut tx).await?;
+    replan(&mut tx, now, &levels, id).await?;
     let notice = Template::Handoff(templates::Handoff {
         participant_name: issue.participant_name.clone(),
         summary: issue.summary.clone(),
@@ -944,7 +954,8 @@ pub async fn log_contact(
         json!({"via": via.as_str(), "outcome": outcome}),
     )
     .await?;
-    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
+    let levels = levels_in(&mut tx).await?;
+    replan(&mut tx, now, &levels, id).await?;
     tx.commit().await?;
     get(panel, id).await
 }
@@ -1099,7 +1110,8 @@ async fn finish(
         json!({"note": finishing.note, "message": finishing.message, "queued": sent.map(|m| m.0)}),
     )
     .await?;
-    replan(&mut tx, now, &service_levels(panel).await?, id).await?;
+    let levels = levels_in(&mut tx).await?;
+    replan(&mut tx, now, &levels, id).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
@@ -1126,8 +1138,8 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let mut tx = panel.write().await?;
     let issue = get_in(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
-    let levels = service_levels(panel).await?;
-    let zone = sessions::get(panel, issue.session).await?.time_zone;
+    let levels = levels_in(&mut tx).await?;
+    let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
     sqlx::query(
         "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, \

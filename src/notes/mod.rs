@@ -17,7 +17,7 @@ use crate::sessions::{self, SessionId};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, sqlite::SqliteRow};
+use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 use std::collections::BTreeSet;
 use ts_rs::TS;
 
@@ -188,11 +188,17 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
 
 /// One note.
 pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
+    let mut conn = panel.pool().acquire().await?;
+    get_in(&mut conn, id).await
+}
+
+/// One note, read on the caller's connection (inside its transaction).
+pub(crate) async fn get_in(conn: &mut SqliteConnection, id: NoteId) -> Result<Note> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE n.id = ?"
     )))
     .bind(id.0)
-    .fetch_optional(panel.pool())
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| Error::not_found("note", id))?;
     Ok(note_from(&row))
@@ -200,7 +206,13 @@ pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
 
 /// A session's notes in the order they were taken.
 pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
-    sessions::get(panel, session).await?;
+    let mut conn = panel.pool().acquire().await?;
+    list_in(&mut conn, session).await
+}
+
+/// [`list`] on the caller's connection (inside its transaction).
+pub(crate) async fn list_in(conn: &mut SqliteConnection, session: SessionId) -> Result<Vec<Note>> {
+    sessions::get_in(conn, session).await?;
     // One JSON array rather than a row per note: the driver hands rows
     // over from its thread one at a time, which for a long session cost
     // more than reading the notes.
@@ -210,7 +222,7 @@ pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
          LEFT JOIN staff xs ON xs.id = x.author WHERE x.session = ?"
     )))
     .bind(session.0)
-    .fetch_one(panel.pool())
+    .fetch_one(&mut *conn)
     .await?;
     let notes: Vec<NoteJson> = serde_json::from_str(&json).map_err(|e| Error::Database {
         detail: format!("the notes did not read back: {e}"),

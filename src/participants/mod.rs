@@ -58,6 +58,14 @@ pub async fn get(panel: &Panel, id: ParticipantId) -> Result<Participant> {
     repo::load(&mut conn, id).await
 }
 
+/// One participant, read on the caller's connection (inside its transaction).
+pub(crate) async fn get_in(
+    conn: &mut sqlx::SqliteConnection,
+    id: ParticipantId,
+) -> Result<Participant> {
+    repo::load(conn, id).await
+}
+
 /// Finds a participant by id (`42`) or email (`anna@example.com`).
 pub async fn find(panel: &Panel, key: &str) -> Result<ParticipantId> {
     let mut conn = panel.pool().acquire().await?;

@@ -702,6 +702,9 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                 for e in &report.rejected {
                     eprintln!("rejected {e}");
                 }
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
             }
             if !report.rejected.is_empty() {
                 return Ok(ExitCode::from(2));

@@ -349,3 +349,51 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
         "no partial file left behind"
     );
 }
+
+#[tokio::test]
+async fn a_quote_that_never_closes_is_rejected_naming_every_line_it_took() {
+    let t = panel().await;
+    let r = import(&t.panel, "unclosed_quote.csv").await.unwrap();
+    assert_eq!((r.rows, r.created), (2, 1), "{r:?}");
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    let e = &r.rejected[0];
+    assert_eq!((e.line, e.column.as_deref()), (3, Some("Name")), "{e:?}");
+    assert!(
+        e.reason.contains("quote on line 3 that is never closed")
+            && e.reason.contains("lines 3 to 5"),
+        "{e:?}"
+    );
+    // Nobody from inside the open quote was imported as a name.
+    assert_eq!(count(&t.panel).await, 1);
+    assert!(participants::find(&t.panel, "uq1@x.com").await.is_err());
+
+    // The same rule with several threads reading parts of a large file: a
+    // quote left open early takes the rest of the file, whatever the cuts.
+    let mut text = String::from("Email,Name\nopen@x.com,\"Never closed\n");
+    for k in 0..20_000 {
+        text.push_str(&format!("p{k}@x.com,Person {k}\n"));
+    }
+    let t = panel().await;
+    let r = import_text(&t.panel, &text).await.unwrap();
+    assert_eq!((r.created, r.rejected.len()), (0, 1), "{:?}", r.rejected);
+    assert!(
+        r.rejected[0].reason.contains("lines 2 to 20002"),
+        "{:?}",
+        r.rejected
+    );
+}
+
+#[tokio::test]
+async fn a_cell_that_swallowed_rows_is_imported_with_a_warning_naming_them() {
+    let t = panel().await;
+    let r = import(&t.panel, "swallowed_rows.csv").await.unwrap();
+    assert_eq!((r.created, r.rejected.len()), (3, 0), "{r:?}");
+    // Ann's two-line address is an ordinary quoted cell: no warning.
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    let w = &r.warnings[0];
+    assert_eq!((w.line, w.column.as_deref()), (4, Some("Name")), "{w:?}");
+    assert!(
+        w.reason.contains("lines 4 to 6") && w.reason.contains("2 of them look like rows"),
+        "{w:?}"
+    );
+}

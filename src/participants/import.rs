@@ -60,6 +60,9 @@ pub struct ImportReport {
     pub updated: u32,
     pub unchanged: u32,
     pub rejected: Vec<RowError>,
+    /// Rows imported that may not be what the file meant: a cell holding
+    /// line breaks and what look like further rows (a misplaced quote).
+    pub warnings: Vec<RowError>,
     /// Columns stored as attributes, by header.
     pub attribute_columns: Vec<String>,
     /// Columns recognised but not imported (ids and times from an export).
@@ -396,6 +399,7 @@ struct Part {
     kept: Vec<Packed>,
     rows: u32,
     rejected: Vec<RowError>,
+    warnings: Vec<RowError>,
     /// Rejections for an email seen earlier in the part: (index into
     /// `rejected`, hash of the normalised email).
     repeats: Vec<(usize, [u8; 32])>,
@@ -410,6 +414,63 @@ struct Part {
 enum Parsed {
     Progress(ImportProgress),
     Rows(Packed),
+}
+
+fn memchr_newline(bytes: &[u8]) -> bool {
+    bytes.contains(&b'\n')
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Whether a line inside a cell reads like a CSV row of its own: it has
+/// the delimiter and something shaped like an email address.
+fn looks_like_a_row(line: &[u8], delimiter: u8) -> bool {
+    line.contains(&delimiter)
+        && line
+            .split(|&b| b == delimiter || b.is_ascii_whitespace() || b == b'"')
+            .any(|word| {
+                word.iter().position(|&b| b == b'@').is_some_and(|at| {
+                    at > 0 && word[at + 1..].contains(&b'.') && !word.ends_with(b".")
+                })
+            })
+}
+
+/// Where a quoted cell that never closes opens in `text` (CSV from a
+/// record's start to the end of the file), with the index of its field in
+/// the record: the reader's own rules (a quote opens a cell only at its
+/// start; `""` inside is a quote; a quote followed by anything else closes
+/// it, and what follows is plain text).
+fn unclosed_quote(text: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut field, mut at_start, mut open) = (0usize, true, None::<usize>);
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if open.is_some() {
+            if b == b'"' {
+                if text.get(i + 1) == Some(&b'"') {
+                    i += 2;
+                    continue;
+                }
+                open = None;
+            }
+        } else if b == b'"' && at_start {
+            open = Some(i);
+            at_start = false;
+        } else if b == delimiter {
+            field += 1;
+            at_start = true;
+        } else if b == b'\n' || b == b'\r' {
+            // A record ended: what follows is the next one's first field.
+            field = 0;
+            at_start = true;
+        } else {
+            at_start = false;
+        }
+        i += 1;
+    }
+    open.map(|at| (at, field))
 }
 
 fn strip_bom<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a [u8]> {
@@ -630,6 +691,7 @@ impl Header {
             let mut earlier = Vec::new();
             report.rows += first.rows;
             report.rejected.extend(first.rejected);
+            report.warnings.extend(first.warnings);
             earlier.push(first.seen);
             while let Some(k) = ended {
                 let part = later[k]
@@ -643,6 +705,7 @@ impl Header {
                     self.after(part.kept, &part.rejected, &part.repeats, &earlier);
                 report.rows += part.rows;
                 report.rejected.extend(rejected);
+                report.warnings.extend(part.warnings);
                 for chunk in rows {
                     send.blocking_send(Parsed::Rows(chunk))
                         .map_err(|_| stopped())?;
@@ -655,6 +718,7 @@ impl Header {
             Ok::<_, Error>(used)
         })?;
         report.rejected.sort_by_key(|e| e.line);
+        report.warnings.sort_by_key(|e| e.line);
         send.blocking_send(Parsed::Progress(ImportProgress::Reading {
             bytes_done: total,
             bytes_total: total,
@@ -768,6 +832,18 @@ impl Header {
                 continue;
             }
             part.rows += 1;
+            // Only a record that runs to the end of the file can hold a
+            // quote that never closed (the reader takes the rest of the
+            // file into it without a word).
+            if cut.at + reader.position().byte() as usize >= bytes.len() {
+                if let Some(e) = self.unclosed(&bytes[at..], line) {
+                    part.rejected.push(e);
+                    continue;
+                }
+            }
+            if memchr_newline(record.as_slice()) {
+                part.warnings.extend(self.swallowed(&record, line));
+            }
             if let Err(e) = self.row(&record, line, source, &mut chunk) {
                 part.rejected.push(e);
                 continue;
@@ -846,6 +922,60 @@ impl Header {
             rows.push(chunk);
         }
         (rows, rejected)
+    }
+
+    /// The rejection of a record that starts at line `line` with the text
+    /// `rest` (to the end of the file), if a quoted cell in it is never
+    /// closed: the row, and every line the cell took in, are named.
+    fn unclosed(&self, rest: &[u8], line: u64) -> Option<RowError> {
+        let (opened, field) = unclosed_quote(rest, self.delimiter)?;
+        let opening_line = line + count_newlines(&rest[..opened]);
+        let last_line = line + count_newlines(rest.trim_ascii_end());
+        let lines = if last_line > opening_line {
+            format!("lines {opening_line} to {last_line}")
+        } else {
+            format!("line {opening_line}")
+        };
+        Some(RowError {
+            line,
+            column: self.headers.get(field).cloned(),
+            reason: format!(
+                "opens a quote on line {opening_line} that is never closed, so the rest of the \
+                 file ({lines}) was read as this one cell and none of it was imported; close \
+                 the quote (or remove it) and import the file again"
+            ),
+        })
+    }
+
+    /// Warnings for a row whose cells hold line breaks and, on the lines
+    /// after the first, what look like rows of their own (text with the
+    /// delimiter and an email address): a quote opened in the wrong place
+    /// can fold several people into one cell.
+    fn swallowed(&self, record: &csv::ByteRecord, line: u64) -> Vec<RowError> {
+        let mut warnings = Vec::new();
+        let mut lines_before = 0u64;
+        for (i, cell) in record.iter().enumerate() {
+            let inner: Vec<&[u8]> = cell.split(|&b| b == b'\n').collect();
+            let rows = inner
+                .iter()
+                .skip(1)
+                .filter(|l| looks_like_a_row(l, self.delimiter))
+                .count();
+            if rows > 0 {
+                let first = line + lines_before;
+                let last = first + inner.len() as u64 - 1;
+                warnings.push(RowError {
+                    line,
+                    column: self.headers.get(i).cloned(),
+                    reason: format!(
+                        "holds lines {first} to {last}, and {rows} of them look like rows of \
+                         their own; a quote may be misplaced: check that they belong in this cell"
+                    ),
+                });
+            }
+            lines_before += inner.len() as u64 - 1;
+        }
+        warnings
     }
 
     /// The rejection of a row whose email an earlier line already has.

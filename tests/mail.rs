@@ -686,3 +686,98 @@ async fn starttls_and_implicit_tls_with_a_login_and_the_certificate_checked() {
         "{err:?}"
     );
 }
+
+/// With mail waiting and no SMTP settings (a new install, a demo panel),
+/// the worker sleeps until something can change: a few passes over several
+/// seconds, one report a person would see, and the settings, once saved,
+/// wake it at once.
+#[tokio::test]
+async fn a_worker_without_settings_sleeps_until_they_are_saved() {
+    let t = common::panel().await;
+    let id = queue(&t.panel, &message("zoe@example.org", "Waiting")).await;
+    let passes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<worker::PassReport>::new()));
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let seen = passes.clone();
+    let running = tokio::spawn(worker::run(t.panel.clone(), stop.clone(), move |r| {
+        seen.lock().unwrap().push(r.clone())
+    }));
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    {
+        let passes = passes.lock().unwrap();
+        assert!(
+            (1..=2).contains(&passes.len()),
+            "{} passes in 3 s with nothing able to change",
+            passes.len()
+        );
+        assert!(passes[0].changed && passes[0].problem.as_deref().unwrap().contains("SMTP"));
+        assert!(passes[1..].iter().all(|p| !p.changed), "{passes:?}");
+    }
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    smtp_on(&t.panel, server.port, None).await;
+    for _ in 0..100 {
+        if status(&t.panel, id).await.status == Status::Sent {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(&t.panel, id).await.status, Status::Sent);
+    assert_eq!(server.delivered().len(), 1);
+    stop.notify_one();
+    running.await.unwrap();
+}
+
+/// The server has accepted a message and the panel database is held by
+/// another process when the worker goes to record it: the worker waits
+/// and tries again, the message is recorded as sent (never left looking
+/// undelivered, which would invite a resend), and the next message stays
+/// queued until the database is free.
+#[tokio::test]
+async fn a_delivered_message_is_recorded_as_sent_when_the_database_was_busy() {
+    use sqlx::Connection;
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    smtp_on(&t.panel, server.port, None).await;
+    let first = queue(&t.panel, &message("hold@example.org", "First")).await;
+    let second = queue(&t.panel, &message("zoe@example.org", "Second")).await;
+    let panel = t.panel.clone();
+    let sending = tokio::spawn(async move { worker::send_due(&panel).await });
+
+    // The server has the first message and waits to answer; another
+    // process takes the write lock for longer than the busy timeout.
+    let held = server.maildir.join("held");
+    for _ in 0..500 {
+        if held.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(held.exists(), "the server never got the first message");
+    let mut other = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        t.dir.path().join("panel.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    std::fs::write(server.maildir.join("release"), "").unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+    let report = sending.await.unwrap().unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert!(
+        report.problem.as_deref().unwrap().contains("busy"),
+        "{report:?}"
+    );
+    assert_eq!(status(&t.panel, first).await.status, Status::Sent);
+    assert_eq!(status(&t.panel, second).await.status, Status::Queued);
+    // Nothing of the second message reached the server, and it goes once now.
+    assert_eq!(server.delivered().len(), 1);
+    let report = worker::send_due(&t.panel).await.unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0), "{report:?}");
+    assert_eq!(server.delivered().len(), 2);
+    assert_eq!(status(&t.panel, first).await.status, Status::Sent);
+}

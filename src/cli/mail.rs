@@ -290,7 +290,7 @@ pub async fn outbox(panel: &Panel, cmd: OutboxCmd) -> Result<ExitCode, Error> {
             });
             out!("sending mail as it comes due; Ctrl-C stops");
             worker::run(panel.clone(), stop, |r| {
-                if r.sent + r.retrying + r.failed > 0 || r.problem.is_some() {
+                if r.changed {
                     out!(
                         "{}  sent {}, waiting to retry {}, failed {}{}",
                         time(Utc::now()),

@@ -269,7 +269,15 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                     // drops a transaction whose connection closes before the dot.
                     conn.abandon();
                     record_sent(panel, &mut accepted).await?;
-                    return Err(e);
+                    if !e.is_busy() {
+                        return Err(e);
+                    }
+                    report.problem = Some(
+                        "the panel database was busy with another change, so the messages \
+                         after the ones sent stay queued; they go at the next try"
+                            .into(),
+                    );
+                    break 'passes;
                 }
             };
             match (prepared, claimed) {
@@ -317,7 +325,9 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
             c.close().await;
         }
     }
-    report.next_due = next_due(panel).await?;
+    // What was sent is what the pass reports; a database too busy to say
+    // when the next message is due only leaves that unsaid.
+    report.next_due = next_due(panel).await.unwrap_or_default();
     Ok(report)
 }
 
@@ -599,6 +609,72 @@ pub fn backoff(attempts: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mail::{MessageKind, NewMessage, Rendered, enqueue};
+    use crate::participants::fields::Email;
+
+    async fn queued(panel: &Panel, to: &str) -> MessageId {
+        let mut tx = panel.write().await.unwrap();
+        let id = enqueue(
+            &mut tx,
+            panel.now(),
+            &NewMessage {
+                kind: MessageKind::Test,
+                to: Email::parse(to).unwrap(),
+                to_name: "Zoë".into(),
+                reply_to: None,
+                from_name: None,
+                body: Rendered {
+                    subject: "Hello".into(),
+                    text: "Hello".into(),
+                    html: "<p>Hello</p>".into(),
+                },
+                headers: Default::default(),
+                attachments: Vec::new(),
+                not_before: panel.now(),
+                topic: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn status_of(panel: &Panel, id: MessageId) -> String {
+        sqlx::query_scalar("SELECT status FROM outbox WHERE id = ?")
+            .bind(id.0)
+            .fetch_one(panel.pool())
+            .await
+            .unwrap()
+    }
+
+    /// A delivery the server accepted but the database would not record is
+    /// journaled; the next pass records it as sent, while a message a dead
+    /// worker left mid-delivery (not journaled) is failed as "may have been
+    /// delivered".
+    #[tokio::test]
+    async fn a_journaled_delivery_is_recorded_as_sent_by_the_next_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(dir.path().join("panel.db")).await.unwrap();
+        let delivered = queued(&panel, "zoe@example.org").await;
+        let interrupted = queued(&panel, "ann@example.org").await;
+        sqlx::query("UPDATE outbox SET status = 'sending'")
+            .execute(panel.pool())
+            .await
+            .unwrap();
+        std::fs::write(
+            journal_path(&panel),
+            format!("{} 1780000000000\n", delivered.0),
+        )
+        .unwrap();
+
+        assert_eq!(recover(&panel).await.unwrap(), 1);
+        assert_eq!(status_of(&panel, delivered).await, "sent");
+        assert_eq!(status_of(&panel, interrupted).await, "failed");
+        assert!(!journal_path(&panel).exists());
+        // Nothing left to do: the next pass writes nothing.
+        assert_eq!(recover(&panel).await.unwrap(), 0);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {

@@ -8,6 +8,9 @@ tests need, chosen by the recipient's local part:
   tempfail...@  451 at RCPT the first time, accepted after
   slowdata...@  451 at the end of DATA the first time, accepted after
   defer...@     451 at RCPT, always
+  hold...@      at the end of DATA, writes DIR/held and waits for DIR/release
+                before accepting (so a test can act between the message's
+                arrival and the server's 250)
 
 Options: --port, --maildir, --tls starttls|tls with --cert and --key (PEM
 files: STARTTLS offered and required, or TLS from the first byte), --discard (count accepted messages in
@@ -34,6 +37,7 @@ class Handler:
     def __init__(self, maildir, delay, discard):
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(maildir, sub), exist_ok=True)
+        self.maildir = maildir
         self.box = mailbox.Maildir(maildir, create=True)
         self.discard = discard
         self.count_file = os.path.join(maildir, "count")
@@ -64,6 +68,12 @@ class Handler:
         for rcpt in envelope.rcpt_tos:
             if rcpt.split("@")[0].lower().startswith("slowdata") and self.first_time(("data", rcpt)):
                 return "451 4.7.1 Greylisted, come back later"
+        if any(r.split("@")[0].lower().startswith("hold") for r in envelope.rcpt_tos):
+            held = os.path.join(self.maildir, "held")
+            release = os.path.join(self.maildir, "release")
+            open(held, "w").close()
+            while not os.path.exists(release):
+                await asyncio.sleep(0.02)
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")

@@ -110,6 +110,9 @@ mod code {
     pub const FULL: i32 = 13;
     pub const CANTOPEN: i32 = 14;
     pub const NOTADB: i32 = 26;
+    /// The shared-memory file beside the database could not be grown: on a
+    /// full disk, what opening a panel meets first.
+    pub const IOERR_SHMSIZE: i32 = 10 | (19 << 8);
 }
 
 impl Error {
@@ -117,6 +120,7 @@ impl Error {
     /// driver's own words logged and kept out of what a person reads.
     pub(crate) fn sqlite(code: i32, detail: String) -> Self {
         let error = match code & 0xff {
+            _ if code == code::IOERR_SHMSIZE => Error::DiskFull,
             code::BUSY | code::LOCKED => {
                 tracing::warn!(%detail, "database busy");
                 return Error::Busy;

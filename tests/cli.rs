@@ -3,52 +3,8 @@
 
 mod common;
 
+use common::cli::{Cli, path};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
-
-struct Cli {
-    dir: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("panel.db")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn import_with_a_bad_row_imports_the_rest_and_exits_non_zero_naming_the_line() {
@@ -279,10 +235,8 @@ fn output_piped_into_a_reader_that_stops_early_is_not_an_error() {
     use std::io::Read;
     let cli = Cli::new();
     cli.ok(&["demo", "--participants", "2000", "--seed", "2"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-        .arg("--db")
-        .arg(cli.db())
-        .args(["participants", "list", "--limit", "1000"])
+    let mut child = cli
+        .command(&["participants", "list", "--limit", "1000"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -321,10 +275,8 @@ fn smtp_settings_test_mail_and_the_outbox() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SMTP is not set up"));
 
-    let mut set = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-        .arg("--db")
-        .arg(cli.db())
-        .args([
+    let mut set = cli
+        .command(&[
             "smtp",
             "set",
             "--host",
@@ -441,10 +393,8 @@ fn a_worker_killed_in_the_middle_of_the_queue_loses_nothing_and_sends_nothing_tw
     for i in 0..total {
         cli.ok(&["mail", "test", &format!("p{i}@example.org")]);
     }
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-        .arg("--db")
-        .arg(cli.db())
-        .args(["outbox", "send"])
+    let mut worker = cli
+        .command(&["outbox", "send"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -527,10 +477,8 @@ fn a_second_worker_on_the_same_panel_is_refused_while_one_runs() {
     let cli = Cli::new();
     let server = common::smtp::SmtpServer::start(cli.dir.path(), &[]);
     smtp_set(&cli, server.port);
-    let mut watcher = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-        .arg("--db")
-        .arg(cli.db())
-        .args(["outbox", "send", "--watch"])
+    let mut watcher = cli
+        .command(&["outbox", "send", "--watch"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -1071,10 +1019,8 @@ fn every_note_whose_save_returned_survives_a_sigkill() {
         "--moderator",
         "ana@company.example.com",
     ]);
-    let mut writer = Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
-        .arg("--db")
-        .arg(cli.db())
-        .args(["notes", "add", s.trim(), "-"])
+    let mut writer = cli
+        .command(&["notes", "add", s.trim(), "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -953,3 +953,72 @@ async fn a_write_while_another_process_holds_the_panel_says_so_and_changes_nothi
         .await
         .unwrap();
 }
+
+/// Addresses that differ only by Unicode compatibility forms (fullwidth
+/// letters) are one person: refused as a duplicate, matched by an import,
+/// and matched on a suppression list.
+#[tokio::test]
+async fn fullwidth_and_plain_emails_are_the_same_person() {
+    let t = panel().await;
+    let full = participants::create(
+        &t.panel,
+        &person("Full", "ｆｕｌｌ@ｅｘａｍｐｌｅ.com", &[]),
+    )
+    .await
+    .unwrap();
+    match participants::create(&t.panel, &person("Plain", "Full@example.com", &[])).await {
+        Err(Error::Conflict { reason }) => assert!(reason.contains("already"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        participants::find(&t.panel, "full@example.com")
+            .await
+            .unwrap(),
+        full.id
+    );
+    let r = import_text(&t.panel, "Email,Name,Region\nfull@example.com,Full,EU\n")
+        .await
+        .unwrap();
+    assert_eq!((r.created, r.updated), (0, 1), "{r:?}");
+    let r = import_text(
+        &t.panel,
+        "Email,Name\nsame@example.org,One\nｓａｍｅ@example.org,Two\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.created, r.rejected.len()), (1, 1), "{r:?}");
+    assert!(r.rejected[0].reason.contains("line 2"), "{:?}", r.rejected);
+}
+
+/// A panel saved before compatibility forms were folded has its stored
+/// addresses folded once when it is next opened.
+#[tokio::test]
+async fn stored_emails_are_folded_again_when_an_older_panel_opens() {
+    use sqlx::Connection;
+    let t = panel().await;
+    let full = participants::create(&t.panel, &person("Full", "ｆｕｌｌ@example.com", &[]))
+        .await
+        .unwrap();
+    t.panel.close().await;
+    let file = t.dir.path().join("panel.db");
+    let mut old = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    // As an earlier version stored it (NFC and lower case only).
+    sqlx::query("UPDATE participants SET email_norm = 'ｆｕｌｌ@example.com'")
+        .execute(&mut old)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM settings WHERE key = 'email_folding'")
+        .execute(&mut old)
+        .await
+        .unwrap();
+    old.close().await.unwrap();
+    let panel = panelkeeper::Panel::open(&file).await.unwrap();
+    assert_eq!(
+        participants::find(&panel, "full@example.com")
+            .await
+            .unwrap(),
+        full.id
+    );
+}

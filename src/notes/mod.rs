@@ -468,6 +468,73 @@ impl From<NoteJson> for Note {
 mod tests {
     use super::*;
 
+    /// A database that cannot grow (SQLite's `max_page_count` on every
+    /// connection, the way a full disk stops it) refuses a note with "the
+    /// disk is full", never "not found", and keeps nothing half-saved.
+    #[tokio::test]
+    async fn a_note_on_a_full_database_says_the_disk_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(dir.path().join("panel.db")).await.unwrap();
+        staff::add(
+            &panel,
+            &staff::StaffInput {
+                name: "Ana".into(),
+                email: "ana@company.example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let session = sessions::create(
+            &panel,
+            &sessions::SessionInput {
+                title: "Full".into(),
+                start: Some("2027-03-16T10:00:00".parse().unwrap()),
+                time_zone: "Europe/Berlin".into(),
+                minutes: 60,
+                seats: 4,
+                moderator: "ana@company.example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let mut conn = panel.pool().acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+            held.push(conn);
+        }
+        drop(held);
+        let big = "words that fill pages ".repeat(900);
+        let e = add(
+            &panel,
+            session,
+            &NoteInput {
+                text: big,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::DiskFull), "{e:?}");
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+            .fetch_one(panel.pool())
+            .await
+            .unwrap();
+        assert_eq!(kept, 0);
+    }
+
     #[test]
     fn tags_come_from_hash_words() {
         assert_eq!(

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod smtp;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -10,6 +10,11 @@ export type ImportReport = {
  */
 rows: number, created: number, updated: number, unchanged: number, rejected: Array<RowError>, 
 /**
+ * Rows imported that may not be what the file meant: a cell holding
+ * line breaks and what look like further rows (a misplaced quote).
+ */
+warnings: Array<RowError>, 
+/**
  * Columns stored as attributes, by header.
  */
 attributeColumns: Array<string>, 

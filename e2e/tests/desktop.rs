@@ -38,7 +38,10 @@ struct Driver {
 }
 
 impl Driver {
-    fn start() -> Driver {
+    /// tauri-driver for an app that keeps its log in `dir`/logs and may use
+    /// files in `dir` without asking (`PANELKEEPER_TRUSTED_DIR`: typed
+    /// paths elsewhere would need a native confirmation no WebDriver can click).
+    fn start(dir: &Path) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -52,6 +55,8 @@ impl Driver {
         // Its own process group, so dropping the driver also stops the
         // WebKitWebDriver and app it started, even when a test fails.
         let child = Command::new("tauri-driver")
+            .env("PANELKEEPER_TRUSTED_DIR", dir)
+            .env("PANELKEEPER_LOG_DIR", dir.join("logs"))
             .process_group(0)
             .args([
                 "--port",
@@ -242,7 +247,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     )
     .unwrap();
 
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
 
@@ -306,7 +311,37 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     )
     .await;
     screenshot(&c, "participants.png").await;
+
+    // A page made to write elsewhere is refused: the path was neither
+    // chosen in the app's dialog nor confirmed by the person.
+    let outside =
+        std::env::temp_dir().join(format!("panelkeeper-outside-{}.csv", std::process::id()));
+    let refused = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             window.__TAURI_INTERNALS__.invoke('participants_export', \
+               { path: arguments[0], query: { search: null, tag: null, attributes: [], status: 'all', limit: 50, offset: 0 } }) \
+             .then(() => done('written'), (e) => done(e))",
+            vec![Value::from(outside.to_str().unwrap())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused["kind"], "File", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not chosen in a file dialog"),
+        "{refused}"
+    );
+    assert!(!outside.exists());
     c.close().await.unwrap();
+
+    // The app keeps a log in its folder.
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .collect();
+    assert!(!logs.is_empty(), "the app wrote no log");
 
     // Quit and start again on the same database: the opt-out is kept.
     let c = driver.open(&db).await;
@@ -325,7 +360,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
 async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
 
@@ -432,7 +467,7 @@ async fn a_demo_panel_shows_each_excluded_persons_reasons() {
     };
     assert!(reasons >= 1, "the demo panel has someone excluded");
 
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
     let total = until("the page count", || async {
@@ -493,7 +528,7 @@ async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
     let port = smtp::free_port();
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
 
@@ -606,7 +641,7 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
         .naive_local();
     let start = start.with_second(0).unwrap().with_nanosecond(0).unwrap();
 
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;
@@ -869,7 +904,7 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
         panel.close().await;
     }
 
-    let driver = Driver::start();
+    let driver = Driver::start(dir.path());
     let c = driver.open(&db).await;
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;

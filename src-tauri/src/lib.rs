@@ -1,7 +1,10 @@
 //! The Panelkeeper desktop app: a thin Tauri 2 shell over the `panelkeeper`
 //! core. The panel is opened once in `setup` and managed as state; every
 //! command is one call into the core, and the core's errors cross to the UI
-//! as tagged JSON. No SQL and no rule lives here.
+//! as tagged JSON. No SQL and no rule lives here. Paths from the window
+//! are used only when the person granted them (`paths`).
+
+mod paths;
 
 use panelkeeper::files::Existing;
 use panelkeeper::issues::{
@@ -26,9 +29,10 @@ use panelkeeper::sessions::{
     SessionInput, SessionQuery,
 };
 use panelkeeper::{Error, Panel};
-use std::path::{Path, PathBuf};
+use paths::{Paths, Purpose};
+use std::path::PathBuf;
 use tauri::ipc::Channel;
-use tauri::{Emitter, Manager, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -95,19 +99,42 @@ async fn participant_erase(
 #[tauri::command]
 async fn participants_import(
     panel: State<'_, Panel>,
+    paths: State<'_, Paths>,
     path: String,
     on_progress: Channel<import::ImportProgress>,
 ) -> Result<import::ImportReport> {
-    import::import_file(&panel, Path::new(&path), &|p| drop(on_progress.send(p))).await
+    import::import_file(&panel, &paths.check(&path)?, &|p| drop(on_progress.send(p))).await
 }
 
+/// The save dialog asked before an existing file is replaced.
 #[tauri::command]
 async fn participants_export(
     panel: State<'_, Panel>,
+    paths: State<'_, Paths>,
     path: String,
     query: ParticipantQuery,
 ) -> Result<u32> {
-    csv_export::export_file(&panel, &query, Path::new(&path), Existing::Replace).await
+    csv_export::export_file(&panel, &query, &paths.check(&path)?, Existing::Replace).await
+}
+
+#[tauri::command]
+async fn choose_file(
+    app: AppHandle,
+    paths: State<'_, Paths>,
+    purpose: Purpose,
+    suggested: Option<String>,
+) -> Result<Option<String>> {
+    paths.choose(&app, purpose, suggested).await
+}
+
+#[tauri::command]
+async fn confirm_file(
+    app: AppHandle,
+    paths: State<'_, Paths>,
+    purpose: Purpose,
+    path: String,
+) -> Result<bool> {
+    paths.confirm(&app, purpose, &path).await
 }
 
 #[tauri::command]
@@ -385,27 +412,35 @@ async fn service_levels_save(
 #[tauri::command]
 async fn report_session(
     panel: State<'_, Panel>,
+    paths: State<'_, Paths>,
     id: SessionId,
     options: ReportOptions,
-    path: PathBuf,
+    path: String,
     on_progress: Channel<ReportProgress>,
 ) -> Result<ReportFile> {
-    reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
+    let path = paths.check(&path)?;
+    let written = reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
         .await?
-        .write(&path, Existing::Replace)
+        .write(&path, Existing::Replace)?;
+    paths.wrote(&path);
+    Ok(written)
 }
 
 #[tauri::command]
 async fn report_follow_ups(
     panel: State<'_, Panel>,
+    paths: State<'_, Paths>,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
-    path: PathBuf,
+    path: String,
     on_progress: Channel<ReportProgress>,
 ) -> Result<ReportFile> {
-    reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
+    let path = paths.check(&path)?;
+    let written = reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
         .await?
-        .write(&path, Existing::Replace)
+        .write(&path, Existing::Replace)?;
+    paths.wrote(&path);
+    Ok(written)
 }
 
 #[tauri::command]
@@ -467,8 +502,8 @@ async fn preview_follow_up_report_mail(
 }
 
 #[tauri::command]
-fn open_exported(path: PathBuf) -> Result<()> {
-    reports::open_in_viewer(&path)
+fn open_exported(paths: State<'_, Paths>, path: String) -> Result<()> {
+    reports::open_in_viewer(&paths.check_written(&path)?)
 }
 
 #[tauri::command]
@@ -495,23 +530,51 @@ fn database_location(app: &tauri::App) -> std::result::Result<PathBuf, Box<dyn s
     Ok(app.path().app_data_dir()?.join("panelkeeper.db"))
 }
 
+/// Reloads the window's page when WebKit's web process ends (it crashed,
+/// or WebKit stopped it for using too much memory), which otherwise leaves
+/// a black window; the reason goes to the log.
+#[cfg(target_os = "linux")]
+fn reload_when_the_page_dies(app: &tauri::App) {
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let watched = window.with_webview(|webview| {
+        use webkit2gtk::WebViewExt;
+        let view = webview.inner();
+        view.connect_web_process_terminated(|view, reason| {
+            tracing::error!(
+                ?reason,
+                "the window's web process ended; reloading the page"
+            );
+            view.reload();
+        });
+    });
+    if let Err(e) = watched {
+        tracing::warn!("the window's web process is not watched: {e}");
+    }
+}
+
 /// Starts the app.
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PANELKEEPER_LOG"))
-        .init();
-    tauri::Builder::default()
+    let log = panelkeeper::logging::init("panelkeeper-app", &panelkeeper::logging::default_dir());
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), log = ?log, "app starting");
+    let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let path = database_location(app)?;
             let panel = tauri::async_runtime::block_on(Panel::open(&path))?;
             tracing::info!(path = %path.display(), "panel opened");
-            // The mail worker runs while the app is open; the UI hears of
-            // each pass as an `outbox-changed` event.
+            app.manage(Paths::from_env());
+            #[cfg(target_os = "linux")]
+            reload_when_the_page_dies(app);
+            // The mail worker runs while the app is open; the UI hears of a
+            // pass that changed something as an `outbox-changed` event.
             let handle = app.handle().clone();
             let stop = std::sync::Arc::new(tokio::sync::Notify::new());
             tauri::async_runtime::spawn(worker::run(panel.clone(), stop, move |report| {
-                let _ = handle.emit("outbox-changed", report);
+                if report.changed {
+                    let _ = handle.emit("outbox-changed", report);
+                }
             }));
             // Escalations of overdue promises are queued on a timer.
             let ticking = panel.clone();
@@ -587,8 +650,22 @@ pub fn run() {
             preview_session_report_mail,
             preview_follow_up_report_mail,
             open_exported,
+            choose_file,
+            confirm_file,
             database_path,
         ])
-        .run(tauri::generate_context!())
-        .expect("the Panelkeeper window could not be started");
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("the Panelkeeper window could not be started: {e}");
+            eprintln!("error: the Panelkeeper window could not be started: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_, event| {
+        if let tauri::RunEvent::Exit = event {
+            tracing::info!("app exiting");
+        }
+    });
 }

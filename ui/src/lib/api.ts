@@ -3,6 +3,9 @@
 // are the Rust functions' (Tauri maps camelCase here to snake_case there).
 
 import { invoke, Channel } from "@tauri-apps/api/core";
+
+/** What a file is for: the app's dialogs filter and word themselves by it. */
+export type FilePurpose = "importCsv" | "exportCsv" | "savePdf";
 import type { AttributeKey } from "./bindings/AttributeKey";
 import type { Erasure } from "./bindings/Erasure";
 import type { ImportProgress } from "./bindings/ImportProgress";
@@ -154,5 +157,10 @@ export const api = {
   previewFollowUpReportMail: (from: string, to: string, recipient: string, message: string) =>
     invoke<MessagePreview>("preview_follow_up_report_mail", { from, to, recipient, message }),
   openExported: (path: string) => invoke<null>("open_exported", { path }),
+  /** The app's own file dialog; the chosen path is the one the app may use. */
+  chooseFile: (purpose: FilePurpose, suggested?: string) =>
+    invoke<string | null>("choose_file", { purpose, suggested: suggested ?? null }),
+  /** A native dialog asking the person to confirm a path they typed. */
+  confirmFile: (purpose: FilePurpose, path: string) => invoke<boolean>("confirm_file", { purpose, path }),
   databasePath: () => invoke<string>("database_path"),
 };

@@ -7,14 +7,23 @@ import type { ReportProgress } from "../../lib/bindings/ReportProgress";
 import type { MessagePreview } from "../../lib/bindings/MessagePreview";
 
 let opened: string[] = [];
+let confirmed: string[] = [];
+let confirmAnswer = true;
 
 beforeEach(() => {
   opened = [];
+  confirmed = [];
+  confirmAnswer = true;
   mockIPC((cmd, args) => {
     if (cmd === "open_exported") {
       opened.push((args as { path: string }).path);
       return null;
     }
+    if (cmd === "confirm_file") {
+      confirmed.push((args as { path: string }).path);
+      return confirmAnswer;
+    }
+    if (cmd === "choose_file") return "/home/ana/Chosen.pdf";
     throw new Error(`unexpected command ${cmd}`);
   });
 });
@@ -43,6 +52,26 @@ describe("ExportPdf", () => {
     expect(screen.getByTestId("export-draft").textContent).toContain("DRAFT");
     await waitFor(() => expect(screen.queryByTestId("export-progress")).toBeNull());
     expect(opened).toEqual(["/tmp/Checkout.pdf"]);
+    expect(confirmed).toEqual(["/tmp/Checkout.pdf"]);
+  });
+
+  it("writes a typed path only once the person confirms it, and a chosen one at once", async () => {
+    const ran: string[] = [];
+    const run = (path: string) => {
+      ran.push(path);
+      return Promise.resolve({ path, pages: 1, bytes: 1000, draft: false });
+    };
+    render(ExportPdf, { name: "Chosen.pdf", run });
+    confirmAnswer = false;
+    await fireEvent.input(screen.getByTestId("export-path"), { target: { value: "/tmp/typed.pdf" } });
+    await fireEvent.click(screen.getByTestId("export-run"));
+    await waitFor(() => expect(confirmed).toEqual(["/tmp/typed.pdf"]));
+    expect(ran).toEqual([]);
+    await fireEvent.click(screen.getByText("Choose…"));
+    await waitFor(() => expect((screen.getByTestId("export-path") as HTMLInputElement).value).toBe("/home/ana/Chosen.pdf"));
+    await fireEvent.click(screen.getByTestId("export-run"));
+    await waitFor(() => expect(ran).toEqual(["/home/ana/Chosen.pdf"]));
+    expect(confirmed).toEqual(["/tmp/typed.pdf"]);
   });
 
   it("says why an export failed", async () => {

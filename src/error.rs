@@ -91,6 +91,14 @@ impl Error {
         }
     }
 
+    /// A failure a person cannot act on, logged with its detail (which the
+    /// message leaves out).
+    pub(crate) fn database(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(%detail, "database error");
+        Error::Database { detail }
+    }
+
     pub(crate) fn file(path: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::File {
             path: path.into(),

@@ -56,9 +56,7 @@ impl<'c> Rows<'c> {
     pub(crate) async fn prepare(conn: &'c mut SqliteConnection, sql: &str) -> Result<Rows<'c>> {
         let mut handle = conn.lock_handle().await?;
         let db = handle.as_raw_handle().as_ptr();
-        let len = c_int::try_from(sql.len()).map_err(|_| Error::Database {
-            detail: "statement too long".into(),
-        })?;
+        let len = c_int::try_from(sql.len()).map_err(|_| Error::database("statement too long"))?;
         let mut stmt = ptr::null_mut();
         // SAFETY: `db` is a live connection that the lock keeps to this
         // thread; `sql` outlives the call, and its length is passed, so it
@@ -69,9 +67,8 @@ impl<'c> Rows<'c> {
         if rc != ffi::SQLITE_OK {
             return Err(failure(db, rc, sql));
         }
-        let stmt = NonNull::new(stmt).ok_or_else(|| Error::Database {
-            detail: format!("no statement in {sql:?}"),
-        })?;
+        let stmt = NonNull::new(stmt)
+            .ok_or_else(|| Error::database(format!("no statement in {sql:?}")))?;
         // SAFETY: `stmt` was just prepared and is valid.
         let params = unsafe { ffi::sqlite3_bind_parameter_count(stmt.as_ptr()) } as usize;
         Ok(Rows {
@@ -84,9 +81,11 @@ impl<'c> Rows<'c> {
     /// Binds one row's values, in parameter order, and runs the statement.
     pub(crate) fn write(&mut self, values: &[Value<'_>]) -> Result<()> {
         if values.len() != self.params {
-            return Err(Error::Database {
-                detail: format!("{} values for {} parameters", values.len(), self.params),
-            });
+            return Err(Error::database(format!(
+                "{} values for {} parameters",
+                values.len(),
+                self.params
+            )));
         }
         let stmt = self.stmt.as_ptr();
         let db = self.handle.as_raw_handle().as_ptr();

@@ -309,9 +309,7 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
     .fetch_one(panel.pool())
     .await?;
     serde_json::from_str::<Vec<IssueJson>>(&json)
-        .map_err(|e| Error::Database {
-            detail: format!("the issues did not read back: {e}"),
-        })?
+        .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
         .into_iter()
         .map(|i| i.issue(now))
         .collect()

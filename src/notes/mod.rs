@@ -224,9 +224,8 @@ pub(crate) async fn list_in(conn: &mut SqliteConnection, session: SessionId) -> 
     .bind(session.0)
     .fetch_one(&mut *conn)
     .await?;
-    let notes: Vec<NoteJson> = serde_json::from_str(&json).map_err(|e| Error::Database {
-        detail: format!("the notes did not read back: {e}"),
-    })?;
+    let notes: Vec<NoteJson> = serde_json::from_str(&json)
+        .map_err(|e| Error::database(format!("the notes did not read back: {e}")))?;
     Ok(notes.into_iter().map(Note::from).collect())
 }
 
@@ -407,8 +406,10 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
                     .map(|json| {
                         serde_json::from_str::<NoteJson>(&json)
                             .map(Note::from)
-                            .map_err(|e| Error::Database {
-                                detail: format!("a neighbouring note did not read back: {e}"),
+                            .map_err(|e| {
+                                Error::database(format!(
+                                    "a neighbouring note did not read back: {e}"
+                                ))
                             })
                     })
                     .transpose()

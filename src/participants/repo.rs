@@ -178,9 +178,8 @@ pub(crate) async fn stored_columns(
     .bind(ids)
     .fetch_one(&mut *conn)
     .await?;
-    serde_json::from_str(&rows).map_err(|e| Error::Database {
-        detail: format!("reading stored participants: {e}"),
-    })
+    serde_json::from_str(&rows)
+        .map_err(|e| Error::database(format!("reading stored participants: {e}")))
 }
 
 /// The ids of participants with these normalised emails.

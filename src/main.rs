@@ -303,6 +303,7 @@ enum ParticipantsCmd {
         force: bool,
     },
     /// Erase a participant's personal data (keeps a de-identified record).
+    /// Without --yes, shows what would be erased and changes nothing.
     Erase {
         participant: String,
         /// Confirms the erasure; it cannot be undone.
@@ -310,6 +311,16 @@ enum ParticipantsCmd {
         yes: bool,
         #[arg(long)]
         reason: Option<String>,
+        /// For notes attributed to them or naming them: take out the
+        /// matches (name, email, phone), the whole text, or keep them.
+        #[arg(long, default_value = "matches", value_parser = ["matches", "whole", "keep"])]
+        notes: String,
+        /// Why notes are kept (with --notes keep, or a kept --note).
+        #[arg(long)]
+        keep_reason: Option<String>,
+        /// One note's choice: ID=matches, ID=whole, ID=keep or ID=keep:REASON.
+        #[arg(long = "note", value_parser = parse_note_choice)]
+        note: Vec<(i64, String, Option<String>)>,
     },
 }
 
@@ -412,6 +423,30 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
+fn parse_note_choice(s: &str) -> Result<(i64, String, Option<String>), String> {
+    let bad = || format!("{s:?} is not ID=matches, ID=whole or ID=keep[:REASON]");
+    let (id, choice) = s.split_once('=').ok_or_else(bad)?;
+    let id = id.trim().parse().map_err(|_| bad())?;
+    let (action, reason) = match choice.split_once(':') {
+        Some((a, r)) => (a, Some(r.to_string())),
+        None => (choice, None),
+    };
+    match action.trim() {
+        "matches" | "whole" | "keep" => Ok((id, action.trim().to_string(), reason)),
+        _ => Err(bad()),
+    }
+}
+
+fn note_choice(action: &str, reason: Option<String>) -> privacy::NoteChoice {
+    match action {
+        "whole" => privacy::NoteChoice::RedactWhole,
+        "keep" => privacy::NoteChoice::Keep {
+            reason: reason.unwrap_or_default(),
+        },
+        _ => privacy::NoteChoice::RedactMatches,
+    }
+}
+
 fn parse_status(s: &str) -> Result<StatusFilter, String> {
     Ok(match s {
         "all" => StatusFilter::All,
@@ -438,6 +473,14 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| {
             format!("{s:?} is not a time such as 2027-03-16T10:00 or 2027-03-16T10:00:00+01:00")
         })
+}
+
+/// Text on one line of a listing: line breaks and other control
+/// characters shown as spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn print_json(value: &impl Serialize) {
@@ -871,22 +914,67 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
             participant,
             yes,
             reason,
+            notes,
+            keep_reason,
+            note,
         } => {
             let id = participants::find(panel, &participant).await?;
             if !yes {
-                let p = participants::get(panel, id).await?;
-                eprintln!(
-                    "this erases the personal data of participant {id} ({}) for good; run again with --yes",
-                    p.name
+                let plan = privacy::plan(panel, id).await?;
+                out!(
+                    "erasing participant {id} ({}) removes their personal data for good:",
+                    plan.name
                 );
+                out!(
+                    "  {} queued message(s) to or about them withdrawn; {} other message(s) cleaned",
+                    plan.queued_messages,
+                    plan.other_messages
+                );
+                out!("  {} issue(s) cleaned of their details", plan.issues);
+                out!("  notes attributed to them or naming them (--notes, --note ID=...):");
+                for n in &plan.notes {
+                    let why = match (n.attributed, n.names_them) {
+                        (true, true) => "attributed, names them",
+                        (true, false) => "attributed",
+                        _ => "names them",
+                    };
+                    out!(
+                        "    note {} in session {} \"{}\" ({why}): {}",
+                        n.note,
+                        n.session,
+                        n.session_title,
+                        one_line(&n.text)
+                    );
+                    if n.names_them {
+                        out!(
+                            "      with the matches taken out: {}",
+                            one_line(&n.redacted)
+                        );
+                    }
+                }
+                eprintln!("nothing was changed; run again with --yes to erase");
                 return Ok(ExitCode::FAILURE);
             }
-            let e = privacy::erase(panel, ParticipantId(id.0), reason.as_deref()).await?;
+            let request = privacy::ErasureRequest {
+                reason,
+                notes_default: note_choice(&notes, keep_reason.clone()),
+                notes: note
+                    .into_iter()
+                    .map(|(n, action, reason)| privacy::NoteDecision {
+                        note: panelkeeper::notes::NoteId(n),
+                        choice: note_choice(&action, reason.or_else(|| keep_reason.clone())),
+                    })
+                    .collect(),
+            };
+            let done = privacy::erase(panel, ParticipantId(id.0), &request).await?;
             out!(
                 "erased participant {} at {}",
-                e.participant,
-                e.erased_at.to_rfc3339()
+                done.erasure.participant,
+                done.erasure.erased_at.to_rfc3339()
             );
+            for line in done.lines() {
+                out!("  {line}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -701,9 +701,16 @@ async fn an_erased_participant_gets_no_message_and_the_preview_says_so() {
         .await
         .unwrap();
     let zoe = participants::find(p, "zoe@example.org").await.unwrap();
-    panelkeeper::participants::privacy::erase(p, zoe, Some("asked to be forgotten"))
-        .await
-        .unwrap();
+    panelkeeper::participants::privacy::erase(
+        p,
+        zoe,
+        &panelkeeper::participants::privacy::ErasureRequest {
+            reason: Some("asked to be forgotten".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let preview = issues::preview_resolve(p, issue.id, "Parcel found", "It is on its way.")
         .await
         .unwrap();

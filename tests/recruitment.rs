@@ -670,14 +670,21 @@ async fn privacy_export_holds_everything_and_erasure_keeps_a_de_identified_recor
         assert!(json.contains(needle), "{needle} missing from {json}");
     }
 
-    let e = privacy::erase(&t.panel, p.id, Some("asked by email"))
-        .await
-        .unwrap();
+    let e = privacy::erase(
+        &t.panel,
+        p.id,
+        &privacy::ErasureRequest {
+            reason: Some("asked by email".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let after = participants::get(&t.panel, p.id).await.unwrap();
     assert_eq!(after.name, format!("Erased participant {}", p.id));
     assert_eq!((after.email.clone(), after.phone.clone()), (None, None));
     assert!(after.attributes.is_empty() && after.tags.is_empty());
-    assert_eq!(after.erased_at, Some(e.erased_at));
+    assert_eq!(after.erased_at, Some(e.erasure.erased_at));
     let json = serde_json::to_string(&privacy::export(&t.panel, p.id).await.unwrap()).unwrap();
     for gone in ["Zoë", "zoe@example.com", "1234567", "Berlin"] {
         assert!(!json.contains(gone), "{gone} survived erasure: {json}");
@@ -697,7 +704,7 @@ async fn privacy_export_holds_everything_and_erasure_keeps_a_de_identified_recor
         Some("asked by email")
     );
     assert!(matches!(
-        privacy::erase(&t.panel, p.id, None).await,
+        privacy::erase(&t.panel, p.id, &Default::default()).await,
         Err(Error::Conflict { .. })
     ));
     let status = governance::status(&t.panel, p.id, t.panel.now())
@@ -850,7 +857,9 @@ async fn the_panel_index_never_serves_a_stale_answer() {
     let new = participants::find(&t.panel, "new@example.com")
         .await
         .unwrap();
-    privacy::erase(&other, new, None).await.unwrap();
+    privacy::erase(&other, new, &Default::default())
+        .await
+        .unwrap();
     assert!(eligible(t.panel.clone()).await.is_empty(), "an erasure");
     let keys = participants::attribute_keys(&t.panel).await.unwrap();
     assert_eq!(

@@ -430,6 +430,15 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
         text(&c, "[data-testid=detail-email]").await.as_deref(),
         Some("—")
     );
+    // It says what it did, item by item.
+    let done = until("what the erasure did", || async {
+        text(&c, "[data-testid=erase-done]").await
+    })
+    .await;
+    assert!(
+        done.contains("Name, email, phone") && done.contains("withdrawn before sending"),
+        "{done}"
+    );
     search(&c, "ada", &[]).await;
     c.close().await.unwrap();
 }

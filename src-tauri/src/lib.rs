@@ -88,12 +88,20 @@ async fn participant_set_do_not_contact(
 }
 
 #[tauri::command]
+async fn participant_erasure_plan(
+    panel: State<'_, Panel>,
+    id: ParticipantId,
+) -> Result<privacy::ErasurePlan> {
+    privacy::plan(&panel, id).await
+}
+
+#[tauri::command]
 async fn participant_erase(
     panel: State<'_, Panel>,
     id: ParticipantId,
-    reason: Option<String>,
-) -> Result<privacy::Erasure> {
-    privacy::erase(&panel, id, reason.as_deref()).await
+    request: privacy::ErasureRequest,
+) -> Result<privacy::ErasureReport> {
+    privacy::erase(&panel, id, &request).await
 }
 
 #[tauri::command]
@@ -597,6 +605,7 @@ pub fn run() {
             participant_update,
             participant_set_opted_out,
             participant_set_do_not_contact,
+            participant_erasure_plan,
             participant_erase,
             participants_import,
             participants_export,

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use ts_rs::TS;
 
 /// A note's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 pub struct NoteId(#[ts(type = "number")] pub i64);
 
 impl std::fmt::Display for NoteId {

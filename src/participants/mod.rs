@@ -15,6 +15,7 @@ pub(crate) mod index;
 mod model;
 mod packed;
 pub mod privacy;
+pub mod redact;
 mod repo;
 pub mod screener;
 pub mod suppression;

@@ -75,6 +75,9 @@ fn step(progress: Progress<'_>, done: u32, step: &str) {
 /// A laid-out report.
 pub struct Report {
     pub title: String,
+    /// The topic its mail is queued under (`report/session/12`), so an
+    /// erasure can find the report mail of a session someone was on.
+    pub topic: String,
     pub pdf: Vec<u8>,
     pub pages: u32,
     pub draft: bool,
@@ -149,7 +152,7 @@ impl Report {
                 content: self.pdf.clone(),
             }],
             not_before: panel.now(),
-            topic: None,
+            topic: Some(self.topic.clone()),
         })
     }
 }
@@ -558,6 +561,7 @@ pub async fn session(
     })?;
     step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
+        topic: format!("report/session/{id}"),
         title: s.title.clone(),
         pdf,
         pages,
@@ -758,6 +762,7 @@ pub async fn follow_ups(
     })?;
     step(progress, 2, &format!("Writing {pages} pages"));
     Ok(Report {
+        topic: format!("report/follow-ups/{from}/{to}"),
         title,
         pdf,
         pages,

@@ -7,7 +7,9 @@ import { invoke, Channel } from "@tauri-apps/api/core";
 /** What a file is for: the app's dialogs filter and word themselves by it. */
 export type FilePurpose = "importCsv" | "exportCsv" | "savePdf";
 import type { AttributeKey } from "./bindings/AttributeKey";
-import type { Erasure } from "./bindings/Erasure";
+import type { ErasurePlan } from "./bindings/ErasurePlan";
+import type { ErasureReport } from "./bindings/ErasureReport";
+import type { ErasureRequest } from "./bindings/ErasureRequest";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
 import type { Participant } from "./bindings/Participant";
@@ -73,8 +75,9 @@ export const api = {
     invoke<Participant>("participant_set_opted_out", { id, optedOut }),
   participantSetDoNotContact: (id: ParticipantId, on: boolean) =>
     invoke<Participant>("participant_set_do_not_contact", { id, on }),
-  participantErase: (id: ParticipantId, reason: string | null) =>
-    invoke<Erasure>("participant_erase", { id, reason }),
+  participantErasurePlan: (id: ParticipantId) => invoke<ErasurePlan>("participant_erasure_plan", { id }),
+  participantErase: (id: ParticipantId, request: ErasureRequest) =>
+    invoke<ErasureReport>("participant_erase", { id, request }),
   participantsImport: (path: string, onProgress: (p: ImportProgress) => void) =>
     withProgress<ImportReport, ImportProgress>("participants_import", { path }, onProgress),
   participantsExport: (path: string, query: ParticipantQuery) =>

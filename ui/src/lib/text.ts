@@ -15,6 +15,7 @@ import type { Issue } from "./bindings/Issue";
 import type { IssueStatus } from "./bindings/IssueStatus";
 import type { Severity } from "./bindings/Severity";
 import type { ContactVia } from "./bindings/ContactVia";
+import type { ErasureReport } from "./bindings/ErasureReport";
 
 function isCoreError(e: unknown): e is CoreError {
   return typeof e === "object" && e !== null && "kind" in e && typeof (e as { kind: unknown }).kind === "string";
@@ -281,4 +282,21 @@ export function offsetText(seconds: number): string {
   const s = Math.abs(Math.trunc(seconds));
   const two = (n: number) => String(n).padStart(2, "0");
   return `${sign}${two(Math.floor(s / 3600))}:${two(Math.floor((s % 3600) / 60))}:${two(s % 60)}`;
+}
+
+/** What an erasure did, a sentence per thing done. */
+export function erasureLines(r: ErasureReport): string[] {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  const lines = [
+    "Name, email, phone, time zone, language, source, attributes and tags removed",
+    `${n(r.consentsDeleted, "consent", "consents")} deleted`,
+    `${n(r.messagesWithdrawn, "waiting message", "waiting messages")} to or about them withdrawn before sending`,
+    `${n(r.messagesCleaned, "message", "messages")} cleaned of their details (${n(r.attachmentsRemoved, "attachment", "attachments")} removed)`,
+    `${n(r.notesMatchesRemoved, "note", "notes")} with their name, email or phone taken out`,
+    `${n(r.notesRemovedWhole, "note", "notes")} taken out whole`,
+    `${n(r.noteVersionsCleaned, "earlier version", "earlier versions")} of notes cleaned`,
+    `${n(r.issuesCleaned, "issue", "issues")}, ${n(r.contactLogEntriesCleaned, "contact-log entry", "contact-log entries")} and ${n(r.auditEntriesCleaned, "audit-trail entry", "audit-trail entries")} cleaned`,
+  ];
+  for (const k of r.notesKept) lines.push(`Note ${k.note} kept as it was: ${k.reason}`);
+  return lines;
 }

@@ -2,12 +2,36 @@
 import type { Consent } from "./Consent";
 import type { Contact } from "./Contact";
 import type { Erasure } from "./Erasure";
+import type { IssueHeld } from "./IssueHeld";
+import type { NoteHeld } from "./NoteHeld";
+import type { OutboxMessage } from "./OutboxMessage";
 import type { Participant } from "./Participant";
+import type { SessionTaken } from "./SessionTaken";
 
 /**
  * Everything held about one participant (a subject access export).
  */
-export type PersonalData = { exportedAt: string, participant: Participant, consents: Array<Consent>, contactHistory: Array<Contact>, 
+export type PersonalData = { 
+/**
+ * What each part of this export is, in plain words.
+ */
+about: { [key in string]: string }, exportedAt: string, participant: Participant, consents: Array<Consent>, contactHistory: Array<Contact>, 
+/**
+ * Sessions they were invited to, with their answer and attendance.
+ */
+sessions: Array<SessionTaken>, 
+/**
+ * Notes attributed to them, or naming them.
+ */
+notes: Array<NoteHeld>, 
+/**
+ * Issues they raised, with who owns each and what was done.
+ */
+issues: Array<IssueHeld>, 
+/**
+ * Mail sent to them, or waiting to be.
+ */
+mail: Array<OutboxMessage>, 
 /**
  * Suppression lists matching their email (the lists hold only hashes).
  */

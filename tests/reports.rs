@@ -404,6 +404,29 @@ async fn an_anonymised_report_names_no_participant() {
     let t = common::panel().await;
     let p = &t.panel;
     let s = session_with(p, 12, 2, false).await;
+    // Notes that name people in their text, not only in the Who column.
+    notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "Zoë Ålander-Müller agrees with Екатерина; write to zoe@example.org".into(),
+            participant: Some("zoe@example.org".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+    notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "王小明 asked Zoë about the till".into(),
+            participant: None,
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
     let pdf = t.dir.path().join("anon.pdf");
     reports::session(p, s, ReportOptions { anonymise: true }, &|_| {})
         .await
@@ -411,13 +434,14 @@ async fn an_anonymised_report_names_no_participant() {
         .write(&pdf, Existing::Replace)
         .unwrap();
     let text = pages(&pdf).join("\n");
-    for (name, _) in PEOPLE {
+    for (name, email) in PEOPLE {
         let first = name.split_whitespace().next().unwrap();
         assert!(
-            !text.contains(first),
-            "{name} appears in an anonymised report"
+            !text.contains(first) && !text.contains(email),
+            "{name} appears in an anonymised report:\n{text}"
         );
     }
+    assert!(text.contains("agrees with Participant"), "{text}");
     for n in 1..=6 {
         assert!(
             text.contains(&format!("Participant {n}")),

@@ -19,8 +19,9 @@ use crate::issues::{self, Issue, IssueQuery, IssueStatus};
 use crate::mail::templates::{self, ReportMail, Template};
 use crate::mail::{self, Attachment, MessageId, MessageKind, MessagePreview, NewMessage};
 use crate::notes;
-use crate::participants::ParticipantId;
 use crate::participants::fields::{Email, check_text};
+use crate::participants::redact::Identity;
+use crate::participants::{self, ParticipantId};
 use crate::sessions::staff;
 use crate::sessions::{self, Attendance, SessionId, SessionStatus};
 use crate::{Error, Panel, Result};
@@ -340,6 +341,44 @@ pub async fn session(
         label(i.participant, &i.participant_name, &mut names);
     }
     let who = |p: ParticipantId| names.get(&p).cloned().unwrap_or_default();
+    // Anonymised, the text names nobody either: each labelled person's
+    // name, email and phone in a note or an issue becomes their label.
+    let mut labels: Vec<(usize, Identity, String)> = Vec::new();
+    if options.anonymise {
+        for (p, label) in &names {
+            let person = participants::get(panel, *p).await?;
+            let identity = Identity::of(
+                &person.name,
+                person.email.as_deref(),
+                person.phone.as_deref(),
+            );
+            labels.push((person.name.len(), identity, label.clone()));
+        }
+        // The longest names first, so one person's name is not cut into
+        // by another's shorter one.
+        labels.sort_by_key(|(len, _, _)| std::cmp::Reverse(*len));
+    }
+    let anonymous = |text: &str| -> String {
+        labels
+            .iter()
+            .fold(text.to_string(), |t, (_, identity, label)| {
+                identity.replace(&t, label).unwrap_or(t)
+            })
+    };
+    let notes: Vec<notes::Note> = notes
+        .into_iter()
+        .map(|mut n| {
+            n.text = anonymous(&n.text);
+            n
+        })
+        .collect();
+    let issues: Vec<Issue> = issues
+        .into_iter()
+        .map(|mut i| {
+            i.summary = anonymous(&i.summary);
+            i
+        })
+        .collect();
 
     let unowned: Vec<&Issue> = issues.iter().filter(|i| i.owner.is_none()).collect();
     let draft = (!unowned.is_empty()).then(|| {

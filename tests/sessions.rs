@@ -936,3 +936,130 @@ async fn bad_sessions_are_refused_naming_the_field() {
     .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
 }
+
+/// Opting out, or being marked do-not-contact, stops every session message
+/// waiting for the person at once (reminders, invitations), while what they
+/// are owed about their own issue still goes.
+#[tokio::test]
+async fn opting_out_or_do_not_contact_withdraws_waiting_session_mail_but_not_issue_replies() {
+    use panelkeeper::issues::{self, ContactVia, IssueInput};
+    use panelkeeper::notes::{self, NoteInput};
+    let t = common::panel().await;
+    let p = &t.panel;
+    setup(p, common::smtp::free_port()).await;
+    staff::add(
+        p,
+        &StaffInput {
+            name: "Sam Owner".into(),
+            email: "sam@company.example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let zoe = person(p, "Zoë", "zoe@example.org", "Europe/Berlin", &[]).await;
+    let kim = person(p, "Kim", "kim@example.org", "Europe/Berlin", &[]).await;
+    let today = session_input("Today", "2026-06-01T12:00", "Europe/Berlin");
+    let today = sessions::create(p, &today).await.unwrap().id;
+    let later = session_input("Later", "2026-06-20T10:00", "Europe/Berlin");
+    let later = sessions::create(p, &later).await.unwrap().id;
+    roster::invite(p, today, &by_emails(&["zoe@example.org"]))
+        .await
+        .unwrap();
+    // The contact rules allow one invitation at a time; the second is
+    // recorded as made elsewhere so both sessions have waiting mail.
+    governance::set_rules(
+        p,
+        &governance::GovernanceRules {
+            cooldown_days: 0,
+            ..governance::rules(p).await.unwrap()
+        },
+    )
+    .await
+    .unwrap();
+    roster::invite(
+        p,
+        later,
+        &by_emails(&["zoe@example.org", "kim@example.org"]),
+    )
+    .await
+    .unwrap();
+    for s in [today, later] {
+        roster::rsvp(p, s, "zoe@example.org", Rsvp::Confirmed)
+            .await
+            .unwrap();
+    }
+    roster::rsvp(p, later, "kim@example.org", Rsvp::Confirmed)
+        .await
+        .unwrap();
+    // Zoë raised an issue; its owner handed it on, so she is told who has it.
+    let note = notes::add(
+        p,
+        today,
+        &NoteInput {
+            text: "The refund never came".into(),
+            participant: Some("zoe@example.org".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+    let issue = issues::raise(
+        p,
+        &IssueInput {
+            note: Some(note.id),
+            summary: "Refund".into(),
+            owner: Some("ana@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    issues::reassign(
+        p,
+        issue.id,
+        "sam@company.example.com",
+        "Sam handles refunds",
+    )
+    .await
+    .unwrap();
+    issues::log_contact(p, issue.id, ContactVia::Phone, "Called")
+        .await
+        .unwrap();
+
+    let waiting = |who: &'static str| async move {
+        let page = mail::list(
+            p,
+            &OutboxQuery {
+                status: Some(Status::Queued),
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        page.messages
+            .into_iter()
+            .filter(|m| m.recipient == who)
+            .map(|m| m.kind)
+            .collect::<Vec<_>>()
+    };
+    let before = waiting("zoe@example.org").await;
+    assert!(
+        before.contains(&MessageKind::Reminder) && before.contains(&MessageKind::Handoff),
+        "{before:?}"
+    );
+
+    participants::set_opted_out(p, zoe, true).await.unwrap();
+    assert_eq!(waiting("zoe@example.org").await, vec![MessageKind::Handoff]);
+
+    assert!(
+        waiting("kim@example.org")
+            .await
+            .contains(&MessageKind::Reminder)
+    );
+    participants::set_do_not_contact(p, kim, true)
+        .await
+        .unwrap();
+    assert!(waiting("kim@example.org").await.is_empty());
+}

@@ -168,6 +168,24 @@ pub async fn cancel_topic(
     Ok(done.rows_affected())
 }
 
+/// Withdraws the messages not yet sent whose topic matches `glob` (GLOB
+/// syntax: `*` for any text).
+pub async fn cancel_glob(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    glob: &str,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 \
+         WHERE topic GLOB ?2 AND status IN ('queued', 'failed')",
+    )
+    .bind(millis(now))
+    .bind(glob)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Queues a test message to `address` from the saved SMTP settings, and
 /// wakes the worker. `outbox send` (or the app's worker) delivers it.
 pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {

@@ -97,6 +97,9 @@ pub async fn set_opted_out(
         (false, _) => None,
     };
     repo::set_opted_out(&mut tx, id, at, now).await?;
+    if opted_out {
+        crate::sessions::roster::withdraw_session_mail(&mut tx, now, id).await?;
+    }
     let updated = repo::load(&mut tx, id).await?;
     tx.commit().await?;
     Ok(updated)
@@ -104,8 +107,12 @@ pub async fn set_opted_out(
 
 /// Marks or unmarks a participant as not to be contacted.
 pub async fn set_do_not_contact(panel: &Panel, id: ParticipantId, on: bool) -> Result<Participant> {
+    let now = panel.now();
     let mut tx = panel.write().await?;
-    repo::set_do_not_contact(&mut tx, id, on, panel.now()).await?;
+    repo::set_do_not_contact(&mut tx, id, on, now).await?;
+    if on {
+        crate::sessions::roster::withdraw_session_mail(&mut tx, now, id).await?;
+    }
     let updated = repo::load(&mut tx, id).await?;
     tx.commit().await?;
     Ok(updated)

@@ -122,6 +122,18 @@ fn topic(session: &Session, p: ParticipantId, what: &str) -> String {
     format!("session/{}/participant/{}/{what}", session.id, p)
 }
 
+/// Withdraws every message about sessions still waiting to go to `p`
+/// (invitations, updates, reminders, cancellations, waitlist offers): a
+/// person who becomes uncontactable hears nothing more about sessions.
+/// What they are owed about their own issues is not session mail and stays.
+pub(crate) async fn withdraw_session_mail(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    p: ParticipantId,
+) -> Result<u64> {
+    mail::cancel_glob(conn, now, &format!("session/*/participant/{p}/*")).await
+}
+
 fn calendar(
     session: &Session,
     p: &Person,

@@ -378,17 +378,78 @@ fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
     dues
 }
 
-/// Withdraws the issue's waiting nudges and, while it is open and owned,
-/// queues one to the owner before each due time still to be met: once per
-/// owner and due time, at once if the time to nudge has already come.
+/// Withdraws the escalations still waiting to go that a change made
+/// obsolete: those about a due time that is met now (or no longer the
+/// issue's), and, when `owner_changed`, every one (they name the former
+/// owner and go to that owner's lead; the new owner's come from the next
+/// tick). An escalation's topic is `issue/N/escalation/DUE/ROUND/STAFF`.
+async fn withdraw_escalations(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner_changed: bool,
+) -> Result<()> {
+    let live: Vec<i64> = if issue.status.is_open() {
+        open_dues(issue)
+            .into_iter()
+            .filter(|(due, _)| *due <= now)
+            .map(|(due, _)| millis(due))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let prefix = topic(issue.id, "escalation/");
+    let waiting: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, topic FROM outbox WHERE substr(topic, 1, length(?1)) = ?1 \
+         AND status IN ('queued', 'failed')",
+    )
+    .bind(&prefix)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (message, t) in waiting {
+        let due: Option<i64> = t[prefix.len()..]
+            .split('/')
+            .next()
+            .and_then(|d| d.parse().ok())
+            .filter(|_| t[prefix.len()..].split('/').count() == 3);
+        if owner_changed || !due.is_some_and(|d| live.contains(&d)) {
+            sqlx::query(
+                "UPDATE outbox SET status = 'cancelled', updated_at = ? WHERE id = ? \
+                 AND status IN ('queued', 'failed')",
+            )
+            .bind(millis(now))
+            .bind(message)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Withdraws the issue's waiting nudges, and the escalations the change
+/// made obsolete, and, while it is open and owned, queues a nudge to the
+/// owner before each due time still to be met: once per owner and due
+/// time, at once if the time to nudge has already come.
 async fn replan(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     levels: &ServiceLevels,
     id: IssueId,
 ) -> Result<()> {
+    replan_after(conn, now, levels, id, false).await
+}
+
+/// [`replan`] after a change of owner.
+async fn replan_after(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    levels: &ServiceLevels,
+    id: IssueId,
+    owner_changed: bool,
+) -> Result<()> {
     mail::cancel_topic(conn, now, &topic(id, "nudge/")).await?;
     let issue = get_in(conn, id, now).await?;
+    withdraw_escalations(conn, now, &issue, owner_changed).await?;
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
         return Ok(());
     };
@@ -530,7 +591,10 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
                         headers: BTreeMap::new(),
                         attachments: Vec::new(),
                         not_before: now,
-                        topic: Some(topic(id, &format!("escalation/{n}/{}", recipient.id))),
+                        topic: Some(topic(
+                            id,
+                            &format!("escalation/{}/{n}/{}", millis(due), recipient.id),
+                        )),
                     },
                 )
                 .await?;
@@ -806,7 +870,7 @@ async fn handed_to(
     event(tx, id, now, actor, "assigned", json!({"owner": owner.name})).await?;
     let issue = get_in(tx, id, now).await?;
     queue_assigned(tx, now, &issue, owner).await?;
-    replan(tx, now, levels, id).await
+    replan_after(tx, now, levels, id, true).await
 }
 
 /// Gives an issue without an owner to `owner`, who is mailed what they need.
@@ -879,7 +943,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     let issue = get_in(&mut tx, id, now).await?;
     queue_assigned(&mut tx, now, &issue, &owner).await?;
     let levels = levels_in(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await?;
+    replan_after(&mut tx, now, &levels, id, true).await?;
     let notice = Template::Handoff(templates::Handoff {
         participant_name: issue.participant_name.clone(),
         summary: issue.summary.clone(),

@@ -451,12 +451,35 @@ async fn overdue_and_my_follow_ups() {
     .unwrap();
     assert_eq!(done.status, IssueStatus::WontFix);
     assert!(issues::mine(p).await.unwrap().is_empty());
+    t.clock.advance(Duration::days(2));
     let reopened = issues::reopen(p, unowned.id, "She sent the receipt")
         .await
         .unwrap();
+    // The history stays: the first contact is when it was, the reopen is
+    // counted, and the new round's due times run from the reopen.
+    assert_eq!(reopened.status, IssueStatus::Open);
+    assert_eq!(reopened.first_contact_at, done.first_contact_at);
+    assert!(reopened.first_contact_at.is_some());
     assert_eq!(
-        (reopened.status, reopened.first_contact_at),
-        (IssueStatus::Open, None)
+        (reopened.reopens, reopened.reopened_at),
+        (1, Some(t.panel.now()))
+    );
+    assert!(reopened.first_contact_due > t.panel.now() && !reopened.overdue);
+    assert_eq!(
+        reopened.next_due(),
+        (reopened.first_contact_due, "first contact")
+    );
+    // Not contacted again in time: overdue, as a fresh issue would be.
+    t.clock.advance(Duration::days(10));
+    let late = issues::get(p, unowned.id).await.unwrap();
+    assert!(late.overdue && late.awaiting_contact());
+    let again = issues::log_contact(p, unowned.id, ContactVia::Email, "Wrote back")
+        .await
+        .unwrap();
+    assert_eq!(again.status, IssueStatus::Contacted);
+    assert_eq!(
+        again.first_contact_at, done.first_contact_at,
+        "the first contact stays the first"
     );
 }
 

@@ -159,15 +159,9 @@ fn span(hours: u32) -> String {
 }
 
 fn line(i: &Issue) -> String {
-    let due = if i.first_contact_at.is_none() {
-        i.first_contact_due
-    } else {
-        i.resolution_due
-    };
-    let what = if i.first_contact_at.is_none() {
-        "contact"
-    } else {
-        "resolve"
+    let (due, what) = match i.next_due() {
+        (due, "first contact") => (due, "contact"),
+        (due, _) => (due, "resolve"),
     };
     let late = if i.overdue { "  OVERDUE" } else { "" };
     let due = if i.status.is_open() {
@@ -175,8 +169,13 @@ fn line(i: &Issue) -> String {
     } else {
         String::new()
     };
+    let reopened = match i.reopens {
+        0 => String::new(),
+        1 => "; reopened once".to_string(),
+        n => format!("; reopened {n} times"),
+    };
     format!(
-        "{:>6}  {:<9}  {:<8}  {}  ({}; owner {}; {} hand-offs){due}{late}",
+        "{:>6}  {:<9}  {:<8}  {}  ({}; owner {}; {} hand-offs{reopened}){due}{late}",
         i.id,
         i.status.as_str(),
         i.severity.as_str(),

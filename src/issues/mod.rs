@@ -92,7 +92,7 @@ pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result
 const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \
     p.email AS participant_email, i.note, i.summary, i.detail, i.category, i.severity, i.owner, \
     o.name AS owner_name, i.status, i.first_contact_due, i.resolution_due, i.first_contact_at, \
-    i.resolved_at, i.resolution, i.handoffs, i.created_at";
+    i.resolved_at, i.resolution, i.handoffs, i.reopens, i.reopened_at, i.created_at";
 const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
     JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
 
@@ -118,6 +118,8 @@ fn issue_from(row: &SqliteRow, now: DateTime<Utc>) -> Result<Issue> {
         resolved_at: row.get("resolved_at"),
         resolution: row.get("resolution"),
         handoffs: row.get::<i64, _>("handoffs") as u32,
+        reopens: row.get::<i64, _>("reopens") as u32,
+        reopened_at: row.get("reopened_at"),
         created_at: row.get("created_at"),
     }
     .issue(now)
@@ -132,7 +134,8 @@ const ISSUE_JSON: &str = "json_object('id', i.id, 'session', i.session, 'session
     'severity', i.severity, 'owner', i.owner, 'ownerName', o.name, 'status', i.status, \
     'firstContactDue', i.first_contact_due, 'resolutionDue', i.resolution_due, \
     'firstContactAt', i.first_contact_at, 'resolvedAt', i.resolved_at, \
-    'resolution', i.resolution, 'handoffs', i.handoffs, 'createdAt', i.created_at)";
+    'resolution', i.resolution, 'handoffs', i.handoffs, 'reopens', i.reopens, \
+    'reopenedAt', i.reopened_at, 'createdAt', i.created_at)";
 
 /// An issue as stored: a row, or an object of [`ISSUE_JSON`].
 #[derive(serde::Deserialize)]
@@ -158,6 +161,8 @@ struct IssueJson {
     resolved_at: Option<i64>,
     resolution: Option<String>,
     handoffs: u32,
+    reopens: u32,
+    reopened_at: Option<i64>,
     created_at: i64,
 }
 
@@ -168,7 +173,7 @@ impl IssueJson {
         let resolution_due = instant(self.resolution_due);
         let first_contact_at = self.first_contact_at.map(instant);
         let overdue = status.is_open()
-            && ((first_contact_at.is_none() && now > first_contact_due) || now > resolution_due);
+            && ((status == IssueStatus::Open && now > first_contact_due) || now > resolution_due);
         Ok(Issue {
             id: IssueId(self.id),
             session: SessionId(self.session),
@@ -190,6 +195,8 @@ impl IssueJson {
             resolved_at: self.resolved_at.map(instant),
             resolution: self.resolution,
             handoffs: self.handoffs,
+            reopens: self.reopens,
+            reopened_at: self.reopened_at.map(instant),
             overdue,
             created_at: instant(self.created_at),
         })
@@ -291,12 +298,12 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
     let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT json_group_array(json(issue) ORDER BY open DESC, next_due, id) FROM ( \
            SELECT {ISSUE_JSON} AS issue, i.id, i.status IN ('open', 'contacted') AS open, \
-             CASE WHEN i.first_contact_at IS NULL THEN i.first_contact_due ELSE i.resolution_due END \
+             CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
                AS next_due \
            FROM {FROM} WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
            AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
            AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
-                ((i.first_contact_at IS NULL AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
+                ((i.status = 'open' AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
            ORDER BY open DESC, next_due, i.id LIMIT ?7)"
     )))
     .bind(owner.map(|o| o.0))
@@ -359,19 +366,10 @@ fn topic(issue: IssueId, what: &str) -> String {
     format!("issue/{issue}/{what}")
 }
 
-/// The due time the owner is working to now, and what it is for.
-fn next_due(issue: &Issue) -> (DateTime<Utc>, &'static str) {
-    if issue.first_contact_at.is_none() {
-        (issue.first_contact_due, "first contact")
-    } else {
-        (issue.resolution_due, "resolution")
-    }
-}
-
 /// The due times still to be met, and what each is for.
 fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
     let mut dues = Vec::with_capacity(2);
-    if issue.first_contact_at.is_none() {
+    if issue.awaiting_contact() {
         dues.push((issue.first_contact_due, "first contact"));
     }
     dues.push((issue.resolution_due, "resolution"));
@@ -454,7 +452,11 @@ async fn replan_after(
         return Ok(());
     };
     let owner = staff::get_in(conn, owner).await?;
-    let start = issue.first_contact_at.unwrap_or(issue.created_at);
+    // The window a nudge's lead is measured in: this round of follow-up.
+    let start = issue
+        .first_contact_at
+        .unwrap_or(issue.created_at)
+        .max(issue.reopened_at.unwrap_or(issue.created_at));
     for (due, what) in open_dues(&issue) {
         if due <= now {
             continue;
@@ -520,7 +522,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     let repeat = Duration::hours(levels.escalation_repeat_hours.max(1) as i64);
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
-         AND ((first_contact_at IS NULL AND first_contact_due <= ?1) OR resolution_due <= ?1) \
+         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1) \
          AND (last_escalated_at IS NULL OR last_escalated_at <= ?2) ORDER BY id",
     )
     .bind(millis(now))
@@ -529,7 +531,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     .await?;
     let overdue: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
-         AND ((first_contact_at IS NULL AND first_contact_due <= ?1) OR resolution_due <= ?1)",
+         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1)",
     )
     .bind(millis(now))
     .fetch_one(panel.pool())
@@ -567,7 +569,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
                 .bind(id.0)
                 .fetch_one(&mut *tx)
                 .await?;
-            let (due, what) = next_due(&issue);
+            let (due, what) = issue.next_due();
             for recipient in &to {
                 let body = templates::render(&Template::Escalation(templates::Escalation {
                     recipient_name: recipient.name.clone(),
@@ -680,10 +682,7 @@ async fn queue_assigned(
             zone: participant.time_zone.clone(),
         },
         notes: note_context(conn, issue.note).await?,
-        first_contact_due: issue
-            .first_contact_at
-            .is_none()
-            .then_some(issue.first_contact_due),
+        first_contact_due: issue.awaiting_contact().then_some(issue.first_contact_due),
         resolution_due: Some(issue.resolution_due),
         zone: owner.time_zone.clone().unwrap_or_else(|| "UTC".into()),
     }))?;
@@ -1204,11 +1203,13 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
     sqlx::query(
-        "UPDATE issues SET resolved_at = NULL, first_contact_at = NULL, first_contact_due = ?, \
-         resolution_due = ?, escalations = 0, last_escalated_at = NULL WHERE id = ?",
+        "UPDATE issues SET resolved_at = NULL, first_contact_due = ?, resolution_due = ?, \
+         escalations = 0, last_escalated_at = NULL, reopens = reopens + 1, reopened_at = ? \
+         WHERE id = ?",
     )
     .bind(millis(first_contact_due))
     .bind(millis(resolution_due))
+    .bind(millis(now))
     .bind(id.0)
     .execute(&mut *tx)
     .await?;

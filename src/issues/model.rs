@@ -355,9 +355,30 @@ pub struct Issue {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub handoffs: u32,
+    /// How often it was reopened after being resolved or closed.
+    pub reopens: u32,
+    /// When it was last reopened: its current due times run from then.
+    pub reopened_at: Option<DateTime<Utc>>,
     /// Past a due time that has not been met.
     pub overdue: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl Issue {
+    /// Whether the owner still has to reach the participant in this round
+    /// of follow-up (since it was raised, or since it was reopened).
+    pub fn awaiting_contact(&self) -> bool {
+        self.status == IssueStatus::Open
+    }
+
+    /// The due time the owner is working to now, and what it is for.
+    pub fn next_due(&self) -> (DateTime<Utc>, &'static str) {
+        if self.awaiting_contact() {
+            (self.first_contact_due, "first contact")
+        } else {
+            (self.resolution_due, "resolution")
+        }
+    }
 }
 
 /// A new issue, raised from a note or directly.

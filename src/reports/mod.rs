@@ -286,9 +286,9 @@ fn status_text(s: IssueStatus) -> &'static str {
 }
 
 fn due_text(i: &Issue, zone: Tz) -> String {
-    match (i.status.is_open(), i.first_contact_at, i.resolved_at) {
-        (true, None, _) => format!("contact by {}", local(i.first_contact_due, zone)),
-        (true, Some(_), _) => format!("resolve by {}", local(i.resolution_due, zone)),
+    match (i.status.is_open(), i.awaiting_contact(), i.resolved_at) {
+        (true, true, _) => format!("contact by {}", local(i.first_contact_due, zone)),
+        (true, false, _) => format!("resolve by {}", local(i.resolution_due, zone)),
         (false, _, Some(at)) => format!("done {}", local(at, zone)),
         (false, _, None) => String::new(),
     }
@@ -726,6 +726,14 @@ pub async fn follow_ups(
                 format!(
                     "median {}, mean {mean_handoffs:.2}",
                     median(handoffs.clone()).map_or("-".into(), |m| format!("{m:.0}"))
+                ),
+            ),
+            (
+                "Reopened",
+                format!(
+                    "{} issues, {} times",
+                    all.iter().filter(|i| i.reopens > 0).count(),
+                    all.iter().map(|i| i.reopens).sum::<u32>()
                 ),
             ),
             ("Exported", exported.clone()),

@@ -261,8 +261,9 @@ export function span(ms: number): string {
 
 /** The due time an open issue is working to, and what it is for. */
 export function nextDue(i: Issue): { what: string; at: string } {
-  return i.firstContactAt === null
-    ? { what: "First contact", at: i.firstContactDue }
+  // "open" means not yet contacted in this round (since raised or reopened).
+  return i.status === "open"
+    ? { what: i.reopens > 0 ? "Contact again" : "First contact", at: i.firstContactDue }
     : { what: "Resolution", at: i.resolutionDue };
 }
 

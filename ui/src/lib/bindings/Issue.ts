@@ -12,6 +12,14 @@ import type { StaffId } from "./StaffId";
  */
 export type Issue = { id: IssueId, session: SessionId, sessionTitle: string, participant: ParticipantId, participantName: string, participantEmail: string | null, note: NoteId | null, summary: string, detail: string, category: string, severity: Severity, owner: StaffId | null, ownerName: string | null, status: IssueStatus, firstContactDue: string, resolutionDue: string, firstContactAt: string | null, resolvedAt: string | null, resolution: string | null, handoffs: number, 
 /**
+ * How often it was reopened after being resolved or closed.
+ */
+reopens: number, 
+/**
+ * When it was last reopened: its current due times run from then.
+ */
+reopenedAt: string | null, 
+/**
  * Past a due time that has not been met.
  */
 overdue: boolean, createdAt: string, };

@@ -299,8 +299,8 @@ async fn insert_notes_and_issues(
         let (k, participant, author, _, _, at, _) = &notes[i];
         let severity = *rng.pick(&crate::issues::Severity::ALL);
         let level = levels.for_severity(severity);
-        let first_due = at + level.first_contact_hours as i64 * hour;
-        let resolution_due = at + level.resolution_hours as i64 * hour;
+        let first_due = at + level.first_contact_minutes as i64 * hour / 60;
+        let resolution_due = at + level.resolution_minutes as i64 * hour / 60;
         let handoffs = match rng.below(20) {
             0 => 2,
             1..=3 => 1,
@@ -329,12 +329,13 @@ async fn insert_notes_and_issues(
         // Most owners act in time; some are late; a few not yet.
         let age = millis(now) - at;
         let contact_after = match rng.below(10) {
-            0..=6 => rng.below(level.first_contact_hours as u64 + 1) as i64,
-            7 | 8 => level.first_contact_hours as i64 + 1 + rng.below(48) as i64,
+            0..=6 => rng.below(level.first_contact_minutes as u64 / 60 + 1) as i64,
+            7 | 8 => level.first_contact_minutes as i64 / 60 + 1 + rng.below(48) as i64,
             _ => i64::MAX / hour / 2,
         };
         let contacted = (contact_after * hour < age).then(|| at + contact_after * hour);
-        let resolve_after = contact_after + 1 + rng.below(level.resolution_hours as u64) as i64;
+        let resolve_after =
+            contact_after + 1 + rng.below(level.resolution_minutes as u64 / 60) as i64;
         let resolved = contacted.and_then(|_| {
             (resolve_after * hour < age && !rng.chance(0.05)).then(|| at + resolve_after * hour)
         });

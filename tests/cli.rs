@@ -793,6 +793,20 @@ fn notes_add_list_edit_and_search() {
         history.contains("My refund never arrived #refund"),
         "{history}"
     );
+    // An edit changes only what it names: the note is still Zoë's.
+    let list = cli.ok(&["notes", "list", s]);
+    assert!(
+        list.contains("[Zoë]  My refund never arrived, three weeks now #refund"),
+        "{list}"
+    );
+    cli.ok(&[
+        "notes",
+        "edit",
+        id,
+        "Someone's refund never arrived",
+        "--no-participant",
+    ]);
+    assert!(!cli.ok(&["notes", "list", s]).contains("[Zoë]  Someone's"));
     let out = cli.run(&["notes", "add", s, "   "]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("note \"\" is not valid: is empty"));

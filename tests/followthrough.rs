@@ -460,7 +460,7 @@ async fn a_quarter_of_follow_through_keeps_every_promise_visible() {
         issues: BTreeMap::new(),
         completed: HashMap::new(),
         refusals: 0,
-        repeat: Duration::hours(levels.escalation_repeat_hours as i64),
+        repeat: Duration::minutes(levels.escalation_repeat_minutes as i64),
     };
     let monday = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
     for week in 0..13 {

@@ -670,9 +670,15 @@ async fn service_levels_on_business_days_skip_the_weekend() {
     let s = setup(p, server.port).await;
     let mut levels = issues::service_levels(p).await.unwrap();
     let mut absurd = levels;
-    absurd.low.resolution_hours = u32::MAX;
+    absurd.low.resolution_minutes = u32::MAX;
     let err = issues::set_service_levels(p, &absurd).await.unwrap_err();
     assert!(err.to_string().contains("the most is a year"), "{err}");
+    // Under an hour is a level too: a critical issue answered in 30 minutes.
+    let mut quick = levels;
+    quick.critical.first_contact_minutes = 30;
+    let saved = issues::set_service_levels(p, &quick).await.unwrap();
+    assert_eq!(saved.critical.first_contact_minutes, 30);
+    assert_eq!(issues::service_levels(p).await.unwrap(), saved);
     levels.days = issues::DayCount::Business;
     issues::set_service_levels(p, &levels).await.unwrap();
     // Friday 5 June 2026, 15:00 in Stockholm.
@@ -850,4 +856,25 @@ async fn thirty_two_concurrent_issue_actions_all_complete() {
         assert_eq!(i.owner_name.as_deref(), Some("Kim Care"));
         assert_eq!(i.handoffs, 0);
     }
+}
+
+/// Service levels saved in hours by an earlier version read as minutes.
+#[test]
+fn service_levels_saved_in_hours_read_back_in_minutes() {
+    let old = r#"{"low":{"firstContactHours":120,"resolutionHours":480},
+        "normal":{"firstContactHours":48,"resolutionHours":240},
+        "high":{"firstContactHours":24,"resolutionHours":120},
+        "critical":{"firstContactHours":4,"resolutionHours":48},
+        "nudgeHoursBefore":12,"escalationRepeatHours":6,"days":"business"}"#;
+    let levels: issues::ServiceLevels = serde_json::from_str(old).unwrap();
+    assert_eq!(levels.critical.first_contact_minutes, 240);
+    assert_eq!(levels.low.resolution_minutes, 480 * 60);
+    assert_eq!(
+        (
+            levels.nudge_minutes_before,
+            levels.escalation_repeat_minutes
+        ),
+        (720, 360)
+    );
+    assert_eq!(levels.days, issues::DayCount::Business);
 }

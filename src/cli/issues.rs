@@ -116,45 +116,50 @@ pub enum IssuesCmd {
         /// The severity whose times change.
         #[arg(long, value_parser = parse::<Severity>, requires = "first_contact")]
         severity: Option<Severity>,
-        /// Time to first contact, e.g. 4h or 2d.
-        #[arg(long, value_parser = parse_hours, requires = "resolution")]
+        /// Time to first contact, e.g. 30m, 4h or 2d.
+        #[arg(long, value_parser = parse_minutes, requires = "resolution")]
         first_contact: Option<u32>,
         /// Time to resolution, e.g. 10d.
-        #[arg(long, value_parser = parse_hours, requires = "severity")]
+        #[arg(long, value_parser = parse_minutes, requires = "severity")]
         resolution: Option<u32>,
         /// calendar or business (Monday to Friday in the session's zone).
         #[arg(long, value_parser = parse::<DayCount>)]
         days: Option<DayCount>,
         /// How long before a due time the owner is nudged, e.g. 24h.
-        #[arg(long, value_parser = parse_hours)]
+        #[arg(long, value_parser = parse_minutes)]
         nudge_before: Option<u32>,
         /// How often an escalation repeats until someone acts, e.g. 1d.
-        #[arg(long, value_parser = parse_hours)]
+        #[arg(long, value_parser = parse_minutes)]
         escalate_every: Option<u32>,
         #[arg(long)]
         json: bool,
     },
 }
 
-/// Hours from "36", "36h" or "2d".
-fn parse_hours(s: &str) -> Result<u32, String> {
+/// Minutes from "30m", "36h" (or "36", hours) or "2d".
+fn parse_minutes(s: &str) -> Result<u32, String> {
     let t = s.trim().to_lowercase();
-    let (n, per) = match t.strip_suffix('d') {
-        Some(days) => (days, 24),
-        None => (t.strip_suffix('h').unwrap_or(&t), 1),
+    let (n, per) = if let Some(days) = t.strip_suffix('d') {
+        (days, 24 * 60)
+    } else if let Some(minutes) = t.strip_suffix('m') {
+        (minutes, 1)
+    } else {
+        (t.strip_suffix('h').unwrap_or(&t), 60)
     };
     n.trim()
         .parse::<u32>()
         .ok()
         .and_then(|n| n.checked_mul(per))
-        .ok_or_else(|| format!("\"{s}\" is not a duration: write hours or days, e.g. 4h or 2d"))
+        .ok_or_else(|| {
+            format!("\"{s}\" is not a duration: write minutes, hours or days, e.g. 30m, 4h or 2d")
+        })
 }
 
-fn span(hours: u32) -> String {
-    if hours % 24 == 0 {
-        format!("{}d", hours / 24)
-    } else {
-        format!("{hours}h")
+fn span(minutes: u32) -> String {
+    match minutes {
+        m if m % (24 * 60) == 0 => format!("{}d", m / (24 * 60)),
+        m if m % 60 == 0 => format!("{}h", m / 60),
+        m => format!("{m}m"),
     }
 }
 
@@ -343,17 +348,17 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
                     Severity::High => &mut levels.high,
                     Severity::Critical => &mut levels.critical,
                 };
-                level.first_contact_hours = first;
-                level.resolution_hours = resolve;
+                level.first_contact_minutes = first;
+                level.resolution_minutes = resolve;
             }
             if let Some(d) = days {
                 levels.days = d;
             }
-            if let Some(h) = nudge_before {
-                levels.nudge_hours_before = h;
+            if let Some(m) = nudge_before {
+                levels.nudge_minutes_before = m;
             }
-            if let Some(h) = escalate_every {
-                levels.escalation_repeat_hours = h.max(1);
+            if let Some(m) = escalate_every {
+                levels.escalation_repeat_minutes = m;
             }
             if levels != before {
                 levels = issues::set_service_levels(panel, &levels).await?;
@@ -367,16 +372,16 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
                         DayCount::Calendar => "calendar",
                         DayCount::Business => "business",
                     },
-                    span(levels.nudge_hours_before),
-                    span(levels.escalation_repeat_hours)
+                    span(levels.nudge_minutes_before),
+                    span(levels.escalation_repeat_minutes)
                 );
                 for s in Severity::ALL {
                     let l = levels.for_severity(s);
                     out!(
                         "  {:<8}  first contact within {:>4}, resolved within {:>4}",
                         s.as_str(),
-                        span(l.first_contact_hours),
-                        span(l.resolution_hours)
+                        span(l.first_contact_minutes),
+                        span(l.resolution_minutes)
                     );
                 }
             }

@@ -28,12 +28,17 @@ pub enum NotesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change a note's text; the earlier version is kept.
+    /// Change a note's text (its participant stays unless named); the
+    /// earlier version is kept.
     Edit {
         id: i64,
         text: String,
-        #[arg(long)]
+        /// Attribute it to this participant (email or id) instead.
+        #[arg(long, conflicts_with = "no_participant")]
         participant: Option<String>,
+        /// Take the attribution off.
+        #[arg(long)]
+        no_participant: bool,
     },
     /// A note's earlier versions.
     History { id: i64 },
@@ -149,13 +154,18 @@ pub async fn notes_cmd(panel: &Panel, cmd: NotesCmd) -> Result<ExitCode, Error> 
             id,
             text,
             participant,
+            no_participant,
         } => {
             let n = notes::edit(
                 panel,
                 NoteId(id),
                 &NoteInput {
                     text,
-                    participant,
+                    participant: if no_participant {
+                        Some(String::new())
+                    } else {
+                        participant
+                    },
                     author: None,
                 },
             )

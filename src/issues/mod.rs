@@ -50,39 +50,47 @@ async fn levels_in(conn: &mut SqliteConnection) -> Result<ServiceLevels> {
 
 /// Replaces the service levels (for issues raised from now on).
 pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result<ServiceLevels> {
-    // A year of hours is the longest any promise may take.
-    const YEAR: u32 = 366 * 24;
+    // A year is the longest any promise may take; a minute the shortest
+    // (the app looks for breaches every minute).
+    const YEAR: u32 = 366 * 24 * 60;
     for s in Severity::ALL {
         let l = levels.for_severity(s);
-        if l.first_contact_hours == 0 || l.resolution_hours < l.first_contact_hours {
+        if l.first_contact_minutes == 0 || l.resolution_minutes < l.first_contact_minutes {
             return Err(Error::invalid(
                 "service level",
                 s.as_str(),
-                "needs a first contact of at least an hour, and a resolution no sooner",
+                "needs a first contact of at least a minute, and a resolution no sooner",
             ));
         }
-        if l.resolution_hours > YEAR {
+        if l.resolution_minutes > YEAR {
             return Err(Error::invalid(
                 "service level",
                 s.as_str(),
                 format!(
-                    "allows {} hours; the most is a year ({YEAR} hours)",
-                    l.resolution_hours
+                    "allows {} days; the most is a year (366 days)",
+                    l.resolution_minutes / (24 * 60)
                 ),
             ));
         }
     }
-    for (field, hours) in [
-        ("nudge before", levels.nudge_hours_before),
-        ("escalation repeat", levels.escalation_repeat_hours),
+    for (field, minutes) in [
+        ("nudge before", levels.nudge_minutes_before),
+        ("escalation repeat", levels.escalation_repeat_minutes),
     ] {
-        if hours > YEAR {
+        if minutes > YEAR {
             return Err(Error::invalid(
                 field,
-                hours.to_string(),
-                format!("is more than a year ({YEAR} hours)"),
+                format!("{minutes} minutes"),
+                "is more than a year (366 days)",
             ));
         }
+    }
+    if levels.escalation_repeat_minutes == 0 {
+        return Err(Error::invalid(
+            "escalation repeat",
+            "0 minutes",
+            "must be at least a minute",
+        ));
     }
     let mut conn = panel.pool().acquire().await?;
     settings::put(&mut conn, LEVELS_KEY, levels).await?;
@@ -471,7 +479,7 @@ async fn replan_after(
         if had {
             continue;
         }
-        let lead = Duration::hours(levels.nudge_hours_before as i64).min((due - start) / 2);
+        let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due - start) / 2);
         let body = templates::render(&Template::Nudge(templates::Nudge {
             owner_name: owner.name.clone(),
             summary: issue.summary.clone(),
@@ -514,12 +522,12 @@ pub struct TickReport {
 /// Queues the escalations due at `now`: for every open issue past its due
 /// time, one to the owner's lead and one to the session's moderator (only
 /// the moderator, while nobody owns it), then
-/// again every `escalation_repeat_hours` until the owner acts (a logged
+/// again every `escalation_repeat_minutes` until the owner acts (a logged
 /// contact, a resolution or a hand-off starts the count again). Nudges are
 /// already queued for their time, so a tick never sends one twice.
 pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     let levels = service_levels(panel).await?;
-    let repeat = Duration::hours(levels.escalation_repeat_hours.max(1) as i64);
+    let repeat = Duration::minutes(levels.escalation_repeat_minutes.max(1) as i64);
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
          AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1) \

@@ -189,17 +189,43 @@ impl FromStr for ContactVia {
     }
 }
 
-/// Time allowed for one severity, in hours (of calendar or business days,
-/// as [`ServiceLevels::days`] says).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+/// Time allowed for one severity, in minutes (of calendar or business
+/// days, as [`ServiceLevels::days`] says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceLevel {
-    pub first_contact_hours: u32,
-    pub resolution_hours: u32,
+    pub first_contact_minutes: u32,
+    pub resolution_minutes: u32,
+}
+
+/// A service level as stored: in minutes, or in hours as panels saved it
+/// before levels under an hour could be set.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredLevel {
+    first_contact_minutes: Option<u32>,
+    resolution_minutes: Option<u32>,
+    first_contact_hours: Option<u32>,
+    resolution_hours: Option<u32>,
+}
+
+fn minutes(minutes: Option<u32>, hours: Option<u32>, default: u32) -> u32 {
+    minutes
+        .or(hours.map(|h| h.saturating_mul(60)))
+        .unwrap_or(default)
+}
+
+impl From<StoredLevel> for ServiceLevel {
+    fn from(s: StoredLevel) -> Self {
+        ServiceLevel {
+            first_contact_minutes: minutes(s.first_contact_minutes, s.first_contact_hours, 24 * 60),
+            resolution_minutes: minutes(s.resolution_minutes, s.resolution_hours, 5 * 24 * 60),
+        }
+    }
 }
 
 /// Service levels per severity, and how owners are reminded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceLevels {
     pub low: ServiceLevel,
@@ -207,16 +233,60 @@ pub struct ServiceLevels {
     pub high: ServiceLevel,
     pub critical: ServiceLevel,
     /// The owner is nudged this long before a due time (or halfway through
-    /// a shorter window).
-    #[serde(default = "default_nudge")]
-    pub nudge_hours_before: u32,
-    /// After a breach, the escalation is repeated this often until someone acts.
-    #[serde(default = "default_repeat")]
-    pub escalation_repeat_hours: u32,
-    /// Whether the hours run every day or only Monday to Friday (in the
+    /// a shorter window), in minutes.
+    pub nudge_minutes_before: u32,
+    /// After a breach, the escalation is repeated this often (in minutes)
+    /// until someone acts.
+    pub escalation_repeat_minutes: u32,
+    /// Whether the time runs every day or only Monday to Friday (in the
     /// session's time zone).
-    #[serde(default)]
     pub days: DayCount,
+}
+
+/// Service levels as stored (see [`StoredLevel`]).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredLevels {
+    low: ServiceLevel,
+    normal: ServiceLevel,
+    high: ServiceLevel,
+    critical: ServiceLevel,
+    nudge_minutes_before: Option<u32>,
+    nudge_hours_before: Option<u32>,
+    escalation_repeat_minutes: Option<u32>,
+    escalation_repeat_hours: Option<u32>,
+    #[serde(default)]
+    days: DayCount,
+}
+
+impl<'de> Deserialize<'de> for ServiceLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        StoredLevel::deserialize(d).map(Into::into)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceLevels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        StoredLevels::deserialize(d).map(Into::into)
+    }
+}
+
+impl From<StoredLevels> for ServiceLevels {
+    fn from(s: StoredLevels) -> Self {
+        ServiceLevels {
+            low: s.low,
+            normal: s.normal,
+            high: s.high,
+            critical: s.critical,
+            nudge_minutes_before: minutes(s.nudge_minutes_before, s.nudge_hours_before, 24 * 60),
+            escalation_repeat_minutes: minutes(
+                s.escalation_repeat_minutes,
+                s.escalation_repeat_hours,
+                24 * 60,
+            ),
+            days: s.days,
+        }
+    }
 }
 
 /// Which days service-level time runs on.
@@ -240,30 +310,23 @@ impl FromStr for DayCount {
     }
 }
 
-fn default_nudge() -> u32 {
-    24
-}
-
-fn default_repeat() -> u32 {
-    24
-}
-
 impl Default for ServiceLevels {
     fn default() -> Self {
+        const DAY: u32 = 24 * 60;
         let days = |first: u32, resolve: u32| ServiceLevel {
-            first_contact_hours: first * 24,
-            resolution_hours: resolve * 24,
+            first_contact_minutes: first * DAY,
+            resolution_minutes: resolve * DAY,
         };
         ServiceLevels {
             low: days(5, 20),
             normal: days(2, 10),
             high: days(1, 5),
             critical: ServiceLevel {
-                first_contact_hours: 4,
-                resolution_hours: 48,
+                first_contact_minutes: 4 * 60,
+                resolution_minutes: 2 * DAY,
             },
-            nudge_hours_before: default_nudge(),
-            escalation_repeat_hours: default_repeat(),
+            nudge_minutes_before: DAY,
+            escalation_repeat_minutes: DAY,
             days: DayCount::Calendar,
         }
     }
@@ -290,15 +353,15 @@ impl ServiceLevels {
         let level = self.for_severity(severity);
         let zone = zone.tz();
         (
-            self.after(start, level.first_contact_hours, zone),
-            self.after(start, level.resolution_hours, zone),
+            self.after(start, level.first_contact_minutes, zone),
+            self.after(start, level.resolution_minutes, zone),
         )
     }
 
-    /// The instant `hours` of service time after `start`. On business days
-    /// the hours of Saturdays and Sundays in `zone` do not count.
-    pub fn after(&self, start: DateTime<Utc>, hours: u32, zone: Tz) -> DateTime<Utc> {
-        let total = Duration::hours(hours as i64);
+    /// The instant `minutes` of service time after `start`. On business
+    /// days the time of Saturdays and Sundays in `zone` does not count.
+    pub fn after(&self, start: DateTime<Utc>, minutes: u32, zone: Tz) -> DateTime<Utc> {
+        let total = Duration::minutes(minutes as i64);
         if self.days == DayCount::Calendar {
             return start + total;
         }

@@ -60,7 +60,8 @@ pub struct Note {
 #[serde(rename_all = "camelCase", default)]
 pub struct NoteInput {
     pub text: String,
-    /// The participant it is about: an email or an id.
+    /// The participant it is about: an email or an id. In an edit, none
+    /// keeps the note's participant and an empty one takes it off.
     pub participant: Option<String>,
     /// The author's email; the staff member using this computer when absent.
     pub author: Option<String>,
@@ -229,12 +230,16 @@ pub(crate) async fn list_in(conn: &mut SqliteConnection, session: SessionId) -> 
     Ok(notes.into_iter().map(Note::from).collect())
 }
 
-/// Changes a note's text (and participant); the earlier version is kept.
+/// Changes a note's text, and its participant only when `input` names
+/// one (an empty participant takes the attribution off; none keeps it);
+/// the earlier version is kept.
 pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> {
     let text = check(&input.text)?;
+    // Some(None): take it off; None: keep what is stored.
     let participant = match input.participant.as_deref().map(str::trim) {
-        Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
-        _ => None,
+        Some("") => Some(None),
+        Some(p) => Some(Some(participants::find(panel, p).await?)),
+        None => None,
     };
     let editor = author(panel, input).await?;
     let now = millis(panel.now());
@@ -252,11 +257,13 @@ pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> 
         return Err(Error::not_found("note", id));
     }
     sqlx::query(
-        "UPDATE notes SET text = ?, tags = ?, participant = ?, updated_at = ? WHERE id = ?",
+        "UPDATE notes SET text = ?1, tags = ?2, participant = CASE WHEN ?3 THEN ?4 ELSE participant END, \
+         updated_at = ?5 WHERE id = ?6",
     )
     .bind(&text)
     .bind(serde_json::to_string(&tags_of(&text)).expect("tags serialise"))
-    .bind(participant.map(|p| p.0))
+    .bind(participant.is_some())
+    .bind(participant.flatten().map(|p| p.0))
     .bind(now)
     .bind(id.0)
     .execute(&mut *tx)

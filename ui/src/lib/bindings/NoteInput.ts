@@ -5,7 +5,8 @@
  */
 export type NoteInput = { text: string, 
 /**
- * The participant it is about: an email or an id.
+ * The participant it is about: an email or an id. In an edit, none
+ * keeps the note's participant and an empty one takes it off.
  */
 participant: string | null, 
 /**

@@ -8,15 +8,16 @@ import type { ServiceLevel } from "./ServiceLevel";
 export type ServiceLevels = { low: ServiceLevel, normal: ServiceLevel, high: ServiceLevel, critical: ServiceLevel, 
 /**
  * The owner is nudged this long before a due time (or halfway through
- * a shorter window).
+ * a shorter window), in minutes.
  */
-nudgeHoursBefore: number, 
+nudgeMinutesBefore: number, 
 /**
- * After a breach, the escalation is repeated this often until someone acts.
+ * After a breach, the escalation is repeated this often (in minutes)
+ * until someone acts.
  */
-escalationRepeatHours: number, 
+escalationRepeatMinutes: number, 
 /**
- * Whether the hours run every day or only Monday to Friday (in the
+ * Whether the time runs every day or only Monday to Friday (in the
  * session's time zone).
  */
 days: DayCount, };

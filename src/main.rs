@@ -777,8 +777,8 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                     out!(
                         "{:>7}  {:<30}  {:<40}  {:<20}  {}{}",
                         p.id,
-                        p.name,
-                        p.email.as_deref().unwrap_or("-"),
+                        one_line(&p.name),
+                        one_line(p.email.as_deref().unwrap_or("-")),
                         p.time_zone.as_deref().unwrap_or("-"),
                         p.tags.join(","),
                         if flags.is_empty() {

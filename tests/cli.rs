@@ -806,7 +806,35 @@ fn notes_add_list_edit_and_search() {
         "Someone's refund never arrived",
         "--no-participant",
     ]);
-    assert!(!cli.ok(&["notes", "list", s]).contains("[Zoë]  Someone's"));
+    let list = cli.ok(&["notes", "list", s]);
+    assert!(!list.contains("[Zoë]  Someone's"), "{list}");
+    // The listing says when each note was taken and who wrote it.
+    let first = list.lines().next().unwrap();
+    assert!(first.contains(" UTC  Ana  Talks about returns"), "{first}");
+    // An issue from a note nobody is attributed to says so, and how to name them.
+    let out = cli.run(&["issues", "raise", "--note", id, "--summary", "Refund"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("note {id} is not attributed to anyone"))
+            && said.contains("email or id"),
+        "{said}"
+    );
+    assert!(!said.contains("\"\""), "{said}");
+    // A name that holds a line break stays on its line of the list.
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Line\nBreak",
+        "--email",
+        "lb@example.com",
+    ]);
+    let list = cli.ok(&["participants", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("Line Break") && l.contains("lb@example.com")),
+        "{list}"
+    );
     let out = cli.run(&["notes", "add", s, "   "]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("note \"\" is not valid: is empty"));

@@ -65,6 +65,8 @@ fn offset(seconds: i64) -> String {
     format!("{sign}{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
 }
 
+/// A note on one line: id, offset from the start, the time it was taken,
+/// its author, whom it is about, and its text.
 fn line(n: &Note) -> String {
     let who = n
         .participant_name
@@ -73,9 +75,11 @@ fn line(n: &Note) -> String {
         .unwrap_or_default();
     let edited = if n.edits > 0 { " (edited)" } else { "" };
     format!(
-        "{:>6}  {}{who}  {}{edited}",
+        "{:>6}  {}  {}  {}{who}  {}{edited}",
         n.id,
         offset(n.offset_seconds),
+        n.at.format("%Y-%m-%d %H:%M UTC"),
+        n.author_name.as_deref().unwrap_or("-"),
         n.text.replace('\n', " / ")
     )
 }

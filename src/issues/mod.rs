@@ -802,11 +802,18 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     let participant = match (input.participant.as_deref().map(str::trim), &note) {
         (Some(p), _) if !p.is_empty() => participants::find(panel, p).await?,
         (_, Some(n)) if n.participant.is_some() => n.participant.expect("checked"),
+        (_, Some(n)) => {
+            return Err(Error::conflict(format!(
+                "note {} is not attributed to anyone, and an issue is someone's: name the \
+                 participant it is about (their email or id), or attribute the note to them first",
+                n.id
+            )));
+        }
         _ => {
             return Err(Error::invalid(
                 "participant",
                 "",
-                "an issue is someone's: attribute the note to a participant, or name them",
+                "an issue is someone's: name the participant it is about (their email or id)",
             ));
         }
     };

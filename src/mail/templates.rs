@@ -470,6 +470,29 @@ mod tests {
     }
 
     #[test]
+    fn every_greeting_is_followed_by_a_blank_line() {
+        for (k, t) in every_kind().iter().enumerate() {
+            let text = render(t).unwrap().text;
+            let first = text.lines().next().unwrap();
+            assert!(first.ends_with(','), "kind {k}: {first:?}");
+            assert!(
+                text[first.len()..].starts_with("\n\n")
+                    && !text[first.len()..].starts_with("\n\n\n"),
+                "kind {k}: no single blank line after the greeting:\n{text}"
+            );
+        }
+        if let Template::Invitation(mut i) = every_kind().remove(1) {
+            i.updated = true;
+            let text = render(&Template::Invitation(i)).unwrap().text;
+            assert!(
+                text.contains(",\n\nThe time or place")
+                    && text.contains("earlier one.\n\nYou are invited"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn times_are_shown_in_the_recipients_zone_with_the_zone_named() {
         let all = every_kind();
         let invite = render(&all[1]).unwrap();

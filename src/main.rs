@@ -57,6 +57,12 @@ struct Cli {
     /// The panel database (default: the desktop app's own, in the OS data directory).
     #[arg(long, env = "PANELKEEPER_DB", global = true)]
     db: Option<PathBuf>,
+    /// Run as of this time instead of now (RFC 3339, or 2027-03-16T10:00 in
+    /// UTC): overdue views, reports and the contact rules as they were or
+    /// will be. Accepted only where it changes nothing by itself: commands
+    /// that read, `tick`, `eligible` and `demo`.
+    #[arg(long, env = "PANELKEEPER_NOW", global = true, value_parser = parse_time)]
+    now: Option<DateTime<Utc>>,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,12 +112,9 @@ enum Command {
     /// PDF reports: a session's, and the follow-up report.
     #[command(subcommand)]
     Report(reports_cli::ReportCmd),
-    /// Queue the escalations due now (the app does this every minute).
-    Tick {
-        /// Tick as of this time instead of now (UTC unless an offset is given).
-        #[arg(long, value_parser = parse_time)]
-        now: Option<DateTime<Utc>>,
-    },
+    /// Queue the escalations due now, or as of --now (the app does this
+    /// every minute).
+    Tick,
     /// SMTP server and sender.
     #[command(subcommand)]
     Smtp(mail_cli::SmtpCmd),
@@ -458,10 +461,22 @@ fn parse_status(s: &str) -> Result<StatusFilter, String> {
     })
 }
 
-/// RFC 3339, or `YYYY-MM-DD[THH:MM[:SS]]` read as UTC.
+/// RFC 3339, `YYYY-MM-DDTHH:MM` with `Z` or an offset, or
+/// `YYYY-MM-DD[THH:MM[:SS]]` read as UTC.
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    if let Some(naive) = s.strip_suffix(['Z', 'z']) {
+        return parse_time(naive).map_err(|_| {
+            format!("{s:?} is not a time such as 2027-03-16T10:00Z, 2027-03-16T10:00+01:00 or 2027-03-16 (UTC)")
+        });
     }
     for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
@@ -471,7 +486,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         .map_err(|_| {
-            format!("{s:?} is not a time such as 2027-03-16T10:00 or 2027-03-16T10:00:00+01:00")
+            format!("{s:?} is not a time such as 2027-03-16T10:00Z, 2027-03-16T10:00+01:00 or 2027-03-16 (UTC)")
         })
 }
 
@@ -533,8 +548,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(now) = cli.now
+        && !cli.command.reads_only()
+    {
+        return Err(Error::InvalidInput {
+            field: "--now".into(),
+            value: now.to_rfc3339(),
+            reason: "is accepted only for commands that read, tick, eligible and demo: this \
+                     command changes the panel, and a change is stamped with the real time"
+                .into(),
+        });
+    }
     let db = cli.db.clone().unwrap_or_else(panelkeeper::default_db_path);
-    let panel = Panel::open(&db).await?;
+    let mut panel = Panel::open(&db).await?;
+    if let Some(now) = cli.now {
+        panel = panel.with_clock(std::sync::Arc::new(panelkeeper::clock::ManualClock::new(
+            now,
+        )));
+    }
     let code = dispatch(&panel, cli.command).await;
     panel.close().await;
     code
@@ -621,8 +652,8 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Notes(cmd) => notes_cli::notes_cmd(panel, cmd).await,
         Command::Issues(cmd) => issues_cli::issues_cmd(panel, cmd).await,
         Command::Report(cmd) => reports_cli::report_cmd(panel, cmd).await,
-        Command::Tick { now } => {
-            let r = panelkeeper::issues::tick(panel, now.unwrap_or_else(|| panel.now())).await?;
+        Command::Tick => {
+            let r = panelkeeper::issues::tick(panel, panel.now()).await?;
             out!(
                 "{} overdue, {} escalations queued",
                 r.overdue,
@@ -655,6 +686,64 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
                 report.screeners.join(", ")
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command changes nothing by itself (so it may run as of
+    /// another time with --now), counting tick, eligible and demo in.
+    fn reads_only(&self) -> bool {
+        use issues_cli::IssuesCmd as I;
+        use mail_cli::{OutboxCmd as O, SmtpCmd as M};
+        use notes_cli::NotesCmd as N;
+        use reports_cli::ReportCmd as R;
+        use sessions_cli::{SessionsCmd as S, StaffCmd as T};
+        match self {
+            Command::Tick | Command::Eligible { .. } | Command::Demo { .. } => true,
+            Command::Participants(c) => matches!(
+                c,
+                ParticipantsCmd::List { .. }
+                    | ParticipantsCmd::Show { .. }
+                    | ParticipantsCmd::Export { .. }
+                    | ParticipantsCmd::PrivacyExport { .. }
+                    | ParticipantsCmd::Erase { yes: false, .. }
+            ),
+            Command::Suppress(c) => matches!(c, SuppressCmd::List { .. }),
+            Command::Screener(c) => {
+                matches!(c, ScreenerCmd::List { .. } | ScreenerCmd::Show { .. })
+            }
+            Command::Rules(c) => matches!(c, RulesCmd::Show { .. }),
+            Command::Consent(c) => matches!(c, ConsentCmd::List { .. }),
+            Command::Staff(c) => matches!(c, T::List { .. } | T::Me { email: None }),
+            Command::Sessions(c) => matches!(
+                c,
+                S::List { .. } | S::Show { .. } | S::Invite { preview: true, .. }
+            ),
+            Command::Notes(c) => matches!(c, N::List { .. } | N::History { .. } | N::Search { .. }),
+            Command::Issues(c) => match c {
+                I::List { .. } | I::Mine { .. } | I::Show { .. } => true,
+                I::Levels {
+                    severity,
+                    days,
+                    nudge_before,
+                    escalate_every,
+                    ..
+                } => {
+                    severity.is_none()
+                        && days.is_none()
+                        && nudge_before.is_none()
+                        && escalate_every.is_none()
+                }
+                I::Resolve { preview, .. } | I::WontFix { preview, .. } => *preview,
+                _ => false,
+            },
+            Command::Report(c) => match c {
+                R::Session { mail_to, .. } | R::FollowUps { mail_to, .. } => mail_to.is_none(),
+            },
+            Command::Smtp(c) => matches!(c, M::Show { .. }),
+            Command::Outbox(c) => matches!(c, O::List { .. } | O::Show { .. }),
+            Command::Mail(_) => false,
         }
     }
 }

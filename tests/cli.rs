@@ -1173,3 +1173,111 @@ fn reports_are_written_as_pdf_files_and_bad_ranges_refused() {
         "{stderr}"
     );
 }
+
+/// A driven clock for the command line: views and the tick as of another
+/// time, never a change stamped with it.
+#[test]
+fn now_runs_reading_commands_as_of_another_time_and_is_refused_for_changes() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@company.example.com",
+    ]);
+    cli.ok(&[
+        "participants",
+        "add",
+        "--name",
+        "Zoë",
+        "--email",
+        "zoe@example.com",
+    ]);
+    let s = cli.ok(&[
+        "sessions",
+        "create",
+        "--title",
+        "Checkout",
+        "--start",
+        "2027-03-16T10:00",
+        "--tz",
+        "UTC",
+        "--seats",
+        "8",
+        "--moderator",
+        "ana@company.example.com",
+    ]);
+    let issue = cli.ok(&[
+        "issues",
+        "raise",
+        "--session",
+        s.trim(),
+        "--participant",
+        "zoe@example.com",
+        "--summary",
+        "Refund",
+        "--severity",
+        "critical",
+        "--owner",
+        "ana@company.example.com",
+    ]);
+    let issue = issue.trim();
+    let overdue = |now: &[&str]| {
+        let mut args = vec!["issues", "list", "--overdue", "--json"];
+        args.extend_from_slice(now);
+        cli.json(&args).as_array().unwrap().len()
+    };
+    assert_eq!(overdue(&[]), 0, "a critical issue is not overdue at once");
+    // Four hours for first contact: a day later it is overdue.
+    let later = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%MZ")
+        .to_string();
+    assert_eq!(overdue(&["--now", &later]), 1);
+    let with_offset = (chrono::Utc::now() + chrono::Duration::days(1))
+        .with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap())
+        .format("%Y-%m-%dT%H:%M%:z")
+        .to_string();
+    assert_eq!(overdue(&["--now", &with_offset]), 1);
+    let from_env = cli
+        .command(&["issues", "list", "--overdue", "--json"])
+        .env("PANELKEEPER_NOW", &later)
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&from_env.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The tick as of then queues the escalation; the issue still shows it now.
+    let ticked = cli.ok(&["tick", "--now", &later]);
+    assert!(
+        ticked.contains("1 overdue, 1 escalations queued"),
+        "{ticked}"
+    );
+    assert!(cli.ok(&["issues", "show", issue]).contains("escalated"));
+
+    // A change is never stamped with a driven time.
+    let refused = cli.run(&[
+        "participants",
+        "add",
+        "--name",
+        "Kim",
+        "--email",
+        "kim@example.com",
+        "--now",
+        &later,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--now") && said.contains("accepted only for commands that read"),
+        "{said}"
+    );
+    assert!(
+        cli.run(&["participants", "show", "kim@example.com"])
+            .status
+            .code()
+            == Some(1)
+    );
+    let bad = cli.run(&["issues", "list", "--now", "tomorrow"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2027-03-16T10:00Z"));
+}

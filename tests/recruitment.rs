@@ -472,6 +472,7 @@ async fn every_governance_rule_excludes_with_its_reason() {
     assert_eq!(
         reasons(ids[3]).await,
         vec![Exclusion::YearlyCap {
+            booked: 0,
             sessions: 2,
             cap: 2
         }]
@@ -542,6 +543,7 @@ async fn every_governance_rule_excludes_with_its_reason() {
     assert_eq!(
         excluded[&ids[3]],
         vec![Exclusion::YearlyCap {
+            booked: 0,
             sessions: 2,
             cap: 2
         }]

@@ -425,6 +425,7 @@ async fn the_contact_rules_exclude_each_person_with_the_reason_and_nobody_exclud
         reason("Busy Guest")[..],
         [Exclusion::YearlyCap {
             sessions: 4,
+            booked: 0,
             cap: 4
         }]
     ));
@@ -1062,4 +1063,98 @@ async fn opting_out_or_do_not_contact_withdraws_waiting_session_mail_but_not_iss
         .await
         .unwrap();
     assert!(waiting("kim@example.org").await.is_empty());
+}
+
+/// Someone confirmed for a session weeks ahead is not invitable again
+/// until the cooldown after that session, and the booking counts towards
+/// the yearly cap from the moment it is made; cancelling the session
+/// gives them back.
+#[tokio::test]
+async fn a_future_booking_counts_for_cooldown_and_the_yearly_cap_from_when_it_is_made() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    setup(p, common::smtp::free_port()).await;
+    let zoe = person(p, "Zoë", "zoe@example.org", "Europe/Berlin", &[]).await;
+    governance::set_rules(
+        p,
+        &governance::GovernanceRules {
+            cooldown_days: 90,
+            max_sessions_per_year: 1,
+            no_show_ban_after: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let later = session_input("Later", "2026-06-23T10:00", "Europe/Berlin");
+    let later = sessions::create(p, &later).await.unwrap();
+    roster::invite(p, later.id, &by_emails(&["zoe@example.org"]))
+        .await
+        .unwrap();
+    roster::rsvp(p, later.id, "zoe@example.org", Rsvp::Confirmed)
+        .await
+        .unwrap();
+
+    let status = governance::status(p, zoe, p.now()).await.unwrap();
+    let until = later.starts_at + Duration::days(90);
+    assert!(
+        status.reasons.contains(&Exclusion::Booked {
+            starts_at: later.starts_at,
+            until
+        }),
+        "{:?}",
+        status.reasons
+    );
+    assert!(status.reasons.iter().any(|r| matches!(
+        r,
+        Exclusion::YearlyCap {
+            sessions: 0,
+            booked: 1,
+            cap: 1
+        }
+    )));
+    // The screener path agrees with the one-person path.
+    screener::save(p, "all", &ScreenerDefinition::default())
+        .await
+        .unwrap();
+    let report = governance::eligible(p, "all", p.now(), &Default::default())
+        .await
+        .unwrap();
+    let excluded = report
+        .excluded
+        .iter()
+        .find(|e| e.id == zoe)
+        .expect("excluded");
+    assert_eq!(excluded.reasons, status.reasons);
+    // Inviting her to another session is refused with the reason.
+    let other = session_input("Other", "2026-06-10T10:00", "Europe/Berlin");
+    let other = sessions::create(p, &other).await.unwrap();
+    let r = roster::invite(p, other.id, &by_emails(&["zoe@example.org"]))
+        .await
+        .unwrap();
+    assert!(r.invited.is_empty());
+    assert!(
+        r.excluded[0].reasons[0]
+            .to_string()
+            .starts_with("booked for a session on 2026-06-23")
+    );
+    // Once that session is cancelled, only her invitation counts.
+    sessions::cancel(p, later.id, None).await.unwrap();
+    let status = governance::status(p, zoe, p.now()).await.unwrap();
+    assert!(
+        matches!(status.reasons[..], [Exclusion::Cooldown { .. }]),
+        "{:?}",
+        status.reasons
+    );
+    let report = governance::eligible(p, "all", p.now(), &Default::default())
+        .await
+        .unwrap();
+    let excluded = report
+        .excluded
+        .iter()
+        .find(|e| e.id == zoe)
+        .expect("excluded");
+    assert_eq!(
+        excluded.reasons, status.reasons,
+        "the panel index saw the cancellation"
+    );
 }

@@ -87,8 +87,17 @@ pub enum Exclusion {
         last_contact: DateTime<Utc>,
         until: DateTime<Utc>,
     },
+    /// Already booked (invited or confirmed) for a session still ahead:
+    /// the cooldown runs from that session.
+    Booked {
+        starts_at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
     YearlyCap {
+        /// Sessions taken part in over the last 12 months.
         sessions: u32,
+        /// Sessions ahead they are booked for (counted from the booking).
+        booked: u32,
         cap: u32,
     },
     NoShowBan {
@@ -135,9 +144,27 @@ impl fmt::Display for Exclusion {
                 day(last_contact),
                 day(until)
             ),
-            Exclusion::YearlyCap { sessions, cap } => {
+            Exclusion::Booked { starts_at, until } => write!(
+                f,
+                "booked for a session on {}, invitable from {}",
+                day(starts_at),
+                day(until)
+            ),
+            Exclusion::YearlyCap {
+                sessions,
+                booked: 0,
+                cap,
+            } => {
                 write!(f, "{sessions} sessions in the last 12 months (cap {cap})")
             }
+            Exclusion::YearlyCap {
+                sessions,
+                booked,
+                cap,
+            } => write!(
+                f,
+                "{sessions} sessions in the last 12 months and {booked} booked ahead (cap {cap})"
+            ),
             Exclusion::NoShowBan { no_shows, limit } => {
                 write!(f, "{no_shows} no-shows (banned after {limit})")
             }
@@ -176,6 +203,11 @@ pub struct Facts {
     /// Sessions attended (or attended late) in the 12 months before.
     pub sessions_last_year: u32,
     pub no_shows: u32,
+    /// Sessions still ahead they are booked for (invited, confirmed,
+    /// tentative or waitlisted), counted from the moment of booking.
+    pub booked_ahead: u32,
+    /// The start of the latest of those sessions.
+    pub latest_booking: Option<DateTime<Utc>>,
 }
 
 /// Every reason these facts exclude a participant at `now` (empty: eligible).
@@ -196,18 +228,27 @@ pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<
             lists: facts.suppressed_by.clone(),
         });
     }
-    if let Some(last) = facts.last_contact.filter(|_| rules.cooldown_days > 0) {
-        let until = last + Duration::days(rules.cooldown_days as i64);
-        if now < until {
-            out.push(Exclusion::Cooldown {
+    if rules.cooldown_days > 0 {
+        let cooldown = Duration::days(rules.cooldown_days as i64);
+        // A session booked ahead counts as the latest contact from the
+        // moment it is booked: the cooldown runs from it.
+        match (facts.latest_booking, facts.last_contact) {
+            (Some(starts_at), _) => out.push(Exclusion::Booked {
+                starts_at,
+                until: starts_at + cooldown,
+            }),
+            (None, Some(last)) if now < last + cooldown => out.push(Exclusion::Cooldown {
                 last_contact: last,
-                until,
-            });
+                until: last + cooldown,
+            }),
+            _ => {}
         }
     }
-    if rules.max_sessions_per_year > 0 && facts.sessions_last_year >= rules.max_sessions_per_year {
+    let counted = facts.sessions_last_year + facts.booked_ahead;
+    if rules.max_sessions_per_year > 0 && counted >= rules.max_sessions_per_year {
         out.push(Exclusion::YearlyCap {
             sessions: facts.sessions_last_year,
+            booked: facts.booked_ahead,
             cap: rules.max_sessions_per_year,
         });
     }
@@ -272,6 +313,39 @@ async fn contact_facts(
     Ok(out)
 }
 
+/// Sessions still ahead at `at` that each participant was booked for by
+/// then (of one participant with `only`): how many, and when the latest
+/// starts. The panel index reads the same rows.
+pub(crate) const BOOKINGS: &str = "SELECT r.participant, r.invited_at, s.starts_at \
+    FROM session_participants r JOIN sessions s ON s.id = r.session \
+    WHERE s.status = 'scheduled' AND r.attendance IS NULL \
+    AND r.rsvp IN ('invited', 'confirmed', 'tentative', 'waitlisted')";
+
+async fn bookings(
+    conn: &mut SqliteConnection,
+    at: DateTime<Utc>,
+    only: Option<ParticipantId>,
+) -> Result<HashMap<i64, (u32, i64)>> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT participant, count(*), max(starts_at) FROM ({BOOKINGS}) WHERE invited_at <= "
+    ));
+    q.push_bind(millis(at))
+        .push(" AND starts_at > ")
+        .push_bind(millis(at));
+    if let Some(id) = only {
+        q.push(" AND participant = ").push_bind(id.0);
+    }
+    q.push(" GROUP BY participant");
+    let mut out = HashMap::new();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        out.insert(
+            row.get::<i64, _>(0),
+            (row.get::<i64, _>(1) as u32, row.get::<i64, _>(2)),
+        );
+    }
+    Ok(out)
+}
+
 /// The suppression lists each suppressed participant is on.
 async fn suppressed(
     conn: &mut SqliteConnection,
@@ -311,6 +385,7 @@ pub async fn status(
         row.ok_or_else(|| Error::not_found("participant", id))?;
     let contact = contact_facts(&mut conn, at, Some(id)).await?;
     let (last, sessions, no_shows) = contact.get(&id.0).copied().unwrap_or_default();
+    let booked = bookings(&mut conn, at, Some(id)).await?.get(&id.0).copied();
     let facts = Facts {
         erased: erased_at.is_some(),
         opted_out_at: opted_out_at.map(instant),
@@ -322,6 +397,8 @@ pub async fn status(
         last_contact: last.map(instant),
         sessions_last_year: sessions,
         no_shows,
+        booked_ahead: booked.map_or(0, |(n, _)| n),
+        latest_booking: booked.map(|(_, at)| instant(at)),
     };
     let reasons = check(&facts, &rules, at);
     Ok(GovernanceStatus {
@@ -560,12 +637,54 @@ mod tests {
             last_contact: Some(now() - Duration::days(10)),
             sessions_last_year: 4,
             no_shows: 2,
+            ..Facts::default()
         };
         let reasons = check(&facts, &GovernanceRules::default(), now());
         assert_eq!(reasons.len(), 6, "{reasons:?}");
         let text: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
         assert!(text[4].contains("4 sessions"), "{text:?}");
         assert!(text[3].contains("invitable from 2026-08-20"), "{text:?}");
+    }
+
+    /// A session booked ahead counts from its booking: the cooldown runs
+    /// from the session, not from the invitation, and it counts towards
+    /// the yearly cap before it is held.
+    #[test]
+    fn a_booking_ahead_counts_for_cooldown_and_the_cap() {
+        let rules = GovernanceRules {
+            cooldown_days: 90,
+            max_sessions_per_year: 3,
+            ..GovernanceRules::default()
+        };
+        let session = now() + Duration::days(30);
+        let facts = Facts {
+            last_contact: Some(now() - Duration::days(100)),
+            sessions_last_year: 2,
+            booked_ahead: 1,
+            latest_booking: Some(session),
+            ..Facts::default()
+        };
+        let reasons = check(&facts, &rules, now());
+        assert_eq!(
+            reasons,
+            [
+                Exclusion::Booked {
+                    starts_at: session,
+                    until: session + Duration::days(90)
+                },
+                Exclusion::YearlyCap {
+                    sessions: 2,
+                    booked: 1,
+                    cap: 3
+                }
+            ]
+        );
+        assert!(
+            reasons[0]
+                .to_string()
+                .starts_with("booked for a session on")
+        );
+        assert!(reasons[1].to_string().contains("1 booked ahead"));
     }
 
     #[test]

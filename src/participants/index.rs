@@ -73,6 +73,8 @@ pub(crate) struct Person {
     suppressed: Box<[u16]>,
     /// (event, at), in time order.
     events: Box<[(Event, i64)]>,
+    /// Sessions booked: (when booked, when the session starts).
+    bookings: Box<[(i64, i64)]>,
 }
 
 /// A snapshot of the panel for screening.
@@ -187,6 +189,7 @@ impl PanelIndex {
                     .map(|l| l.clone().into_boxed_slice())
                     .unwrap_or_default(),
                 events: Box::default(),
+                bookings: Box::default(),
             });
         }
 
@@ -208,6 +211,17 @@ impl PanelIndex {
         for group in events.chunk_by(|a, b| a.0 == b.0) {
             if let Ok(i) = index.people.binary_search_by_key(&group[0].0, |p| p.id) {
                 index.people[i].events = group.iter().map(|(_, e, at)| (*e, *at)).collect();
+            }
+        }
+        let bookings: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} ORDER BY r.participant",
+            super::governance::BOOKINGS
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        for group in bookings.chunk_by(|a, b| a.0 == b.0) {
+            if let Ok(i) = index.people.binary_search_by_key(&group[0].0, |p| p.id) {
+                index.people[i].bookings = group.iter().map(|(_, b, s)| (*b, *s)).collect();
             }
         }
         Ok(index)
@@ -297,6 +311,12 @@ impl PanelIndex {
             }
         }
         facts.last_contact = last.map(instant);
+        for &(booked, starts) in person.bookings.iter() {
+            if booked <= now && starts > now {
+                facts.booked_ahead += 1;
+                facts.latest_booking = facts.latest_booking.max(Some(instant(starts)));
+            }
+        }
         facts
     }
 

@@ -345,6 +345,8 @@ pub async fn reschedule(
     .await?;
     let moved = get_in(&mut tx, id).await?;
     roster::send_updates(&mut tx, panel.now(), &moved).await?;
+    // Bookings count for the contact rules from the session's start.
+    crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
@@ -429,6 +431,8 @@ pub async fn cancel(panel: &Panel, id: SessionId, reason: Option<&str>) -> Resul
     .await?;
     let cancelled = get_in(&mut tx, id).await?;
     roster::send_cancellations(&mut tx, panel.now(), &cancelled).await?;
+    // Its bookings no longer count for the contact rules.
+    crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await

@@ -24,7 +24,9 @@ describe("exclusionText", () => {
   it("explains each rule", () => {
     expect(exclusionText({ rule: "suppressed", lists: ["crm-customers"] })).toBe("On suppression list crm-customers");
     expect(exclusionText({ rule: "noShowBan", noShows: 3, limit: 2 })).toBe("3 no-shows (banned after 2)");
-    expect(exclusionText({ rule: "yearlyCap", sessions: 4, cap: 4 })).toContain("cap 4");
+    expect(exclusionText({ rule: "yearlyCap", sessions: 4, booked: 0, cap: 4 })).toContain("cap 4");
+    expect(exclusionText({ rule: "yearlyCap", sessions: 2, booked: 1, cap: 3 })).toContain("1 booked ahead");
+    expect(exclusionText({ rule: "booked", startsAt: "2027-03-23T10:00:00Z", until: "2027-06-21T10:00:00Z" })).toContain("Booked for a session on");
   });
 });
 

@@ -65,8 +65,12 @@ export function exclusionText(x: Exclusion): string {
       return `On suppression list ${x.lists.join(", ")}`;
     case "cooldown":
       return `In cooldown: last contact ${day(x.lastContact)}, invitable from ${day(x.until)}`;
+    case "booked":
+      return `Booked for a session on ${day(x.startsAt)}, invitable from ${day(x.until)}`;
     case "yearlyCap":
-      return `${x.sessions} sessions in the last 12 months (cap ${x.cap})`;
+      return x.booked > 0
+        ? `${x.sessions} sessions in the last 12 months and ${x.booked} booked ahead (cap ${x.cap})`
+        : `${x.sessions} sessions in the last 12 months (cap ${x.cap})`;
     case "noShowBan":
       return `${x.noShows} no-shows (banned after ${x.limit})`;
     case "notQualified":

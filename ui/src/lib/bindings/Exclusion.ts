@@ -3,4 +3,12 @@
 /**
  * One reason a participant may not be invited now.
  */
-export type Exclusion = { "rule": "erased" } | { "rule": "optedOut", at: string, } | { "rule": "doNotContact" } | { "rule": "suppressed", lists: Array<string>, } | { "rule": "cooldown", lastContact: string, until: string, } | { "rule": "yearlyCap", sessions: number, cap: number, } | { "rule": "noShowBan", noShows: number, limit: number, } | { "rule": "notQualified", criterion: string, } | { "rule": "quotaFull", attribute: string, value: string, max: number, } | { "rule": "alreadyInvited" } | { "rule": "doubleBooked", session: number, title: string, startsAt: string, };
+export type Exclusion = { "rule": "erased" } | { "rule": "optedOut", at: string, } | { "rule": "doNotContact" } | { "rule": "suppressed", lists: Array<string>, } | { "rule": "cooldown", lastContact: string, until: string, } | { "rule": "booked", startsAt: string, until: string, } | { "rule": "yearlyCap", 
+/**
+ * Sessions taken part in over the last 12 months.
+ */
+sessions: number, 
+/**
+ * Sessions ahead they are booked for (counted from the booking).
+ */
+booked: number, cap: number, } | { "rule": "noShowBan", noShows: number, limit: number, } | { "rule": "notQualified", criterion: string, } | { "rule": "quotaFull", attribute: string, value: string, max: number, } | { "rule": "alreadyInvited" } | { "rule": "doubleBooked", session: number, title: string, startsAt: string, };

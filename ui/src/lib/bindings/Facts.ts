@@ -11,4 +11,13 @@ lastContact: string | null,
 /**
  * Sessions attended (or attended late) in the 12 months before.
  */
-sessionsLastYear: number, noShows: number, };
+sessionsLastYear: number, noShows: number, 
+/**
+ * Sessions still ahead they are booked for (invited, confirmed,
+ * tentative or waitlisted), counted from the moment of booking.
+ */
+bookedAhead: number, 
+/**
+ * The start of the latest of those sessions.
+ */
+latestBooking: string | null, };

@@ -24,7 +24,7 @@ function detail(id: number): ParticipantDetail {
       at: "2026-06-01T00:00:00Z",
       eligible: !row.optedOut,
       reasons: row.optedOut ? [{ rule: "optedOut", at: "2026-01-02T00:00:00Z" }] : [],
-      facts: { erased: false, optedOutAt: null, doNotContact: false, suppressedBy: [], lastContact: null, sessionsLastYear: 0, noShows: 0 },
+      facts: { erased: false, optedOutAt: null, doNotContact: false, suppressedBy: [], lastContact: null, sessionsLastYear: 0, noShows: 0, bookedAhead: 0, latestBooking: null },
     },
     consents: [],
     history: [],

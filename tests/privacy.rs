@@ -131,6 +131,7 @@ async fn story(panel: &Panel, port: u16) -> Story {
             },
             allow_double_booking: false,
             preview: false,
+            allow_started: false,
         },
     )
     .await

@@ -124,6 +124,8 @@ async fn session_with(
             },
             allow_double_booking: false,
             preview: false,
+            // The session is under way when the fixture fills its roster.
+            allow_started: true,
         },
     )
     .await

@@ -97,6 +97,7 @@ fn by_emails(emails: &[&str]) -> InviteRequest {
         },
         allow_double_booking: false,
         preview: false,
+        allow_started: false,
     }
 }
 
@@ -371,6 +372,7 @@ async fn the_contact_rules_exclude_each_person_with_the_reason_and_nobody_exclud
             },
             allow_double_booking: false,
             preview: true,
+            allow_started: false,
         },
     )
     .await
@@ -392,6 +394,7 @@ async fn the_contact_rules_exclude_each_person_with_the_reason_and_nobody_exclud
             },
             allow_double_booking: false,
             preview: false,
+            allow_started: false,
         },
     )
     .await
@@ -523,6 +526,7 @@ async fn quota_cells_count_the_people_already_invited() {
             },
             allow_double_booking: false,
             preview: false,
+            allow_started: false,
         },
     )
     .await
@@ -774,11 +778,12 @@ async fn confirmations_fill_the_target_then_the_waitlist_and_get_reminders() {
     let counts = mail::counts(p).await.unwrap();
     assert_eq!(counts.cancelled, 2);
 
-    // Nothing goes early; the reminders go when due, even after the app was closed.
+    // Nothing goes early; the reminders go when due, even after the app was
+    // closed. The declined place is offered to the one on the waitlist.
     assert_eq!(
         worker::send_due(p).await.unwrap().sent,
-        6,
-        "the six invitations"
+        7,
+        "the six invitations and the offer of the freed place"
     );
     t.clock.set(start - Duration::hours(24));
     assert_eq!(worker::send_due(p).await.unwrap().sent, 2);
@@ -1156,5 +1161,234 @@ async fn a_future_booking_counts_for_cooldown_and_the_yearly_cap_from_when_it_is
     assert_eq!(
         excluded.reasons, status.reasons,
         "the panel index saw the cancellation"
+    );
+}
+
+/// A session that requires a consent invites only people who accepted its
+/// current version, saying why the others are excluded; the roster and the
+/// report show which version each person accepted.
+#[tokio::test]
+async fn a_session_that_requires_consent_invites_only_those_who_gave_it() {
+    use panelkeeper::participants::consent;
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    setup(p, server.port).await;
+    governance::set_rules(
+        p,
+        &governance::GovernanceRules {
+            cooldown_days: 0,
+            ..governance::rules(p).await.unwrap()
+        },
+    )
+    .await
+    .unwrap();
+    let given = person(p, "Given", "given@example.org", "Europe/Berlin", &[]).await;
+    let older = person(p, "Older", "older@example.org", "Europe/Berlin", &[]).await;
+    person(p, "Never", "never@example.org", "Europe/Berlin", &[]).await;
+    consent::add_text(p, "recording", "We record the session.")
+        .await
+        .unwrap();
+    consent::accept(p, older, "recording", None, None)
+        .await
+        .unwrap();
+    consent::add_text(p, "recording", "We record the session and keep it a year.")
+        .await
+        .unwrap();
+    consent::accept(p, given, "recording", None, None)
+        .await
+        .unwrap();
+
+    let mut input = session_input("Recorded", "2026-06-10T10:00", "Europe/Berlin");
+    input.consent = Some("nothing-like-it".into());
+    assert!(matches!(
+        sessions::create(p, &input).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    input.consent = Some("recording".into());
+    let s = sessions::create(p, &input).await.unwrap();
+    assert_eq!(s.consent_topic.as_deref(), Some("recording"));
+
+    let r = roster::invite(
+        p,
+        s.id,
+        &by_emails(&[
+            "given@example.org",
+            "older@example.org",
+            "never@example.org",
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.invited.iter().map(|i| i.id).collect::<Vec<_>>(), [given]);
+    let why = |email: &str| {
+        r.excluded
+            .iter()
+            .find(|e| e.email.as_deref() == Some(email))
+            .unwrap()
+            .reasons[0]
+            .to_string()
+    };
+    assert_eq!(
+        why("older@example.org"),
+        "has not accepted consent \"recording\" version 2, which this session requires (accepted version 1)"
+    );
+    assert!(why("never@example.org").ends_with("which this session requires"));
+    // Through a screener, the same.
+    screener::save(p, "all", &ScreenerDefinition::default())
+        .await
+        .unwrap();
+    let r = roster::invite(
+        p,
+        s.id,
+        &InviteRequest {
+            invitees: Invitees::Screener {
+                name: "all".into(),
+                limit: Some(5),
+            },
+            allow_double_booking: false,
+            preview: true,
+            allow_started: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(r.invited.is_empty(), "{:?}", r.invited);
+    assert_eq!(
+        r.excluded
+            .iter()
+            .filter(|e| matches!(e.reasons[..], [Exclusion::ConsentMissing { .. }]))
+            .count(),
+        2
+    );
+    let detail = sessions::detail(p, s.id).await.unwrap();
+    assert_eq!(detail.roster[0].consent_version, Some(2));
+}
+
+/// When a confirmed person declines, the place is offered by mail to the
+/// first on the waitlist, in the order they joined it; the next place to
+/// the next. A session under way takes no invitation unless forced.
+#[tokio::test]
+async fn a_freed_place_is_offered_to_the_waitlist_in_order_and_a_started_session_takes_no_invitation()
+ {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    setup(p, server.port).await;
+    governance::set_rules(
+        p,
+        &governance::GovernanceRules {
+            cooldown_days: 0,
+            ..governance::rules(p).await.unwrap()
+        },
+    )
+    .await
+    .unwrap();
+    let emails = [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+        "e@example.org",
+    ];
+    for (k, e) in emails.iter().enumerate() {
+        person(p, &format!("Person {k}"), e, "Europe/Berlin", &[]).await;
+    }
+    let mut input = session_input("Small", "2026-06-10T10:00", "Europe/Berlin");
+    input.seats = 1;
+    input.over_recruit = Some(1);
+    input.floaters = 3;
+    let s = sessions::create(p, &input).await.unwrap();
+    roster::invite(p, s.id, &by_emails(&emails)).await.unwrap();
+    roster::rsvp(p, s.id, "a@example.org", Rsvp::Confirmed)
+        .await
+        .unwrap();
+    // Two join the waitlist, D before C.
+    for e in ["d@example.org", "c@example.org"] {
+        t.clock.advance(Duration::minutes(5));
+        let entry = roster::rsvp(p, s.id, e, Rsvp::Confirmed).await.unwrap();
+        assert_eq!(entry.rsvp, Rsvp::Waitlisted);
+    }
+    worker::send_due(p).await.unwrap();
+    let before = server.delivered().len();
+
+    t.clock.advance(Duration::hours(1));
+    roster::rsvp(p, s.id, "a@example.org", Rsvp::Declined)
+        .await
+        .unwrap();
+    worker::send_due(p).await.unwrap();
+    let offers: Vec<_> = server.delivered()[before..]
+        .iter()
+        .filter(|d| {
+            d.parsed()
+                .subject()
+                .unwrap_or_default()
+                .starts_with("A place for you")
+        })
+        .map(|d| {
+            d.parsed()
+                .to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        offers,
+        ["d@example.org"],
+        "the first on the waitlist is offered the place"
+    );
+    let offer = &server.delivered()[server.delivered().len() - 1];
+    let text = offer.parsed().body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(
+        text.contains("next on its waiting list") && text.starts_with("Dear Person 3,\n\n"),
+        "{text}"
+    );
+    // D takes it.
+    assert_eq!(
+        roster::rsvp(p, s.id, "d@example.org", Rsvp::Confirmed)
+            .await
+            .unwrap()
+            .rsvp,
+        Rsvp::Confirmed
+    );
+    // D cancels in the last hour: C is offered the place next.
+    t.clock.set(s.starts_at - Duration::minutes(30));
+    roster::attendance(
+        p,
+        s.id,
+        "d@example.org",
+        &AttendanceInput {
+            attendance: Some(Attendance::Cancelled),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let detail = sessions::detail(p, s.id).await.unwrap();
+    let c = detail
+        .roster
+        .iter()
+        .find(|e| e.email.as_deref() == Some("c@example.org"))
+        .unwrap();
+    assert!(c.offered_at.is_some() && c.waitlisted_at.is_some());
+
+    // Under way: no invitation unless forced.
+    person(p, "Late", "late@example.org", "Europe/Berlin", &[]).await;
+    t.clock.set(s.starts_at + Duration::minutes(10));
+    match roster::invite(p, s.id, &by_emails(&["late@example.org"])).await {
+        Err(Error::Conflict { reason }) => {
+            assert!(reason.contains("started at 10:00 CEST"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut late = by_emails(&["late@example.org"]);
+    late.allow_started = true;
+    assert_eq!(
+        roster::invite(p, s.id, &late).await.unwrap().invited.len(),
+        1
     );
 }

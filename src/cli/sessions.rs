@@ -118,6 +118,10 @@ pub struct Create {
     /// Schedule even if the moderator is in another session then.
     #[arg(long)]
     allow_double_booking: bool,
+    /// A consent topic people must have accepted (its current version)
+    /// to be invited.
+    #[arg(long)]
+    consent: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -181,6 +185,10 @@ pub enum SessionsCmd {
         preview: bool,
         #[arg(long)]
         allow_double_booking: bool,
+        /// Invite into a session that has already started (someone
+        /// joining late).
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -336,6 +344,7 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                     over_recruit: c.over_recruit,
                     floaters: c.floaters,
                     allow_double_booking: c.allow_double_booking,
+                    consent: c.consent,
                 },
             )
             .await?;
@@ -413,6 +422,9 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                 c.invited,
                 c.declined
             );
+            if let Some(topic) = &s.consent_topic {
+                out!("consent:   \"{topic}\" required (its current version)");
+            }
             if let Some(at) = s.completed_at {
                 out!("complete since {}", at.format("%Y-%m-%d %H:%M UTC"));
             } else if s.unowned_issues > 0 {
@@ -447,8 +459,18 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                         )
                     })
                     .unwrap_or_default();
+                let consent = match (&s.consent_topic, e.consent_version) {
+                    (Some(_), Some(v)) => format!("  consent v{v}"),
+                    (Some(_), None) => "  no consent".to_string(),
+                    _ => String::new(),
+                };
+                let offered = e
+                    .offered_at
+                    .filter(|_| e.rsvp == sessions::Rsvp::Waitlisted)
+                    .map(|at| format!("  offered a place {}", at.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default();
                 out!(
-                    "  {:>7}  {}  <{}>  {}{attendance}{incentive}",
+                    "  {:>7}  {}  <{}>  {}{attendance}{incentive}{consent}{offered}",
                     e.participant,
                     e.name,
                     e.email.as_deref().unwrap_or("-"),
@@ -486,6 +508,7 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
             participants,
             preview,
             allow_double_booking,
+            force,
             json,
         } => {
             let invitees = match screener {
@@ -499,6 +522,7 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                     invitees,
                     allow_double_booking,
                     preview,
+                    allow_started: force,
                 },
             )
             .await?;

@@ -44,11 +44,13 @@ pub enum MessageKind {
     Resolution,
     /// A PDF report sent to a client or manager.
     Report,
+    /// A place opened in a session: offered to the next on its waitlist.
+    WaitlistOffer,
 }
 
 impl MessageKind {
     /// Every kind, in the order the templates are listed.
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::Test,
         MessageKind::Invitation,
         MessageKind::Reminder,
@@ -59,6 +61,7 @@ impl MessageKind {
         MessageKind::Handoff,
         MessageKind::Resolution,
         MessageKind::Report,
+        MessageKind::WaitlistOffer,
     ];
 
     /// The stored name (`issue_assigned`).
@@ -74,6 +77,7 @@ impl MessageKind {
             MessageKind::Handoff => "handoff",
             MessageKind::Resolution => "resolution",
             MessageKind::Report => "report",
+            MessageKind::WaitlistOffer => "waitlist_offer",
         }
     }
 }

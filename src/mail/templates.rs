@@ -30,6 +30,7 @@ pub enum Template {
     Handoff(Handoff),
     Resolution(Resolution),
     Report(ReportMail),
+    WaitlistOffer(Reminder),
 }
 
 /// The message `mail test` sends.
@@ -185,12 +186,13 @@ impl Template {
             Template::Handoff(_) => MessageKind::Handoff,
             Template::Resolution(_) => MessageKind::Resolution,
             Template::Report(_) => MessageKind::Report,
+            Template::WaitlistOffer(_) => MessageKind::WaitlistOffer,
         }
     }
 }
 
 /// (kind, subject, text body, HTML body)
-const TEMPLATES: [(MessageKind, &str, &str, &str); 10] = [
+const TEMPLATES: [(MessageKind, &str, &str, &str); 11] = [
     (
         MessageKind::Test,
         "Panelkeeper test message",
@@ -250,6 +252,12 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 10] = [
         "Report: {{ title }}",
         include_str!("templates/report.txt"),
         include_str!("templates/report.html"),
+    ),
+    (
+        MessageKind::WaitlistOffer,
+        "A place for you: {{ session_title }}, {{ starts_at|local(zone, \"short\") }}",
+        include_str!("templates/waitlist_offer.txt"),
+        include_str!("templates/waitlist_offer.html"),
     ),
 ];
 
@@ -429,6 +437,14 @@ mod tests {
                 pages: 3,
                 sender_name: "Ana".into(),
                 message: "As promised.".into(),
+            }),
+            Template::WaitlistOffer(Reminder {
+                participant_name: "Zoë".into(),
+                session_title: "Checkout".into(),
+                starts_at: start,
+                zone: "Europe/Berlin".into(),
+                place: "Room 4".into(),
+                organiser_name: "Research team".into(),
             }),
         ]
     }

@@ -116,6 +116,13 @@ pub enum Exclusion {
     },
     /// Already on this session's roster.
     AlreadyInvited,
+    /// The session requires a consent they have not accepted (this
+    /// version of it; `accepted` is an earlier one, if any).
+    ConsentMissing {
+        topic: String,
+        version: u32,
+        accepted: Option<u32>,
+    },
     /// On the roster of another session at an overlapping time.
     DoubleBooked {
         #[ts(type = "number")]
@@ -177,6 +184,20 @@ impl fmt::Display for Exclusion {
                 write!(f, "quota full: {attribute}={value} already has {max}")
             }
             Exclusion::AlreadyInvited => write!(f, "already invited to this session"),
+            Exclusion::ConsentMissing {
+                topic,
+                version,
+                accepted,
+            } => {
+                write!(
+                    f,
+                    "has not accepted consent \"{topic}\" version {version}, which this session requires"
+                )?;
+                match accepted {
+                    Some(v) => write!(f, " (accepted version {v})"),
+                    None => Ok(()),
+                }
+            }
             Exclusion::DoubleBooked {
                 session,
                 title,

@@ -474,11 +474,19 @@ pub async fn session(
         );
 
         l.heading(&format!("Attendance ({})", detail.roster.len()));
+        if let Some(topic) = &s.consent_topic {
+            l.paragraph(
+                &format!("The session requires the consent \"{topic}\"; the version each person accepted is shown."),
+                Style::SMALL,
+                0.0,
+            );
+        }
+        let consent = s.consent_topic.is_some();
         let rows: Vec<Vec<String>> = detail
             .roster
             .iter()
             .map(|r| {
-                vec![
+                let mut row = vec![
                     who(r.participant),
                     r.rsvp.as_str().replace('_', " "),
                     r.attendance.map(attendance_text).unwrap_or("-").to_string(),
@@ -492,21 +500,29 @@ pub async fn session(
                             )
                         })
                         .unwrap_or_else(|| "-".into()),
-                ]
+                ];
+                if consent {
+                    row.push(
+                        r.consent_version
+                            .map_or_else(|| "none".to_string(), |v| format!("version {v}")),
+                    );
+                }
+                row
             })
             .collect();
         if rows.is_empty() {
             l.paragraph("Nobody was invited.", Style::BODY, 0.0);
         } else {
-            l.table(
-                &[
-                    col("Participant", 4.0),
-                    col("RSVP", 2.0),
-                    col("Attendance", 2.0),
-                    col("Incentive", 2.0),
-                ],
-                &rows,
-            );
+            let mut columns = vec![
+                col("Participant", 4.0),
+                col("RSVP", 2.0),
+                col("Attendance", 2.0),
+                col("Incentive", 2.0),
+            ];
+            if consent {
+                columns.push(col("Consent", 2.0));
+            }
+            l.table(&columns, &rows);
         }
 
         l.heading(&format!("Notes ({})", notes.len()));

@@ -148,13 +148,31 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     for o in &input.observers {
         observers.push(staff::by_email_in(&mut tx, o).await?.id);
     }
+    let consent = match input.consent.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(topic) => {
+            let known: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM consent_texts WHERE topic = ?)")
+                    .bind(topic)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if !known {
+                return Err(Error::invalid(
+                    "consent",
+                    topic,
+                    "has no consent text yet: add one first (consent add TOPIC)",
+                ));
+            }
+            Some(topic.to_string())
+        }
+    };
     let now = millis(panel.now());
     let mut token = [0u8; 8];
     getrandom::fill(&mut token).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
-         seats, over_recruit, floaters, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         seats, over_recruit, floaters, created_at, updated_at, consent_topic) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(format!("{}@panelkeeper", hex::encode(token)))
     .bind(&c.study)
@@ -169,6 +187,7 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     .bind(c.floaters)
     .bind(now)
     .bind(now)
+    .bind(&consent)
     .fetch_one(&mut *tx)
     .await?;
     for o in observers {
@@ -184,6 +203,7 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
 
 const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.time_zone, s.place, \
     s.moderator, s.seats, s.over_recruit, s.floaters, s.sequence, s.status, s.cancel_reason, s.screener, s.completed_at, \
+    s.consent_topic, \
     (SELECT count(*) FROM issues i WHERE i.session = s.id AND i.owner IS NULL) AS n_unowned, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'invited') AS n_invited, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.rsvp = 'confirmed') AS n_confirmed, \
@@ -232,6 +252,7 @@ async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Se
         screener: row.get("screener"),
         completed_at: row.get::<Option<i64>, _>("completed_at").map(instant),
         unowned_issues: count("n_unowned"),
+        consent_topic: row.get("consent_topic"),
         counts: RosterCounts {
             invited: count("n_invited"),
             confirmed: count("n_confirmed"),

@@ -185,6 +185,9 @@ pub struct Session {
     pub completed_at: Option<DateTime<Utc>>,
     /// Issues raised in the session that nobody owns yet.
     pub unowned_issues: u32,
+    /// The consent people must have accepted (its current version) to be
+    /// invited.
+    pub consent_topic: Option<String>,
 }
 
 /// A session as entered: the start is a wall-clock time in `time_zone`.
@@ -209,6 +212,9 @@ pub struct SessionInput {
     pub floaters: u32,
     /// Schedule even if the moderator is in another session at that time.
     pub allow_double_booking: bool,
+    /// A consent topic people must have accepted (the current version of
+    /// its text) before they are invited.
+    pub consent: Option<String>,
 }
 
 /// One person on a session's roster.
@@ -225,6 +231,12 @@ pub struct RosterEntry {
     pub incentive_cents: Option<i64>,
     pub incentive_paid: bool,
     pub invited_at: DateTime<Utc>,
+    /// The version of the session's consent they accepted, if it needs one.
+    pub consent_version: Option<u32>,
+    /// When they joined the waitlist (its order).
+    pub waitlisted_at: Option<DateTime<Utc>>,
+    /// When a place that opened was offered to them.
+    pub offered_at: Option<DateTime<Utc>>,
 }
 
 /// A session with its roster.
@@ -258,6 +270,10 @@ pub struct InviteRequest {
     /// Only say who would be invited and who is excluded; send nothing.
     #[serde(default)]
     pub preview: bool,
+    /// Invite into a session that has already started (someone joining
+    /// late); refused otherwise.
+    #[serde(default)]
+    pub allow_started: bool,
 }
 
 /// Someone invited (or, in a preview, who would be).

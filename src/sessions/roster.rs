@@ -448,12 +448,28 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
             "session {id} is over; invite people to a session still ahead"
         )));
     }
+    if session.starts_at <= now && !request.allow_started {
+        return Err(Error::conflict(format!(
+            "session {id} started at {}; to add someone who joins late, invite them with \
+             --force (the app asks first)",
+            session
+                .starts_at
+                .with_timezone(&session.time_zone.tz())
+                .format("%H:%M %Z")
+        )));
+    }
     let mut conn = panel.pool().acquire().await?;
     let on_roster: Vec<i64> =
         sqlx::query_scalar("SELECT participant FROM session_participants WHERE session = ?")
             .bind(id.0)
             .fetch_all(&mut *conn)
             .await?;
+    // A session that requires a consent invites only people who accepted
+    // its current version; the others are excluded, saying so.
+    let consent = match &session.consent_topic {
+        Some(topic) => Some(Consented::read(&mut conn, topic).await?),
+        None => None,
+    };
     let mut also: HashMap<i64, Vec<Exclusion>> = HashMap::new();
     if !request.allow_double_booking {
         for (p, why) in busy(&mut conn, id, session.starts_at, session.ends_at).await? {
@@ -493,7 +509,36 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 filled,
                 also_excluded: also,
             };
-            let report = governance::eligible(panel, name, now, &options).await?;
+            // With a consent to check, the limit is applied after it.
+            let options = EligibilityOptions {
+                limit: if consent.is_some() {
+                    None
+                } else {
+                    options.limit
+                },
+                ..options
+            };
+            let mut report = governance::eligible(panel, name, now, &options).await?;
+            if let Some(needed) = &consent {
+                let (ok, missing): (Vec<_>, Vec<_>) = report
+                    .eligible
+                    .into_iter()
+                    .partition(|c| needed.reasons(c.id).is_none());
+                report.eligible = ok;
+                for c in missing {
+                    report.excluded.push(governance::Excluded {
+                        reasons: needed.reasons(c.id).unwrap_or_default(),
+                        id: c.id,
+                        name: c.name,
+                        email: Some(c.email),
+                    });
+                }
+                if let Some(limit) = limit {
+                    let over = report.eligible.len().saturating_sub(*limit as usize);
+                    report.eligible.truncate(*limit as usize);
+                    report.beyond_limit += over as u32;
+                }
+            }
             beyond_limit = report.beyond_limit;
             excluded = report
                 .excluded
@@ -533,6 +578,9 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                     let mut reasons = governance::status(panel, pid, now).await?.reasons;
                     if let Some(more) = also.get(&pid.0) {
                         reasons.extend(more.iter().cloned());
+                    }
+                    if let Some(missing) = consent.as_ref().and_then(|c| c.reasons(pid)) {
+                        reasons.extend(missing);
                     }
                     reasons
                 };
@@ -657,7 +705,10 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
 pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
     let rows = sqlx::query(
         "SELECT r.participant, p.name, p.email, p.time_zone, r.rsvp, r.attendance, r.incentive_cents, \
-         r.incentive_paid, r.invited_at FROM session_participants r \
+         r.incentive_paid, r.invited_at, r.waitlisted_at, r.offered_at, \
+         (SELECT max(t.version) FROM participant_consents c JOIN consent_texts t ON t.id = c.consent_text_id \
+          WHERE c.participant_id = r.participant AND t.topic = s.consent_topic) AS consent_version \
+         FROM session_participants r JOIN sessions s ON s.id = r.session \
          JOIN participants p ON p.id = r.participant WHERE r.session = ? \
          ORDER BY p.sort_name, p.id",
     )
@@ -679,6 +730,11 @@ pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
                 incentive_cents: row.get("incentive_cents"),
                 incentive_paid: row.get("incentive_paid"),
                 invited_at: instant(row.get("invited_at")),
+                consent_version: row
+                    .get::<Option<i64>, _>("consent_version")
+                    .map(|v| v as u32),
+                waitlisted_at: row.get::<Option<i64>, _>("waitlisted_at").map(instant),
+                offered_at: row.get::<Option<i64>, _>("offered_at").map(instant),
             })
         })
         .collect()
@@ -738,13 +794,17 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
             )));
         }
     }
-    sqlx::query("UPDATE session_participants SET rsvp = ?, updated_at = ? WHERE session = ? AND participant = ?")
-        .bind(answer.as_str())
-        .bind(millis(now))
-        .bind(id.0)
-        .bind(participant.0)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE session_participants SET rsvp = ?1, updated_at = ?2, \
+         waitlisted_at = CASE WHEN ?1 = 'waitlisted' THEN coalesce(waitlisted_at, ?2) END \
+         WHERE session = ?3 AND participant = ?4",
+    )
+    .bind(answer.as_str())
+    .bind(millis(now))
+    .bind(id.0)
+    .bind(participant.0)
+    .execute(&mut *tx)
+    .await?;
     let kind = match answer {
         Rsvp::Confirmed => Some(ContactKind::Confirmed),
         Rsvp::Declined => Some(ContactKind::Declined),
@@ -764,9 +824,118 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
         &organiser,
     )
     .await?;
+    if before == Rsvp::Confirmed && answer != Rsvp::Confirmed {
+        offer_place(&mut tx, now, &session, &organiser).await?;
+    }
     tx.commit().await?;
     panel.wake_mail();
     entry(panel, id, participant).await
+}
+
+/// Who accepted which version of a session's consent.
+struct Consented {
+    topic: String,
+    version: u32,
+    accepted: HashMap<i64, u32>,
+}
+
+impl Consented {
+    async fn read(conn: &mut SqliteConnection, topic: &str) -> Result<Consented> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
+                .bind(topic)
+                .fetch_one(&mut *conn)
+                .await?;
+        let accepted: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT c.participant_id, max(t.version) FROM participant_consents c \
+             JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
+             GROUP BY c.participant_id",
+        )
+        .bind(topic)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(Consented {
+            topic: topic.to_string(),
+            version: version.unwrap_or(0) as u32,
+            accepted: accepted.into_iter().map(|(p, v)| (p, v as u32)).collect(),
+        })
+    }
+
+    /// Why `p` may not be invited for want of consent; `None` when they
+    /// accepted the current version.
+    fn reasons(&self, p: ParticipantId) -> Option<Vec<Exclusion>> {
+        let accepted = self.accepted.get(&p.0).copied();
+        (accepted < Some(self.version)).then(|| {
+            vec![Exclusion::ConsentMissing {
+                topic: self.topic.clone(),
+                version: self.version,
+                accepted,
+            }]
+        })
+    }
+}
+
+/// A confirmed place opened: it is offered to the first person on the
+/// waitlist who has not been offered one yet, in the order they joined it,
+/// by mail. They take it by confirming (their RSVP then goes through,
+/// since a place is free); if they do not, the next place that opens goes
+/// to the next person.
+async fn offer_place(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    session: &Session,
+    organiser: &(String, String),
+) -> Result<Option<ParticipantId>> {
+    if session.starts_at <= now || session.status == SessionStatus::Cancelled {
+        return Ok(None);
+    }
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT participant FROM session_participants WHERE session = ? AND rsvp = 'waitlisted' \
+         AND offered_at IS NULL ORDER BY waitlisted_at, participant LIMIT 1",
+    )
+    .bind(session.id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(next) = next.map(ParticipantId) else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE session_participants SET offered_at = ? WHERE session = ? AND participant = ?",
+    )
+    .bind(millis(now))
+    .bind(session.id.0)
+    .bind(next.0)
+    .execute(&mut *conn)
+    .await?;
+    let p = person(conn, next, session.time_zone.name()).await?;
+    if let Some(email) = &p.email {
+        let body = templates::render(&Template::WaitlistOffer(templates::Reminder {
+            participant_name: p.name.clone(),
+            session_title: session.title.clone(),
+            starts_at: session.starts_at,
+            zone: p.zone.clone(),
+            place: session.place.clone(),
+            organiser_name: organiser.0.clone(),
+        }))?;
+        mail::enqueue(
+            conn,
+            now,
+            &NewMessage {
+                kind: MessageKind::WaitlistOffer,
+                to: email.clone(),
+                to_name: p.name.clone(),
+                reply_to: Email::parse(&organiser.1).ok(),
+                from_name: None,
+                body,
+                headers: BTreeMap::new(),
+                attachments: Vec::new(),
+                not_before: now,
+                topic: Some(topic(session, next, "offer")),
+            },
+        )
+        .await?;
+    }
+    Ok(Some(next))
 }
 
 /// What happened on the day, and the incentive.
@@ -804,7 +973,7 @@ pub async fn attendance(
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
     }
-    rostered(&mut tx, id, participant).await?;
+    let rsvp = rostered(&mut tx, id, participant).await?;
     if let Some(a) = input.attendance {
         if session.starts_at - now > Duration::hours(1) {
             return Err(Error::conflict(format!(
@@ -843,6 +1012,11 @@ pub async fn attendance(
             None,
         )
         .await?;
+        // A confirmed person who cancels before the start frees a place.
+        if a == Attendance::Cancelled && rsvp == Rsvp::Confirmed {
+            let organiser = organiser(&mut tx, &session).await?;
+            offer_place(&mut tx, now, &session, &organiser).await?;
+        }
     }
     if input.incentive_cents.is_some() || input.incentive_paid.is_some() {
         sqlx::query(

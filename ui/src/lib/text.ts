@@ -79,6 +79,8 @@ export function exclusionText(x: Exclusion): string {
       return `Quota full: ${x.attribute}=${x.value} already has ${x.max}`;
     case "alreadyInvited":
       return "Already invited to this session";
+    case "consentMissing":
+      return `Has not accepted consent "${x.topic}" version ${x.version}, which this session requires${x.accepted !== null ? ` (accepted version ${x.accepted})` : ""}`;
     case "doubleBooked":
       return `Double-booked: already in session ${x.session} "${x.title}" at ${dateTime(x.startsAt)}`;
   }
@@ -134,6 +136,8 @@ export function messageKindText(k: MessageKind): string {
       return "Resolution";
     case "report":
       return "Report";
+    case "waitlist_offer":
+      return "Waitlist offer";
   }
 }
 

@@ -11,4 +11,4 @@ sessions: number,
 /**
  * Sessions ahead they are booked for (counted from the booking).
  */
-booked: number, cap: number, } | { "rule": "noShowBan", noShows: number, limit: number, } | { "rule": "notQualified", criterion: string, } | { "rule": "quotaFull", attribute: string, value: string, max: number, } | { "rule": "alreadyInvited" } | { "rule": "doubleBooked", session: number, title: string, startsAt: string, };
+booked: number, cap: number, } | { "rule": "noShowBan", noShows: number, limit: number, } | { "rule": "notQualified", criterion: string, } | { "rule": "quotaFull", attribute: string, value: string, max: number, } | { "rule": "alreadyInvited" } | { "rule": "consentMissing", topic: string, version: number, accepted: number | null, } | { "rule": "doubleBooked", session: number, title: string, startsAt: string, };

@@ -12,4 +12,9 @@ allowDoubleBooking: boolean,
 /**
  * Only say who would be invited and who is excluded; send nothing.
  */
-preview: boolean, };
+preview: boolean, 
+/**
+ * Invite into a session that has already started (someone joining
+ * late); refused otherwise.
+ */
+allowStarted: boolean, };

@@ -10,4 +10,16 @@ export type RosterEntry = { participant: ParticipantId, name: string, email: str
 /**
  * In cents of the panel's currency.
  */
-incentiveCents: number | null, incentivePaid: boolean, invitedAt: string, };
+incentiveCents: number | null, incentivePaid: boolean, invitedAt: string, 
+/**
+ * The version of the session's consent they accepted, if it needs one.
+ */
+consentVersion: number | null, 
+/**
+ * When they joined the waitlist (its order).
+ */
+waitlistedAt: string | null, 
+/**
+ * When a place that opened was offered to them.
+ */
+offeredAt: string | null, };

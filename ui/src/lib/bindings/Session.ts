@@ -43,4 +43,9 @@ completedAt: string | null,
 /**
  * Issues raised in the session that nobody owns yet.
  */
-unownedIssues: number, };
+unownedIssues: number, 
+/**
+ * The consent people must have accepted (its current version) to be
+ * invited.
+ */
+consentTopic: string | null, };

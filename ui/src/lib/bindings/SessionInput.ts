@@ -23,4 +23,9 @@ overRecruit: number | null, floaters: number,
 /**
  * Schedule even if the moderator is in another session at that time.
  */
-allowDoubleBooking: boolean, };
+allowDoubleBooking: boolean, 
+/**
+ * A consent topic people must have accepted (the current version of
+ * its text) before they are invited.
+ */
+consent: string | null, };

@@ -13,11 +13,11 @@ const session: Session = {
   endsAt: new Date(Date.now() + 3_000_000).toISOString(), timeZone: "Europe/Berlin", localStart: "2027-03-16T10:00:00",
   place: "", moderator: staff, observers: [], seats: 8, overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled",
   cancelReason: null, screener: null, counts: { invited: 0, confirmed: 2, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },
-  completedAt: null, unownedIssues: 0,
+  completedAt: null, unownedIssues: 0, consentTopic: null,
 };
 const person = (participant: number, name: string) => ({
   participant, name, email: `p${participant}@example.org`, timeZone: null, rsvp: "confirmed" as const, attendance: null,
-  incentiveCents: null, incentivePaid: false, invitedAt: "2026-01-01T00:00:00Z",
+  incentiveCents: null, incentivePaid: false, invitedAt: "2026-01-01T00:00:00Z", consentVersion: null, waitlistedAt: null, offeredAt: null,
 });
 
 let added: NoteInput[] = [];

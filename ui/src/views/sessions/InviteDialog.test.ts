@@ -12,7 +12,7 @@ const session: Session = {
   timeZone: "America/New_York", localStart: "2027-03-16T10:00:00", place: "", moderator: staff, observers: [], seats: 8,
   overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled", cancelReason: null, screener: null,
   counts: { invited: 0, confirmed: 0, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },
-  completedAt: null, unownedIssues: 0,
+  completedAt: null, unownedIssues: 0, consentTopic: null,
 };
 
 let requests: InviteRequest[] = [];

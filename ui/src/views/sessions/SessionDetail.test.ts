@@ -10,7 +10,7 @@ const session: Session = {
   timeZone: "UTC", localStart: "2026-03-16T14:00:00", place: "", moderator: staff, observers: [], seats: 8,
   overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled", cancelReason: null, screener: null,
   counts: { invited: 0, confirmed: 0, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },
-  completedAt: null, unownedIssues: 1,
+  completedAt: null, unownedIssues: 1, consentTopic: null,
 };
 
 let completed = false;

@@ -434,11 +434,6 @@ pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
     })
 }
 
-/// The topic prefix of a participant's session mail.
-fn session_topic_glob(id: ParticipantId) -> String {
-    format!("session/*/participant/{}/*", id.0)
-}
-
 /// Messages sent (or to be sent) to the participant, oldest first.
 async fn messages_to(
     conn: &mut SqliteConnection,
@@ -452,7 +447,7 @@ async fn messages_to(
              WHERE i.participant = ?3 AND o.topic GLOB 'issue/' || i.id || '/*')) \
          ORDER BY o.id",
     )
-    .bind(session_topic_glob(id))
+    .bind(crate::sessions::roster::session_mail_of(id))
     .bind(email)
     .bind(id.0)
     .fetch_all(&mut *conn)

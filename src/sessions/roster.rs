@@ -131,7 +131,12 @@ pub(crate) async fn withdraw_session_mail(
     now: DateTime<Utc>,
     p: ParticipantId,
 ) -> Result<u64> {
-    mail::cancel_glob(conn, now, &format!("session/*/participant/{p}/*")).await
+    mail::cancel_glob(conn, now, &session_mail_of(p)).await
+}
+
+/// The topics (a GLOB pattern) of every session message to `p`.
+pub(crate) fn session_mail_of(p: ParticipantId) -> String {
+    format!("session/*/participant/{p}/*")
 }
 
 fn calendar(

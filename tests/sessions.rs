@@ -952,7 +952,9 @@ async fn opting_out_or_do_not_contact_withdraws_waiting_session_mail_but_not_iss
     use panelkeeper::notes::{self, NoteInput};
     let t = common::panel().await;
     let p = &t.panel;
-    setup(p, common::smtp::free_port()).await;
+    // Nothing is delivered until the end: the server starts then.
+    let port = common::smtp::free_port();
+    setup(p, port).await;
     staff::add(
         p,
         &StaffInput {
@@ -1068,6 +1070,27 @@ async fn opting_out_or_do_not_contact_withdraws_waiting_session_mail_but_not_iss
         .await
         .unwrap();
     assert!(waiting("kim@example.org").await.is_empty());
+
+    // Read back from the server, past every session: Zoë hears only about
+    // her issue, Kim nothing.
+    let server = SmtpServer::start_on(port, t.dir.path(), &[]);
+    t.clock.set(utc("2026-06-21T00:00:00Z"));
+    worker::send_due(p).await.unwrap();
+    let to = |who: &str| -> Vec<String> {
+        server
+            .delivered()
+            .iter()
+            .filter(|d| d.parsed().to().unwrap().first().unwrap().address() == Some(who))
+            .map(|d| d.parsed().subject().unwrap_or_default().to_string())
+            .collect()
+    };
+    let zoes = to("zoe@example.org");
+    assert!(
+        zoes.iter().all(|s| s.contains("now looks after")),
+        "{zoes:?}"
+    );
+    assert_eq!(zoes.len(), 1, "{zoes:?}");
+    assert!(to("kim@example.org").is_empty());
 }
 
 /// Someone confirmed for a session weeks ahead is not invitable again

@@ -695,11 +695,49 @@ pub struct DemoReport {
     pub screeners: Vec<String>,
 }
 
+/// How far the generator has got: `done` of `total` steps, and what it is
+/// doing now.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoProgress {
+    pub step: String,
+    pub done: u32,
+    pub total: u32,
+}
+
+/// The most participants a demo panel may have.
+pub const MAX_PARTICIPANTS: u32 = 2_000_000;
+
 /// Fills an empty panel with `participants` demo people (seeded by `seed`),
 /// staff, 2,000 sessions (over the past two years and the next three
 /// months) whose rosters and attendance make up the contact history, a
 /// suppression list of current customers and two screeners.
 pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<DemoReport> {
+    generate_with(panel, participants, seed, &|_| {}).await
+}
+
+/// [`generate`], telling `progress` of each step.
+pub async fn generate_with(
+    panel: &Panel,
+    participants: u32,
+    seed: u64,
+    progress: &(dyn Fn(DemoProgress) + Send + Sync),
+) -> Result<DemoReport> {
+    let step = |done: u32, what: &str| {
+        progress(DemoProgress {
+            step: what.to_string(),
+            done,
+            total: 5,
+        })
+    };
+    if participants == 0 || participants > MAX_PARTICIPANTS {
+        return Err(Error::invalid(
+            "participants",
+            participants.to_string(),
+            format!("a demo panel has between 1 and {MAX_PARTICIPANTS} participants"),
+        ));
+    }
+    step(0, &format!("Making {participants} people"));
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
         .fetch_one(panel.pool())
         .await?;
@@ -718,8 +756,10 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
         .map(|i| participant(&mut rng, i).validate())
         .collect::<Result<_>>()?;
 
+    step(1, &format!("Writing {participants} people"));
     let mut tx = panel.write().await?;
     let ids = repo_insert(&mut tx, &people, now - Duration::days(800)).await?;
+    step(2, "Sessions, rosters and contact history");
 
     let mut opted = Vec::new();
     let mut dnc = Vec::new();
@@ -871,6 +911,7 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
     report.staff = staff_ids.len() as u32;
     report.sessions = session_ids.len() as u32;
     report.roster = roster.len() as u32;
+    step(3, "Notes and issues");
     let (notes, issues) = insert_notes_and_issues(
         &mut tx,
         now,
@@ -884,6 +925,7 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
     .await?;
     report.notes = notes;
     report.issues = issues;
+    step(4, "Finishing: suppression list, screeners, follow-up");
     // Sessions that ended a day ago were wrapped up by their moderator.
     sqlx::query(
         "UPDATE sessions SET completed_at = ends_at + ?1, completed_by = moderator \
@@ -958,6 +1000,7 @@ pub async fn generate(panel: &Panel, participants: u32, seed: u64) -> Result<Dem
         screener::save(panel, name, &def).await?;
         report.screeners.push(name.to_string());
     }
+    step(5, "Done");
     Ok(report)
 }
 

@@ -20,6 +20,7 @@ fn export_all(dir: &Path) {
     export!(
         panelkeeper::Error,
         panelkeeper::demo::DemoReport,
+        panelkeeper::demo::DemoProgress,
         Participant,
         ParticipantInput,
         ParticipantQuery,

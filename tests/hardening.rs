@@ -205,6 +205,7 @@ fn personal_data_is_private_on_disk_whatever_the_umask() {
             "--password-stdin",
         ])
         .stdin(Stdio::piped())
+        .stdout(Stdio::null())
         .spawn()
         .unwrap();
     {

@@ -1303,3 +1303,46 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     assert!(body.contains("Tuesday's session, anonymised."), "{body}");
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_panel_offers_three_starts_and_the_demo_fills_it_with_progress_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let driver = Driver::start(dir.path());
+    let c = driver.open(&db).await;
+    let empty = until("the empty panel's starts", || async {
+        text(&c, "[data-testid=empty-panel]").await
+    })
+    .await;
+    assert!(empty.contains("nobody on it yet"), "{empty}");
+    for start in ["start-import", "start-add", "start-demo"] {
+        assert!(
+            c.find(css(&format!("[data-testid={start}]"))).await.is_ok(),
+            "no {start}"
+        );
+    }
+    assert!(
+        c.find(css("[data-testid=page-info]"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .is_ok_and(|shown| !shown),
+        "no '0 of 0' pager on an empty panel"
+    );
+    click(&c, "[data-testid=start-demo]").await;
+    let progress = until("the demo's progress", || async {
+        text(&c, "[data-testid=demo-progress]").await
+    })
+    .await;
+    assert!(progress.ends_with('…'), "{progress}");
+    until("the demo panel's people in the list", || async {
+        let info = text(&c, "[data-testid=page-info]").await?;
+        let digits = info.replace([',', '.', ' ', '\u{a0}', '\u{202f}'], "");
+        digits.ends_with("of1000").then_some(())
+    })
+    .await;
+    assert!(c.find(css("[data-testid=empty-panel]")).await.is_err());
+    screenshot(&c, "demo-started.png").await;
+    c.close().await.unwrap();
+}

@@ -515,6 +515,15 @@ fn open_exported(paths: State<'_, Paths>, path: String) -> Result<()> {
 }
 
 #[tauri::command]
+async fn demo_generate(
+    panel: State<'_, Panel>,
+    participants: u32,
+    on_progress: Channel<panelkeeper::demo::DemoProgress>,
+) -> Result<panelkeeper::demo::DemoReport> {
+    panelkeeper::demo::generate_with(&panel, participants, 1, &|p| drop(on_progress.send(p))).await
+}
+
+#[tauri::command]
 fn database_path(panel: State<'_, Panel>) -> String {
     panel.path().display().to_string()
 }
@@ -661,6 +670,7 @@ pub fn run() {
             open_exported,
             choose_file,
             confirm_file,
+            demo_generate,
             database_path,
         ])
         .build(tauri::generate_context!());

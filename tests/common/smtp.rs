@@ -3,6 +3,11 @@
 //! A real SMTP server for the mail tests: `tests/smtp/server.py` (aiosmtpd)
 //! on a free port of 127.0.0.1, storing what it accepts in a Maildir that
 //! the tests read back and parse as MIME with mail-parser.
+//!
+//! What the server says on standard error (aiosmtpd's warnings about a
+//! login without TLS, the traceback of a TLS handshake a test makes fail
+//! on purpose) goes to a log beside the Maildir, and is printed only when
+//! the test fails, so a passing run reads clean.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -38,6 +43,7 @@ pub struct SmtpServer {
     child: Child,
     pub port: u16,
     pub maildir: PathBuf,
+    log: PathBuf,
 }
 
 /// One delivered message, as the server stored it.
@@ -71,13 +77,14 @@ impl SmtpServer {
             .map(|d| d.join("tests/smtp/server.py"))
             .find(|p| p.exists())
             .expect("tests/smtp/server.py");
+        let log = dir.join(format!("smtp-{port}.log"));
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .args(["--port", &port.to_string(), "--maildir"])
             .arg(&maildir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&log).expect("the server's log"))
             .spawn()
             .expect("start /usr/bin/python3 tests/smtp/server.py (scripts/setup installs python3-aiosmtpd)");
         let mut line = String::new();
@@ -86,12 +93,14 @@ impl SmtpServer {
             .unwrap();
         assert!(
             line.starts_with("ready"),
-            "SMTP test server did not start: {line:?}"
+            "SMTP test server did not start: {line:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         SmtpServer {
             child,
             port,
             maildir,
+            log,
         }
     }
 
@@ -107,6 +116,11 @@ impl SmtpServer {
                 raw: std::fs::read(p).unwrap(),
             })
             .collect()
+    }
+
+    /// What the server wrote on standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// How many messages a server started with `--discard` accepted.
@@ -127,5 +141,12 @@ impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- the SMTP test server's log ({}):\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
     }
 }

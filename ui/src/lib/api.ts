@@ -8,6 +8,8 @@ import { invoke, Channel } from "@tauri-apps/api/core";
 export type FilePurpose = "importCsv" | "exportCsv" | "savePdf";
 import type { AttributeKey } from "./bindings/AttributeKey";
 import type { ErasurePlan } from "./bindings/ErasurePlan";
+import type { DemoProgress } from "./bindings/DemoProgress";
+import type { DemoReport } from "./bindings/DemoReport";
 import type { ErasureReport } from "./bindings/ErasureReport";
 import type { ErasureRequest } from "./bindings/ErasureRequest";
 import type { ImportProgress } from "./bindings/ImportProgress";
@@ -160,6 +162,8 @@ export const api = {
   previewFollowUpReportMail: (from: string, to: string, recipient: string, message: string) =>
     invoke<MessagePreview>("preview_follow_up_report_mail", { from, to, recipient, message }),
   openExported: (path: string) => invoke<null>("open_exported", { path }),
+  demoGenerate: (participants: number, onProgress: (p: DemoProgress) => void) =>
+    withProgress<DemoReport, DemoProgress>("demo_generate", { participants }, onProgress),
   /** The app's own file dialog; the chosen path is the one the app may use. */
   chooseFile: (purpose: FilePurpose, suggested?: string) =>
     invoke<string | null>("choose_file", { purpose, suggested: suggested ?? null }),

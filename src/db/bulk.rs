@@ -1,5 +1,5 @@
-//! Many rows through one prepared statement, bound with SQLite's own C
-//! interface.
+//! Many rows through one prepared statement, bound and read with SQLite's
+//! own C interface.
 //!
 //! The driver copies every bound value into an owned argument and hands it
 //! to its worker thread; for a 100,000-row import that costs more than
@@ -132,6 +132,117 @@ impl<'c> Rows<'c> {
     }
 }
 
+impl Rows<'_> {
+    /// Runs the statement (a query) with `values` bound and calls `each`
+    /// with every row it returns, read in place: no row is copied or handed
+    /// between threads. Returns how many rows there were.
+    pub(crate) fn read(
+        &mut self,
+        values: &[Value<'_>],
+        mut each: impl FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        if values.len() != self.params {
+            return Err(Error::database(format!(
+                "{} values for {} parameters",
+                values.len(),
+                self.params
+            )));
+        }
+        let stmt = self.stmt.as_ptr();
+        let db = self.handle.as_raw_handle().as_ptr();
+        for (i, value) in values.iter().enumerate() {
+            let at = i as c_int + 1;
+            // SAFETY: as in `write`: the bound text is borrowed until the
+            // statement is reset below, while `values` is still borrowed.
+            let rc = unsafe {
+                match *value {
+                    Value::Null => ffi::sqlite3_bind_null(stmt, at),
+                    Value::Int(n) => ffi::sqlite3_bind_int64(stmt, at, n),
+                    Value::Text(s) => match c_int::try_from(s.len()) {
+                        Ok(len) => ffi::sqlite3_bind_text(
+                            stmt,
+                            at,
+                            s.as_ptr().cast(),
+                            len,
+                            ffi::SQLITE_STATIC(),
+                        ),
+                        Err(_) => ffi::SQLITE_TOOBIG,
+                    },
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                // SAFETY: as above.
+                unsafe { ffi::sqlite3_clear_bindings(stmt) };
+                return Err(failure(db, rc, "binding a value"));
+            }
+        }
+        let mut rows = 0u64;
+        let outcome = loop {
+            // SAFETY: every parameter is bound; the statement is valid.
+            match unsafe { ffi::sqlite3_step(stmt) } {
+                ffi::SQLITE_ROW => {
+                    rows += 1;
+                    let row = Row {
+                        stmt,
+                        _step: std::marker::PhantomData,
+                    };
+                    if let Err(e) = each(&row) {
+                        break Err(e);
+                    }
+                }
+                ffi::SQLITE_DONE => break Ok(rows),
+                rc => break Err(failure(db, rc, "reading rows")),
+            }
+        };
+        // SAFETY: resetting and clearing a valid statement; no pointer into
+        // `values` or into a row's columns outlives this.
+        unsafe {
+            ffi::sqlite3_reset(stmt);
+            ffi::sqlite3_clear_bindings(stmt);
+        }
+        outcome
+    }
+}
+
+/// One row of a query, valid until the statement steps again.
+pub(crate) struct Row<'s> {
+    stmt: *mut ffi::sqlite3_stmt,
+    _step: std::marker::PhantomData<&'s ()>,
+}
+
+impl Row<'_> {
+    /// Column `i` as an integer (0 for NULL).
+    pub(crate) fn int(&self, i: usize) -> i64 {
+        // SAFETY: the statement is on a row; a column out of range reads 0.
+        unsafe { ffi::sqlite3_column_int64(self.stmt, i as c_int) }
+    }
+
+    /// Column `i` as an integer, `None` for NULL.
+    pub(crate) fn opt_int(&self, i: usize) -> Option<i64> {
+        // SAFETY: as above.
+        let null = unsafe { ffi::sqlite3_column_type(self.stmt, i as c_int) } == ffi::SQLITE_NULL;
+        (!null).then(|| self.int(i))
+    }
+
+    /// Column `i` as text, borrowed until the next row; `None` for NULL
+    /// (and for bytes that are not UTF-8, which the panel never stores).
+    pub(crate) fn text(&self, i: usize) -> Option<&str> {
+        // SAFETY: the pointer SQLite returns stays valid until the
+        // statement steps or is reset, which the borrow of `self` (a row
+        // lent to the callback) outlasts; its length comes from
+        // sqlite3_column_bytes, called after sqlite3_column_text as the
+        // SQLite documentation asks.
+        unsafe {
+            let p = ffi::sqlite3_column_text(self.stmt, i as c_int);
+            if p.is_null() {
+                return None;
+            }
+            let n = ffi::sqlite3_column_bytes(self.stmt, i as c_int) as usize;
+            std::str::from_utf8(std::slice::from_raw_parts(p, n)).ok()
+        }
+    }
+}
+
 impl Drop for Rows<'_> {
     fn drop(&mut self) {
         // SAFETY: the statement is valid and finalised exactly once.
@@ -217,6 +328,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn rows_are_read_in_place_with_their_nulls() {
+        let (_dir, pool) = panel().await;
+        let mut conn = pool.acquire().await.unwrap();
+        {
+            let mut rows = Rows::prepare(&mut conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)")
+                .await
+                .unwrap();
+            rows.write(&[1.into(), "Zoë".into(), Value::Null]).unwrap();
+            rows.write(&[Value::Null, Value::Null, "x".into()]).unwrap();
+        }
+        let mut rows = Rows::prepare(
+            &mut conn,
+            "SELECT a, b, c FROM t WHERE rowid >= ? ORDER BY rowid",
+        )
+        .await
+        .unwrap();
+        let mut seen = Vec::new();
+        let n = rows
+            .read(&[1.into()], |row| {
+                seen.push((
+                    row.opt_int(0),
+                    row.text(1).map(str::to_string),
+                    row.text(2).map(str::to_string),
+                ));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(
+            seen,
+            [
+                (Some(1), Some("Zoë".to_string()), None),
+                (None, None, Some("x".to_string()))
+            ]
+        );
+        // An error from the row's reader stops the reading and is returned.
+        let stopped = rows.read(&[1.into()], |_| Err(Error::conflict("enough")));
+        assert!(matches!(stopped, Err(Error::Conflict { .. })));
     }
 
     #[tokio::test]

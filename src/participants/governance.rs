@@ -498,7 +498,58 @@ pub async fn eligible(
     let screener = screener::get(panel, screener_name).await?;
     let rules = rules(panel).await?;
     let index = panel.index().await?;
-    Ok(evaluate(&index, &screener, &rules, at, options))
+    let mut report = evaluate(&index, &screener, &rules, at, options);
+    drop(index);
+    name_people(panel, &mut report).await?;
+    Ok(report)
+}
+
+/// Fills in the names, addresses and zones of the people a screener run
+/// lists (the panel index keeps none of them).
+async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()> {
+    let ids: Vec<i64> = report
+        .eligible
+        .iter()
+        .map(|c| c.id.0)
+        .chain(report.excluded.iter().map(|e| e.id.0))
+        .collect();
+    let mut known: HashMap<i64, (String, Option<String>, Option<String>)> =
+        HashMap::with_capacity(ids.len());
+    let mut conn = panel.pool().acquire().await?;
+    for chunk in ids.chunks(50_000) {
+        let mut rows = crate::db::bulk::Rows::prepare(
+            &mut conn,
+            "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
+             WHERE p.id IN (SELECT value FROM json_each(?))",
+        )
+        .await?;
+        let list = serde_json::to_string(chunk).expect("ids serialise");
+        rows.read(&[list.as_str().into()], |row| {
+            known.insert(
+                row.int(0),
+                (
+                    row.text(1).unwrap_or_default().to_string(),
+                    row.text(2).map(str::to_string),
+                    row.text(3).map(str::to_string),
+                ),
+            );
+            Ok(())
+        })?;
+    }
+    for c in &mut report.eligible {
+        if let Some((name, email, zone)) = known.remove(&c.id.0) {
+            c.name = name;
+            c.email = email.unwrap_or_default();
+            c.time_zone = zone;
+        }
+    }
+    for e in &mut report.excluded {
+        if let Some((name, email, _)) = known.remove(&e.id.0) {
+            e.name = name;
+            e.email = email;
+        }
+    }
+    Ok(())
 }
 
 fn evaluate(
@@ -529,8 +580,8 @@ fn evaluate(
         } else {
             excluded.push(Excluded {
                 id: ParticipantId(person.id),
-                name: person.name.clone(),
-                email: Some(person.email.clone()),
+                name: String::new(),
+                email: None,
                 reasons,
             });
         }
@@ -567,8 +618,8 @@ fn evaluate(
         if let Some((quota, (attribute, value))) = full {
             excluded.push(Excluded {
                 id: ParticipantId(person.id),
-                name: person.name.clone(),
-                email: Some(person.email.clone()),
+                name: String::new(),
+                email: None,
                 reasons: vec![Exclusion::QuotaFull {
                     attribute: attribute.clone(),
                     value: value.clone(),
@@ -593,9 +644,9 @@ fn evaluate(
         }
         eligible.push(Candidate {
             id: ParticipantId(person.id),
-            name: person.name.clone(),
-            email: person.email.clone(),
-            time_zone: person.time_zone.clone(),
+            name: String::new(),
+            email: String::new(),
+            time_zone: None,
             cells: cells.into_iter().collect(),
         });
     }

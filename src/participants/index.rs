@@ -14,11 +14,12 @@ use super::governance::Facts;
 use super::repo;
 use super::screener::{Criterion, Effect};
 use crate::Panel;
+use crate::db::bulk::Rows;
 use crate::db::instant;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Holds the latest snapshot of one panel.
@@ -58,23 +59,37 @@ enum Event {
     NoShow,
 }
 
-/// One participant as the index holds them.
+/// A range of one of the index's flat arrays.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of<T>(self, all: &[T]) -> &[T] {
+        &all[self.start as usize..(self.start + self.len) as usize]
+    }
+}
+
+/// One participant as the index holds them: their flags, and where their
+/// attributes, suppression lists, contact events and bookings are in the
+/// index's flat arrays (one allocation for everyone's, not one per person).
+/// Names and addresses are not kept: a screener's result reads them for
+/// the people it lists.
 #[derive(Debug)]
 pub(crate) struct Person {
     pub id: i64,
-    pub name: String,
-    pub email: String,
-    pub time_zone: Option<String>,
     opted_out_at: Option<i64>,
     do_not_contact: bool,
     /// (attribute, value) ids, sorted by attribute.
-    attributes: Box<[(u32, u32)]>,
+    attributes: Span,
     /// Indexes into `PanelIndex::lists`.
-    suppressed: Box<[u16]>,
+    suppressed: Span,
     /// (event, at), in time order.
-    events: Box<[(Event, i64)]>,
-    /// Sessions booked: (when booked, when the session starts).
-    bookings: Box<[(i64, i64)]>,
+    events: Span,
+    /// (when booked, when the session starts).
+    bookings: Span,
 }
 
 /// A snapshot of the panel for screening.
@@ -89,6 +104,10 @@ pub(crate) struct PanelIndex {
     /// Per attribute, how many participants have it.
     key_counts: Vec<u32>,
     lists: Vec<String>,
+    attributes: Vec<(u32, u32)>,
+    suppressed: Vec<u16>,
+    events: Vec<(Event, i64)>,
+    bookings: Vec<(i64, i64)>,
 }
 
 /// A criterion compiled against the index's values.
@@ -98,6 +117,35 @@ pub(crate) struct Compiled {
     passes: Vec<bool>,
     /// Whether it passes for someone without a value.
     passes_missing: bool,
+}
+
+/// A participant's attributes as stored (canonical JSON), read without a
+/// copy of any name or value that needs no unescaping.
+struct Attributes<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Attributes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        #[derive(serde::Deserialize)]
+        struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Attributes<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of text values")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Attributes<'a>, M::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((Text(k), Text(v))) = map.next_entry::<Text<'a>, Text<'a>>()? {
+                    out.push((k, v));
+                }
+                Ok(Attributes(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 impl PanelIndex {
@@ -110,23 +158,11 @@ impl PanelIndex {
         Ok(index)
     }
 
+    /// Reads the snapshot. Every table is read a row at a time in place
+    /// (`db::bulk`), never held whole: a million people take one pass each
+    /// and about 120 bytes apiece.
     async fn read(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
         let revision = repo::revision(conn).await?;
-
-        let mut lists: Vec<String> = Vec::new();
-        let mut list_ids: HashMap<i64, u16> = HashMap::new();
-        let mut suppressed: HashMap<String, Vec<u16>> = HashMap::new();
-        for row in sqlx::query("SELECT l.id, l.name, s.hash FROM suppression_lists l JOIN suppressions s ON s.list_id = l.id ORDER BY l.name")
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let list = *list_ids.entry(row.get(0)).or_insert_with(|| {
-                lists.push(row.get(1));
-                (lists.len() - 1) as u16
-            });
-            suppressed.entry(row.get(2)).or_default().push(list);
-        }
-
         let mut index = PanelIndex {
             revision,
             people: Vec::new(),
@@ -134,96 +170,176 @@ impl PanelIndex {
             key_ids: HashMap::new(),
             values: Vec::new(),
             key_counts: Vec::new(),
-            lists,
+            lists: Vec::new(),
+            attributes: Vec::new(),
+            suppressed: Vec::new(),
+            events: Vec::new(),
+            bookings: Vec::new(),
         };
-        let mut value_ids: Vec<HashMap<String, u32>> = Vec::new();
-        let rows = sqlx::query(
-            "SELECT id, name, email, time_zone, opted_out_at, do_not_contact, attributes, email_hash \
-             FROM participants WHERE erased_at IS NULL ORDER BY id",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        index.people.reserve(rows.len());
-        for row in &rows {
-            let attributes: BTreeMap<String, String> =
-                serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default();
-            let mut ids = Vec::with_capacity(attributes.len());
-            for (key, value) in attributes {
-                let k = match index.key_ids.get(&key) {
-                    Some(&k) => k,
-                    None => {
-                        let k = index.keys.len() as u32;
-                        index.keys.push(key.clone());
-                        index.key_ids.insert(key, k);
-                        index.values.push(Vec::new());
-                        index.key_counts.push(0);
-                        value_ids.push(HashMap::new());
-                        k
-                    }
-                };
-                index.key_counts[k as usize] += 1;
-                let known = &mut value_ids[k as usize];
-                let v = match known.get(&value) {
-                    Some(&v) => v,
-                    None => {
-                        let v = index.values[k as usize].len() as u32;
-                        index.values[k as usize].push(value.clone());
-                        known.insert(value, v);
-                        v
-                    }
-                };
-                ids.push((k, v));
-            }
-            ids.sort_unstable();
-            let hash: Option<&str> = row.get(7);
-            index.people.push(Person {
-                id: row.get(0),
-                name: row.get(1),
-                email: row.get::<Option<String>, _>(2).unwrap_or_default(),
-                time_zone: row.get(3),
-                opted_out_at: row.get(4),
-                do_not_contact: row.get(5),
-                attributes: ids.into_boxed_slice(),
-                suppressed: hash
-                    .and_then(|h| suppressed.get(h))
-                    .map(|l| l.clone().into_boxed_slice())
-                    .unwrap_or_default(),
-                events: Box::default(),
-                bookings: Box::default(),
-            });
+
+        // Suppression lists, by the hash of each address on them.
+        let mut list_ids: HashMap<i64, u16> = HashMap::new();
+        let mut by_hash: HashMap<String, Vec<u16>> = HashMap::new();
+        {
+            let mut rows = Rows::prepare(
+                &mut *conn,
+                "SELECT l.id, l.name, s.hash FROM suppression_lists l \
+                 JOIN suppressions s ON s.list_id = l.id ORDER BY l.name",
+            )
+            .await?;
+            let lists = &mut index.lists;
+            rows.read(&[], |row| {
+                let list = *list_ids.entry(row.int(0)).or_insert_with(|| {
+                    lists.push(row.text(1).unwrap_or_default().to_string());
+                    (lists.len() - 1) as u16
+                });
+                by_hash
+                    .entry(row.text(2).unwrap_or_default().to_string())
+                    .or_default()
+                    .push(list);
+                Ok(())
+            })?;
         }
 
-        let mut events: Vec<(i64, Event, i64)> = Vec::new();
-        for row in sqlx::query(
-            "SELECT participant_id, kind, at FROM contact_history \
-             WHERE kind IN ('invited', 'attended', 'late', 'no_show') ORDER BY participant_id, at",
-        )
-        .fetch_all(&mut *conn)
-        .await?
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM participants WHERE erased_at IS NULL")
+                .fetch_one(&mut *conn)
+                .await?;
+        index.people.reserve(count as usize);
+        let mut value_ids: Vec<HashMap<String, u32>> = Vec::new();
+        let mut ids: Vec<(u32, u32)> = Vec::new();
         {
-            let event = match row.get::<&str, _>(1) {
-                "invited" => Event::Contact,
-                "no_show" => Event::NoShow,
-                _ => Event::Session,
-            };
-            events.push((row.get(0), event, row.get(2)));
+            let mut rows = Rows::prepare(
+                &mut *conn,
+                "SELECT id, opted_out_at, do_not_contact, attributes, email_hash \
+                 FROM participants WHERE erased_at IS NULL ORDER BY id",
+            )
+            .await?;
+            let PanelIndex {
+                people,
+                keys,
+                key_ids,
+                values,
+                key_counts,
+                attributes,
+                suppressed,
+                ..
+            } = &mut index;
+            rows.read(&[], |row| {
+                let json = row.text(3).unwrap_or("{}");
+                let parsed: Attributes<'_> =
+                    serde_json::from_str(json).unwrap_or(Attributes(Vec::new()));
+                ids.clear();
+                for (key, value) in &parsed.0 {
+                    let k = match key_ids.get(key.as_ref()) {
+                        Some(&k) => k,
+                        None => {
+                            let k = keys.len() as u32;
+                            keys.push(key.to_string());
+                            key_ids.insert(key.to_string(), k);
+                            values.push(Vec::new());
+                            key_counts.push(0);
+                            value_ids.push(HashMap::new());
+                            k
+                        }
+                    };
+                    key_counts[k as usize] += 1;
+                    let known = &mut value_ids[k as usize];
+                    let v = match known.get(value.as_ref()) {
+                        Some(&v) => v,
+                        None => {
+                            let v = values[k as usize].len() as u32;
+                            values[k as usize].push(value.to_string());
+                            known.insert(value.to_string(), v);
+                            v
+                        }
+                    };
+                    ids.push((k, v));
+                }
+                ids.sort_unstable();
+                let attributes_at = Span {
+                    start: attributes.len() as u32,
+                    len: ids.len() as u32,
+                };
+                attributes.extend_from_slice(&ids);
+                let lists = row.text(4).and_then(|h| by_hash.get(h));
+                let suppressed_at = Span {
+                    start: suppressed.len() as u32,
+                    len: lists.map_or(0, |l| l.len() as u32),
+                };
+                if let Some(l) = lists {
+                    suppressed.extend_from_slice(l);
+                }
+                people.push(Person {
+                    id: row.int(0),
+                    opted_out_at: row.opt_int(1),
+                    do_not_contact: row.int(2) != 0,
+                    attributes: attributes_at,
+                    suppressed: suppressed_at,
+                    events: Span::default(),
+                    bookings: Span::default(),
+                });
+                Ok(())
+            })?;
         }
-        for group in events.chunk_by(|a, b| a.0 == b.0) {
-            if let Ok(i) = index.people.binary_search_by_key(&group[0].0, |p| p.id) {
-                index.people[i].events = group.iter().map(|(_, e, at)| (*e, *at)).collect();
-            }
+        drop(value_ids);
+        index.attributes.shrink_to_fit();
+
+        // Contact events and bookings, each in participant order, matched
+        // to the people as they come.
+        {
+            let mut rows = Rows::prepare(
+                &mut *conn,
+                "SELECT participant_id, kind, at FROM contact_history \
+                 WHERE kind IN ('invited', 'attended', 'late', 'no_show') ORDER BY participant_id, at",
+            )
+            .await?;
+            let PanelIndex { people, events, .. } = &mut index;
+            let mut at = 0usize;
+            rows.read(&[], |row| {
+                let id = row.int(0);
+                while at < people.len() && people[at].id < id {
+                    at += 1;
+                }
+                if let Some(person) = people.get_mut(at).filter(|p| p.id == id) {
+                    if person.events.len == 0 {
+                        person.events.start = events.len() as u32;
+                    }
+                    person.events.len += 1;
+                    let event = match row.text(1) {
+                        Some("invited") => Event::Contact,
+                        Some("no_show") => Event::NoShow,
+                        _ => Event::Session,
+                    };
+                    events.push((event, row.int(2)));
+                }
+                Ok(())
+            })?;
         }
-        let bookings: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{} ORDER BY r.participant",
-            super::governance::BOOKINGS
-        )))
-        .fetch_all(&mut *conn)
-        .await?;
-        for group in bookings.chunk_by(|a, b| a.0 == b.0) {
-            if let Ok(i) = index.people.binary_search_by_key(&group[0].0, |p| p.id) {
-                index.people[i].bookings = group.iter().map(|(_, b, s)| (*b, *s)).collect();
-            }
+        {
+            let sql = format!("{} ORDER BY r.participant", super::governance::BOOKINGS);
+            let mut rows = Rows::prepare(&mut *conn, &sql).await?;
+            let PanelIndex {
+                people, bookings, ..
+            } = &mut index;
+            let mut at = 0usize;
+            rows.read(&[], |row| {
+                let id = row.int(0);
+                while at < people.len() && people[at].id < id {
+                    at += 1;
+                }
+                if let Some(person) = people.get_mut(at).filter(|p| p.id == id) {
+                    if person.bookings.len == 0 {
+                        person.bookings.start = bookings.len() as u32;
+                    }
+                    person.bookings.len += 1;
+                    bookings.push((row.int(1), row.int(2)));
+                }
+                Ok(())
+            })?;
         }
+        index.events.shrink_to_fit();
+        index.bookings.shrink_to_fit();
         Ok(index)
     }
 
@@ -247,11 +363,9 @@ impl PanelIndex {
     /// A person's value for attribute `key`.
     pub fn value<'a>(&'a self, person: &Person, key: Option<u32>) -> Option<&'a str> {
         let k = key?;
-        let i = person
-            .attributes
-            .binary_search_by_key(&k, |(k, _)| *k)
-            .ok()?;
-        Some(&self.values[k as usize][person.attributes[i].1 as usize])
+        let attributes = person.attributes.of(&self.attributes);
+        let i = attributes.binary_search_by_key(&k, |(k, _)| *k).ok()?;
+        Some(&self.values[k as usize][attributes[i].1 as usize])
     }
 
     /// Compiles a criterion against the values in this snapshot.
@@ -280,8 +394,9 @@ impl PanelIndex {
         let Some(k) = c.key else {
             return c.passes_missing;
         };
-        match person.attributes.binary_search_by_key(&k, |(k, _)| *k) {
-            Ok(i) => c.passes[person.attributes[i].1 as usize],
+        let attributes = person.attributes.of(&self.attributes);
+        match attributes.binary_search_by_key(&k, |(k, _)| *k) {
+            Ok(i) => c.passes[attributes[i].1 as usize],
             Err(_) => c.passes_missing,
         }
     }
@@ -296,13 +411,19 @@ impl PanelIndex {
             do_not_contact: person.do_not_contact,
             suppressed_by: person
                 .suppressed
+                .of(&self.suppressed)
                 .iter()
                 .map(|&l| self.lists[l as usize].clone())
                 .collect(),
             ..Facts::default()
         };
         let mut last = None;
-        for &(event, when) in person.events.iter().take_while(|(_, when)| *when <= now) {
+        for &(event, when) in person
+            .events
+            .of(&self.events)
+            .iter()
+            .take_while(|(_, when)| *when <= now)
+        {
             last = Some(when);
             match event {
                 Event::Session if when > year_ago => facts.sessions_last_year += 1,
@@ -311,7 +432,7 @@ impl PanelIndex {
             }
         }
         facts.last_contact = last.map(instant);
-        for &(booked, starts) in person.bookings.iter() {
+        for &(booked, starts) in person.bookings.of(&self.bookings) {
             if booked <= now && starts > now {
                 facts.booked_ahead += 1;
                 facts.latest_booking = facts.latest_booking.max(Some(instant(starts)));
@@ -325,6 +446,7 @@ impl PanelIndex {
         let now = at.timestamp_millis();
         person
             .events
+            .of(&self.events)
             .iter()
             .take_while(|(_, when)| *when <= now)
             .last()

@@ -9,7 +9,9 @@
 //! PANELKEEPER_BENCH_PARTICIPANTS people (100,000; 1,000,000 for the scale
 //! figures) with the CLI's own `demo`, timing that too, then measures each
 //! operation PANELKEEPER_BENCH_RUNS times (5). The panel is kept in
-//! PANELKEEPER_BENCH_DIR (a temporary folder) and reused when it is there.
+//! PANELKEEPER_BENCH_DIR (a temporary folder) and reused when it is there;
+//! PANELKEEPER_BENCH_ONLY=eligible (any part of a row's name) runs only
+//! the rows that name it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,7 +96,8 @@ fn ms(d: Duration) -> String {
     }
 }
 
-/// Alternates our command and the hand-written SQL `runs` times.
+/// Alternates our command and the hand-written SQL `runs` times (only the
+/// operations whose name holds PANELKEEPER_BENCH_ONLY, when it is set).
 fn compare(
     what: &str,
     ours: &[String],
@@ -102,7 +105,12 @@ fn compare(
     db: &Path,
     runs: u64,
     fresh: impl Fn(u64) -> Option<(Vec<String>, PathBuf)>,
-) -> Row {
+) -> Option<Row> {
+    if let Ok(only) = std::env::var("PANELKEEPER_BENCH_ONLY")
+        && !what.contains(&only)
+    {
+        return None;
+    }
     let cli = PathBuf::from(env!("CARGO_BIN_EXE_panelkeeper"));
     let sqlite3 = PathBuf::from("/usr/bin/sqlite3");
     let (mut a, mut b, mut am, mut bm) = (Vec::new(), Vec::new(), 0f64, 0f64);
@@ -134,7 +142,7 @@ fn compare(
         row.ours_mb,
         row.by_hand_mb
     );
-    row
+    Some(row)
 }
 
 fn main() {

@@ -498,9 +498,16 @@ pub async fn eligible(
     let screener = screener::get(panel, screener_name).await?;
     let rules = rules(panel).await?;
     let index = panel.index().await?;
+    let started = std::time::Instant::now();
     let mut report = evaluate(&index, &screener, &rules, at, options);
     drop(index);
+    let evaluated = started.elapsed();
     name_people(panel, &mut report).await?;
+    tracing::debug!(
+        evaluate_ms = evaluated.as_millis() as u64,
+        name_ms = (started.elapsed() - evaluated).as_millis() as u64,
+        "screener run"
+    );
     Ok(report)
 }
 
@@ -515,14 +522,17 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
         .collect();
     let mut known: HashMap<i64, (String, Option<String>, Option<String>)> =
         HashMap::with_capacity(ids.len());
+    let mut ids = ids;
+    // In id order the lookups walk the table's pages in order.
+    ids.sort_unstable();
     let mut conn = panel.pool().acquire().await?;
+    let mut rows = crate::db::bulk::Rows::prepare(
+        &mut conn,
+        "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
+         WHERE p.id IN (SELECT value FROM json_each(?))",
+    )
+    .await?;
     for chunk in ids.chunks(50_000) {
-        let mut rows = crate::db::bulk::Rows::prepare(
-            &mut conn,
-            "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
-             WHERE p.id IN (SELECT value FROM json_each(?))",
-        )
-        .await?;
         let list = serde_json::to_string(chunk).expect("ids serialise");
         rows.read(&[list.as_str().into()], |row| {
             known.insert(
@@ -536,6 +546,7 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
             Ok(())
         })?;
     }
+    drop(rows);
     for c in &mut report.eligible {
         if let Some((name, email, zone)) = known.remove(&c.id.0) {
             c.name = name;

@@ -148,20 +148,79 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Attributes<'a> {
     }
 }
 
+/// Reads a participant's canonical attributes (`{"k":"v",...}`, as
+/// stored: no spaces, text values) straight from the bytes, borrowing every
+/// name and value; `None` when the text needs more than that (an escape),
+/// for serde to read instead.
+fn plain_attributes(json: &str) -> Option<Vec<(&str, &str)>> {
+    let b = json.as_bytes();
+    let mut out = Vec::with_capacity(8);
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    if b.get(1) == Some(&b'}') {
+        return Some(out);
+    }
+    let text = |i: &mut usize| -> Option<&str> {
+        if b.get(*i) != Some(&b'"') {
+            return None;
+        }
+        let start = *i + 1;
+        let len = b[start..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[start + len] == b'\\' {
+            return None;
+        }
+        *i = start + len + 1;
+        json.get(start..start + len)
+    };
+    let mut i = 1;
+    loop {
+        let key = text(&mut i)?;
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        let value = text(&mut i)?;
+        out.push((key, value));
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
 impl PanelIndex {
     async fn load(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
+        // A scan reads each page once: a small page cache does as well as
+        // the connection's large one, which a million-person panel would
+        // otherwise fill (64 MiB) for nothing.
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA cache_size = -4096")
+            .execute(&mut *conn)
+            .await?;
         // One read transaction, so the revision and the rows agree; it
         // rolls back by itself if reading fails.
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let index = Self::read(&mut tx).await?;
-        tx.commit().await?;
-        Ok(index)
+        let read = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let index = Self::read(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, crate::Error>(index)
+        }
+        .await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {cache}")))
+            .execute(&mut *conn)
+            .await?;
+        read
     }
 
     /// Reads the snapshot. Every table is read a row at a time in place
     /// (`db::bulk`), never held whole: a million people take one pass each
     /// and about 120 bytes apiece.
     async fn read(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
+        let started = std::time::Instant::now();
         let revision = repo::revision(conn).await?;
         let mut index = PanelIndex {
             revision,
@@ -206,6 +265,9 @@ impl PanelIndex {
                 .fetch_one(&mut *conn)
                 .await?;
         index.people.reserve(count as usize);
+        // About six attributes a person: reserved once rather than doubled
+        // (a doubling holds the old array and the new one at once).
+        index.attributes.reserve(count as usize * 6);
         let mut value_ids: Vec<HashMap<String, u32>> = Vec::new();
         let mut ids: Vec<(u32, u32)> = Vec::new();
         {
@@ -227,10 +289,17 @@ impl PanelIndex {
             } = &mut index;
             rows.read(&[], |row| {
                 let json = row.text(3).unwrap_or("{}");
-                let parsed: Attributes<'_> =
-                    serde_json::from_str(json).unwrap_or(Attributes(Vec::new()));
+                let parsed: Vec<(Cow<'_, str>, Cow<'_, str>)> = match plain_attributes(json) {
+                    Some(pairs) => pairs
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+                        .collect(),
+                    None => serde_json::from_str::<Attributes<'_>>(json)
+                        .map(|a| a.0)
+                        .unwrap_or_default(),
+                };
                 ids.clear();
-                for (key, value) in &parsed.0 {
+                for (key, value) in &parsed {
                     let k = match key_ids.get(key.as_ref()) {
                         Some(&k) => k,
                         None => {
@@ -284,6 +353,7 @@ impl PanelIndex {
         }
         drop(value_ids);
         index.attributes.shrink_to_fit();
+        let people_read = started.elapsed();
 
         // Contact events and bookings, each in participant order, matched
         // to the people as they come.
@@ -340,6 +410,11 @@ impl PanelIndex {
         }
         index.events.shrink_to_fit();
         index.bookings.shrink_to_fit();
+        tracing::debug!(
+            people_ms = people_read.as_millis() as u64,
+            history_ms = (started.elapsed() - people_read).as_millis() as u64,
+            "panel index read"
+        );
         Ok(index)
     }
 
@@ -451,5 +526,23 @@ impl PanelIndex {
             .take_while(|(_, when)| *when <= now)
             .last()
             .map(|(_, when)| *when)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_attributes_are_read_in_place_and_escapes_left_to_serde() {
+        assert_eq!(
+            plain_attributes(r#"{"age_band":"25-34","région":"EU"}"#),
+            Some(vec![("age_band", "25-34"), ("région", "EU")])
+        );
+        assert_eq!(plain_attributes("{}"), Some(vec![]));
+        assert_eq!(plain_attributes(r#"{"quote":"5\" screen"}"#), None);
+        assert_eq!(plain_attributes(r#"{"n":5}"#), None);
+        let escaped: Attributes<'_> = serde_json::from_str(r#"{"quote":"5\" screen"}"#).unwrap();
+        assert_eq!(escaped.0[0].1, "5\" screen");
     }
 }

@@ -878,9 +878,10 @@ async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<ExitCod
                     );
                 }
                 out!(
-                    "{}-{} of {}",
+                    "{}-{} of {}{}",
                     page.offset + (!page.items.is_empty()) as u32,
                     page.offset + page.items.len() as u32,
+                    if page.total_capped { "more than " } else { "" },
                     page.total
                 );
             }

@@ -1033,3 +1033,148 @@ async fn stored_emails_are_folded_again_when_an_older_panel_opens() {
         full.id
     );
 }
+
+/// Every page of a listing, read as a person pages through it.
+async fn every_page(panel: &panelkeeper::Panel, query: &ParticipantQuery) -> (Vec<i64>, u32, bool) {
+    let mut ids = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = participants::list(
+            panel,
+            &ParticipantQuery {
+                limit: 700,
+                offset,
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+        ids.extend(page.items.iter().map(|r| r.id.0));
+        if page.items.len() < 700 {
+            return (ids, page.total, page.total_capped);
+        }
+        offset += 700;
+    }
+}
+
+#[tokio::test]
+async fn search_and_counts_find_what_reading_every_row_finds() {
+    use sqlx::Connection;
+    let t = panel().await;
+    panelkeeper::demo::generate(&t.panel, 3_000, 5)
+        .await
+        .unwrap();
+    // People in every state, and text that changes after it was indexed.
+    for id in (1..3_000).step_by(97) {
+        participants::set_opted_out(&t.panel, participants::ParticipantId(id), true)
+            .await
+            .unwrap();
+    }
+    for id in (2..3_000).step_by(89) {
+        participants::set_do_not_contact(&t.panel, participants::ParticipantId(id), true)
+            .await
+            .unwrap();
+    }
+    for id in (3..3_000).step_by(301) {
+        privacy::erase(
+            &t.panel,
+            participants::ParticipantId(id),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let renamed = participants::ParticipantId(4);
+    let email = participants::get(&t.panel, renamed)
+        .await
+        .unwrap()
+        .email
+        .unwrap();
+    participants::update(
+        &t.panel,
+        renamed,
+        &person("Zofia Quillfeather", &email, &[]),
+    )
+    .await
+    .unwrap();
+    participants::create(&t.panel, &person("Ann_a 100%", "odd%name@example.com", &[]))
+        .await
+        .unwrap();
+
+    let mut file = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        t.dir.path().join("panel.db").display()
+    ))
+    .await
+    .unwrap();
+    let statuses = [
+        (StatusFilter::All, "erased_at IS NULL"),
+        (
+            StatusFilter::Contactable,
+            "erased_at IS NULL AND opted_out_at IS NULL AND do_not_contact = 0",
+        ),
+        (
+            StatusFilter::OptedOut,
+            "erased_at IS NULL AND opted_out_at IS NOT NULL",
+        ),
+        (
+            StatusFilter::DoNotContact,
+            "erased_at IS NULL AND do_not_contact = 1",
+        ),
+        (StatusFilter::Erased, "erased_at IS NOT NULL"),
+    ];
+    let searches = [
+        None,
+        Some("an"),
+        Some("ander"),
+        Some("example.net"),
+        Some("zzqx"),
+        Some("quill"),
+        Some("QUILLFEATHER zofia"),
+        Some("ann_a"),
+        Some("100%"),
+        Some("a 9"),
+        Some("+4"),
+        Some("*"),
+        Some("[a"),
+        Some("zq"),
+        Some("łukasz"),
+    ];
+    for (status, rule) in statuses {
+        for search in searches {
+            let words: Vec<String> = search
+                .map(|s| {
+                    s.split_whitespace()
+                        .map(|w| panelkeeper::participants::fields::fold(w))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut sql = format!("SELECT id FROM participants WHERE {rule}");
+            for _ in &words {
+                sql.push_str(" AND instr(search_text, ?) > 0");
+            }
+            sql.push_str(" ORDER BY sort_name, id");
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for w in &words {
+                q = q.bind(w);
+            }
+            let expected = q.fetch_all(&mut file).await.unwrap();
+            let query = ParticipantQuery {
+                search: search.map(str::to_string),
+                status,
+                ..Default::default()
+            };
+            let (found, total, capped) = every_page(&t.panel, &query).await;
+            assert_eq!(found, expected, "{status:?} {search:?}");
+            if expected.len() > participants::COUNT_CAP as usize && search.is_some() {
+                assert!(
+                    capped && total == participants::COUNT_CAP,
+                    "{status:?} {search:?}"
+                );
+            } else {
+                assert!(!capped, "{status:?} {search:?}");
+                assert_eq!(total as usize, expected.len(), "{status:?} {search:?}");
+            }
+        }
+    }
+}

@@ -306,6 +306,9 @@ pub struct ParticipantRow {
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantPage {
     pub total: u32,
+    /// More than `total` match: a search or filter counts its matches up
+    /// to a cap, so that no page reads the whole panel to count it.
+    pub total_capped: bool,
     pub offset: u32,
     pub items: Vec<ParticipantRow>,
 }

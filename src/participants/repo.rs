@@ -442,7 +442,45 @@ pub(crate) async fn set_do_not_contact(
     touch(conn).await
 }
 
-fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
+/// How far a list counts the people who match a search or filter before it
+/// says "more than": counting further reads the whole panel, and no one
+/// pages through a thousand people to find one.
+pub const COUNT_CAP: u32 = 1_000;
+
+/// The search's words, folded as the stored text is.
+fn search_words(query: &ParticipantQuery) -> Vec<String> {
+    query
+        .search
+        .as_deref()
+        .map(|s| {
+            fields::fold(s)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The words the trigram index can find: three characters or more, none
+/// of them a GLOB wildcard. The others are checked on the rows it finds.
+fn indexed_words(words: &[String]) -> Vec<&str> {
+    words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| w.chars().count() >= 3 && !w.contains(['*', '?', '[']))
+        .collect()
+}
+
+/// `s.search_text` holds every one of these words, which the trigram index
+/// answers.
+fn push_globs(q: &mut QueryBuilder<Sqlite>, words: &[&str]) {
+    for word in words {
+        q.push(" AND s.search_text GLOB ")
+            .push_bind(format!("*{word}*"));
+    }
+}
+
+fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery, words: &[String]) {
     q.push(" WHERE ");
     q.push(match query.status {
         StatusFilter::All => "p.erased_at IS NULL",
@@ -453,16 +491,14 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
         StatusFilter::DoNotContact => "p.erased_at IS NULL AND p.do_not_contact = 1",
         StatusFilter::Erased => "p.erased_at IS NOT NULL",
     });
-    if let Some(search) = &query.search {
-        for word in fields::fold(search).split_whitespace() {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            q.push(" AND p.search_text LIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
-        }
+    for word in words {
+        let escaped = word
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(" AND p.search_text LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
     }
     // Attributes and tags are canonical JSON in which every `"` inside a
     // string is escaped, so `"key":"value"` (or `"tag"`) occurs in the text
@@ -484,22 +520,83 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, query: &ParticipantQuery) {
     }
 }
 
+/// How many people a status filter shows, from the counts every write
+/// keeps current.
+async fn status_count(conn: &mut SqliteConnection, status: StatusFilter) -> Result<u32> {
+    let row = sqlx::query(
+        "SELECT live, contactable, opted_out, do_not_contact, erased \
+         FROM participant_counts WHERE id = 1",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let n: i64 = row.get(match status {
+        StatusFilter::All => 0,
+        StatusFilter::Contactable => 1,
+        StatusFilter::OptedOut => 2,
+        StatusFilter::DoNotContact => 3,
+        StatusFilter::Erased => 4,
+    });
+    Ok(n.max(0) as u32)
+}
+
 /// One page of participants, in name order (accents and case folded, so
-/// Łukasz sorts with the Ls), and the number that match.
+/// Łukasz sorts with the Ls), and how many match: exactly for a status
+/// filter alone, and up to [`COUNT_CAP`] for a search or other filter.
+///
+/// A search that the trigram index narrows to a few people reads just
+/// them and sorts them; one that matches many walks the name order and
+/// stops at the page, which is quick because matches are close together.
 pub(crate) async fn list(
     conn: &mut SqliteConnection,
     query: &ParticipantQuery,
 ) -> Result<ParticipantPage> {
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM participants p");
-    push_filters(&mut count, query);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    let words = search_words(query);
+    let indexed = indexed_words(&words);
+    let filtered = !words.is_empty()
+        || query.tag.as_deref().is_some_and(|t| !t.trim().is_empty())
+        || !query.attributes.is_empty();
+
+    let (total, total_capped, few) = if !filtered {
+        (status_count(conn, query.status).await?, false, false)
+    } else {
+        // With words the index answers, it leads and the rows it finds are
+        // checked; the count stops at the cap either way.
+        let mut count = QueryBuilder::<Sqlite>::new(if indexed.is_empty() {
+            "SELECT count(*) FROM (SELECT 1 FROM participants p"
+        } else {
+            "SELECT count(*) FROM (SELECT 1 FROM participants_search s \
+             CROSS JOIN participants p ON p.id = s.rowid"
+        });
+        push_filters(&mut count, query, &words);
+        push_globs(&mut count, &indexed);
+        count
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP as i64 + 1)
+            .push(")");
+        let n: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+        let capped = n > COUNT_CAP as i64;
+        (n.min(COUNT_CAP as i64) as u32, capped, !capped)
+    };
 
     let mut q = QueryBuilder::<Sqlite>::new(
         "SELECT p.id, p.name, p.email, p.time_zone, p.language, p.opted_out_at IS NOT NULL, \
          p.do_not_contact, p.erased_at IS NOT NULL, p.tags FROM participants p",
     );
-    push_filters(&mut q, query);
-    q.push(" ORDER BY p.sort_name, p.id LIMIT ")
+    push_filters(&mut q, query, &words);
+    if few {
+        // Read the few people who match (those the index finds, when it
+        // can) and sort them, rather than walk the whole name order
+        // looking for them.
+        if !indexed.is_empty() {
+            q.push(" AND p.id IN (SELECT s.rowid FROM participants_search s WHERE 1");
+            push_globs(&mut q, &indexed);
+            q.push(")");
+        }
+        q.push(" ORDER BY +p.sort_name, p.id");
+    } else {
+        q.push(" ORDER BY p.sort_name, p.id");
+    }
+    q.push(" LIMIT ")
         .push_bind(query.limit.clamp(1, 1000) as i64)
         .push(" OFFSET ")
         .push_bind(query.offset as i64);
@@ -519,7 +616,8 @@ pub(crate) async fn list(
         })
         .collect();
     Ok(ParticipantPage {
-        total: total as u32,
+        total,
+        total_capped,
         offset: query.offset,
         items,
     })

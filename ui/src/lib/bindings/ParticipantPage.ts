@@ -4,4 +4,9 @@ import type { ParticipantRow } from "./ParticipantRow";
 /**
  * A page of participants and how many match in all.
  */
-export type ParticipantPage = { total: number, offset: number, items: Array<ParticipantRow>, };
+export type ParticipantPage = { total: number, 
+/**
+ * More than `total` match: a search or filter counts its matches up
+ * to a cap, so that no page reads the whole panel to count it.
+ */
+totalCapped: boolean, offset: number, items: Array<ParticipantRow>, };

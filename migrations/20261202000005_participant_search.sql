@@ -13,18 +13,25 @@ CREATE VIRTUAL TABLE participants_search USING fts5(
 INSERT INTO participants_search (participants_search, rank) VALUES ('secure-delete', 1);
 INSERT INTO participants_search (participants_search) VALUES ('rebuild');
 
+-- The index is brought up to date once per transaction, however many people
+-- it wrote (participants::touch): one statement indexes a whole import,
+-- where a row at a time would write a segment of the index for each. Until
+-- then, this table holds who changed and the text the index still has.
+CREATE TABLE participants_search_pending (
+    id           INTEGER PRIMARY KEY,
+    indexed_text TEXT -- what the index holds for this person; NULL: nothing
+);
 CREATE TRIGGER participants_search_insert AFTER INSERT ON participants BEGIN
-    INSERT INTO participants_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+    INSERT OR IGNORE INTO participants_search_pending (id, indexed_text) VALUES (NEW.id, NULL);
 END;
 CREATE TRIGGER participants_search_delete AFTER DELETE ON participants BEGIN
-    INSERT INTO participants_search (participants_search, rowid, search_text)
-        VALUES ('delete', OLD.id, OLD.search_text);
+    INSERT OR IGNORE INTO participants_search_pending (id, indexed_text)
+        VALUES (OLD.id, OLD.search_text);
 END;
 CREATE TRIGGER participants_search_update AFTER UPDATE OF search_text ON participants
     WHEN OLD.search_text IS NOT NEW.search_text BEGIN
-    INSERT INTO participants_search (participants_search, rowid, search_text)
-        VALUES ('delete', OLD.id, OLD.search_text);
-    INSERT INTO participants_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+    INSERT OR IGNORE INTO participants_search_pending (id, indexed_text)
+        VALUES (OLD.id, OLD.search_text);
 END;
 
 -- How many people each status filter shows, kept current by every write in

@@ -1061,21 +1061,51 @@ async fn every_page(panel: &panelkeeper::Panel, query: &ParticipantQuery) -> (Ve
 async fn search_and_counts_find_what_reading_every_row_finds() {
     use sqlx::Connection;
     let t = panel().await;
-    panelkeeper::demo::generate(&t.panel, 3_000, 5)
+    // A panel loaded in bulk, then a smaller import that renames one
+    // person and adds another, written a row at a time.
+    let mut csv = Vec::new();
+    panelkeeper::demo::write_csv(6_000, 5, &mut csv).unwrap();
+    let import = |name: &'static str, bytes: Vec<u8>| {
+        let panel = t.panel.clone();
+        async move {
+            participants::import::import_bytes(&panel, name, None, &bytes, &|_| {})
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(import("demo.csv", csv).await.created, 6_000);
+    let tenth = participants::get(&t.panel, participants::ParticipantId(10))
         .await
+        .unwrap()
+        .email
         .unwrap();
+    let r = import(
+        "more.csv",
+        format!("Name,Email\nQuentin Zebrafish,{tenth}\nXavier Quokka,xq@example.com\n")
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!((r.created, r.updated), (1, 1));
+    for word in ["zebrafish", "quokka", "horvat"] {
+        let query = ParticipantQuery {
+            search: Some(word.into()),
+            ..Default::default()
+        };
+        let (found, _, _) = every_page(&t.panel, &query).await;
+        assert!(!found.is_empty(), "{word} is found straight after the import");
+    }
     // People in every state, and text that changes after it was indexed.
-    for id in (1..3_000).step_by(97) {
+    for id in (1..6_000).step_by(97) {
         participants::set_opted_out(&t.panel, participants::ParticipantId(id), true)
             .await
             .unwrap();
     }
-    for id in (2..3_000).step_by(89) {
+    for id in (2..6_000).step_by(89) {
         participants::set_do_not_contact(&t.panel, participants::ParticipantId(id), true)
             .await
             .unwrap();
     }
-    for id in (3..3_000).step_by(301) {
+    for id in (3..6_000).step_by(301) {
         privacy::erase(
             &t.panel,
             participants::ParticipantId(id),

@@ -1181,12 +1181,14 @@ async fn write_chunk(
             None => new.push(columns),
         }
     }
+    let mut bulk = bulk;
     if !new.is_empty() {
-        if let Some(bulk) = bulk.filter(|b| b.load.is_none()) {
+        if let Some(bulk) = bulk.as_deref_mut().filter(|b| b.load.is_none()) {
             bulk.load = Some(repo::BulkLoad::start(conn).await?);
         }
-        repo::insert_many(conn, &new, now).await?;
+        repo::insert_rows(conn, &new, now).await?;
     }
+    let loading = bulk.is_some_and(|b| b.load.is_some());
     let (mut updated, mut unchanged) = (0, 0);
     let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
     let stored: HashMap<ParticipantId, repo::StoredColumns> = repo::stored_columns(conn, &ids)
@@ -1211,9 +1213,13 @@ async fn write_chunk(
         if current.as_ref() == Some(&merged) {
             unchanged += 1;
         } else {
-            repo::update(conn, id, &merged, now).await?;
+            repo::update_row(conn, id, &merged, now).await?;
             updated += 1;
         }
+    }
+    // A load into an empty panel indexes everyone once, at its end.
+    if !loading && (updated > 0 || !new.is_empty()) {
+        repo::touch(conn).await?;
     }
     Ok((new.len() as u32, updated, unchanged))
 }

@@ -28,11 +28,29 @@ const MAX_BINDS: usize = 32_000;
 const INSERT_BATCH: usize = 2_000;
 
 /// Raises the recruitment revision inside the caller's transaction, so the
-/// in-memory panel index rebuilds once the change commits.
+/// in-memory panel index rebuilds once the change commits, and brings the
+/// search index up to date. Every write to a participant ends with it.
 pub(crate) async fn touch(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query("UPDATE revisions SET revision = revision + 1 WHERE domain = 'recruitment'")
         .execute(&mut *conn)
         .await?;
+    index_search_text(conn).await
+}
+
+/// Brings the search index up to date with the people this transaction
+/// wrote, in one statement for all of them: the old text out, the new in.
+async fn index_search_text(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO participants_search (participants_search, rowid, search_text) \
+             SELECT 'delete', id, indexed_text FROM participants_search_pending \
+             WHERE indexed_text IS NOT NULL; \
+         INSERT INTO participants_search (rowid, search_text) \
+             SELECT p.id, p.search_text FROM participants_search_pending q \
+             JOIN participants p ON p.id = q.id; \
+         DELETE FROM participants_search_pending;",
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -245,9 +263,21 @@ pub(crate) async fn check_email_free(
 
 /// Inserts new participants with consecutive ids after the largest one. The
 /// caller holds a write transaction (`BEGIN IMMEDIATE`), so no other writer
-/// can take the same ids. Rows are bound in place through SQLite's own
-/// interface (`crate::db::bulk`), a batch at a time.
+/// can take the same ids.
 pub(crate) async fn insert_many(
+    conn: &mut SqliteConnection,
+    people: &[Columns<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<ParticipantId>> {
+    let ids = insert_rows(conn, people, now).await?;
+    touch(conn).await?;
+    Ok(ids)
+}
+
+/// [`insert_many`] for a caller that writes more before it [`touch`]es:
+/// rows are bound in place through SQLite's own interface
+/// (`crate::db::bulk`), a batch at a time.
+pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     people: &[Columns<'_>],
     now: DateTime<Utc>,
@@ -285,7 +315,6 @@ pub(crate) async fn insert_many(
             ])?;
         }
     }
-    touch(conn).await?;
     Ok((0..people.len() as i64)
         .map(|i| ParticipantId(first + i))
         .collect())
@@ -345,7 +374,7 @@ impl BulkLoad {
                 .execute(&mut *conn)
                 .await?;
         }
-        Ok(())
+        touch(conn).await
     }
 }
 
@@ -368,6 +397,17 @@ async fn not_writable(conn: &mut SqliteConnection, id: ParticipantId) -> Error {
 
 /// Replaces a participant's fields, attributes and tags.
 pub(crate) async fn update(
+    conn: &mut SqliteConnection,
+    id: ParticipantId,
+    p: &ValidParticipant,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    update_row(conn, id, p, now).await?;
+    touch(conn).await
+}
+
+/// [`update`] for a caller that writes more before it [`touch`]es.
+pub(crate) async fn update_row(
     conn: &mut SqliteConnection,
     id: ParticipantId,
     p: &ValidParticipant,
@@ -397,7 +437,7 @@ pub(crate) async fn update(
     if done.rows_affected() == 0 {
         return Err(not_writable(conn, id).await);
     }
-    touch(conn).await
+    Ok(())
 }
 
 /// Sets or clears a participant's opt-out.

@@ -1092,7 +1092,10 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
             ..Default::default()
         };
         let (found, _, _) = every_page(&t.panel, &query).await;
-        assert!(!found.is_empty(), "{word} is found straight after the import");
+        assert!(
+            !found.is_empty(),
+            "{word} is found straight after the import"
+        );
     }
     // People in every state, and text that changes after it was indexed.
     for id in (1..6_000).step_by(97) {

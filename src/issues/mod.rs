@@ -302,17 +302,20 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
         _ => None,
     };
     let now = panel.now();
-    // Open first, then by the next due time.
+    // Open first, then by the next due time: the page is chosen from the
+    // issues alone, and only its issues are read in full.
     let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT json_group_array(json(issue) ORDER BY open DESC, next_due, id) FROM ( \
-           SELECT {ISSUE_JSON} AS issue, i.id, i.status IN ('open', 'contacted') AS open, \
-             CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
-               AS next_due \
-           FROM {FROM} WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
-           AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
-           AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
-                ((i.status = 'open' AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
-           ORDER BY open DESC, next_due, i.id LIMIT ?7)"
+           SELECT {ISSUE_JSON} AS issue, k.id, k.open, k.next_due FROM ( \
+             SELECT i.id, i.status IN ('open', 'contacted') AS open, \
+               CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
+                 AS next_due \
+             FROM issues i WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
+             AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
+             AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
+                  ((i.status = 'open' AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
+             ORDER BY open DESC, next_due, i.id LIMIT ?7) k \
+           CROSS JOIN {FROM} WHERE i.id = k.id)"
     )))
     .bind(owner.map(|o| o.0))
     .bind(query.status.map(IssueStatus::as_str))

@@ -25,7 +25,8 @@ use crate::participants::fields::check_text;
 use crate::{Error, Panel, Result, TimeZone};
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
-use staff::StaffId;
+use staff::{Staff, StaffId};
+use std::collections::HashMap;
 
 /// The instant a wall-clock time in `zone` names, or why it names none or two.
 pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>> {
@@ -213,19 +214,50 @@ const COLUMNS: &str = "s.id, s.uid, s.study, s.title, s.starts_at, s.ends_at, s.
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.attendance IN ('attended', 'late')) AS n_attended, \
     (SELECT count(*) FROM session_participants r WHERE r.session = s.id AND r.attendance = 'no_show') AS n_no_shows";
 
-async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Session> {
+/// The staff a list of sessions names (moderators and observers), read
+/// once for the whole list.
+struct Names {
+    staff: HashMap<StaffId, Staff>,
+    observers: HashMap<i64, Vec<StaffId>>,
+}
+
+impl Names {
+    /// Every staff member, and the observers of one session or of all.
+    async fn read(conn: &mut SqliteConnection, session: Option<i64>) -> Result<Names> {
+        let staff = staff::all_in(conn).await?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT session, staff FROM session_observers \
+             WHERE ?1 IS NULL OR session = ?1 ORDER BY session, staff",
+        )
+        .bind(session)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut observers: HashMap<i64, Vec<StaffId>> = HashMap::new();
+        for (session, who) in rows {
+            observers.entry(session).or_default().push(StaffId(who));
+        }
+        Ok(Names { staff, observers })
+    }
+
+    fn staff(&self, id: StaffId) -> Result<Staff> {
+        self.staff
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("staff member", id))
+    }
+}
+
+fn session_from(names: &Names, row: &SqliteRow) -> Result<Session> {
     let id: i64 = row.get("id");
     let zone = TimeZone::stored(row.get("time_zone"), &format!("session {id}"))?;
     let starts_at = instant(row.get("starts_at"));
-    let observer_ids: Vec<i64> =
-        sqlx::query_scalar("SELECT staff FROM session_observers WHERE session = ? ORDER BY staff")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut observers = Vec::new();
-    for o in observer_ids {
-        observers.push(staff::get_in(conn, StaffId(o)).await?);
-    }
+    let observers = names
+        .observers
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .map(|o| names.staff(*o))
+        .collect::<Result<Vec<_>>>()?;
     let count = |name: &str| row.get::<i64, _>(name) as u32;
     Ok(Session {
         id: SessionId(id),
@@ -237,7 +269,7 @@ async fn session_from(conn: &mut SqliteConnection, row: &SqliteRow) -> Result<Se
         local_start: starts_at.with_timezone(&zone.tz()).naive_local(),
         time_zone: zone,
         place: row.get("place"),
-        moderator: staff::get_in(conn, StaffId(row.get("moderator"))).await?,
+        moderator: names.staff(StaffId(row.get("moderator")))?,
         observers,
         seats: row.get::<i64, _>("seats") as u32,
         over_recruit: row.get::<i64, _>("over_recruit") as u32,
@@ -273,7 +305,8 @@ pub(crate) async fn get_in(conn: &mut SqliteConnection, id: SessionId) -> Result
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| Error::not_found("session", id))?;
-    session_from(conn, &row).await
+    let names = Names::read(conn, Some(id.0)).await?;
+    session_from(&names, &row)
 }
 
 /// One session.
@@ -296,11 +329,8 @@ pub async fn list(panel: &Panel, query: &SessionQuery) -> Result<Vec<Session>> {
     .bind(query.limit.unwrap_or(500).clamp(1, 5000))
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(session_from(&mut conn, row).await?);
-    }
-    Ok(out)
+    let names = Names::read(&mut conn, None).await?;
+    rows.iter().map(|row| session_from(&names, row)).collect()
 }
 
 /// A session and its roster.

@@ -115,6 +115,16 @@ pub async fn list(panel: &Panel) -> Result<Vec<Staff>> {
     Ok(rows.iter().map(staff_from).collect())
 }
 
+/// Every staff member by id, for a list that names many (a team is small).
+pub(crate) async fn all_in(
+    conn: &mut SqliteConnection,
+) -> Result<std::collections::HashMap<StaffId, Staff>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM staff")))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(staff_from).map(|s| (s.id, s)).collect())
+}
+
 /// One staff member.
 pub async fn get(panel: &Panel, id: StaffId) -> Result<Staff> {
     let mut conn = panel.pool().acquire().await?;

@@ -31,7 +31,7 @@ use crate::{Error, Panel, Result, settings};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 const LEVELS_KEY: &str = "service_levels";
 
@@ -551,85 +551,125 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
         overdue: overdue as u32,
         escalations: 0,
     };
-    for chunk in due.chunks(500) {
+    for chunk in due.chunks(TICK_BATCH) {
         let mut tx = panel.write().await?;
-        for &id in chunk {
-            let id = IssueId(id);
-            let issue = get_in(&mut tx, id, now).await?;
-            let owner = match issue.owner {
-                Some(o) => Some(staff::get_in(&mut tx, o).await?),
-                None => None,
-            };
-            let session = sessions::get_in(&mut tx, issue.session).await?;
-            let mut to: Vec<Staff> = Vec::new();
-            if let Some(lead) = owner.as_ref().and_then(|o| o.lead) {
-                to.push(staff::get_in(&mut tx, lead).await?);
-            }
-            let owner_id = owner.as_ref().map(|o| o.id);
-            if owner_id != Some(session.moderator.id)
-                && !to.iter().any(|s| s.id == session.moderator.id)
-            {
-                to.push(session.moderator.clone());
-            }
-            if to.is_empty() {
-                // Nobody above the owner: the owner hears of it again.
-                to.extend(owner.clone());
-            }
-            let n: i64 = sqlx::query_scalar("UPDATE issues SET escalations = escalations + 1, last_escalated_at = ? WHERE id = ? RETURNING escalations")
-                .bind(millis(now))
-                .bind(id.0)
-                .fetch_one(&mut *tx)
-                .await?;
-            let (due, what) = issue.next_due();
-            for recipient in &to {
-                let body = templates::render(&Template::Escalation(templates::Escalation {
-                    recipient_name: recipient.name.clone(),
-                    owner_name: owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
-                    summary: issue.summary.clone(),
-                    participant_name: issue.participant_name.clone(),
-                    due_what: what.to_string(),
-                    due_at: due,
-                    zone: recipient.time_zone.clone().unwrap_or_else(|| "UTC".into()),
-                }))?;
-                mail::enqueue(
-                    &mut tx,
-                    now,
-                    &NewMessage {
-                        kind: MessageKind::Escalation,
-                        to: Email::parse(&recipient.email)?,
-                        to_name: recipient.name.clone(),
-                        reply_to: owner.as_ref().and_then(|o| Email::parse(&o.email).ok()),
-                        from_name: None,
-                        body,
-                        headers: BTreeMap::new(),
-                        attachments: Vec::new(),
-                        not_before: now,
-                        topic: Some(topic(
-                            id,
-                            &format!("escalation/{}/{n}/{}", millis(due), recipient.id),
-                        )),
-                    },
-                )
-                .await?;
-                report.escalations += 1;
-            }
-            let names: Vec<&str> = to.iter().map(|s| s.name.as_str()).collect();
-            event(
-                &mut tx,
-                id,
-                now,
-                None,
-                "escalated",
-                json!({"to": names, "due": what, "count": n}),
-            )
-            .await?;
-        }
+        report.escalations += escalate(&mut tx, chunk, now).await?;
         tx.commit().await?;
     }
     if report.escalations > 0 {
         panel.wake_mail();
     }
     Ok(report)
+}
+
+/// Issues escalated per transaction by a tick: each batch is read, counted,
+/// rendered and queued in a handful of statements.
+const TICK_BATCH: usize = 2_000;
+
+/// Escalates these issues in the caller's transaction, and says how many
+/// messages it queued.
+async fn escalate(tx: &mut SqliteConnection, ids: &[i64], now: DateTime<Utc>) -> Result<u32> {
+    let ids_json = serde_json::to_string(ids).expect("ids serialise");
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT json_group_array(json({ISSUE_JSON}) ORDER BY i.id) FROM {FROM} \
+         WHERE i.id IN (SELECT value FROM json_each(?))"
+    )))
+    .bind(&ids_json)
+    .fetch_one(&mut *tx)
+    .await?;
+    let issues = serde_json::from_str::<Vec<IssueJson>>(&json)
+        .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
+        .into_iter()
+        .map(|i| i.issue(now))
+        .collect::<Result<Vec<Issue>>>()?;
+    let rounds: HashMap<i64, i64> = sqlx::query_as(
+        "UPDATE issues SET escalations = escalations + 1, last_escalated_at = ?1, updated_at = ?1 \
+         WHERE id IN (SELECT value FROM json_each(?2)) RETURNING id, escalations",
+    )
+    .bind(millis(now))
+    .bind(&ids_json)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let team = staff::all_in(tx).await?;
+    let member = |id: StaffId| {
+        team.get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("staff member", id))
+    };
+    let mut moderators: HashMap<SessionId, Staff> = HashMap::new();
+    let mut messages = Vec::new();
+    let mut events = Vec::with_capacity(issues.len());
+    for issue in &issues {
+        let owner = issue.owner.map(member).transpose()?;
+        let moderator = match moderators.get(&issue.session) {
+            Some(m) => m.clone(),
+            None => {
+                let m = sessions::get_in(tx, issue.session).await?.moderator;
+                moderators.insert(issue.session, m.clone());
+                m
+            }
+        };
+        let mut to: Vec<Staff> = Vec::new();
+        if let Some(lead) = owner.as_ref().and_then(|o| o.lead) {
+            to.push(member(lead)?);
+        }
+        let owner_id = owner.as_ref().map(|o| o.id);
+        if owner_id != Some(moderator.id) && !to.iter().any(|s| s.id == moderator.id) {
+            to.push(moderator);
+        }
+        if to.is_empty() {
+            // Nobody above the owner: the owner hears of it again.
+            to.extend(owner.clone());
+        }
+        let n = rounds
+            .get(&issue.id.0)
+            .copied()
+            .ok_or_else(|| Error::not_found("issue", issue.id))?;
+        let (due, what) = issue.next_due();
+        for recipient in &to {
+            let body = templates::render(&Template::Escalation(templates::Escalation {
+                recipient_name: recipient.name.clone(),
+                owner_name: owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+                summary: issue.summary.clone(),
+                participant_name: issue.participant_name.clone(),
+                due_what: what.to_string(),
+                due_at: due,
+                zone: recipient.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+            }))?;
+            messages.push(NewMessage {
+                kind: MessageKind::Escalation,
+                to: Email::parse(&recipient.email)?,
+                to_name: recipient.name.clone(),
+                reply_to: owner.as_ref().and_then(|o| Email::parse(&o.email).ok()),
+                from_name: None,
+                body,
+                headers: BTreeMap::new(),
+                attachments: Vec::new(),
+                not_before: now,
+                topic: Some(topic(
+                    issue.id,
+                    &format!("escalation/{}/{n}/{}", millis(due), recipient.id),
+                )),
+            });
+        }
+        let names: Vec<&str> = to.iter().map(|s| s.name.as_str()).collect();
+        events.push(json!([
+            issue.id.0,
+            json!({"to": names, "due": what, "count": n}).to_string()
+        ]));
+    }
+    mail::enqueue_many(tx, now, &messages).await?;
+    sqlx::query(
+        "INSERT INTO issue_events (issue, at, actor, kind, detail) \
+         SELECT value ->> 0, ?, NULL, 'escalated', value ->> 1 FROM json_each(?)",
+    )
+    .bind(millis(now))
+    .bind(serde_json::Value::Array(events).to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(messages.len() as u32)
 }
 
 /// The notes around the one an issue came from, for the owner's mail.

@@ -21,6 +21,7 @@ pub use model::{
     OutboxMessage, OutboxPage, OutboxQuery, Rendered, Status,
 };
 
+use crate::db::bulk::{self, Value};
 use crate::db::{instant, millis};
 use crate::participants::fields::Email;
 use crate::{Error, Panel, Result};
@@ -62,15 +63,13 @@ fn check_header_name(name: &str) -> Result<()> {
     }
 }
 
-/// Stores `message` in the outbox inside the caller's transaction `conn`,
-/// and returns its id. The message is sent by the worker once the
-/// transaction commits and `not_before` has passed; call
-/// [`Panel::wake_mail`] after the commit so a running worker looks at once.
-pub async fn enqueue(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-    message: &NewMessage,
-) -> Result<MessageId> {
+/// A message checked and put in the form it is stored in.
+struct Stored {
+    headers: String,
+    subject: String,
+}
+
+fn checked(message: &NewMessage) -> Result<Stored> {
     for name in message.headers.keys() {
         check_header_name(name)?;
     }
@@ -93,48 +92,71 @@ pub async fn enqueue(
                 Error::invalid("attachment type", &a.content_type, "is not a MIME type")
             })?;
     }
-    let sender_domain: Option<String> = sqlx::query_scalar(
+    Ok(Stored {
+        headers: serde_json::to_string(&headers).expect("headers serialise"),
+        subject,
+    })
+}
+
+/// The domain of this panel's Message-IDs: the sender's, once it is set.
+async fn message_id_domain(conn: &mut SqliteConnection) -> Result<String> {
+    let sender: Option<String> = sqlx::query_scalar(
         "SELECT json_extract(value, '$.fromAddress') FROM settings WHERE key = 'smtp'",
     )
     .fetch_optional(&mut *conn)
     .await?
     .flatten();
-    let domain = sender_domain
+    Ok(sender
         .as_deref()
         .and_then(|a| a.rsplit_once('@'))
         .map(|(_, d)| d.to_ascii_lowercase())
-        .unwrap_or_else(|| "panelkeeper.invalid".to_string());
+        .unwrap_or_else(|| "panelkeeper.invalid".to_string()))
+}
+
+fn message_id(now: DateTime<Utc>, domain: &str) -> Result<String> {
     let mut token = [0u8; 12];
     getrandom::fill(&mut token).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
-    let message_id = format!(
+    Ok(format!(
         "<{}.{}@{domain}>",
         now.timestamp_millis(),
         hex::encode(token)
-    );
+    ))
+}
 
+const INSERT: &str = "INSERT INTO outbox (kind, recipient, recipient_name, reply_to, from_name, \
+     subject, body_text, body_html, headers, message_id, not_before, next_attempt_at, \
+     created_at, updated_at, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Stores `message` in the outbox inside the caller's transaction `conn`,
+/// and returns its id. The message is sent by the worker once the
+/// transaction commits and `not_before` has passed; call
+/// [`Panel::wake_mail`] after the commit so a running worker looks at once.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    message: &NewMessage,
+) -> Result<MessageId> {
+    let stored = checked(message)?;
+    let domain = message_id_domain(conn).await?;
     let not_before = millis(message.not_before);
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (kind, recipient, recipient_name, reply_to, from_name, subject, \
-         body_text, body_html, headers, message_id, not_before, next_attempt_at, created_at, updated_at, topic) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(message.kind.as_str())
-    .bind(message.to.as_str())
-    .bind(header_text(&message.to_name))
-    .bind(message.reply_to.as_ref().map(Email::as_str))
-    .bind(message.from_name.as_deref().map(header_text))
-    .bind(&subject)
-    .bind(&message.body.text)
-    .bind(&message.body.html)
-    .bind(serde_json::to_string(&headers).expect("headers serialise"))
-    .bind(&message_id)
-    .bind(not_before)
-    .bind(not_before.max(millis(now)))
-    .bind(millis(now))
-    .bind(millis(now))
-    .bind(&message.topic)
-    .fetch_one(&mut *conn)
-    .await?;
+    let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{INSERT} RETURNING id")))
+        .bind(message.kind.as_str())
+        .bind(message.to.as_str())
+        .bind(header_text(&message.to_name))
+        .bind(message.reply_to.as_ref().map(Email::as_str))
+        .bind(message.from_name.as_deref().map(header_text))
+        .bind(&stored.subject)
+        .bind(&message.body.text)
+        .bind(&message.body.html)
+        .bind(&stored.headers)
+        .bind(message_id(now, &domain)?)
+        .bind(not_before)
+        .bind(not_before.max(millis(now)))
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(&message.topic)
+        .fetch_one(&mut *conn)
+        .await?;
     for a in &message.attachments {
         sqlx::query(
             "INSERT INTO outbox_attachments (message, filename, content_type, content) VALUES (?, ?, ?, ?)",
@@ -147,6 +169,66 @@ pub async fn enqueue(
         .await?;
     }
     Ok(MessageId(id))
+}
+
+/// Stores many messages without attachments, as [`enqueue`] stores one,
+/// through one prepared statement: a tick's escalations, say. Every message
+/// is checked before any is written.
+pub async fn enqueue_many(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    messages: &[NewMessage],
+) -> Result<()> {
+    let stored = messages
+        .iter()
+        .map(|m| {
+            if m.attachments.is_empty() {
+                checked(m)
+            } else {
+                Err(Error::invalid(
+                    "message",
+                    m.body.subject.as_str(),
+                    "has attachments; it is queued on its own",
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let domain = message_id_domain(conn).await?;
+    let ids = messages
+        .iter()
+        .map(|_| message_id(now, &domain))
+        .collect::<Result<Vec<_>>>()?;
+    let names: Vec<(String, Option<String>)> = messages
+        .iter()
+        .map(|m| {
+            (
+                header_text(&m.to_name),
+                m.from_name.as_deref().map(header_text),
+            )
+        })
+        .collect();
+    let mut rows = bulk::Rows::prepare(conn, INSERT).await?;
+    for (((m, s), id), (to_name, from_name)) in messages.iter().zip(&stored).zip(&ids).zip(&names) {
+        let not_before = millis(m.not_before);
+        rows.write(&[
+            m.kind.as_str().into(),
+            m.to.as_str().into(),
+            to_name.as_str().into(),
+            m.reply_to.as_ref().map(Email::as_str).into(),
+            from_name.as_deref().into(),
+            s.subject.as_str().into(),
+            m.body.text.as_str().into(),
+            m.body.html.as_str().into(),
+            s.headers.as_str().into(),
+            id.as_str().into(),
+            Value::Int(not_before),
+            Value::Int(not_before.max(millis(now))),
+            Value::Int(millis(now)),
+            Value::Int(millis(now)),
+            m.topic.as_deref().into(),
+        ])?;
+    }
+    Ok(())
 }
 
 /// Cancels, inside the caller's transaction, every queued or failed message

@@ -334,6 +334,65 @@ fn main() {
         runs,
         |_| None,
     );
+    // The first tick over a backlog: sixty days on, every open issue is
+    // overdue. Each run starts from its own copy of the panel; by hand, the
+    // same rows are written with the messages' text made in SQL.
+    let later = chrono::Utc::now() + chrono::Duration::days(60);
+    let at = later.timestamp_millis();
+    let copy = |name: String| {
+        let to = dir.join(name);
+        for suffix in ["", "-wal", "-shm", ".key"] {
+            let from = PathBuf::from(format!("{}{suffix}", db.display()));
+            let target = PathBuf::from(format!("{}{suffix}", to.display()));
+            let _ = std::fs::remove_file(&target);
+            if from.exists() {
+                std::fs::copy(&from, &target).unwrap();
+            }
+        }
+        to
+    };
+    compare(
+        "`tick` over a backlog (every open issue overdue)",
+        &[],
+        &format!(
+            "BEGIN; \
+             CREATE TEMP TABLE due AS SELECT i.id, o.lead, s.moderator, i.summary, p.name AS who, \
+               CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END AS due \
+             FROM issues i JOIN sessions s ON s.id = i.session JOIN participants p ON p.id = i.participant \
+             LEFT JOIN staff o ON o.id = i.owner WHERE i.status IN ('open', 'contacted') \
+             AND ((i.status = 'open' AND i.first_contact_due <= {at}) OR i.resolution_due <= {at}) \
+             AND (i.last_escalated_at IS NULL OR i.last_escalated_at <= {at} - 86400000); \
+             UPDATE issues SET escalations = escalations + 1, last_escalated_at = {at}, updated_at = {at} \
+               WHERE id IN (SELECT id FROM due); \
+             INSERT INTO outbox (kind, recipient, recipient_name, subject, body_text, body_html, \
+               message_id, not_before, next_attempt_at, created_at, updated_at, topic) \
+             SELECT 'escalation', st.email, st.name, 'Overdue: ' || d.summary, \
+               'Hello ' || st.name || ',' || char(10) || d.who || ' is still waiting: ' || d.summary, \
+               '<p>Hello ' || st.name || ',</p><p>' || d.who || ' is still waiting: ' || d.summary || '</p>', \
+               '<' || d.id || '.' || st.id || '.' || hex(randomblob(12)) || '@bench.invalid>', \
+               {at}, {at}, {at}, {at}, 'issue/' || d.id || '/escalation/' || d.due || '/1/' || st.id \
+             FROM due d JOIN staff st ON st.id IN (d.lead, d.moderator); \
+             INSERT INTO issue_events (issue, at, kind, detail) \
+               SELECT id, {at}, 'escalated', '{{}}' FROM due; \
+             COMMIT;"
+        ),
+        &db,
+        runs,
+        |k| {
+            let ours = copy(format!("tick-{k}.db"));
+            let theirs = copy(format!("tick-sqlite3-{k}.db"));
+            Some((
+                vec![
+                    "--db".to_string(),
+                    ours.display().to_string(),
+                    "--now".into(),
+                    later.to_rfc3339(),
+                    "tick".into(),
+                ],
+                theirs,
+            ))
+        },
+    );
     // The import of the demo CSV into a fresh database each run, the WAL
     // copied into the database file included (the process ends after it).
     let fresh = |k: u64| {

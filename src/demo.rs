@@ -141,6 +141,10 @@ const PLACES: &[(&str, &str, &str)] = &[
 /// Notes and issues per demo participant (200,000 and 20,000 for the
 /// reference panel of 100,000), all in sessions that are over.
 const NOTES_PER_PERSON: usize = 2;
+/// People made and written at a time.
+const PEOPLE_PER_WRITE: u64 = 50_000;
+/// Notes written per statement.
+const NOTES_PER_WRITE: usize = 3_000;
 const PEOPLE_PER_ISSUE: usize = 5;
 
 const OPENERS: &[&str] = &[
@@ -228,7 +232,14 @@ async fn insert_notes_and_issues(
     }
     /// Session index, participant, author, text, tags, at, offset.
     type DemoNote = (usize, Option<i64>, i64, String, String, i64, i64);
-    let mut notes: Vec<DemoNote> = Vec::with_capacity(notes_wanted);
+    // Notes are written a few thousand at a time; of each, the issues need
+    // only its session index, participant, author and time.
+    let mut notes: Vec<(usize, Option<i64>, i64, i64)> = Vec::with_capacity(notes_wanted);
+    let mut first_note_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM notes")
+        .fetch_one(&mut *conn)
+        .await?;
+    let base = first_note_id;
+    let mut batch: Vec<DemoNote> = Vec::with_capacity(NOTES_PER_WRITE);
     for i in 0..notes_wanted {
         let k = i * PAST_SESSIONS / notes_wanted;
         let nth = (i - (k * notes_wanted).div_ceil(PAST_SESSIONS)) as i64;
@@ -255,29 +266,27 @@ async fn insert_notes_and_issues(
         let tags = serde_json::to_string(&crate::notes::tags_of(&text)).expect("tags serialise");
         let offset = 60 + nth * 45;
         let at = millis(calendar[k].0) + offset * 1000;
-        notes.push((k, participant, staff[k % 6], text, tags, at, offset));
-    }
-    let mut first_note_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM notes")
-        .fetch_one(&mut *conn)
-        .await?;
-    let base = first_note_id;
-    for chunk in notes.chunks(3_000) {
+        notes.push((k, participant, staff[k % 6], at));
+        batch.push((k, participant, staff[k % 6], text, tags, at, offset));
+        if batch.len() < NOTES_PER_WRITE && i + 1 < notes_wanted {
+            continue;
+        }
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO notes (id, session, participant, author, text, tags, at, offset_seconds, created_at, updated_at) ",
         );
         q.push_values(
-            chunk,
+            batch.drain(..),
             |mut b, (k, participant, author, text, tags, at, offset)| {
                 b.push_bind(first_note_id)
-                    .push_bind(session_ids[*k])
-                    .push_bind(*participant)
-                    .push_bind(*author)
-                    .push_bind(text.clone())
-                    .push_bind(tags.clone())
-                    .push_bind(*at)
-                    .push_bind(*offset)
-                    .push_bind(*at)
-                    .push_bind(*at);
+                    .push_bind(session_ids[k])
+                    .push_bind(participant)
+                    .push_bind(author)
+                    .push_bind(text)
+                    .push_bind(tags)
+                    .push_bind(at)
+                    .push_bind(offset)
+                    .push_bind(at)
+                    .push_bind(at);
                 first_note_id += 1;
             },
         );
@@ -296,7 +305,7 @@ async fn insert_notes_and_issues(
     for n in 0..issues_wanted {
         let id = n as i64 + 1;
         let i = sources[n * sources.len() / issues_wanted];
-        let (k, participant, author, _, _, at, _) = &notes[i];
+        let (k, participant, author, at) = &notes[i];
         let severity = *rng.pick(&crate::issues::Severity::ALL);
         let level = levels.for_severity(severity);
         let first_due = at + level.first_contact_minutes as i64 * hour / 60;
@@ -752,13 +761,26 @@ pub async fn generate_with(
         participants,
         ..Default::default()
     };
-    let people: Vec<ValidParticipant> = (0..participants as u64)
-        .map(|i| participant(&mut rng, i).validate())
-        .collect::<Result<_>>()?;
-
     step(1, &format!("Writing {participants} people"));
     let mut tx = panel.write().await?;
-    let ids = repo_insert(&mut tx, &people, now - Duration::days(800)).await?;
+    // Made and written a slice at a time, so that a million people never
+    // sit in memory at once; of each, what the rest of the panel needs is
+    // kept: the email's hash of a customer, whom the CRM may suppress.
+    let mut ids = Vec::with_capacity(participants as usize);
+    let mut customers: Vec<Option<String>> = Vec::with_capacity(participants as usize);
+    let mut i = 0;
+    while i < participants as u64 {
+        let end = (i + PEOPLE_PER_WRITE).min(participants as u64);
+        let people: Vec<ValidParticipant> = (i..end)
+            .map(|k| participant(&mut rng, k).validate())
+            .collect::<Result<_>>()?;
+        ids.extend(repo_insert(&mut tx, &people, now - Duration::days(800)).await?);
+        customers.extend(people.iter().map(|p| {
+            (p.attributes.get("customer").map(String::as_str) == Some("yes"))
+                .then(|| p.email.hash().to_string())
+        }));
+        i = end;
+    }
     step(2, "Sessions, rosters and contact history");
 
     let mut opted = Vec::new();
@@ -791,15 +813,17 @@ pub async fn generate_with(
         })
         .collect();
     let mut roster: BTreeMap<(usize, i64), &str> = BTreeMap::new();
-    for (id, p) in ids.iter().zip(&people) {
+    for (id, customer) in ids.iter().zip(&customers) {
         if rng.chance(0.02) {
             opted.push((id.0, millis(now - Duration::days(rng.below(700) as i64))));
         }
         if rng.chance(0.01) {
             dnc.push(id.0);
         }
-        if p.attributes.get("customer").map(String::as_str) == Some("yes") && rng.chance(0.5) {
-            crm.push(p.email.hash());
+        if let Some(hash) = customer
+            && rng.chance(0.5)
+        {
+            crm.push(hash.clone());
         }
         if rng.chance(0.3) {
             for _ in 0..1 + rng.below(3) {
@@ -919,7 +943,7 @@ pub async fn generate_with(
         &session_ids,
         &staff_ids,
         &roster,
-        people.len(),
+        participants as usize,
         &mut rng,
     )
     .await?;

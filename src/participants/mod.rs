@@ -190,12 +190,12 @@ pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {
 }
 
 /// Inserts already-checked participants in the caller's write transaction
-/// (the demo generator's bulk path).
+/// (the demo generator's bulk path), which [`touch`]es once it is done.
 pub(crate) async fn repo_insert(
     conn: &mut sqlx::SqliteConnection,
     people: &[ValidParticipant],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ParticipantId>> {
     let people: Vec<_> = people.iter().map(ValidParticipant::columns).collect();
-    repo::insert_many(conn, &people, now).await
+    repo::insert_rows(conn, &people, now).await
 }

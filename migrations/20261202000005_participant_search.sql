@@ -1,14 +1,16 @@
 -- Search as you type on a large panel. A trigram index of each
 -- participant's search text (the folded name, email and phone) finds the
 -- few people whose text holds a piece of a word without reading every row;
--- the text is folded before it is stored, so the index keeps case. Erased
--- text leaves the index's pages as well as its lists (secure-delete).
+-- the text is folded before it is stored, so the index keeps case. Nothing
+-- is ranked, so neither positions nor sizes are kept. Erased text leaves
+-- the index's pages as well as its lists (secure-delete).
 CREATE VIRTUAL TABLE participants_search USING fts5(
     search_text,
     content = 'participants',
     content_rowid = 'id',
     tokenize = 'trigram case_sensitive 1',
-    detail = 'none'
+    detail = 'none',
+    columnsize = 0
 );
 INSERT INTO participants_search (participants_search, rank) VALUES ('secure-delete', 1);
 INSERT INTO participants_search (participants_search) VALUES ('rebuild');

@@ -345,9 +345,13 @@ pub(crate) async fn all_emails(
 /// dropped at the start and rebuilt from their own stored definitions at
 /// the end, inside the caller's transaction. Building an index once over
 /// sorted keys costs a fraction of keeping it up to date row by row. Only
-/// worth it when the load is at least as large as the table.
+/// worth it when the load is at least as large as the table. The search
+/// index takes the new people in one statement at the end, without noting
+/// each one as changed on the way.
 pub(crate) struct BulkLoad {
     indexes: Vec<String>,
+    search_trigger: Option<String>,
+    first_new: i64,
 }
 
 impl BulkLoad {
@@ -363,13 +367,42 @@ impl BulkLoad {
                 .execute(&mut *conn)
                 .await?;
         }
+        let search_trigger: Option<String> = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master \
+             WHERE type = 'trigger' AND name = 'participants_search_insert'",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if search_trigger.is_some() {
+            sqlx::query("DROP TRIGGER participants_search_insert")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let first_new: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM participants")
+                .fetch_one(&mut *conn)
+                .await?;
         Ok(BulkLoad {
             indexes: indexes.into_iter().map(|(_, sql)| sql).collect(),
+            search_trigger,
+            first_new,
         })
     }
 
     pub(crate) async fn finish(self, conn: &mut SqliteConnection) -> Result<()> {
         for sql in self.indexes {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(sql) = self.search_trigger {
+            sqlx::query(
+                "INSERT INTO participants_search (rowid, search_text) \
+                 SELECT id, search_text FROM participants WHERE id >= ?",
+            )
+            .bind(self.first_new)
+            .execute(&mut *conn)
+            .await?;
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *conn)
                 .await?;

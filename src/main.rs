@@ -607,7 +607,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
                     "screener {}: {} eligible, {} excluded, {} not qualified, {} beyond the limit (panel of {})",
                     report.screener,
                     report.eligible.len(),
-                    report.excluded.len(),
+                    report.excluded_total,
                     report.not_qualified,
                     report.beyond_limit,
                     report.panel_size
@@ -616,7 +616,14 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
                 for c in &report.eligible {
                     out!("  {:>7}  {}  <{}>", c.id, c.name, c.email);
                 }
-                out!("excluded:");
+                if report.excluded_total == 0 {
+                    out!("excluded:");
+                } else {
+                    out!(
+                        "excluded ({}):",
+                        governance::by_rule_text(&report.excluded_by_rule)
+                    );
+                }
                 for e in &report.excluded {
                     let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
                     out!("  {:>7}  {}: {}", e.id, e.name, reasons.join("; "));

@@ -132,6 +132,7 @@ async fn story(panel: &Panel, port: u16) -> Story {
             allow_double_booking: false,
             preview: false,
             allow_started: false,
+            excluded_limit: None,
         },
     )
     .await

@@ -1133,6 +1133,24 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
     participants::create(&t.panel, &person("Ann_a 100%", "odd%name@example.com", &[]))
         .await
         .unwrap();
+    // Short searches the index answers through the trigrams that begin
+    // with them, down to the last letters of a person's text.
+    participants::create(&t.panel, &person("Ende Person", "ende@example.xj", &[]))
+        .await
+        .unwrap();
+    let omega = participants::create(&t.panel, &person("Yusuf Ωmega", "yusuf@example.org", &[]))
+        .await
+        .unwrap();
+    participants::create(&t.panel, &person("Zed Ω", "zed@παράδειγμα.δοκιμή", &[]))
+        .await
+        .unwrap();
+    participants::update(
+        &t.panel,
+        omega.id,
+        &person("Yusuf Ωmegæ", "yusuf@example.org", &[]),
+    )
+    .await
+    .unwrap();
 
     let mut file = sqlx::SqliteConnection::connect(&format!(
         "sqlite://{}",
@@ -1172,6 +1190,16 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
         Some("[a"),
         Some("zq"),
         Some("łukasz"),
+        Some("xq"),
+        Some("xj"),
+        Some("j"),
+        Some("ω"),
+        Some("Ω æ"),
+        Some("ga"),
+        Some("q zeb"),
+        Some("ω zz"),
+        Some("η"),
+        Some("μή"),
     ];
     for (status, rule) in statuses {
         for search in searches {

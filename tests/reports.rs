@@ -126,6 +126,7 @@ async fn session_with(
             preview: false,
             // The session is under way when the fixture fills its roster.
             allow_started: true,
+            excluded_limit: None,
         },
     )
     .await

@@ -98,6 +98,7 @@ fn by_emails(emails: &[&str]) -> InviteRequest {
         allow_double_booking: false,
         preview: false,
         allow_started: false,
+        excluded_limit: None,
     }
 }
 
@@ -373,6 +374,7 @@ async fn the_contact_rules_exclude_each_person_with_the_reason_and_nobody_exclud
             allow_double_booking: false,
             preview: true,
             allow_started: false,
+            excluded_limit: None,
         },
     )
     .await
@@ -395,6 +397,7 @@ async fn the_contact_rules_exclude_each_person_with_the_reason_and_nobody_exclud
             allow_double_booking: false,
             preview: false,
             allow_started: false,
+            excluded_limit: None,
         },
     )
     .await
@@ -527,6 +530,7 @@ async fn quota_cells_count_the_people_already_invited() {
             allow_double_booking: false,
             preview: false,
             allow_started: false,
+            excluded_limit: None,
         },
     )
     .await
@@ -1272,6 +1276,7 @@ async fn a_session_that_requires_consent_invites_only_those_who_gave_it() {
             allow_double_booking: false,
             preview: true,
             allow_started: false,
+            excluded_limit: None,
         },
     )
     .await
@@ -1284,6 +1289,31 @@ async fn a_session_that_requires_consent_invites_only_those_who_gave_it() {
             .count(),
         2
     );
+    // Given, on the roster already, is not news; the others are counted by
+    // rule, and a preview can list only the first of them.
+    assert_eq!(r.excluded_total, 2);
+    assert_eq!(
+        r.excluded_by_rule,
+        [("consentMissing".to_string(), 2)].into_iter().collect()
+    );
+    let r = roster::invite(
+        p,
+        s.id,
+        &InviteRequest {
+            invitees: Invitees::Screener {
+                name: "all".into(),
+                limit: Some(5),
+            },
+            allow_double_booking: false,
+            preview: true,
+            allow_started: false,
+            excluded_limit: Some(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.excluded.len(), r.excluded_total), (1, 2));
+    assert_eq!(r.excluded[0].email.as_deref(), Some("older@example.org"));
     let detail = sessions::detail(p, s.id).await.unwrap();
     assert_eq!(detail.roster[0].consent_version, Some(2));
 }

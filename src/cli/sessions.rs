@@ -5,6 +5,7 @@ use super::{Error, print_json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
 use panelkeeper::Panel;
+use panelkeeper::participants::governance;
 use panelkeeper::sessions::roster::{self, AttendanceInput, ReminderPlan};
 use panelkeeper::sessions::staff::{self, StaffInput};
 use panelkeeper::sessions::{
@@ -310,7 +311,15 @@ fn print_invites(r: &InviteReport) {
             i.time_zone
         );
     }
-    out!("excluded {}:", r.excluded.len());
+    if r.excluded_total == 0 {
+        out!("excluded 0");
+    } else {
+        out!(
+            "excluded {} ({}):",
+            r.excluded_total,
+            governance::by_rule_text(&r.excluded_by_rule)
+        );
+    }
     for e in &r.excluded {
         let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
         out!("  {:>7}  {}: {}", e.id, e.name, reasons.join("; "));
@@ -523,6 +532,7 @@ pub async fn sessions_cmd(panel: &Panel, cmd: SessionsCmd) -> Result<ExitCode, E
                     allow_double_booking,
                     preview,
                     allow_started: force,
+                    excluded_limit: None,
                 },
             )
             .await?;

@@ -9,7 +9,7 @@
 //! facts read from the in-memory panel index).
 
 use super::ParticipantId;
-use super::index::{PanelIndex, Person};
+use super::index::{Compiled, PanelIndex, Person};
 use super::screener::{self, Screener};
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::{Panel, settings};
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use ts_rs::TS;
 
@@ -130,6 +130,27 @@ pub enum Exclusion {
         title: String,
         starts_at: DateTime<Utc>,
     },
+}
+
+impl Exclusion {
+    /// The rule's name, as it is tagged in JSON.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Exclusion::Erased => "erased",
+            Exclusion::OptedOut { .. } => "optedOut",
+            Exclusion::DoNotContact => "doNotContact",
+            Exclusion::Suppressed { .. } => "suppressed",
+            Exclusion::Cooldown { .. } => "cooldown",
+            Exclusion::Booked { .. } => "booked",
+            Exclusion::YearlyCap { .. } => "yearlyCap",
+            Exclusion::NoShowBan { .. } => "noShowBan",
+            Exclusion::NotQualified { .. } => "notQualified",
+            Exclusion::QuotaFull { .. } => "quotaFull",
+            Exclusion::AlreadyInvited => "alreadyInvited",
+            Exclusion::ConsentMissing { .. } => "consentMissing",
+            Exclusion::DoubleBooked { .. } => "doubleBooked",
+        }
+    }
 }
 
 impl fmt::Display for Exclusion {
@@ -466,8 +487,16 @@ pub struct EligibilityReport {
     /// Eligible, in the order they would be invited (longest since last
     /// contact first), within the quota cells and the limit.
     pub eligible: Vec<Candidate>,
-    /// Qualified people excluded by a contact rule or a full quota cell.
+    /// Qualified people excluded by a contact rule or a full quota cell,
+    /// in id order: all of them, or the first
+    /// [`EligibilityOptions::excluded_limit`].
     pub excluded: Vec<Excluded>,
+    /// How many qualified people are excluded, listed or not.
+    pub excluded_total: u32,
+    /// How many of them each rule excludes, by the rule's name (as in
+    /// [`Exclusion`]'s `rule`); someone excluded for two reasons counts
+    /// under both.
+    pub excluded_by_rule: BTreeMap<String, u32>,
     /// Eligible people left out only because the limit was reached.
     pub beyond_limit: u32,
 }
@@ -478,14 +507,49 @@ pub struct EligibilityReport {
 pub struct EligibilityOptions {
     /// At most this many eligible people.
     pub limit: Option<u32>,
+    /// List at most this many of the excluded people (the counts cover
+    /// everyone): a screen shows a page of them, not a hundred thousand.
+    pub excluded_limit: Option<u32>,
     /// People already counted in each quota cell (attribute -> value -> n),
     /// such as those already invited to a session.
     pub filled: BTreeMap<String, BTreeMap<String, u32>>,
-    /// Further reasons the caller knows of, by participant id (already on
-    /// the session's roster, in an overlapping session).
+    /// Further reasons the caller knows of, by participant id (in an
+    /// overlapping session).
     #[serde(skip)]
     #[ts(skip)]
     pub also_excluded: HashMap<i64, Vec<Exclusion>>,
+    /// People left out of the run altogether (already on the session's
+    /// roster: not news).
+    #[serde(skip)]
+    #[ts(skip)]
+    pub skip: HashSet<i64>,
+    /// A consent everyone invited must have accepted.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub consent: Option<ConsentRequirement>,
+}
+
+/// A consent a session requires, and who accepted which version of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentRequirement {
+    pub topic: String,
+    /// The current version: the one required.
+    pub version: u32,
+    /// The latest version each participant accepted.
+    pub accepted: HashMap<i64, u32>,
+}
+
+impl ConsentRequirement {
+    /// Why `p` may not be invited for want of consent; `None` when they
+    /// accepted the current version.
+    pub fn missing(&self, p: ParticipantId) -> Option<Exclusion> {
+        let accepted = self.accepted.get(&p.0).copied();
+        (accepted < Some(self.version)).then(|| Exclusion::ConsentMissing {
+            topic: self.topic.clone(),
+            version: self.version,
+            accepted,
+        })
+    }
 }
 
 /// Runs a screener and the contact rules over the whole panel at `at`.
@@ -499,7 +563,14 @@ pub async fn eligible(
     let rules = rules(panel).await?;
     let index = panel.index().await?;
     let started = std::time::Instant::now();
-    let mut report = evaluate(&index, &screener, &rules, at, options);
+    // The panel in as many stretches as there are cores to spare, each
+    // checked on its own thread.
+    let threads = if index.people.len() >= PARALLEL_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    } else {
+        1
+    };
+    let mut report = evaluate(&index, &screener, &rules, at, options, threads);
     drop(index);
     let evaluated = started.elapsed();
     name_people(panel, &mut report).await?;
@@ -514,15 +585,17 @@ pub async fn eligible(
 /// Fills in the names, addresses and zones of the people a screener run
 /// lists (the panel index keeps none of them).
 async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()> {
-    let ids: Vec<i64> = report
+    let mut ids: Vec<i64> = report
         .eligible
         .iter()
         .map(|c| c.id.0)
         .chain(report.excluded.iter().map(|e| e.id.0))
         .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
     let mut known: HashMap<i64, (String, Option<String>, Option<String>)> =
         HashMap::with_capacity(ids.len());
-    let mut ids = ids;
     // In id order the lookups walk the table's pages in order.
     ids.sort_unstable();
     let mut conn = panel.pool().acquire().await?;
@@ -563,80 +636,213 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
     Ok(())
 }
 
+/// The summary of [`by_rule`] in words, most common first: "cooldown
+/// 1,204; yearly cap 12".
+pub fn by_rule_text(counts: &BTreeMap<String, u32>) -> String {
+    let mut counts: Vec<(&String, &u32)> = counts.iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    counts
+        .into_iter()
+        .map(|(rule, n)| {
+            let words = match rule.as_str() {
+                "erased" => "erased",
+                "optedOut" => "opted out",
+                "doNotContact" => "do not contact",
+                "suppressed" => "on a suppression list",
+                "cooldown" => "cooldown",
+                "booked" => "booked ahead",
+                "yearlyCap" => "yearly cap",
+                "noShowBan" => "no-show ban",
+                "notQualified" => "not qualified",
+                "quotaFull" => "quota full",
+                "alreadyInvited" => "already invited",
+                "consentMissing" => "consent missing",
+                "doubleBooked" => "double-booked",
+                other => other,
+            };
+            format!("{words} {n}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How many people each rule excludes, given every excluded person's
+/// reasons; someone excluded twice by one rule counts once under it.
+pub fn by_rule<'a>(people: impl IntoIterator<Item = &'a [Exclusion]>) -> BTreeMap<String, u32> {
+    let mut out: BTreeMap<String, u32> = BTreeMap::new();
+    for reasons in people {
+        let rules: HashSet<&str> = reasons.iter().map(Exclusion::rule).collect();
+        for rule in rules {
+            *out.entry(rule.to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// What one pass over a stretch of the panel found: people are indexes
+/// into the panel index's list.
+#[derive(Default)]
+struct Pass {
+    not_qualified: u32,
+    /// (last contact before the run, or never; person).
+    passed: Vec<(i64, u32)>,
+    excluded: Vec<(u32, Vec<Exclusion>)>,
+}
+
+/// The panel index holds this many people or more before a run is split
+/// across threads: below it, starting them costs more than they save.
+const PARALLEL_FROM: usize = 50_000;
+
+/// Criteria and contact rules for everyone in `people` (which starts at
+/// index `first`).
+fn pass(
+    index: &PanelIndex,
+    first: usize,
+    people: &[Person],
+    criteria: &[Compiled],
+    rules: &GovernanceRules,
+    at: DateTime<Utc>,
+    options: &EligibilityOptions,
+) -> Pass {
+    let moment = index.moment(at);
+    let mut out = Pass::default();
+    for (i, person) in people.iter().enumerate() {
+        let i = (first + i) as u32;
+        if options.skip.contains(&person.id) {
+            continue;
+        }
+        if !criteria.iter().all(|c| index.passes(person, c)) {
+            out.not_qualified += 1;
+            continue;
+        }
+        let facts = index.facts_at(person, &moment);
+        let mut reasons = check(&facts, rules, at);
+        if let Some(more) = options.also_excluded.get(&person.id) {
+            reasons.extend(more.iter().cloned());
+        }
+        if let Some(missing) = options
+            .consent
+            .as_ref()
+            .and_then(|c| c.missing(ParticipantId(person.id)))
+        {
+            reasons.push(missing);
+        }
+        if reasons.is_empty() {
+            let last = facts.last_contact.map_or(i64::MIN, millis);
+            out.passed.push((last, i));
+        } else {
+            out.excluded.push((i, reasons));
+        }
+    }
+    out
+}
+
 fn evaluate(
     index: &PanelIndex,
     screener: &Screener,
     rules: &GovernanceRules,
     at: DateTime<Utc>,
     options: &EligibilityOptions,
+    threads: usize,
 ) -> EligibilityReport {
     let def = &screener.definition;
-    let criteria: Vec<_> = def.criteria.iter().map(|c| index.compile(c)).collect();
-    let quota_keys: Vec<Option<u32>> = def.quotas.iter().map(|q| index.key(&q.attribute)).collect();
+    let criteria: Vec<Compiled> = def.criteria.iter().map(|c| index.compile(c)).collect();
+    let people = &index.people;
 
-    let mut not_qualified = 0u32;
-    let mut passed: Vec<(Option<i64>, &Person)> = Vec::new();
-    let mut excluded = Vec::new();
-    for person in &index.people {
-        if !criteria.iter().all(|c| index.passes(person, c)) {
-            not_qualified += 1;
-            continue;
-        }
-        let mut reasons = check(&index.facts(person, at), rules, at);
-        if let Some(more) = options.also_excluded.get(&person.id) {
-            reasons.extend(more.iter().cloned());
-        }
-        if reasons.is_empty() {
-            passed.push((index.last_contact(person, at), person));
-        } else {
-            excluded.push(Excluded {
-                id: ParticipantId(person.id),
-                name: String::new(),
-                email: None,
-                reasons,
-            });
-        }
+    // Each stretch of the panel on its own thread, the results joined in
+    // panel order.
+    let threads = threads.max(1);
+    let stretch = people.len().div_ceil(threads).max(1);
+    let passes: Vec<Pass> = if threads == 1 {
+        vec![pass(index, 0, people, &criteria, rules, at, options)]
+    } else {
+        std::thread::scope(|scope| {
+            let running: Vec<_> = people
+                .chunks(stretch)
+                .enumerate()
+                .map(|(n, part)| {
+                    let criteria = &criteria;
+                    scope
+                        .spawn(move || pass(index, n * stretch, part, criteria, rules, at, options))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| t.join().expect("a screener pass does not panic"))
+                .collect()
+        })
+    };
+    let mut not_qualified = 0;
+    let mut passed = Vec::with_capacity(passes.iter().map(|p| p.passed.len()).sum());
+    let mut excluded_at = Vec::with_capacity(passes.iter().map(|p| p.excluded.len()).sum());
+    for p in passes {
+        not_qualified += p.not_qualified;
+        passed.extend(p.passed);
+        excluded_at.extend(p.excluded);
     }
 
     // Longest since last contact first (never contacted before anyone), then
     // longest on the panel, so invitations spread across the panel.
-    passed.sort_by_key(|(last, person)| (last.unwrap_or(i64::MIN), person.id));
-    let mut filled = options.filled.clone();
+    passed.sort_unstable_by_key(|&(last, i)| (last, people[i as usize].id));
+
+    // Quota cells by value id (`NONE`: no value), so filling them compares
+    // numbers; names are looked up only for the people listed.
+    const NONE: u32 = u32::MAX;
+    let quotas: Vec<(Option<u32>, HashMap<u32, u32>)> = def
+        .quotas
+        .iter()
+        .map(|quota| {
+            let key = index.key(&quota.attribute);
+            let mut cells = HashMap::new();
+            for (value, n) in options.filled.get(&quota.attribute).into_iter().flatten() {
+                let id = if value == "(none)" {
+                    Some(NONE)
+                } else {
+                    index.value_id(key, value)
+                };
+                if let Some(id) = id {
+                    *cells.entry(id).or_default() += n;
+                }
+            }
+            (key, cells)
+        })
+        .collect();
+    let mut quotas = quotas;
+    let cell_name = |key: Option<u32>, id: u32| -> String {
+        if id == NONE {
+            "(none)".to_string()
+        } else {
+            index.value_name(key, id).to_string()
+        }
+    };
     let mut eligible = Vec::new();
     let mut beyond_limit = 0;
-    for (_, person) in passed {
-        let cells: Vec<(String, String)> = def
-            .quotas
-            .iter()
-            .zip(&quota_keys)
-            .map(|(quota, key)| {
-                let value = index.value(person, *key).unwrap_or("(none)");
-                (quota.attribute.clone(), value.to_string())
-            })
-            .collect();
-        let full = def
-            .quotas
-            .iter()
-            .zip(&cells)
-            .find(|(quota, (attr, value))| {
-                filled
-                    .get(attr)
-                    .and_then(|m| m.get(value))
-                    .copied()
-                    .unwrap_or(0)
-                    >= quota.max
-            });
-        if let Some((quota, (attribute, value))) = full {
-            excluded.push(Excluded {
-                id: ParticipantId(person.id),
-                name: String::new(),
-                email: None,
-                reasons: vec![Exclusion::QuotaFull {
-                    attribute: attribute.clone(),
-                    value: value.clone(),
+    let mut cells = Vec::with_capacity(quotas.len());
+    for (_, i) in passed {
+        let person = &people[i as usize];
+        cells.clear();
+        cells.extend(
+            quotas
+                .iter()
+                .map(|(key, _)| index.value_ref(person, *key).unwrap_or(NONE)),
+        );
+        let full =
+            def.quotas
+                .iter()
+                .zip(&quotas)
+                .zip(&cells)
+                .find(|((quota, (_, filled)), cell)| {
+                    filled.get(cell).copied().unwrap_or(0) >= quota.max
+                });
+        if let Some(((quota, (key, _)), &cell)) = full {
+            excluded_at.push((
+                i,
+                vec![Exclusion::QuotaFull {
+                    attribute: quota.attribute.clone(),
+                    value: cell_name(*key, cell),
                     max: quota.max,
                 }],
-            });
+            ));
             continue;
         }
         if options
@@ -646,30 +852,50 @@ fn evaluate(
             beyond_limit += 1;
             continue;
         }
-        for (attr, value) in &cells {
-            *filled
-                .entry(attr.clone())
-                .or_default()
-                .entry(value.clone())
-                .or_default() += 1;
+        for ((_, filled), &cell) in quotas.iter_mut().zip(&cells) {
+            *filled.entry(cell).or_default() += 1;
         }
         eligible.push(Candidate {
             id: ParticipantId(person.id),
             name: String::new(),
             email: String::new(),
             time_zone: None,
-            cells: cells.into_iter().collect(),
+            cells: def
+                .quotas
+                .iter()
+                .zip(&quotas)
+                .zip(&cells)
+                .map(|((quota, (key, _)), &cell)| (quota.attribute.clone(), cell_name(*key, cell)))
+                .collect(),
         });
     }
-    excluded.sort_by_key(|e| e.id);
+
+    let excluded_by_rule = by_rule(excluded_at.iter().map(|(_, reasons)| reasons.as_slice()));
+    let excluded_total = excluded_at.len() as u32;
+    // People are in id order in the index, so their indexes sort as ids do.
+    excluded_at.sort_unstable_by_key(|(i, _)| *i);
+    if let Some(limit) = options.excluded_limit {
+        excluded_at.truncate(limit as usize);
+    }
+    let excluded = excluded_at
+        .into_iter()
+        .map(|(i, reasons)| Excluded {
+            id: ParticipantId(people[i as usize].id),
+            name: String::new(),
+            email: None,
+            reasons,
+        })
+        .collect();
     EligibilityReport {
         screener: screener.name.clone(),
         at,
         rules: *rules,
-        panel_size: index.people.len() as u32,
+        panel_size: people.len() as u32,
         not_qualified,
         eligible,
         excluded,
+        excluded_total,
+        excluded_by_rule,
         beyond_limit,
     }
 }
@@ -700,6 +926,44 @@ pub async fn explain(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// A run split across threads finds what one pass finds, in the same
+    /// order, with the same counts and the same page of the excluded.
+    #[tokio::test]
+    async fn a_run_across_threads_finds_what_one_pass_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(&dir.path().join("panel.db")).await.unwrap();
+        crate::demo::generate(&panel, 3_000, 3).await.unwrap();
+        let rules = rules(&panel).await.unwrap();
+        let index = panel.index().await.unwrap();
+        let at = panel.now();
+        for name in ["eu-25-44-non-customers", "budget-shoppers"] {
+            let screener = screener::get(&panel, name).await.unwrap();
+            for options in [
+                EligibilityOptions::default(),
+                EligibilityOptions {
+                    limit: Some(40),
+                    excluded_limit: Some(25),
+                    skip: [5, 6, 7].into(),
+                    ..Default::default()
+                },
+            ] {
+                let one = evaluate(&index, &screener, &rules, at, &options, 1);
+                assert!(
+                    one.excluded_total > 25 && !one.eligible.is_empty(),
+                    "{name}"
+                );
+                for threads in [2, 3, 7] {
+                    let many = evaluate(&index, &screener, &rules, at, &options, threads);
+                    assert_eq!(many, one, "{name} on {threads} threads");
+                }
+                let listed = options.excluded_limit.map_or(one.excluded_total, |n| n);
+                assert_eq!(one.excluded.len() as u32, listed);
+                let counted: u32 = one.excluded_by_rule.values().sum();
+                assert!(counted >= one.excluded_total);
+            }
+        }
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()

@@ -435,12 +435,24 @@ impl PanelIndex {
         self.key_ids.get(key).copied()
     }
 
-    /// A person's value for attribute `key`.
-    pub fn value<'a>(&'a self, person: &Person, key: Option<u32>) -> Option<&'a str> {
+    /// The id of a person's value for attribute `key`.
+    pub fn value_ref(&self, person: &Person, key: Option<u32>) -> Option<u32> {
         let k = key?;
         let attributes = person.attributes.of(&self.attributes);
         let i = attributes.binary_search_by_key(&k, |(k, _)| *k).ok()?;
-        Some(&self.values[k as usize][attributes[i].1 as usize])
+        Some(attributes[i].1)
+    }
+
+    /// The id of `value` among attribute `key`'s values, if anyone has it.
+    pub fn value_id(&self, key: Option<u32>, value: &str) -> Option<u32> {
+        let values = &self.values[key? as usize];
+        values.iter().position(|v| v == value).map(|i| i as u32)
+    }
+
+    /// The text of attribute `key`'s value `id`.
+    pub fn value_name(&self, key: Option<u32>, id: u32) -> &str {
+        key.and_then(|k| self.values[k as usize].get(id as usize))
+            .map_or("", String::as_str)
     }
 
     /// Compiles a criterion against the values in this snapshot.
@@ -476,10 +488,17 @@ impl PanelIndex {
         }
     }
 
-    /// What the contact rules know about `person` at `at`.
-    pub fn facts(&self, person: &Person, at: DateTime<Utc>) -> Facts {
-        let now = at.timestamp_millis();
-        let year_ago = super::governance::year_before(at).timestamp_millis();
+    /// The instants the contact rules compare a person's history with,
+    /// worked out once for a whole run.
+    pub fn moment(&self, at: DateTime<Utc>) -> Moment {
+        Moment {
+            now: at.timestamp_millis(),
+            year_ago: super::governance::year_before(at).timestamp_millis(),
+        }
+    }
+
+    /// What the contact rules know about `person` at a moment.
+    pub fn facts_at(&self, person: &Person, at: &Moment) -> Facts {
         let mut facts = Facts {
             erased: false,
             opted_out_at: person.opted_out_at.map(instant),
@@ -497,36 +516,30 @@ impl PanelIndex {
             .events
             .of(&self.events)
             .iter()
-            .take_while(|(_, when)| *when <= now)
+            .take_while(|(_, when)| *when <= at.now)
         {
             last = Some(when);
             match event {
-                Event::Session if when > year_ago => facts.sessions_last_year += 1,
+                Event::Session if when > at.year_ago => facts.sessions_last_year += 1,
                 Event::NoShow => facts.no_shows += 1,
                 _ => {}
             }
         }
         facts.last_contact = last.map(instant);
         for &(booked, starts) in person.bookings.of(&self.bookings) {
-            if booked <= now && starts > now {
+            if booked <= at.now && starts > at.now {
                 facts.booked_ahead += 1;
                 facts.latest_booking = facts.latest_booking.max(Some(instant(starts)));
             }
         }
         facts
     }
+}
 
-    /// When `person` was last contacted before `at`, in milliseconds.
-    pub fn last_contact(&self, person: &Person, at: DateTime<Utc>) -> Option<i64> {
-        let now = at.timestamp_millis();
-        person
-            .events
-            .of(&self.events)
-            .iter()
-            .take_while(|(_, when)| *when <= now)
-            .last()
-            .map(|(_, when)| *when)
-    }
+/// The time a run is for, in the index's milliseconds.
+pub(crate) struct Moment {
+    now: i64,
+    year_ago: i64,
 }
 
 #[cfg(test)]

@@ -42,10 +42,10 @@ pub(crate) async fn touch(conn: &mut SqliteConnection) -> Result<()> {
 async fn index_search_text(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query(
         "INSERT INTO participants_search (participants_search, rowid, search_text) \
-             SELECT 'delete', id, indexed_text FROM participants_search_pending \
+             SELECT 'delete', id, indexed_text || char(1, 1) FROM participants_search_pending \
              WHERE indexed_text IS NOT NULL; \
          INSERT INTO participants_search (rowid, search_text) \
-             SELECT p.id, p.search_text FROM participants_search_pending q \
+             SELECT p.id, p.search_text || char(1, 1) FROM participants_search_pending q \
              JOIN participants p ON p.id = q.id; \
          DELETE FROM participants_search_pending;",
     )
@@ -398,7 +398,7 @@ impl BulkLoad {
         if let Some(sql) = self.search_trigger {
             sqlx::query(
                 "INSERT INTO participants_search (rowid, search_text) \
-                 SELECT id, search_text FROM participants WHERE id >= ?",
+                 SELECT id, search_text || char(1, 1) FROM participants WHERE id >= ?",
             )
             .bind(self.first_new)
             .execute(&mut *conn)
@@ -544,12 +544,73 @@ fn indexed_words(words: &[String]) -> Vec<&str> {
         .collect()
 }
 
-/// `s.search_text` holds every one of these words, which the trigram index
-/// answers.
-fn push_globs(q: &mut QueryBuilder<Sqlite>, words: &[&str]) {
+/// The words of one or two characters (none of them a wildcard), which
+/// the index answers through the trigrams that begin with them.
+fn short_words(words: &[String]) -> Vec<&str> {
+    words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| w.chars().count() < 3 && !w.contains(['*', '?', '[']))
+        .collect()
+}
+
+/// A word of one or two characters that begins more trigrams than this is
+/// common: the name order finds a page of it sooner than the index would.
+const SHORT_TERMS_MAX: i64 = 64;
+
+/// What the index makes of the short words of a search.
+enum Short {
+    /// None, or one too common for the index to help.
+    Unhelpful,
+    /// Nobody holds one of them.
+    NoOne,
+    /// The full-text query for the people who might hold them all.
+    Match(String),
+}
+
+/// How the index finds the people who hold every one of `words` (one or
+/// two characters each): a query for any trigram that begins with each,
+/// from the index's own list of terms.
+async fn short_match(conn: &mut SqliteConnection, words: &[&str]) -> Result<Short> {
+    if words.is_empty() {
+        return Ok(Short::Unhelpful);
+    }
+    let mut all = Vec::with_capacity(words.len());
+    for word in words {
+        let terms: Vec<String> = sqlx::query_scalar(
+            "SELECT term FROM participants_search_terms \
+             WHERE term >= ?1 AND term < ?1 || char(1114111) LIMIT ?2",
+        )
+        .bind(*word)
+        .bind(SHORT_TERMS_MAX + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+        if terms.len() as i64 > SHORT_TERMS_MAX {
+            return Ok(Short::Unhelpful);
+        }
+        if terms.is_empty() {
+            return Ok(Short::NoOne);
+        }
+        let any: Vec<String> = terms
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect();
+        all.push(format!("({})", any.join(" OR ")));
+    }
+    Ok(Short::Match(all.join(" AND ")))
+}
+
+/// `s.search_text` holds every one of these words (the long ones as
+/// patterns, the short ones through [`short_match`]), which the trigram
+/// index answers.
+fn push_index(q: &mut QueryBuilder<Sqlite>, words: &[&str], matching: Option<&str>) {
     for word in words {
         q.push(" AND s.search_text GLOB ")
             .push_bind(format!("*{word}*"));
+    }
+    if let Some(m) = matching {
+        q.push(" AND s.participants_search MATCH ")
+            .push_bind(m.to_string());
     }
 }
 
@@ -625,6 +686,20 @@ pub(crate) async fn list(
 ) -> Result<ParticipantPage> {
     let words = search_words(query);
     let indexed = indexed_words(&words);
+    let short = short_words(&words);
+    let matching = match short_match(conn, &short).await? {
+        Short::NoOne => {
+            return Ok(ParticipantPage {
+                total: 0,
+                total_capped: false,
+                offset: query.offset,
+                items: Vec::new(),
+            });
+        }
+        Short::Match(m) => Some(m),
+        Short::Unhelpful => None,
+    };
+    let uses_index = !indexed.is_empty() || matching.is_some();
     let filtered = !words.is_empty()
         || query.tag.as_deref().is_some_and(|t| !t.trim().is_empty())
         || !query.attributes.is_empty();
@@ -634,14 +709,14 @@ pub(crate) async fn list(
     } else {
         // With words the index answers, it leads and the rows it finds are
         // checked; the count stops at the cap either way.
-        let mut count = QueryBuilder::<Sqlite>::new(if indexed.is_empty() {
-            "SELECT count(*) FROM (SELECT 1 FROM participants p"
-        } else {
+        let mut count = QueryBuilder::<Sqlite>::new(if uses_index {
             "SELECT count(*) FROM (SELECT 1 FROM participants_search s \
              CROSS JOIN participants p ON p.id = s.rowid"
+        } else {
+            "SELECT count(*) FROM (SELECT 1 FROM participants p"
         });
         push_filters(&mut count, query, &words);
-        push_globs(&mut count, &indexed);
+        push_index(&mut count, &indexed, matching.as_deref());
         count
             .push(" LIMIT ")
             .push_bind(COUNT_CAP as i64 + 1)
@@ -660,9 +735,9 @@ pub(crate) async fn list(
         // Read the few people who match (those the index finds, when it
         // can) and sort them, rather than walk the whole name order
         // looking for them.
-        if !indexed.is_empty() {
+        if uses_index {
             q.push(" AND p.id IN (SELECT s.rowid FROM participants_search s WHERE 1");
-            push_globs(&mut q, &indexed);
+            push_index(&mut q, &indexed, matching.as_deref());
             q.push(")");
         }
         q.push(" ORDER BY +p.sort_name, p.id");

@@ -7,6 +7,7 @@ use crate::participants::governance::Excluded;
 use crate::{Error, TimeZone};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use ts_rs::TS;
@@ -274,6 +275,10 @@ pub struct InviteRequest {
     /// late); refused otherwise.
     #[serde(default)]
     pub allow_started: bool,
+    /// List at most this many of the people excluded (the counts cover
+    /// everyone).
+    #[serde(default)]
+    pub excluded_limit: Option<u32>,
 }
 
 /// Someone invited (or, in a preview, who would be).
@@ -294,7 +299,13 @@ pub struct InviteReport {
     pub session: SessionId,
     pub preview: bool,
     pub invited: Vec<Invitee>,
+    /// The people excluded, in id order: all of them, or the first
+    /// [`InviteRequest::excluded_limit`].
     pub excluded: Vec<Excluded>,
+    /// How many people are excluded, listed or not.
+    pub excluded_total: u32,
+    /// How many of them each rule excludes, by the rule's name.
+    pub excluded_by_rule: BTreeMap<String, u32>,
     /// Eligible people left out by the limit.
     pub beyond_limit: u32,
     /// Messages queued (invitations).

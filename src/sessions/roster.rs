@@ -14,7 +14,9 @@ use crate::mail::settings::SmtpSettings;
 use crate::mail::templates::{self, Template};
 use crate::mail::{self, Attachment, MessageKind, NewMessage};
 use crate::participants::fields::Email;
-use crate::participants::governance::{self, EligibilityOptions, Excluded, Exclusion};
+use crate::participants::governance::{
+    self, ConsentRequirement, EligibilityOptions, Excluded, Exclusion,
+};
 use crate::participants::history::{self, ContactKind};
 use crate::participants::{self, ParticipantId};
 use crate::{Error, Panel, Result, settings};
@@ -472,7 +474,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
     // A session that requires a consent invites only people who accepted
     // its current version; the others are excluded, saying so.
     let consent = match &session.consent_topic {
-        Some(topic) => Some(Consented::read(&mut conn, topic).await?),
+        Some(topic) => Some(required_consent(&mut conn, topic).await?),
         None => None,
     };
     let mut also: HashMap<i64, Vec<Exclusion>> = HashMap::new();
@@ -481,12 +483,11 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
             also.entry(p).or_default().push(why);
         }
     }
-    for p in &on_roster {
-        also.insert(*p, vec![Exclusion::AlreadyInvited]);
-    }
 
     let mut invited: Vec<Invitee> = Vec::new();
     let mut excluded: Vec<Excluded> = Vec::new();
+    let excluded_total: u32;
+    let excluded_by_rule: BTreeMap<String, u32>;
     let mut beyond_limit = 0;
     match &request.invitees {
         Invitees::Screener { name, limit } => {
@@ -511,46 +512,18 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
             }
             let options = EligibilityOptions {
                 limit: *limit,
+                excluded_limit: request.excluded_limit,
                 filled,
                 also_excluded: also,
-            };
-            // With a consent to check, the limit is applied after it.
-            let options = EligibilityOptions {
-                limit: if consent.is_some() {
-                    None
-                } else {
-                    options.limit
-                },
-                ..options
-            };
-            let mut report = governance::eligible(panel, name, now, &options).await?;
-            if let Some(needed) = &consent {
-                let (ok, missing): (Vec<_>, Vec<_>) = report
-                    .eligible
-                    .into_iter()
-                    .partition(|c| needed.reasons(c.id).is_none());
-                report.eligible = ok;
-                for c in missing {
-                    report.excluded.push(governance::Excluded {
-                        reasons: needed.reasons(c.id).unwrap_or_default(),
-                        id: c.id,
-                        name: c.name,
-                        email: Some(c.email),
-                    });
-                }
-                if let Some(limit) = limit {
-                    let over = report.eligible.len().saturating_sub(*limit as usize);
-                    report.eligible.truncate(*limit as usize);
-                    report.beyond_limit += over as u32;
-                }
-            }
-            beyond_limit = report.beyond_limit;
-            excluded = report
-                .excluded
-                .into_iter()
                 // People on the roster already are not news.
-                .filter(|e| !e.reasons.contains(&Exclusion::AlreadyInvited))
-                .collect();
+                skip: on_roster.iter().copied().collect(),
+                consent: consent.clone(),
+            };
+            let report = governance::eligible(panel, name, now, &options).await?;
+            beyond_limit = report.beyond_limit;
+            excluded = report.excluded;
+            excluded_total = report.excluded_total;
+            excluded_by_rule = report.excluded_by_rule;
             invited = report
                 .eligible
                 .into_iter()
@@ -584,8 +557,8 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                     if let Some(more) = also.get(&pid.0) {
                         reasons.extend(more.iter().cloned());
                     }
-                    if let Some(missing) = consent.as_ref().and_then(|c| c.reasons(pid)) {
-                        reasons.extend(missing);
+                    if let Some(missing) = consent.as_ref().and_then(|c| c.missing(pid)) {
+                        reasons.push(missing);
                     }
                     reasons
                 };
@@ -608,6 +581,8 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                     });
                 }
             }
+            excluded_total = excluded.len() as u32;
+            excluded_by_rule = governance::by_rule(excluded.iter().map(|e| e.reasons.as_slice()));
         }
     }
     drop(conn);
@@ -617,6 +592,8 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
             preview: request.preview,
             invited,
             excluded,
+            excluded_total,
+            excluded_by_rule,
             beyond_limit,
             queued: 0,
         });
@@ -667,6 +644,8 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
         preview: false,
         invited,
         excluded,
+        excluded_total,
+        excluded_by_rule,
         beyond_limit,
         queued,
     })
@@ -837,47 +816,27 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     entry(panel, id, participant).await
 }
 
-/// Who accepted which version of a session's consent.
-struct Consented {
-    topic: String,
-    version: u32,
-    accepted: HashMap<i64, u32>,
-}
-
-impl Consented {
-    async fn read(conn: &mut SqliteConnection, topic: &str) -> Result<Consented> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
-                .bind(topic)
-                .fetch_one(&mut *conn)
-                .await?;
-        let accepted: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT c.participant_id, max(t.version) FROM participant_consents c \
-             JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
-             GROUP BY c.participant_id",
-        )
-        .bind(topic)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(Consented {
-            topic: topic.to_string(),
-            version: version.unwrap_or(0) as u32,
-            accepted: accepted.into_iter().map(|(p, v)| (p, v as u32)).collect(),
-        })
-    }
-
-    /// Why `p` may not be invited for want of consent; `None` when they
-    /// accepted the current version.
-    fn reasons(&self, p: ParticipantId) -> Option<Vec<Exclusion>> {
-        let accepted = self.accepted.get(&p.0).copied();
-        (accepted < Some(self.version)).then(|| {
-            vec![Exclusion::ConsentMissing {
-                topic: self.topic.clone(),
-                version: self.version,
-                accepted,
-            }]
-        })
-    }
+/// The consent a session requires: its current version, and who accepted
+/// which version of it.
+async fn required_consent(conn: &mut SqliteConnection, topic: &str) -> Result<ConsentRequirement> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
+            .bind(topic)
+            .fetch_one(&mut *conn)
+            .await?;
+    let accepted: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT c.participant_id, max(t.version) FROM participant_consents c \
+         JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
+         GROUP BY c.participant_id",
+    )
+    .bind(topic)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ConsentRequirement {
+        topic: topic.to_string(),
+        version: version.unwrap_or(0) as u32,
+        accepted: accepted.into_iter().map(|(p, v)| (p, v as u32)).collect(),
+    })
 }
 
 /// A confirmed place opened: it is offered to the first person on the

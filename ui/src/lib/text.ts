@@ -86,6 +86,26 @@ export function exclusionText(x: Exclusion): string {
   }
 }
 
+/** A contact rule's name, as a summary of who it excludes counts it. */
+export function ruleText(rule: string): string {
+  const words: Record<string, string> = {
+    erased: "Erased",
+    optedOut: "Opted out",
+    doNotContact: "Do not contact",
+    suppressed: "On a suppression list",
+    cooldown: "In cooldown",
+    booked: "Booked for a session ahead",
+    yearlyCap: "Yearly cap reached",
+    noShowBan: "No-show ban",
+    notQualified: "Not qualified",
+    quotaFull: "Quota full",
+    alreadyInvited: "Already invited",
+    consentMissing: "Consent missing",
+    doubleBooked: "Double-booked",
+  };
+  return words[rule] ?? rule;
+}
+
 export function contactText(kind: ContactKind): string {
   switch (kind) {
     case "invited":

@@ -9,6 +9,11 @@ export type EligibilityOptions = {
  */
 limit: number | null, 
 /**
+ * List at most this many of the excluded people (the counts cover
+ * everyone): a screen shows a page of them, not a hundred thousand.
+ */
+excludedLimit: number | null, 
+/**
  * People already counted in each quota cell (attribute -> value -> n),
  * such as those already invited to a session.
  */

@@ -21,9 +21,21 @@ notQualified: number,
  */
 eligible: Array<Candidate>, 
 /**
- * Qualified people excluded by a contact rule or a full quota cell.
+ * Qualified people excluded by a contact rule or a full quota cell,
+ * in id order: all of them, or the first
+ * [`EligibilityOptions::excluded_limit`].
  */
 excluded: Array<Excluded>, 
+/**
+ * How many qualified people are excluded, listed or not.
+ */
+excludedTotal: number, 
+/**
+ * How many of them each rule excludes, by the rule's name (as in
+ * [`Exclusion`]'s `rule`); someone excluded for two reasons counts
+ * under both.
+ */
+excludedByRule: { [key in string]: number }, 
 /**
  * Eligible people left out only because the limit was reached.
  */

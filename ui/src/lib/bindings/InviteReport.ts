@@ -6,7 +6,20 @@ import type { SessionId } from "./SessionId";
 /**
  * What an invitation run did.
  */
-export type InviteReport = { session: SessionId, preview: boolean, invited: Array<Invitee>, excluded: Array<Excluded>, 
+export type InviteReport = { session: SessionId, preview: boolean, invited: Array<Invitee>, 
+/**
+ * The people excluded, in id order: all of them, or the first
+ * [`InviteRequest::excluded_limit`].
+ */
+excluded: Array<Excluded>, 
+/**
+ * How many people are excluded, listed or not.
+ */
+excludedTotal: number, 
+/**
+ * How many of them each rule excludes, by the rule's name.
+ */
+excludedByRule: { [key in string]: number }, 
 /**
  * Eligible people left out by the limit.
  */

@@ -17,4 +17,9 @@ preview: boolean,
  * Invite into a session that has already started (someone joining
  * late); refused otherwise.
  */
-allowStarted: boolean, };
+allowStarted: boolean, 
+/**
+ * List at most this many of the people excluded (the counts cover
+ * everyone).
+ */
+excludedLimit: number | null, };

@@ -33,6 +33,7 @@ beforeEach(() => {
         session: 7, preview: r.preview, beyondLimit: 0, queued: r.preview ? 0 : 1,
         invited: [{ id: 1, name: "Zoë", email: "zoe@example.com", timeZone: "Europe/Berlin" }],
         excluded: [{ id: 2, name: hostile, email: null, reasons: [{ rule: "optedOut", at: "2026-10-24T00:00:00Z" }, { rule: "alreadyInvited" }] }],
+        excludedTotal: 1204, excludedByRule: { optedOut: 4, cooldown: 1200, alreadyInvited: 1 },
       };
     }
     throw new Error(`unexpected command ${cmd}`);
@@ -53,7 +54,13 @@ describe("InviteDialog", () => {
     expect(excluded.textContent).toContain(`${hostile}: Opted out on`);
     expect(excluded.textContent).toContain("Already invited to this session");
     expect(container.querySelector("img")).toBeNull();
+    // Everyone is counted by rule, the most common first; one page is listed.
+    expect(screen.getByTestId("invite-summary").textContent).toContain("1,204 excluded");
+    const rules = [...screen.getByTestId("invite-by-rule").querySelectorAll("li")].map((li) => li.textContent);
+    expect(rules).toEqual(["In cooldown: 1,200", "Opted out: 4", "Already invited: 1"]);
+    expect(screen.getByText(/the first 1 of 1,204/)).toBeTruthy();
     expect(requests).toHaveLength(1);
+    expect(requests[0]!.excludedLimit).toBe(200);
     expect(requests[0]!.preview).toBe(true);
     expect(requests[0]!.invitees).toEqual({ by: "screener", name: "eu", limit: 30 });
     expect(done).toEqual([]);

@@ -768,6 +768,9 @@ pub async fn generate_with(
     // kept: the email's hash of a customer, whom the CRM may suppress.
     let mut ids = Vec::with_capacity(participants as usize);
     let mut customers: Vec<Option<String>> = Vec::with_capacity(participants as usize);
+    // An empty table: its indexes, search index and counts are built once
+    // at the end of the load rather than kept up to date row by row.
+    let load = crate::participants::BulkLoad::start(&mut tx).await?;
     let mut i = 0;
     while i < participants as u64 {
         let end = (i + PEOPLE_PER_WRITE).min(participants as u64);
@@ -781,6 +784,7 @@ pub async fn generate_with(
         }));
         i = end;
     }
+    load.finish(&mut tx).await?;
     step(2, "Sessions, rosters and contact history");
 
     let mut opted = Vec::new();

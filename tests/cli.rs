@@ -215,6 +215,24 @@ fn demo_writes_a_panel_or_a_csv() {
         cli.json(&["participants", "list", "--json", "--limit", "1"])["total"],
         300
     );
+    // The counts by status, made once at the end of the load, agree with
+    // the people each status lists.
+    let mut listed = 0;
+    for status in ["contactable", "opted-out", "do-not-contact"] {
+        let page = cli.json(&[
+            "participants",
+            "list",
+            "--json",
+            "--limit",
+            "1000",
+            "--status",
+            status,
+        ]);
+        let items = page["items"].as_array().unwrap().len();
+        assert_eq!(page["total"], items, "{status}");
+        listed += items;
+    }
+    assert!(listed >= 300, "{listed}");
     let screeners = cli.json(&["screener", "list", "--json"]);
     assert_eq!(screeners.as_array().unwrap().len(), 2);
     let csv = cli.dir.path().join("demo.csv");

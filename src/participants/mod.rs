@@ -21,6 +21,7 @@ pub mod screener;
 pub mod suppression;
 
 pub use model::*;
+pub(crate) use repo::BulkLoad;
 pub use repo::COUNT_CAP;
 
 use crate::Panel;

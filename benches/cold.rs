@@ -283,6 +283,16 @@ fn main() {
         |_| None,
     );
     compare(
+        "`participants list --search z` (one letter, first found far down the names)",
+        &with_db(&db, &["participants", "list", "--search", "z"]),
+        "SELECT id, name, email FROM participants WHERE erased_at IS NULL AND search_text LIKE '%z%' \
+         ORDER BY sort_name, id LIMIT 50; \
+         SELECT count(*) FROM (SELECT 1 FROM participants WHERE erased_at IS NULL AND search_text LIKE '%z%' LIMIT 1001);",
+        &db,
+        runs,
+        |_| None,
+    );
+    compare(
         "`participants list --limit 20` (first page)",
         &with_db(&db, &["participants", "list", "--limit", "20"]),
         "SELECT id, name, email FROM participants WHERE erased_at IS NULL ORDER BY sort_name, id LIMIT 20; \
@@ -418,6 +428,33 @@ fn main() {
         "`participants import` of the demo CSV (a new panel; `.import` into a plain table)",
         &[],
         &format!(".mode csv\n.import {} people\n", csv.display()),
+        &db,
+        runs,
+        fresh,
+    );
+    // The same file by hand into what the panel keeps for a search: the
+    // people, their folded text, the unique email, the name order and the
+    // trigram index, in one transaction (no checks, no attributes).
+    compare(
+        "`participants import` of the demo CSV (by hand: the same table, indexes and search index)",
+        &[],
+        &format!(
+            ".mode csv\n.import {} people\n\
+             BEGIN;\n\
+             CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, email_norm TEXT, \
+               phone TEXT, time_zone TEXT, search_text TEXT NOT NULL, sort_name TEXT NOT NULL);\n\
+             INSERT INTO p (name, email, email_norm, phone, time_zone, search_text, sort_name) \
+               SELECT \"First name\" || ' ' || \"Last name\", Email, lower(Email), Phone, \"Time zone\", \
+                 lower(\"First name\" || ' ' || \"Last name\" || ' ' || Email || ' ' || Phone), \
+                 lower(\"First name\" || ' ' || \"Last name\") FROM people;\n\
+             CREATE UNIQUE INDEX p_email ON p (email_norm);\n\
+             CREATE INDEX p_sort ON p (sort_name, id, search_text);\n\
+             CREATE VIRTUAL TABLE s USING fts5(search_text, content = 'p', content_rowid = 'id', \
+               tokenize = 'trigram case_sensitive 1', detail = 'none', columnsize = 0);\n\
+             INSERT INTO s (rowid, search_text) SELECT id, search_text FROM p;\n\
+             COMMIT;\n",
+            csv.display()
+        ),
         &db,
         runs,
         fresh,

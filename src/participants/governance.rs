@@ -132,24 +132,86 @@ pub enum Exclusion {
     },
 }
 
+/// Every rule's name, as [`Exclusion`] is tagged in JSON, in the order of
+/// [`Exclusion::rule_number`].
+const RULES: [&str; 13] = [
+    "erased",
+    "optedOut",
+    "doNotContact",
+    "suppressed",
+    "cooldown",
+    "booked",
+    "yearlyCap",
+    "noShowBan",
+    "notQualified",
+    "quotaFull",
+    "alreadyInvited",
+    "consentMissing",
+    "doubleBooked",
+];
+
 impl Exclusion {
     /// The rule's name, as it is tagged in JSON.
     pub fn rule(&self) -> &'static str {
+        RULES[self.rule_number()]
+    }
+
+    /// The rule's place in [`RULES`].
+    fn rule_number(&self) -> usize {
         match self {
-            Exclusion::Erased => "erased",
-            Exclusion::OptedOut { .. } => "optedOut",
-            Exclusion::DoNotContact => "doNotContact",
-            Exclusion::Suppressed { .. } => "suppressed",
-            Exclusion::Cooldown { .. } => "cooldown",
-            Exclusion::Booked { .. } => "booked",
-            Exclusion::YearlyCap { .. } => "yearlyCap",
-            Exclusion::NoShowBan { .. } => "noShowBan",
-            Exclusion::NotQualified { .. } => "notQualified",
-            Exclusion::QuotaFull { .. } => "quotaFull",
-            Exclusion::AlreadyInvited => "alreadyInvited",
-            Exclusion::ConsentMissing { .. } => "consentMissing",
-            Exclusion::DoubleBooked { .. } => "doubleBooked",
+            Exclusion::Erased => 0,
+            Exclusion::OptedOut { .. } => 1,
+            Exclusion::DoNotContact => 2,
+            Exclusion::Suppressed { .. } => 3,
+            Exclusion::Cooldown { .. } => 4,
+            Exclusion::Booked { .. } => 5,
+            Exclusion::YearlyCap { .. } => 6,
+            Exclusion::NoShowBan { .. } => 7,
+            Exclusion::NotQualified { .. } => 8,
+            Exclusion::QuotaFull { .. } => 9,
+            Exclusion::AlreadyInvited => 10,
+            Exclusion::ConsentMissing { .. } => 11,
+            Exclusion::DoubleBooked { .. } => 12,
         }
+    }
+}
+
+/// How many people each rule excludes, counted as they come.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally([u32; RULES.len()]);
+
+impl Tally {
+    /// Counts one person's reasons, each rule once.
+    fn add(&mut self, reasons: &[Exclusion]) {
+        self.add_rules(
+            reasons
+                .iter()
+                .fold(0, |bits, r| bits | 1 << r.rule_number()),
+        );
+    }
+
+    /// Counts one person excluded by the rules whose bits are set.
+    fn add_rules(&mut self, rules: u16) {
+        for (n, count) in self.0.iter_mut().enumerate() {
+            if rules & (1 << n) != 0 {
+                *count += 1;
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    fn by_name(&self) -> BTreeMap<String, u32> {
+        RULES
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(rule, n)| (rule.to_string(), n))
+            .collect()
     }
 }
 
@@ -255,19 +317,57 @@ pub struct Facts {
 /// Every reason these facts exclude a participant at `now` (empty: eligible).
 pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<Exclusion> {
     let mut out = Vec::new();
+    each_reason(facts, rules, now, |reason| out.push(reason.make()));
+    out
+}
+
+/// One reason [`each_reason`] found: which rule, and the [`Exclusion`]
+/// that says so, made only for a caller that shows it.
+struct Reason<'a> {
+    rule: usize,
+    make: &'a dyn Fn() -> Exclusion,
+}
+
+impl Reason<'_> {
+    fn make(&self) -> Exclusion {
+        (self.make)()
+    }
+}
+
+/// The rules of [`check`], one call of `found` for each reason, so that a
+/// run over a whole panel can count the reasons of people it does not list
+/// without making them.
+fn each_reason(
+    facts: &Facts,
+    rules: &GovernanceRules,
+    now: DateTime<Utc>,
+    mut found: impl FnMut(Reason<'_>),
+) {
     if facts.erased {
-        out.push(Exclusion::Erased);
-        return out;
+        found(Reason {
+            rule: 0,
+            make: &|| Exclusion::Erased,
+        });
+        return;
     }
     if let Some(at) = facts.opted_out_at {
-        out.push(Exclusion::OptedOut { at });
+        found(Reason {
+            rule: 1,
+            make: &|| Exclusion::OptedOut { at },
+        });
     }
     if facts.do_not_contact {
-        out.push(Exclusion::DoNotContact);
+        found(Reason {
+            rule: 2,
+            make: &|| Exclusion::DoNotContact,
+        });
     }
     if !facts.suppressed_by.is_empty() {
-        out.push(Exclusion::Suppressed {
-            lists: facts.suppressed_by.clone(),
+        found(Reason {
+            rule: 3,
+            make: &|| Exclusion::Suppressed {
+                lists: facts.suppressed_by.clone(),
+            },
         });
     }
     if rules.cooldown_days > 0 {
@@ -275,32 +375,43 @@ pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<
         // A session booked ahead counts as the latest contact from the
         // moment it is booked: the cooldown runs from it.
         match (facts.latest_booking, facts.last_contact) {
-            (Some(starts_at), _) => out.push(Exclusion::Booked {
-                starts_at,
-                until: starts_at + cooldown,
+            (Some(starts_at), _) => found(Reason {
+                rule: 5,
+                make: &|| Exclusion::Booked {
+                    starts_at,
+                    until: starts_at + cooldown,
+                },
             }),
-            (None, Some(last)) if now < last + cooldown => out.push(Exclusion::Cooldown {
-                last_contact: last,
-                until: last + cooldown,
+            (None, Some(last)) if now < last + cooldown => found(Reason {
+                rule: 4,
+                make: &|| Exclusion::Cooldown {
+                    last_contact: last,
+                    until: last + cooldown,
+                },
             }),
             _ => {}
         }
     }
     let counted = facts.sessions_last_year + facts.booked_ahead;
     if rules.max_sessions_per_year > 0 && counted >= rules.max_sessions_per_year {
-        out.push(Exclusion::YearlyCap {
-            sessions: facts.sessions_last_year,
-            booked: facts.booked_ahead,
-            cap: rules.max_sessions_per_year,
+        found(Reason {
+            rule: 6,
+            make: &|| Exclusion::YearlyCap {
+                sessions: facts.sessions_last_year,
+                booked: facts.booked_ahead,
+                cap: rules.max_sessions_per_year,
+            },
         });
     }
     if rules.no_show_ban_after > 0 && facts.no_shows >= rules.no_show_ban_after {
-        out.push(Exclusion::NoShowBan {
-            no_shows: facts.no_shows,
-            limit: rules.no_show_ban_after,
+        found(Reason {
+            rule: 7,
+            make: &|| Exclusion::NoShowBan {
+                no_shows: facts.no_shows,
+                limit: rules.no_show_ban_after,
+            },
         });
     }
-    out
 }
 
 /// A participant's standing at one time.
@@ -669,14 +780,11 @@ pub fn by_rule_text(counts: &BTreeMap<String, u32>) -> String {
 /// How many people each rule excludes, given every excluded person's
 /// reasons; someone excluded twice by one rule counts once under it.
 pub fn by_rule<'a>(people: impl IntoIterator<Item = &'a [Exclusion]>) -> BTreeMap<String, u32> {
-    let mut out: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tally = Tally::default();
     for reasons in people {
-        let rules: HashSet<&str> = reasons.iter().map(Exclusion::rule).collect();
-        for rule in rules {
-            *out.entry(rule.to_string()).or_default() += 1;
-        }
+        tally.add(reasons);
     }
-    out
+    tally.by_name()
 }
 
 /// What one pass over a stretch of the panel found: people are indexes
@@ -686,7 +794,11 @@ struct Pass {
     not_qualified: u32,
     /// (last contact before the run, or never; person).
     passed: Vec<(i64, u32)>,
+    /// The excluded who may be listed: all, or as many as the run lists
+    /// (the stretch's first, which are the lowest ids).
     excluded: Vec<(u32, Vec<Exclusion>)>,
+    excluded_total: u32,
+    tally: Tally,
 }
 
 /// The panel index holds this many people or more before a run is split
@@ -706,6 +818,10 @@ fn pass(
 ) -> Pass {
     let moment = index.moment(at);
     let mut out = Pass::default();
+    // One person's facts and reasons at a time, their space reused: a
+    // person who is not listed costs no allocation.
+    let mut facts = Facts::default();
+    let mut reasons = Vec::new();
     for (i, person) in people.iter().enumerate() {
         let i = (first + i) as u32;
         if options.skip.contains(&person.id) {
@@ -715,23 +831,37 @@ fn pass(
             out.not_qualified += 1;
             continue;
         }
-        let facts = index.facts_at(person, &moment);
-        let mut reasons = check(&facts, rules, at);
-        if let Some(more) = options.also_excluded.get(&person.id) {
-            reasons.extend(more.iter().cloned());
-        }
-        if let Some(missing) = options
+        index.facts_into(&mut facts, person, &moment);
+        let listed = options
+            .excluded_limit
+            .is_none_or(|limit| out.excluded.len() < limit as usize);
+        let mut rules_hit = 0u16;
+        each_reason(&facts, rules, at, |reason| {
+            rules_hit |= 1 << reason.rule;
+            if listed {
+                reasons.push(reason.make());
+            }
+        });
+        let more = options.also_excluded.get(&person.id).into_iter().flatten();
+        let consent = options
             .consent
             .as_ref()
-            .and_then(|c| c.missing(ParticipantId(person.id)))
-        {
-            reasons.push(missing);
+            .and_then(|c| c.missing(ParticipantId(person.id)));
+        for reason in more.cloned().chain(consent) {
+            rules_hit |= 1 << reason.rule_number();
+            if listed {
+                reasons.push(reason);
+            }
         }
-        if reasons.is_empty() {
+        if rules_hit == 0 {
             let last = facts.last_contact.map_or(i64::MIN, millis);
             out.passed.push((last, i));
         } else {
-            out.excluded.push((i, reasons));
+            out.tally.add_rules(rules_hit);
+            out.excluded_total += 1;
+            if listed {
+                out.excluded.push((i, std::mem::take(&mut reasons)));
+            }
         }
     }
     out
@@ -775,10 +905,14 @@ fn evaluate(
     let mut not_qualified = 0;
     let mut passed = Vec::with_capacity(passes.iter().map(|p| p.passed.len()).sum());
     let mut excluded_at = Vec::with_capacity(passes.iter().map(|p| p.excluded.len()).sum());
+    let mut excluded_total = 0;
+    let mut tally = Tally::default();
     for p in passes {
         not_qualified += p.not_qualified;
         passed.extend(p.passed);
         excluded_at.extend(p.excluded);
+        excluded_total += p.excluded_total;
+        tally.merge(&p.tally);
     }
 
     // Longest since last contact first (never contacted before anyone), then
@@ -835,14 +969,14 @@ fn evaluate(
                     filled.get(cell).copied().unwrap_or(0) >= quota.max
                 });
         if let Some(((quota, (key, _)), &cell)) = full {
-            excluded_at.push((
-                i,
-                vec![Exclusion::QuotaFull {
-                    attribute: quota.attribute.clone(),
-                    value: cell_name(*key, cell),
-                    max: quota.max,
-                }],
-            ));
+            let reasons = vec![Exclusion::QuotaFull {
+                attribute: quota.attribute.clone(),
+                value: cell_name(*key, cell),
+                max: quota.max,
+            }];
+            tally.add(&reasons);
+            excluded_total += 1;
+            excluded_at.push((i, reasons));
             continue;
         }
         if options
@@ -870,8 +1004,6 @@ fn evaluate(
         });
     }
 
-    let excluded_by_rule = by_rule(excluded_at.iter().map(|(_, reasons)| reasons.as_slice()));
-    let excluded_total = excluded_at.len() as u32;
     // People are in id order in the index, so their indexes sort as ids do.
     excluded_at.sort_unstable_by_key(|(i, _)| *i);
     if let Some(limit) = options.excluded_limit {
@@ -895,7 +1027,7 @@ fn evaluate(
         eligible,
         excluded,
         excluded_total,
-        excluded_by_rule,
+        excluded_by_rule: tally.by_name(),
         beyond_limit,
     }
 }

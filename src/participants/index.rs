@@ -497,18 +497,24 @@ impl PanelIndex {
         }
     }
 
-    /// What the contact rules know about `person` at a moment.
-    pub fn facts_at(&self, person: &Person, at: &Moment) -> Facts {
-        let mut facts = Facts {
+    /// What the contact rules know about `person` at a moment, written
+    /// over `facts` (whose list of suppression lists keeps its space).
+    pub fn facts_into(&self, facts: &mut Facts, person: &Person, at: &Moment) {
+        let mut suppressed_by = std::mem::take(&mut facts.suppressed_by);
+        let lists = person.suppressed.of(&self.suppressed);
+        suppressed_by.truncate(lists.len());
+        for (n, &l) in lists.iter().enumerate() {
+            let name = &self.lists[l as usize];
+            match suppressed_by.get_mut(n) {
+                Some(held) => held.clone_from(name),
+                None => suppressed_by.push(name.clone()),
+            }
+        }
+        *facts = Facts {
             erased: false,
             opted_out_at: person.opted_out_at.map(instant),
             do_not_contact: person.do_not_contact,
-            suppressed_by: person
-                .suppressed
-                .of(&self.suppressed)
-                .iter()
-                .map(|&l| self.lists[l as usize].clone())
-                .collect(),
+            suppressed_by,
             ..Facts::default()
         };
         let mut last = None;
@@ -532,7 +538,6 @@ impl PanelIndex {
                 facts.latest_booking = facts.latest_booking.max(Some(instant(starts)));
             }
         }
-        facts
     }
 }
 

@@ -77,6 +77,8 @@ async fn main() {
             },
             allow_double_booking: false,
             preview,
+            allow_started: false,
+            excluded_limit: Some(200),
         };
         let t = Instant::now();
         let preview = roster::invite(&panel, s.id, &request(true)).await.unwrap();

@@ -1206,7 +1206,7 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
             let words: Vec<String> = search
                 .map(|s| {
                     s.split_whitespace()
-                        .map(|w| panelkeeper::participants::fields::fold(w))
+                        .map(panelkeeper::participants::fields::fold)
                         .collect()
                 })
                 .unwrap_or_default();

@@ -770,7 +770,7 @@ pub async fn generate_with(
     let mut customers: Vec<Option<String>> = Vec::with_capacity(participants as usize);
     // An empty table: its indexes, search index and counts are built once
     // at the end of the load rather than kept up to date row by row.
-    let load = crate::participants::BulkLoad::start(&mut tx).await?;
+    let mut load = crate::participants::BulkLoad::start(&mut tx).await?;
     let mut i = 0;
     while i < participants as u64 {
         let end = (i + PEOPLE_PER_WRITE).min(participants as u64);
@@ -778,6 +778,7 @@ pub async fn generate_with(
             .map(|k| participant(&mut rng, k).validate())
             .collect::<Result<_>>()?;
         ids.extend(repo_insert(&mut tx, &people, now - Duration::days(800)).await?);
+        load.count_attributes(people.iter().map(|p| p.derived.attributes_json.as_str()));
         customers.extend(people.iter().map(|p| {
             (p.attributes.get("customer").map(String::as_str) == Some("yes"))
                 .then(|| p.email.hash().to_string())

@@ -867,7 +867,7 @@ async fn the_panel_index_never_serves_a_stale_answer() {
     assert_eq!(
         keys.iter().find(|k| k.key == "region").unwrap().count,
         7,
-        "counts from the index, erased excluded"
+        "counts kept by every write, erased excluded"
     );
 }
 
@@ -1238,4 +1238,28 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
             }
         }
     }
+    // The attribute counts, added up at the bulk load's end and kept by
+    // every later write, are what reading every row finds.
+    participants::update(
+        &t.panel,
+        participants::ParticipantId(5),
+        &person("Five", "five@example.org", &[("shoe_size", "42")]),
+    )
+    .await
+    .unwrap();
+    let expected: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT j.key, count(*) FROM participants p, json_each(p.attributes) j \
+         WHERE p.erased_at IS NULL GROUP BY j.key ORDER BY j.key",
+    )
+    .fetch_all(&mut file)
+    .await
+    .unwrap();
+    let keys = participants::attribute_keys(&t.panel).await.unwrap();
+    assert_eq!(
+        keys.iter()
+            .map(|k| (k.key.clone(), k.count as i64))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(expected.iter().any(|(k, n)| k == "shoe_size" && *n == 1));
 }

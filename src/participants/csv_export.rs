@@ -63,10 +63,8 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
         }
         all.offset += n;
     }
-    let keys: BTreeSet<String> = panel
-        .index()
+    let keys: BTreeSet<String> = repo::attribute_counts(&mut conn)
         .await?
-        .attribute_counts()
         .into_iter()
         .map(|(k, _)| k)
         .collect();

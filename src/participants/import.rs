@@ -1187,6 +1187,9 @@ async fn write_chunk(
             bulk.load = Some(repo::BulkLoad::start(conn).await?);
         }
         repo::insert_rows(conn, &new, now).await?;
+        if let Some(load) = bulk.as_deref_mut().and_then(|b| b.load.as_mut()) {
+            load.count_attributes(new.iter().map(|p| p.attributes_json));
+        }
     }
     let loading = bulk.is_some_and(|b| b.load.is_some());
     let (mut updated, mut unchanged) = (0, 0);

@@ -148,6 +148,16 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Attributes<'a> {
     }
 }
 
+/// The names of a participant's stored attributes.
+pub(crate) fn attribute_names(json: &str) -> Vec<Cow<'_, str>> {
+    match plain_attributes(json) {
+        Some(pairs) => pairs.into_iter().map(|(k, _)| Cow::Borrowed(k)).collect(),
+        None => serde_json::from_str::<Attributes<'_>>(json)
+            .map(|a| a.0.into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default(),
+    }
+}
+
 /// Reads a participant's canonical attributes (`{"k":"v",...}`, as
 /// stored: no spaces, text values) straight from the bytes, borrowing every
 /// name and value; `None` when the text needs more than that (an escape),
@@ -416,18 +426,6 @@ impl PanelIndex {
             "panel index read"
         );
         Ok(index)
-    }
-
-    /// Every attribute name with how many participants have it, by name.
-    pub fn attribute_counts(&self) -> Vec<(String, u32)> {
-        let mut out: Vec<(String, u32)> = self
-            .keys
-            .iter()
-            .cloned()
-            .zip(self.key_counts.iter().copied())
-            .collect();
-        out.sort();
-        out
     }
 
     /// The attribute id of `key`, if anyone has it.

@@ -127,12 +127,13 @@ pub struct AttributeKey {
     pub count: u32,
 }
 
-/// Every attribute name in use (for filters and screener editors).
+/// Every attribute name in use (for filters and screener editors), from
+/// the counts every write keeps: a large panel answers at once, without its
+/// panel index.
 pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
-    Ok(panel
-        .index()
+    let mut conn = panel.pool().acquire().await?;
+    Ok(repo::attribute_counts(&mut conn)
         .await?
-        .attribute_counts()
         .into_iter()
         .map(|(key, count)| AttributeKey { key, count })
         .collect())

@@ -352,10 +352,16 @@ pub(crate) struct BulkLoad {
     indexes: Vec<String>,
     triggers: Vec<String>,
     first_new: i64,
+    /// How many of the people loaded have each attribute.
+    attributes: HashMap<String, i64>,
 }
 
 /// The triggers a bulk load replaces with one statement at its end.
-const BULK_TRIGGERS: [&str; 2] = ["participants_search_insert", "participant_counts_insert"];
+const BULK_TRIGGERS: [&str; 3] = [
+    "participants_search_insert",
+    "participant_counts_insert",
+    "attribute_counts_insert",
+];
 
 impl BulkLoad {
     pub(crate) async fn start(conn: &mut SqliteConnection) -> Result<BulkLoad> {
@@ -391,7 +397,23 @@ impl BulkLoad {
             indexes: indexes.into_iter().map(|(_, sql)| sql).collect(),
             triggers,
             first_new,
+            attributes: HashMap::new(),
         })
+    }
+
+    /// Counts the attributes of people written in this load (stored JSON),
+    /// for the counts it adds at its end.
+    pub(crate) fn count_attributes<'a>(&mut self, people: impl IntoIterator<Item = &'a str>) {
+        for json in people {
+            for name in super::index::attribute_names(json) {
+                match self.attributes.get_mut(name.as_ref()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.attributes.insert(name.into_owned(), 1);
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) async fn finish(self, conn: &mut SqliteConnection) -> Result<()> {
@@ -423,6 +445,14 @@ impl BulkLoad {
              WHERE participant_counts.id = 1",
         )
         .bind(self.first_new)
+        .execute(&mut *conn)
+        .await?;
+        let counts = serde_json::to_string(&self.attributes).expect("counts serialise");
+        sqlx::query(
+            "INSERT INTO attribute_counts (key, live) SELECT key, value FROM json_each(?) WHERE true \
+             ON CONFLICT (key) DO UPDATE SET live = live + excluded.live",
+        )
+        .bind(counts)
         .execute(&mut *conn)
         .await?;
         for sql in self.triggers {
@@ -534,6 +564,16 @@ pub(crate) async fn set_do_not_contact(
         return Err(not_writable(conn, id).await);
     }
     touch(conn).await
+}
+
+/// Every attribute in use, with how many people (not erased) have it, by
+/// name.
+pub(crate) async fn attribute_counts(conn: &mut SqliteConnection) -> Result<Vec<(String, u32)>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT key, live FROM attribute_counts WHERE live > 0 ORDER BY key")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|(k, n)| (k, n as u32)).collect())
 }
 
 /// How far a list counts the people who match a search or filter before it

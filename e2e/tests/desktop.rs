@@ -903,6 +903,7 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
                 allow_double_booking: false,
                 // The session is under way: they join it.
                 allow_started: true,
+                excluded_limit: None,
             },
         )
         .await

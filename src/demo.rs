@@ -777,8 +777,7 @@ pub async fn generate_with(
         let people: Vec<ValidParticipant> = (i..end)
             .map(|k| participant(&mut rng, k).validate())
             .collect::<Result<_>>()?;
-        ids.extend(repo_insert(&mut tx, &people, now - Duration::days(800)).await?);
-        load.count_attributes(people.iter().map(|p| p.derived.attributes_json.as_str()));
+        ids.extend(repo_insert(&mut tx, &mut load, &people, now - Duration::days(800)).await?);
         customers.extend(people.iter().map(|p| {
             (p.attributes.get("customer").map(String::as_str) == Some("yes"))
                 .then(|| p.email.hash().to_string())

@@ -317,7 +317,11 @@ pub struct Facts {
 /// Every reason these facts exclude a participant at `now` (empty: eligible).
 pub fn check(facts: &Facts, rules: &GovernanceRules, now: DateTime<Utc>) -> Vec<Exclusion> {
     let mut out = Vec::new();
-    each_reason(facts, rules, now, |reason| out.push(reason.make()));
+    each_reason(facts, rules, now, |reason| {
+        let made = reason.make();
+        debug_assert_eq!(made.rule_number(), reason.rule, "{made:?}");
+        out.push(made);
+    });
     out
 }
 
@@ -1099,6 +1103,50 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    /// Every rule `check` can give, each tagged with its own rule number
+    /// (the run over the panel counts by the number without making the
+    /// reason; a debug assertion in `check` holds the two together).
+    #[test]
+    fn every_reason_carries_its_own_rule() {
+        let everything = Facts {
+            opted_out_at: Some(now()),
+            do_not_contact: true,
+            suppressed_by: vec!["crm".into()],
+            latest_booking: Some(now() + Duration::days(3)),
+            sessions_last_year: 9,
+            booked_ahead: 1,
+            no_shows: 9,
+            ..Facts::default()
+        };
+        let cooling = Facts {
+            last_contact: Some(now() - Duration::days(1)),
+            ..Facts::default()
+        };
+        let erased = Facts {
+            erased: true,
+            ..Facts::default()
+        };
+        let mut rules: Vec<&str> = [everything, cooling, erased]
+            .iter()
+            .flat_map(|f| check(f, &GovernanceRules::default(), now()))
+            .map(|e| e.rule())
+            .collect();
+        rules.sort();
+        assert_eq!(
+            rules,
+            [
+                "booked",
+                "cooldown",
+                "doNotContact",
+                "erased",
+                "noShowBan",
+                "optedOut",
+                "suppressed",
+                "yearlyCap"
+            ]
+        );
     }
 
     #[test]

@@ -1186,10 +1186,10 @@ async fn write_chunk(
         if let Some(bulk) = bulk.as_deref_mut().filter(|b| b.load.is_none()) {
             bulk.load = Some(repo::BulkLoad::start(conn).await?);
         }
-        repo::insert_rows(conn, &new, now).await?;
-        if let Some(load) = bulk.as_deref_mut().and_then(|b| b.load.as_mut()) {
-            load.count_attributes(new.iter().map(|p| p.attributes_json));
-        }
+        match bulk.as_deref_mut().and_then(|b| b.load.as_mut()) {
+            Some(load) => load.insert(conn, &new, now).await?,
+            None => repo::insert_rows(conn, &new, now).await?,
+        };
     }
     let loading = bulk.is_some_and(|b| b.load.is_some());
     let (mut updated, mut unchanged) = (0, 0);

@@ -192,12 +192,14 @@ pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {
 }
 
 /// Inserts already-checked participants in the caller's write transaction
-/// (the demo generator's bulk path), which [`touch`]es once it is done.
+/// as part of a bulk load (the demo generator's), which [`touch`]es once
+/// it is finished.
 pub(crate) async fn repo_insert(
     conn: &mut sqlx::SqliteConnection,
+    load: &mut BulkLoad,
     people: &[ValidParticipant],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ParticipantId>> {
     let people: Vec<_> = people.iter().map(ValidParticipant::columns).collect();
-    repo::insert_rows(conn, &people, now).await
+    load.insert(conn, &people, now).await
 }

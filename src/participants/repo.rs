@@ -401,11 +401,17 @@ impl BulkLoad {
         })
     }
 
-    /// Counts the attributes of people written in this load (stored JSON),
-    /// for the counts it adds at its end.
-    pub(crate) fn count_attributes<'a>(&mut self, people: impl IntoIterator<Item = &'a str>) {
-        for json in people {
-            for name in super::index::attribute_names(json) {
+    /// Writes new people in this load ([`insert_rows`]) and counts their
+    /// attributes, for the counts the load adds at its end.
+    pub(crate) async fn insert(
+        &mut self,
+        conn: &mut SqliteConnection,
+        people: &[Columns<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ParticipantId>> {
+        let ids = insert_rows(conn, people, now).await?;
+        for p in people {
+            for name in super::index::attribute_names(p.attributes_json) {
                 match self.attributes.get_mut(name.as_ref()) {
                     Some(n) => *n += 1,
                     None => {
@@ -414,6 +420,7 @@ impl BulkLoad {
                 }
             }
         }
+        Ok(ids)
     }
 
     pub(crate) async fn finish(self, conn: &mut SqliteConnection) -> Result<()> {

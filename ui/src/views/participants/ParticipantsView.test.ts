@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import ParticipantsView from "./ParticipantsView.svelte";
@@ -65,6 +65,7 @@ beforeEach(() => {
 afterEach(() => {
   cleanup();
   clearMocks();
+  vi.useRealTimers();
 });
 
 describe("ParticipantsView", () => {
@@ -99,5 +100,19 @@ describe("ParticipantsView", () => {
     // The list reloads; the attribute names, which an opt-out cannot change, do not.
     await waitFor(() => expect(queries.length).toBeGreaterThan(listsBefore));
     expect(keyLoads).toBe(1);
+  });
+
+  it("loads the first page at once, and a search once typing pauses", async () => {
+    vi.useFakeTimers();
+    render(ParticipantsView);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(queries.map((q) => q.search)).toEqual([null]);
+    for (const typed of ["m", "mü", "mül"]) {
+      await fireEvent.input(screen.getByTestId("search"), { target: { value: typed } });
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(queries.map((q) => q.search)).toEqual([null]);
+    await vi.advanceTimersByTimeAsync(120);
+    expect(queries.map((q) => q.search)).toEqual([null, "mül"]);
   });
 });

@@ -333,6 +333,55 @@ impl Default for ServiceLevels {
 }
 
 impl ServiceLevels {
+    /// Refuses service levels no promise can keep: a first contact under a
+    /// minute, a resolution sooner than the first contact, anything over a
+    /// year, an escalation repeated more often than every minute.
+    pub fn check(&self) -> Result<(), Error> {
+        // A year is the longest any promise may take; a minute the shortest
+        // (the app looks for breaches every minute).
+        const YEAR: u32 = 366 * 24 * 60;
+        for s in Severity::ALL {
+            let l = self.for_severity(s);
+            if l.first_contact_minutes == 0 || l.resolution_minutes < l.first_contact_minutes {
+                return Err(Error::invalid(
+                    "service level",
+                    s.as_str(),
+                    "needs a first contact of at least a minute, and a resolution no sooner",
+                ));
+            }
+            if l.resolution_minutes > YEAR {
+                return Err(Error::invalid(
+                    "service level",
+                    s.as_str(),
+                    format!(
+                        "allows {} days; the most is a year (366 days)",
+                        l.resolution_minutes / (24 * 60)
+                    ),
+                ));
+            }
+        }
+        for (field, minutes) in [
+            ("nudge before", self.nudge_minutes_before),
+            ("escalation repeat", self.escalation_repeat_minutes),
+        ] {
+            if minutes > YEAR {
+                return Err(Error::invalid(
+                    field,
+                    format!("{minutes} minutes"),
+                    "is more than a year (366 days)",
+                ));
+            }
+        }
+        if self.escalation_repeat_minutes == 0 {
+            return Err(Error::invalid(
+                "escalation repeat",
+                "0 minutes",
+                "must be at least a minute",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn for_severity(&self, s: Severity) -> ServiceLevel {
         match s {
             Severity::Low => self.low,
@@ -509,4 +558,66 @@ pub struct IssueQuery {
     pub open_only: bool,
     pub session: Option<SessionId>,
     pub limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions;
+
+    #[test]
+    fn only_the_next_step_is_allowed() {
+        use IssueStatus::*;
+        assert!(Open.refusal(Contacted).is_none());
+        assert!(Contacted.refusal(Resolved).is_none());
+        assert!(Contacted.refusal(WontFix).is_none());
+        assert!(Resolved.refusal(Closed).is_none());
+        assert!(Closed.refusal(Open).is_none());
+        assert_eq!(
+            Open.refusal(Resolved).as_deref(),
+            Some("the participant has not been contacted yet: log a contact first")
+        );
+        assert_eq!(
+            Open.refusal(Closed).as_deref(),
+            Some("only a resolved or won't-fix issue can be closed")
+        );
+        assert_eq!(
+            Resolved.refusal(Resolved).as_deref(),
+            Some("the issue is already resolved")
+        );
+        assert!(Contacted.refusal(Open).is_some());
+    }
+
+    fn berlin_zone() -> crate::TimeZone {
+        crate::TimeZone::parse("Europe/Berlin").unwrap()
+    }
+
+    #[test]
+    fn business_days_stop_the_clock_over_the_weekend() {
+        let berlin = |s: &str| {
+            sessions::instant_in(berlin_zone(), s.parse().expect("a local time")).expect("exists")
+        };
+        let mut levels = ServiceLevels::default();
+        let friday = berlin("2027-03-19T16:00:00");
+        let (first, resolution) = levels.dues(Severity::High, friday, berlin_zone());
+        assert_eq!(first, friday + Duration::hours(24));
+        assert_eq!(resolution, friday + Duration::days(5));
+
+        levels.days = DayCount::Business;
+        let (first, resolution) = levels.dues(Severity::High, friday, berlin_zone());
+        assert_eq!(
+            first,
+            berlin("2027-03-22T16:00:00"),
+            "Friday 16:00 + 24 h is Monday 16:00"
+        );
+        // Five business days over a weekend that moves the clocks (28 March).
+        assert_eq!(resolution, berlin("2027-03-26T16:00:00"));
+        let saturday = berlin("2027-03-27T11:00:00");
+        let (first, _) = levels.dues(Severity::Critical, saturday, berlin_zone());
+        assert_eq!(
+            first,
+            berlin("2027-03-29T04:00:00"),
+            "the clock starts on Monday"
+        );
+    }
 }

@@ -268,6 +268,51 @@ pub async fn cancel_glob(
     Ok(done.rows_affected())
 }
 
+/// The messages not yet sent whose topic starts with `prefix`, with their
+/// topics.
+pub async fn waiting_with_topic(
+    conn: &mut SqliteConnection,
+    prefix: &str,
+) -> Result<Vec<(MessageId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, topic FROM outbox WHERE substr(topic, 1, length(?1)) = ?1 \
+         AND status IN ('queued', 'failed')",
+    )
+    .bind(prefix)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
+}
+
+/// Withdraws one message, inside the caller's transaction, if it is not
+/// sent yet.
+pub async fn withdraw(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    id: MessageId,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = ? WHERE id = ? \
+         AND status IN ('queued', 'failed')",
+    )
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a message with exactly this topic was ever queued and not
+/// withdrawn (sent, waiting or failed).
+pub async fn topic_queued(conn: &mut SqliteConnection, topic: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ? AND status != 'cancelled')",
+    )
+    .bind(topic)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 /// Queues a test message to `address` from the saved SMTP settings, and
 /// wakes the worker. `outbox send` (or the app's worker) delivers it.
 pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {

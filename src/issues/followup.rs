@@ -1,0 +1,275 @@
+//! Keeping the promise on time: before each due time the owner is nudged,
+//! after a breach [`tick`] escalates to the owner's lead and the session's
+//! moderator, again every `escalation_repeat_minutes` until someone acts.
+//! Every change to an issue re-plans its mail ([`replan`]): the nudges and
+//! escalations a change made obsolete are withdrawn, and the next nudge is
+//! queued for its time.
+
+use super::messages::{self, topic};
+use super::{Issue, IssueId, ServiceLevels, store};
+use crate::db::millis;
+use crate::mail;
+use crate::sessions::staff::{self, Staff, StaffId};
+use crate::sessions::{self, SessionId};
+use crate::{Error, Panel, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::SqliteConnection;
+use std::collections::HashMap;
+
+/// The due times still to be met, and what each is for.
+fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
+    let mut dues = Vec::with_capacity(2);
+    if issue.awaiting_contact() {
+        dues.push((issue.first_contact_due, "first contact"));
+    }
+    dues.push((issue.resolution_due, "resolution"));
+    dues
+}
+
+/// Whether a waiting escalation (its topic `issue/N/escalation/DUE/ROUND/STAFF`
+/// after `prefix`) stays after a change: only while the owner is the same
+/// and the due time it is about is still breached and the issue's own.
+fn escalation_stays(topic: &str, prefix: &str, live: &[i64], owner_changed: bool) -> bool {
+    let rest = &topic[prefix.len().min(topic.len())..];
+    let due: Option<i64> = rest
+        .split('/')
+        .next()
+        .and_then(|d| d.parse().ok())
+        .filter(|_| rest.split('/').count() == 3);
+    !owner_changed && due.is_some_and(|d| live.contains(&d))
+}
+
+/// Withdraws the escalations still waiting to go that a change made
+/// obsolete: those about a due time that is met now (or no longer the
+/// issue's), and, when `owner_changed`, every one (they name the former
+/// owner and go to that owner's lead; the new owner's come from the next
+/// tick).
+async fn withdraw_escalations(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner_changed: bool,
+) -> Result<()> {
+    let live: Vec<i64> = if issue.status.is_open() {
+        open_dues(issue)
+            .into_iter()
+            .filter(|(due, _)| *due <= now)
+            .map(|(due, _)| millis(due))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let prefix = topic(issue.id, "escalation/");
+    for (message, t) in mail::waiting_with_topic(conn, &prefix).await? {
+        if !escalation_stays(&t, &prefix, &live, owner_changed) {
+            mail::withdraw(conn, now, message).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Withdraws the issue's waiting nudges, and the escalations the change
+/// made obsolete, and, while it is open and owned, queues a nudge to the
+/// owner before each due time still to be met: once per owner and due
+/// time, at once if the time to nudge has already come.
+pub(super) async fn replan(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    levels: &ServiceLevels,
+    id: IssueId,
+) -> Result<()> {
+    replan_after(conn, now, levels, id, false).await
+}
+
+/// [`replan`] after a change of owner.
+pub(super) async fn replan_after(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    levels: &ServiceLevels,
+    id: IssueId,
+    owner_changed: bool,
+) -> Result<()> {
+    mail::cancel_topic(conn, now, &topic(id, "nudge/")).await?;
+    let issue = store::get(conn, id, now).await?;
+    withdraw_escalations(conn, now, &issue, owner_changed).await?;
+    let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
+        return Ok(());
+    };
+    let owner = staff::get_in(conn, owner).await?;
+    // The window a nudge's lead is measured in: this round of follow-up.
+    let start = issue
+        .first_contact_at
+        .unwrap_or(issue.created_at)
+        .max(issue.reopened_at.unwrap_or(issue.created_at));
+    for due in open_dues(&issue) {
+        if due.0 <= now {
+            continue;
+        }
+        let this = messages::nudge_topic(id, due.0, &owner);
+        if mail::topic_queued(conn, &this).await? {
+            continue;
+        }
+        let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due.0 - start) / 2);
+        let nudge = messages::nudge(&issue, &owner, due, (due.0 - lead).max(now), this)?;
+        mail::enqueue(conn, now, &nudge).await?;
+    }
+    Ok(())
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TickReport {
+    /// Open issues past a due time.
+    pub overdue: u32,
+    /// Escalation messages queued now.
+    pub escalations: u32,
+}
+
+/// Queues the escalations due at `now`: for every open issue past its due
+/// time, one to the owner's lead and one to the session's moderator (only
+/// the moderator, while nobody owns it), then
+/// again every `escalation_repeat_minutes` until the owner acts (a logged
+/// contact, a resolution or a hand-off starts the count again). Nudges are
+/// already queued for their time, so a tick never sends one twice.
+pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
+    let mut conn = panel.pool().acquire().await?;
+    let levels = store::levels(&mut conn).await?;
+    let repeat = Duration::minutes(levels.escalation_repeat_minutes.max(1) as i64);
+    let (overdue, due) = store::overdue(&mut conn, now, now - repeat).await?;
+    drop(conn);
+    let mut report = TickReport {
+        overdue,
+        escalations: 0,
+    };
+    for chunk in due.chunks(TICK_BATCH) {
+        let mut tx = panel.write().await?;
+        report.escalations += escalate(&mut tx, chunk, now).await?;
+        tx.commit().await?;
+    }
+    if report.escalations > 0 {
+        panel.wake_mail();
+    }
+    Ok(report)
+}
+
+/// Issues escalated per transaction by a tick: each batch is read, counted,
+/// rendered and queued in a handful of statements.
+const TICK_BATCH: usize = 2_000;
+
+/// Who hears of a breach: the owner's lead and the session's moderator
+/// (once, and not the owner themselves); with neither, the owner again.
+fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> Vec<Staff> {
+    let mut to: Vec<Staff> = lead.into_iter().collect();
+    let owner_id: Option<StaffId> = owner.map(|o| o.id);
+    if owner_id != Some(moderator.id) && !to.iter().any(|s| s.id == moderator.id) {
+        to.push(moderator.clone());
+    }
+    if to.is_empty() {
+        to.extend(owner.cloned());
+    }
+    to
+}
+
+/// Escalates these issues in the caller's transaction, and says how many
+/// messages it queued.
+async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>) -> Result<u32> {
+    let issues = store::get_many(tx, ids, now).await?;
+    let rounds = store::count_escalations(tx, ids, now).await?;
+    let team = staff::all_in(tx).await?;
+    let member = |id: StaffId| {
+        team.get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("staff member", id))
+    };
+    let mut moderators: HashMap<SessionId, Staff> = HashMap::new();
+    let mut queued = Vec::new();
+    let mut events = Vec::with_capacity(issues.len());
+    for issue in &issues {
+        let owner = issue.owner.map(member).transpose()?;
+        let moderator = match moderators.get(&issue.session) {
+            Some(m) => m.clone(),
+            None => {
+                let m = sessions::get_in(tx, issue.session).await?.moderator;
+                moderators.insert(issue.session, m.clone());
+                m
+            }
+        };
+        let lead = owner
+            .as_ref()
+            .and_then(|o| o.lead)
+            .map(member)
+            .transpose()?;
+        let to = recipients(owner.as_ref(), lead, &moderator);
+        let round = rounds
+            .get(&issue.id)
+            .copied()
+            .ok_or_else(|| Error::not_found("issue", issue.id))?;
+        for recipient in &to {
+            queued.push(messages::escalation(
+                now,
+                issue,
+                owner.as_ref(),
+                recipient,
+                round,
+            )?);
+        }
+        let names: Vec<&str> = to.iter().map(|s| s.name.as_str()).collect();
+        let (_, what) = issue.next_due();
+        events.push((issue.id, json!({"to": names, "due": what, "count": round})));
+    }
+    mail::enqueue_many(tx, now, &queued).await?;
+    store::record_escalations(tx, now, &events).await?;
+    Ok(queued.len() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: i64, lead: Option<i64>) -> Staff {
+        Staff {
+            id: StaffId(id),
+            name: format!("Staff {id}"),
+            email: format!("s{id}@company.example.com"),
+            role: "support".into(),
+            lead: lead.map(StaffId),
+            time_zone: None,
+        }
+    }
+
+    #[test]
+    fn a_breach_goes_to_the_lead_and_the_moderator_once_and_never_only_nowhere() {
+        let ids = |v: Vec<Staff>| v.iter().map(|s| s.id.0).collect::<Vec<_>>();
+        let (owner, lead, moderator) = (person(1, Some(2)), person(2, None), person(3, None));
+        assert_eq!(
+            ids(recipients(Some(&owner), Some(lead.clone()), &moderator)),
+            [2, 3]
+        );
+        // The lead moderates: told once.
+        assert_eq!(
+            ids(recipients(Some(&owner), Some(lead.clone()), &lead)),
+            [2]
+        );
+        // Nobody owns it: the moderator.
+        assert_eq!(ids(recipients(None, None, &moderator)), [3]);
+        // The owner moderates and has no lead: the owner hears of it again.
+        assert_eq!(ids(recipients(Some(&owner), None, &owner)), [1]);
+    }
+
+    #[test]
+    fn an_escalation_stays_only_for_a_breach_still_live_under_the_same_owner() {
+        let prefix = "issue/7/escalation/";
+        let t = "issue/7/escalation/1000/2/5";
+        assert!(escalation_stays(t, prefix, &[1000], false));
+        assert!(!escalation_stays(t, prefix, &[1000], true));
+        assert!(!escalation_stays(t, prefix, &[2000], false));
+        assert!(!escalation_stays(
+            "issue/7/escalation/junk",
+            prefix,
+            &[1000],
+            false
+        ));
+    }
+}

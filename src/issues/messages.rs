@@ -1,0 +1,254 @@
+//! The mail the follow-up of an issue sends: the owner's assignment with
+//! everything they need, their nudge before a due time, the escalation
+//! after a breach, and the owner's own messages to the participant (a
+//! hand-off notice, the resolution). Each is composed here from what was
+//! read; queuing it is the outbox's.
+
+use super::{Issue, IssueId};
+use crate::Result;
+use crate::db::millis;
+use crate::mail::templates::{self, NoteLine, ParticipantContact, Template};
+use crate::mail::{self, MessageKind, NewMessage};
+use crate::notes::{self, NoteId};
+use crate::participants::{self, fields::Email};
+use crate::sessions::staff::Staff;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+/// What a message about an issue is filed under in the outbox:
+/// `issue/N/WHAT`, so that a change can find and withdraw what it made
+/// obsolete.
+pub(super) fn topic(issue: IssueId, what: &str) -> String {
+    format!("issue/{issue}/{what}")
+}
+
+/// The owner's zone, for the times in their mail.
+fn zone_of(staff: &Staff) -> String {
+    staff.time_zone.clone().unwrap_or_else(|| "UTC".into())
+}
+
+/// The notes around the one an issue came from, for the owner's mail.
+async fn note_context(conn: &mut SqliteConnection, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
+    Ok(notes_around(conn, note)
+        .await?
+        .iter()
+        .map(|n| {
+            let s = n.offset_seconds.abs();
+            NoteLine {
+                offset: format!(
+                    "{}{:02}:{:02}:{:02}",
+                    if n.offset_seconds < 0 { "-" } else { "" },
+                    s / 3600,
+                    s % 3600 / 60,
+                    s % 60
+                ),
+                text: n.text.clone(),
+                source: Some(n.id) == note,
+            }
+        })
+        .collect())
+}
+
+/// The note an issue came from with the two before and after it.
+pub(super) async fn notes_around(
+    conn: &mut SqliteConnection,
+    note: Option<NoteId>,
+) -> Result<Vec<notes::Note>> {
+    let Some(id) = note else {
+        return Ok(Vec::new());
+    };
+    let source = notes::get_in(conn, id).await?;
+    let mut all = notes::list_in(conn, source.session).await?;
+    let at = all.iter().position(|n| n.id == id).unwrap_or(0);
+    all.truncate((at + 3).min(all.len()));
+    Ok(all.split_off(at.saturating_sub(2)))
+}
+
+/// Queues the owner's mail: who, how to reach them, what they said, when due.
+pub(super) async fn queue_assigned(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner: &Staff,
+) -> Result<()> {
+    let participant = participants::get_in(conn, issue.participant).await?;
+    let body = templates::render(&Template::IssueAssigned(templates::IssueAssigned {
+        owner_name: owner.name.clone(),
+        session_title: issue.session_title.clone(),
+        summary: issue.summary.clone(),
+        detail: Some(issue.detail.clone()).filter(|d| !d.is_empty()),
+        severity: issue.severity.as_str().to_string(),
+        participant: ParticipantContact {
+            name: participant.name.clone(),
+            email: participant
+                .email
+                .clone()
+                .unwrap_or_else(|| "(erased)".into()),
+            phone: participant.phone.clone(),
+            zone: participant.time_zone.clone(),
+        },
+        notes: note_context(conn, issue.note).await?,
+        first_contact_due: issue.awaiting_contact().then_some(issue.first_contact_due),
+        resolution_due: Some(issue.resolution_due),
+        zone: zone_of(owner),
+    }))?;
+    mail::enqueue(
+        conn,
+        now,
+        &NewMessage {
+            kind: MessageKind::IssueAssigned,
+            to: Email::parse(&owner.email)?,
+            to_name: owner.name.clone(),
+            reply_to: participant
+                .email
+                .as_deref()
+                .and_then(|e| Email::parse(e).ok()),
+            from_name: None,
+            body,
+            headers: BTreeMap::new(),
+            attachments: Vec::new(),
+            not_before: now,
+            topic: Some(topic(issue.id, "assigned")),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The owner's reminder of a due time (`what`: "first contact" or
+/// "resolution"), to go at `send_at`, filed under `this`.
+pub(super) fn nudge(
+    issue: &Issue,
+    owner: &Staff,
+    (due, what): (DateTime<Utc>, &str),
+    send_at: DateTime<Utc>,
+    this: String,
+) -> Result<NewMessage> {
+    let body = templates::render(&Template::Nudge(templates::Nudge {
+        owner_name: owner.name.clone(),
+        summary: issue.summary.clone(),
+        participant_name: issue.participant_name.clone(),
+        due_what: what.to_string(),
+        due_at: due,
+        zone: zone_of(owner),
+    }))?;
+    Ok(NewMessage {
+        kind: MessageKind::Nudge,
+        to: Email::parse(&owner.email)?,
+        to_name: owner.name.clone(),
+        reply_to: None,
+        from_name: None,
+        body,
+        headers: BTreeMap::new(),
+        attachments: Vec::new(),
+        not_before: send_at,
+        topic: Some(this),
+    })
+}
+
+/// The topic of a nudge to `owner` before the due time `due`.
+pub(super) fn nudge_topic(issue: IssueId, due: DateTime<Utc>, owner: &Staff) -> String {
+    topic(issue, &format!("nudge/{}/{}", millis(due), owner.id))
+}
+
+/// Round `round` of the escalation of a breached due time to `recipient`,
+/// replying to the owner.
+pub(super) fn escalation(
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner: Option<&Staff>,
+    recipient: &Staff,
+    round: u32,
+) -> Result<NewMessage> {
+    let (due, what) = issue.next_due();
+    let body = templates::render(&Template::Escalation(templates::Escalation {
+        recipient_name: recipient.name.clone(),
+        owner_name: owner.map(|o| o.name.clone()).unwrap_or_default(),
+        summary: issue.summary.clone(),
+        participant_name: issue.participant_name.clone(),
+        due_what: what.to_string(),
+        due_at: due,
+        zone: zone_of(recipient),
+    }))?;
+    Ok(NewMessage {
+        kind: MessageKind::Escalation,
+        to: Email::parse(&recipient.email)?,
+        to_name: recipient.name.clone(),
+        reply_to: owner.and_then(|o| Email::parse(&o.email).ok()),
+        from_name: None,
+        body,
+        headers: BTreeMap::new(),
+        attachments: Vec::new(),
+        not_before: now,
+        topic: Some(topic(
+            issue.id,
+            &format!("escalation/{}/{round}/{}", millis(due), recipient.id),
+        )),
+    })
+}
+
+/// The notice that tells the participant who has their issue now.
+pub(super) fn handoff(issue: &Issue, new_owner: &Staff) -> Template {
+    Template::Handoff(templates::Handoff {
+        participant_name: issue.participant_name.clone(),
+        summary: issue.summary.clone(),
+        new_owner_name: new_owner.name.clone(),
+        new_owner_email: new_owner.email.clone(),
+    })
+}
+
+/// The owner's message that ends an issue (resolved or won't fix).
+pub(super) fn resolution(issue: &Issue, owner: &Staff, message: &str) -> Template {
+    Template::Resolution(templates::Resolution {
+        participant_name: issue.participant_name.clone(),
+        summary: issue.summary.clone(),
+        resolution: message.to_string(),
+        owner_name: owner.name.clone(),
+    })
+}
+
+/// Queues a message to the participant, signed by and replying to `from`.
+pub(super) async fn queue_to_participant(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    from: &Staff,
+    kind: MessageKind,
+    template: Template,
+) -> Result<Option<mail::MessageId>> {
+    match to_participant(now, issue, from, kind, template)? {
+        Some(message) => Ok(Some(mail::enqueue(conn, now, &message).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A message to the participant about their issue, signed by and replying
+/// to `from`; `None` when they have no email address left (erased).
+pub(super) fn to_participant(
+    now: DateTime<Utc>,
+    issue: &Issue,
+    from: &Staff,
+    kind: MessageKind,
+    template: Template,
+) -> Result<Option<NewMessage>> {
+    let Some(email) = issue
+        .participant_email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(NewMessage {
+        kind,
+        to: email,
+        to_name: issue.participant_name.clone(),
+        reply_to: Some(Email::parse(&from.email)?),
+        from_name: Some(from.name.clone()),
+        body: templates::render(&template)?,
+        headers: BTreeMap::new(),
+        attachments: Vec::new(),
+        not_before: now,
+        topic: Some(topic(issue.id, kind.as_str())),
+    }))
+}

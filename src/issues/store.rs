@@ -1,0 +1,551 @@
+//! Where issues are kept: every statement the issues domain runs on its
+//! own tables (the issues, their contact log and audit trail, the service
+//! levels), each on the connection or transaction it is given. What may
+//! change and what is sent is decided in the domain's rules
+//! ([`super::IssueStatus::refusal`], [`super::followup`], [`super::messages`]).
+
+use super::{
+    ContactVia, Issue, IssueContact, IssueEvent, IssueId, IssueQuery, IssueStatus, ServiceLevels,
+    Severity,
+};
+use crate::db::{instant, millis};
+use crate::notes::NoteId;
+use crate::participants::ParticipantId;
+use crate::sessions::SessionId;
+use crate::sessions::staff::StaffId;
+use crate::{Error, Result, settings};
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use std::collections::HashMap;
+
+const LEVELS_KEY: &str = "service_levels";
+
+/// The service levels in force.
+pub(crate) async fn levels(conn: &mut SqliteConnection) -> Result<ServiceLevels> {
+    Ok(settings::get(conn, LEVELS_KEY).await?.unwrap_or_default())
+}
+
+/// Keeps `levels` as the service levels in force.
+pub(crate) async fn set_levels(conn: &mut SqliteConnection, levels: &ServiceLevels) -> Result<()> {
+    settings::put(conn, LEVELS_KEY, levels).await
+}
+
+const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \
+    p.email AS participant_email, i.note, i.summary, i.detail, i.category, i.severity, i.owner, \
+    o.name AS owner_name, i.status, i.first_contact_due, i.resolution_due, i.first_contact_at, \
+    i.resolved_at, i.resolution, i.handoffs, i.reopens, i.reopened_at, i.created_at";
+const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
+    JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
+
+fn issue_from(row: &SqliteRow, now: DateTime<Utc>) -> Result<Issue> {
+    IssueJson {
+        id: row.get("id"),
+        session: row.get("session"),
+        session_title: row.get("session_title"),
+        participant: row.get("participant"),
+        participant_name: row.get("participant_name"),
+        participant_email: row.get("participant_email"),
+        note: row.get("note"),
+        summary: row.get("summary"),
+        detail: row.get("detail"),
+        category: row.get("category"),
+        severity: row.get("severity"),
+        owner: row.get("owner"),
+        owner_name: row.get("owner_name"),
+        status: row.get("status"),
+        first_contact_due: row.get("first_contact_due"),
+        resolution_due: row.get("resolution_due"),
+        first_contact_at: row.get("first_contact_at"),
+        resolved_at: row.get("resolved_at"),
+        resolution: row.get("resolution"),
+        handoffs: row.get::<i64, _>("handoffs") as u32,
+        reopens: row.get::<i64, _>("reopens") as u32,
+        reopened_at: row.get("reopened_at"),
+        created_at: row.get("created_at"),
+    }
+    .issue(now)
+}
+
+/// An issue `i` (with its session `ss`, participant `p` and owner `o`) as
+/// one JSON object: a list comes back from SQLite as one array, not a row
+/// per issue.
+const ISSUE_JSON: &str = "json_object('id', i.id, 'session', i.session, 'sessionTitle', ss.title, \
+    'participant', i.participant, 'participantName', p.name, 'participantEmail', p.email, \
+    'note', i.note, 'summary', i.summary, 'detail', i.detail, 'category', i.category, \
+    'severity', i.severity, 'owner', i.owner, 'ownerName', o.name, 'status', i.status, \
+    'firstContactDue', i.first_contact_due, 'resolutionDue', i.resolution_due, \
+    'firstContactAt', i.first_contact_at, 'resolvedAt', i.resolved_at, \
+    'resolution', i.resolution, 'handoffs', i.handoffs, 'reopens', i.reopens, \
+    'reopenedAt', i.reopened_at, 'createdAt', i.created_at)";
+
+/// An issue as stored: a row, or an object of [`ISSUE_JSON`].
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueJson {
+    id: i64,
+    session: i64,
+    session_title: String,
+    participant: i64,
+    participant_name: String,
+    participant_email: Option<String>,
+    note: Option<i64>,
+    summary: String,
+    detail: String,
+    category: String,
+    severity: String,
+    owner: Option<i64>,
+    owner_name: Option<String>,
+    status: String,
+    first_contact_due: i64,
+    resolution_due: i64,
+    first_contact_at: Option<i64>,
+    resolved_at: Option<i64>,
+    resolution: Option<String>,
+    handoffs: u32,
+    reopens: u32,
+    reopened_at: Option<i64>,
+    created_at: i64,
+}
+
+impl IssueJson {
+    fn issue(self, now: DateTime<Utc>) -> Result<Issue> {
+        let status: IssueStatus = self.status.parse()?;
+        let first_contact_due = instant(self.first_contact_due);
+        let resolution_due = instant(self.resolution_due);
+        let first_contact_at = self.first_contact_at.map(instant);
+        let overdue = status.is_open()
+            && ((status == IssueStatus::Open && now > first_contact_due) || now > resolution_due);
+        Ok(Issue {
+            id: IssueId(self.id),
+            session: SessionId(self.session),
+            session_title: self.session_title,
+            participant: ParticipantId(self.participant),
+            participant_name: self.participant_name,
+            participant_email: self.participant_email,
+            note: self.note.map(NoteId),
+            summary: self.summary,
+            detail: self.detail,
+            category: self.category,
+            severity: self.severity.parse()?,
+            owner: self.owner.map(StaffId),
+            owner_name: self.owner_name,
+            status,
+            first_contact_due,
+            resolution_due,
+            first_contact_at,
+            resolved_at: self.resolved_at.map(instant),
+            resolution: self.resolution,
+            handoffs: self.handoffs,
+            reopens: self.reopens,
+            reopened_at: self.reopened_at.map(instant),
+            overdue,
+            created_at: instant(self.created_at),
+        })
+    }
+}
+
+/// One issue, read as of `now` (which decides whether it is overdue).
+pub(crate) async fn get(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    now: DateTime<Utc>,
+) -> Result<Issue> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE i.id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("issue", id))?;
+    issue_from(&row, now)
+}
+
+/// The issue's contact log, oldest first.
+pub(crate) async fn contacts(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+) -> Result<Vec<IssueContact>> {
+    sqlx::query(
+        "SELECT c.at, s.name, c.via, c.outcome FROM issue_contacts c LEFT JOIN staff s ON s.id = c.staff \
+         WHERE c.issue = ? ORDER BY c.at, c.id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(IssueContact {
+            at: instant(r.get(0)),
+            staff: r.get(1),
+            via: r.get::<String, _>(2).parse()?,
+            outcome: r.get(3),
+        })
+    })
+    .collect()
+}
+
+/// The issue's audit trail, oldest first.
+pub(crate) async fn events(conn: &mut SqliteConnection, id: IssueId) -> Result<Vec<IssueEvent>> {
+    Ok(sqlx::query(
+        "SELECT e.at, s.name, e.kind, e.detail FROM issue_events e LEFT JOIN staff s ON s.id = e.actor \
+         WHERE e.issue = ? ORDER BY e.at, e.id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| IssueEvent {
+        at: instant(r.get(0)),
+        actor: r.get(1),
+        kind: r.get(2),
+        detail: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
+    })
+    .collect())
+}
+
+/// Every issue raised in `[from, to)`, oldest first.
+pub(crate) async fn raised_between(
+    conn: &mut SqliteConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Issue>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE i.created_at >= ? AND i.created_at < ? \
+         ORDER BY i.created_at, i.id"
+    )))
+    .bind(millis(from))
+    .bind(millis(to))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| issue_from(r, now)).collect()
+}
+
+/// The issues `query` asks for (its owner given as `owner`), open first,
+/// then by the next due time.
+pub(crate) async fn list(
+    conn: &mut SqliteConnection,
+    query: &IssueQuery,
+    owner: Option<StaffId>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Issue>> {
+    // Open first, then by the next due time: the page is chosen from the
+    // issues alone, and only its issues are read in full.
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT json_group_array(json(issue) ORDER BY open DESC, next_due, id) FROM ( \
+           SELECT {ISSUE_JSON} AS issue, k.id, k.open, k.next_due FROM ( \
+             SELECT i.id, i.status IN ('open', 'contacted') AS open, \
+               CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
+                 AS next_due \
+             FROM issues i WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
+             AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
+             AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
+                  ((i.status = 'open' AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
+             ORDER BY open DESC, next_due, i.id LIMIT ?7) k \
+           CROSS JOIN {FROM} WHERE i.id = k.id)"
+    )))
+    .bind(owner.map(|o| o.0))
+    .bind(query.status.map(IssueStatus::as_str))
+    .bind(query.open_only)
+    .bind(query.session.map(|s| s.0))
+    .bind(query.overdue)
+    .bind(millis(now))
+    .bind(query.limit.unwrap_or(200).clamp(1, 5000))
+    .fetch_one(&mut *conn)
+    .await?;
+    serde_json::from_str::<Vec<IssueJson>>(&json)
+        .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
+        .into_iter()
+        .map(|i| i.issue(now))
+        .collect()
+}
+
+/// A new issue as it is written.
+pub(crate) struct NewIssue<'a> {
+    pub session: SessionId,
+    pub participant: ParticipantId,
+    pub note: Option<NoteId>,
+    pub summary: &'a str,
+    pub detail: &'a str,
+    pub category: &'a str,
+    pub severity: Severity,
+    pub owner: Option<StaffId>,
+    pub first_contact_due: DateTime<Utc>,
+    pub resolution_due: DateTime<Utc>,
+    pub raised_by: Option<StaffId>,
+}
+
+/// Writes a new issue, open, raised at `now`.
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    issue: &NewIssue<'_>,
+    now: DateTime<Utc>,
+) -> Result<IssueId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO issues (session, participant, note, summary, detail, category, severity, owner, \
+         first_contact_due, resolution_due, raised_by, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(issue.session.0)
+    .bind(issue.participant.0)
+    .bind(issue.note.map(|n| n.0))
+    .bind(issue.summary)
+    .bind(issue.detail)
+    .bind(issue.category)
+    .bind(issue.severity.as_str())
+    .bind(issue.owner.map(|o| o.0))
+    .bind(millis(issue.first_contact_due))
+    .bind(millis(issue.resolution_due))
+    .bind(issue.raised_by.map(|a| a.0))
+    .bind(millis(now))
+    .bind(millis(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(IssueId(id))
+}
+
+/// Adds an entry to the issue's audit trail.
+pub(crate) async fn record_event(
+    conn: &mut SqliteConnection,
+    issue: IssueId,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query("INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(issue.0)
+        .bind(millis(now))
+        .bind(actor.map(|a| a.0))
+        .bind(kind)
+        .bind(detail.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE issues SET updated_at = ? WHERE id = ?")
+        .bind(millis(now))
+        .bind(issue.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives an issue without an owner to `owner`.
+pub(crate) async fn set_owner(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    owner: StaffId,
+) -> Result<()> {
+    sqlx::query("UPDATE issues SET owner = ? WHERE id = ?")
+        .bind(owner.0)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Hands an issue to `owner`: one more hand-off, and its escalations
+/// counted afresh.
+pub(crate) async fn hand_off(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    owner: StaffId,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE issues SET owner = ?, handoffs = handoffs + 1, escalations = 0, \
+         last_escalated_at = NULL WHERE id = ?",
+    )
+    .bind(owner.0)
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds an attempt to reach the participant to the contact log.
+pub(crate) async fn add_contact(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    now: DateTime<Utc>,
+    staff: Option<StaffId>,
+    via: ContactVia,
+    outcome: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO issue_contacts (issue, at, staff, via, outcome) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id.0)
+    .bind(millis(now))
+    .bind(staff.map(|a| a.0))
+    .bind(via.as_str())
+    .bind(outcome)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks an open issue contacted at `now` (its first contact, if it had
+/// none), its escalations counted afresh.
+pub(crate) async fn mark_contacted(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, ?), \
+         escalations = 0, last_escalated_at = NULL WHERE id = ?",
+    )
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets an issue's status (the change already checked).
+pub(crate) async fn set_status(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    status: IssueStatus,
+) -> Result<()> {
+    sqlx::query("UPDATE issues SET status = ? WHERE id = ?")
+        .bind(status.as_str())
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps the resolution note (or the won't-fix reason) of an issue
+/// finished at `now`.
+pub(crate) async fn set_resolution(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE issues SET resolution = ?, resolved_at = ? WHERE id = ?")
+        .bind(note)
+        .bind(millis(now))
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Opens a finished issue again at `now` with new due times: one more
+/// reopening, its escalations counted afresh.
+pub(crate) async fn reopen(
+    conn: &mut SqliteConnection,
+    id: IssueId,
+    first_contact_due: DateTime<Utc>,
+    resolution_due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE issues SET resolved_at = NULL, first_contact_due = ?, resolution_due = ?, \
+         escalations = 0, last_escalated_at = NULL, reopens = reopens + 1, reopened_at = ? \
+         WHERE id = ?",
+    )
+    .bind(millis(first_contact_due))
+    .bind(millis(resolution_due))
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The open issues past a due time at `now`, oldest first: all of them
+/// (`overdue`), and those last escalated no later than `escalated_before`
+/// or never (`to_escalate`).
+pub(crate) async fn overdue(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    escalated_before: DateTime<Utc>,
+) -> Result<(u32, Vec<IssueId>)> {
+    let to_escalate: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
+         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1) \
+         AND (last_escalated_at IS NULL OR last_escalated_at <= ?2) ORDER BY id",
+    )
+    .bind(millis(now))
+    .bind(millis(escalated_before))
+    .fetch_all(&mut *conn)
+    .await?;
+    let overdue: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
+         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1)",
+    )
+    .bind(millis(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        overdue as u32,
+        to_escalate.into_iter().map(IssueId).collect(),
+    ))
+}
+
+/// These issues, read as of `now`, in id order.
+pub(crate) async fn get_many(
+    conn: &mut SqliteConnection,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+) -> Result<Vec<Issue>> {
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT json_group_array(json({ISSUE_JSON}) ORDER BY i.id) FROM {FROM} \
+         WHERE i.id IN (SELECT value FROM json_each(?))"
+    )))
+    .bind(serde_json::to_string(&ids).expect("ids serialise"))
+    .fetch_one(&mut *conn)
+    .await?;
+    serde_json::from_str::<Vec<IssueJson>>(&json)
+        .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
+        .into_iter()
+        .map(|i| i.issue(now))
+        .collect()
+}
+
+/// Counts one more escalation of each of these issues at `now`, and says
+/// which round each is in now.
+pub(crate) async fn count_escalations(
+    conn: &mut SqliteConnection,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+) -> Result<HashMap<IssueId, u32>> {
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let rounds: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE issues SET escalations = escalations + 1, last_escalated_at = ?1, updated_at = ?1 \
+         WHERE id IN (SELECT value FROM json_each(?2)) RETURNING id, escalations",
+    )
+    .bind(millis(now))
+    .bind(serde_json::to_string(&ids).expect("ids serialise"))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rounds
+        .into_iter()
+        .map(|(id, n)| (IssueId(id), n as u32))
+        .collect())
+}
+
+/// Adds an `escalated` entry to each issue's audit trail at once: each
+/// issue with its detail.
+pub(crate) async fn record_escalations(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    events: &[(IssueId, serde_json::Value)],
+) -> Result<()> {
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(id, detail)| serde_json::json!([id.0, detail.to_string()]))
+        .collect();
+    sqlx::query(
+        "INSERT INTO issue_events (issue, at, actor, kind, detail) \
+         SELECT value ->> 0, ?, NULL, 'escalated', value ->> 1 FROM json_each(?)",
+    )
+    .bind(millis(now))
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

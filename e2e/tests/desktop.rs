@@ -6,101 +6,23 @@
 //! PANELKEEPER_APP names the app binary (default: target/debug/panelkeeper-app);
 //! PANELKEEPER_SCREENSHOTS, if set, is where screenshots are written.
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use mail_parser::MimeHeaders;
-use serde_json::{Map, Value, json};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
+use panelkeeper_e2e::{Driver, built};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn app_binary() -> PathBuf {
-    let path = std::env::var_os("PANELKEEPER_APP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/panelkeeper-app")
-        });
-    assert!(
-        path.exists(),
-        "the app is not built at {}; run scripts/test, which builds it with --features custom-protocol",
-        path.display()
-    );
-    path
+    built("PANELKEEPER_APP", "panelkeeper-app")
 }
 
-/// tauri-driver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    /// tauri-driver for an app that keeps its log in `dir`/logs and may use
-    /// files in `dir` without asking (`PANELKEEPER_TRUSTED_DIR`: typed
-    /// paths elsewhere would need a native confirmation no WebDriver can click).
-    fn start(dir: &Path) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let native = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // Its own process group, so dropping the driver also stops the
-        // WebKitWebDriver and app it started, even when a test fails.
-        let child = Command::new("tauri-driver")
-            .env("PANELKEEPER_TRUSTED_DIR", dir)
-            .env("PANELKEEPER_LOG_DIR", dir.join("logs"))
-            .process_group(0)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver is not on PATH; scripts/setup installs it with cargo install");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < WAIT,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Driver { child, port }
-    }
-
-    async fn open(&self, db: &Path) -> Client {
-        let mut caps = Map::new();
-        caps.insert(
-            "tauri:options".into(),
-            json!({ "application": app_binary(), "args": ["--db", db] }),
-        );
-        ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session with the app")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A session with the app on the panel `db`.
+async fn open(driver: &Driver, db: &Path) -> Client {
+    let db = db.to_str().expect("a UTF-8 path");
+    driver.session(&app_binary(), &["--db", db]).await
 }
 
 fn css(s: &str) -> Locator<'_> {
@@ -248,7 +170,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     .unwrap();
 
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
 
     // Import a CSV with one bad row: the good rows go in, the bad line is named.
@@ -344,7 +266,7 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     assert!(!logs.is_empty(), "the app wrote no log");
 
     // Quit and start again on the same database: the opt-out is kept.
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     search(&c, "müller", &["Zoë Müller"]).await;
     open_participant(&c, "Zoë Müller").await;
     assert_eq!(governance(&c).await, "May not be invited now");
@@ -361,7 +283,7 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
 
     click(&c, "[data-testid=new-participant]").await;
@@ -404,7 +326,7 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     );
     c.close().await.unwrap();
 
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     search(&c, "ada", &["Ada Lovelace"]).await;
     open_participant(&c, "Ada Lovelace").await;
     assert_eq!(
@@ -477,7 +399,7 @@ async fn a_demo_panel_shows_each_excluded_persons_reasons() {
     assert!(reasons >= 1, "the demo panel has someone excluded");
 
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
     let total = until("the page count", || async {
         text(&c, "[data-testid=page-info]")
@@ -538,7 +460,7 @@ async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
     let db = dir.path().join("panel.db");
     let port = smtp::free_port();
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
 
     click(&c, "[data-testid=nav-settings]").await;
@@ -651,7 +573,7 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
     let start = start.with_second(0).unwrap().with_nanosecond(0).unwrap();
 
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=new-session]").await;
@@ -917,7 +839,7 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     }
 
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=mode-list]").await;
@@ -1167,7 +1089,7 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     c.close().await.unwrap();
 
     // Restart: the notes, the issue and its whole story are there.
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     wait_for_list(&c).await;
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=mode-list]").await;
@@ -1310,7 +1232,7 @@ async fn an_empty_panel_offers_three_starts_and_the_demo_fills_it_with_progress_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("panel.db");
     let driver = Driver::start(dir.path());
-    let c = driver.open(&db).await;
+    let c = open(&driver, &db).await;
     let empty = until("the empty panel's starts", || async {
         text(&c, "[data-testid=empty-panel]").await
     })

@@ -1,0 +1,290 @@
+//! The desktop app on a large panel beside a bare Tauri window, as a person
+//! waits for it: from asking for the window to its first screen (the first
+//! page of participants; the bare window's one line), and the memory of the
+//! app with its WebKit processes once the first screen is up and idle.
+//! Then, in the app, each view's time to show its data and a search typed
+//! into the participants list.
+//!
+//! Both are started the same way, through tauri-driver and WebKitWebDriver
+//! on the display in `DISPLAY` (scripts/bench-window runs it under Xvfb),
+//! alternating run by run. Memory is the proportional set size (PSS) summed
+//! over the window's process and the WebKit processes it starts, so pages
+//! they share are counted once.
+//!
+//! PANELKEEPER_BENCH_PANEL: the panel to open (required; `panelkeeper demo`
+//! makes one). PANELKEEPER_BENCH_RUNS: runs of each (default 5).
+//! PANELKEEPER_APP and PANELKEEPER_BARE_WINDOW: the two binaries (default:
+//! target/debug/panelkeeper-app and target/debug/examples/bare_window).
+
+use fantoccini::{Client, Locator, key::Key};
+use panelkeeper_e2e::{Driver, built};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// PSS in bytes of the window's process and every process under
+/// tauri-driver, leaving out the two WebDriver processes themselves.
+fn memory(driver: &Driver) -> u64 {
+    let mut total = 0;
+    let mut parents = vec![driver.pid()];
+    while let Some(parent) = parents.pop() {
+        for (pid, name) in children(parent) {
+            parents.push(pid);
+            if name != "WebKitWebDriver" && name != "tauri-driver" {
+                total += pss(pid);
+            }
+        }
+    }
+    total
+}
+
+/// The processes whose parent is `parent`, with their names.
+fn children(parent: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (name) state ppid ...: the name may hold spaces, so read from its end.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let ppid = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push((pid, name));
+        }
+    }
+    found
+}
+
+fn pss(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn css(s: &str) -> Locator<'_> {
+    Locator::Css(s)
+}
+
+async fn shown(c: &Client, selector: &str) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector} not shown: {e}"));
+}
+
+async fn text(c: &Client, selector: &str) -> String {
+    match c.find(css(selector)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until `selector`'s text satisfies `ok`.
+async fn until_text(c: &Client, selector: &str, ok: impl Fn(&str) -> bool) {
+    let started = Instant::now();
+    loop {
+        if ok(&text(c, selector).await) {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "{selector} never changed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn click(c: &Client, selector: &str) {
+    shown(c, selector).await;
+    c.find(css(selector)).await.unwrap().click().await.unwrap();
+}
+
+/// One window's start: time to its first screen, and its memory once idle.
+struct Start {
+    first_screen: Duration,
+    memory: u64,
+}
+
+/// Time to each view's data, and to a typed search's answer.
+#[derive(Default)]
+struct Views {
+    timings: Vec<(&'static str, Duration)>,
+}
+
+async fn bare(dir: &Path) -> Start {
+    let driver = Driver::start(dir);
+    let started = Instant::now();
+    let c = driver
+        .session(
+            &built("PANELKEEPER_BARE_WINDOW", "examples/bare_window"),
+            &[],
+        )
+        .await;
+    shown(&c, "#bare").await;
+    let first_screen = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let memory = memory(&driver);
+    let _ = c.close().await;
+    Start {
+        first_screen,
+        memory,
+    }
+}
+
+async fn app(dir: &Path, panel: &Path, views: &mut Views) -> Start {
+    let driver = Driver::start(dir);
+    let started = Instant::now();
+    let db = panel.to_str().expect("a UTF-8 path");
+    let c = driver
+        .session(&built("PANELKEEPER_APP", "panelkeeper-app"), &["--db", db])
+        .await;
+    shown(&c, "[data-testid=participant-row]").await;
+    let first_screen = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let memory = memory(&driver);
+
+    let mut time = |what, since: Instant| views.timings.push((what, since.elapsed()));
+    let search = c.find(css("[data-testid=search]")).await.unwrap();
+    let first = text(&c, "[data-testid=participant-row]").await;
+    let t = Instant::now();
+    search.send_keys("horvat").await.unwrap();
+    until_text(&c, "[data-testid=participant-row]", |row| {
+        row != first && row.to_lowercase().contains("horvat")
+    })
+    .await;
+    time("search typed: horvat (120 ms pause after the last key)", t);
+    let t = Instant::now();
+    search.send_keys("zzqx").await.unwrap();
+    shown(&c, "[data-testid=no-match]").await;
+    time("search typed on: horvatzzqx, no match", t);
+    search.send_keys(&Key::Escape.to_string()).await.ok();
+
+    let t = Instant::now();
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=mode-list]").await;
+    shown(&c, "[data-testid=session-row]").await;
+    time("sessions, upcoming list", t);
+    let t = Instant::now();
+    click(&c, "[data-testid=nav-followups]").await;
+    click(&c, "[data-testid=tab-all]").await;
+    shown(&c, "[data-testid=issue-row]").await;
+    time("follow-ups, all issues", t);
+    let t = Instant::now();
+    click(&c, "[data-testid=nav-notes]").await;
+    c.find(css("[data-testid=notes-query]"))
+        .await
+        .unwrap()
+        .send_keys("refund")
+        .await
+        .unwrap();
+    shown(&c, "[data-testid=note-hit]").await;
+    time("notes, search typed: refund", t);
+    let t = Instant::now();
+    click(&c, "[data-testid=nav-outbox]").await;
+    shown(&c, "[data-testid=outbox-summary]").await;
+    time("outbox", t);
+    let t = Instant::now();
+    click(&c, "[data-testid=nav-participants]").await;
+    shown(&c, "[data-testid=participant-row]").await;
+    time("participants again", t);
+    let _ = c.close().await;
+    Start {
+        first_screen,
+        memory,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let panel = PathBuf::from(
+        std::env::var_os("PANELKEEPER_BENCH_PANEL")
+            .expect("PANELKEEPER_BENCH_PANEL names the panel to open"),
+    );
+    let runs: usize = std::env::var("PANELKEEPER_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut bare_runs = Vec::new();
+    let mut app_runs = Vec::new();
+    let mut views = Views::default();
+    // A first start of each, not counted, brings both into the page cache.
+    bare(dir.path()).await;
+    app(dir.path(), &panel, &mut Views::default()).await;
+    for run in 0..runs {
+        let b = bare(dir.path()).await;
+        let a = app(dir.path(), &panel, &mut views).await;
+        println!(
+            "run {}: bare {:.0} ms {:.0} MB, app {:.0} ms {:.0} MB",
+            run + 1,
+            b.first_screen.as_secs_f64() * 1e3,
+            b.memory as f64 / 1e6,
+            a.first_screen.as_secs_f64() * 1e3,
+            a.memory as f64 / 1e6
+        );
+        bare_runs.push(b);
+        app_runs.push(a);
+    }
+    let ms = |v: &[Start]| {
+        median(
+            v.iter()
+                .map(|s| s.first_screen.as_secs_f64() * 1e3)
+                .collect(),
+        )
+    };
+    let mb = |v: &[Start]| median(v.iter().map(|s| s.memory as f64 / 1e6).collect());
+    let ratios = |f: &dyn Fn(&Start) -> f64| {
+        median(
+            app_runs
+                .iter()
+                .zip(&bare_runs)
+                .map(|(a, b)| f(a) / f(b))
+                .collect(),
+        )
+    };
+    println!("\nmedians of {runs} runs, the app on {}", panel.display());
+    println!(
+        "start to first screen: bare window {:.0} ms, app {:.0} ms, ratio {:.2} (median of the runs' ratios {:.2})",
+        ms(&bare_runs),
+        ms(&app_runs),
+        ms(&app_runs) / ms(&bare_runs),
+        ratios(&|s| s.first_screen.as_secs_f64())
+    );
+    println!(
+        "memory once idle (PSS, window and WebKit processes): bare window {:.0} MB, app {:.0} MB, ratio {:.2}",
+        mb(&bare_runs),
+        mb(&app_runs),
+        mb(&app_runs) / mb(&bare_runs)
+    );
+    let mut names: Vec<&str> = views.timings.iter().map(|(n, _)| *n).collect();
+    names.dedup();
+    names.truncate(views.timings.len() / runs.max(1));
+    println!(
+        "in the app (time from the click or the first key to the data on screen, WebDriver's round trips included):"
+    );
+    for name in names {
+        let times: Vec<f64> = views
+            .timings
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, d)| d.as_secs_f64() * 1e3)
+            .collect();
+        println!("  {name}: {:.0} ms", median(times));
+    }
+}

@@ -6,8 +6,9 @@ pub(crate) mod bulk;
 
 use crate::error::Result;
 use chrono::{DateTime, Utc};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,6 +80,25 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
 /// The inverse of [`millis`].
 pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Writes `rows` as they are through `INSERT` statements of at most
+/// `per_statement` rows each: `head` names the table and its columns,
+/// `bind` binds one row's values in their order. Keep `per_statement` times
+/// the columns under SQLite's 32,766 bound values.
+pub(crate) async fn insert_all<T>(
+    conn: &mut SqliteConnection,
+    head: &'static str,
+    rows: &[T],
+    per_statement: usize,
+    mut bind: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<()> {
+    for chunk in rows.chunks(per_statement) {
+        let mut q = QueryBuilder::<Sqlite>::new(head);
+        q.push_values(chunk, |mut b, row| bind(&mut b, row));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Switches off the connection's automatic WAL checkpoint for one large

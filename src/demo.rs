@@ -5,13 +5,12 @@
 //! crate whose algorithm may change).
 
 use crate::Panel;
-use crate::db::millis;
+use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use crate::participants::screener::{self, Criterion, Effect, Quota, ScreenerDefinition, Test};
 use crate::participants::{ParticipantInput, ValidParticipant, fields, repo_insert};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
 use std::io::Write;
 use ts_rs::TS;
@@ -230,16 +229,11 @@ async fn insert_notes_and_issues(
             came[*k].push(*id);
         }
     }
-    /// Session index, participant, author, text, tags, at, offset.
-    type DemoNote = (usize, Option<i64>, i64, String, String, i64, i64);
     // Notes are written a few thousand at a time; of each, the issues need
     // only its session index, participant, author and time.
     let mut notes: Vec<(usize, Option<i64>, i64, i64)> = Vec::with_capacity(notes_wanted);
-    let mut first_note_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM notes")
-        .fetch_one(&mut *conn)
-        .await?;
-    let base = first_note_id;
-    let mut batch: Vec<DemoNote> = Vec::with_capacity(NOTES_PER_WRITE);
+    let base = crate::notes::next_id(conn).await?.0;
+    let mut batch: Vec<crate::notes::NoteRecord> = Vec::with_capacity(NOTES_PER_WRITE);
     for i in 0..notes_wanted {
         let k = i * PAST_SESSIONS / notes_wanted;
         let nth = (i - (k * notes_wanted).div_ceil(PAST_SESSIONS)) as i64;
@@ -263,34 +257,23 @@ async fn insert_notes_and_issues(
                 tags.push(tag);
             }
         }
-        let tags = serde_json::to_string(&crate::notes::tags_of(&text)).expect("tags serialise");
         let offset = 60 + nth * 45;
         let at = millis(calendar[k].0) + offset * 1000;
         notes.push((k, participant, staff[k % 6], at));
-        batch.push((k, participant, staff[k % 6], text, tags, at, offset));
+        batch.push(crate::notes::NoteRecord {
+            id: crate::notes::NoteId(base + i as i64),
+            session: crate::sessions::SessionId(session_ids[k]),
+            participant: participant.map(crate::participants::ParticipantId),
+            author: Some(crate::sessions::staff::StaffId(staff[k % 6])),
+            text,
+            at: instant(at),
+            offset_seconds: offset,
+        });
         if batch.len() < NOTES_PER_WRITE && i + 1 < notes_wanted {
             continue;
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO notes (id, session, participant, author, text, tags, at, offset_seconds, created_at, updated_at) ",
-        );
-        q.push_values(
-            batch.drain(..),
-            |mut b, (k, participant, author, text, tags, at, offset)| {
-                b.push_bind(first_note_id)
-                    .push_bind(session_ids[k])
-                    .push_bind(participant)
-                    .push_bind(author)
-                    .push_bind(text)
-                    .push_bind(tags)
-                    .push_bind(at)
-                    .push_bind(offset)
-                    .push_bind(at)
-                    .push_bind(at);
-                first_note_id += 1;
-            },
-        );
-        q.build().execute(&mut *conn).await?;
+        crate::notes::insert_records(conn, &batch).await?;
+        batch.clear();
     }
 
     // Issues from notes about someone, spread over the sessions.
@@ -300,8 +283,8 @@ async fn insert_notes_and_issues(
     let levels = crate::issues::ServiceLevels::default();
     let hour = 3_600_000i64;
     let mut issues = Vec::with_capacity(issues_wanted);
-    let mut events: Vec<(i64, i64, Option<i64>, &str, String)> = Vec::new();
-    let mut contacts: Vec<(i64, i64, i64, &str, &str)> = Vec::new();
+    let mut events: Vec<(i64, i64, Option<i64>, &str, serde_json::Value)> = Vec::new();
+    let mut contacts: Vec<(i64, i64, i64, &str)> = Vec::new();
     for n in 0..issues_wanted {
         let id = n as i64 + 1;
         let i = sources[n * sources.len() / issues_wanted];
@@ -321,9 +304,9 @@ async fn insert_notes_and_issues(
             *at,
             Some(*author),
             "raised",
-            format!("{{\"severity\":\"{}\"}}", severity.as_str()),
+            serde_json::json!({"severity": severity.as_str()}),
         ));
-        events.push((id, *at, Some(*author), "assigned", "{}".into()));
+        events.push((id, *at, Some(*author), "assigned", serde_json::json!({})));
         for h in 0..handoffs {
             let next = care[(care.iter().position(|c| *c == owner).unwrap_or(0) + 1) % care.len()];
             events.push((
@@ -331,7 +314,7 @@ async fn insert_notes_and_issues(
                 at + (h + 1) * 6 * hour,
                 Some(owner),
                 "reassigned",
-                "{\"reason\":\"workload\"}".into(),
+                serde_json::json!({"reason": "workload"}),
             ));
             owner = next;
         }
@@ -351,11 +334,11 @@ async fn insert_notes_and_issues(
         let wont = resolved.is_some() && rng.chance(0.05);
         let closed = resolved.is_some_and(|r| millis(now) - r > 14 * 24 * hour);
         let status = match (contacted, resolved, wont, closed) {
-            (None, _, _, _) => "open",
-            (Some(_), None, _, _) => "contacted",
-            (_, Some(_), _, true) => "closed",
-            (_, Some(_), true, false) => "wont_fix",
-            (_, Some(_), false, false) => "resolved",
+            (None, _, _, _) => crate::issues::IssueStatus::Open,
+            (Some(_), None, _, _) => crate::issues::IssueStatus::Contacted,
+            (_, Some(_), _, true) => crate::issues::IssueStatus::Closed,
+            (_, Some(_), true, false) => crate::issues::IssueStatus::WontFix,
+            (_, Some(_), false, false) => crate::issues::IssueStatus::Resolved,
         };
         if let Some(c) = contacted {
             events.push((
@@ -363,9 +346,9 @@ async fn insert_notes_and_issues(
                 c,
                 Some(owner),
                 "contacted",
-                "{\"via\":\"phone\"}".into(),
+                serde_json::json!({"via": "phone"}),
             ));
-            contacts.push((id, c, owner, "phone", "Spoke with them"));
+            contacts.push((id, c, owner, "Spoke with them"));
         }
         if let Some(r) = resolved {
             events.push((
@@ -373,10 +356,16 @@ async fn insert_notes_and_issues(
                 r,
                 Some(owner),
                 if wont { "wont_fix" } else { "resolved" },
-                "{}".into(),
+                serde_json::json!({}),
             ));
             if closed {
-                events.push((id, r + 14 * 24 * hour, Some(owner), "closed", "{}".into()));
+                events.push((
+                    id,
+                    r + 14 * 24 * hour,
+                    Some(owner),
+                    "closed",
+                    serde_json::json!({}),
+                ));
             }
         }
         issues.push((
@@ -385,7 +374,7 @@ async fn insert_notes_and_issues(
             participant.expect("a source names someone"),
             base + i as i64,
             *rng.pick(ISSUE_SUMMARIES),
-            severity.as_str(),
+            severity,
             owner,
             status,
             first_due,
@@ -397,58 +386,53 @@ async fn insert_notes_and_issues(
             *author,
         ));
     }
-    for chunk in issues.chunks(1_500) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO issues (id, session, participant, note, summary, severity, owner, status, first_contact_due, \
-             resolution_due, first_contact_at, resolved_at, resolution, handoffs, raised_by, created_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut b, i| {
-            b.push_bind(i.0)
-                .push_bind(i.1)
-                .push_bind(i.2)
-                .push_bind(i.3)
-                .push_bind(i.4)
-                .push_bind(i.5)
-                .push_bind(i.6)
-                .push_bind(i.7)
-                .push_bind(i.8)
-                .push_bind(i.9)
-                .push_bind(i.10)
-                .push_bind(i.11)
-                .push_bind(i.11.map(|_| "Sorted out with them"))
-                .push_bind(i.12)
-                .push_bind(i.14)
-                .push_bind(i.13)
-                .push_bind(i.13);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for chunk in events.chunks(5_000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO issue_events (issue, at, actor, kind, detail) ",
-        );
-        q.push_values(chunk, |mut b, e| {
-            b.push_bind(e.0)
-                .push_bind(e.1)
-                .push_bind(e.2)
-                .push_bind(e.3)
-                .push_bind(e.4.clone());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for chunk in contacts.chunks(5_000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO issue_contacts (issue, at, staff, via, outcome) ",
-        );
-        q.push_values(chunk, |mut b, c| {
-            b.push_bind(c.0)
-                .push_bind(c.1)
-                .push_bind(c.2)
-                .push_bind(c.3)
-                .push_bind(c.4);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    use crate::issues::{ContactVia, IssueId, store as kept};
+    use crate::sessions::staff::StaffId;
+    let staff_id = |id: i64| Some(StaffId(id));
+    let records: Vec<kept::IssueRecord> = issues
+        .iter()
+        .map(|i| kept::IssueRecord {
+            id: IssueId(i.0),
+            session: crate::sessions::SessionId(i.1),
+            participant: crate::participants::ParticipantId(i.2),
+            note: Some(crate::notes::NoteId(i.3)),
+            summary: i.4,
+            severity: i.5,
+            owner: staff_id(i.6),
+            status: i.7,
+            first_contact_due: instant(i.8),
+            resolution_due: instant(i.9),
+            first_contact_at: i.10.map(instant),
+            resolved_at: i.11.map(instant),
+            resolution: i.11.map(|_| "Sorted out with them"),
+            handoffs: i.12 as u32,
+            raised_by: staff_id(i.14),
+            created_at: instant(i.13),
+        })
+        .collect();
+    kept::insert_records(conn, &records).await?;
+    let events: Vec<kept::EventRecord> = events
+        .into_iter()
+        .map(|(issue, at, actor, kind, detail)| kept::EventRecord {
+            issue: IssueId(issue),
+            at: instant(at),
+            actor: actor.and_then(staff_id),
+            kind,
+            detail,
+        })
+        .collect();
+    kept::insert_event_records(conn, &events).await?;
+    let contacts: Vec<kept::ContactRecord> = contacts
+        .into_iter()
+        .map(|(issue, at, staff, outcome)| kept::ContactRecord {
+            issue: IssueId(issue),
+            at: instant(at),
+            staff: staff_id(staff),
+            via: ContactVia::Phone,
+            outcome,
+        })
+        .collect();
+    kept::insert_contact_records(conn, &contacts).await?;
     Ok((notes.len() as u32, issues.len() as u32))
 }
 
@@ -495,22 +479,11 @@ async fn insert_staff(
     conn: &mut sqlx::SqliteConnection,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<i64>> {
+    use crate::sessions::staff;
     let mut ids = Vec::new();
     for (name, role, user) in STAFF {
-        let email = format!("{user}@company.example.com");
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO staff (name, email, email_norm, role, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(name)
-        .bind(&email)
-        .bind(&email)
-        .bind(role)
-        .bind(millis(now))
-        .bind(millis(now))
-        .fetch_one(&mut *conn)
-        .await?;
-        ids.push(id);
+        let email = fields::Email::parse(&format!("{user}@company.example.com"))?;
+        ids.push(staff::insert_in(conn, name, &email, role, None, None, now).await?);
     }
     // Moderators report to the research lead, care staff to theirs.
     for (i, id) in ids.iter().enumerate() {
@@ -519,13 +492,9 @@ async fn insert_staff(
             7..=9 => Some(ids[10]),
             _ => None,
         };
-        sqlx::query("UPDATE staff SET lead = ? WHERE id = ?")
-            .bind(lead)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        staff::set_lead_in(conn, *id, lead).await?;
     }
-    Ok(ids)
+    Ok(ids.into_iter().map(|s| s.0).collect())
 }
 
 async fn insert_sessions(
@@ -537,28 +506,22 @@ async fn insert_sessions(
 ) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(calendar.len());
     for (k, (start, zone)) in calendar.iter().enumerate() {
-        let seats = 6 + rng.below(5) as i64;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
-             seats, over_recruit, floaters, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(format!("demo-{k}@panelkeeper"))
-        .bind(format!("Study {}", 2025 + k / 900))
-        .bind(TITLES[k % TITLES.len()])
-        .bind(millis(*start))
-        .bind(millis(*start + Duration::minutes(90)))
-        .bind(*zone)
-        .bind(format!("Room {}", 1 + k % 5))
-        .bind(staff[k % 6])
-        .bind(seats)
-        .bind(seats + 2)
-        .bind(2)
-        .bind(millis(now))
-        .bind(millis(now))
-        .fetch_one(&mut *conn)
-        .await?;
-        ids.push(id);
+        let seats = 6 + rng.below(5) as u32;
+        let session = crate::sessions::Checked {
+            study: format!("Study {}", 2025 + k / 900),
+            title: TITLES[k % TITLES.len()].to_string(),
+            starts_at: *start,
+            ends_at: *start + Duration::minutes(90),
+            time_zone: crate::TimeZone::parse(zone)?,
+            place: format!("Room {}", 1 + k % 5),
+            seats,
+            over_recruit: seats + 2,
+            floaters: 2,
+        };
+        let uid = format!("demo-{k}@panelkeeper");
+        let moderator = crate::sessions::staff::StaffId(staff[k % 6]);
+        let id = crate::sessions::insert_in(conn, &uid, &session, moderator, None, now).await?;
+        ids.push(id.0);
     }
     Ok(ids)
 }
@@ -747,9 +710,7 @@ pub async fn generate_with(
         ));
     }
     step(0, &format!("Making {participants} people"));
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-        .fetch_one(panel.pool())
-        .await?;
+    let existing = crate::participants::count_in(&mut *panel.pool().acquire().await?).await?;
     if existing > 0 {
         return Err(Error::conflict(format!(
             "the panel already has {existing} participants; demo data goes into an empty database"
@@ -819,10 +780,10 @@ pub async fn generate_with(
     let mut roster: BTreeMap<(usize, i64), &str> = BTreeMap::new();
     for (id, customer) in ids.iter().zip(&customers) {
         if rng.chance(0.02) {
-            opted.push((id.0, millis(now - Duration::days(rng.below(700) as i64))));
+            opted.push((*id, now - Duration::days(rng.below(700) as i64)));
         }
         if rng.chance(0.01) {
-            dnc.push(id.0);
+            dnc.push(*id);
         }
         if let Some(hash) = customer
             && rng.chance(0.5)
@@ -871,71 +832,49 @@ pub async fn generate_with(
             }
         }
     }
-    for chunk in opted.chunks(10_000) {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE participants SET opted_out_at = CASE id ");
-        for (id, at) in chunk {
-            q.push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*at);
-        }
-        q.push(" END WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for (id, _) in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in dnc.chunks(10_000) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE participants SET do_not_contact = 1 WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
+    crate::participants::set_marks_many(&mut tx, &opted, &dnc).await?;
     let session_ids = insert_sessions(&mut tx, now, &calendar, &staff_ids, &mut rng).await?;
-    for chunk in history.chunks(5_000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO contact_history (participant_id, kind, at, session_id) ",
-        );
-        q.push_values(chunk, |mut b, (id, kind, at, k)| {
-            b.push_bind(*id)
-                .push_bind(kind.to_string())
-                .push_bind(*at)
-                .push_bind(session_ids[*k]);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    let entries: Vec<_> = roster.iter().collect();
-    for chunk in entries.chunks(4_000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO session_participants (session, participant, rsvp, attendance, \
-             incentive_cents, incentive_paid, invited_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut b, ((k, id), outcome)| {
+    use crate::participants::ParticipantId;
+    use crate::participants::history::{self, ContactKind, HistoryRecord};
+    use crate::sessions::{Attendance, Rsvp, SessionId, roster};
+    let contacts = history
+        .iter()
+        .map(|(id, kind, at, k)| {
+            Ok(HistoryRecord {
+                participant: ParticipantId(*id),
+                kind: kind.parse::<ContactKind>()?,
+                at: instant(*at),
+                session: Some(session_ids[*k]),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    history::insert_records(&mut tx, &contacts).await?;
+    let places: Vec<roster::RosterRecord> = roster
+        .iter()
+        .map(|((k, id), outcome)| {
             let start = calendar[*k].0;
-            let (rsvp, attendance) = match **outcome {
-                "declined" => ("declined", None),
-                "invited" => ("invited", None),
-                "confirmed" => ("confirmed", None),
-                came => ("confirmed", Some(came)),
+            let (rsvp, attendance) = match *outcome {
+                "declined" => (Rsvp::Declined, None),
+                "invited" => (Rsvp::Invited, None),
+                "confirmed" => (Rsvp::Confirmed, None),
+                "late" => (Rsvp::Confirmed, Some(Attendance::Late)),
+                "no_show" => (Rsvp::Confirmed, Some(Attendance::NoShow)),
+                _ => (Rsvp::Confirmed, Some(Attendance::Attended)),
             };
-            let paid = matches!(attendance, Some("attended" | "late"));
-            b.push_bind(session_ids[*k])
-                .push_bind(*id)
-                .push_bind(rsvp)
-                .push_bind(attendance)
-                .push_bind(paid.then_some(5000i64))
-                .push_bind(paid)
-                .push_bind(millis(start.min(now) - Duration::days(14)))
-                .push_bind(millis(start.min(now)));
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+            let paid = matches!(attendance, Some(Attendance::Attended | Attendance::Late));
+            roster::RosterRecord {
+                session: SessionId(session_ids[*k]),
+                participant: ParticipantId(*id),
+                rsvp,
+                attendance,
+                incentive_cents: paid.then_some(5000),
+                incentive_paid: paid,
+                invited_at: start.min(now) - Duration::days(14),
+                updated_at: start.min(now),
+            }
+        })
+        .collect();
+    roster::insert_records(&mut tx, &places).await?;
     report.staff = staff_ids.len() as u32;
     report.sessions = session_ids.len() as u32;
     report.roster = roster.len() as u32;
@@ -955,15 +894,7 @@ pub async fn generate_with(
     report.issues = issues;
     step(4, "Finishing: suppression list, screeners, follow-up");
     // Sessions that ended a day ago were wrapped up by their moderator.
-    sqlx::query(
-        "UPDATE sessions SET completed_at = ends_at + ?1, completed_by = moderator \
-         WHERE status = 'scheduled' AND ends_at + ?1 <= ?2 \
-         AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.session = sessions.id AND i.owner IS NULL)",
-    )
-    .bind(Duration::days(1).num_milliseconds())
-    .bind(millis(now))
-    .execute(&mut *tx)
-    .await?;
+    crate::sessions::complete_ended_in(&mut tx, Duration::days(1), now).await?;
     crate::participants::touch(&mut tx).await?;
     tx.commit().await?;
     report.opted_out = opted.len() as u32;

@@ -18,7 +18,7 @@
 mod followup;
 mod messages;
 pub mod model;
-mod store;
+pub(crate) mod store;
 
 pub use followup::{TickReport, tick};
 pub use model::*;

@@ -549,3 +549,123 @@ pub(crate) async fn record_escalations(
     .await?;
     Ok(())
 }
+
+/// An issue as it stands with the history behind it, written as it is: a
+/// generated panel's (`demo`), or one copied from another store.
+pub(crate) struct IssueRecord<'a> {
+    pub id: IssueId,
+    pub session: SessionId,
+    pub participant: ParticipantId,
+    pub note: Option<NoteId>,
+    pub summary: &'a str,
+    pub severity: Severity,
+    pub owner: Option<StaffId>,
+    pub status: IssueStatus,
+    pub first_contact_due: DateTime<Utc>,
+    pub resolution_due: DateTime<Utc>,
+    pub first_contact_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<&'a str>,
+    pub handoffs: u32,
+    pub raised_by: Option<StaffId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Rows a bulk write binds per statement, well under SQLite's limit of
+/// 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 1_500;
+
+/// Writes these issues as they are, a statement per 1,500.
+pub(crate) async fn insert_records(
+    conn: &mut SqliteConnection,
+    records: &[IssueRecord<'_>],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO issues (id, session, participant, note, summary, severity, owner, status, \
+             first_contact_due, resolution_due, first_contact_at, resolved_at, resolution, \
+             handoffs, raised_by, created_at, updated_at) ",
+        records,
+        ROWS_PER_STATEMENT,
+        |b, i| {
+            b.push_bind(i.id.0)
+                .push_bind(i.session.0)
+                .push_bind(i.participant.0)
+                .push_bind(i.note.map(|n| n.0))
+                .push_bind(i.summary)
+                .push_bind(i.severity.as_str())
+                .push_bind(i.owner.map(|o| o.0))
+                .push_bind(i.status.as_str())
+                .push_bind(millis(i.first_contact_due))
+                .push_bind(millis(i.resolution_due))
+                .push_bind(i.first_contact_at.map(millis))
+                .push_bind(i.resolved_at.map(millis))
+                .push_bind(i.resolution)
+                .push_bind(i.handoffs as i64)
+                .push_bind(i.raised_by.map(|a| a.0))
+                .push_bind(millis(i.created_at))
+                .push_bind(millis(i.created_at));
+        },
+    )
+    .await
+}
+
+/// An entry of an issue's audit trail, written as it is.
+pub(crate) struct EventRecord<'a> {
+    pub issue: IssueId,
+    pub at: DateTime<Utc>,
+    pub actor: Option<StaffId>,
+    pub kind: &'a str,
+    pub detail: serde_json::Value,
+}
+
+/// Writes these audit-trail entries as they are.
+pub(crate) async fn insert_event_records(
+    conn: &mut SqliteConnection,
+    records: &[EventRecord<'_>],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO issue_events (issue, at, actor, kind, detail) ",
+        records,
+        ROWS_PER_STATEMENT,
+        |b, e| {
+            b.push_bind(e.issue.0)
+                .push_bind(millis(e.at))
+                .push_bind(e.actor.map(|a| a.0))
+                .push_bind(e.kind)
+                .push_bind(e.detail.to_string());
+        },
+    )
+    .await
+}
+
+/// An entry of an issue's contact log, written as it is.
+pub(crate) struct ContactRecord<'a> {
+    pub issue: IssueId,
+    pub at: DateTime<Utc>,
+    pub staff: Option<StaffId>,
+    pub via: ContactVia,
+    pub outcome: &'a str,
+}
+
+/// Writes these contact-log entries as they are.
+pub(crate) async fn insert_contact_records(
+    conn: &mut SqliteConnection,
+    records: &[ContactRecord<'_>],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO issue_contacts (issue, at, staff, via, outcome) ",
+        records,
+        ROWS_PER_STATEMENT,
+        |b, c| {
+            b.push_bind(c.issue.0)
+                .push_bind(millis(c.at))
+                .push_bind(c.staff.map(|s| s.0))
+                .push_bind(c.via.as_str())
+                .push_bind(c.outcome);
+        },
+    )
+    .await
+}

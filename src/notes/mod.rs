@@ -187,6 +187,55 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     get(panel, NoteId(id)).await
 }
 
+/// A note as it was taken, written as it is: a generated panel's (`demo`),
+/// or one copied from another store. Its tags come from its text, as a
+/// note added live gets them.
+pub(crate) struct NoteRecord {
+    pub id: NoteId,
+    pub session: SessionId,
+    pub participant: Option<ParticipantId>,
+    pub author: Option<StaffId>,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub offset_seconds: i64,
+}
+
+/// Writes these notes as they are (each indexed for search as it goes in).
+pub(crate) async fn insert_records(
+    conn: &mut SqliteConnection,
+    records: &[NoteRecord],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO notes (id, session, participant, author, text, tags, at, offset_seconds, \
+             created_at, updated_at) ",
+        records,
+        3_000,
+        |b, n| {
+            b.push_bind(n.id.0)
+                .push_bind(n.session.0)
+                .push_bind(n.participant.map(|p| p.0))
+                .push_bind(n.author.map(|a| a.0))
+                .push_bind(n.text.as_str())
+                .push_bind(serde_json::to_string(&tags_of(&n.text)).expect("tags serialise"))
+                .push_bind(millis(n.at))
+                .push_bind(n.offset_seconds)
+                .push_bind(millis(n.at))
+                .push_bind(millis(n.at));
+        },
+    )
+    .await
+}
+
+/// The id the next note will get.
+pub(crate) async fn next_id(conn: &mut SqliteConnection) -> Result<NoteId> {
+    Ok(NoteId(
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM notes")
+            .fetch_one(&mut *conn)
+            .await?,
+    ))
+}
+
 /// One note.
 pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
     let mut conn = panel.pool().acquire().await?;

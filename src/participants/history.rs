@@ -104,6 +104,36 @@ pub async fn record_in(
     super::touch(conn).await
 }
 
+/// A contact as it happened, written as it is: a generated panel's
+/// (`demo`), or one copied from another store.
+pub(crate) struct HistoryRecord {
+    pub participant: ParticipantId,
+    pub kind: ContactKind,
+    pub at: DateTime<Utc>,
+    pub session: Option<i64>,
+}
+
+/// Writes these contacts as they are, and tells the panel index.
+pub(crate) async fn insert_records(
+    conn: &mut SqliteConnection,
+    records: &[HistoryRecord],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO contact_history (participant_id, kind, at, session_id) ",
+        records,
+        5_000,
+        |b, r| {
+            b.push_bind(r.participant.0)
+                .push_bind(r.kind.as_str())
+                .push_bind(millis(r.at))
+                .push_bind(r.session);
+        },
+    )
+    .await?;
+    super::touch(conn).await
+}
+
 /// Logs a contact made outside the app (a phone screen, a session run
 /// elsewhere), so governance counts it.
 pub async fn record(

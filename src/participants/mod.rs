@@ -21,8 +21,8 @@ pub mod screener;
 pub mod suppression;
 
 pub use model::*;
-pub(crate) use repo::BulkLoad;
 pub use repo::COUNT_CAP;
+pub(crate) use repo::{BulkLoad, count as count_in, set_marks_many};
 
 use crate::Panel;
 use crate::error::Result;

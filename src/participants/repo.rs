@@ -573,6 +573,43 @@ pub(crate) async fn set_do_not_contact(
     touch(conn).await
 }
 
+/// Marks many people at once as they stand in a generated or copied
+/// panel: each of `opted_out` opted out at its time, each of
+/// `do_not_contact` not to be contacted. Their counts by status follow.
+pub(crate) async fn set_marks_many(
+    conn: &mut SqliteConnection,
+    opted_out: &[(ParticipantId, DateTime<Utc>)],
+    do_not_contact: &[ParticipantId],
+) -> Result<()> {
+    for chunk in opted_out.chunks(10_000) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE participants SET opted_out_at = CASE id ");
+        for (id, at) in chunk {
+            q.push(" WHEN ")
+                .push_bind(id.0)
+                .push(" THEN ")
+                .push_bind(millis(*at));
+        }
+        q.push(" END WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for (id, _) in chunk {
+            sep.push_bind(id.0);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in do_not_contact.chunks(10_000) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("UPDATE participants SET do_not_contact = 1 WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.0);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    touch(conn).await
+}
+
 /// Every attribute in use, with how many people (not erased) have it, by
 /// name.
 pub(crate) async fn attribute_counts(conn: &mut SqliteConnection) -> Result<Vec<(String, u32)>> {

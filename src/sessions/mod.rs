@@ -49,16 +49,18 @@ pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>>
     }
 }
 
-struct Checked {
-    study: String,
-    title: String,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    time_zone: TimeZone,
-    place: String,
-    seats: u32,
-    over_recruit: u32,
-    floaters: u32,
+/// A session's fields as they are written: checked from a person's input,
+/// or generated valid (`demo`).
+pub(crate) struct Checked {
+    pub study: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub time_zone: TimeZone,
+    pub place: String,
+    pub seats: u32,
+    pub over_recruit: u32,
+    pub floaters: u32,
 }
 
 fn check(input: &SessionInput) -> Result<Checked> {
@@ -131,6 +133,59 @@ fn clash_error(who: &str, clash: (i64, String, i64)) -> Error {
     ))
 }
 
+/// Writes a session, scheduled, with its calendar `uid`.
+pub(crate) async fn insert_in(
+    conn: &mut SqliteConnection,
+    uid: &str,
+    c: &Checked,
+    moderator: StaffId,
+    consent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SessionId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
+         seats, over_recruit, floaters, created_at, updated_at, consent_topic) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(uid)
+    .bind(&c.study)
+    .bind(&c.title)
+    .bind(millis(c.starts_at))
+    .bind(millis(c.ends_at))
+    .bind(c.time_zone.name())
+    .bind(&c.place)
+    .bind(moderator.0)
+    .bind(c.seats)
+    .bind(c.over_recruit)
+    .bind(c.floaters)
+    .bind(millis(now))
+    .bind(millis(now))
+    .bind(consent)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(SessionId(id))
+}
+
+/// Marks complete, by their moderators, the scheduled sessions that ended
+/// at least `after` before `now` and have no issue without an owner: a
+/// generated panel's past, wrapped up as its moderators would have.
+pub(crate) async fn complete_ended_in(
+    conn: &mut SqliteConnection,
+    after: Duration,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET completed_at = ends_at + ?1, completed_by = moderator \
+         WHERE status = 'scheduled' AND ends_at + ?1 <= ?2 \
+         AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.session = sessions.id AND i.owner IS NULL)",
+    )
+    .bind(after.num_milliseconds())
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Plans a session. Returns it with its new id.
 pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     let c = check(input)?;
@@ -167,30 +222,13 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
             Some(topic.to_string())
         }
     };
-    let now = millis(panel.now());
+    let now = panel.now();
     let mut token = [0u8; 8];
     getrandom::fill(&mut token).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
-         seats, over_recruit, floaters, created_at, updated_at, consent_topic) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(format!("{}@panelkeeper", hex::encode(token)))
-    .bind(&c.study)
-    .bind(&c.title)
-    .bind(millis(c.starts_at))
-    .bind(millis(c.ends_at))
-    .bind(c.time_zone.name())
-    .bind(&c.place)
-    .bind(moderator.id.0)
-    .bind(c.seats)
-    .bind(c.over_recruit)
-    .bind(c.floaters)
-    .bind(now)
-    .bind(now)
-    .bind(&consent)
-    .fetch_one(&mut *tx)
-    .await?;
+    let uid = format!("{}@panelkeeper", hex::encode(token));
+    let id = insert_in(&mut tx, &uid, &c, moderator.id, consent.as_deref(), now)
+        .await?
+        .0;
     for o in observers {
         sqlx::query("INSERT OR IGNORE INTO session_observers (session, staff) VALUES (?, ?)")
             .bind(id)

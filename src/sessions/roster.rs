@@ -999,3 +999,41 @@ pub async fn attendance(
     tx.commit().await?;
     entry(panel, id, participant).await
 }
+
+/// A place on a session's roster as it stands, written as it is: a
+/// generated panel's (`demo`), or one copied from another store.
+pub(crate) struct RosterRecord {
+    pub session: SessionId,
+    pub participant: ParticipantId,
+    pub rsvp: Rsvp,
+    pub attendance: Option<Attendance>,
+    pub incentive_cents: Option<i64>,
+    pub incentive_paid: bool,
+    pub invited_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Writes these roster places as they are.
+pub(crate) async fn insert_records(
+    conn: &mut SqliteConnection,
+    records: &[RosterRecord],
+) -> Result<()> {
+    crate::db::insert_all(
+        conn,
+        "INSERT INTO session_participants (session, participant, rsvp, attendance, \
+             incentive_cents, incentive_paid, invited_at, updated_at) ",
+        records,
+        4_000,
+        |b, r| {
+            b.push_bind(r.session.0)
+                .push_bind(r.participant.0)
+                .push_bind(r.rsvp.as_str())
+                .push_bind(r.attendance.map(Attendance::as_str))
+                .push_bind(r.incentive_cents)
+                .push_bind(r.incentive_paid)
+                .push_bind(millis(r.invited_at))
+                .push_bind(millis(r.updated_at));
+        },
+    )
+    .await
+}

@@ -76,33 +76,67 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
         None | Some("") => None,
         Some(lead) => Some(by_email_in(&mut tx, lead).await?.id),
     };
-    let now = millis(panel.now());
+    let id = insert_in(
+        &mut tx,
+        &name,
+        &email,
+        &role,
+        lead,
+        time_zone.as_deref(),
+        panel.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+/// Writes a new staff member (their name and role already checked); a
+/// taken email is a conflict that names it.
+pub(crate) async fn insert_in(
+    conn: &mut SqliteConnection,
+    name: &str,
+    email: &Email,
+    role: &str,
+    lead: Option<StaffId>,
+    time_zone: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<StaffId> {
     let inserted = sqlx::query(
         "INSERT INTO staff (name, email, email_norm, role, lead, time_zone, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(&name)
+    .bind(name)
     .bind(email.as_str())
     .bind(email.normalised())
-    .bind(&role)
+    .bind(role)
     .bind(lead.map(|l| l.0))
-    .bind(&time_zone)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut *tx)
+    .bind(time_zone)
+    .bind(millis(now))
+    .bind(millis(now))
+    .fetch_one(&mut *conn)
     .await;
-    let id: i64 = match inserted {
-        Ok(row) => row.get(0),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(Error::conflict(format!(
-                "a staff member with the email {} already exists",
-                email.as_str()
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    tx.commit().await?;
-    get(panel, StaffId(id)).await
+    match inserted {
+        Ok(row) => Ok(StaffId(row.get(0))),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::conflict(format!(
+            "a staff member with the email {} already exists",
+            email.as_str()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes `lead` the staff member's lead.
+pub(crate) async fn set_lead_in(
+    conn: &mut SqliteConnection,
+    id: StaffId,
+    lead: Option<StaffId>,
+) -> Result<()> {
+    sqlx::query("UPDATE staff SET lead = ? WHERE id = ?")
+        .bind(lead.map(|l| l.0))
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Every staff member, by name.

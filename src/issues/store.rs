@@ -669,3 +669,18 @@ pub(crate) async fn insert_contact_records(
     )
     .await
 }
+
+/// The issues raised in a session that nobody owns yet, with their
+/// summaries, by id.
+pub(crate) async fn unowned_in(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+) -> Result<Vec<(IssueId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, summary FROM issues WHERE session = ? AND owner IS NULL ORDER BY id",
+    )
+    .bind(session.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, s)| (IssueId(id), s)).collect())
+}

@@ -178,3 +178,13 @@ pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Resul
         })
         .collect())
 }
+
+/// Whether there is a consent text for `topic`.
+pub(crate) async fn topic_exists(conn: &mut sqlx::SqliteConnection, topic: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM consent_texts WHERE topic = ?)")
+            .bind(topic)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}

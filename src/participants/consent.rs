@@ -188,3 +188,29 @@ pub(crate) async fn topic_exists(conn: &mut sqlx::SqliteConnection, topic: &str)
             .await?,
     )
 }
+
+/// The consent a session requires: the topic's current version, and who
+/// accepted which version of it.
+pub(crate) async fn requirement(
+    conn: &mut sqlx::SqliteConnection,
+    topic: &str,
+) -> Result<super::governance::ConsentRequirement> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
+            .bind(topic)
+            .fetch_one(&mut *conn)
+            .await?;
+    let accepted: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT c.participant_id, max(t.version) FROM participant_consents c \
+         JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
+         GROUP BY c.participant_id",
+    )
+    .bind(topic)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(super::governance::ConsentRequirement {
+        topic: topic.to_string(),
+        version: version.unwrap_or(0) as u32,
+        accepted: accepted.into_iter().map(|(p, v)| (p, v as u32)).collect(),
+    })
+}

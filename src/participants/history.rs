@@ -104,6 +104,25 @@ pub async fn record_in(
     super::touch(conn).await
 }
 
+/// Forgets what a person's attendance of a session recorded (attended,
+/// late, no-show or cancelled), so that a correction replaces it: one
+/// attendance entry per person and session.
+pub(crate) async fn forget_outcome(
+    conn: &mut SqliteConnection,
+    participant: ParticipantId,
+    session_id: i64,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM contact_history WHERE participant_id = ? AND session_id = ? \
+         AND kind IN ('attended', 'late', 'no_show', 'cancelled')",
+    )
+    .bind(participant.0)
+    .bind(session_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A contact as it happened, written as it is: a generated panel's
 /// (`demo`), or one copied from another store.
 pub(crate) struct HistoryRecord {

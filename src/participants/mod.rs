@@ -22,7 +22,7 @@ pub mod suppression;
 
 pub use model::*;
 pub use repo::COUNT_CAP;
-pub(crate) use repo::{BulkLoad, count as count_in, set_marks_many};
+pub(crate) use repo::{BulkLoad, contact as contact_in, count as count_in, set_marks_many};
 
 use crate::Panel;
 use crate::error::Result;

@@ -320,6 +320,18 @@ pub(crate) async fn insert_rows(
         .collect())
 }
 
+/// A person's name, email and time zone: what mail to them needs.
+pub(crate) async fn contact(
+    conn: &mut SqliteConnection,
+    id: ParticipantId,
+) -> Result<(String, Option<String>, Option<String>)> {
+    sqlx::query_as("SELECT name, email, time_zone FROM participants WHERE id = ?")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found("participant", id))
+}
+
 /// How many participant rows there are (erased ones too).
 pub(crate) async fn count(conn: &mut SqliteConnection) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM participants")

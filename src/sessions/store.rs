@@ -284,3 +284,17 @@ pub(crate) async fn mark_cancelled(
     .await?;
     Ok(())
 }
+
+/// Names the screener a session's invitations come through.
+pub(crate) async fn set_screener(
+    conn: &mut SqliteConnection,
+    id: SessionId,
+    screener: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE sessions SET screener = ? WHERE id = ?")
+        .bind(screener)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -7,23 +7,25 @@
 //! declines and attendance are written to the contact history, which the
 //! contact rules read (cooldown, yearly cap, no-show ban).
 
+mod store;
+
+pub(crate) use store::{RosterRecord, insert_records};
+
 use super::ics::{self, Method};
 use super::model::*;
-use crate::db::{instant, millis};
+use crate::db::millis;
 use crate::mail::settings::SmtpSettings;
 use crate::mail::templates::{self, Template};
 use crate::mail::{self, Attachment, MessageKind, NewMessage};
 use crate::participants::fields::Email;
-use crate::participants::governance::{
-    self, ConsentRequirement, EligibilityOptions, Excluded, Exclusion,
-};
+use crate::participants::governance::{self, EligibilityOptions, Excluded, Exclusion};
 use crate::participants::history::{self, ContactKind};
 use crate::participants::{self, ParticipantId};
 use crate::{Error, Panel, Result, settings};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, HashMap};
 use ts_rs::TS;
 
@@ -85,19 +87,12 @@ async fn person(
     id: ParticipantId,
     fallback_zone: &str,
 ) -> Result<Person> {
-    let row = sqlx::query("SELECT name, email, time_zone FROM participants WHERE id = ?")
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found("participant", id))?;
-    let email: Option<String> = row.get("email");
+    let (name, email, zone) = participants::contact_in(conn, id).await?;
     Ok(Person {
         id,
-        name: row.get("name"),
+        name,
         email: email.as_deref().and_then(|e| Email::parse(e).ok()),
-        zone: row
-            .get::<Option<String>, _>("time_zone")
-            .unwrap_or_else(|| fallback_zone.to_string()),
+        zone: zone.unwrap_or_else(|| fallback_zone.to_string()),
     })
 }
 
@@ -297,23 +292,6 @@ async fn plan_reminders(
     Ok(())
 }
 
-/// Roster members still coming (not declined), with their RSVP.
-async fn coming(
-    conn: &mut SqliteConnection,
-    session: SessionId,
-) -> Result<Vec<(ParticipantId, Rsvp)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT participant, rsvp FROM session_participants WHERE session = ? AND rsvp != 'declined' \
-         ORDER BY participant",
-    )
-    .bind(session.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(id, rsvp)| Ok((ParticipantId(id), rsvp.parse()?)))
-        .collect()
-}
-
 /// After a reschedule: an updated calendar entry to everyone still coming,
 /// and reminders planned again.
 pub(crate) async fn send_updates(
@@ -322,7 +300,7 @@ pub(crate) async fn send_updates(
     session: &Session,
 ) -> Result<()> {
     let organiser = organiser(conn, session).await?;
-    for (id, rsvp) in coming(conn, session.id).await? {
+    for (id, rsvp) in store::coming(conn, session.id).await? {
         let p = person(conn, id, session.time_zone.name()).await?;
         mail::cancel_topic(conn, now, &topic(session, id, "invitation")).await?;
         queue_invitation(conn, now, session, &p, &organiser, true).await?;
@@ -340,7 +318,7 @@ pub(crate) async fn send_cancellations(
 ) -> Result<()> {
     let organiser = organiser(conn, session).await?;
     mail::cancel_topic(conn, now, &format!("session/{}/", session.id)).await?;
-    for (id, _) in coming(conn, session.id).await? {
+    for (id, _) in store::coming(conn, session.id).await? {
         let p = person(conn, id, session.time_zone.name()).await?;
         let Some(email) = &p.email else { continue };
         let body = templates::render(&Template::SessionCancelled(templates::SessionCancelled {
@@ -387,23 +365,13 @@ async fn busy(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HashMap<i64, Exclusion>> {
-    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT r.participant, s.id, s.title, s.starts_at FROM session_participants r \
-         JOIN sessions s ON s.id = r.session \
-         WHERE s.status = 'scheduled' AND s.id != ? AND s.starts_at < ? AND s.ends_at > ? \
-         AND r.rsvp != 'declined' ORDER BY s.starts_at",
-    )
-    .bind(session.0)
-    .bind(millis(to))
-    .bind(millis(from))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = store::overlapping(conn, session, from, to).await?;
     let mut out = HashMap::new();
-    for (participant, id, title, starts) in rows {
-        out.entry(participant).or_insert(Exclusion::DoubleBooked {
-            session: id,
+    for (participant, id, title, starts_at) in rows {
+        out.entry(participant.0).or_insert(Exclusion::DoubleBooked {
+            session: id.0,
             title,
-            starts_at: instant(starts),
+            starts_at,
         });
     }
     Ok(out)
@@ -418,17 +386,14 @@ pub(crate) async fn participant_clash(
     to: DateTime<Utc>,
 ) -> Result<Option<(String, (i64, String, i64))>> {
     let busy = busy(conn, session, from, to).await?;
-    for (id, _) in coming(conn, session).await? {
+    for (id, _) in store::coming(conn, session).await? {
         if let Some(Exclusion::DoubleBooked {
             session,
             title,
             starts_at,
         }) = busy.get(&id.0)
         {
-            let name: String = sqlx::query_scalar("SELECT name FROM participants WHERE id = ?")
-                .bind(id.0)
-                .fetch_one(&mut *conn)
-                .await?;
+            let (name, _, _) = participants::contact_in(conn, id).await?;
             return Ok(Some((
                 format!("participant {name}"),
                 (*session, title.clone(), millis(*starts_at)),
@@ -466,15 +431,11 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
         )));
     }
     let mut conn = panel.pool().acquire().await?;
-    let on_roster: Vec<i64> =
-        sqlx::query_scalar("SELECT participant FROM session_participants WHERE session = ?")
-            .bind(id.0)
-            .fetch_all(&mut *conn)
-            .await?;
+    let on_roster = store::members(&mut conn, id).await?;
     // A session that requires a consent invites only people who accepted
     // its current version; the others are excluded, saying so.
     let consent = match &session.consent_topic {
-        Some(topic) => Some(required_consent(&mut conn, topic).await?),
+        Some(topic) => Some(participants::consent::requirement(&mut conn, topic).await?),
         None => None,
     };
     let mut also: HashMap<i64, Vec<Exclusion>> = HashMap::new();
@@ -494,14 +455,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
             let screener = participants::screener::get(panel, name).await?;
             let mut filled: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
             for quota in &screener.definition.quotas {
-                let values: Vec<Option<String>> = sqlx::query_scalar(
-                    "SELECT json_extract(p.attributes, '$.' || ?) FROM session_participants r \
-                     JOIN participants p ON p.id = r.participant WHERE r.session = ? AND r.rsvp != 'declined'",
-                )
-                .bind(&quota.attribute)
-                .bind(id.0)
-                .fetch_all(&mut *conn)
-                .await?;
+                let values = store::attribute_values(&mut conn, id, &quota.attribute).await?;
                 for v in values {
                     *filled
                         .entry(quota.attribute.clone())
@@ -516,7 +470,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 filled,
                 also_excluded: also,
                 // People on the roster already are not news.
-                skip: on_roster.iter().copied().collect(),
+                skip: on_roster.iter().map(|p| p.0).collect(),
                 consent: consent.clone(),
             };
             let report = governance::eligible(panel, name, now, &options).await?;
@@ -550,7 +504,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 if invited.iter().any(|i| i.id == pid) {
                     continue;
                 }
-                let reasons = if on_roster.contains(&pid.0) {
+                let reasons = if on_roster.contains(&pid) {
                     vec![Exclusion::AlreadyInvited]
                 } else {
                     let mut reasons = governance::status(panel, pid, now).await?.reasons;
@@ -601,29 +555,15 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
 
     let mut tx = panel.write().await?;
     if let Invitees::Screener { name, .. } = &request.invitees {
-        sqlx::query("UPDATE sessions SET screener = ? WHERE id = ?")
-            .bind(name)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        super::store::set_screener(&mut tx, id, name).await?;
     }
     // Taken again under the write lock: nobody has changed it since.
     let session = super::get_in(&mut tx, id).await?;
     let organiser = organiser(&mut tx, &session).await?;
     let mut queued = 0;
-    let stamp = millis(now);
     for who in &invited {
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO session_participants (session, participant, rsvp, invited_at, updated_at) \
-             VALUES (?, ?, 'invited', ?, ?)",
-        )
-        .bind(id.0)
-        .bind(who.id.0)
-        .bind(stamp)
-        .bind(stamp)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        let added = store::add_invited(&mut tx, id, who.id, now).await?;
+        if !added {
             continue;
         }
         history::record_in(&mut tx, who.id, ContactKind::Invited, now, Some(id.0), None).await?;
@@ -662,23 +602,15 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
     };
     let mut cells = Vec::new();
     for quota in &screener.definition.quotas {
-        let rows: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
-            "SELECT json_extract(p.attributes, '$.' || ?1) AS v, \
-             sum(r.rsvp != 'declined'), sum(r.rsvp = 'confirmed') \
-             FROM session_participants r JOIN participants p ON p.id = r.participant \
-             WHERE r.session = ?2 GROUP BY v ORDER BY v",
-        )
-        .bind(&quota.attribute)
-        .bind(session.id.0)
-        .fetch_all(panel.pool())
-        .await?;
+        let mut conn = panel.pool().acquire().await?;
+        let rows = store::quota_counts(&mut conn, session.id, &quota.attribute).await?;
         for (value, invited, confirmed) in rows {
             cells.push(QuotaCell {
                 attribute: quota.attribute.clone(),
                 value: value.unwrap_or_else(|| "(none)".into()),
                 max: quota.max,
-                invited: invited as u32,
-                confirmed: confirmed as u32,
+                invited,
+                confirmed,
             });
         }
     }
@@ -687,41 +619,8 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
 
 /// The roster, by name.
 pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
-    let rows = sqlx::query(
-        "SELECT r.participant, p.name, p.email, p.time_zone, r.rsvp, r.attendance, r.incentive_cents, \
-         r.incentive_paid, r.invited_at, r.waitlisted_at, r.offered_at, \
-         (SELECT max(t.version) FROM participant_consents c JOIN consent_texts t ON t.id = c.consent_text_id \
-          WHERE c.participant_id = r.participant AND t.topic = s.consent_topic) AS consent_version \
-         FROM session_participants r JOIN sessions s ON s.id = r.session \
-         JOIN participants p ON p.id = r.participant WHERE r.session = ? \
-         ORDER BY p.sort_name, p.id",
-    )
-    .bind(id.0)
-    .fetch_all(panel.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(RosterEntry {
-                participant: ParticipantId(row.get("participant")),
-                name: row.get("name"),
-                email: row.get("email"),
-                time_zone: row.get("time_zone"),
-                rsvp: row.get::<String, _>("rsvp").parse()?,
-                attendance: row
-                    .get::<Option<String>, _>("attendance")
-                    .map(|a| a.parse())
-                    .transpose()?,
-                incentive_cents: row.get("incentive_cents"),
-                incentive_paid: row.get("incentive_paid"),
-                invited_at: instant(row.get("invited_at")),
-                consent_version: row
-                    .get::<Option<i64>, _>("consent_version")
-                    .map(|v| v as u32),
-                waitlisted_at: row.get::<Option<i64>, _>("waitlisted_at").map(instant),
-                offered_at: row.get::<Option<i64>, _>("offered_at").map(instant),
-            })
-        })
-        .collect()
+    let mut conn = panel.pool().acquire().await?;
+    store::entries(&mut conn, id).await
 }
 
 async fn entry(panel: &Panel, id: SessionId, participant: ParticipantId) -> Result<RosterEntry> {
@@ -737,19 +636,11 @@ async fn rostered(
     id: SessionId,
     participant: ParticipantId,
 ) -> Result<Rsvp> {
-    let rsvp: Option<String> = sqlx::query_scalar(
-        "SELECT rsvp FROM session_participants WHERE session = ? AND participant = ?",
-    )
-    .bind(id.0)
-    .bind(participant.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    rsvp.ok_or_else(|| {
+    store::rsvp_of(conn, id, participant).await?.ok_or_else(|| {
         Error::conflict(format!(
             "participant {participant} is not invited to session {id}"
         ))
-    })?
-    .parse()
+    })
 }
 
 /// Records a participant's answer. A confirmation beyond the over-recruit
@@ -778,17 +669,7 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
             )));
         }
     }
-    sqlx::query(
-        "UPDATE session_participants SET rsvp = ?1, updated_at = ?2, \
-         waitlisted_at = CASE WHEN ?1 = 'waitlisted' THEN coalesce(waitlisted_at, ?2) END \
-         WHERE session = ?3 AND participant = ?4",
-    )
-    .bind(answer.as_str())
-    .bind(millis(now))
-    .bind(id.0)
-    .bind(participant.0)
-    .execute(&mut *tx)
-    .await?;
+    store::set_rsvp(&mut tx, id, participant, answer, now).await?;
     let kind = match answer {
         Rsvp::Confirmed => Some(ContactKind::Confirmed),
         Rsvp::Declined => Some(ContactKind::Declined),
@@ -816,29 +697,6 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     entry(panel, id, participant).await
 }
 
-/// The consent a session requires: its current version, and who accepted
-/// which version of it.
-async fn required_consent(conn: &mut SqliteConnection, topic: &str) -> Result<ConsentRequirement> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
-            .bind(topic)
-            .fetch_one(&mut *conn)
-            .await?;
-    let accepted: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT c.participant_id, max(t.version) FROM participant_consents c \
-         JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
-         GROUP BY c.participant_id",
-    )
-    .bind(topic)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(ConsentRequirement {
-        topic: topic.to_string(),
-        version: version.unwrap_or(0) as u32,
-        accepted: accepted.into_iter().map(|(p, v)| (p, v as u32)).collect(),
-    })
-}
-
 /// A confirmed place opened: it is offered to the first person on the
 /// waitlist who has not been offered one yet, in the order they joined it,
 /// by mail. They take it by confirming (their RSVP then goes through,
@@ -853,24 +711,11 @@ async fn offer_place(
     if session.starts_at <= now || session.status == SessionStatus::Cancelled {
         return Ok(None);
     }
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT participant FROM session_participants WHERE session = ? AND rsvp = 'waitlisted' \
-         AND offered_at IS NULL ORDER BY waitlisted_at, participant LIMIT 1",
-    )
-    .bind(session.id.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(next) = next.map(ParticipantId) else {
+    let next = store::next_waitlisted(conn, session.id).await?;
+    let Some(next) = next else {
         return Ok(None);
     };
-    sqlx::query(
-        "UPDATE session_participants SET offered_at = ? WHERE session = ? AND participant = ?",
-    )
-    .bind(millis(now))
-    .bind(session.id.0)
-    .bind(next.0)
-    .execute(&mut *conn)
-    .await?;
+    store::mark_offered(conn, session.id, next, now).await?;
     let p = person(conn, next, session.time_zone.name()).await?;
     if let Some(email) = &p.email {
         let body = templates::render(&Template::WaitlistOffer(templates::Reminder {
@@ -945,22 +790,9 @@ pub async fn attendance(
                 session.starts_at.format("%Y-%m-%d %H:%M UTC")
             )));
         }
-        sqlx::query("UPDATE session_participants SET attendance = ?, updated_at = ? WHERE session = ? AND participant = ?")
-            .bind(a.as_str())
-            .bind(millis(now))
-            .bind(id.0)
-            .bind(participant.0)
-            .execute(&mut *tx)
-            .await?;
+        store::set_attendance(&mut tx, id, participant, a, now).await?;
         // One attendance entry per person and session: a correction replaces it.
-        sqlx::query(
-            "DELETE FROM contact_history WHERE participant_id = ? AND session_id = ? \
-             AND kind IN ('attended', 'late', 'no_show', 'cancelled')",
-        )
-        .bind(participant.0)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
+        history::forget_outcome(&mut tx, participant, id.0).await?;
         let kind = match a {
             Attendance::Attended => ContactKind::Attended,
             Attendance::Late => ContactKind::Late,
@@ -983,57 +815,16 @@ pub async fn attendance(
         }
     }
     if input.incentive_cents.is_some() || input.incentive_paid.is_some() {
-        sqlx::query(
-            "UPDATE session_participants SET incentive_cents = coalesce(?1, incentive_cents), \
-             incentive_paid = coalesce(?2, incentive_paid), updated_at = ?3 \
-             WHERE session = ?4 AND participant = ?5",
+        store::set_incentive(
+            &mut tx,
+            id,
+            participant,
+            input.incentive_cents,
+            input.incentive_paid,
+            now,
         )
-        .bind(input.incentive_cents)
-        .bind(input.incentive_paid)
-        .bind(millis(now))
-        .bind(id.0)
-        .bind(participant.0)
-        .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
     entry(panel, id, participant).await
-}
-
-/// A place on a session's roster as it stands, written as it is: a
-/// generated panel's (`demo`), or one copied from another store.
-pub(crate) struct RosterRecord {
-    pub session: SessionId,
-    pub participant: ParticipantId,
-    pub rsvp: Rsvp,
-    pub attendance: Option<Attendance>,
-    pub incentive_cents: Option<i64>,
-    pub incentive_paid: bool,
-    pub invited_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Writes these roster places as they are.
-pub(crate) async fn insert_records(
-    conn: &mut SqliteConnection,
-    records: &[RosterRecord],
-) -> Result<()> {
-    crate::db::insert_all(
-        conn,
-        "INSERT INTO session_participants (session, participant, rsvp, attendance, \
-             incentive_cents, incentive_paid, invited_at, updated_at) ",
-        records,
-        4_000,
-        |b, r| {
-            b.push_bind(r.session.0)
-                .push_bind(r.participant.0)
-                .push_bind(r.rsvp.as_str())
-                .push_bind(r.attendance.map(Attendance::as_str))
-                .push_bind(r.incentive_cents)
-                .push_bind(r.incentive_paid)
-                .push_bind(millis(r.invited_at))
-                .push_bind(millis(r.updated_at));
-        },
-    )
-    .await
 }

@@ -42,12 +42,11 @@
 
 use super::settings;
 use super::transport::{self, Connection, Failure, Outgoing};
-use super::{Attachment, MessageId};
+use super::{MessageId, store};
 use crate::db::{instant, millis};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sqlx::Row;
 use std::fs::File;
 use std::path::PathBuf;
 use ts_rs::TS;
@@ -350,22 +349,8 @@ async fn record(panel: &Panel, sent: Option<MessageId>, claim: Option<MessageId>
     if sent.is_none() && claim.is_none() {
         return Ok(false);
     }
-    let (sent, claim) = (sent.map(|m| m.0), claim.map(|m| m.0));
-    let changed: Vec<i64> = sqlx::query_scalar(
-        "UPDATE outbox SET \
-           status = CASE WHEN id = ?1 THEN 'sent' ELSE 'sending' END, \
-           sent_at = CASE WHEN id = ?1 THEN ?3 ELSE sent_at END, \
-           last_error = CASE WHEN id = ?1 THEN NULL ELSE last_error END, \
-           attempts = CASE WHEN id = ?2 THEN attempts + 1 ELSE attempts END, \
-           updated_at = ?3 \
-         WHERE (id = ?1 AND status = 'sending') OR (id = ?2 AND status = 'queued') \
-         RETURNING id",
-    )
-    .bind(sent)
-    .bind(claim)
-    .bind(millis(panel.now()))
-    .fetch_all(panel.pool())
-    .await?;
+    let mut conn = panel.pool().acquire().await?;
+    let changed = store::record(&mut conn, sent, claim, panel.now()).await?;
     Ok(claim.is_some_and(|c| changed.contains(&c)))
 }
 
@@ -435,36 +420,17 @@ async fn recover(panel: &Panel) -> Result<u32> {
     };
     if journaled.is_empty() {
         // The common case, every pass: a read, not a write transaction.
-        let interrupted: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'sending')")
-                .fetch_one(panel.pool())
-                .await?;
+        let interrupted = store::any_sending(&mut *panel.pool().acquire().await?).await?;
         if !interrupted {
             return Ok(0);
         }
     }
-    let now = millis(panel.now());
+    let now = panel.now();
     let mut tx = panel.write().await?;
     for (id, at) in &journaled {
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = ?1, last_error = NULL, updated_at = ?2 \
-             WHERE id = ?3 AND status = 'sending'",
-        )
-        .bind(at)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        store::mark_sent(&mut tx, MessageId(*id), instant(*at), now).await?;
     }
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'failed', updated_at = ?, last_error = \
-         'delivery was interrupted while the server was taking it (the program stopped); \
-         it may have been delivered: check with the recipient, then retry or cancel' \
-         WHERE status = 'sending'",
-    )
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let interrupted = store::fail_interrupted(&mut tx, now).await?;
     tx.commit().await?;
     if !journaled.is_empty() {
         tracing::info!(
@@ -475,93 +441,29 @@ async fn recover(panel: &Panel) -> Result<u32> {
             tracing::warn!(error = %e, "the delivery journal could not be removed; it is applied again harmlessly");
         }
     }
-    if done.rows_affected() > 0 {
+    if interrupted > 0 {
         tracing::warn!(
-            messages = done.rows_affected(),
+            messages = interrupted,
             "interrupted deliveries marked failed"
         );
     }
-    Ok(done.rows_affected() as u32)
+    Ok(interrupted as u32)
 }
 
 async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
-    let at: Option<i64> =
-        sqlx::query_scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'")
-            .fetch_one(panel.pool())
-            .await?;
-    Ok(at.map(instant))
+    store::next_due(&mut *panel.pool().acquire().await?).await
 }
 
 /// The messages whose time has come, oldest due first, with attachments.
 async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, recipient, recipient_name, reply_to, from_name, subject, body_text, \
-         body_html, headers, message_id FROM outbox \
-         WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-    )
-    .bind(millis(panel.now()))
-    .bind(BATCH)
-    .fetch_all(panel.pool())
-    .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let mut attachments: std::collections::HashMap<i64, Vec<Attachment>> = Default::default();
-    if !ids.is_empty() {
-        let files = sqlx::query(
-            "SELECT message, filename, content_type, content FROM outbox_attachments \
-             WHERE message IN (SELECT value FROM json_each(?)) ORDER BY id",
-        )
-        .bind(serde_json::to_string(&ids).expect("ids serialise"))
-        .fetch_all(panel.pool())
-        .await?;
-        for a in files {
-            attachments
-                .entry(a.get("message"))
-                .or_default()
-                .push(Attachment {
-                    filename: a.get("filename"),
-                    content_type: a.get("content_type"),
-                    content: a.get("content"),
-                });
-        }
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id: i64 = row.get("id");
-            let headers: String = row.get("headers");
-            let kind: String = row.get("kind");
-            let outgoing = Outgoing {
-                kind: kind.parse().unwrap_or(super::MessageKind::Test),
-                recipient: row.get("recipient"),
-                recipient_name: row.get("recipient_name"),
-                reply_to: row.get("reply_to"),
-                from_name: row.get("from_name"),
-                subject: row.get("subject"),
-                text: row.get("body_text"),
-                html: row.get("body_html"),
-                headers: serde_json::from_str(&headers).unwrap_or_default(),
-                message_id: row.get("message_id"),
-                attachments: attachments.remove(&id).unwrap_or_default(),
-            };
-            (MessageId(id), outgoing)
-        })
-        .collect())
+    store::load_due(&mut *panel.pool().acquire().await?, panel.now(), BATCH).await
 }
 
 /// Fails a message with `why`. `count_attempt` when the attempt was not
 /// counted by a claim.
 async fn fail(panel: &Panel, id: MessageId, why: &str, count_attempt: bool) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = ?1, updated_at = ?2, \
-         attempts = attempts + ?3 WHERE id = ?4",
-    )
-    .bind(why)
-    .bind(millis(panel.now()))
-    .bind(i64::from(count_attempt))
-    .bind(id.0)
-    .execute(panel.pool())
-    .await?;
-    Ok(())
+    let mut conn = panel.pool().acquire().await?;
+    store::fail(&mut conn, id, why, count_attempt, panel.now()).await
 }
 
 /// Leaves a message queued for a later attempt, with backoff; a server that
@@ -569,34 +471,18 @@ async fn fail(panel: &Panel, id: MessageId, why: &str, count_attempt: bool) -> R
 /// when no server was reached (offline): then it never gives up.
 async fn defer(panel: &Panel, id: MessageId, why: &str, server_said: bool) -> Result<Outcome> {
     let now = panel.now();
-    let row = sqlx::query("SELECT attempts, first_failure_at, status FROM outbox WHERE id = ?")
-        .bind(id.0)
-        .fetch_one(panel.pool())
-        .await?;
-    let claimed = row.get::<String, _>("status") == "sending";
-    let attempts: i64 = row.get::<i64, _>("attempts") + i64::from(!claimed);
-    let first_failure = row
-        .get::<Option<i64>, _>("first_failure_at")
-        .map(instant)
-        .unwrap_or(now);
+    let (attempts, first_failure, claimed) =
+        store::attempts(&mut *panel.pool().acquire().await?, id).await?;
+    let attempts = attempts + i64::from(!claimed);
+    let first_failure = first_failure.unwrap_or(now);
     if server_said && now - first_failure >= GIVE_UP_AFTER {
         let why = format!("the server kept deferring it for 3 days; last: {why}");
         fail(panel, id, &why, !claimed).await?;
         return Ok(Outcome::Failed);
     }
     let next = now + backoff(attempts);
-    sqlx::query(
-        "UPDATE outbox SET status = 'queued', attempts = ?1, last_error = ?2, \
-         first_failure_at = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?6",
-    )
-    .bind(attempts)
-    .bind(why)
-    .bind(millis(first_failure))
-    .bind(millis(next))
-    .bind(millis(now))
-    .bind(id.0)
-    .execute(panel.pool())
-    .await?;
+    let mut conn = panel.pool().acquire().await?;
+    store::defer(&mut conn, id, attempts, why, first_failure, next, now).await?;
     Ok(Outcome::Retrying)
 }
 

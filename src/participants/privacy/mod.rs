@@ -21,17 +21,19 @@
 //! file is then rebuilt (`VACUUM`) and the write-ahead log emptied, so no
 //! earlier copy of the text is left in the file's unused space either.
 
+mod store;
+
 use super::redact::{ERASED, Identity};
 use super::{Participant, ParticipantId, consent, history, repo};
 use crate::Panel;
-use crate::db::{instant, millis};
+
 use crate::error::{Error, Result};
 use crate::mail::OutboxMessage;
 use crate::notes::NoteId;
 use crate::sessions::SessionId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use ts_rs::TS;
 
@@ -333,31 +335,8 @@ const ABOUT: [(&str, &str); 11] = [
 pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
     let participant = super::get(panel, id).await?;
     let mut conn = panel.pool().acquire().await?;
-    let suppression_lists: Vec<String> = sqlx::query_scalar(
-        "SELECT l.name FROM suppressions s JOIN suppression_lists l ON l.id = s.list_id \
-         JOIN participants p ON p.email_hash = s.hash WHERE p.id = ? ORDER BY l.name",
-    )
-    .bind(id.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    let sessions = sqlx::query(
-        "SELECT s.id, s.title, s.starts_at, r.rsvp, r.attendance, r.incentive_cents \
-         FROM session_participants r JOIN sessions s ON s.id = r.session \
-         WHERE r.participant = ? ORDER BY s.starts_at",
-    )
-    .bind(id.0)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| SessionTaken {
-        session: SessionId(r.get(0)),
-        title: r.get(1),
-        starts_at: instant(r.get(2)),
-        rsvp: r.get(3),
-        attendance: r.get(4),
-        incentive_cents: r.get(5),
-    })
-    .collect();
+    let suppression_lists = store::suppression_lists(&mut conn, id).await?;
+    let sessions = store::sessions_taken(&mut conn, id).await?;
     let identity = Identity::of(
         &participant.name,
         participant.email.as_deref(),
@@ -375,41 +354,26 @@ pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
             attributed: n.attributed,
         })
         .collect();
-    let mut issues = Vec::new();
-    for r in sqlx::query(
-        "SELECT i.id, i.summary, i.detail, i.status, s.name, i.created_at, i.resolution \
-         FROM issues i LEFT JOIN staff s ON s.id = i.owner WHERE i.participant = ? ORDER BY i.id",
-    )
-    .bind(id.0)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let issue: i64 = r.get(0);
-        let contacts: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT at, via, outcome FROM issue_contacts WHERE issue = ? ORDER BY at, id",
-        )
-        .bind(issue)
-        .fetch_all(&mut *conn)
-        .await?;
-        issues.push(IssueHeld {
-            issue,
-            summary: r.get(1),
-            detail: r.get(2),
-            status: r.get::<String, _>(3).replace('_', " "),
-            owner: r.get(4),
-            raised_at: instant(r.get(5)),
-            resolution: r.get(6),
-            contacts: contacts
+    let issues = store::issues(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|i| IssueHeld {
+            issue: i.id,
+            summary: i.summary,
+            detail: i.detail,
+            status: i.status.replace('_', " "),
+            owner: i.owner,
+            raised_at: i.raised_at,
+            resolution: i.resolution,
+            contacts: i
+                .contacts
                 .into_iter()
                 .map(|(at, via, outcome)| {
-                    format!(
-                        "{} by {via}: {outcome}",
-                        instant(at).format("%Y-%m-%d %H:%M UTC")
-                    )
+                    format!("{} by {via}: {outcome}", at.format("%Y-%m-%d %H:%M UTC"))
                 })
                 .collect(),
-        });
-    }
+        })
+        .collect();
     let mail_ids = messages_to(&mut conn, id, participant.email.as_deref()).await?;
     drop(conn);
     let mut mail = Vec::new();
@@ -440,19 +404,8 @@ async fn messages_to(
     id: ParticipantId,
     email: Option<&str>,
 ) -> Result<Vec<crate::mail::MessageId>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT o.id FROM outbox o WHERE o.topic GLOB ?1 \
-         OR (?2 IS NOT NULL AND lower(o.recipient) = lower(?2)) \
-         OR (o.kind IN ('handoff', 'resolution') AND EXISTS (SELECT 1 FROM issues i \
-             WHERE i.participant = ?3 AND o.topic GLOB 'issue/' || i.id || '/*')) \
-         ORDER BY o.id",
-    )
-    .bind(crate::sessions::roster::session_mail_of(id))
-    .bind(email)
-    .bind(id.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(ids.into_iter().map(crate::mail::MessageId).collect())
+    let session_mail = crate::sessions::roster::session_mail_of(id);
+    store::messages_to(conn, id, email, &session_mail).await
 }
 
 /// Notes attributed to the participant, or whose text names them: among
@@ -463,33 +416,20 @@ async fn notes_about(
     id: ParticipantId,
     identity: &Identity,
 ) -> Result<Vec<NoteToErase>> {
-    let rows = sqlx::query(
-        "SELECT n.id, n.session, s.title, n.at, n.text, n.participant IS ?1 FROM notes n \
-         JOIN sessions s ON s.id = n.session \
-         WHERE n.participant = ?1 \
-            OR n.session IN (SELECT session FROM session_participants WHERE participant = ?1) \
-            OR (?2 IS NOT NULL AND n.id IN (SELECT rowid FROM notes_fts WHERE notes_fts MATCH ?2)) \
-         ORDER BY n.at, n.id",
-    )
-    .bind(id.0)
-    .bind(identity.fts_query())
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let text: String = r.get(4);
-            let attributed: bool = r.get(5);
-            let redacted = identity.redact(&text);
-            (attributed || redacted.is_some()).then(|| NoteToErase {
-                note: NoteId(r.get(0)),
-                session: SessionId(r.get(1)),
-                session_title: r.get(2),
-                at: instant(r.get(3)),
+    Ok(store::notes_near(conn, id, identity.fts_query())
+        .await?
+        .into_iter()
+        .filter_map(|n| {
+            let redacted = identity.redact(&n.text);
+            (n.attributed || redacted.is_some()).then(|| NoteToErase {
+                note: n.note,
+                session: n.session,
+                session_title: n.session_title,
+                at: n.at,
                 names_them: redacted.is_some(),
-                redacted: redacted.unwrap_or_else(|| text.clone()),
-                text,
-                attributed,
+                redacted: redacted.unwrap_or_else(|| n.text.clone()),
+                text: n.text,
+                attributed: n.attributed,
             })
         })
         .collect())
@@ -517,7 +457,7 @@ async fn identity_in(
 
 /// A message touched by an erasure.
 struct Touched {
-    id: i64,
+    id: crate::mail::MessageId,
     status: String,
     to_them: bool,
 }
@@ -536,47 +476,20 @@ async fn messages_about(
         .into_iter()
         .map(|m| m.0)
         .collect();
-    let rows = sqlx::query(
-        "SELECT o.id, o.status, o.recipient_name, o.subject, o.body_text, o.last_error, \
-           EXISTS (SELECT 1 FROM issues i WHERE i.participant = ?1 \
-                   AND o.topic GLOB 'issue/' || i.id || '/*') \
-           OR EXISTS (SELECT 1 FROM session_participants r WHERE r.participant = ?1 \
-                   AND o.topic = 'report/session/' || r.session) \
-           OR o.id IN (SELECT value FROM json_each(?2)) AS theirs \
-         FROM outbox o WHERE theirs OR EXISTS (SELECT 1 FROM json_each(?3) t \
-           WHERE o.subject LIKE '%' || t.value || '%' OR o.body_text LIKE '%' || t.value || '%' \
-              OR o.recipient_name LIKE '%' || t.value || '%' \
-              OR coalesce(o.last_error, '') LIKE '%' || t.value || '%') \
-         ORDER BY o.id",
+    Ok(
+        store::messages_near(conn, id, &to_them, &identity.like_words())
+            .await?
+            .into_iter()
+            // Mail about their issues, report mail of their sessions and mail
+            // to them are theirs even when the text does not name them.
+            .filter(|m| m.theirs || identity.found_in(&m.text))
+            .map(|m| Touched {
+                id: m.id,
+                status: m.status,
+                to_them: to_them.contains(&m.id.0),
+            })
+            .collect(),
     )
-    .bind(id.0)
-    .bind(serde_json::to_string(&to_them).expect("ids serialise"))
-    .bind(serde_json::to_string(&identity.like_words()).expect("words serialise"))
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            let text = format!(
-                "{} {} {} {}",
-                r.get::<String, _>(2),
-                r.get::<String, _>(3),
-                r.get::<String, _>(4),
-                r.get::<Option<String>, _>(5).unwrap_or_default()
-            );
-            // Mail about their issues, report mail of their sessions and
-            // mail to them are theirs even when the text does not name them.
-            r.get::<bool, _>(6) || identity.found_in(&text)
-        })
-        .map(|r| {
-            let id: i64 = r.get(0);
-            Touched {
-                id,
-                status: r.get(1),
-                to_them: to_them.contains(&id),
-            }
-        })
-        .collect())
 }
 
 /// What erasing participant `id` would touch; changes nothing.
@@ -585,10 +498,7 @@ pub async fn plan(panel: &Panel, id: ParticipantId) -> Result<ErasurePlan> {
     let (current, identity) = identity_in(&mut conn, id).await?;
     let notes = notes_about(&mut conn, id, &identity).await?;
     let messages = messages_about(&mut conn, id, current.email.as_deref(), &identity).await?;
-    let issues: i64 = sqlx::query_scalar("SELECT count(*) FROM issues WHERE participant = ?")
-        .bind(id.0)
-        .fetch_one(&mut *conn)
-        .await?;
+    let issues = store::issue_count(&mut conn, id).await?;
     let queued = messages.iter().filter(|m| withdrawable(&m.status)).count() as u32;
     Ok(ErasurePlan {
         participant: id,
@@ -596,7 +506,7 @@ pub async fn plan(panel: &Panel, id: ParticipantId) -> Result<ErasurePlan> {
         notes,
         queued_messages: queued,
         other_messages: messages.len() as u32 - queued,
-        issues: issues as u32,
+        issues,
     })
 }
 
@@ -635,49 +545,31 @@ async fn redact_rows(
     filter: &str,
     bind: i64,
 ) -> Result<u32> {
-    let words = serde_json::to_string(&identity.like_words()).expect("words serialise");
-    let like = columns
-        .iter()
-        .map(|c| format!("{c} LIKE '%' || t.value || '%'"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {key}, {} FROM {table} WHERE ({filter}) OR \
-         EXISTS (SELECT 1 FROM json_each(?2) t WHERE {like})",
-        columns.join(", ")
-    )))
-    .bind(bind)
-    .bind(words)
-    .fetch_all(&mut *conn)
+    let rows = store::rows_naming(
+        conn,
+        table,
+        key,
+        columns,
+        filter,
+        bind,
+        &identity.like_words(),
+    )
     .await?;
     let mut changed = 0;
-    for row in rows {
-        let mut values: Vec<Option<String>> = Vec::with_capacity(columns.len());
+    for (row, stored) in rows {
         let mut any = false;
-        for i in 0..columns.len() {
-            let v: Option<String> = row.get(i + 1);
-            let redacted = v.as_deref().and_then(|t| identity.redact(t));
-            any |= redacted.is_some();
-            values.push(redacted.or(v));
+        let values: Vec<Option<String>> = stored
+            .into_iter()
+            .map(|v| {
+                let redacted = v.as_deref().and_then(|t| identity.redact(t));
+                any |= redacted.is_some();
+                redacted.or(v)
+            })
+            .collect();
+        if any {
+            store::set_columns(conn, table, key, columns, row, values).await?;
+            changed += 1;
         }
-        if !any {
-            continue;
-        }
-        let sets = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET {sets} WHERE {key} = ?{}",
-            columns.len() + 1
-        )));
-        for v in values {
-            q = q.bind(v);
-        }
-        q.bind(row.get::<i64, _>(0)).execute(&mut *conn).await?;
-        changed += 1;
     }
     Ok(changed)
 }
@@ -698,23 +590,14 @@ pub async fn erase(
         choices.insert(d.note, checked(&d.choice, d.note)?);
     }
     // What is deleted or overwritten now is overwritten in the file too.
-    let before: i64 = sqlx::query_scalar("PRAGMA secure_delete")
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("PRAGMA secure_delete = ON")
-        .execute(&mut *tx)
-        .await?;
+    let before = store::secure_delete(&mut tx).await?;
     let done = erase_in(
         &mut tx, now, id, &current, &identity, &default, &choices, request,
     )
     .await;
     // The connection goes back to the pool as it was (the pragma is not
     // part of the transaction).
-    let restored = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA secure_delete = {before}"
-    )))
-    .execute(&mut *tx)
-    .await;
+    let restored = store::restore_secure_delete(&mut tx, before).await;
     let mut report = done?;
     restored?;
     tx.commit().await?;
@@ -724,19 +607,7 @@ pub async fn erase(
     // and in the write-ahead log: the file is rebuilt without them, and the
     // log emptied. The erasure itself is already committed if this cannot
     // run now (another process has the panel open in a transaction).
-    report.file_compacted = match sqlx::query("VACUUM").execute(panel.pool()).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, "the file was not rebuilt after an erasure");
-            false
-        }
-    };
-    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(panel.pool())
-        .await
-    {
-        tracing::warn!(error = %e, "the log could not be emptied after an erasure; the next checkpoint reuses it");
-    }
+    report.file_compacted = store::compact(panel.pool()).await;
     Ok(report)
 }
 
@@ -805,37 +676,15 @@ async fn erase_in(
             NoteChoice::RedactMatches if note.names_them => (note.redacted.clone(), false),
             NoteChoice::RedactMatches => continue,
         };
-        sqlx::query("UPDATE notes SET text = ?, tags = ?, updated_at = ? WHERE id = ?")
-            .bind(&text)
-            .bind(serde_json::to_string(&crate::notes::tags_of(&text)).expect("tags serialise"))
-            .bind(millis(now))
-            .bind(note.note.0)
-            .execute(&mut *tx)
-            .await?;
+        store::set_note_text(tx, note.note, &text, now).await?;
         if whole {
             report.notes_removed_whole += 1;
-            report.note_versions_cleaned +=
-                sqlx::query("UPDATE note_edits SET text = ?, tags = '[]' WHERE note = ?")
-                    .bind(ERASED)
-                    .bind(note.note.0)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected() as u32;
+            report.note_versions_cleaned += store::set_note_versions(tx, note.note, ERASED).await?;
         } else {
             report.notes_matches_removed += 1;
         }
     }
-    let kept_json = serde_json::to_string(&kept).expect("ids serialise");
-    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS erasure_kept (note INTEGER PRIMARY KEY)")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM temp.erasure_kept")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO temp.erasure_kept SELECT value FROM json_each(?)")
-        .bind(&kept_json)
-        .execute(&mut *tx)
-        .await?;
+    store::keep_notes(tx, &kept).await?;
     report.note_versions_cleaned += redact_rows(
         tx,
         identity,
@@ -895,112 +744,57 @@ async fn erase_in(
     let messages = messages_about(tx, id, current.email.as_deref(), identity).await?;
     for m in &messages {
         if withdrawable(&m.status) {
-            sqlx::query(
-                "UPDATE outbox SET status = 'cancelled', updated_at = ?, \
-                 last_error = 'withdrawn: the participant was erased' WHERE id = ?",
-            )
-            .bind(millis(now))
-            .bind(m.id)
-            .execute(&mut *tx)
-            .await?;
+            store::withdraw_message(tx, m.id, now).await?;
             report.messages_withdrawn += 1;
         }
-        let row = sqlx::query(
-            "SELECT recipient, recipient_name, reply_to, subject, body_text, last_error, kind \
-             FROM outbox WHERE id = ?",
-        )
-        .bind(m.id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let found = store::message_text(tx, m.id).await?;
         let clean = |v: String| identity.redact(&v).unwrap_or(v);
-        let recipient: String = row.get(0);
-        let reply_to: Option<String> = row.get(2);
-        let text = clean(row.get(4));
-        let kind: String = row.get(6);
         let own_address = |a: &str| {
             current
                 .email
                 .as_deref()
                 .is_some_and(|e| e.eq_ignore_ascii_case(a.trim()))
         };
-        sqlx::query(
-            "UPDATE outbox SET recipient = ?, recipient_name = ?, reply_to = ?, subject = ?, \
-             body_text = ?, body_html = ?, last_error = ? WHERE id = ?",
-        )
-        .bind(if m.to_them || own_address(&recipient) {
-            ERASED.to_string()
-        } else {
-            recipient
-        })
-        .bind(if m.to_them {
-            String::new()
-        } else {
-            clean(row.get(1))
-        })
-        .bind(reply_to.filter(|r| !own_address(r)))
-        .bind(clean(row.get(3)))
-        .bind(&text)
-        .bind(format!("<pre>{}</pre>", html_escape(&text)))
-        .bind(row.get::<Option<String>, _>(5).map(clean))
-        .bind(m.id)
-        .execute(&mut *tx)
-        .await?;
+        let text = clean(found.text);
+        let cleaned = store::MessageText {
+            recipient: if m.to_them || own_address(&found.recipient) {
+                ERASED.to_string()
+            } else {
+                found.recipient
+            },
+            recipient_name: if m.to_them {
+                String::new()
+            } else {
+                clean(found.recipient_name)
+            },
+            reply_to: found.reply_to.filter(|r| !own_address(r)),
+            subject: clean(found.subject),
+            last_error: found.last_error.map(clean),
+            kind: found.kind,
+            text,
+        };
+        let html = format!("<pre>{}</pre>", html_escape(&cleaned.text));
+        store::set_message_text(tx, m.id, &cleaned, &html).await?;
+        let kind = cleaned.kind;
         report.messages_cleaned += 1;
         // A calendar file names its attendee; a report names the people in it.
         if m.to_them || kind == "report" {
-            report.attachments_removed +=
-                sqlx::query("DELETE FROM outbox_attachments WHERE message = ?")
-                    .bind(m.id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected() as u32;
+            report.attachments_removed += store::drop_attachments(tx, m.id).await?;
         }
     }
 
     // The person's own record.
-    sqlx::query(
-        "UPDATE participants SET name = ?, email = NULL, email_norm = NULL, email_hash = NULL, phone = NULL, \
-         time_zone = NULL, language = NULL, source = NULL, attributes = '{}', tags = '[]', search_text = '', sort_name = '', \
-         opted_out_at = NULL, \
-         do_not_contact = 1, erased_at = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(format!("Erased participant {id}"))
-    .bind(millis(now))
-    .bind(millis(now))
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?;
-    report.consents_deleted =
-        sqlx::query("DELETE FROM participant_consents WHERE participant_id = ?")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as u32;
+    store::erase_record(tx, id, &format!("Erased participant {id}"), now).await?;
+    report.consents_deleted = store::delete_consents(tx, id).await?;
     // The history stays (it is what the contact rules and reports count) but
     // free-text details may hold personal words.
-    report.history_details_cleared = sqlx::query(
-        "UPDATE contact_history SET detail = NULL WHERE participant_id = ? AND detail IS NOT NULL",
-    )
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as u32;
-    let erasure: i64 = sqlx::query_scalar(
-        "INSERT INTO erasures (participant_id, erased_at, reason) VALUES (?, ?, ?) RETURNING id",
-    )
-    .bind(id.0)
-    .bind(millis(now))
-    .bind(&reason)
-    .fetch_one(&mut *tx)
-    .await?;
-    for k in &report.notes_kept {
-        sqlx::query("INSERT INTO erasure_kept_notes (erasure, note, reason) VALUES (?, ?, ?)")
-            .bind(erasure)
-            .bind(k.note.0)
-            .bind(&k.reason)
-            .execute(&mut *tx)
-            .await?;
-    }
+    report.history_details_cleared = store::clear_history_details(tx, id).await?;
+    let kept: Vec<(NoteId, String)> = report
+        .notes_kept
+        .iter()
+        .map(|k| (k.note, k.reason.clone()))
+        .collect();
+    store::record_erasure(tx, &report.erasure, &kept).await?;
     super::touch(tx).await?;
     Ok(report)
 }
@@ -1014,19 +808,5 @@ fn html_escape(s: &str) -> String {
 
 /// Erasure records, of one participant or all.
 pub async fn erasures(panel: &Panel, id: Option<ParticipantId>) -> Result<Vec<Erasure>> {
-    let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
-        "SELECT participant_id, erased_at, reason FROM erasures WHERE ? IS NULL OR participant_id = ? ORDER BY id",
-    )
-    .bind(id.map(|i| i.0))
-    .bind(id.map(|i| i.0))
-    .fetch_all(panel.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(p, at, reason)| Erasure {
-            participant: ParticipantId(p),
-            erased_at: instant(at),
-            reason,
-        })
-        .collect())
+    store::erasures(&mut *panel.pool().acquire().await?, id).await
 }

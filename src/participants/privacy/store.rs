@@ -5,7 +5,7 @@
 //! choice leaves of a note and what an erasure keeps are the rules in
 //! `privacy`.
 
-use super::{Erasure, SessionTaken};
+use super::{Erasure, NoteHeld, SessionTaken};
 use crate::db::{instant, millis};
 use crate::error::Result;
 use crate::mail::MessageId;
@@ -140,16 +140,6 @@ pub(super) async fn messages_to(
     Ok(ids.into_iter().map(MessageId).collect())
 }
 
-/// A note that may be about the person.
-pub(super) struct NoteRow {
-    pub note: NoteId,
-    pub session: SessionId,
-    pub session_title: String,
-    pub at: DateTime<Utc>,
-    pub text: String,
-    pub attributed: bool,
-}
-
 /// The notes that may be about the person: attributed to them, taken in
 /// sessions they were on, or found by the full-text search `fts` (their
 /// name or email), in the order they were taken.
@@ -157,7 +147,7 @@ pub(super) async fn notes_near(
     conn: &mut SqliteConnection,
     id: ParticipantId,
     fts: Option<String>,
-) -> Result<Vec<NoteRow>> {
+) -> Result<Vec<NoteHeld>> {
     let rows = sqlx::query(
         "SELECT n.id, n.session, s.title, n.at, n.text, n.participant IS ?1 FROM notes n \
          JOIN sessions s ON s.id = n.session \
@@ -172,7 +162,7 @@ pub(super) async fn notes_near(
     .await?;
     Ok(rows
         .iter()
-        .map(|r| NoteRow {
+        .map(|r| NoteHeld {
             note: NoteId(r.get(0)),
             session: SessionId(r.get(1)),
             session_title: r.get(2),

@@ -43,4 +43,25 @@ describe("SessionDetail", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(screen.getByTestId("session-error").textContent).toContain("assign it first");
   });
+
+  it("offers attendance only from an hour before the start, and says from when", async () => {
+    const entry = {
+      participant: 4, name: "Zoë Ålander", email: "zoe@example.org", timeZone: null, rsvp: "confirmed", attendance: null,
+      incentiveCents: null, incentivePaid: false, invitedAt: "2026-03-01T10:00:00Z", consentVersion: null, waitlistedAt: null, offeredAt: null,
+    };
+    let startsAt = new Date(Date.now() + 3 * 3600 * 1000).toISOString();
+    mockIPC((cmd) => {
+      if (cmd === "session_detail") return { session: { ...session, startsAt }, roster: [entry], quotaCells: [] };
+      throw new Error(`unexpected command ${cmd}`);
+    });
+    render(SessionDetail, { id: 7 });
+    expect((await screen.findByTestId("attendance-later")).textContent).toMatch(/^From /);
+    expect(screen.queryByTestId("attendance-attended")).toBeNull();
+    cleanup();
+
+    startsAt = new Date(Date.now() + 30 * 60 * 1000).toISOString();
+    render(SessionDetail, { id: 7 });
+    expect(await screen.findByTestId("attendance-attended")).toBeTruthy();
+    expect(screen.queryByTestId("attendance-later")).toBeNull();
+  });
 });

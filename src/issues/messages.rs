@@ -205,7 +205,98 @@ pub(super) fn resolution(issue: &Issue, owner: &Staff, message: &str) -> Templat
         summary: issue.summary.clone(),
         resolution: message.to_string(),
         owner_name: owner.name.clone(),
+        greets: opens_with_greeting(message, &issue.participant_name),
     })
+}
+
+/// Words a message opens with when it greets its reader, in the languages
+/// a panel's staff write in most.
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "hallo",
+    "liebe",
+    "lieber",
+    "guten tag",
+    "moin",
+    "hej",
+    "bonjour",
+    "salut",
+    "chère",
+    "cher",
+    "hola",
+    "buenos días",
+    "buenas tardes",
+    "estimada",
+    "estimado",
+    "ciao",
+    "buongiorno",
+    "gentile",
+    "olá",
+    "bom dia",
+    "beste",
+    "dag",
+];
+
+/// Whether a message's first line greets its reader: it opens with a
+/// greeting word, or is the reader's first name and a comma ("Mateo,").
+pub(super) fn opens_with_greeting(message: &str, reader: &str) -> bool {
+    let Some(first) = message.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    let first = first.to_lowercase();
+    let opens = |word: &str| {
+        first.strip_prefix(word).is_some_and(|rest| {
+            rest.chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || c.is_ascii_punctuation())
+        })
+    };
+    let given = reader
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    GREETINGS.iter().any(|g| opens(g)) || (!given.is_empty() && first == format!("{given},"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opens_with_greeting;
+
+    #[test]
+    fn an_owner_who_greets_is_not_greeted_over() {
+        for greeting in [
+            "Hi Mateo,",
+            "hello!",
+            "Dear Mr Kowalski,",
+            "Hallo Mateo,",
+            "Mateo,",
+            "  Bonjour Mateo",
+        ] {
+            assert!(
+                opens_with_greeting(
+                    &format!("{greeting}\n\nThe parcel is on its way."),
+                    "Mateo Kowalski"
+                ),
+                "{greeting}"
+            );
+        }
+        for plain in [
+            "The parcel is on its way.",
+            "History of the order: sent.",
+            "Hint: check the app",
+            "Mateo's parcel left today.",
+            "",
+        ] {
+            assert!(!opens_with_greeting(plain, "Mateo Kowalski"), "{plain}");
+        }
+    }
 }
 
 /// Queues a message to the participant, signed by and replying to `from`.

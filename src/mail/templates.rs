@@ -159,6 +159,9 @@ pub struct Resolution {
     pub summary: String,
     pub resolution: String,
     pub owner_name: String,
+    /// The owner's message opens with its own greeting ("Hi Mateo,"): the
+    /// mail then starts with it instead of greeting twice.
+    pub greets: bool,
 }
 
 /// A PDF report, attached.
@@ -430,6 +433,7 @@ mod tests {
                 summary: "Refund".into(),
                 resolution: "The refund was sent today.".into(),
                 owner_name: "Kim".into(),
+                greets: false,
             }),
             Template::Report(ReportMail {
                 recipient_name: "Dana".into(),
@@ -447,6 +451,26 @@ mod tests {
                 organiser_name: "Research team".into(),
             }),
         ]
+    }
+
+    #[test]
+    fn a_resolution_that_greets_is_not_greeted_twice() {
+        let mail = |resolution: &str, greets| {
+            render(&Template::Resolution(Resolution {
+                participant_name: "Mateo Kowalski".into(),
+                summary: "Parcel lost".into(),
+                resolution: resolution.into(),
+                owner_name: "Kim".into(),
+                greets,
+            }))
+            .unwrap()
+        };
+        let own = mail("Hi Mateo,\n\nThe parcel is on its way.", true);
+        assert!(own.text.starts_with("Hi Mateo,"), "{}", own.text);
+        assert!(!own.text.contains("Dear") && !own.html.contains("Dear"));
+        let plain = mail("The parcel is on its way.", false);
+        assert!(plain.text.starts_with("Dear Mateo Kowalski,\n\nAbout \"Parcel lost\""));
+        assert!(plain.html.contains("<p>Dear Mateo Kowalski,</p>"));
     }
 
     #[test]

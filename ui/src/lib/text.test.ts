@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { deliveryText, errorText, exclusionText, rowErrorText } from "./text";
+import { deliveryText, errorText, eventActor, eventText, exclusionText, rowErrorText } from "./text";
 
 describe("errorText", () => {
   it("names the field, the value and the rule", () => {
     expect(
       errorText({ kind: "InvalidInput", field: "email", value: "anna.example.com", reason: "has no @" }),
     ).toBe('email "anna.example.com" is not valid: has no @');
+  });
+  it("says what is missing when nothing was given, without 'is not valid'", () => {
+    expect(errorText({ kind: "InvalidInput", field: "reason", value: "", reason: "is required" })).toBe("Reason is required");
+    expect(
+      errorText({ kind: "InvalidInput", field: "session", value: "", reason: "name the note or the session the issue comes from" }),
+    ).toBe("Session: name the note or the session the issue comes from");
   });
   it("never shows database internals", () => {
     expect(errorText({ kind: "Database" })).toContain("it was not done");
@@ -48,5 +54,31 @@ describe("deliveryText", () => {
     expect(deliveryText({ ...base, status: "failed", nextAttemptAt: null, lastError: "the server refused it: 550 no", sentAt: null })).toBe("Not sent: the server refused it: 550 no.");
     expect(deliveryText({ ...base, status: "queued", nextAttemptAt: "2026-06-01T09:00:30Z", lastError: "could not connect to h:25: refused", sentAt: null })).toMatch(/^Not sent yet: could not connect to h:25: refused\. Next attempt /);
     expect(deliveryText({ ...base, status: "queued", nextAttemptAt: "2026-06-01T09:00:00Z", lastError: null, sentAt: null })).toBe("Waiting to be sent…");
+  });
+});
+
+describe("eventText", () => {
+  const at = "2027-03-16T10:00:00Z";
+  it("reads each audit-trail entry as a sentence, not as its stored fields", () => {
+    expect(eventText({ at, actor: "Ana", kind: "reassigned", detail: { from: "Kim", to: "Lee", reason: "on leave" } })).toBe(
+      "Handed off from Kim to Lee: on leave",
+    );
+    expect(eventText({ at, actor: "Kim", kind: "resolved", detail: { note: "Refunded", message: "Hi Zoë", queued: 185 } })).toBe(
+      "Resolved: Refunded (the reply to the participant was queued)",
+    );
+    expect(eventText({ at, actor: null, kind: "escalated", detail: { to: ["Greta", "Ana"], due: "resolution", count: 2 } })).toBe(
+      "Escalated to Greta and Ana: resolution overdue (reminder 2)",
+    );
+    expect(eventText({ at, actor: "Kim", kind: "participant_told", detail: { message: 183, owner: "Lee" } })).toBe(
+      "The participant was told that Lee has it now",
+    );
+    for (const kind of ["raised", "assigned", "contacted", "closed", "reopened", "wont_fix"]) {
+      expect(eventText({ at, actor: "Kim", kind, detail: { message: 183, queued: 185 } })).not.toMatch(/message: |queued: /);
+    }
+  });
+  it("says who acted, and that an escalation was automatic", () => {
+    expect(eventActor({ at, actor: null, kind: "escalated", detail: {} })).toBe("Panelkeeper, automatically");
+    expect(eventActor({ at, actor: null, kind: "raised", detail: {} })).toContain("no staff member chosen");
+    expect(eventActor({ at, actor: "Kim", kind: "raised", detail: {} })).toBe("Kim");
   });
 });

@@ -12,6 +12,7 @@ import type { OutboxMessage } from "./bindings/OutboxMessage";
 import type { Attendance } from "./bindings/Attendance";
 import type { Rsvp } from "./bindings/Rsvp";
 import type { Issue } from "./bindings/Issue";
+import type { IssueEvent } from "./bindings/IssueEvent";
 import type { IssueStatus } from "./bindings/IssueStatus";
 import type { Severity } from "./bindings/Severity";
 import type { ContactVia } from "./bindings/ContactVia";
@@ -27,8 +28,12 @@ export function errorText(e: unknown): string {
   switch (e.kind) {
     case "NotFound":
       return `${e.what} ${e.id} was not found`;
-    case "InvalidInput":
-      return `${e.field} ${e.value ? `"${e.value}" ` : ""}is not valid: ${e.reason}`;
+    case "InvalidInput": {
+      if (e.value) return `${e.field} "${e.value}" is not valid: ${e.reason}`;
+      // Nothing was given: "Reason is required", "Session: name the note…".
+      const field = e.field.charAt(0).toUpperCase() + e.field.slice(1);
+      return /^(is|are|must|has|needs|cannot)\b/.test(e.reason) ? `${field} ${e.reason}` : `${field}: ${e.reason}`;
+    }
     case "Conflict":
       return e.reason;
     case "File":
@@ -328,4 +333,49 @@ export function erasureLines(r: ErasureReport): string[] {
   ];
   for (const k of r.notesKept) lines.push(`Note ${k.note} kept as it was: ${k.reason}`);
   return lines;
+}
+
+/** One entry of an issue's audit trail, as a sentence. */
+export function eventText(e: IssueEvent): string {
+  const d = e.detail;
+  const text = (key: string): string => {
+    const v = d[key];
+    return typeof v === "string" ? v : typeof v === "number" ? String(v) : "";
+  };
+  const said = (key: string): string => (text(key) ? `: ${text(key)}` : "");
+  switch (e.kind) {
+    case "raised":
+      return `Raised${text("severity") ? `, ${text("severity")} severity` : ""}`;
+    case "assigned":
+      return text("owner") ? `Assigned to ${text("owner")}` : "Assigned";
+    case "reassigned":
+      return `Handed off${text("from") ? ` from ${text("from")}` : ""}${text("to") ? ` to ${text("to")}` : ""}${said("reason")}`;
+    case "contacted":
+      return `Contact logged${text("via") ? ` by ${text("via")}` : ""}${said("outcome")}`;
+    case "resolved":
+    case "wont_fix": {
+      const what = e.kind === "resolved" ? "Resolved" : "Closed as won't fix";
+      const reply = d.queued !== null && d.queued !== undefined ? " (the reply to the participant was queued)" : " (no reply: the participant has no email address)";
+      return `${what}${said("note")}${"queued" in d ? reply : ""}`;
+    }
+    case "closed":
+      return "Closed";
+    case "reopened":
+      return `Reopened${said("reason")}`;
+    case "escalated": {
+      const to = Array.isArray(d.to) ? d.to.join(" and ") : "";
+      const round = text("count");
+      return `Escalated${to ? ` to ${to}` : ""}${text("due") ? `: ${text("due")} overdue` : ""}${round && round !== "1" ? ` (reminder ${round})` : ""}`;
+    }
+    case "participant_told":
+      return `The participant was told${text("owner") ? ` that ${text("owner")} has it now` : ""}`;
+    default:
+      return e.kind.replace(/_/g, " ");
+  }
+}
+
+/** Who made an audit-trail entry. */
+export function eventActor(e: IssueEvent): string {
+  if (e.actor) return e.actor;
+  return e.kind === "escalated" ? "Panelkeeper, automatically" : "Someone on this computer (no staff member chosen in Settings)";
 }

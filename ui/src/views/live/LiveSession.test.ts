@@ -97,7 +97,7 @@ describe("LiveSession", () => {
     await fireEvent.input(box, { target: { value: "Something important" } });
     await fireEvent.keyDown(box, { key: "Enter", code: "Enter" });
     const unsaved = await screen.findByTestId("unsaved-note");
-    await waitFor(() => expect(unsaved.textContent).toContain("text is not valid: is too long"));
+    await waitFor(() => expect(unsaved.textContent).toContain("Text is too long"));
     await fireEvent.click(screen.getByText("Retry"));
     await waitFor(() => expect(screen.queryByTestId("unsaved-note")).toBeNull());
     expect(screen.getAllByTestId("live-note")).toHaveLength(1);

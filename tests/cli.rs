@@ -394,6 +394,11 @@ fn smtp_settings_test_mail_and_the_outbox() {
         cli.ok(&["outbox", "cancel", &id])
             .contains("will not be sent")
     );
+    assert!(
+        cli.ok(&["outbox", "retry", "--failed"])
+            .contains("0 failed messages queued again"),
+        "nothing failed is left: it was cancelled"
+    );
     let out = cli.run(&["outbox", "cancel", "1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("message 1 was already sent"));

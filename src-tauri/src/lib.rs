@@ -191,6 +191,16 @@ async fn outbox_cancel(panel: State<'_, Panel>, id: MessageId) -> Result<OutboxM
 }
 
 #[tauri::command]
+async fn outbox_retry_failed(panel: State<'_, Panel>) -> Result<u32> {
+    mail::retry_failed(&panel).await
+}
+
+#[tauri::command]
+async fn outbox_cancel_failed(panel: State<'_, Panel>) -> Result<u32> {
+    mail::cancel_failed(&panel).await
+}
+
+#[tauri::command]
 async fn screeners_list(panel: State<'_, Panel>) -> Result<Vec<Screener>> {
     screener::list(&panel).await
 }
@@ -627,6 +637,8 @@ pub fn run() {
             outbox_counts,
             outbox_retry,
             outbox_cancel,
+            outbox_retry_failed,
+            outbox_cancel_failed,
             screeners_list,
             staff_list,
             staff_add,

@@ -75,10 +75,20 @@ pub enum OutboxCmd {
         #[arg(long)]
         watch: bool,
     },
-    /// Put a failed message back in the queue, to be tried now.
-    Retry { id: i64 },
-    /// Cancel a message that has not gone.
-    Cancel { id: i64 },
+    /// Put a failed message back in the queue, to be tried now (--failed: every failed one).
+    Retry {
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<i64>,
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Cancel a message that has not gone (--failed: every failed one).
+    Cancel {
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<i64>,
+        #[arg(long)]
+        failed: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -306,7 +316,21 @@ pub async fn outbox(panel: &Panel, cmd: OutboxCmd) -> Result<ExitCode, Error> {
             })
             .await;
         }
-        OutboxCmd::Retry { id } => {
+        OutboxCmd::Retry { id: None, .. } => {
+            let n = mail::retry_failed(panel).await?;
+            out!(
+                "{n} failed message{} queued again",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        OutboxCmd::Cancel { id: None, .. } => {
+            let n = mail::cancel_failed(panel).await?;
+            out!(
+                "{n} failed message{} cancelled; they will not be sent",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        OutboxCmd::Retry { id: Some(id), .. } => {
             let m = mail::retry(panel, MessageId(id)).await?;
             out!(
                 "message {} queued again; next attempt {}",
@@ -314,7 +338,7 @@ pub async fn outbox(panel: &Panel, cmd: OutboxCmd) -> Result<ExitCode, Error> {
                 m.next_attempt_at.map(time).unwrap_or_default()
             );
         }
-        OutboxCmd::Cancel { id } => {
+        OutboxCmd::Cancel { id: Some(id), .. } => {
             let m = mail::cancel(panel, MessageId(id)).await?;
             out!("message {} cancelled; it will not be sent", m.id);
         }

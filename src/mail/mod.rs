@@ -300,6 +300,28 @@ pub async fn retry(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
     change(panel, id, Action::Retry).await
 }
 
+/// Puts every failed message back in the queue to be tried now (or at its
+/// scheduled time if that is still ahead); returns how many. A message that
+/// was sent, or is being sent, is never touched: nothing is sent twice.
+pub async fn retry_failed(panel: &Panel) -> Result<u32> {
+    let mut tx = panel.write().await?;
+    let n = store::requeue_failed(&mut tx, panel.now()).await?;
+    tx.commit().await?;
+    if n > 0 {
+        panel.wake_mail();
+    }
+    Ok(n as u32)
+}
+
+/// Cancels every failed message: none of them will be sent. Returns how
+/// many.
+pub async fn cancel_failed(panel: &Panel) -> Result<u32> {
+    let mut tx = panel.write().await?;
+    let n = store::cancel_failed(&mut tx, panel.now()).await?;
+    tx.commit().await?;
+    Ok(n as u32)
+}
+
 /// Cancels a message that has not gone: it will never be sent.
 pub async fn cancel(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
     change(panel, id, Action::Cancel).await

@@ -344,6 +344,30 @@ pub(super) async fn cancel_one(
     Ok(())
 }
 
+/// Puts every failed message back in the queue, due now or at its
+/// scheduled time if that is still ahead; returns how many.
+pub(super) async fn requeue_failed(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
+         first_failure_at = NULL, updated_at = ?1 WHERE status = 'failed'",
+    )
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Cancels every failed message; returns how many.
+pub(super) async fn cancel_failed(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 WHERE status = 'failed'",
+    )
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// In one durable statement: records `sent` as accepted by the server, and
 /// claims `claim` (marks it `sending`, counting the attempt) if it is still
 /// queued. Returns the ids it changed.

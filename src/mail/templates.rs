@@ -469,7 +469,11 @@ mod tests {
         assert!(own.text.starts_with("Hi Mateo,"), "{}", own.text);
         assert!(!own.text.contains("Dear") && !own.html.contains("Dear"));
         let plain = mail("The parcel is on its way.", false);
-        assert!(plain.text.starts_with("Dear Mateo Kowalski,\n\nAbout \"Parcel lost\""));
+        assert!(
+            plain
+                .text
+                .starts_with("Dear Mateo Kowalski,\n\nAbout \"Parcel lost\"")
+        );
         assert!(plain.html.contains("<p>Dear Mateo Kowalski,</p>"));
     }
 

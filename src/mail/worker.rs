@@ -562,6 +562,53 @@ mod tests {
         assert_eq!(recover(&panel).await.unwrap(), 0);
     }
 
+    /// Retrying or cancelling every failed message at once touches only the
+    /// failed ones: a sent message is never queued again.
+    #[tokio::test]
+    async fn every_failed_message_is_retried_or_cancelled_at_once_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(dir.path().join("panel.db")).await.unwrap();
+        let failed = [
+            queued(&panel, "zoe@example.org").await,
+            queued(&panel, "ann@example.org").await,
+        ];
+        let sent = queued(&panel, "bo@example.org").await;
+        let waiting = queued(&panel, "cy@example.org").await;
+        let set = |id: MessageId, status: &'static str| {
+            let panel = panel.clone();
+            async move {
+                sqlx::query("UPDATE outbox SET status = ? WHERE id = ?")
+                    .bind(status)
+                    .bind(id.0)
+                    .execute(panel.pool())
+                    .await
+                    .unwrap();
+            }
+        };
+        for id in failed {
+            set(id, "failed").await;
+        }
+        set(sent, "sent").await;
+
+        assert_eq!(crate::mail::retry_failed(&panel).await.unwrap(), 2);
+        for id in failed {
+            assert_eq!(status_of(&panel, id).await, "queued");
+        }
+        assert_eq!(status_of(&panel, sent).await, "sent");
+        assert_eq!(status_of(&panel, waiting).await, "queued");
+
+        for id in failed {
+            set(id, "failed").await;
+        }
+        assert_eq!(crate::mail::cancel_failed(&panel).await.unwrap(), 2);
+        for id in failed {
+            assert_eq!(status_of(&panel, id).await, "cancelled");
+        }
+        assert_eq!(status_of(&panel, sent).await, "sent");
+        assert_eq!(status_of(&panel, waiting).await, "queued");
+        assert_eq!(crate::mail::retry_failed(&panel).await.unwrap(), 0);
+    }
+
     #[test]
     fn backoff_doubles_up_to_an_hour() {
         assert_eq!(backoff(1), Duration::seconds(30));

@@ -18,9 +18,12 @@ function message(id: number, over: Partial<OutboxMessage>): OutboxMessage {
 
 let messages: OutboxMessage[] = [];
 let calls: { cmd: string; args: Record<string, unknown> }[] = [];
+/** What the saved SMTP settings are: set up, or not yet. */
+let smtp: unknown = { host: "smtp.example.com" };
 
 beforeEach(() => {
   calls = [];
+  smtp = { host: "smtp.example.com" };
   messages = [
     message(1, { subject: hostile, attempts: 2, lastError: "could not connect to smtp.example.com:587: connection refused" }),
     message(2, { status: "failed", nextAttemptAt: null, lastError: "the server refused it: 550 5.1.1 No such mailbox here" }),
@@ -49,6 +52,11 @@ beforeEach(() => {
         m.status = "queued";
         return m;
       }
+      case "smtp_settings":
+        return smtp;
+      case "outbox_retry_failed":
+        for (const m of messages) if (m.status === "failed") m.status = "queued";
+        return 1;
       case "outbox_cancel":
         return Promise.reject({ kind: "Conflict", reason: "message 2 is being handed to the server right now and can no longer be cancelled" });
     }
@@ -91,5 +99,19 @@ describe("OutboxView", () => {
     await waitFor(() => expect(screen.getAllByTestId("outbox-row")).toHaveLength(1));
     const last = calls.filter((c) => c.cmd === "outbox_list").at(-1)!;
     expect((last.args.query as OutboxQuery).status).toBe("failed");
+  });
+
+  it("says when mail is not set up, shows a reason many messages share once, and retries every failed one", async () => {
+    smtp = null;
+    const refused = "could not connect to smtp.example.com:587: connection refused";
+    messages = [1, 2, 3].map((id) => message(id, { attempts: 1, lastError: refused }));
+    messages.push(message(4, { status: "failed", nextAttemptAt: null, lastError: "the server refused it: 550" }));
+    render(OutboxView);
+    expect((await screen.findByTestId("outbox-not-set-up")).textContent).toContain("Mail is not set up");
+    expect(screen.getByTestId("outbox-shared-error").textContent).toBe(`3 of these messages: ${refused}`);
+    expect(screen.getAllByTestId("outbox-error").map((e) => e.textContent)).toEqual(["the server refused it: 550"]);
+    await fireEvent.click(screen.getByTestId("outbox-retry-failed"));
+    expect((await screen.findByTestId("outbox-notice")).textContent).toBe("1 failed message queued again.");
+    expect(calls.filter((c) => c.cmd === "outbox_retry_failed")).toHaveLength(1);
   });
 });

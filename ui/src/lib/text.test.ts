@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deliveryText, errorText, eventActor, eventText, exclusionText, rowErrorText } from "./text";
+import { dateTime, deliveryText, errorText, eventActor, eventText, exclusionText, rowErrorText } from "./text";
 
 describe("errorText", () => {
   it("names the field, the value and the rule", () => {
@@ -80,5 +80,13 @@ describe("eventText", () => {
     expect(eventActor({ at, actor: null, kind: "escalated", detail: {} })).toBe("Panelkeeper, automatically");
     expect(eventActor({ at, actor: null, kind: "raised", detail: {} })).toContain("no staff member chosen");
     expect(eventActor({ at, actor: "Kim", kind: "raised", detail: {} })).toBe("Kim");
+  });
+});
+
+describe("dateTime", () => {
+  it("names the zone of every time it shows", () => {
+    const shown = dateTime("2027-03-16T10:00:00Z");
+    expect(shown).toContain("2027");
+    expect(shown).toMatch(/(UTC|GMT|[A-Z]{2,5}|[+-]\d{1,2}(:\d{2})?)$/);
   });
 });

@@ -54,7 +54,15 @@ export function day(iso: string): string {
 }
 
 export function dateTime(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // One format everywhere, with the zone named ("16 Mar 2027, 10:00 CET").
+  return new Date(iso).toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+  });
 }
 
 /** Why a participant may not be invited. */

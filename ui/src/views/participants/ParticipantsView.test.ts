@@ -115,4 +115,23 @@ describe("ParticipantsView", () => {
     await vi.advanceTimersByTimeAsync(120);
     expect(queries.map((q) => q.search)).toEqual([null, "mül"]);
   });
+
+  it("moves through the list with the arrow keys and closes the person with Escape", async () => {
+    render(ParticipantsView);
+    await screen.findByText("Zoë Müller");
+    const list = screen.getByTestId("participant-list");
+    const chosen = () => screen.getAllByTestId("participant-row").filter((r) => r.getAttribute("aria-selected") === "true").map((r) => r.dataset.id);
+    await fireEvent.keyDown(list, { key: "ArrowDown" });
+    expect(chosen()).toEqual(["1"]);
+    await screen.findByTestId("detail-name");
+    await fireEvent.keyDown(list, { key: "ArrowDown" });
+    expect(chosen()).toEqual(["2"]);
+    expect(list.getAttribute("aria-activedescendant")).toBe("participant-2");
+    await fireEvent.keyDown(list, { key: "ArrowDown" });
+    expect(chosen()).toEqual(["2"]);
+    await fireEvent.keyDown(list, { key: "Home" });
+    expect(chosen()).toEqual(["1"]);
+    await fireEvent.keyDown(list, { key: "Escape" });
+    expect(chosen()).toEqual([]);
+  });
 });

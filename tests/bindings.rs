@@ -58,6 +58,7 @@ fn export_all(dir: &Path) {
         sessions::roster::AttendanceInput,
         sessions::roster::ReminderPlan,
         sessions::staff::StaffInput,
+        reports::figures::FollowUpFigures,
         notes::Note,
         notes::NoteInput,
         notes::NoteSearch,

@@ -509,6 +509,28 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     assert!(text.contains("Sam Owner"));
     assert!(text.contains("Oldest open promises (2 of 2)"), "{text}");
 
+    // The dashboard's figures are the report's, from the same computation.
+    let f = reports::follow_up_figures(p, day("2026-06-01"), day("2026-06-30"))
+        .await
+        .unwrap();
+    assert_eq!((f.raised, f.open, f.overdue), (3, 2, 2));
+    let first_contact = f.median_first_contact_hours.unwrap();
+    assert!(
+        text.contains(&format!("{first_contact:.1} hours")),
+        "{first_contact} not in {text}"
+    );
+    let resolution = f.median_resolution_days.unwrap();
+    assert!(text.contains(&format!("{resolution:.1} days")), "{text}");
+    assert_eq!(f.oldest_open.len(), 2);
+    assert_eq!(f.by_week.iter().map(|w| w.raised).sum::<u32>(), 3);
+    let sam = f.by_owner.iter().find(|o| o.owner == "Sam Owner").unwrap();
+    assert!(text.contains("Sam Owner"));
+    assert_eq!(
+        f.by_owner.iter().map(|o| o.open + o.resolved).sum::<u32>(),
+        3,
+        "{sam:?}"
+    );
+
     // A range that ends before it starts, and one ending on the last day a
     // date can hold (which has no day after it): refused, not a panic.
     for (from, to) in [
@@ -519,6 +541,11 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
             .await
             .err()
             .unwrap();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "to"),
+            "{err:?}"
+        );
+        let err = reports::follow_up_figures(p, from, to).await.err().unwrap();
         assert!(
             matches!(err, Error::InvalidInput { ref field, .. } if field == "to"),
             "{err:?}"

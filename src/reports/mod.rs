@@ -11,7 +11,8 @@
 //! Both are laid out by [`layout`] with the fonts of [`fonts`], and written
 //! with printpdf (fonts embedded as subsets).
 
-pub mod fonts;
+pub mod figures;
+mod fonts;
 pub mod layout;
 
 use crate::files::{self, Existing};
@@ -30,7 +31,7 @@ use chrono_tz::Tz;
 use fonts::Fonts;
 use layout::{Layout, RED, Style, col};
 use printpdf::{PdfDocument, PdfSaveOptions};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// How a session report is exported.
@@ -633,26 +634,21 @@ fn attendance_text(a: Attendance) -> &'static str {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
-        (v[m - 1] + v[m]) / 2.0
-    } else {
-        v[m]
-    })
-}
-
-/// The follow-up report over issues raised from `from` to `to` (both days included, UTC).
-pub async fn follow_ups(
+/// The follow-up figures of the issues raised from `from` to `to` (both
+/// days included, UTC): what [`follow_ups`] prints, for the app's dashboard.
+pub async fn follow_up_figures(
     panel: &Panel,
     from: NaiveDate,
     to: NaiveDate,
-    progress: Progress<'_>,
-) -> Result<Report> {
+) -> Result<figures::FollowUpFigures> {
+    let (start, end) = period(from, to)?;
+    let all = issues::raised_between(panel, start, end).await?;
+    Ok(figures::figures(&all, from, to))
+}
+
+/// The instants a period of days covers: from the start of `from` to the
+/// end of `to` (UTC); refused when `to` is before `from`.
+fn period(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     if to < from {
         return Err(Error::invalid(
             "to",
@@ -666,102 +662,78 @@ pub async fn follow_ups(
         .ok_or_else(|| Error::invalid("to", to.to_string(), "is past the last day there is"))?
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
+    Ok((start, end))
+}
+
+/// The follow-up report over issues raised from `from` to `to` (both days included, UTC).
+pub async fn follow_ups(
+    panel: &Panel,
+    from: NaiveDate,
+    to: NaiveDate,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let (start, end) = period(from, to)?;
     step(progress, 0, "Reading the issues");
     let all = issues::raised_between(panel, start, end).await?;
     let now = panel.now();
-
-    #[derive(Default)]
-    struct Owner {
-        open: u32,
-        overdue: u32,
-        resolved: u32,
-    }
-    let mut owners: BTreeMap<String, Owner> = BTreeMap::new();
-    for i in &all {
-        let o = owners
-            .entry(i.owner_name.clone().unwrap_or_else(|| "(no owner)".into()))
-            .or_default();
-        if i.status.is_open() {
-            o.open += 1;
-            o.overdue += u32::from(i.overdue);
-        } else {
-            o.resolved += 1;
-        }
-    }
-    let hours = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_minutes() as f64 / 60.0;
-    let first_contact = median(
-        all.iter()
-            .filter_map(|i| i.first_contact_at.map(|at| hours(i.created_at, at)))
-            .collect(),
-    );
-    let resolution = median(
-        all.iter()
-            .filter_map(|i| i.resolved_at.map(|at| hours(i.created_at, at) / 24.0))
-            .collect(),
-    );
-    let handoffs: Vec<f64> = all.iter().map(|i| f64::from(i.handoffs)).collect();
-    let mean_handoffs = if handoffs.is_empty() {
-        0.0
-    } else {
-        handoffs.iter().sum::<f64>() / handoffs.len() as f64
-    };
-    let mut oldest: Vec<&Issue> = all.iter().filter(|i| i.status.is_open()).collect();
-    oldest.sort_by_key(|i| (i.created_at, i.id.0));
-    let open_total = oldest.len();
-    oldest.truncate(25);
+    let f = figures::figures(&all, from, to);
+    let oldest = &f.oldest_open;
+    let open_total = f.open;
 
     let title = format!("Follow-up report, {from} to {to}");
     let exported = format!("{} UTC", now.format("%Y-%m-%d %H:%M"));
     let mut text = title.clone();
-    for name in owners.keys() {
-        text.push_str(name);
+    for o in &f.by_owner {
+        text.push_str(&o.owner);
     }
-    for i in &oldest {
+    for i in oldest {
         text.push_str(&i.summary);
         text.push_str(&i.participant_name);
     }
     let footer = format!("{title} · exported {exported}");
-    step(progress, 1, &format!("Laying out {} issues", all.len()));
+    step(progress, 1, &format!("Laying out {} issues", f.raised));
     let (pdf, pages) = render(&title, &text, &footer, None, |l| {
         l.paragraph(&title, Style::TITLE, 0.0);
         l.space(6.0);
-        let overdue: u32 = owners.values().map(|o| o.overdue).sum();
         l.fields(&[
-            ("Issues raised", all.len().to_string()),
-            ("Still open", format!("{open_total} ({overdue} overdue)")),
+            ("Issues raised", f.raised.to_string()),
+            (
+                "Still open",
+                format!("{open_total} ({} overdue)", f.overdue),
+            ),
             (
                 "Median time to first contact",
-                first_contact.map_or("-".into(), |h| format!("{h:.1} hours")),
+                f.median_first_contact_hours
+                    .map_or("-".into(), |h| format!("{h:.1} hours")),
             ),
             (
                 "Median time to resolution",
-                resolution.map_or("-".into(), |d| format!("{d:.1} days")),
+                f.median_resolution_days
+                    .map_or("-".into(), |d| format!("{d:.1} days")),
             ),
             (
                 "Hand-offs per issue",
                 format!(
-                    "median {}, mean {mean_handoffs:.2}",
-                    median(handoffs.clone()).map_or("-".into(), |m| format!("{m:.0}"))
+                    "median {}, mean {:.2}",
+                    f.median_handoffs.map_or("-".into(), |m| format!("{m:.0}")),
+                    f.mean_handoffs
                 ),
             ),
             (
                 "Reopened",
-                format!(
-                    "{} issues, {} times",
-                    all.iter().filter(|i| i.reopens > 0).count(),
-                    all.iter().map(|i| i.reopens).sum::<u32>()
-                ),
+                format!("{} issues, {} times", f.reopened_issues, f.reopens),
             ),
             ("Exported", exported.clone()),
         ]);
         l.paragraph("Times are in UTC.", Style::SMALL, 0.0);
 
         l.heading("By owner");
-        let rows: Vec<Vec<String>> = owners
+        let rows: Vec<Vec<String>> = f
+            .by_owner
             .iter()
-            .map(|(name, o)| {
+            .map(|o| {
                 vec![
-                    name.clone(),
+                    o.owner.clone(),
                     o.open.to_string(),
                     o.overdue.to_string(),
                     o.resolved.to_string(),

@@ -1143,6 +1143,25 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     }
     screenshot(&c, "issue.png").await;
 
+    // The dashboard counts it: raised this month, nothing left open.
+    click(&c, "[data-testid=tab-dashboard]").await;
+    let raised = until("the dashboard's figures", || async {
+        text(&c, "[data-testid=fig-raised]").await
+    })
+    .await;
+    assert_eq!(raised, "1");
+    assert_eq!(
+        text(&c, "[data-testid=fig-open]").await.as_deref(),
+        Some("0")
+    );
+    assert!(
+        text(&c, "[data-testid=dashboard-owners]")
+            .await
+            .unwrap_or_default()
+            .contains("Kim Care")
+    );
+    screenshot(&c, "dashboard.png").await;
+
     // Export the session's report to a path, anonymised, and read it back.
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=mode-list]").await;

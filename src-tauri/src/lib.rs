@@ -462,6 +462,15 @@ async fn report_follow_ups(
 }
 
 #[tauri::command]
+async fn follow_up_figures(
+    panel: State<'_, Panel>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<reports::figures::FollowUpFigures> {
+    reports::follow_up_figures(&panel, from, to).await
+}
+
+#[tauri::command]
 async fn mail_session_report(
     panel: State<'_, Panel>,
     id: SessionId,
@@ -675,6 +684,7 @@ pub fn run() {
             service_levels_save,
             report_session,
             report_follow_ups,
+            follow_up_figures,
             mail_session_report,
             mail_follow_up_report,
             preview_session_report_mail,

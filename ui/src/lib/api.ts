@@ -58,6 +58,7 @@ import type { NoteVersion } from "./bindings/NoteVersion";
 import type { ServiceLevels } from "./bindings/ServiceLevels";
 import type { ReportFile } from "./bindings/ReportFile";
 import type { ReportOptions } from "./bindings/ReportOptions";
+import type { FollowUpFigures } from "./bindings/FollowUpFigures";
 import type { ReportProgress } from "./bindings/ReportProgress";
 
 /** Invokes `command` with `onProgress` called for each progress event it sends. */
@@ -141,6 +142,7 @@ export const api = {
   serviceLevelsSave: (levels: ServiceLevels) => invoke<ServiceLevels>("service_levels_save", { levels }),
   reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) =>
     withProgress<ReportFile, ReportProgress>("report_session", { id, options, path }, onProgress),
+  followUpFigures: (from: string, to: string) => invoke<FollowUpFigures>("follow_up_figures", { from, to }),
   reportFollowUps: (from: string, to: string, path: string, onProgress: (p: ReportProgress) => void) =>
     withProgress<ReportFile, ReportProgress>("report_follow_ups", { from, to, path }, onProgress),
   mailSessionReport: (

@@ -9,7 +9,7 @@
 use fantoccini::{Client, Locator};
 use mail_parser::MimeHeaders;
 use panelkeeper_e2e::{Driver, built};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -530,24 +530,6 @@ async fn smtp_settings_a_test_email_offline_then_delivered_from_the_outbox() {
     c.close().await.unwrap();
 }
 
-/// Sets an input's value as a person picking from the browser's own control
-/// would (a date-time picker does not take typed keys through WebDriver),
-/// and fires the input event the page listens to.
-async fn set_value(c: &Client, selector: &str, value: &str) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(css(selector))
-        .await
-        .unwrap();
-    c.execute(
-        "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
-         el.dispatchEvent(new Event('input', { bubbles: true }));",
-        vec![json!(selector), json!(value)],
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_attended() {
     use chrono::{Duration as Span, Timelike, Utc};
@@ -583,13 +565,30 @@ async fn a_session_in_another_zone_invited_through_a_screener_confirmed_and_atte
         "E2E focus group",
     )
     .await;
-    set_value(
+    // Typed as a person types them, the day and the time.
+    fill(
         &c,
-        "input[name=start]",
-        &start.format("%Y-%m-%dT%H:%M").to_string(),
+        "input[name=startDay]",
+        &start.format("%d.%m.%Y").to_string(),
+    )
+    .await;
+    fill(
+        &c,
+        "input[name=startTime]",
+        &start.format("%H%M").to_string(),
     )
     .await;
     fill(&c, "input[name=timeZone]", "Asia/Tokyo").await;
+    let utc = (start - Span::hours(9))
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let preview = until("the start shown in UTC before saving", || async {
+        text(&c, "[data-testid=start-preview]")
+            .await
+            .filter(|p| p.contains(&utc))
+    })
+    .await;
+    assert!(preview.contains("in Asia/Tokyo"), "{preview}");
     fill(&c, "input[name=seats]", "2").await;
     fill(&c, "input[name=overRecruit]", "3").await;
     click(&c, "[data-testid=session-save]").await;

@@ -241,6 +241,14 @@ async fn session_create(panel: State<'_, Panel>, input: SessionInput) -> Result<
 }
 
 #[tauri::command]
+fn session_start_instant(
+    start: chrono::NaiveDateTime,
+    time_zone: String,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    sessions::start_instant(start, &time_zone)
+}
+
+#[tauri::command]
 async fn session_reschedule(
     panel: State<'_, Panel>,
     id: SessionId,
@@ -656,6 +664,7 @@ pub fn run() {
             sessions_list,
             session_detail,
             session_create,
+            session_start_instant,
             session_reschedule,
             session_cancel,
             session_invite,

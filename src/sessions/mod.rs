@@ -50,6 +50,14 @@ pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>>
     }
 }
 
+/// The instant a session starting at `start` on the wall clock of `zone`
+/// would begin, or why there is none (a zone the tz database does not
+/// know, a time the clocks skip or pass twice): what a person sees before
+/// a session is saved.
+pub fn start_instant(start: NaiveDateTime, zone: &str) -> Result<DateTime<Utc>> {
+    instant_in(TimeZone::parse(zone)?, start)
+}
+
 /// A session's fields as they are written: checked from a person's input,
 /// or generated valid (`demo`).
 pub(crate) struct Checked {
@@ -301,4 +309,34 @@ pub async fn cancel(panel: &Panel, id: SessionId, reason: Option<&str>) -> Resul
     tx.commit().await?;
     panel.wake_mail();
     get(panel, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_start_is_read_on_its_own_zones_clock_and_a_skipped_hour_is_refused() {
+        assert_eq!(
+            start_instant(at("2027-03-16T10:00"), "Asia/Tokyo").unwrap(),
+            "2027-03-16T01:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // Clocks go forward in Berlin at 02:00 on 28 March 2027.
+        let Err(Error::InvalidInput { reason, .. }) =
+            start_instant(at("2027-03-28T02:30"), "Europe/Berlin")
+        else {
+            panic!("a time the clocks skip was accepted")
+        };
+        assert!(reason.contains("does not exist"), "{reason}");
+        let Err(Error::InvalidInput { field, .. }) =
+            start_instant(at("2027-03-16T10:00"), "Mars/Olympus")
+        else {
+            panic!("an unknown zone was accepted")
+        };
+        assert_eq!(field, "time zone");
+    }
 }

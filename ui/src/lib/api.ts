@@ -104,6 +104,7 @@ export const api = {
   sessionsList: (query: SessionQuery) => invoke<Session[]>("sessions_list", { query }),
   sessionDetail: (id: SessionId) => invoke<SessionDetail>("session_detail", { id }),
   sessionCreate: (input: SessionInput) => invoke<Session>("session_create", { input }),
+  sessionStartInstant: (start: string, timeZone: string) => invoke<string>("session_start_instant", { start, timeZone }),
   sessionReschedule: (id: SessionId, start: string, minutes: number | null, allowDoubleBooking: boolean) =>
     invoke<Session>("session_reschedule", { id, start, minutes, allowDoubleBooking }),
   sessionCancel: (id: SessionId, reason: string | null) => invoke<Session>("session_cancel", { id, reason }),

@@ -322,6 +322,13 @@ pub async fn outbox(panel: &Panel, cmd: OutboxCmd) -> Result<ExitCode, Error> {
                 "{n} failed message{} queued again",
                 if n == 1 { "" } else { "s" }
             );
+            let left = mail::counts(panel).await?.failed;
+            if left > 0 {
+                out!(
+                    "{left} may already have reached the recipient and {} left failed: check with the recipient, then retry each (outbox retry ID) or cancel it",
+                    if left == 1 { "is" } else { "are" }
+                );
+            }
         }
         OutboxCmd::Cancel { id: None, .. } => {
             let n = mail::cancel_failed(panel).await?;

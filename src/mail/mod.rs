@@ -302,7 +302,9 @@ pub async fn retry(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
 
 /// Puts every failed message back in the queue to be tried now (or at its
 /// scheduled time if that is still ahead); returns how many. A message that
-/// was sent, or is being sent, is never touched: nothing is sent twice.
+/// may have reached its recipient (an interrupted delivery, a lost answer)
+/// stays failed, for a person to retry one by one after checking; one sent
+/// or being sent is never touched: nothing is sent twice.
 pub async fn retry_failed(panel: &Panel) -> Result<u32> {
     let mut tx = panel.write().await?;
     let n = store::requeue_failed(&mut tx, panel.now()).await?;

@@ -321,7 +321,7 @@ pub(super) async fn requeue_now(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
-         first_failure_at = NULL, updated_at = ?1 WHERE id = ?2",
+         first_failure_at = NULL, maybe_delivered = 0, updated_at = ?1 WHERE id = ?2",
     )
     .bind(millis(now))
     .bind(id.0)
@@ -344,12 +344,13 @@ pub(super) async fn cancel_one(
     Ok(())
 }
 
-/// Puts every failed message back in the queue, due now or at its
-/// scheduled time if that is still ahead; returns how many.
+/// Puts every failed message that cannot have reached its recipient back
+/// in the queue, due now or at its scheduled time if that is still ahead;
+/// returns how many.
 pub(super) async fn requeue_failed(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
-         first_failure_at = NULL, updated_at = ?1 WHERE status = 'failed'",
+         first_failure_at = NULL, updated_at = ?1 WHERE status = 'failed' AND maybe_delivered = 0",
     )
     .bind(millis(now))
     .execute(&mut *conn)
@@ -430,7 +431,7 @@ pub(super) async fn fail_interrupted(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'failed', updated_at = ?, last_error = \
+        "UPDATE outbox SET status = 'failed', maybe_delivered = 1, updated_at = ?, last_error = \
          'delivery was interrupted while the server was taking it (the program stopped); \
          it may have been delivered: check with the recipient, then retry or cancel' \
          WHERE status = 'sending'",
@@ -512,21 +513,24 @@ pub(super) async fn load_due(
 }
 
 /// Fails a message with `why`; `count_attempt` when the attempt was not
-/// counted by a claim.
+/// counted by a claim; `maybe_delivered` when it may have reached its
+/// recipient all the same.
 pub(super) async fn fail(
     conn: &mut SqliteConnection,
     id: MessageId,
     why: &str,
     count_attempt: bool,
+    maybe_delivered: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'failed', last_error = ?1, updated_at = ?2, \
-         attempts = attempts + ?3 WHERE id = ?4",
+         attempts = attempts + ?3, maybe_delivered = ?4 WHERE id = ?5",
     )
     .bind(why)
     .bind(millis(now))
     .bind(i64::from(count_attempt))
+    .bind(maybe_delivered)
     .bind(id.0)
     .execute(&mut *conn)
     .await?;

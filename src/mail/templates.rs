@@ -468,6 +468,14 @@ mod tests {
         let own = mail("Hi Mateo,\n\nThe parcel is on its way.", true);
         assert!(own.text.starts_with("Hi Mateo,"), "{}", own.text);
         assert!(!own.text.contains("Dear") && !own.html.contains("Dear"));
+        // It still says which issue it answers.
+        assert!(
+            own.text.contains("This is about \"Parcel lost\""),
+            "{}",
+            own.text
+        );
+        assert!(own.html.contains("This is about &ldquo;Parcel lost&rdquo;"));
+        assert!(own.text.ends_with("Kim\n"), "{:?}", own.text);
         let plain = mail("The parcel is on its way.", false);
         assert!(
             plain

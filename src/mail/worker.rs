@@ -314,7 +314,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 }
                 Err(Failure::Uncertain(why)) => {
                     let why = format!("{why}; check with the recipient before retrying");
-                    fail(panel, id, &why, false).await?;
+                    fail_uncertain(panel, id, &why).await?;
                     report.failed += 1;
                 }
             }
@@ -463,7 +463,14 @@ async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
 /// counted by a claim.
 async fn fail(panel: &Panel, id: MessageId, why: &str, count_attempt: bool) -> Result<()> {
     let mut conn = panel.pool().acquire().await?;
-    store::fail(&mut conn, id, why, count_attempt, panel.now()).await
+    store::fail(&mut conn, id, why, count_attempt, false, panel.now()).await
+}
+
+/// Fails a message the server may have taken all the same (its answer was
+/// lost): never retried in bulk, only by a person who checked.
+async fn fail_uncertain(panel: &Panel, id: MessageId, why: &str) -> Result<()> {
+    let mut conn = panel.pool().acquire().await?;
+    store::fail(&mut conn, id, why, false, true, panel.now()).await
 }
 
 /// Leaves a message queued for a later attempt, with backoff; a server that
@@ -563,7 +570,8 @@ mod tests {
     }
 
     /// Retrying or cancelling every failed message at once touches only the
-    /// failed ones: a sent message is never queued again.
+    /// failed ones: a sent message is never queued again, and one that may
+    /// have been delivered is retried only on its own.
     #[tokio::test]
     async fn every_failed_message_is_retried_or_cancelled_at_once_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -589,12 +597,25 @@ mod tests {
             set(id, "failed").await;
         }
         set(sent, "sent").await;
+        // Interrupted while the server was taking it: it may have arrived.
+        let interrupted = queued(&panel, "di@example.org").await;
+        set(interrupted, "sending").await;
+        recover(&panel).await.unwrap();
+        assert_eq!(status_of(&panel, interrupted).await, "failed");
 
         assert_eq!(crate::mail::retry_failed(&panel).await.unwrap(), 2);
         for id in failed {
             assert_eq!(status_of(&panel, id).await, "queued");
         }
         assert_eq!(status_of(&panel, sent).await, "sent");
+        assert_eq!(
+            status_of(&panel, interrupted).await,
+            "failed",
+            "a message that may have been delivered is retried only on its own"
+        );
+        crate::mail::retry(&panel, interrupted).await.unwrap();
+        assert_eq!(status_of(&panel, interrupted).await, "queued");
+        crate::mail::cancel(&panel, interrupted).await.unwrap();
         assert_eq!(status_of(&panel, waiting).await, "queued");
 
         for id in failed {

@@ -40,7 +40,7 @@ beforeEach(() => {
         const shown = q.status ? messages.filter((m) => m.status === q.status) : messages;
         return {
           messages: shown, total: shown.length,
-          counts: { waiting: 1, due: 1, failed: 1, sent: 1, cancelled: 0 },
+          counts: { waiting: 1, due: 1, failed: messages.filter((m) => m.status === "failed").length, sent: 1, cancelled: 0 },
         };
       }
       case "outbox_message": {
@@ -113,5 +113,24 @@ describe("OutboxView", () => {
     await fireEvent.click(screen.getByTestId("outbox-retry-failed"));
     expect((await screen.findByTestId("outbox-notice")).textContent).toBe("1 failed message queued again.");
     expect(calls.filter((c) => c.cmd === "outbox_retry_failed")).toHaveLength(1);
+  });
+
+  it("says which failed messages a bulk retry leaves, because they may have arrived", async () => {
+    messages = [message(5, { status: "failed", nextAttemptAt: null, lastError: "delivery was interrupted; it may have been delivered" })];
+    mockIPC((cmd, args) => {
+      const a = (args ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args: a });
+      if (cmd === "plugin:event|listen") return 1;
+      if (cmd === "plugin:event|unlisten") return undefined;
+      if (cmd === "smtp_settings") return smtp;
+      if (cmd === "outbox_retry_failed") return 0;
+      if (cmd === "outbox_list") return { messages, total: 1, counts: { waiting: 0, due: 0, failed: 1, sent: 0, cancelled: 0 } };
+      throw new Error(`unexpected command ${cmd}`);
+    });
+    render(OutboxView);
+    await fireEvent.click(await screen.findByTestId("outbox-retry-failed"));
+    expect((await screen.findByTestId("outbox-notice")).textContent).toContain(
+      "0 failed messages queued again. 1 may already have reached the recipient and stays failed",
+    );
   });
 });

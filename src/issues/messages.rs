@@ -265,40 +265,6 @@ pub(super) fn opens_with_greeting(message: &str, reader: &str) -> bool {
     GREETINGS.iter().any(|g| opens(g)) || (!given.is_empty() && first == format!("{given},"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::opens_with_greeting;
-
-    #[test]
-    fn an_owner_who_greets_is_not_greeted_over() {
-        for greeting in [
-            "Hi Mateo,",
-            "hello!",
-            "Dear Mr Kowalski,",
-            "Hallo Mateo,",
-            "Mateo,",
-            "  Bonjour Mateo",
-        ] {
-            assert!(
-                opens_with_greeting(
-                    &format!("{greeting}\n\nThe parcel is on its way."),
-                    "Mateo Kowalski"
-                ),
-                "{greeting}"
-            );
-        }
-        for plain in [
-            "The parcel is on its way.",
-            "History of the order: sent.",
-            "Hint: check the app",
-            "Mateo's parcel left today.",
-            "",
-        ] {
-            assert!(!opens_with_greeting(plain, "Mateo Kowalski"), "{plain}");
-        }
-    }
-}
-
 /// Queues a message to the participant, signed by and replying to `from`.
 pub(super) async fn queue_to_participant(
     conn: &mut SqliteConnection,
@@ -342,4 +308,38 @@ pub(super) fn to_participant(
         not_before: now,
         topic: Some(topic(issue.id, kind.as_str())),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opens_with_greeting;
+
+    #[test]
+    fn an_owner_who_greets_is_not_greeted_over() {
+        for greeting in [
+            "Hi Mateo,",
+            "hello!",
+            "Dear Mr Kowalski,",
+            "Hallo Mateo,",
+            "Mateo,",
+            "  Bonjour Mateo",
+        ] {
+            assert!(
+                opens_with_greeting(
+                    &format!("{greeting}\n\nThe parcel is on its way."),
+                    "Mateo Kowalski"
+                ),
+                "{greeting}"
+            );
+        }
+        for plain in [
+            "The parcel is on its way.",
+            "History of the order: sent.",
+            "Hint: check the app",
+            "Mateo's parcel left today.",
+            "",
+        ] {
+            assert!(!opens_with_greeting(plain, "Mateo Kowalski"), "{plain}");
+        }
+    }
 }

@@ -7,23 +7,24 @@
 //! declines and attendance are written to the contact history, which the
 //! contact rules read (cooldown, yearly cap, no-show ban).
 
+mod messages;
 mod store;
 
+pub(crate) use messages::session_mail_of;
 pub(crate) use store::{RosterRecord, insert_records};
 
-use super::ics::{self, Method};
+use messages::{Person, topic};
+
 use super::model::*;
 use crate::db::millis;
+use crate::mail;
 use crate::mail::settings::SmtpSettings;
-use crate::mail::templates::{self, Template};
-use crate::mail::{self, Attachment, MessageKind, NewMessage};
 use crate::participants::fields::Email;
 use crate::participants::governance::{self, EligibilityOptions, Excluded, Exclusion};
 use crate::participants::history::{self, ContactKind};
 use crate::participants::{self, ParticipantId};
 use crate::{Error, Panel, Result, settings};
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, HashMap};
@@ -74,14 +75,6 @@ pub async fn set_reminders(panel: &Panel, plan: &ReminderPlan) -> Result<Reminde
     Ok(plan)
 }
 
-/// A rostered person, as mail needs them.
-struct Person {
-    id: ParticipantId,
-    name: String,
-    email: Option<Email>,
-    zone: String,
-}
-
 async fn person(
     conn: &mut SqliteConnection,
     id: ParticipantId,
@@ -115,10 +108,6 @@ async fn organiser(conn: &mut SqliteConnection, session: &Session) -> Result<(St
     })
 }
 
-fn topic(session: &Session, p: ParticipantId, what: &str) -> String {
-    format!("session/{}/participant/{}/{what}", session.id, p)
-}
-
 /// Withdraws every message about sessions still waiting to go to `p`
 /// (invitations, updates, reminders, cancellations, waitlist offers): a
 /// person who becomes uncontactable hears nothing more about sessions.
@@ -129,69 +118,6 @@ pub(crate) async fn withdraw_session_mail(
     p: ParticipantId,
 ) -> Result<u64> {
     mail::cancel_glob(conn, now, &session_mail_of(p)).await
-}
-
-/// The topics (a GLOB pattern) of every session message to `p`.
-pub(crate) fn session_mail_of(p: ParticipantId) -> String {
-    format!("session/*/participant/{p}/*")
-}
-
-fn calendar(
-    session: &Session,
-    p: &Person,
-    email: &Email,
-    organiser: &(String, String),
-    method: Method,
-    now: DateTime<Utc>,
-) -> Attachment {
-    let zone = session.time_zone.tz();
-    let zone_text = zone_definition(zone, session.starts_at);
-    let text = ics::calendar(&ics::Event {
-        method,
-        uid: &session.uid,
-        sequence: session.sequence,
-        stamp: now,
-        starts_at: session.starts_at,
-        ends_at: session.ends_at,
-        zone,
-        summary: &session.title,
-        location: &session.place,
-        description: &session.study,
-        organizer_name: &organiser.0,
-        organizer_email: &organiser.1,
-        attendee_name: &p.name,
-        attendee_email: email.as_str(),
-        vtimezone: &zone_text,
-    });
-    Attachment {
-        filename: match method {
-            Method::Request => "invite.ics".into(),
-            Method::Cancel => "cancel.ics".into(),
-        },
-        content_type: ics::content_type(method).into(),
-        content: text.into_bytes(),
-    }
-}
-
-/// The zone's `VTIMEZONE`, made once per zone and session time and then
-/// reused for every invitation to it.
-fn zone_definition(zone: Tz, around: DateTime<Utc>) -> std::sync::Arc<str> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    /// Zone definitions by zone and day of the session.
-    type Made = HashMap<(Tz, i64), Arc<str>>;
-    static MADE: OnceLock<Mutex<Made>> = OnceLock::new();
-    let made = MADE.get_or_init(Default::default);
-    let key = (zone, around.timestamp() / 86_400);
-    if let Some(text) = made.lock().expect("not poisoned").get(&key) {
-        return text.clone();
-    }
-    let text: Arc<str> = ics::vtimezone(zone, around).into();
-    let mut made = made.lock().expect("not poisoned");
-    if made.len() > 1_000 {
-        made.clear();
-    }
-    made.insert(key, text.clone());
-    text
 }
 
 /// Queues an invitation (or, with `updated`, its replacement) to `p`.
@@ -206,34 +132,7 @@ async fn queue_invitation(
     let Some(email) = &p.email else {
         return Ok(false);
     };
-    let body = templates::render(&Template::Invitation(templates::Invitation {
-        participant_name: p.name.clone(),
-        session_title: session.title.clone(),
-        study: Some(session.study.clone()).filter(|s| !s.is_empty()),
-        starts_at: session.starts_at,
-        ends_at: session.ends_at,
-        zone: p.zone.clone(),
-        place: session.place.clone(),
-        moderator_name: Some(session.moderator.name.clone()),
-        organiser_name: organiser.0.clone(),
-        unsubscribe_address: organiser.1.clone(),
-        updated,
-    }))?;
-    let message = NewMessage {
-        kind: MessageKind::Invitation,
-        to: email.clone(),
-        to_name: p.name.clone(),
-        reply_to: None,
-        from_name: None,
-        body,
-        headers: BTreeMap::from([(
-            "List-Unsubscribe".to_string(),
-            format!("<mailto:{}?subject=unsubscribe>", organiser.1),
-        )]),
-        attachments: vec![calendar(session, p, email, organiser, Method::Request, now)],
-        not_before: now,
-        topic: Some(topic(session, p.id, "invitation")),
-    };
+    let message = messages::invitation(now, session, p, email, organiser, updated)?;
     mail::enqueue(conn, now, &message).await?;
     Ok(true)
 }
@@ -263,31 +162,8 @@ async fn plan_reminders(
         if at <= now {
             continue;
         }
-        let body = templates::render(&Template::Reminder(templates::Reminder {
-            participant_name: p.name.clone(),
-            session_title: session.title.clone(),
-            starts_at: session.starts_at,
-            zone: p.zone.clone(),
-            place: session.place.clone(),
-            organiser_name: organiser.0.clone(),
-        }))?;
-        mail::enqueue(
-            conn,
-            now,
-            &NewMessage {
-                kind: MessageKind::Reminder,
-                to: email.clone(),
-                to_name: p.name.clone(),
-                reply_to: None,
-                from_name: None,
-                body,
-                headers: BTreeMap::new(),
-                attachments: Vec::new(),
-                not_before: at,
-                topic: Some(topic(session, p.id, &format!("reminder/{minutes}"))),
-            },
-        )
-        .await?;
+        let reminder = messages::reminder(session, p, email, organiser, minutes, at)?;
+        mail::enqueue(conn, now, &reminder).await?;
     }
     Ok(())
 }
@@ -321,38 +197,8 @@ pub(crate) async fn send_cancellations(
     for (id, _) in store::coming(conn, session.id).await? {
         let p = person(conn, id, session.time_zone.name()).await?;
         let Some(email) = &p.email else { continue };
-        let body = templates::render(&Template::SessionCancelled(templates::SessionCancelled {
-            participant_name: p.name.clone(),
-            session_title: session.title.clone(),
-            starts_at: session.starts_at,
-            zone: p.zone.clone(),
-            reason: session.cancel_reason.clone(),
-            organiser_name: organiser.0.clone(),
-        }))?;
-        mail::enqueue(
-            conn,
-            now,
-            &NewMessage {
-                kind: MessageKind::SessionCancelled,
-                to: email.clone(),
-                to_name: p.name.clone(),
-                reply_to: None,
-                from_name: None,
-                body,
-                headers: BTreeMap::new(),
-                attachments: vec![calendar(
-                    session,
-                    &p,
-                    email,
-                    &organiser,
-                    Method::Cancel,
-                    now,
-                )],
-                not_before: now,
-                topic: Some(topic(session, id, "cancellation")),
-            },
-        )
-        .await?;
+        let cancellation = messages::cancellation(now, session, &p, email, &organiser)?;
+        mail::enqueue(conn, now, &cancellation).await?;
     }
     Ok(())
 }
@@ -718,31 +564,8 @@ async fn offer_place(
     store::mark_offered(conn, session.id, next, now).await?;
     let p = person(conn, next, session.time_zone.name()).await?;
     if let Some(email) = &p.email {
-        let body = templates::render(&Template::WaitlistOffer(templates::Reminder {
-            participant_name: p.name.clone(),
-            session_title: session.title.clone(),
-            starts_at: session.starts_at,
-            zone: p.zone.clone(),
-            place: session.place.clone(),
-            organiser_name: organiser.0.clone(),
-        }))?;
-        mail::enqueue(
-            conn,
-            now,
-            &NewMessage {
-                kind: MessageKind::WaitlistOffer,
-                to: email.clone(),
-                to_name: p.name.clone(),
-                reply_to: Email::parse(&organiser.1).ok(),
-                from_name: None,
-                body,
-                headers: BTreeMap::new(),
-                attachments: Vec::new(),
-                not_before: now,
-                topic: Some(topic(session, next, "offer")),
-            },
-        )
-        .await?;
+        let offer = messages::waitlist_offer(now, session, &p, email, organiser)?;
+        mail::enqueue(conn, now, &offer).await?;
     }
     Ok(Some(next))
 }

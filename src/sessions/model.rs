@@ -162,6 +162,9 @@ pub struct Session {
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// When attendance can first be taken ([`ATTENDANCE_AHEAD`] before the
+    /// start).
+    pub attendance_from: DateTime<Utc>,
     /// The IANA zone the session is planned in.
     pub time_zone: TimeZone,
     /// Start in the session's zone, for display ("2027-03-16T10:00:00").
@@ -190,6 +193,10 @@ pub struct Session {
     /// invited.
     pub consent_topic: Option<String>,
 }
+
+/// How long before its start a session's attendance can be taken: people
+/// arriving early, a cancellation that morning.
+pub const ATTENDANCE_AHEAD: chrono::Duration = chrono::Duration::hours(1);
 
 /// A session as entered: the start is a wall-clock time in `time_zone`.
 #[derive(Debug, Clone, Default, Deserialize, TS)]

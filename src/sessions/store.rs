@@ -162,6 +162,7 @@ fn session_from(names: &Names, row: &SqliteRow) -> Result<Session> {
         study: row.get("study"),
         title: row.get("title"),
         starts_at,
+        attendance_from: starts_at - super::model::ATTENDANCE_AHEAD,
         ends_at: instant(row.get("ends_at")),
         local_start: starts_at.with_timezone(&zone.tz()).naive_local(),
         time_zone: zone,

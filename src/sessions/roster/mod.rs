@@ -607,10 +607,11 @@ pub async fn attendance(
     }
     let rsvp = rostered(&mut tx, id, participant).await?;
     if let Some(a) = input.attendance {
-        if session.starts_at - now > Duration::hours(1) {
+        if now < session.attendance_from {
             return Err(Error::conflict(format!(
-                "session {id} starts {}; attendance is taken from an hour before the start",
-                session.starts_at.format("%Y-%m-%d %H:%M UTC")
+                "session {id} starts {}; attendance is taken from an hour before the start ({})",
+                session.starts_at.format("%Y-%m-%d %H:%M UTC"),
+                session.attendance_from.format("%H:%M UTC")
             )));
         }
         store::set_attendance(&mut tx, id, participant, a, now).await?;

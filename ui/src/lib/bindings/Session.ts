@@ -13,6 +13,11 @@ export type Session = { id: SessionId,
  */
 uid: string, study: string, title: string, startsAt: string, endsAt: string, 
 /**
+ * When attendance can first be taken ([`ATTENDANCE_AHEAD`] before the
+ * start).
+ */
+attendanceFrom: string, 
+/**
  * The IANA zone the session is planned in.
  */
 timeZone: string, 

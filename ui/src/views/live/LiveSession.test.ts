@@ -9,7 +9,7 @@ import type { Session } from "../../lib/bindings/Session";
 const hostile = "<img src=x onerror=alert(1)>";
 const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
 const session: Session = {
-  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: new Date(Date.now() - 600_000).toISOString(),
+  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: new Date(Date.now() - 600_000).toISOString(), attendanceFrom: new Date(Date.now() - 4_200_000).toISOString(),
   endsAt: new Date(Date.now() + 3_000_000).toISOString(), timeZone: "Europe/Berlin", localStart: "2027-03-16T10:00:00",
   place: "", moderator: staff, observers: [], seats: 8, overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled",
   cancelReason: null, screener: null, counts: { invited: 0, confirmed: 2, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },

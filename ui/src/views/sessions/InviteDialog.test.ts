@@ -8,7 +8,7 @@ import type { Session } from "../../lib/bindings/Session";
 const hostile = "<img src=x onerror=alert(1)>";
 const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
 const session: Session = {
-  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2027-03-16T14:00:00Z", endsAt: "2027-03-16T15:30:00Z",
+  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2027-03-16T14:00:00Z", endsAt: "2027-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2027-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "America/New_York", localStart: "2027-03-16T10:00:00", place: "", moderator: staff, observers: [], seats: 8,
   overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled", cancelReason: null, screener: null,
   counts: { invited: 0, confirmed: 0, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },

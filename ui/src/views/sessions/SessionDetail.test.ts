@@ -6,7 +6,7 @@ import type { Session } from "../../lib/bindings/Session";
 
 const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
 const session: Session = {
-  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2026-03-16T14:00:00Z", endsAt: "2026-03-16T15:30:00Z",
+  id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2026-03-16T14:00:00Z", endsAt: "2026-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2026-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "UTC", localStart: "2026-03-16T14:00:00", place: "", moderator: staff, observers: [], seats: 8,
   overRecruit: 10, floaters: 0, sequence: 0, status: "scheduled", cancelReason: null, screener: null,
   counts: { invited: 0, confirmed: 0, tentative: 0, declined: 0, waitlisted: 0, attended: 0, noShows: 0 },
@@ -51,7 +51,9 @@ describe("SessionDetail", () => {
     };
     let startsAt = new Date(Date.now() + 3 * 3600 * 1000).toISOString();
     mockIPC((cmd) => {
-      if (cmd === "session_detail") return { session: { ...session, startsAt }, roster: [entry], quotaCells: [] };
+      if (cmd === "session_detail") {
+        return { session: { ...session, startsAt, attendanceFrom: new Date(Date.parse(startsAt) - 3600_000).toISOString() }, roster: [entry], quotaCells: [] };
+      }
       throw new Error(`unexpected command ${cmd}`);
     });
     render(SessionDetail, { id: 7 });

@@ -1,8 +1,14 @@
-//! Opening the database: the one place that sets SQLite's pragmas and runs
-//! the migrations in `migrations/`. Queries live with their domain modules,
-//! not here.
+//! Opening the database: the one place that chooses the store from the
+//! panel's location (a file is SQLite, a `postgres://` URL is PostgreSQL),
+//! sets SQLite's pragmas and runs each store's migrations
+//! (`migrations/sqlite/`, `migrations/postgres/`). Queries live with their
+//! domain modules, not here; [`Conn`] and [`Tx`] carry them to either store.
 
 pub(crate) mod bulk;
+mod store;
+
+pub use store::{Conn, Location, Tx};
+pub(crate) use store::{Pooled, Store, either};
 
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -22,7 +28,15 @@ use std::time::Duration;
 /// WAL frames (about 8% faster in all), while a saved note, which writes a
 /// few pages, costs about 5% more (1.2 ms instead of 1.15). An existing
 /// file keeps the page size it was made with.
-pub async fn open(path: &Path) -> Result<SqlitePool> {
+pub(crate) async fn open(location: &Location) -> Result<Store> {
+    Ok(match location {
+        Location::File(path) => Store::Sqlite(open_file(path).await?),
+        Location::Postgres(url) => Store::Postgres(store::open_postgres(url).await?),
+    })
+}
+
+/// Opens the SQLite file at `path` (see [`open`]).
+pub(crate) async fn open_file(path: &Path) -> Result<SqlitePool> {
     make_private(path);
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -41,7 +55,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         .max_connections(4)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }
 
@@ -166,7 +180,7 @@ mod tests {
     async fn a_new_panel_gets_large_pages_and_an_old_one_keeps_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let new = dir.path().join("new.db");
-        let pool = open(&new).await.unwrap();
+        let pool = open_file(&new).await.unwrap();
         assert_eq!(page_size(&pool).await, 16384);
         pool.close().await;
 
@@ -186,7 +200,7 @@ mod tests {
             .await
             .unwrap();
         made.close().await;
-        let pool = open(&old).await.unwrap();
+        let pool = open_file(&old).await.unwrap();
         assert_eq!(page_size(&pool).await, 4096);
         let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kept")
             .fetch_one(&pool)

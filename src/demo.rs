@@ -710,7 +710,7 @@ pub async fn generate_with(
         ));
     }
     step(0, &format!("Making {participants} people"));
-    let existing = crate::participants::count_in(&mut *panel.pool().acquire().await?).await?;
+    let existing = crate::participants::count_in(&mut *panel.pool()?.acquire().await?).await?;
     if existing > 0 {
         return Err(Error::conflict(format!(
             "the panel already has {existing} participants; demo data goes into an empty database"

@@ -162,6 +162,36 @@ impl Error {
         error
     }
 
+    /// The error for a PostgreSQL SQLSTATE, with the server's own words
+    /// logged and kept out of what a person reads.
+    pub(crate) fn postgres(state: &str, detail: String) -> Self {
+        let error = match state {
+            // Another writer held the rows (a serialisation failure, a
+            // deadlock broken, a lock not granted in time).
+            "40001" | "40P01" | "55P03" => {
+                tracing::warn!(%detail, "team database busy");
+                return Error::Busy;
+            }
+            "53100" => Error::DiskFull,
+            "25006" | "42501" => Error::Storage {
+                reason: "the team database refuses changes from this account (it is \
+                         read-only or lacks the rights), so nothing was saved; ask whoever \
+                         runs the database"
+                    .into(),
+            },
+            s if s.starts_with("08") || s.starts_with("57") => Error::Storage {
+                reason: "the connection to the team database was lost or refused, so the \
+                         request was not done; try again"
+                    .into(),
+            },
+            _ => Error::Database {
+                detail: detail.clone(),
+            },
+        };
+        tracing::error!(state, %detail, "database error");
+        error
+    }
+
     /// Whether another process holding the database was the whole problem
     /// (so the same request can simply be tried again).
     pub fn is_busy(&self) -> bool {
@@ -173,6 +203,9 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) => {
+                if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    return Error::postgres(pg.code(), e.to_string());
+                }
                 if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) {
                     return Error::sqlite(code, e.to_string());
                 }
@@ -220,6 +253,13 @@ mod tests {
         ));
         let readonly = Error::sqlite(1032, "attempt to write a readonly database".into());
         assert!(readonly.to_string().contains("read-only"));
+        assert!(Error::postgres("40P01", "deadlock detected".into()).is_busy());
+        assert!(matches!(
+            Error::postgres("53100", "could not extend file".into()),
+            Error::DiskFull
+        ));
+        let hidden = Error::postgres("42P01", "relation \"outbox\" does not exist".into());
+        assert!(!hidden.to_string().contains("relation"), "{hidden}");
         let other = Error::sqlite(1, "LIKE or GLOB pattern too complex".into());
         assert!(matches!(other, Error::Database { .. }));
         assert!(!other.to_string().contains("GLOB"), "{other}");

@@ -33,6 +33,7 @@ pub use zone::TimeZone;
 
 use chrono::{DateTime, Utc};
 use clock::{Clock, SystemClock};
+use db::{Location, Store, Tx};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use std::sync::Arc;
 /// One panel: its database and the clock its rules read.
 #[derive(Debug, Clone)]
 pub struct Panel {
-    pool: SqlitePool,
+    store: Store,
     clock: Arc<dyn Clock>,
     path: PathBuf,
     index: Arc<participants::index::Cache>,
@@ -51,16 +52,30 @@ pub struct Panel {
 }
 
 impl Panel {
-    /// Opens the panel database at `path`, creating and migrating it as needed.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Panel> {
-        let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            files::private_dir(dir)
-                .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
-        }
-        let pool = db::open(&path).await?;
+    /// Opens the panel at `location` (a SQLite file's path, or a team's
+    /// `postgres://` URL), creating and migrating its database as needed.
+    pub async fn open(location: impl Into<Location>) -> Result<Panel> {
+        let location = location.into();
+        let path = match &location {
+            Location::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    files::private_dir(dir)
+                        .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
+                }
+                path.clone()
+            }
+            Location::Postgres(url) => {
+                let base = team_files(url);
+                if let Some(dir) = base.parent() {
+                    files::private_dir(dir)
+                        .map_err(|e| Error::file(dir.display().to_string(), e.to_string()))?;
+                }
+                base
+            }
+        };
+        let store = db::open(&location).await?;
         let panel = Panel {
-            pool,
+            store,
             clock: Arc::new(SystemClock),
             path,
             index: Arc::default(),
@@ -69,7 +84,10 @@ impl Panel {
         };
         // Upkeep, not a condition of opening: a panel that cannot be
         // written now (busy, read-only) is still read, and folded next time.
-        if let Err(e) = participants::refold_emails_once(&panel).await {
+        // A team database was made with folded emails.
+        if !panel.is_team()
+            && let Err(e) = participants::refold_emails_once(&panel).await
+        {
             tracing::warn!("stored emails not folded yet: {e}");
         }
         Ok(panel)
@@ -86,15 +104,22 @@ impl Panel {
         self.clock.now()
     }
 
-    /// Where the database file is.
+    /// Where the database file is; for a team database, the name this
+    /// computer keeps its own files under (such as the key that seals the
+    /// SMTP password), in the app's data folder.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the panel is a team's PostgreSQL database.
+    pub fn is_team(&self) -> bool {
+        matches!(self.store, Store::Postgres(_))
     }
 
     /// Closes the database, checkpointing the WAL.
     pub async fn close(&self) {
         self.settle().await;
-        self.pool.close().await;
+        self.store.close().await;
     }
 
     /// Waits for the upkeep that changes started in the background, such as
@@ -124,8 +149,28 @@ impl Panel {
         self.mail.notified().await
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The SQLite pool, for the parts of the core that run on a solo
+    /// panel only so far; on a team database they say so.
+    pub(crate) fn pool(&self) -> Result<&SqlitePool> {
+        match &self.store {
+            Store::Sqlite(pool) => Ok(pool),
+            Store::Postgres(_) => Err(Error::Storage {
+                reason: "this is not available on a team (PostgreSQL) database in this \
+                         version; it works on a panel file"
+                    .into(),
+            }),
+        }
+    }
+
+    /// A connection of either store, for reads and single statements.
+    pub(crate) async fn conn(&self) -> Result<db::Pooled> {
+        self.store.acquire().await
+    }
+
+    /// A write transaction on either store; see [`db::Tx`]. Messages are
+    /// queued in one with [`mail::enqueue`].
+    pub async fn begin(&self) -> Result<Tx> {
+        self.store.begin().await
     }
 
     /// The in-memory panel index for the database's current revision.
@@ -137,8 +182,27 @@ impl Panel {
     /// inside it (such as the next free id) cannot be raced by another writer.
     /// Messages are queued in one with [`mail::enqueue`].
     pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.pool()?.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// The name a computer keeps its own files for the team database at `url`
+/// under, in the app's data folder: one per server and database.
+fn team_files(url: &str) -> PathBuf {
+    let shown = Location::Postgres(url.to_string()).display();
+    let name: String = shown
+        .trim_start_matches("postgresql://")
+        .trim_start_matches("postgres://")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    default_db_path().with_file_name(format!("team-{name}"))
 }
 
 /// Where the panel database lives when no path is given: the same file the

@@ -8,6 +8,7 @@ mod common;
 use chrono::Duration;
 use common::smtp::{SmtpServer, free_port};
 use mail_parser::MimeHeaders;
+use panelkeeper::db::Location;
 use panelkeeper::mail::settings::{self, PasswordChange, SmtpInput, TlsMode};
 use panelkeeper::mail::{self, Attachment, MessageKind, NewMessage, Rendered, Status, worker};
 use panelkeeper::participants::fields::Email;
@@ -56,7 +57,7 @@ fn message(to: &str, subject: &str) -> NewMessage {
 }
 
 async fn queue(panel: &Panel, m: &NewMessage) -> mail::MessageId {
-    let mut tx = panel.write().await.unwrap();
+    let mut tx = panel.begin().await.unwrap();
     let id = mail::enqueue(&mut tx, panel.now(), m).await.unwrap();
     tx.commit().await.unwrap();
     id
@@ -392,7 +393,7 @@ async fn a_message_queued_in_a_transaction_that_rolls_back_is_never_sent() {
     let t = common::panel().await;
     let server = SmtpServer::start(t.dir.path(), &[]);
     smtp_on(&t.panel, server.port, None).await;
-    let mut tx = t.panel.write().await.unwrap();
+    let mut tx = t.panel.begin().await.unwrap();
     let m = message("ghost@example.org", "Never");
     let mut with_file = m.clone();
     with_file.attachments.push(Attachment {
@@ -479,7 +480,7 @@ async fn header_injection_in_names_and_subjects_is_neutralised() {
     // A header name that is not a token is refused outright, and nothing is queued.
     let mut bad = message("target@example.org", "x");
     bad.headers.insert("Bcc: a@b.c\r\nX".into(), "v".into());
-    let mut tx = t.panel.write().await.unwrap();
+    let mut tx = t.panel.begin().await.unwrap();
     let err = mail::enqueue(&mut tx, t.panel.now(), &bad)
         .await
         .unwrap_err();
@@ -513,17 +514,30 @@ async fn login_with_the_saved_password_and_a_wrong_password_keeps_mail_queued() 
 
     // The password is in neither the database nor its write-ahead log.
     t.panel.close().await;
-    for name in ["panel.db", "panel.db-wal"] {
-        if let Ok(bytes) = std::fs::read(t.dir.path().join(name)) {
-            let needle = "s3cret-pässword".as_bytes();
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle),
-                "{name} holds the password"
-            );
+    let needle = "s3cret-pässword".as_bytes();
+    match &t.location {
+        Location::File(path) => {
+            for name in ["panel.db", "panel.db-wal"] {
+                if let Ok(bytes) = std::fs::read(path.with_file_name(name)) {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle),
+                        "{name} holds the password"
+                    );
+                }
+            }
+        }
+        Location::Postgres(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            let stored: String = sqlx::query_scalar("SELECT string_agg(value, ' ') FROM settings")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            assert!(!stored.contains("s3cret"), "the settings hold the password");
         }
     }
     let shown = serde_json::to_string(
-        &settings::get(&Panel::open(t.dir.path().join("panel.db")).await.unwrap())
+        &settings::get(&Panel::open(&t.location).await.unwrap())
             .await
             .unwrap(),
     )
@@ -746,6 +760,11 @@ async fn a_worker_without_settings_sleeps_until_they_are_saved() {
 async fn a_delivered_message_is_recorded_as_sent_when_the_database_was_busy() {
     use sqlx::Connection;
     let t = common::panel().await;
+    let Location::File(path) = &t.location else {
+        // A panel file's write lock; the team database's workers are
+        // tested side by side in tests/team.rs.
+        return;
+    };
     let server = SmtpServer::start(t.dir.path(), &[]);
     smtp_on(&t.panel, server.port, None).await;
     let first = queue(&t.panel, &message("hold@example.org", "First")).await;
@@ -763,12 +782,9 @@ async fn a_delivered_message_is_recorded_as_sent_when_the_database_was_busy() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(held.exists(), "the server never got the first message");
-    let mut other = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        t.dir.path().join("panel.db").display()
-    ))
-    .await
-    .unwrap();
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut other)
         .await

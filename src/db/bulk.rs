@@ -270,7 +270,9 @@ mod tests {
 
     async fn panel() -> (tempfile::TempDir, sqlx::SqlitePool) {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open(&dir.path().join("p.db")).await.unwrap();
+        let pool = crate::db::open_file(&dir.path().join("p.db"))
+            .await
+            .unwrap();
         sqlx::query("CREATE TABLE t (a INTEGER, b TEXT, c TEXT UNIQUE)")
             .execute(&pool)
             .await

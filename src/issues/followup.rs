@@ -61,9 +61,9 @@ async fn withdraw_escalations(
         Vec::new()
     };
     let prefix = topic(issue.id, "escalation/");
-    for (message, t) in mail::waiting_with_topic(conn, &prefix).await? {
+    for (message, t) in mail::waiting_with_topic(&mut *conn, &prefix).await? {
         if !escalation_stays(&t, &prefix, &live, owner_changed) {
-            mail::withdraw(conn, now, message).await?;
+            mail::withdraw(&mut *conn, now, message).await?;
         }
     }
     Ok(())
@@ -90,7 +90,7 @@ pub(super) async fn replan_after(
     id: IssueId,
     owner_changed: bool,
 ) -> Result<()> {
-    mail::cancel_topic(conn, now, &topic(id, "nudge/")).await?;
+    mail::cancel_topic(&mut *conn, now, &topic(id, "nudge/")).await?;
     let issue = store::get(conn, id, now).await?;
     withdraw_escalations(conn, now, &issue, owner_changed).await?;
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
@@ -107,12 +107,12 @@ pub(super) async fn replan_after(
             continue;
         }
         let this = messages::nudge_topic(id, due.0, &owner);
-        if mail::topic_queued(conn, &this).await? {
+        if mail::topic_queued(&mut *conn, &this).await? {
             continue;
         }
         let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due.0 - start) / 2);
         let nudge = messages::nudge(&issue, &owner, due, (due.0 - lead).max(now), this)?;
-        mail::enqueue(conn, now, &nudge).await?;
+        mail::enqueue(&mut *conn, now, &nudge).await?;
     }
     Ok(())
 }
@@ -134,7 +134,7 @@ pub struct TickReport {
 /// contact, a resolution or a hand-off starts the count again). Nudges are
 /// already queued for their time, so a tick never sends one twice.
 pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let levels = store::levels(&mut conn).await?;
     let repeat = Duration::minutes(levels.escalation_repeat_minutes.max(1) as i64);
     let (overdue, due) = store::overdue(&mut conn, now, now - repeat).await?;
@@ -219,7 +219,7 @@ async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>
         let (_, what) = issue.next_due();
         events.push((issue.id, json!({"to": names, "due": what, "count": round})));
     }
-    mail::enqueue_many(tx, now, &queued).await?;
+    mail::enqueue_many(&mut *tx, now, &queued).await?;
     store::record_escalations(tx, now, &events).await?;
     Ok(queued.len() as u32)
 }

@@ -275,7 +275,7 @@ pub(super) async fn queue_to_participant(
     template: Template,
 ) -> Result<Option<mail::MessageId>> {
     match to_participant(now, issue, from, kind, template)? {
-        Some(message) => Ok(Some(mail::enqueue(conn, now, &message).await?)),
+        Some(message) => Ok(Some(mail::enqueue(&mut *conn, now, &message).await?)),
         None => Ok(None),
     }
 }

@@ -37,27 +37,27 @@ use sqlx::SqliteConnection;
 
 /// The service levels in force.
 pub async fn service_levels(panel: &Panel) -> Result<ServiceLevels> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::levels(&mut conn).await
 }
 
 /// Replaces the service levels (for issues raised from now on).
 pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result<ServiceLevels> {
     levels.check()?;
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::set_levels(&mut conn, levels).await?;
     Ok(*levels)
 }
 
 /// One issue.
 pub async fn get(panel: &Panel, id: IssueId) -> Result<Issue> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::get(&mut conn, id, panel.now()).await
 }
 
 /// An issue with its contact log and audit trail.
 pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let issue = store::get(&mut conn, id, panel.now()).await?;
     let contacts = store::contacts(&mut conn, id).await?;
     let events = store::events(&mut conn, id).await?;
@@ -80,7 +80,7 @@ pub async fn raised_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::raised_between(&mut conn, from, to, panel.now()).await
 }
 
@@ -90,7 +90,7 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
         Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?.id),
         _ => None,
     };
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::list(&mut conn, query, owner, panel.now()).await
 }
 
@@ -466,7 +466,7 @@ async fn preview_finish(
     message: &str,
 ) -> Result<Option<MessagePreview>> {
     let now = panel.now();
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let finishing = Finishing::check(&mut conn, now, id, to, note, message).await?;
     Ok(finishing.reply(now)?.as_ref().map(MessagePreview::from))
 }

@@ -22,12 +22,14 @@ const LEVELS_KEY: &str = "service_levels";
 
 /// The service levels in force.
 pub(crate) async fn levels(conn: &mut SqliteConnection) -> Result<ServiceLevels> {
-    Ok(settings::get(conn, LEVELS_KEY).await?.unwrap_or_default())
+    Ok(settings::get(&mut *conn, LEVELS_KEY)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Keeps `levels` as the service levels in force.
 pub(crate) async fn set_levels(conn: &mut SqliteConnection, levels: &ServiceLevels) -> Result<()> {
-    settings::put(conn, LEVELS_KEY, levels).await
+    settings::put(&mut *conn, LEVELS_KEY, levels).await
 }
 
 const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \

@@ -24,10 +24,10 @@ pub use model::{
     OutboxMessage, OutboxPage, OutboxQuery, Rendered, Status,
 };
 
+use crate::db::Conn;
 use crate::participants::fields::Email;
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 /// A value made safe for a mail header: line breaks and other control
@@ -97,7 +97,7 @@ fn checked(message: &NewMessage, message_id: String) -> Result<store::Stored> {
 }
 
 /// The domain of this panel's Message-IDs: the sender's, once it is set.
-async fn message_id_domain(conn: &mut SqliteConnection) -> Result<String> {
+async fn message_id_domain(conn: Conn<'_>) -> Result<String> {
     let sender = store::sender_address(conn).await?;
     Ok(sender
         .as_deref()
@@ -121,11 +121,12 @@ fn message_id(now: DateTime<Utc>, domain: &str) -> Result<String> {
 /// transaction commits and `not_before` has passed; call
 /// [`Panel::wake_mail`] after the commit so a running worker looks at once.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     message: &NewMessage,
 ) -> Result<MessageId> {
-    let domain = message_id_domain(conn).await?;
+    let mut conn = conn.into();
+    let domain = message_id_domain(conn.reborrow()).await?;
     let stored = checked(message, message_id(now, &domain)?)?;
     store::insert(conn, now, message, &stored).await
 }
@@ -134,11 +135,12 @@ pub async fn enqueue(
 /// through one prepared statement: a tick's escalations, say. Every message
 /// is checked before any is written.
 pub async fn enqueue_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     messages: &[NewMessage],
 ) -> Result<()> {
-    let domain = message_id_domain(conn).await?;
+    let mut conn = conn.into();
+    let domain = message_id_domain(conn.reborrow()).await?;
     let stored = messages
         .iter()
         .map(|m| {
@@ -181,7 +183,7 @@ pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {
         not_before: now,
         topic: None,
     };
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let id = enqueue(&mut tx, now, &message).await?;
     tx.commit().await?;
     panel.wake_mail();
@@ -211,7 +213,7 @@ fn local_zone() -> String {
 
 /// How many messages are in each state.
 pub async fn counts(panel: &Panel) -> Result<OutboxCounts> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     let mut c = OutboxCounts::default();
     for (status, n, due) in store::counts(&mut conn, panel.now()).await? {
         match status {
@@ -236,7 +238,7 @@ pub async fn counts(panel: &Panel) -> Result<OutboxCounts> {
 pub async fn list(panel: &Panel, query: &OutboxQuery) -> Result<OutboxPage> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let offset = query.offset.unwrap_or(0);
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     let (messages, total) = store::list(&mut conn, query.status, limit, offset).await?;
     drop(conn);
     Ok(OutboxPage {
@@ -248,7 +250,7 @@ pub async fn list(panel: &Panel, query: &OutboxQuery) -> Result<OutboxPage> {
 
 /// One message with its bodies.
 pub async fn get(panel: &Panel, id: MessageId) -> Result<OutboxDetail> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     store::get(&mut conn, id).await
 }
 
@@ -279,7 +281,7 @@ fn refusal(status: Status, action: Action, id: MessageId) -> Option<String> {
 
 async fn change(panel: &Panel, id: MessageId, action: Action) -> Result<OutboxMessage> {
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     if let Some(why) = refusal(store::status_of(&mut tx, id).await?, action, id) {
         return Err(Error::conflict(why));
     }
@@ -306,7 +308,7 @@ pub async fn retry(panel: &Panel, id: MessageId) -> Result<OutboxMessage> {
 /// stays failed, for a person to retry one by one after checking; one sent
 /// or being sent is never touched: nothing is sent twice.
 pub async fn retry_failed(panel: &Panel) -> Result<u32> {
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let n = store::requeue_failed(&mut tx, panel.now()).await?;
     tx.commit().await?;
     if n > 0 {
@@ -318,7 +320,7 @@ pub async fn retry_failed(panel: &Panel) -> Result<u32> {
 /// Cancels every failed message: none of them will be sent. Returns how
 /// many.
 pub async fn cancel_failed(panel: &Panel) -> Result<u32> {
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let n = store::cancel_failed(&mut tx, panel.now()).await?;
     tx.commit().await?;
     Ok(n as u32)

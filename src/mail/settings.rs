@@ -194,7 +194,7 @@ pub async fn set(panel: &Panel, input: SmtpInput) -> Result<SmtpSettings> {
         }
     };
 
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let had_password = settings::get::<String>(&mut tx, PASSWORD_KEY)
         .await?
         .is_some();
@@ -240,7 +240,7 @@ pub async fn set(panel: &Panel, input: SmtpInput) -> Result<SmtpSettings> {
 
 /// The saved settings, if any.
 pub async fn get(panel: &Panel) -> Result<Option<SmtpSettings>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     let mut stored: Option<SmtpSettings> = settings::get(&mut conn, KEY).await?;
     if let Some(s) = &mut stored {
         s.has_password = settings::get::<String>(&mut conn, PASSWORD_KEY)
@@ -252,7 +252,7 @@ pub async fn get(panel: &Panel) -> Result<Option<SmtpSettings>> {
 
 /// The settings with the password opened, for the worker.
 pub(crate) async fn account(panel: &Panel) -> Result<Option<Account>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     let Some(settings) = settings::get::<SmtpSettings>(&mut conn, KEY).await? else {
         return Ok(None);
     };

@@ -3,26 +3,46 @@
 //! transaction it is given. What a message may hold, which change a
 //! message allows and how delivery retries are the outbox's rules
 //! (`mail`, `mail::worker`).
+//!
+//! On a team database several workers, on several machines, share the
+//! outbox: each takes a batch of due messages under a short lease (`FOR
+//! UPDATE SKIP LOCKED`, so two workers take different ones), claims each
+//! message as it hands it over (a claim succeeds once), and holds an
+//! advisory lock named by its worker number for as long as it runs, so a
+//! message left `sending` is failed as interrupted only when the worker
+//! that claimed it is gone.
 
 use super::transport::Outgoing;
 use super::{
     Attachment, MessageId, NewMessage, OutboxDetail, OutboxMessage, Rendered, Status, header_text,
 };
 use crate::db::bulk::{self, Value};
-use crate::db::{instant, millis};
+use crate::db::{Conn, either, instant, millis};
 use crate::participants::fields::Email;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, QueryBuilder};
 
 /// The sender's address from the saved SMTP settings, if any.
-pub(super) async fn sender_address(conn: &mut SqliteConnection) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT json_extract(value, '$.fromAddress') FROM settings WHERE key = 'smtp'",
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .flatten())
+pub(super) async fn sender_address(conn: impl Into<Conn<'_>>) -> Result<Option<String>> {
+    let found: Option<Option<String>> = match conn.into() {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(
+                "SELECT json_extract(value, '$.fromAddress') FROM settings WHERE key = 'smtp'",
+            )
+            .fetch_optional(c)
+            .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(
+                "SELECT value::jsonb ->> 'fromAddress' FROM settings WHERE key = 'smtp'",
+            )
+            .fetch_optional(c)
+            .await?
+        }
+    };
+    Ok(found.flatten())
 }
 
 /// A message as it is written: checked, with its headers as JSON and its
@@ -33,58 +53,72 @@ pub(super) struct Stored {
     pub message_id: String,
 }
 
+const COLUMNS: &str = "INSERT INTO outbox (kind, recipient, recipient_name, reply_to, from_name, \
+     subject, body_text, body_html, headers, message_id, not_before, next_attempt_at, \
+     created_at, updated_at, topic) ";
+
 const INSERT: &str = "INSERT INTO outbox (kind, recipient, recipient_name, reply_to, from_name, \
      subject, body_text, body_html, headers, message_id, not_before, next_attempt_at, \
-     created_at, updated_at, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     created_at, updated_at, topic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+     $13, $14, $15)";
 
 /// Writes one message, queued, with its attachments.
 pub(super) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     message: &NewMessage,
     stored: &Stored,
 ) -> Result<MessageId> {
+    let mut conn = conn.into();
     let not_before = millis(message.not_before);
-    let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{INSERT} RETURNING id")))
-        .bind(message.kind.as_str())
-        .bind(message.to.as_str())
-        .bind(header_text(&message.to_name))
-        .bind(message.reply_to.as_ref().map(Email::as_str))
-        .bind(message.from_name.as_deref().map(header_text))
-        .bind(&stored.subject)
-        .bind(&message.body.text)
-        .bind(&message.body.html)
-        .bind(&stored.headers)
-        .bind(&stored.message_id)
-        .bind(not_before)
-        .bind(not_before.max(millis(now)))
-        .bind(millis(now))
-        .bind(millis(now))
-        .bind(&message.topic)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: i64 = either!(conn.reborrow(), |c| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(format!("{INSERT} RETURNING id"))
+    )
+    .bind(message.kind.as_str())
+    .bind(message.to.as_str())
+    .bind(header_text(&message.to_name))
+    .bind(message.reply_to.as_ref().map(Email::as_str))
+    .bind(message.from_name.as_deref().map(header_text))
+    .bind(&stored.subject)
+    .bind(&message.body.text)
+    .bind(&message.body.html)
+    .bind(&stored.headers)
+    .bind(&stored.message_id)
+    .bind(not_before)
+    .bind(not_before.max(millis(now)))
+    .bind(millis(now))
+    .bind(millis(now))
+    .bind(&message.topic)
+    .fetch_one(&mut *c)
+    .await?);
     for a in &message.attachments {
-        sqlx::query(
-            "INSERT INTO outbox_attachments (message, filename, content_type, content) VALUES (?, ?, ?, ?)",
+        either!(conn.reborrow(), |c| sqlx::query(
+            "INSERT INTO outbox_attachments (message, filename, content_type, content) \
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
         .bind(header_text(&a.filename))
         .bind(&a.content_type)
         .bind(&a.content)
-        .execute(&mut *conn)
-        .await?;
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     }
     Ok(MessageId(id))
 }
 
-/// Writes many messages without attachments, queued, through one prepared
-/// statement.
+/// Writes many messages without attachments, queued: on SQLite through one
+/// prepared statement, on PostgreSQL in statements of many rows each.
 pub(super) async fn insert_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     messages: &[NewMessage],
     stored: &[Stored],
 ) -> Result<()> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return insert_many_pg(c, now, messages, stored).await,
+    };
     let names: Vec<(String, Option<String>)> = messages
         .iter()
         .map(|m| {
@@ -118,445 +152,721 @@ pub(super) async fn insert_many(
     Ok(())
 }
 
+/// Rows per statement: 15 parameters each, under PostgreSQL's 65,535.
+const PG_ROWS_PER_STATEMENT: usize = 4000;
+
+async fn insert_many_pg(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    messages: &[NewMessage],
+    stored: &[Stored],
+) -> Result<()> {
+    let rows: Vec<(&NewMessage, &Stored)> = messages.iter().zip(stored).collect();
+    for chunk in rows.chunks(PG_ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Postgres>::new(COLUMNS);
+        q.push_values(chunk, |mut b, (m, s)| {
+            let not_before = millis(m.not_before);
+            b.push_bind(m.kind.as_str())
+                .push_bind(m.to.as_str().to_string())
+                .push_bind(header_text(&m.to_name))
+                .push_bind(m.reply_to.as_ref().map(|e| e.as_str().to_string()))
+                .push_bind(m.from_name.as_deref().map(header_text))
+                .push_bind(s.subject.clone())
+                .push_bind(m.body.text.clone())
+                .push_bind(m.body.html.clone())
+                .push_bind(s.headers.clone())
+                .push_bind(s.message_id.clone())
+                .push_bind(not_before)
+                .push_bind(not_before.max(millis(now)))
+                .push_bind(millis(now))
+                .push_bind(millis(now))
+                .push_bind(m.topic.clone());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Cancels, inside the caller's transaction, every queued or failed message
 /// whose topic starts with `prefix` (a rescheduled session's reminders, say).
 /// Returns how many were cancelled. Messages already sent are left alone.
 pub async fn cancel_topic(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     prefix: &str,
 ) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 \
-         WHERE substr(topic, 1, length(?2)) = ?2 AND status IN ('queued', 'failed')",
+    let done = either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
+         WHERE substr(topic, 1, length($2)) = $2 AND status IN ('queued', 'failed')",
     )
     .bind(millis(now))
     .bind(prefix)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(done)
 }
 
 /// Withdraws the messages not yet sent whose topic matches `glob` (GLOB
 /// syntax: `*` for any text).
-pub async fn cancel_glob(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-    glob: &str,
-) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 \
-         WHERE topic GLOB ?2 AND status IN ('queued', 'failed')",
-    )
-    .bind(millis(now))
-    .bind(glob)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+pub async fn cancel_glob(conn: impl Into<Conn<'_>>, now: DateTime<Utc>, glob: &str) -> Result<u64> {
+    let done = match conn.into() {
+        Conn::Sqlite(c) => sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
+             WHERE topic GLOB $2 AND status IN ('queued', 'failed')",
+        )
+        .bind(millis(now))
+        .bind(glob)
+        .execute(c)
+        .await?
+        .rows_affected(),
+        Conn::Postgres(c) => sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
+             WHERE topic LIKE $2 AND status IN ('queued', 'failed')",
+        )
+        .bind(millis(now))
+        .bind(like_of_glob(glob))
+        .execute(c)
+        .await?
+        .rows_affected(),
+    };
+    Ok(done)
+}
+
+/// The LIKE pattern (escaped with `\\`) matching what the GLOB pattern
+/// `glob` matches, for globs made only of text and `*`.
+fn like_of_glob(glob: &str) -> String {
+    let mut like = String::with_capacity(glob.len() + 4);
+    for ch in glob.chars() {
+        match ch {
+            '*' => like.push('%'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(ch);
+            }
+            _ => like.push(ch),
+        }
+    }
+    like
 }
 
 /// The messages not yet sent whose topic starts with `prefix`, with their
 /// topics.
 pub async fn waiting_with_topic(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     prefix: &str,
 ) -> Result<Vec<(MessageId, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, topic FROM outbox WHERE substr(topic, 1, length(?1)) = ?1 \
+    let rows: Vec<(i64, String)> = either!(conn, |c| sqlx::query_as(
+        "SELECT id, topic FROM outbox WHERE substr(topic, 1, length($1)) = $1 \
          AND status IN ('queued', 'failed')",
     )
     .bind(prefix)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(&mut *c)
+    .await?);
     Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
 }
 
 /// Withdraws one message, inside the caller's transaction, if it is not
 /// sent yet.
-pub async fn withdraw(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-    id: MessageId,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'cancelled', updated_at = ? WHERE id = ? \
+pub async fn withdraw(conn: impl Into<Conn<'_>>, now: DateTime<Utc>, id: MessageId) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = $1 WHERE id = $2 \
          AND status IN ('queued', 'failed')",
     )
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Whether a message with exactly this topic was ever queued and not
 /// withdrawn (sent, waiting or failed).
-pub async fn topic_queued(conn: &mut SqliteConnection, topic: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ? AND status != 'cancelled')",
+pub async fn topic_queued(conn: impl Into<Conn<'_>>, topic: &str) -> Result<bool> {
+    Ok(either!(conn, |c| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = $1 AND status != 'cancelled')",
     )
     .bind(topic)
-    .fetch_one(&mut *conn)
-    .await?)
+    .fetch_one(&mut *c)
+    .await?))
 }
 
 const MESSAGE_COLUMNS: &str = "o.id, o.kind, o.recipient, o.recipient_name, o.subject, o.status, \
-    o.not_before, o.next_attempt_at, o.attempts, o.last_error, o.created_at, o.sent_at, o.message_id, \
-    (SELECT json_group_array(filename) FROM outbox_attachments a WHERE a.message = o.id) AS attachments";
+    o.not_before, o.next_attempt_at, o.attempts, o.last_error, o.created_at, o.sent_at, o.message_id";
 
-fn message_from(row: &SqliteRow) -> Result<OutboxMessage> {
-    let status: Status = row.get::<String, _>("status").parse()?;
-    let attachments: String = row.get("attachments");
-    Ok(OutboxMessage {
-        id: MessageId(row.get("id")),
-        kind: row.get::<String, _>("kind").parse()?,
-        recipient: row.get("recipient"),
-        recipient_name: row.get("recipient_name"),
-        subject: row.get("subject"),
-        status,
-        not_before: instant(row.get("not_before")),
-        next_attempt_at: matches!(status, Status::Queued | Status::Sending)
-            .then(|| instant(row.get("next_attempt_at"))),
-        attempts: row.get("attempts"),
-        last_error: row.get("last_error"),
-        created_at: instant(row.get("created_at")),
-        sent_at: row.get::<Option<i64>, _>("sent_at").map(instant),
-        message_id: row.get("message_id"),
-        attachments: serde_json::from_str(&attachments).unwrap_or_default(),
-    })
+/// A message's attachments' names as a JSON array, in each store's words.
+fn attachment_names(conn: &Conn<'_>) -> &'static str {
+    match conn {
+        Conn::Sqlite(_) => {
+            "(SELECT json_group_array(filename) FROM outbox_attachments a \
+             WHERE a.message = o.id) AS attachments"
+        }
+        Conn::Postgres(_) => {
+            "(SELECT coalesce(json_agg(filename ORDER BY a.id), '[]')::text \
+             FROM outbox_attachments a WHERE a.message = o.id) AS attachments"
+        }
+    }
+}
+
+/// A message as the outbox's list reads it.
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    kind: String,
+    recipient: String,
+    recipient_name: String,
+    subject: String,
+    status: String,
+    not_before: i64,
+    next_attempt_at: i64,
+    attempts: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    sent_at: Option<i64>,
+    message_id: String,
+    attachments: String,
+}
+
+impl MessageRow {
+    fn message(self) -> Result<OutboxMessage> {
+        let status: Status = self.status.parse()?;
+        Ok(OutboxMessage {
+            id: MessageId(self.id),
+            kind: self.kind.parse()?,
+            recipient: self.recipient,
+            recipient_name: self.recipient_name,
+            subject: self.subject,
+            status,
+            not_before: instant(self.not_before),
+            next_attempt_at: matches!(status, Status::Queued | Status::Sending)
+                .then(|| instant(self.next_attempt_at)),
+            attempts: self.attempts,
+            last_error: self.last_error,
+            created_at: instant(self.created_at),
+            sent_at: self.sent_at.map(instant),
+            message_id: self.message_id,
+            attachments: serde_json::from_str(&self.attachments).unwrap_or_default(),
+        })
+    }
+}
+
+/// A message with its bodies, as one is shown whole.
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    message: MessageRow,
+    reply_to: Option<String>,
+    body_text: String,
+    body_html: String,
+    headers: String,
 }
 
 /// How many messages are in each state, and of those how many are due at
 /// `now`.
 pub(super) async fn counts(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(Status, i64, i64)>> {
-    let rows = sqlx::query(
-        "SELECT status, count(*) AS n, sum(next_attempt_at <= ?) AS due FROM outbox GROUP BY status",
+    let rows: Vec<(String, i64, i64)> = either!(conn, |c| sqlx::query_as(
+        "SELECT status, count(*), \
+         coalesce(sum(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) \
+         FROM outbox GROUP BY status",
     )
     .bind(millis(now))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.get::<String, _>("status").parse::<Status>()?,
-                row.get::<i64, _>("n"),
-                row.get::<Option<i64>, _>("due").unwrap_or(0),
-            ))
-        })
+    .fetch_all(&mut *c)
+    .await?);
+    rows.into_iter()
+        .map(|(status, n, due)| Ok((status.parse::<Status>()?, n, due)))
         .collect()
 }
 
 /// A page of the outbox (of one status, or all): waiting messages first
 /// (soonest first), then the rest newest first; and how many there are.
 pub(super) async fn list(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     status: Option<Status>,
     limit: u32,
     offset: u32,
 ) -> Result<(Vec<OutboxMessage>, i64)> {
+    let mut conn = conn.into();
     let status = status.map(Status::as_str);
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM outbox o WHERE (?1 IS NULL OR o.status = ?1) \
+        "SELECT {MESSAGE_COLUMNS}, {} FROM outbox o WHERE (CAST($1 AS TEXT) IS NULL OR o.status = $1) \
          ORDER BY o.status IN ('queued', 'sending') DESC, \
          CASE WHEN o.status IN ('queued', 'sending') THEN o.next_attempt_at END, \
-         o.updated_at DESC, o.id DESC LIMIT ?2 OFFSET ?3"
+         o.updated_at DESC, o.id DESC LIMIT $2 OFFSET $3",
+        attachment_names(&conn)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?;
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE (?1 IS NULL OR status = ?1)")
-            .bind(status)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok((rows.iter().map(message_from).collect::<Result<_>>()?, total))
+    let rows: Vec<MessageRow> = either!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql
+    ))
+    .bind(status)
+    .bind(i64::from(limit))
+    .bind(i64::from(offset))
+    .fetch_all(&mut *c)
+    .await?);
+    let total: i64 = either!(conn, |c| sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)"
+    )
+    .bind(status)
+    .fetch_one(&mut *c)
+    .await?);
+    Ok((
+        rows.into_iter()
+            .map(MessageRow::message)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// One message with its bodies.
-pub(super) async fn get(conn: &mut SqliteConnection, id: MessageId) -> Result<OutboxDetail> {
+pub(super) async fn get(conn: impl Into<Conn<'_>>, id: MessageId) -> Result<OutboxDetail> {
+    let conn = conn.into();
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS}, o.reply_to, o.body_text, o.body_html, o.headers \
-         FROM outbox o WHERE o.id = ?"
+        "SELECT {MESSAGE_COLUMNS}, {}, o.reply_to, o.body_text, o.body_html, o.headers \
+         FROM outbox o WHERE o.id = $1",
+        attachment_names(&conn)
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row: DetailRow = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found("message", id))?;
-    let message = message_from(&row)?;
-    let headers: String = row.get("headers");
+        .fetch_optional(&mut *c)
+        .await?)
+    .ok_or_else(|| Error::not_found("message", id))?;
+    let message = row.message.message()?;
     Ok(OutboxDetail {
         body: Rendered {
             subject: message.subject.clone(),
-            text: row.get("body_text"),
-            html: row.get("body_html"),
+            text: row.body_text,
+            html: row.body_html,
         },
         message,
-        reply_to: row.get("reply_to"),
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        reply_to: row.reply_to,
+        headers: serde_json::from_str(&row.headers).unwrap_or_default(),
     })
 }
 
 /// A message's state.
-pub(super) async fn status_of(conn: &mut SqliteConnection, id: MessageId) -> Result<Status> {
-    let s: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = ?")
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(super) async fn status_of(conn: impl Into<Conn<'_>>, id: MessageId) -> Result<Status> {
+    // On PostgreSQL the row stays locked to the caller's transaction, so a
+    // change decided on this state cannot be raced by another process.
+    let s: Option<String> = match conn.into() {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(c)
+                .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1 FOR UPDATE")
+                .bind(id.0)
+                .fetch_optional(c)
+                .await?
+        }
+    };
     s.ok_or_else(|| Error::not_found("message", id))?.parse()
 }
 
 /// Puts a message back in the queue, due now or at its scheduled time if
 /// that is still ahead, its failures forgotten.
 pub(super) async fn requeue_now(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
-         first_failure_at = NULL, maybe_delivered = 0, updated_at = ?1 WHERE id = ?2",
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'queued', \
+         next_attempt_at = CASE WHEN not_before > $1 THEN not_before ELSE $1 END, \
+         first_failure_at = NULL, maybe_delivered = false, updated_at = $1 WHERE id = $2",
     )
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Cancels one message.
 pub(super) async fn cancel_one(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query("UPDATE outbox SET status = 'cancelled', updated_at = ?1 WHERE id = ?2")
-        .bind(millis(now))
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = $1 WHERE id = $2"
+    )
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Puts every failed message that cannot have reached its recipient back
 /// in the queue, due now or at its scheduled time if that is still ahead;
 /// returns how many.
-pub(super) async fn requeue_failed(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = max(not_before, ?1), \
-         first_failure_at = NULL, updated_at = ?1 WHERE status = 'failed' AND maybe_delivered = 0",
+pub(super) async fn requeue_failed(conn: impl Into<Conn<'_>>, now: DateTime<Utc>) -> Result<u64> {
+    Ok(either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'queued', \
+         next_attempt_at = CASE WHEN not_before > $1 THEN not_before ELSE $1 END, \
+         first_failure_at = NULL, updated_at = $1 \
+         WHERE status = 'failed' AND maybe_delivered = false",
     )
     .bind(millis(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    .execute(&mut *c)
+    .await?
+    .rows_affected()))
 }
 
 /// Cancels every failed message; returns how many.
-pub(super) async fn cancel_failed(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'cancelled', updated_at = ?1 WHERE status = 'failed'",
+pub(super) async fn cancel_failed(conn: impl Into<Conn<'_>>, now: DateTime<Utc>) -> Result<u64> {
+    Ok(either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', updated_at = $1 WHERE status = 'failed'",
     )
     .bind(millis(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    .execute(&mut *c)
+    .await?
+    .rows_affected()))
 }
 
 /// In one durable statement: records `sent` as accepted by the server, and
-/// claims `claim` (marks it `sending`, counting the attempt) if it is still
-/// queued. Returns the ids it changed.
+/// claims `claim` (marks it `sending` for `worker`, counting the attempt) if
+/// it is still queued. Returns the ids it changed. A claim succeeds once,
+/// however many workers try it.
 pub(super) async fn record(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     sent: Option<MessageId>,
     claim: Option<MessageId>,
+    worker: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<Vec<MessageId>> {
-    let changed: Vec<i64> = sqlx::query_scalar(
+    let sent = sent.map(|m| m.0);
+    let claim = claim.map(|m| m.0);
+    // On a team database the claim also names the worker that holds it.
+    let (worker_set, worker) = match worker {
+        Some(w) => (
+            "worker = CASE WHEN id = $2 THEN $4 ELSE worker END,",
+            Some(i64::from(w)),
+        ),
+        None => ("", None),
+    };
+    let sql = format!(
         "UPDATE outbox SET \
-           status = CASE WHEN id = ?1 THEN 'sent' ELSE 'sending' END, \
-           sent_at = CASE WHEN id = ?1 THEN ?3 ELSE sent_at END, \
-           last_error = CASE WHEN id = ?1 THEN NULL ELSE last_error END, \
-           attempts = CASE WHEN id = ?2 THEN attempts + 1 ELSE attempts END, \
-           updated_at = ?3 \
-         WHERE (id = ?1 AND status = 'sending') OR (id = ?2 AND status = 'queued') \
-         RETURNING id",
-    )
-    .bind(sent.map(|m| m.0))
-    .bind(claim.map(|m| m.0))
-    .bind(millis(now))
-    .fetch_all(&mut *conn)
-    .await?;
+           status = CASE WHEN id = $1 THEN 'sent' ELSE 'sending' END, \
+           sent_at = CASE WHEN id = $1 THEN $3 ELSE sent_at END, \
+           last_error = CASE WHEN id = $1 THEN NULL ELSE last_error END, \
+           attempts = CASE WHEN id = $2 THEN attempts + 1 ELSE attempts END, \
+           {worker_set} updated_at = $3 \
+         WHERE (id = $1 AND status = 'sending') OR (id = $2 AND status = 'queued') \
+         RETURNING id"
+    );
+    let changed: Vec<i64> = match conn.into() {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(sent)
+                .bind(claim)
+                .bind(millis(now))
+                .fetch_all(c)
+                .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(sent)
+                .bind(claim)
+                .bind(millis(now))
+                .bind(worker)
+                .fetch_all(c)
+                .await?
+        }
+    };
     Ok(changed.into_iter().map(MessageId).collect())
 }
 
 /// Whether any message is marked as being handed to the server.
-pub(super) async fn any_sending(conn: &mut SqliteConnection) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'sending')")
-            .fetch_one(&mut *conn)
-            .await?,
+pub(super) async fn any_sending(conn: impl Into<Conn<'_>>) -> Result<bool> {
+    Ok(either!(conn, |c| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'sending')"
     )
+    .fetch_one(&mut *c)
+    .await?))
+}
+
+/// The workers holding messages being handed to the server (team
+/// database).
+pub(super) async fn sending_workers(conn: &mut PgConnection) -> Result<Vec<Option<i32>>> {
+    let workers: Vec<Option<i64>> =
+        sqlx::query_scalar("SELECT DISTINCT worker FROM outbox WHERE status = 'sending'")
+            .fetch_all(conn)
+            .await?;
+    Ok(workers
+        .into_iter()
+        .map(|w| w.and_then(|w| i32::try_from(w).ok()))
+        .collect())
+}
+
+/// The advisory lock that says a worker is alive: the first key names
+/// the outbox's workers, the second is the worker's number.
+const WORKERS: i32 = 0x504b_4d4c;
+
+/// Takes the lock that says `worker` is alive, on a connection the worker
+/// keeps for as long as it runs; false when another connection holds it
+/// (a live worker of that number).
+pub(super) async fn hold_worker(conn: &mut PgConnection, worker: i32) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(WORKERS)
+        .bind(worker)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Gives back a worker's lock taken with [`hold_worker`].
+pub(super) async fn release_worker(conn: &mut PgConnection, worker: i32) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(WORKERS)
+        .bind(worker)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records a message being handed to the server as sent at `at`.
 pub(super) async fn mark_sent(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = ?1, last_error = NULL, updated_at = ?2 \
-         WHERE id = ?3 AND status = 'sending'",
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL, updated_at = $2 \
+         WHERE id = $3 AND status = 'sending'",
     )
     .bind(millis(at))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
+const INTERRUPTED: &str = "UPDATE outbox SET status = 'failed', maybe_delivered = true, \
+     updated_at = $1, last_error = 'delivery was interrupted while the server was taking it \
+     (the program stopped); it may have been delivered: check with the recipient, then retry \
+     or cancel' WHERE status = 'sending'";
+
 /// Fails every message left being handed to the server, saying it may have
 /// been delivered; returns how many.
-pub(super) async fn fail_interrupted(
-    conn: &mut SqliteConnection,
+pub(super) async fn fail_interrupted(conn: impl Into<Conn<'_>>, now: DateTime<Utc>) -> Result<u64> {
+    Ok(either!(conn, |c| sqlx::query(INTERRUPTED)
+        .bind(millis(now))
+        .execute(&mut *c)
+        .await?
+        .rows_affected()))
+}
+
+/// Fails the messages a worker that is gone left being handed to the
+/// server (team database); `None` for messages no worker holds.
+pub(super) async fn fail_interrupted_of(
+    conn: &mut PgConnection,
+    worker: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'failed', maybe_delivered = 1, updated_at = ?, last_error = \
-         'delivery was interrupted while the server was taking it (the program stopped); \
-         it may have been delivered: check with the recipient, then retry or cancel' \
-         WHERE status = 'sending'",
-    )
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{INTERRUPTED} AND worker IS NOT DISTINCT FROM $2"
+    )))
     .bind(millis(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    .bind(worker.map(i64::from))
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// When the next queued message is due, if any is.
-pub(super) async fn next_due(conn: &mut SqliteConnection) -> Result<Option<DateTime<Utc>>> {
-    let at: Option<i64> =
-        sqlx::query_scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'")
-            .fetch_one(&mut *conn)
-            .await?;
+pub(super) async fn next_due(conn: impl Into<Conn<'_>>) -> Result<Option<DateTime<Utc>>> {
+    let at: Option<i64> = either!(conn, |c| sqlx::query_scalar(
+        "SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'"
+    )
+    .fetch_one(&mut *c)
+    .await?);
     Ok(at.map(instant))
 }
 
+/// How long a worker on a team database keeps the due messages it took
+/// before another worker may take those it has not claimed.
+const LEASE_MS: i64 = 120_000;
+
+/// A message as the worker reads it.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: i64,
+    kind: String,
+    recipient: String,
+    recipient_name: String,
+    reply_to: Option<String>,
+    from_name: Option<String>,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    headers: String,
+    message_id: String,
+    next_attempt_at: i64,
+}
+
 /// At most `limit` messages whose time has come at `now`, oldest due
-/// first, with their attachments.
+/// first, with their attachments. On a team database they are leased to
+/// `worker` (messages another live lease holds are skipped), so two
+/// workers take different messages.
 pub(super) async fn load_due(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     limit: i64,
+    worker: Option<i32>,
 ) -> Result<Vec<(MessageId, Outgoing)>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, recipient, recipient_name, reply_to, from_name, subject, body_text, \
-         body_html, headers, message_id FROM outbox \
-         WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-    )
-    .bind(millis(now))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let mut conn = conn.into();
+    let mut rows: Vec<DueRow> = match conn.reborrow() {
+        Conn::Sqlite(c) => {
+            sqlx::query_as(
+                "SELECT id, kind, recipient, recipient_name, reply_to, from_name, subject, \
+                 body_text, body_html, headers, message_id, next_attempt_at FROM outbox \
+                 WHERE status = 'queued' AND next_attempt_at <= $1 \
+                 ORDER BY next_attempt_at, id LIMIT $2",
+            )
+            .bind(millis(now))
+            .bind(limit)
+            .fetch_all(c)
+            .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_as(
+                "UPDATE outbox SET worker = $3, lease_until = $1 + $4 WHERE id IN ( \
+                   SELECT id FROM outbox \
+                   WHERE status = 'queued' AND next_attempt_at <= $1 \
+                     AND (lease_until IS NULL OR lease_until < $1 OR worker = $3) \
+                   ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, kind, recipient, recipient_name, reply_to, from_name, subject, \
+                 body_text, body_html, headers, message_id, next_attempt_at",
+            )
+            .bind(millis(now))
+            .bind(limit)
+            .bind(worker.map(i64::from))
+            .bind(LEASE_MS)
+            .fetch_all(c)
+            .await?
+        }
+    };
+    rows.sort_by_key(|r| (r.next_attempt_at, r.id));
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut attachments: std::collections::HashMap<i64, Vec<Attachment>> = Default::default();
     if !ids.is_empty() {
-        let files = sqlx::query(
-            "SELECT message, filename, content_type, content FROM outbox_attachments \
-             WHERE message IN (SELECT value FROM json_each(?)) ORDER BY id",
-        )
-        .bind(serde_json::to_string(&ids).expect("ids serialise"))
-        .fetch_all(&mut *conn)
-        .await?;
-        for a in files {
-            attachments
-                .entry(a.get("message"))
-                .or_default()
-                .push(Attachment {
-                    filename: a.get("filename"),
-                    content_type: a.get("content_type"),
-                    content: a.get("content"),
-                });
+        let files: Vec<(i64, String, String, Vec<u8>)> = match conn {
+            Conn::Sqlite(c) => {
+                sqlx::query_as(
+                    "SELECT message, filename, content_type, content FROM outbox_attachments \
+                     WHERE message IN (SELECT value FROM json_each($1)) ORDER BY id",
+                )
+                .bind(serde_json::to_string(&ids).expect("ids serialise"))
+                .fetch_all(c)
+                .await?
+            }
+            Conn::Postgres(c) => {
+                sqlx::query_as(
+                    "SELECT message, filename, content_type, content FROM outbox_attachments \
+                     WHERE message = ANY($1) ORDER BY id",
+                )
+                .bind(&ids)
+                .fetch_all(c)
+                .await?
+            }
+        };
+        for (message, filename, content_type, content) in files {
+            attachments.entry(message).or_default().push(Attachment {
+                filename,
+                content_type,
+                content,
+            });
         }
     }
     Ok(rows
         .into_iter()
         .map(|row| {
-            let id: i64 = row.get("id");
-            let headers: String = row.get("headers");
-            let kind: String = row.get("kind");
             let outgoing = Outgoing {
-                kind: kind.parse().unwrap_or(super::MessageKind::Test),
-                recipient: row.get("recipient"),
-                recipient_name: row.get("recipient_name"),
-                reply_to: row.get("reply_to"),
-                from_name: row.get("from_name"),
-                subject: row.get("subject"),
-                text: row.get("body_text"),
-                html: row.get("body_html"),
-                headers: serde_json::from_str(&headers).unwrap_or_default(),
-                message_id: row.get("message_id"),
-                attachments: attachments.remove(&id).unwrap_or_default(),
+                kind: row.kind.parse().unwrap_or(super::MessageKind::Test),
+                recipient: row.recipient,
+                recipient_name: row.recipient_name,
+                reply_to: row.reply_to,
+                from_name: row.from_name,
+                subject: row.subject,
+                text: row.body_text,
+                html: row.body_html,
+                headers: serde_json::from_str(&row.headers).unwrap_or_default(),
+                message_id: row.message_id,
+                attachments: attachments.remove(&row.id).unwrap_or_default(),
             };
-            (MessageId(id), outgoing)
+            (MessageId(row.id), outgoing)
         })
         .collect())
+}
+
+/// Gives back the leases `worker` holds on messages it leaves queued, so
+/// the next pass, of any worker, may take them at once.
+pub(super) async fn release_leases(conn: &mut PgConnection, worker: i32) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL WHERE worker = $1 AND status = 'queued' \
+         AND lease_until IS NOT NULL",
+    )
+    .bind(i64::from(worker))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Fails a message with `why`; `count_attempt` when the attempt was not
 /// counted by a claim; `maybe_delivered` when it may have reached its
 /// recipient all the same.
 pub(super) async fn fail(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
     why: &str,
     count_attempt: bool,
     maybe_delivered: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = ?1, updated_at = ?2, \
-         attempts = attempts + ?3, maybe_delivered = ?4 WHERE id = ?5",
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2, \
+         attempts = attempts + $3, maybe_delivered = $4 WHERE id = $5",
     )
     .bind(why)
     .bind(millis(now))
     .bind(i64::from(count_attempt))
     .bind(maybe_delivered)
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// A message's attempts so far, its first temporary failure, and whether
 /// it is claimed (being handed to the server).
 pub(super) async fn attempts(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
 ) -> Result<(i64, Option<DateTime<Utc>>, bool)> {
-    let row = sqlx::query("SELECT attempts, first_failure_at, status FROM outbox WHERE id = ?")
+    let (attempts, first_failure, status): (i64, Option<i64>, String) =
+        either!(conn, |c| sqlx::query_as(
+            "SELECT attempts, first_failure_at, status FROM outbox WHERE id = $1"
+        )
         .bind(id.0)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok((
-        row.get("attempts"),
-        row.get::<Option<i64>, _>("first_failure_at").map(instant),
-        row.get::<String, _>("status") == "sending",
-    ))
+        .fetch_one(&mut *c)
+        .await?);
+    Ok((attempts, first_failure.map(instant), status == "sending"))
 }
 
 /// Leaves a message queued for another attempt at `next`, with `why`.
 pub(super) async fn defer(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: MessageId,
     attempts: i64,
     why: &str,
@@ -564,9 +874,9 @@ pub(super) async fn defer(
     next: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'queued', attempts = ?1, last_error = ?2, \
-         first_failure_at = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?6",
+    either!(conn, |c| sqlx::query(
+        "UPDATE outbox SET status = 'queued', attempts = $1, last_error = $2, \
+         first_failure_at = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $6",
     )
     .bind(attempts)
     .bind(why)
@@ -574,7 +884,22 @@ pub(super) async fn defer(
     .bind(millis(next))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_of_glob;
+
+    #[test]
+    fn a_glob_of_text_and_stars_reads_as_like() {
+        assert_eq!(
+            like_of_glob("session/*/participant/7/*"),
+            "session/%/participant/7/%"
+        );
+        assert_eq!(like_of_glob("a_b%c\\d"), "a\\_b\\%c\\\\d");
+    }
 }

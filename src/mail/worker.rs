@@ -1,10 +1,14 @@
 //! The delivery worker: sends what is due from the outbox and records
 //! every outcome, so nothing is lost and nothing goes twice.
 //!
-//! One worker per panel at a time: it holds an OS lock on a file beside the
-//! database (`<database>.mail-lock`) for as long as it runs, so the app and
-//! an `outbox send` in a terminal cannot both deliver, and a worker that
-//! was killed leaves no stale lock behind.
+//! On a panel file, one worker at a time: it holds an OS lock on a file
+//! beside the database (`<database>.mail-lock`) for as long as it runs, so
+//! the app and an `outbox send` in a terminal cannot both deliver, and a
+//! worker that was killed leaves no stale lock behind. On a team database
+//! any number of workers, on any number of machines, deliver side by side:
+//! each takes a number and holds the database's advisory lock of that
+//! number while it runs, due messages are leased to one worker at a time,
+//! and each message is claimed once (`mail::store`).
 //!
 //! For each message the worker, on one connection:
 //! 1. sends MAIL, RCPT and DATA (nothing is delivered yet; a refusal here
@@ -15,8 +19,9 @@
 //! 3. on the server's acceptance, records it `sent` (with the next claim,
 //!    or on its own after the last message).
 //!
-//! A message still `sending` when a worker starts was being handed over
-//! when the last worker died: the server may or may not have it. It is
+//! A message still `sending` when a pass starts was being handed over when
+//! its worker died (on a team database: a worker whose advisory lock is
+//! free): the server may or may not have it. It is
 //! never sent again by itself; it is marked failed with that reason, for a
 //! person to retry or not. That window runs from the claim to the record
 //! after the server's reply: one envelope, one transmission and one reply,
@@ -96,7 +101,30 @@ impl PassReport {
 /// process ends, however it ends.
 #[derive(Debug)]
 pub struct DeliveryLock {
-    _file: File,
+    hold: Hold,
+}
+
+#[derive(Debug)]
+enum Hold {
+    /// The OS lock on the file beside a panel file.
+    File(#[allow(dead_code)] File),
+    /// A team database's worker: the connection that holds the advisory
+    /// lock of its number (closing it, or the process ending, releases it).
+    Worker {
+        number: i32,
+        #[allow(dead_code)]
+        conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    },
+}
+
+impl DeliveryLock {
+    /// The worker's number on a team database.
+    fn worker(&self) -> Option<i32> {
+        match &self.hold {
+            Hold::File(_) => None,
+            Hold::Worker { number, .. } => Some(*number),
+        }
+    }
 }
 
 fn lock_path(panel: &Panel) -> PathBuf {
@@ -112,11 +140,18 @@ fn journal_path(panel: &Panel) -> PathBuf {
 /// a child process too while it starts (the descriptor is shared until its
 /// `exec` closes it), so a busy lock is tried again for up to a second.
 pub async fn lock(panel: &Panel) -> Result<DeliveryLock> {
+    if panel.is_team() {
+        return take_number(panel).await;
+    }
     let path = lock_path(panel);
     let file = crate::files::open_private(&path)?;
     for _ in 0..50 {
         match file.try_lock() {
-            Ok(()) => return Ok(DeliveryLock { _file: file }),
+            Ok(()) => {
+                return Ok(DeliveryLock {
+                    hold: Hold::File(file),
+                });
+            }
             Err(std::fs::TryLockError::WouldBlock) => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await
             }
@@ -128,6 +163,24 @@ pub async fn lock(panel: &Panel) -> Result<DeliveryLock> {
     Err(Error::conflict(
         "another Panelkeeper process (the desktop app or an `outbox send --watch`) is delivering this panel's mail",
     ))
+}
+
+/// A team database's worker number: a random one no live worker holds,
+/// held by its advisory lock on a connection kept for the worker's life.
+async fn take_number(panel: &Panel) -> Result<DeliveryLock> {
+    let crate::db::Pooled::Postgres(mut conn) = panel.conn().await? else {
+        unreachable!("a team panel's connections are PostgreSQL's");
+    };
+    loop {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
+        let number = (i32::from_le_bytes(bytes) & i32::MAX).max(1);
+        if store::hold_worker(&mut conn, number).await? {
+            return Ok(DeliveryLock {
+                hold: Hold::Worker { number, conn },
+            });
+        }
+    }
 }
 
 /// Sends every message that is due, then returns. Takes the delivery lock
@@ -197,13 +250,14 @@ fn wait_after(report: &PassReport, now: DateTime<Utc>) -> std::time::Duration {
     }
 }
 
-async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
+async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
+    let worker = lock.worker();
     let mut report = PassReport {
-        failed: recover(panel).await?,
+        failed: recover(panel, worker).await?,
         ..PassReport::default()
     };
     'passes: loop {
-        let due = load_due(panel).await?;
+        let due = load_due(panel, worker).await?;
         if due.is_empty() {
             break;
         }
@@ -229,7 +283,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 match Connection::open(&account).await {
                     Ok(c) => connection = Some(c),
                     Err(why) => {
-                        record_sent(panel, &mut accepted).await?;
+                        record_sent(panel, worker, &mut accepted).await?;
                         for (rest, _) in &due[n..] {
                             defer(panel, *rest, &why, false).await?;
                         }
@@ -246,7 +300,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 Err(
                     Failure::Permanent(why) | Failure::Temporary(why) | Failure::Uncertain(why),
                 ) => {
-                    record_sent(panel, &mut accepted).await?;
+                    record_sent(panel, worker, &mut accepted).await?;
                     fail(panel, id, &why, true).await?;
                     report.failed += 1;
                     continue;
@@ -256,7 +310,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
             // recorded as sent and this one is claimed.
             let (prepared, claimed) = tokio::join!(
                 conn.prepare(&envelope, &content),
-                record(panel, accepted, Some(id))
+                record(panel, worker, accepted, Some(id))
             );
             let claimed = match claimed {
                 Ok(claimed) => {
@@ -267,7 +321,7 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                     // Nothing of this message's content has gone; the server
                     // drops a transaction whose connection closes before the dot.
                     conn.abandon();
-                    record_sent(panel, &mut accepted).await?;
+                    record_sent(panel, worker, &mut accepted).await?;
                     if !e.is_busy() {
                         return Err(e);
                     }
@@ -319,10 +373,15 @@ async fn deliver(panel: &Panel, _lock: &DeliveryLock) -> Result<PassReport> {
                 }
             }
         }
-        record_sent(panel, &mut accepted).await?;
+        record_sent(panel, worker, &mut accepted).await?;
         if let Some(c) = connection.filter(Connection::usable) {
             c.close().await;
         }
+    }
+    if let Some(number) = worker
+        && let crate::db::Pooled::Postgres(mut conn) = panel.conn().await?
+    {
+        store::release_leases(&mut conn, number).await?;
     }
     // What was sent is what the pass reports; a database too busy to say
     // when the next message is due only leaves that unsaid.
@@ -345,19 +404,28 @@ fn count(report: &mut PassReport, outcome: Outcome) {
 /// In one durable statement: records `sent` as accepted by the server, and
 /// claims `claim` (marks it `sending`, counting the attempt) if it is still
 /// queued. Returns whether the claim was made.
-async fn record(panel: &Panel, sent: Option<MessageId>, claim: Option<MessageId>) -> Result<bool> {
+async fn record(
+    panel: &Panel,
+    worker: Option<i32>,
+    sent: Option<MessageId>,
+    claim: Option<MessageId>,
+) -> Result<bool> {
     if sent.is_none() && claim.is_none() {
         return Ok(false);
     }
-    let mut conn = panel.pool().acquire().await?;
-    let changed = store::record(&mut conn, sent, claim, panel.now()).await?;
+    let mut conn = panel.conn().await?;
+    let changed = store::record(&mut conn, sent, claim, worker, panel.now()).await?;
     Ok(claim.is_some_and(|c| changed.contains(&c)))
 }
 
 /// Records `accepted` (a message the server took) as sent, trying again
 /// while the database is busy; if it stays busy, journals it for the next
 /// pass and says so. Clears `accepted` once it is recorded or journaled.
-async fn record_sent(panel: &Panel, accepted: &mut Option<MessageId>) -> Result<()> {
+async fn record_sent(
+    panel: &Panel,
+    worker: Option<i32>,
+    accepted: &mut Option<MessageId>,
+) -> Result<()> {
     let Some(id) = *accepted else {
         return Ok(());
     };
@@ -366,7 +434,7 @@ async fn record_sent(panel: &Panel, accepted: &mut Option<MessageId>) -> Result<
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
-        match record(panel, Some(id), None).await {
+        match record(panel, worker, Some(id), None).await {
             Ok(_) => {
                 *accepted = None;
                 return Ok(());
@@ -404,8 +472,10 @@ async fn record_sent(panel: &Panel, accepted: &mut Option<MessageId>) -> Result<
 }
 
 /// Applies the journal of accepted deliveries (they are `sent`), then fails
-/// what a dead worker left `sending`, with the reason.
-async fn recover(panel: &Panel) -> Result<u32> {
+/// what a dead worker left `sending`, with the reason. `worker` is this
+/// worker's number on a team database (what it left `sending` in an earlier
+/// pass was interrupted too).
+async fn recover(panel: &Panel, worker: Option<i32>) -> Result<u32> {
     let journal = journal_path(panel);
     let journaled: Vec<(i64, i64)> = match std::fs::read_to_string(&journal) {
         Ok(text) => text
@@ -420,17 +490,20 @@ async fn recover(panel: &Panel) -> Result<u32> {
     };
     if journaled.is_empty() {
         // The common case, every pass: a read, not a write transaction.
-        let interrupted = store::any_sending(&mut *panel.pool().acquire().await?).await?;
+        let interrupted = store::any_sending(&mut panel.conn().await?).await?;
         if !interrupted {
             return Ok(0);
         }
     }
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     for (id, at) in &journaled {
         store::mark_sent(&mut tx, MessageId(*id), instant(*at), now).await?;
     }
-    let interrupted = store::fail_interrupted(&mut tx, now).await?;
+    let interrupted = match &mut tx {
+        crate::db::Tx::Sqlite(_) => store::fail_interrupted(&mut tx, now).await?,
+        crate::db::Tx::Postgres(c) => fail_abandoned(c, worker, now).await?,
+    };
     tx.commit().await?;
     if !journaled.is_empty() {
         tracing::info!(
@@ -450,26 +523,55 @@ async fn recover(panel: &Panel) -> Result<u32> {
     Ok(interrupted as u32)
 }
 
-async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
-    store::next_due(&mut *panel.pool().acquire().await?).await
+/// On a team database, fails the messages left `sending` by this worker's
+/// earlier passes and by workers that are gone (their advisory lock is
+/// free); a live worker's are its own to record.
+async fn fail_abandoned(
+    conn: &mut sqlx::PgConnection,
+    worker: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut failed = 0;
+    for holder in store::sending_workers(conn).await? {
+        let gone = match holder {
+            None => true,
+            Some(h) if Some(h) == worker => true,
+            Some(h) => {
+                let free = store::hold_worker(conn, h).await?;
+                if free {
+                    store::release_worker(conn, h).await?;
+                }
+                free
+            }
+        };
+        if gone {
+            failed += store::fail_interrupted_of(conn, holder, now).await?;
+        }
+    }
+    Ok(failed)
 }
 
-/// The messages whose time has come, oldest due first, with attachments.
-async fn load_due(panel: &Panel) -> Result<Vec<(MessageId, Outgoing)>> {
-    store::load_due(&mut *panel.pool().acquire().await?, panel.now(), BATCH).await
+async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
+    store::next_due(&mut panel.conn().await?).await
+}
+
+/// The messages whose time has come, oldest due first, with attachments
+/// (on a team database, leased to `worker`).
+async fn load_due(panel: &Panel, worker: Option<i32>) -> Result<Vec<(MessageId, Outgoing)>> {
+    store::load_due(&mut panel.conn().await?, panel.now(), BATCH, worker).await
 }
 
 /// Fails a message with `why`. `count_attempt` when the attempt was not
 /// counted by a claim.
 async fn fail(panel: &Panel, id: MessageId, why: &str, count_attempt: bool) -> Result<()> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     store::fail(&mut conn, id, why, count_attempt, false, panel.now()).await
 }
 
 /// Fails a message the server may have taken all the same (its answer was
 /// lost): never retried in bulk, only by a person who checked.
 async fn fail_uncertain(panel: &Panel, id: MessageId, why: &str) -> Result<()> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     store::fail(&mut conn, id, why, false, true, panel.now()).await
 }
 
@@ -478,8 +580,7 @@ async fn fail_uncertain(panel: &Panel, id: MessageId, why: &str) -> Result<()> {
 /// when no server was reached (offline): then it never gives up.
 async fn defer(panel: &Panel, id: MessageId, why: &str, server_said: bool) -> Result<Outcome> {
     let now = panel.now();
-    let (attempts, first_failure, claimed) =
-        store::attempts(&mut *panel.pool().acquire().await?, id).await?;
+    let (attempts, first_failure, claimed) = store::attempts(&mut panel.conn().await?, id).await?;
     let attempts = attempts + i64::from(!claimed);
     let first_failure = first_failure.unwrap_or(now);
     if server_said && now - first_failure >= GIVE_UP_AFTER {
@@ -488,7 +589,7 @@ async fn defer(panel: &Panel, id: MessageId, why: &str, server_said: bool) -> Re
         return Ok(Outcome::Failed);
     }
     let next = now + backoff(attempts);
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.conn().await?;
     store::defer(&mut conn, id, attempts, why, first_failure, next, now).await?;
     Ok(Outcome::Retrying)
 }
@@ -536,7 +637,7 @@ mod tests {
     async fn status_of(panel: &Panel, id: MessageId) -> String {
         sqlx::query_scalar("SELECT status FROM outbox WHERE id = ?")
             .bind(id.0)
-            .fetch_one(panel.pool())
+            .fetch_one(panel.pool().unwrap())
             .await
             .unwrap()
     }
@@ -552,7 +653,7 @@ mod tests {
         let delivered = queued(&panel, "zoe@example.org").await;
         let interrupted = queued(&panel, "ann@example.org").await;
         sqlx::query("UPDATE outbox SET status = 'sending'")
-            .execute(panel.pool())
+            .execute(panel.pool().unwrap())
             .await
             .unwrap();
         std::fs::write(
@@ -561,12 +662,12 @@ mod tests {
         )
         .unwrap();
 
-        assert_eq!(recover(&panel).await.unwrap(), 1);
+        assert_eq!(recover(&panel, None).await.unwrap(), 1);
         assert_eq!(status_of(&panel, delivered).await, "sent");
         assert_eq!(status_of(&panel, interrupted).await, "failed");
         assert!(!journal_path(&panel).exists());
         // Nothing left to do: the next pass writes nothing.
-        assert_eq!(recover(&panel).await.unwrap(), 0);
+        assert_eq!(recover(&panel, None).await.unwrap(), 0);
     }
 
     /// Retrying or cancelling every failed message at once touches only the
@@ -588,7 +689,7 @@ mod tests {
                 sqlx::query("UPDATE outbox SET status = ? WHERE id = ?")
                     .bind(status)
                     .bind(id.0)
-                    .execute(panel.pool())
+                    .execute(panel.pool().unwrap())
                     .await
                     .unwrap();
             }
@@ -600,7 +701,7 @@ mod tests {
         // Interrupted while the server was taking it: it may have arrived.
         let interrupted = queued(&panel, "di@example.org").await;
         set(interrupted, "sending").await;
-        recover(&panel).await.unwrap();
+        recover(&panel, None).await.unwrap();
         assert_eq!(status_of(&panel, interrupted).await, "failed");
 
         assert_eq!(crate::mail::retry_failed(&panel).await.unwrap(), 2);

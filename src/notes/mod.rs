@@ -143,14 +143,14 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     let author = author(panel, input).await?;
     let now = panel.now();
     let offset = (now - s.starts_at).num_seconds();
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let id = store::insert(&mut conn, session, participant, author, &text, now, offset).await?;
     store::get(&mut conn, id).await
 }
 
 /// One note.
 pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     get_in(&mut conn, id).await
 }
 
@@ -161,7 +161,7 @@ pub(crate) async fn get_in(conn: &mut SqliteConnection, id: NoteId) -> Result<No
 
 /// A session's notes in the order they were taken.
 pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     list_in(&mut conn, session).await
 }
 
@@ -193,7 +193,7 @@ pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> 
 
 /// A note's earlier versions, oldest first.
 pub async fn history(panel: &Panel, id: NoteId) -> Result<Vec<NoteVersion>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::get(&mut conn, id).await?;
     store::versions(&mut conn, id).await
 }
@@ -282,7 +282,7 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
         .as_deref()
         .map(|t| t.trim().trim_start_matches('#').to_lowercase())
         .filter(|t| !t.is_empty());
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::search(
         &mut conn,
         &expr,
@@ -332,7 +332,7 @@ mod tests {
         .id;
         let mut held = Vec::new();
         for _ in 0..4 {
-            let mut conn = panel.pool().acquire().await.unwrap();
+            let mut conn = panel.pool().unwrap().acquire().await.unwrap();
             let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
                 .fetch_one(&mut *conn)
                 .await
@@ -359,7 +359,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, Error::DiskFull), "{e:?}");
         let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
-            .fetch_one(panel.pool())
+            .fetch_one(panel.pool().unwrap())
             .await
             .unwrap();
         assert_eq!(kept, 0);

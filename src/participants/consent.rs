@@ -67,7 +67,7 @@ pub async fn text(panel: &Panel, topic: &str, version: Option<u32>) -> Result<Co
     .bind(topic.trim())
     .bind(version)
     .bind(version)
-    .fetch_optional(panel.pool())
+    .fetch_optional(panel.pool()?)
     .await?;
     let (id, topic_, v, body, created) = row.ok_or_else(|| {
         Error::not_found(
@@ -92,7 +92,7 @@ pub async fn texts(panel: &Panel) -> Result<Vec<ConsentText>> {
     let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
         "SELECT id, topic, version, body, created_at FROM consent_texts ORDER BY topic, version",
     )
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     Ok(rows
         .into_iter()
@@ -130,7 +130,7 @@ pub async fn accept(
     let erased: Option<Option<i64>> =
         sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
             .bind(participant.0)
-            .fetch_optional(panel.pool())
+            .fetch_optional(panel.pool()?)
             .await?;
     match erased {
         None => return Err(Error::not_found("participant", participant)),
@@ -148,7 +148,7 @@ pub async fn accept(
     .bind(participant.0)
     .bind(text.id)
     .bind(millis(at))
-    .execute(panel.pool())
+    .execute(panel.pool()?)
     .await?;
     for_participant(panel, participant)
         .await?
@@ -166,7 +166,7 @@ pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Resul
          WHERE c.participant_id = ? ORDER BY t.topic, t.version",
     )
     .bind(participant.0)
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     Ok(rows
         .into_iter()

@@ -47,7 +47,7 @@ const RULES_KEY: &str = "governance";
 
 /// The rules in force.
 pub async fn rules(panel: &Panel) -> Result<GovernanceRules> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     Ok(settings::get(&mut conn, RULES_KEY)
         .await?
         .unwrap_or_default())
@@ -62,7 +62,7 @@ pub async fn set_rules(panel: &Panel, rules: &GovernanceRules) -> Result<Governa
             "must be at most 3650",
         ));
     }
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     settings::put(&mut conn, RULES_KEY, rules).await?;
     Ok(*rules)
 }
@@ -531,7 +531,7 @@ pub async fn status(
     at: DateTime<Utc>,
 ) -> Result<GovernanceStatus> {
     let rules = rules(panel).await?;
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let row: Option<(Option<i64>, bool, Option<i64>)> = sqlx::query_as(
         "SELECT opted_out_at, do_not_contact, erased_at FROM participants WHERE id = ?",
     )
@@ -713,7 +713,7 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
         HashMap::with_capacity(ids.len());
     // In id order the lookups walk the table's pages in order.
     ids.sort_unstable();
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let mut rows = crate::db::bulk::Rows::prepare(
         &mut conn,
         "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \

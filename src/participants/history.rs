@@ -193,7 +193,7 @@ pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Resul
         "SELECT kind, at, session_id, detail FROM contact_history WHERE participant_id = ? ORDER BY at DESC, id DESC",
     )
     .bind(participant.0)
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     rows.into_iter()
         .map(|(kind, at, session_id, detail)| {

@@ -206,7 +206,7 @@ async fn import_owned(
 
     // A large import leaves the copy of its pages into the database file
     // for after the commit, in the background.
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let paused = match estimate >= BULK_MIN {
         true => Some(db::pause_autocheckpoint(&mut conn).await?),
         false => None,
@@ -224,7 +224,7 @@ async fn import_owned(
             conn.close_on_drop();
         }
         if written.is_ok() {
-            panel.upkeep(db::checkpoint_soon(panel.pool()));
+            panel.upkeep(db::checkpoint_soon(panel.pool()?));
         }
     }
     let Written {
@@ -1337,7 +1337,7 @@ mod tests {
         // Every connection checkpoints on its own again.
         let mut conns = Vec::new();
         for _ in 0..4 {
-            let mut conn = panel.pool().acquire().await.unwrap();
+            let mut conn = panel.pool().unwrap().acquire().await.unwrap();
             let every: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
                 .fetch_one(&mut *conn)
                 .await
@@ -1372,7 +1372,7 @@ mod tests {
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'participants' \
              AND sql IS NOT NULL ORDER BY name",
         )
-        .fetch_all(panel.pool())
+        .fetch_all(panel.pool().unwrap())
         .await
         .unwrap();
         assert_eq!(indexes, ["participants_email", "participants_sort"]);
@@ -1380,7 +1380,7 @@ mod tests {
             "SELECT json_extract(attributes, '$.region') AS r, COUNT(*) FROM participants \
              GROUP BY r ORDER BY r",
         )
-        .fetch_all(panel.pool())
+        .fetch_all(panel.pool().unwrap())
         .await
         .unwrap();
         let regions: Vec<(&str, i64)> = regions.iter().map(|(r, n)| (r.as_str(), *n)).collect();
@@ -1389,7 +1389,7 @@ mod tests {
             "SELECT id FROM participants WHERE email_norm IN ('p6000@example.com', 'p9999@example.com') \
              ORDER BY id",
         )
-        .fetch_all(panel.pool())
+        .fetch_all(panel.pool().unwrap())
         .await
         .unwrap();
         assert_eq!(new_ids, [6_001, 10_000], "new people follow the file");

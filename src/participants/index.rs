@@ -30,7 +30,7 @@ impl Cache {
     /// The snapshot for the database's current revision, rebuilt if stale.
     pub(crate) async fn get(&self, panel: &Panel) -> Result<Arc<PanelIndex>> {
         let mut guard = self.0.lock().await;
-        let mut conn = panel.pool().acquire().await?;
+        let mut conn = panel.pool()?.acquire().await?;
         let revision = repo::revision(&mut conn).await?;
         if let Some(index) = guard.as_ref().filter(|i| i.revision == revision) {
             return Ok(index.clone());

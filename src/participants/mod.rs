@@ -57,7 +57,7 @@ pub async fn update(
 
 /// One participant.
 pub async fn get(panel: &Panel, id: ParticipantId) -> Result<Participant> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     repo::load(&mut conn, id).await
 }
 
@@ -71,14 +71,14 @@ pub(crate) async fn get_in(
 
 /// Finds a participant by id (`42`) or email (`anna@example.com`).
 pub async fn find(panel: &Panel, key: &str) -> Result<ParticipantId> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     repo::find(&mut conn, key).await
 }
 
 /// A page of participants matching `query`.
 pub async fn list(panel: &Panel, query: &ParticipantQuery) -> Result<ParticipantPage> {
     query.check()?;
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     repo::list(&mut conn, query).await
 }
 
@@ -131,7 +131,7 @@ pub struct AttributeKey {
 /// the counts every write keeps: a large panel answers at once, without its
 /// panel index.
 pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     Ok(repo::attribute_counts(&mut conn)
         .await?
         .into_iter()
@@ -170,7 +170,7 @@ const EMAIL_FOLDING: i64 = 2;
 /// Brings stored normalised emails up to the current folding rules, once
 /// per panel (a settings key records that it was done).
 pub(crate) async fn refold_emails_once(panel: &Panel) -> Result<()> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     if crate::settings::get::<i64>(&mut conn, "email_folding").await? == Some(EMAIL_FOLDING) {
         return Ok(());
     }

@@ -900,7 +900,7 @@ mod tests {
         let path = dir.path().join("p.db");
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations");
+        let mut before = sqlx::migrate!("./migrations/sqlite");
         before.migrations = before
             .migrations
             .iter()
@@ -939,7 +939,7 @@ mod tests {
         }
         pool.close().await;
 
-        let pool = crate::db::open(&path).await.unwrap();
+        let pool = crate::db::open_file(&path).await.unwrap();
         let keys: Vec<(i64, String)> =
             sqlx::query("SELECT id, sort_name FROM participants ORDER BY sort_name, id")
                 .fetch_all(&pool)

@@ -369,7 +369,7 @@ pub async fn get(panel: &Panel, name: &str) -> Result<Screener> {
         "SELECT id, name, definition, created_at, updated_at FROM screeners WHERE name = ?",
     )
     .bind(name.trim())
-    .fetch_optional(panel.pool())
+    .fetch_optional(panel.pool()?)
     .await?;
     from_row(row.ok_or_else(|| Error::not_found("screener", name))?)
 }
@@ -379,7 +379,7 @@ pub async fn list(panel: &Panel) -> Result<Vec<Screener>> {
     let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
         "SELECT id, name, definition, created_at, updated_at FROM screeners ORDER BY name",
     )
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     rows.into_iter().map(from_row).collect()
 }
@@ -388,7 +388,7 @@ pub async fn list(panel: &Panel) -> Result<Vec<Screener>> {
 pub async fn delete(panel: &Panel, name: &str) -> Result<()> {
     let done = sqlx::query("DELETE FROM screeners WHERE name = ?")
         .bind(name.trim())
-        .execute(panel.pool())
+        .execute(panel.pool()?)
         .await?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("screener", name));

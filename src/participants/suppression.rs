@@ -139,7 +139,7 @@ pub async fn lists(panel: &Panel) -> Result<Vec<SuppressionList>> {
              WHERE s.list_id = l.id AND p.erased_at IS NULL) \
          FROM suppression_lists l ORDER BY l.name",
     )
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     Ok(rows
         .into_iter()

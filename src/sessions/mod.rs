@@ -173,13 +173,13 @@ pub(crate) async fn get_in(conn: &mut SqliteConnection, id: SessionId) -> Result
 
 /// One session.
 pub async fn get(panel: &Panel, id: SessionId) -> Result<Session> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     get_in(&mut conn, id).await
 }
 
 /// Sessions in start order.
 pub async fn list(panel: &Panel, query: &SessionQuery) -> Result<Vec<Session>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::list(&mut conn, query).await
 }
 

@@ -144,7 +144,7 @@ pub async fn list(panel: &Panel) -> Result<Vec<Staff>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM staff ORDER BY name COLLATE NOCASE, id"
     )))
-    .fetch_all(panel.pool())
+    .fetch_all(panel.pool()?)
     .await?;
     Ok(rows.iter().map(staff_from).collect())
 }
@@ -161,7 +161,7 @@ pub(crate) async fn all_in(
 
 /// One staff member.
 pub async fn get(panel: &Panel, id: StaffId) -> Result<Staff> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     get_in(&mut conn, id).await
 }
 
@@ -178,7 +178,7 @@ pub(crate) async fn get_in(conn: &mut SqliteConnection, id: StaffId) -> Result<S
 
 /// The staff member with this email address.
 pub async fn by_email(panel: &Panel, email: &str) -> Result<Staff> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     by_email_in(&mut conn, email).await
 }
 
@@ -197,14 +197,14 @@ pub(crate) async fn by_email_in(conn: &mut SqliteConnection, email: &str) -> Res
 /// Says which staff member is using this app.
 pub async fn set_current(panel: &Panel, id: StaffId) -> Result<Staff> {
     let staff = get(panel, id).await?;
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     settings::put(&mut conn, CURRENT_KEY, &id.0).await?;
     Ok(staff)
 }
 
 /// The staff member using this app, if set.
 pub async fn current(panel: &Panel) -> Result<Option<Staff>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     match settings::get::<i64>(&mut conn, CURRENT_KEY).await? {
         Some(id) => Ok(get_in(&mut conn, StaffId(id)).await.ok()),
         None => Ok(None),

@@ -1,13 +1,17 @@
-//! Helpers shared by the core's integration tests: a fresh panel on a real
-//! SQLite file in a temporary directory, with a clock the test drives.
+//! Helpers shared by the core's integration tests: a fresh panel, with a
+//! clock the test drives, on a real SQLite file in a temporary directory,
+//! or, in a run with `PANELKEEPER_TEST_STORE=postgres`, in a database of
+//! its own on a real PostgreSQL server (`pg`).
 
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod pg;
 pub mod smtp;
 
 use chrono::{DateTime, TimeZone, Utc};
 use panelkeeper::clock::ManualClock;
+use panelkeeper::db::Location;
 use panelkeeper::participants::import::{self, ImportReport};
 use panelkeeper::{Panel, Result};
 use std::path::{Path, PathBuf};
@@ -15,6 +19,7 @@ use std::sync::Arc;
 
 pub struct TestPanel {
     pub panel: Panel,
+    pub location: Location,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
 }
@@ -26,11 +31,21 @@ pub fn start() -> DateTime<Utc> {
 pub async fn panel() -> TestPanel {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(start()));
-    let panel = Panel::open(dir.path().join("panel.db"))
+    let location = if pg::chosen() {
+        Location::Postgres(pg::database().await)
+    } else {
+        Location::File(dir.path().join("panel.db"))
+    };
+    let panel = Panel::open(&location)
         .await
         .unwrap()
         .with_clock(clock.clone());
-    TestPanel { panel, clock, dir }
+    TestPanel {
+        panel,
+        location,
+        clock,
+        dir,
+    }
 }
 
 pub fn corpus(name: &str) -> PathBuf {

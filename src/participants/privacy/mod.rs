@@ -334,7 +334,7 @@ const ABOUT: [(&str, &str); 11] = [
 /// Everything held about participant `id`.
 pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
     let participant = super::get(panel, id).await?;
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let suppression_lists = store::suppression_lists(&mut conn, id).await?;
     let sessions = store::sessions_taken(&mut conn, id).await?;
     let identity = Identity::of(
@@ -494,7 +494,7 @@ async fn messages_about(
 
 /// What erasing participant `id` would touch; changes nothing.
 pub async fn plan(panel: &Panel, id: ParticipantId) -> Result<ErasurePlan> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let (current, identity) = identity_in(&mut conn, id).await?;
     let notes = notes_about(&mut conn, id, &identity).await?;
     let messages = messages_about(&mut conn, id, current.email.as_deref(), &identity).await?;
@@ -607,7 +607,7 @@ pub async fn erase(
     // and in the write-ahead log: the file is rebuilt without them, and the
     // log emptied. The erasure itself is already committed if this cannot
     // run now (another process has the panel open in a transaction).
-    report.file_compacted = store::compact(panel.pool()).await;
+    report.file_compacted = store::compact(panel.pool()?).await;
     Ok(report)
 }
 
@@ -808,5 +808,5 @@ fn html_escape(s: &str) -> String {
 
 /// Erasure records, of one participant or all.
 pub async fn erasures(panel: &Panel, id: Option<ParticipantId>) -> Result<Vec<Erasure>> {
-    store::erasures(&mut *panel.pool().acquire().await?, id).await
+    store::erasures(&mut *panel.pool()?.acquire().await?, id).await
 }

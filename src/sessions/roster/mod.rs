@@ -49,7 +49,7 @@ const REMINDERS_KEY: &str = "reminders";
 
 /// The reminder offsets in force (default 24 h and 2 h before).
 pub async fn reminders(panel: &Panel) -> Result<ReminderPlan> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     Ok(settings::get(&mut conn, REMINDERS_KEY)
         .await?
         .unwrap_or_default())
@@ -70,7 +70,7 @@ pub async fn set_reminders(panel: &Panel, plan: &ReminderPlan) -> Result<Reminde
     let plan = ReminderPlan {
         minutes_before: minutes,
     };
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     settings::put(&mut conn, REMINDERS_KEY, &plan).await?;
     Ok(plan)
 }
@@ -91,7 +91,7 @@ async fn person(
 
 /// Who the mail comes from: the SMTP sender when set up, else the moderator.
 async fn organiser(conn: &mut SqliteConnection, session: &Session) -> Result<(String, String)> {
-    let smtp: Option<SmtpSettings> = settings::get(conn, "smtp").await?;
+    let smtp: Option<SmtpSettings> = settings::get(&mut *conn, "smtp").await?;
     Ok(match smtp {
         Some(s) => (
             if s.from_name.is_empty() {
@@ -117,7 +117,7 @@ pub(crate) async fn withdraw_session_mail(
     now: DateTime<Utc>,
     p: ParticipantId,
 ) -> Result<u64> {
-    mail::cancel_glob(conn, now, &session_mail_of(p)).await
+    mail::cancel_glob(&mut *conn, now, &session_mail_of(p)).await
 }
 
 /// Queues an invitation (or, with `updated`, its replacement) to `p`.
@@ -133,7 +133,7 @@ async fn queue_invitation(
         return Ok(false);
     };
     let message = messages::invitation(now, session, p, email, organiser, updated)?;
-    mail::enqueue(conn, now, &message).await?;
+    mail::enqueue(&mut *conn, now, &message).await?;
     Ok(true)
 }
 
@@ -147,14 +147,14 @@ async fn plan_reminders(
     confirmed: bool,
     organiser: &(String, String),
 ) -> Result<()> {
-    mail::cancel_topic(conn, now, &topic(session, p.id, "reminder/")).await?;
+    mail::cancel_topic(&mut *conn, now, &topic(session, p.id, "reminder/")).await?;
     let Some(email) = &p.email else {
         return Ok(());
     };
     if !confirmed || session.status == SessionStatus::Cancelled {
         return Ok(());
     }
-    let plan: ReminderPlan = settings::get(conn, REMINDERS_KEY)
+    let plan: ReminderPlan = settings::get(&mut *conn, REMINDERS_KEY)
         .await?
         .unwrap_or_default();
     for minutes in plan.minutes_before {
@@ -163,7 +163,7 @@ async fn plan_reminders(
             continue;
         }
         let reminder = messages::reminder(session, p, email, organiser, minutes, at)?;
-        mail::enqueue(conn, now, &reminder).await?;
+        mail::enqueue(&mut *conn, now, &reminder).await?;
     }
     Ok(())
 }
@@ -178,7 +178,7 @@ pub(crate) async fn send_updates(
     let organiser = organiser(conn, session).await?;
     for (id, rsvp) in store::coming(conn, session.id).await? {
         let p = person(conn, id, session.time_zone.name()).await?;
-        mail::cancel_topic(conn, now, &topic(session, id, "invitation")).await?;
+        mail::cancel_topic(&mut *conn, now, &topic(session, id, "invitation")).await?;
         queue_invitation(conn, now, session, &p, &organiser, true).await?;
         plan_reminders(conn, now, session, &p, rsvp == Rsvp::Confirmed, &organiser).await?;
     }
@@ -193,12 +193,12 @@ pub(crate) async fn send_cancellations(
     session: &Session,
 ) -> Result<()> {
     let organiser = organiser(conn, session).await?;
-    mail::cancel_topic(conn, now, &format!("session/{}/", session.id)).await?;
+    mail::cancel_topic(&mut *conn, now, &format!("session/{}/", session.id)).await?;
     for (id, _) in store::coming(conn, session.id).await? {
         let p = person(conn, id, session.time_zone.name()).await?;
         let Some(email) = &p.email else { continue };
         let cancellation = messages::cancellation(now, session, &p, email, &organiser)?;
-        mail::enqueue(conn, now, &cancellation).await?;
+        mail::enqueue(&mut *conn, now, &cancellation).await?;
     }
     Ok(())
 }
@@ -276,7 +276,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 .format("%H:%M %Z")
         )));
     }
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     let on_roster = store::members(&mut conn, id).await?;
     // A session that requires a consent invites only people who accepted
     // its current version; the others are excluded, saying so.
@@ -448,7 +448,7 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
     };
     let mut cells = Vec::new();
     for quota in &screener.definition.quotas {
-        let mut conn = panel.pool().acquire().await?;
+        let mut conn = panel.pool()?.acquire().await?;
         let rows = store::quota_counts(&mut conn, session.id, &quota.attribute).await?;
         for (value, invited, confirmed) in rows {
             cells.push(QuotaCell {
@@ -465,7 +465,7 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
 
 /// The roster, by name.
 pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
-    let mut conn = panel.pool().acquire().await?;
+    let mut conn = panel.pool()?.acquire().await?;
     store::entries(&mut conn, id).await
 }
 
@@ -565,7 +565,7 @@ async fn offer_place(
     let p = person(conn, next, session.time_zone.name()).await?;
     if let Some(email) = &p.email {
         let offer = messages::waitlist_offer(now, session, &p, email, organiser)?;
-        mail::enqueue(conn, now, &offer).await?;
+        mail::enqueue(&mut *conn, now, &offer).await?;
     }
     Ok(Some(next))
 }

@@ -483,7 +483,7 @@ async fn insert_staff(
     let mut ids = Vec::new();
     for (name, role, user) in STAFF {
         let email = fields::Email::parse(&format!("{user}@company.example.com"))?;
-        ids.push(staff::insert_in(conn, name, &email, role, None, None, now).await?);
+        ids.push(staff::insert_in(&mut *conn, name, &email, role, None, None, now).await?);
     }
     // Moderators report to the research lead, care staff to theirs.
     for (i, id) in ids.iter().enumerate() {
@@ -492,7 +492,7 @@ async fn insert_staff(
             7..=9 => Some(ids[10]),
             _ => None,
         };
-        staff::set_lead_in(conn, *id, lead).await?;
+        staff::set_lead_in(&mut *conn, *id, lead).await?;
     }
     Ok(ids.into_iter().map(|s| s.0).collect())
 }

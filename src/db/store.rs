@@ -257,9 +257,15 @@ impl<'a> From<&'a mut SqliteConnection> for Conn<'a> {
     }
 }
 
-impl<'a> From<&'a mut Transaction<'static, Sqlite>> for Conn<'a> {
-    fn from(tx: &'a mut Transaction<'static, Sqlite>) -> Conn<'a> {
+impl<'a, 'c> From<&'a mut Transaction<'c, Sqlite>> for Conn<'a> {
+    fn from(tx: &'a mut Transaction<'c, Sqlite>) -> Conn<'a> {
         Conn::Sqlite(tx)
+    }
+}
+
+impl<'a, 'c> From<&'a mut Transaction<'c, Postgres>> for Conn<'a> {
+    fn from(tx: &'a mut Transaction<'c, Postgres>) -> Conn<'a> {
+        Conn::Postgres(tx)
     }
 }
 

@@ -96,7 +96,7 @@ pub(super) async fn replan_after(
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
         return Ok(());
     };
-    let owner = staff::get_in(conn, owner).await?;
+    let owner = staff::get_in(&mut *conn, owner).await?;
     // The window a nudge's lead is measured in: this round of follow-up.
     let start = issue
         .first_contact_at
@@ -177,7 +177,7 @@ fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> 
 async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>) -> Result<u32> {
     let issues = store::get_many(tx, ids, now).await?;
     let rounds = store::count_escalations(tx, ids, now).await?;
-    let team = staff::all_in(tx).await?;
+    let team = staff::all_in(&mut *tx).await?;
     let member = |id: StaffId| {
         team.get(&id)
             .cloned()

@@ -434,7 +434,7 @@ impl Finishing {
             return Err(Error::conflict(format!("issue {id}: {why}")));
         }
         let owner = match issue.owner {
-            Some(o) => staff::get_in(conn, o).await?,
+            Some(o) => staff::get_in(&mut *conn, o).await?,
             None => return Err(Error::conflict(format!("issue {id} has no owner"))),
         };
         Ok(Finishing {

@@ -204,29 +204,45 @@ async fn import_owned(
         })
     };
 
-    // A large import leaves the copy of its pages into the database file
-    // for after the commit, in the background.
-    let mut conn = panel.pool()?.acquire().await?;
-    let paused = match estimate >= BULK_MIN {
-        true => Some(db::pause_autocheckpoint(&mut conn).await?),
-        false => None,
-    };
     let reader = Reader {
         parser,
         receive,
         spent: spent_send,
         estimate,
     };
-    let written = write_rows(&mut conn, name, reader, panel.now(), progress).await;
-    if let Some(previous) = paused {
-        if let Err(e) = db::restore_autocheckpoint(&mut conn, previous).await {
-            tracing::warn!(error = %e, "closing the import's connection");
-            conn.close_on_drop();
+    let written = match panel.conn().await? {
+        db::Pooled::Sqlite(mut conn) => {
+            // A large import leaves the copy of its pages into the database
+            // file for after the commit, in the background.
+            let paused = match estimate >= BULK_MIN {
+                true => Some(db::pause_autocheckpoint(&mut conn).await?),
+                false => None,
+            };
+            let written = async {
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let written = write_rows(&mut tx, name, reader, panel.now(), progress).await?;
+                tx.commit().await?;
+                Ok::<_, Error>(written)
+            }
+            .await;
+            if let Some(previous) = paused {
+                if let Err(e) = db::restore_autocheckpoint(&mut conn, previous).await {
+                    tracing::warn!(error = %e, "closing the import's connection");
+                    conn.close_on_drop();
+                }
+                if written.is_ok() {
+                    panel.upkeep(db::checkpoint_soon(panel.pool()?));
+                }
+            }
+            written
         }
-        if written.is_ok() {
-            panel.upkeep(db::checkpoint_soon(panel.pool()?));
+        db::Pooled::Postgres(mut conn) => {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let written = write_rows(&mut tx, name, reader, panel.now(), progress).await?;
+            tx.commit().await?;
+            Ok(written)
         }
-    }
+    };
     let Written {
         mut report,
         counts,
@@ -267,10 +283,10 @@ struct Written {
     bulk: bool,
 }
 
-/// Writes the parser's chunks as they come, in one write transaction that
-/// commits at the end.
+/// Writes the parser's chunks as they come, in the caller's write
+/// transaction, which it commits once this returns.
 async fn write_rows(
-    conn: &mut sqlx::SqliteConnection,
+    tx: impl Into<db::Conn<'_>>,
     name: &str,
     reader: Reader,
     now: chrono::DateTime<chrono::Utc>,
@@ -283,11 +299,13 @@ async fn write_rows(
         spent,
         estimate,
     } = reader;
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let existing = repo::count(&mut tx).await?;
-    let mut bulk = if estimate >= BULK_MIN && estimate as i64 >= existing {
+    let mut tx = tx.into();
+    let existing = repo::count(tx.reborrow()).await?;
+    // A team database takes a whole import with COPY and keeps its indexes.
+    let sqlite = matches!(tx, db::Conn::Sqlite(_));
+    let mut bulk = if sqlite && estimate >= BULK_MIN && estimate as i64 >= existing {
         Some(Bulk {
-            known: repo::all_emails(&mut tx).await?,
+            known: repo::all_emails(tx.reborrow()).await?,
             load: None,
         })
     } else {
@@ -303,7 +321,7 @@ async fn write_rows(
             Parsed::Rows(rows) => {
                 done += rows.len() as u32;
                 let writing = std::time::Instant::now();
-                let (c, u, n) = write_chunk(&mut tx, &rows, bulk.as_mut(), now).await?;
+                let (c, u, n) = write_chunk(tx.reborrow(), &rows, bulk.as_mut(), now).await?;
                 busy += writing.elapsed();
                 let _ = spent.send(rows);
                 counts = (counts.0 + c, counts.1 + u, counts.2 + n);
@@ -320,16 +338,14 @@ async fn write_rows(
     let rows_written = started.elapsed();
     let load = bulk.and_then(|b| b.load);
     let bulk = load.is_some();
-    if let Some(load) = load {
-        load.finish(&mut tx).await?;
+    if let (Some(load), db::Conn::Sqlite(c)) = (load, tx.reborrow()) {
+        load.finish(c).await?;
     }
     let indexed = started.elapsed();
-    tx.commit().await?;
     tracing::debug!(
         rows_ms = rows_written.as_millis() as u64,
         writing_ms = busy.as_millis() as u64,
         index_ms = (indexed - rows_written).as_millis() as u64,
-        commit_ms = (started.elapsed() - indexed).as_millis() as u64,
         "import phases"
     );
     Ok(Written {
@@ -1149,7 +1165,7 @@ fn merge(current: &ValidParticipant, row: &ValidParticipant) -> ValidParticipant
 /// Writes one chunk of good rows: new people inserted, known people updated
 /// where the row changes them. Returns (created, updated, unchanged).
 async fn write_chunk(
-    conn: &mut sqlx::SqliteConnection,
+    mut conn: db::Conn<'_>,
     rows: &Packed,
     bulk: Option<&mut Bulk>,
     now: chrono::DateTime<chrono::Utc>,
@@ -1169,7 +1185,7 @@ async fn write_chunk(
                 .iter()
                 .map(|r| rows.columns(r).email_norm)
                 .collect();
-            repo::ids_by_email(conn, &emails).await?
+            repo::ids_by_email(conn.reborrow(), &emails).await?
         }
     };
     let mut new = Vec::with_capacity(rows.len().saturating_sub(existing.len()));
@@ -1183,18 +1199,21 @@ async fn write_chunk(
     }
     let mut bulk = bulk;
     if !new.is_empty() {
-        if let Some(bulk) = bulk.as_deref_mut().filter(|b| b.load.is_none()) {
-            bulk.load = Some(repo::BulkLoad::start(conn).await?);
+        if let (Some(bulk), db::Conn::Sqlite(c)) = (
+            bulk.as_deref_mut().filter(|b| b.load.is_none()),
+            conn.reborrow(),
+        ) {
+            bulk.load = Some(repo::BulkLoad::start(c).await?);
         }
-        match bulk.as_deref_mut().and_then(|b| b.load.as_mut()) {
-            Some(load) => load.insert(conn, &new, now).await?,
-            None => repo::insert_rows(conn, &new, now).await?,
+        match (bulk.as_deref_mut().and_then(|b| b.load.as_mut()), conn.reborrow()) {
+            (Some(load), db::Conn::Sqlite(c)) => load.insert(c, &new, now).await?,
+            (_, c) => repo::insert_rows(c, &new, now).await?,
         };
     }
     let loading = bulk.is_some_and(|b| b.load.is_some());
     let (mut updated, mut unchanged) = (0, 0);
     let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
-    let stored: HashMap<ParticipantId, repo::StoredColumns> = repo::stored_columns(conn, &ids)
+    let stored: HashMap<ParticipantId, repo::StoredColumns> = repo::stored_columns(conn.reborrow(), &ids)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
@@ -1216,7 +1235,7 @@ async fn write_chunk(
         if current.as_ref() == Some(&merged) {
             unchanged += 1;
         } else {
-            repo::update_row(conn, id, &merged, now).await?;
+            repo::update_row(conn.reborrow(), id, &merged, now).await?;
             updated += 1;
         }
     }

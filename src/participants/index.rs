@@ -231,7 +231,7 @@ impl PanelIndex {
     /// and about 120 bytes apiece.
     async fn read(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
         let started = std::time::Instant::now();
-        let revision = repo::revision(conn).await?;
+        let revision = repo::revision(&mut *conn).await?;
         let mut index = PanelIndex {
             revision,
             people: Vec::new(),

@@ -66,7 +66,7 @@ pub(crate) async fn get_in(
     conn: &mut sqlx::SqliteConnection,
     id: ParticipantId,
 ) -> Result<Participant> {
-    repo::load(conn, id).await
+    repo::load(&mut *conn, id).await
 }
 
 /// Finds a participant by id (`42`) or email (`anna@example.com`).
@@ -188,7 +188,7 @@ pub(crate) async fn refold_emails_once(panel: &Panel) -> Result<()> {
 /// Raises the recruitment revision in the caller's transaction (for writes
 /// made outside this module's own functions).
 pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-    repo::touch(conn).await
+    repo::touch(&mut *conn).await
 }
 
 /// Inserts already-checked participants in the caller's write transaction

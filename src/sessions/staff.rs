@@ -2,11 +2,11 @@
 //! own the issues participants raise. Each may have a lead (for
 //! escalations). Which staff member is using the app is a setting.
 
-use crate::db::millis;
+use crate::db::{Conn, either, millis};
 use crate::participants::fields::{Email, check_text, parse_time_zone};
 use crate::{Error, Panel, Result, settings};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+
 use ts_rs::TS;
 
 /// A staff member's id.
@@ -46,14 +46,27 @@ pub struct StaffInput {
 
 const CURRENT_KEY: &str = "current_staff";
 
-fn staff_from(row: &SqliteRow) -> Staff {
-    Staff {
-        id: StaffId(row.get("id")),
-        name: row.get("name"),
-        email: row.get("email"),
-        role: row.get("role"),
-        lead: row.get::<Option<i64>, _>("lead").map(StaffId),
-        time_zone: row.get("time_zone"),
+/// A staff member as stored.
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: String,
+    lead: Option<i64>,
+    time_zone: Option<String>,
+}
+
+impl From<StaffRow> for Staff {
+    fn from(row: StaffRow) -> Staff {
+        Staff {
+            id: StaffId(row.id),
+            name: row.name,
+            email: row.email,
+            role: row.role,
+            lead: row.lead.map(StaffId),
+            time_zone: row.time_zone,
+        }
     }
 }
 
@@ -71,7 +84,7 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
         None | Some("") => None,
         Some(z) => Some(parse_time_zone(z)?),
     };
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let lead = match input.lead.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(lead) => Some(by_email_in(&mut tx, lead).await?.id),
@@ -93,7 +106,7 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
 /// Writes a new staff member (their name and role already checked); a
 /// taken email is a conflict that names it.
 pub(crate) async fn insert_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     name: &str,
     email: &Email,
     role: &str,
@@ -101,9 +114,9 @@ pub(crate) async fn insert_in(
     time_zone: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<StaffId> {
-    let inserted = sqlx::query(
+    let inserted: std::result::Result<i64, sqlx::Error> = either!(conn, |c| sqlx::query_scalar(
         "INSERT INTO staff (name, email, email_norm, role, lead, time_zone, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(name)
     .bind(email.as_str())
@@ -113,10 +126,10 @@ pub(crate) async fn insert_in(
     .bind(time_zone)
     .bind(millis(now))
     .bind(millis(now))
-    .fetch_one(&mut *conn)
-    .await;
+    .fetch_one(&mut *c)
+    .await);
     match inserted {
-        Ok(row) => Ok(StaffId(row.get(0))),
+        Ok(id) => Ok(StaffId(id)),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::conflict(format!(
             "a staff member with the email {} already exists",
             email.as_str()
@@ -127,84 +140,89 @@ pub(crate) async fn insert_in(
 
 /// Makes `lead` the staff member's lead.
 pub(crate) async fn set_lead_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: StaffId,
     lead: Option<StaffId>,
 ) -> Result<()> {
-    sqlx::query("UPDATE staff SET lead = ? WHERE id = ?")
+    either!(conn, |c| sqlx::query("UPDATE staff SET lead = $1 WHERE id = $2")
         .bind(lead.map(|l| l.0))
         .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
 /// Every staff member, by name.
 pub async fn list(panel: &Panel) -> Result<Vec<Staff>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM staff ORDER BY name COLLATE NOCASE, id"
-    )))
-    .fetch_all(panel.pool()?)
-    .await?;
-    Ok(rows.iter().map(staff_from).collect())
+    let rows: Vec<StaffRow> = either!(&mut panel.conn().await?, |c| sqlx::query_as(
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM staff ORDER BY lower(name), id"
+        ))
+    )
+    .fetch_all(&mut *c)
+    .await?);
+    Ok(rows.into_iter().map(Staff::from).collect())
 }
 
 /// Every staff member by id, for a list that names many (a team is small).
 pub(crate) async fn all_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
 ) -> Result<std::collections::HashMap<StaffId, Staff>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM staff")))
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows.iter().map(staff_from).map(|s| (s.id, s)).collect())
+    let rows: Vec<StaffRow> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff"
+    )))
+    .fetch_all(&mut *c)
+    .await?);
+    Ok(rows
+        .into_iter()
+        .map(Staff::from)
+        .map(|s| (s.id, s))
+        .collect())
 }
 
 /// One staff member.
 pub async fn get(panel: &Panel, id: StaffId) -> Result<Staff> {
-    let mut conn = panel.pool()?.acquire().await?;
-    get_in(&mut conn, id).await
+    get_in(&mut panel.conn().await?, id).await
 }
 
-pub(crate) async fn get_in(conn: &mut SqliteConnection, id: StaffId) -> Result<Staff> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM staff WHERE id = ?"
+pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: StaffId) -> Result<Staff> {
+    let row: Option<StaffRow> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE id = $1"
     )))
     .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| Error::not_found("staff member", id))?;
-    Ok(staff_from(&row))
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(row.ok_or_else(|| Error::not_found("staff member", id))?.into())
 }
 
 /// The staff member with this email address.
 pub async fn by_email(panel: &Panel, email: &str) -> Result<Staff> {
-    let mut conn = panel.pool()?.acquire().await?;
-    by_email_in(&mut conn, email).await
+    by_email_in(&mut panel.conn().await?, email).await
 }
 
-pub(crate) async fn by_email_in(conn: &mut SqliteConnection, email: &str) -> Result<Staff> {
+pub(crate) async fn by_email_in(conn: impl Into<Conn<'_>>, email: &str) -> Result<Staff> {
     let parsed = Email::parse(email)?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM staff WHERE email_norm = ?"
+    let row: Option<StaffRow> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE email_norm = $1"
     )))
     .bind(parsed.normalised())
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| Error::not_found("staff member", email))?;
-    Ok(staff_from(&row))
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(row.ok_or_else(|| Error::not_found("staff member", email))?.into())
 }
 
 /// Says which staff member is using this app.
 pub async fn set_current(panel: &Panel, id: StaffId) -> Result<Staff> {
     let staff = get(panel, id).await?;
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     settings::put(&mut conn, CURRENT_KEY, &id.0).await?;
     Ok(staff)
 }
 
 /// The staff member using this app, if set.
 pub async fn current(panel: &Panel) -> Result<Option<Staff>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     match settings::get::<i64>(&mut conn, CURRENT_KEY).await? {
         Some(id) => Ok(get_in(&mut conn, StaffId(id)).await.ok()),
         None => Ok(None),

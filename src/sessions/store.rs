@@ -121,7 +121,7 @@ struct Names {
 impl Names {
     /// Every staff member, and the observers of one session or of all.
     async fn read(conn: &mut SqliteConnection, session: Option<i64>) -> Result<Names> {
-        let staff = staff::all_in(conn).await?;
+        let staff = staff::all_in(&mut *conn).await?;
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT session, staff FROM session_observers \
              WHERE ?1 IS NULL OR session = ?1 ORDER BY session, staff",

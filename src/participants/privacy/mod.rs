@@ -440,7 +440,7 @@ async fn identity_in(
     conn: &mut SqliteConnection,
     id: ParticipantId,
 ) -> Result<(Participant, Identity)> {
-    let current = repo::load(conn, id).await?;
+    let current = repo::load(&mut *conn, id).await?;
     if let Some(at) = current.erased_at {
         return Err(Error::conflict(format!(
             "participant {id} was already erased on {}",

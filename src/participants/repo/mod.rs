@@ -7,11 +7,13 @@
 //! imports close to SQLite's own CSV import. Screeners do not query them
 //! with SQL; they run over the in-memory panel index (`super::index`).
 
+mod postgres;
+
 use super::fields;
 use super::model::*;
 use super::packed::Columns;
 use crate::db::bulk::{self, Value};
-use crate::db::{instant, millis};
+use crate::db::{Conn, either, instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -30,7 +32,11 @@ const INSERT_BATCH: usize = 2_000;
 /// Raises the recruitment revision inside the caller's transaction, so the
 /// in-memory panel index rebuilds once the change commits, and brings the
 /// search index up to date. Every write to a participant ends with it.
-pub(crate) async fn touch(conn: &mut SqliteConnection) -> Result<()> {
+pub(crate) async fn touch(conn: impl Into<Conn<'_>>) -> Result<()> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::touch(c).await,
+    };
     sqlx::query("UPDATE revisions SET revision = revision + 1 WHERE domain = 'recruitment'")
         .execute(&mut *conn)
         .await?;
@@ -60,7 +66,11 @@ async fn index_search_text(conn: &mut SqliteConnection) -> Result<()> {
 /// one person. Runs in the caller's transaction. A stored address whose
 /// new form another participant already has is left as it was (the two
 /// are shown as they were; merging people is a person's decision).
-pub(crate) async fn refold_emails(conn: &mut SqliteConnection) -> Result<u32> {
+pub(crate) async fn refold_emails(conn: impl Into<Conn<'_>>) -> Result<u32> {
+    // A team database is made with the emails folded as they are now.
+    let Conn::Sqlite(conn) = conn.into() else {
+        return Ok(0);
+    };
     let stored: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT id, email, email_norm FROM participants \
          WHERE email IS NOT NULL AND length(email) != length(CAST(email AS BLOB))",
@@ -104,12 +114,12 @@ pub(crate) async fn refold_emails(conn: &mut SqliteConnection) -> Result<u32> {
 }
 
 /// The current recruitment revision.
-pub(crate) async fn revision(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT revision FROM revisions WHERE domain = 'recruitment'")
-            .fetch_one(&mut *conn)
-            .await?,
+pub(crate) async fn revision(conn: impl Into<Conn<'_>>) -> Result<i64> {
+    Ok(either!(conn, |c| sqlx::query_scalar(
+        "SELECT revision FROM revisions WHERE domain = 'recruitment'"
     )
+    .fetch_one(&mut *c)
+    .await?))
 }
 
 fn participant_from_row(row: &sqlx::sqlite::SqliteRow) -> Participant {
@@ -132,7 +142,7 @@ fn participant_from_row(row: &sqlx::sqlite::SqliteRow) -> Participant {
 }
 
 /// Loads one participant.
-pub(crate) async fn load(conn: &mut SqliteConnection, id: ParticipantId) -> Result<Participant> {
+pub(crate) async fn load(conn: impl Into<Conn<'_>>, id: ParticipantId) -> Result<Participant> {
     let mut found = load_many(conn, &[id]).await?;
     found
         .pop()
@@ -141,9 +151,13 @@ pub(crate) async fn load(conn: &mut SqliteConnection, id: ParticipantId) -> Resu
 
 /// Loads participants by id, in id order, skipping ids that do not exist.
 pub(crate) async fn load_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     ids: &[ParticipantId],
 ) -> Result<Vec<Participant>> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::load_many(c, ids).await,
+    };
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BINDS) {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
@@ -181,12 +195,16 @@ pub(crate) struct StoredColumns {
 /// JSON array: the driver hands rows over from its own thread one at a
 /// time, which for thousands of rows costs more than reading them.
 pub(crate) async fn stored_columns(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     ids: &[ParticipantId],
 ) -> Result<Vec<StoredColumns>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::stored_columns(c, ids).await,
+    };
     let ids = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<_>>())
         .expect("numbers serialise");
     let rows: String = sqlx::query_scalar(
@@ -202,9 +220,13 @@ pub(crate) async fn stored_columns(
 
 /// The ids of participants with these normalised emails.
 pub(crate) async fn ids_by_email(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     normalised: &[&str],
 ) -> Result<HashMap<String, ParticipantId>> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::ids_by_email(c, normalised).await,
+    };
     let mut out = HashMap::new();
     for chunk in normalised.chunks(MAX_BINDS) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -223,18 +245,21 @@ pub(crate) async fn ids_by_email(
 }
 
 /// Finds a participant by id or by email.
-pub(crate) async fn find(conn: &mut SqliteConnection, key: &str) -> Result<ParticipantId> {
+pub(crate) async fn find(conn: impl Into<Conn<'_>>, key: &str) -> Result<ParticipantId> {
+    let mut conn = conn.into();
     if let Ok(id) = key.trim().parse::<i64>() {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM participants WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let found: Option<i64> = either!(conn, |c| sqlx::query_scalar(
+            "SELECT id FROM participants WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?);
         return found
             .map(ParticipantId)
             .ok_or_else(|| Error::not_found("participant", id));
     }
     let email = fields::Email::parse(key)?;
-    let found = ids_by_email(conn, &[email.normalised()]).await?;
+    let found = ids_by_email(conn.reborrow(), &[email.normalised()]).await?;
     found
         .get(email.normalised())
         .copied()
@@ -243,15 +268,16 @@ pub(crate) async fn find(conn: &mut SqliteConnection, key: &str) -> Result<Parti
 
 /// Refuses an email that another participant already has.
 pub(crate) async fn check_email_free(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     email: &fields::Email,
     except: Option<ParticipantId>,
 ) -> Result<()> {
-    let other: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM participants WHERE email_norm = ?")
-            .bind(email.normalised())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let other: Option<(i64, String)> = either!(conn, |c| sqlx::query_as(
+        "SELECT id, name FROM participants WHERE email_norm = $1"
+    )
+    .bind(email.normalised())
+    .fetch_optional(&mut *c)
+    .await?);
     match other {
         Some((id, name)) if Some(ParticipantId(id)) != except => Err(Error::conflict(format!(
             "the email {} already belongs to participant {id} ({name})",
@@ -265,11 +291,12 @@ pub(crate) async fn check_email_free(
 /// caller holds a write transaction (`BEGIN IMMEDIATE`), so no other writer
 /// can take the same ids.
 pub(crate) async fn insert_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     people: &[Columns<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<ParticipantId>> {
-    let ids = insert_rows(conn, people, now).await?;
+    let mut conn = conn.into();
+    let ids = insert_rows(conn.reborrow(), people, now).await?;
     touch(conn).await?;
     Ok(ids)
 }
@@ -278,10 +305,14 @@ pub(crate) async fn insert_many(
 /// rows are bound in place through SQLite's own interface
 /// (`crate::db::bulk`), a batch at a time.
 pub(crate) async fn insert_rows(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     people: &[Columns<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<ParticipantId>> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::insert_rows(c, people, now).await,
+    };
     let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM participants")
         .fetch_one(&mut *conn)
         .await?;
@@ -322,31 +353,36 @@ pub(crate) async fn insert_rows(
 
 /// A person's name, email and time zone: what mail to them needs.
 pub(crate) async fn contact(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
 ) -> Result<(String, Option<String>, Option<String>)> {
-    sqlx::query_as("SELECT name, email, time_zone FROM participants WHERE id = ?")
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found("participant", id))
+    let found: Option<(String, Option<String>, Option<String>)> = either!(conn, |c| sqlx::query_as(
+        "SELECT name, email, time_zone FROM participants WHERE id = $1"
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *c)
+    .await?);
+    found.ok_or_else(|| Error::not_found("participant", id))
 }
 
 /// How many participant rows there are (erased ones too).
-pub(crate) async fn count(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-        .fetch_one(&mut *conn)
-        .await?)
+pub(crate) async fn count(conn: impl Into<Conn<'_>>) -> Result<i64> {
+    Ok(either!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM participants"
+    )
+    .fetch_one(&mut *c)
+    .await?))
 }
 
 /// Every normalised email on the panel with its participant.
 pub(crate) async fn all_emails(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
 ) -> Result<HashMap<String, ParticipantId>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT email_norm, id FROM participants WHERE email_norm IS NOT NULL")
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(String, i64)> = either!(conn, |c| sqlx::query_as(
+        "SELECT email_norm, id FROM participants WHERE email_norm IS NOT NULL"
+    )
+    .fetch_all(&mut *c)
+    .await?);
     Ok(rows
         .into_iter()
         .map(|(e, id)| (e, ParticipantId(id)))
@@ -483,39 +519,51 @@ impl BulkLoad {
     }
 }
 
-async fn not_writable(conn: &mut SqliteConnection, id: ParticipantId) -> Error {
-    let erased: std::result::Result<Option<Option<i64>>, sqlx::Error> =
-        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
-            .bind(id.0)
-            .fetch_optional(&mut *conn)
-            .await;
+async fn not_writable(conn: Conn<'_>, id: ParticipantId) -> Error {
+    let erased: Result<Option<Option<i64>>> = either!(conn, |c| sqlx::query_scalar(
+        "SELECT erased_at FROM participants WHERE id = $1"
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(Error::from));
     match erased {
         Ok(Some(Some(_))) => {
             Error::conflict(format!("participant {id} was erased and cannot be changed"))
         }
         Ok(_) => Error::not_found("participant", id),
-        Err(e) => e.into(),
+        Err(e) => e,
     }
 }
 
 /// Replaces a participant's fields, attributes and tags.
 pub(crate) async fn update(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     p: &ValidParticipant,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    update_row(conn, id, p, now).await?;
+    let mut conn = conn.into();
+    update_row(conn.reborrow(), id, p, now).await?;
     touch(conn).await
 }
 
 /// [`update`] for a caller that writes more before it [`touch`]es.
 pub(crate) async fn update_row(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     p: &ValidParticipant,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => {
+            if postgres::update_row(c, id, p, now).await? == 0 {
+                return Err(not_writable(Conn::Postgres(c), id).await);
+            }
+            return Ok(());
+        }
+    };
     let done = sqlx::query(
         "UPDATE participants SET name = ?, email = ?, email_norm = ?, email_hash = ?, phone = ?, \
          time_zone = ?, language = ?, source = ?, attributes = ?, tags = ?, search_text = ?, sort_name = ?, \
@@ -538,27 +586,30 @@ pub(crate) async fn update_row(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(not_writable(conn, id).await);
+        return Err(not_writable(Conn::Sqlite(conn), id).await);
     }
     Ok(())
 }
 
 /// Sets or clears a participant's opt-out.
 pub(crate) async fn set_opted_out(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE participants SET opted_out_at = ?, updated_at = ? WHERE id = ? AND erased_at IS NULL",
+    let mut conn = conn.into();
+    let done = either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE participants SET opted_out_at = $1, updated_at = $2 \
+         WHERE id = $3 AND erased_at IS NULL",
     )
     .bind(at.map(millis))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(not_writable(conn, id).await);
     }
     touch(conn).await
@@ -566,20 +617,23 @@ pub(crate) async fn set_opted_out(
 
 /// Sets or clears a participant's do-not-contact mark.
 pub(crate) async fn set_do_not_contact(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     on: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE participants SET do_not_contact = ?, updated_at = ? WHERE id = ? AND erased_at IS NULL",
+    let mut conn = conn.into();
+    let done = either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE participants SET do_not_contact = $1, updated_at = $2 \
+         WHERE id = $3 AND erased_at IS NULL",
     )
     .bind(on)
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(not_writable(conn, id).await);
     }
     touch(conn).await
@@ -589,10 +643,14 @@ pub(crate) async fn set_do_not_contact(
 /// panel: each of `opted_out` opted out at its time, each of
 /// `do_not_contact` not to be contacted. Their counts by status follow.
 pub(crate) async fn set_marks_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     opted_out: &[(ParticipantId, DateTime<Utc>)],
     do_not_contact: &[ParticipantId],
 ) -> Result<()> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::set_marks_many(c, opted_out, do_not_contact).await,
+    };
     for chunk in opted_out.chunks(10_000) {
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE participants SET opted_out_at = CASE id ");
         for (id, at) in chunk {
@@ -624,11 +682,12 @@ pub(crate) async fn set_marks_many(
 
 /// Every attribute in use, with how many people (not erased) have it, by
 /// name.
-pub(crate) async fn attribute_counts(conn: &mut SqliteConnection) -> Result<Vec<(String, u32)>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT key, live FROM attribute_counts WHERE live > 0 ORDER BY key")
-            .fetch_all(&mut *conn)
-            .await?;
+pub(crate) async fn attribute_counts(conn: impl Into<Conn<'_>>) -> Result<Vec<(String, u32)>> {
+    let rows: Vec<(String, i64)> = either!(conn, |c| sqlx::query_as(
+        "SELECT key, live FROM attribute_counts WHERE live > 0 ORDER BY key"
+    )
+    .fetch_all(&mut *c)
+    .await?);
     Ok(rows.into_iter().map(|(k, n)| (k, n as u32)).collect())
 }
 
@@ -798,9 +857,13 @@ async fn status_count(conn: &mut SqliteConnection, status: StatusFilter) -> Resu
 /// them and sorts them; one that matches many walks the name order and
 /// stops at the page, which is quick because matches are close together.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     query: &ParticipantQuery,
 ) -> Result<ParticipantPage> {
+    let conn = match conn.into() {
+        Conn::Sqlite(c) => c,
+        Conn::Postgres(c) => return postgres::list(c, query).await,
+    };
     let words = search_words(query);
     let indexed = indexed_words(&words);
     let short = short_words(&words);

@@ -5,6 +5,7 @@
 //! domain modules, not here; [`Conn`] and [`Tx`] carry them to either store.
 
 pub(crate) mod bulk;
+pub(crate) mod scan;
 mod store;
 
 pub use store::{Conn, Location, Tx};
@@ -12,9 +13,8 @@ pub(crate) use store::{Pooled, Store, either};
 
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -97,23 +97,32 @@ pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
 }
 
 /// Writes `rows` as they are through `INSERT` statements of at most
-/// `per_statement` rows each: `head` names the table and its columns,
-/// `bind` binds one row's values in their order. Keep `per_statement` times
-/// the columns under SQLite's 32,766 bound values.
-pub(crate) async fn insert_all<T>(
-    conn: &mut SqliteConnection,
-    head: &'static str,
-    rows: &[T],
-    per_statement: usize,
-    mut bind: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &T),
-) -> Result<()> {
-    for chunk in rows.chunks(per_statement) {
-        let mut q = QueryBuilder::<Sqlite>::new(head);
-        q.push_values(chunk, |mut b, row| bind(&mut b, row));
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+/// `per_statement` rows each, on either store: `head` names the table and
+/// its columns, `|b, row| …` binds one row's values in their order (the
+/// binding is written once and checked for each store). Keep
+/// `per_statement` times the columns under SQLite's 32,766 bound values
+/// (PostgreSQL allows 65,535).
+macro_rules! insert_all {
+    ($conn:expr, $head:expr, $rows:expr, $per:expr, |$b:ident, $r:ident| $bind:block $(,)?) => {
+        match Into::<$crate::db::Conn<'_>>::into($conn) {
+            $crate::db::Conn::Sqlite(c) => {
+                for chunk in $rows.chunks($per) {
+                    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new($head);
+                    q.push_values(chunk, |mut $b, $r| $bind);
+                    q.build().execute(&mut *c).await?;
+                }
+            }
+            $crate::db::Conn::Postgres(c) => {
+                for chunk in $rows.chunks($per) {
+                    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new($head);
+                    q.push_values(chunk, |mut $b, $r| $bind);
+                    q.build().execute(&mut *c).await?;
+                }
+            }
+        }
+    };
 }
+pub(crate) use insert_all;
 
 /// Switches off the connection's automatic WAL checkpoint for one large
 /// write, returning the setting to give back to [`restore_autocheckpoint`].

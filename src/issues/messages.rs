@@ -72,7 +72,7 @@ pub(super) async fn queue_assigned(
     issue: &Issue,
     owner: &Staff,
 ) -> Result<()> {
-    let participant = participants::get_in(conn, issue.participant).await?;
+    let participant = participants::get_in(&mut *conn, issue.participant).await?;
     let body = templates::render(&Template::IssueAssigned(templates::IssueAssigned {
         owner_name: owner.name.clone(),
         session_title: issue.session_title.clone(),

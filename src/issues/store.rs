@@ -582,8 +582,8 @@ pub(crate) async fn insert_records(
     conn: &mut SqliteConnection,
     records: &[IssueRecord<'_>],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    crate::db::insert_all!(
+        &mut *conn,
         "INSERT INTO issues (id, session, participant, note, summary, severity, owner, status, \
              first_contact_due, resolution_due, first_contact_at, resolved_at, resolution, \
              handoffs, raised_by, created_at, updated_at) ",
@@ -608,8 +608,8 @@ pub(crate) async fn insert_records(
                 .push_bind(millis(i.created_at))
                 .push_bind(millis(i.created_at));
         },
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// An entry of an issue's audit trail, written as it is.
@@ -626,8 +626,8 @@ pub(crate) async fn insert_event_records(
     conn: &mut SqliteConnection,
     records: &[EventRecord<'_>],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    crate::db::insert_all!(
+        &mut *conn,
         "INSERT INTO issue_events (issue, at, actor, kind, detail) ",
         records,
         ROWS_PER_STATEMENT,
@@ -638,8 +638,8 @@ pub(crate) async fn insert_event_records(
                 .push_bind(e.kind)
                 .push_bind(e.detail.to_string());
         },
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// An entry of an issue's contact log, written as it is.
@@ -656,8 +656,8 @@ pub(crate) async fn insert_contact_records(
     conn: &mut SqliteConnection,
     records: &[ContactRecord<'_>],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    crate::db::insert_all!(
+        &mut *conn,
         "INSERT INTO issue_contacts (issue, at, staff, via, outcome) ",
         records,
         ROWS_PER_STATEMENT,
@@ -668,8 +668,8 @@ pub(crate) async fn insert_contact_records(
                 .push_bind(c.via.as_str())
                 .push_bind(c.outcome);
         },
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// The issues raised in a session that nobody owns yet, with their

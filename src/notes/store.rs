@@ -87,8 +87,8 @@ pub(crate) async fn insert_records(
     conn: &mut SqliteConnection,
     records: &[NoteRecord],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    crate::db::insert_all!(
+        &mut *conn,
         "INSERT INTO notes (id, session, participant, author, text, tags, at, offset_seconds, \
              created_at, updated_at) ",
         records,
@@ -105,8 +105,8 @@ pub(crate) async fn insert_records(
                 .push_bind(millis(n.at))
                 .push_bind(millis(n.at));
         },
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// The id the next note will get.

@@ -4,7 +4,7 @@
 
 use super::ParticipantId;
 use crate::Panel;
-use crate::db::{instant, millis};
+use crate::db::{Conn, either, instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,35 +40,38 @@ pub async fn add_text(panel: &Panel, topic: &str, body: &str) -> Result<ConsentT
     if body.is_empty() {
         return Err(Error::invalid("consent text", body, "is empty"));
     }
-    let mut tx = panel.write().await?;
-    let version: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE topic = ?",
+    let mut tx = panel.begin().await?;
+    let version: i64 = either!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE topic = $1",
     )
     .bind(&topic)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO consent_texts (topic, version, body, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&topic)
-        .bind(version)
-        .bind(&body)
-        .bind(millis(panel.now()))
-        .execute(&mut *tx)
-        .await?;
+    .fetch_one(&mut *c)
+    .await?);
+    either!(&mut tx, |c| sqlx::query(
+        "INSERT INTO consent_texts (topic, version, body, created_at) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(&topic)
+    .bind(version)
+    .bind(&body)
+    .bind(millis(panel.now()))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     tx.commit().await?;
     text(panel, &topic, Some(version as u32)).await
 }
 
 /// Version `version` of a topic's text, or the latest.
 pub async fn text(panel: &Panel, topic: &str, version: Option<u32>) -> Result<ConsentText> {
-    let row: Option<(i64, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, topic, version, body, created_at FROM consent_texts \
-         WHERE topic = ? AND (? IS NULL OR version = ?) ORDER BY version DESC LIMIT 1",
-    )
-    .bind(topic.trim())
-    .bind(version)
-    .bind(version)
-    .fetch_optional(panel.pool()?)
-    .await?;
+    let row: Option<(i64, String, i64, String, i64)> =
+        either!(&mut panel.conn().await?, |c| sqlx::query_as(
+            "SELECT id, topic, version, body, created_at FROM consent_texts \
+         WHERE topic = $1 AND ($2 IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
+        )
+        .bind(topic.trim())
+        .bind(version.map(i64::from))
+        .fetch_optional(&mut *c)
+        .await?);
     let (id, topic_, v, body, created) = row.ok_or_else(|| {
         Error::not_found(
             "consent text",
@@ -89,11 +92,13 @@ pub async fn text(panel: &Panel, topic: &str, version: Option<u32>) -> Result<Co
 
 /// Every version of every text.
 pub async fn texts(panel: &Panel) -> Result<Vec<ConsentText>> {
-    let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, i64, String, i64)> = either!(&mut panel.conn().await?, |c| {
+        sqlx::query_as(
         "SELECT id, topic, version, body, created_at FROM consent_texts ORDER BY topic, version",
     )
-    .fetch_all(panel.pool()?)
-    .await?;
+    .fetch_all(&mut *c)
+.await?
+    });
     Ok(rows
         .into_iter()
         .map(|(id, topic, v, body, created)| ConsentText {
@@ -127,11 +132,12 @@ pub async fn accept(
             ),
         ));
     }
-    let erased: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
-            .bind(participant.0)
-            .fetch_optional(panel.pool()?)
-            .await?;
+    let erased: Option<Option<i64>> = either!(&mut panel.conn().await?, |c| sqlx::query_scalar(
+        "SELECT erased_at FROM participants WHERE id = $1"
+    )
+    .bind(participant.0)
+    .fetch_optional(&mut *c)
+    .await?);
     match erased {
         None => return Err(Error::not_found("participant", participant)),
         Some(Some(_)) => {
@@ -141,15 +147,18 @@ pub async fn accept(
         }
         Some(None) => {}
     }
-    sqlx::query(
-        "INSERT INTO participant_consents (participant_id, consent_text_id, accepted_at) VALUES (?, ?, ?) \
+    either!(&mut panel.conn().await?, |c| {
+        sqlx::query(
+        "INSERT INTO participant_consents (participant_id, consent_text_id, accepted_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
     )
     .bind(participant.0)
     .bind(text.id)
     .bind(millis(at))
-    .execute(panel.pool()?)
-    .await?;
+    .execute(&mut *c)
+.await?
+.rows_affected()
+    });
     for_participant(panel, participant)
         .await?
         .into_iter()
@@ -159,15 +168,17 @@ pub async fn accept(
 
 /// A participant's consents, by topic and version.
 pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Result<Vec<Consent>> {
-    let rows: Vec<(String, i64, i64, bool)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64, bool)> = either!(&mut panel.conn().await?, |c| {
+        sqlx::query_as(
         "SELECT t.topic, t.version, c.accepted_at, \
            EXISTS (SELECT 1 FROM consent_texts n WHERE n.topic = t.topic AND n.version > t.version) \
          FROM participant_consents c JOIN consent_texts t ON t.id = c.consent_text_id \
-         WHERE c.participant_id = ? ORDER BY t.topic, t.version",
+         WHERE c.participant_id = $1 ORDER BY t.topic, t.version",
     )
     .bind(participant.0)
-    .fetch_all(panel.pool()?)
-    .await?;
+    .fetch_all(&mut *c)
+.await?
+    });
     Ok(rows
         .into_iter()
         .map(|(topic, version, at, superseded)| Consent {
@@ -180,34 +191,37 @@ pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Resul
 }
 
 /// Whether there is a consent text for `topic`.
-pub(crate) async fn topic_exists(conn: &mut sqlx::SqliteConnection, topic: &str) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM consent_texts WHERE topic = ?)")
-            .bind(topic)
-            .fetch_one(&mut *conn)
-            .await?,
+pub(crate) async fn topic_exists(conn: impl Into<Conn<'_>>, topic: &str) -> Result<bool> {
+    let mut conn = conn.into();
+    Ok(either!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM consent_texts WHERE topic = $1)"
     )
+    .bind(topic)
+    .fetch_one(&mut *c)
+    .await?))
 }
 
 /// The consent a session requires: the topic's current version, and who
 /// accepted which version of it.
 pub(crate) async fn requirement(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     topic: &str,
 ) -> Result<super::governance::ConsentRequirement> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT max(version) FROM consent_texts WHERE topic = ?")
-            .bind(topic)
-            .fetch_one(&mut *conn)
-            .await?;
-    let accepted: Vec<(i64, i64)> = sqlx::query_as(
+    let mut conn = conn.into();
+    let version: Option<i64> = either!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT max(version) FROM consent_texts WHERE topic = $1"
+    )
+    .bind(topic)
+    .fetch_one(&mut *c)
+    .await?);
+    let accepted: Vec<(i64, i64)> = either!(conn.reborrow(), |c| sqlx::query_as(
         "SELECT c.participant_id, max(t.version) FROM participant_consents c \
-         JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = ? \
+         JOIN consent_texts t ON t.id = c.consent_text_id WHERE t.topic = $1 \
          GROUP BY c.participant_id",
     )
     .bind(topic)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(&mut *c)
+    .await?);
     Ok(super::governance::ConsentRequirement {
         topic: topic.to_string(),
         version: version.unwrap_or(0) as u32,

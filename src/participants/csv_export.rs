@@ -49,7 +49,7 @@ const FIXED: [&str; 12] = [
 /// Writes the participants matching `query` (all pages) as CSV to `out`;
 /// returns how many were written.
 pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write) -> Result<u32> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let mut all = query.clone();
     all.offset = 0;
     all.limit = 1000;

@@ -11,12 +11,13 @@
 use super::ParticipantId;
 use super::index::{Compiled, PanelIndex, Person};
 use super::screener::{self, Screener};
+use crate::db::{Conn, either};
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use crate::{Panel, settings};
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use ts_rs::TS;
@@ -47,7 +48,7 @@ const RULES_KEY: &str = "governance";
 
 /// The rules in force.
 pub async fn rules(panel: &Panel) -> Result<GovernanceRules> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     Ok(settings::get(&mut conn, RULES_KEY)
         .await?
         .unwrap_or_default())
@@ -62,7 +63,7 @@ pub async fn set_rules(panel: &Panel, rules: &GovernanceRules) -> Result<Governa
             "must be at most 3650",
         ));
     }
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     settings::put(&mut conn, RULES_KEY, rules).await?;
     Ok(*rules)
 }
@@ -440,34 +441,32 @@ const SESSION_KINDS: &str = "('attended', 'late')";
 /// participant with `only`). Screener runs read the same facts from the
 /// panel index; a test holds the two to the same answers.
 async fn contact_facts(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     at: DateTime<Utc>,
     only: Option<ParticipantId>,
 ) -> Result<HashMap<i64, (Option<i64>, u32, u32)>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT participant_id, \
-           MAX(CASE WHEN kind IN {CONTACT_KINDS} THEN at END), \
-           SUM(kind IN {SESSION_KINDS} AND at > "
-    ));
-    q.push_bind(millis(year_before(at)))
-        .push("), SUM(kind = 'no_show') FROM contact_history WHERE at <= ")
-        .push_bind(millis(at));
-    if let Some(id) = only {
-        q.push(" AND participant_id = ").push_bind(id.0);
-    }
-    q.push(" GROUP BY participant_id");
-    let mut out = HashMap::new();
-    for row in q.build().fetch_all(&mut *conn).await? {
-        out.insert(
-            row.get::<i64, _>(0),
-            (
-                row.get::<Option<i64>, _>(1),
-                row.get::<i64, _>(2) as u32,
-                row.get::<i64, _>(3) as u32,
-            ),
-        );
-    }
-    Ok(out)
+    let rows: Vec<(i64, Option<i64>, i64, i64)> = either!(conn, |c| {
+        let mut q = QueryBuilder::new(format!(
+            "SELECT participant_id, \
+               MAX(CASE WHEN kind IN {CONTACT_KINDS} THEN at END), \
+               SUM(CASE WHEN kind IN {SESSION_KINDS} AND at > "
+        ));
+        q.push_bind(millis(year_before(at)))
+            .push(
+                " THEN 1 ELSE 0 END), SUM(CASE WHEN kind = 'no_show' THEN 1 ELSE 0 END) \
+                   FROM contact_history WHERE at <= ",
+            )
+            .push_bind(millis(at));
+        if let Some(id) = only {
+            q.push(" AND participant_id = ").push_bind(id.0);
+        }
+        q.push(" GROUP BY participant_id");
+        q.build_query_as().fetch_all(&mut *c).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, last, sessions, no_shows)| (id, (last, sessions as u32, no_shows as u32)))
+        .collect())
 }
 
 /// Sessions still ahead at `at` that each participant was booked for by
@@ -479,47 +478,50 @@ pub(crate) const BOOKINGS: &str = "SELECT r.participant, r.invited_at, s.starts_
     AND r.rsvp IN ('invited', 'confirmed', 'tentative', 'waitlisted')";
 
 async fn bookings(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     at: DateTime<Utc>,
     only: Option<ParticipantId>,
 ) -> Result<HashMap<i64, (u32, i64)>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT participant, count(*), max(starts_at) FROM ({BOOKINGS}) WHERE invited_at <= "
-    ));
-    q.push_bind(millis(at))
-        .push(" AND starts_at > ")
-        .push_bind(millis(at));
-    if let Some(id) = only {
-        q.push(" AND participant = ").push_bind(id.0);
-    }
-    q.push(" GROUP BY participant");
-    let mut out = HashMap::new();
-    for row in q.build().fetch_all(&mut *conn).await? {
-        out.insert(
-            row.get::<i64, _>(0),
-            (row.get::<i64, _>(1) as u32, row.get::<i64, _>(2)),
-        );
-    }
-    Ok(out)
+    let rows: Vec<(i64, i64, i64)> = either!(conn, |c| {
+        let mut q = QueryBuilder::new(format!(
+            "SELECT participant, count(*), max(starts_at) FROM ({BOOKINGS}) AS b \
+             WHERE invited_at <= "
+        ));
+        q.push_bind(millis(at))
+            .push(" AND starts_at > ")
+            .push_bind(millis(at));
+        if let Some(id) = only {
+            q.push(" AND participant = ").push_bind(id.0);
+        }
+        q.push(" GROUP BY participant");
+        q.build_query_as().fetch_all(&mut *c).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, n, latest)| (id, (n as u32, latest)))
+        .collect())
 }
 
 /// The suppression lists each suppressed participant is on.
 async fn suppressed(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     only: Option<ParticipantId>,
 ) -> Result<HashMap<i64, Vec<String>>> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT p.id, l.name FROM suppressions s \
-         JOIN suppression_lists l ON l.id = s.list_id \
-         JOIN participants p ON p.email_hash = s.hash WHERE p.erased_at IS NULL",
-    );
-    if let Some(id) = only {
-        q.push(" AND p.id = ").push_bind(id.0);
-    }
-    q.push(" ORDER BY p.id, l.name");
+    let rows: Vec<(i64, String)> = either!(conn, |c| {
+        let mut q = QueryBuilder::new(
+            "SELECT p.id, l.name FROM suppressions s \
+             JOIN suppression_lists l ON l.id = s.list_id \
+             JOIN participants p ON p.email_hash = s.hash WHERE p.erased_at IS NULL",
+        );
+        if let Some(id) = only {
+            q.push(" AND p.id = ").push_bind(id.0);
+        }
+        q.push(" ORDER BY p.id, l.name");
+        q.build_query_as().fetch_all(&mut *c).await?
+    });
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    for row in q.build().fetch_all(&mut *conn).await? {
-        out.entry(row.get(0)).or_default().push(row.get(1));
+    for (id, list) in rows {
+        out.entry(id).or_default().push(list);
     }
     Ok(out)
 }
@@ -531,13 +533,13 @@ pub async fn status(
     at: DateTime<Utc>,
 ) -> Result<GovernanceStatus> {
     let rules = rules(panel).await?;
-    let mut conn = panel.pool()?.acquire().await?;
-    let row: Option<(Option<i64>, bool, Option<i64>)> = sqlx::query_as(
-        "SELECT opted_out_at, do_not_contact, erased_at FROM participants WHERE id = ?",
+    let mut conn = panel.conn().await?;
+    let row: Option<(Option<i64>, bool, Option<i64>)> = either!(&mut conn, |c| sqlx::query_as(
+        "SELECT opted_out_at, do_not_contact, erased_at FROM participants WHERE id = $1",
     )
     .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *c)
+    .await?);
     let (opted_out_at, do_not_contact, erased_at) =
         row.ok_or_else(|| Error::not_found("participant", id))?;
     let contact = contact_facts(&mut conn, at, Some(id)).await?;
@@ -713,16 +715,21 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
         HashMap::with_capacity(ids.len());
     // In id order the lookups walk the table's pages in order.
     ids.sort_unstable();
-    let mut conn = panel.pool()?.acquire().await?;
-    let mut rows = crate::db::bulk::Rows::prepare(
-        &mut conn,
-        "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
-         WHERE p.id IN (SELECT value FROM json_each(?))",
-    )
-    .await?;
+    let mut conn = panel.conn().await?;
     for chunk in ids.chunks(50_000) {
         let list = serde_json::to_string(chunk).expect("ids serialise");
-        rows.read(&[list.as_str().into()], |row| {
+        let sql = match conn.conn() {
+            Conn::Sqlite(_) => format!(
+                "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
+                 WHERE p.id IN (SELECT value FROM json_each('{list}'))"
+            ),
+            Conn::Postgres(_) => format!(
+                "SELECT p.id, p.name, p.email, p.time_zone FROM participants p \
+                 WHERE p.id = ANY('{{{}}}'::bigint[])",
+                list.trim_matches(['[', ']'])
+            ),
+        };
+        crate::db::scan::scan(conn.conn(), &sql, |row| {
             known.insert(
                 row.int(0),
                 (
@@ -732,9 +739,9 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
                 ),
             );
             Ok(())
-        })?;
+        })
+        .await?;
     }
-    drop(rows);
     for c in &mut report.eligible {
         if let Some((name, email, zone)) = known.remove(&c.id.0) {
             c.name = name;

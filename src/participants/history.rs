@@ -5,11 +5,10 @@
 
 use super::ParticipantId;
 use crate::Panel;
-use crate::db::{instant, millis};
+use crate::db::{Conn, either, instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 use std::str::FromStr;
 use ts_rs::TS;
 
@@ -84,23 +83,27 @@ pub struct Contact {
 /// Adds an entry inside the caller's transaction, so the entry exists if and
 /// only if the change that caused it commits.
 pub async fn record_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     participant: ParticipantId,
     kind: ContactKind,
     at: DateTime<Utc>,
     session_id: Option<i64>,
     detail: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO contact_history (participant_id, kind, at, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| {
+        sqlx::query(
+        "INSERT INTO contact_history (participant_id, kind, at, session_id, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(participant.0)
     .bind(kind.as_str())
     .bind(millis(at))
     .bind(session_id)
     .bind(detail)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+.await?
+.rows_affected()
+    });
     super::touch(conn).await
 }
 
@@ -108,18 +111,20 @@ pub async fn record_in(
 /// late, no-show or cancelled), so that a correction replaces it: one
 /// attendance entry per person and session.
 pub(crate) async fn forget_outcome(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     participant: ParticipantId,
     session_id: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM contact_history WHERE participant_id = ? AND session_id = ? \
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "DELETE FROM contact_history WHERE participant_id = $1 AND session_id = $2 \
          AND kind IN ('attended', 'late', 'no_show', 'cancelled')",
     )
     .bind(participant.0)
     .bind(session_id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -134,11 +139,12 @@ pub(crate) struct HistoryRecord {
 
 /// Writes these contacts as they are, and tells the panel index.
 pub(crate) async fn insert_records(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     records: &[HistoryRecord],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    let mut conn = conn.into();
+    crate::db::insert_all!(
+        conn.reborrow(),
         "INSERT INTO contact_history (participant_id, kind, at, session_id) ",
         records,
         5_000,
@@ -148,8 +154,7 @@ pub(crate) async fn insert_records(
                 .push_bind(millis(r.at))
                 .push_bind(r.session);
         },
-    )
-    .await?;
+    );
     super::touch(conn).await
 }
 
@@ -167,12 +172,13 @@ pub async fn record(
     if at > now {
         return Err(Error::invalid("time", at.to_rfc3339(), "is in the future"));
     }
-    let mut tx = panel.write().await?;
-    let erased: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT erased_at FROM participants WHERE id = ?")
-            .bind(participant.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let mut tx = panel.begin().await?;
+    let erased: Option<Option<i64>> = either!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT erased_at FROM participants WHERE id = $1"
+    )
+    .bind(participant.0)
+    .fetch_optional(&mut *c)
+    .await?);
     match erased {
         None => return Err(Error::not_found("participant", participant)),
         Some(Some(_)) => {
@@ -189,12 +195,17 @@ pub async fn record(
 
 /// A participant's history, newest first.
 pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Result<Vec<Contact>> {
-    let rows: Vec<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT kind, at, session_id, detail FROM contact_history WHERE participant_id = ? ORDER BY at DESC, id DESC",
+    let rows: Vec<(String, i64, Option<i64>, Option<String>)> = either!(
+        &mut panel.conn().await?,
+        |c| {
+            sqlx::query_as(
+        "SELECT kind, at, session_id, detail FROM contact_history WHERE participant_id = $1 ORDER BY at DESC, id DESC",
     )
     .bind(participant.0)
-    .fetch_all(panel.pool()?)
-    .await?;
+    .fetch_all(&mut *c)
+.await?
+        }
+    );
     rows.into_iter()
         .map(|(kind, at, session_id, detail)| {
             Ok(Contact {

@@ -1205,7 +1205,10 @@ async fn write_chunk(
         ) {
             bulk.load = Some(repo::BulkLoad::start(c).await?);
         }
-        match (bulk.as_deref_mut().and_then(|b| b.load.as_mut()), conn.reborrow()) {
+        match (
+            bulk.as_deref_mut().and_then(|b| b.load.as_mut()),
+            conn.reborrow(),
+        ) {
             (Some(load), db::Conn::Sqlite(c)) => load.insert(c, &new, now).await?,
             (_, c) => repo::insert_rows(c, &new, now).await?,
         };
@@ -1213,11 +1216,12 @@ async fn write_chunk(
     let loading = bulk.is_some_and(|b| b.load.is_some());
     let (mut updated, mut unchanged) = (0, 0);
     let ids: Vec<ParticipantId> = old.iter().map(|(id, _)| *id).collect();
-    let stored: HashMap<ParticipantId, repo::StoredColumns> = repo::stored_columns(conn.reborrow(), &ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let stored: HashMap<ParticipantId, repo::StoredColumns> =
+        repo::stored_columns(conn.reborrow(), &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
     for (id, row) in old {
         if stored
             .get(&id)

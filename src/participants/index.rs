@@ -14,8 +14,8 @@ use super::governance::Facts;
 use super::repo;
 use super::screener::{Criterion, Effect};
 use crate::Panel;
-use crate::db::bulk::Rows;
-use crate::db::instant;
+use crate::db::scan::scan;
+use crate::db::{Conn, instant};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
@@ -30,13 +30,13 @@ impl Cache {
     /// The snapshot for the database's current revision, rebuilt if stale.
     pub(crate) async fn get(&self, panel: &Panel) -> Result<Arc<PanelIndex>> {
         let mut guard = self.0.lock().await;
-        let mut conn = panel.pool()?.acquire().await?;
+        let mut conn = panel.conn().await?;
         let revision = repo::revision(&mut conn).await?;
         if let Some(index) = guard.as_ref().filter(|i| i.revision == revision) {
             return Ok(index.clone());
         }
         let started = std::time::Instant::now();
-        let index = Arc::new(PanelIndex::load(&mut conn).await?);
+        let index = Arc::new(PanelIndex::load(conn.conn()).await?);
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
             people = index.people.len(),
@@ -201,7 +201,20 @@ fn plain_attributes(json: &str) -> Option<Vec<(&str, &str)>> {
 }
 
 impl PanelIndex {
-    async fn load(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
+    async fn load(conn: Conn<'_>) -> Result<PanelIndex> {
+        let conn = match conn {
+            Conn::Sqlite(c) => c,
+            Conn::Postgres(c) => {
+                // One snapshot, so the revision and the rows agree.
+                let mut tx = sqlx::Connection::begin(&mut *c).await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                let index = Self::read(Conn::Postgres(&mut tx)).await?;
+                tx.commit().await?;
+                return Ok(index);
+            }
+        };
         // A scan reads each page once: a small page cache does as well as
         // the connection's large one, which a million-person panel would
         // otherwise fill (64 MiB) for nothing.
@@ -215,7 +228,7 @@ impl PanelIndex {
         // rolls back by itself if reading fails.
         let read = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let index = Self::read(&mut tx).await?;
+            let index = Self::read(Conn::Sqlite(&mut tx)).await?;
             tx.commit().await?;
             Ok::<_, crate::Error>(index)
         }
@@ -229,9 +242,10 @@ impl PanelIndex {
     /// Reads the snapshot. Every table is read a row at a time in place
     /// (`db::bulk`), never held whole: a million people take one pass each
     /// and about 120 bytes apiece.
-    async fn read(conn: &mut sqlx::SqliteConnection) -> Result<PanelIndex> {
+    async fn read(mut conn: Conn<'_>) -> Result<PanelIndex> {
         let started = std::time::Instant::now();
-        let revision = repo::revision(&mut *conn).await?;
+        let sqlite = matches!(conn, Conn::Sqlite(_));
+        let revision = repo::revision(conn.reborrow()).await?;
         let mut index = PanelIndex {
             revision,
             people: Vec::new(),
@@ -250,30 +264,31 @@ impl PanelIndex {
         let mut list_ids: HashMap<i64, u16> = HashMap::new();
         let mut by_hash: HashMap<String, Vec<u16>> = HashMap::new();
         {
-            let mut rows = Rows::prepare(
-                &mut *conn,
+            let lists = &mut index.lists;
+            scan(
+                conn.reborrow(),
                 "SELECT l.id, l.name, s.hash FROM suppression_lists l \
                  JOIN suppressions s ON s.list_id = l.id ORDER BY l.name",
+                |row| {
+                    let list = *list_ids.entry(row.int(0)).or_insert_with(|| {
+                        lists.push(row.text(1).unwrap_or_default().to_string());
+                        (lists.len() - 1) as u16
+                    });
+                    by_hash
+                        .entry(row.text(2).unwrap_or_default().to_string())
+                        .or_default()
+                        .push(list);
+                    Ok(())
+                },
             )
             .await?;
-            let lists = &mut index.lists;
-            rows.read(&[], |row| {
-                let list = *list_ids.entry(row.int(0)).or_insert_with(|| {
-                    lists.push(row.text(1).unwrap_or_default().to_string());
-                    (lists.len() - 1) as u16
-                });
-                by_hash
-                    .entry(row.text(2).unwrap_or_default().to_string())
-                    .or_default()
-                    .push(list);
-                Ok(())
-            })?;
         }
 
-        let count: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM participants WHERE erased_at IS NULL")
-                .fetch_one(&mut *conn)
-                .await?;
+        let count: i64 = crate::db::either!(conn.reborrow(), |c| sqlx::query_scalar(
+            "SELECT count(*) FROM participants WHERE erased_at IS NULL"
+        )
+        .fetch_one(&mut *c)
+        .await?);
         index.people.reserve(count as usize);
         // About six attributes a person: reserved once rather than doubled
         // (a doubling holds the old array and the new one at once).
@@ -281,12 +296,13 @@ impl PanelIndex {
         let mut value_ids: Vec<HashMap<String, u32>> = Vec::new();
         let mut ids: Vec<(u32, u32)> = Vec::new();
         {
-            let mut rows = Rows::prepare(
-                &mut *conn,
+            let people_sql = if sqlite {
                 "SELECT id, opted_out_at, do_not_contact, attributes, email_hash \
-                 FROM participants WHERE erased_at IS NULL ORDER BY id",
-            )
-            .await?;
+                 FROM participants WHERE erased_at IS NULL ORDER BY id"
+            } else {
+                "SELECT id, opted_out_at, do_not_contact::int8, attributes::text, email_hash \
+                 FROM participants WHERE erased_at IS NULL ORDER BY id"
+            };
             let PanelIndex {
                 people,
                 keys,
@@ -297,7 +313,7 @@ impl PanelIndex {
                 suppressed,
                 ..
             } = &mut index;
-            rows.read(&[], |row| {
+            scan(conn.reborrow(), people_sql, |row| {
                 let json = row.text(3).unwrap_or("{}");
                 let parsed: Vec<(Cow<'_, str>, Cow<'_, str>)> = match plain_attributes(json) {
                     Some(pairs) => pairs
@@ -359,7 +375,8 @@ impl PanelIndex {
                     bookings: Span::default(),
                 });
                 Ok(())
-            })?;
+            })
+            .await?;
         }
         drop(value_ids);
         index.attributes.shrink_to_fit();
@@ -368,15 +385,11 @@ impl PanelIndex {
         // Contact events and bookings, each in participant order, matched
         // to the people as they come.
         {
-            let mut rows = Rows::prepare(
-                &mut *conn,
-                "SELECT participant_id, kind, at FROM contact_history \
-                 WHERE kind IN ('invited', 'attended', 'late', 'no_show') ORDER BY participant_id, at",
-            )
-            .await?;
             let PanelIndex { people, events, .. } = &mut index;
             let mut at = 0usize;
-            rows.read(&[], |row| {
+            let sql = "SELECT participant_id, kind, at FROM contact_history \
+                 WHERE kind IN ('invited', 'attended', 'late', 'no_show') ORDER BY participant_id, at";
+            scan(conn.reborrow(), sql, |row| {
                 let id = row.int(0);
                 while at < people.len() && people[at].id < id {
                     at += 1;
@@ -394,16 +407,16 @@ impl PanelIndex {
                     events.push((event, row.int(2)));
                 }
                 Ok(())
-            })?;
+            })
+            .await?;
         }
         {
             let sql = format!("{} ORDER BY r.participant", super::governance::BOOKINGS);
-            let mut rows = Rows::prepare(&mut *conn, &sql).await?;
             let PanelIndex {
                 people, bookings, ..
             } = &mut index;
             let mut at = 0usize;
-            rows.read(&[], |row| {
+            scan(conn.reborrow(), &sql, |row| {
                 let id = row.int(0);
                 while at < people.len() && people[at].id < id {
                     at += 1;
@@ -416,7 +429,8 @@ impl PanelIndex {
                     bookings.push((row.int(1), row.int(2)));
                 }
                 Ok(())
-            })?;
+            })
+            .await?;
         }
         index.events.shrink_to_fit();
         index.bookings.shrink_to_fit();

@@ -32,7 +32,7 @@ use ts_rs::TS;
 /// Adds a participant. Refuses an email another participant already has.
 pub async fn create(panel: &Panel, input: &ParticipantInput) -> Result<Participant> {
     let valid = input.validate()?;
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     repo::check_email_free(&mut tx, &valid.email, None).await?;
     let ids = repo::insert_many(&mut tx, &[valid.columns()], panel.now()).await?;
     let created = repo::load(&mut tx, ids[0]).await?;
@@ -47,7 +47,7 @@ pub async fn update(
     input: &ParticipantInput,
 ) -> Result<Participant> {
     let valid = input.validate()?;
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     repo::check_email_free(&mut tx, &valid.email, Some(id)).await?;
     repo::update(&mut tx, id, &valid, panel.now()).await?;
     let updated = repo::load(&mut tx, id).await?;
@@ -57,28 +57,28 @@ pub async fn update(
 
 /// One participant.
 pub async fn get(panel: &Panel, id: ParticipantId) -> Result<Participant> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     repo::load(&mut conn, id).await
 }
 
 /// One participant, read on the caller's connection (inside its transaction).
 pub(crate) async fn get_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<crate::db::Conn<'_>>,
     id: ParticipantId,
 ) -> Result<Participant> {
-    repo::load(&mut *conn, id).await
+    repo::load(conn, id).await
 }
 
 /// Finds a participant by id (`42`) or email (`anna@example.com`).
 pub async fn find(panel: &Panel, key: &str) -> Result<ParticipantId> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     repo::find(&mut conn, key).await
 }
 
 /// A page of participants matching `query`.
 pub async fn list(panel: &Panel, query: &ParticipantQuery) -> Result<ParticipantPage> {
     query.check()?;
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     repo::list(&mut conn, query).await
 }
 
@@ -90,7 +90,7 @@ pub async fn set_opted_out(
     opted_out: bool,
 ) -> Result<Participant> {
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let current = repo::load(&mut tx, id).await?;
     // Keep the original opt-out time when it is set again.
     let at = match (opted_out, current.opted_out_at) {
@@ -110,7 +110,7 @@ pub async fn set_opted_out(
 /// Marks or unmarks a participant as not to be contacted.
 pub async fn set_do_not_contact(panel: &Panel, id: ParticipantId, on: bool) -> Result<Participant> {
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     repo::set_do_not_contact(&mut tx, id, on, now).await?;
     if on {
         crate::sessions::roster::withdraw_session_mail(&mut tx, now, id).await?;
@@ -131,7 +131,7 @@ pub struct AttributeKey {
 /// the counts every write keeps: a large panel answers at once, without its
 /// panel index.
 pub async fn attribute_keys(panel: &Panel) -> Result<Vec<AttributeKey>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     Ok(repo::attribute_counts(&mut conn)
         .await?
         .into_iter()
@@ -170,12 +170,12 @@ const EMAIL_FOLDING: i64 = 2;
 /// Brings stored normalised emails up to the current folding rules, once
 /// per panel (a settings key records that it was done).
 pub(crate) async fn refold_emails_once(panel: &Panel) -> Result<()> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     if crate::settings::get::<i64>(&mut conn, "email_folding").await? == Some(EMAIL_FOLDING) {
         return Ok(());
     }
     drop(conn);
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let changed = repo::refold_emails(&mut tx).await?;
     crate::settings::put(&mut tx, "email_folding", &EMAIL_FOLDING).await?;
     tx.commit().await?;
@@ -187,8 +187,8 @@ pub(crate) async fn refold_emails_once(panel: &Panel) -> Result<()> {
 
 /// Raises the recruitment revision in the caller's transaction (for writes
 /// made outside this module's own functions).
-pub(crate) async fn touch(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-    repo::touch(&mut *conn).await
+pub(crate) async fn touch(conn: impl Into<crate::db::Conn<'_>>) -> Result<()> {
+    repo::touch(conn).await
 }
 
 /// Inserts already-checked participants in the caller's write transaction

@@ -8,7 +8,7 @@
 //! [`super::governance`].
 
 use crate::Panel;
-use crate::db::{instant, millis};
+use crate::db::{either, instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -348,49 +348,57 @@ pub async fn save(panel: &Panel, name: &str, definition: &ScreenerDefinition) ->
     let definition = definition.validate()?;
     let json = serde_json::to_string(&definition).expect("a screener serialises");
     let now = millis(panel.now());
-    let mut tx = panel.write().await?;
-    sqlx::query(
-        "INSERT INTO screeners (name, definition, created_at, updated_at) VALUES (?, ?, ?, ?) \
+    let mut tx = panel.begin().await?;
+    either!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO screeners (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
     )
     .bind(&name)
     .bind(&json)
     .bind(now)
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *c)
+.await?
+.rows_affected()
+    });
     tx.commit().await?;
     get(panel, &name).await
 }
 
 /// The screener called `name`.
 pub async fn get(panel: &Panel, name: &str) -> Result<Screener> {
-    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, name, definition, created_at, updated_at FROM screeners WHERE name = ?",
-    )
-    .bind(name.trim())
-    .fetch_optional(panel.pool()?)
-    .await?;
+    let row: Option<(i64, String, String, i64, i64)> =
+        either!(&mut panel.conn().await?, |c| sqlx::query_as(
+            "SELECT id, name, definition, created_at, updated_at FROM screeners WHERE name = $1",
+        )
+        .bind(name.trim())
+        .fetch_optional(&mut *c)
+        .await?);
     from_row(row.ok_or_else(|| Error::not_found("screener", name))?)
 }
 
 /// Every screener, by name.
 pub async fn list(panel: &Panel) -> Result<Vec<Screener>> {
-    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, name, definition, created_at, updated_at FROM screeners ORDER BY name",
-    )
-    .fetch_all(panel.pool()?)
-    .await?;
+    let rows: Vec<(i64, String, String, i64, i64)> =
+        either!(&mut panel.conn().await?, |c| sqlx::query_as(
+            "SELECT id, name, definition, created_at, updated_at FROM screeners ORDER BY name",
+        )
+        .fetch_all(&mut *c)
+        .await?);
     rows.into_iter().map(from_row).collect()
 }
 
 /// Deletes the screener called `name`.
 pub async fn delete(panel: &Panel, name: &str) -> Result<()> {
-    let done = sqlx::query("DELETE FROM screeners WHERE name = ?")
-        .bind(name.trim())
-        .execute(panel.pool()?)
-        .await?;
-    if done.rows_affected() == 0 {
+    let done = either!(&mut panel.conn().await?, |c| sqlx::query(
+        "DELETE FROM screeners WHERE name = $1"
+    )
+    .bind(name.trim())
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(Error::not_found("screener", name));
     }
     Ok(())

@@ -6,11 +6,12 @@
 use super::fields::{Email, hash_normalised};
 use super::import::RowError;
 use crate::Panel;
+use crate::db::either;
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use std::collections::BTreeSet;
 use ts_rs::TS;
 
@@ -100,25 +101,32 @@ pub async fn import(panel: &Panel, list: &str, text: &str) -> Result<Suppression
             }),
         }
     }
-    let mut tx = panel.write().await?;
-    sqlx::query("INSERT INTO suppression_lists (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+    let mut tx = panel.begin().await?;
+    either!(&mut tx, |c| {
+        sqlx::query("INSERT INTO suppression_lists (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(millis(panel.now()))
-        .execute(&mut *tx)
-        .await?;
-    let list_id: i64 = sqlx::query_scalar("SELECT id FROM suppression_lists WHERE name = ?")
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
+        .execute(&mut *c)
+.await?
+.rows_affected()
+    });
+    let list_id: i64 = either!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT id FROM suppression_lists WHERE name = $1"
+    )
+    .bind(name)
+    .fetch_one(&mut *c)
+    .await?);
     let hashes: Vec<String> = hashes.into_iter().collect();
     let mut added = 0;
     for chunk in hashes.chunks(10_000) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO suppressions (hash, list_id) ");
-        q.push_values(chunk, |mut b, h| {
-            b.push_bind(h.clone()).push_bind(list_id);
-        });
-        added += q.build().execute(&mut *tx).await?.rows_affected() as u32;
+        added += either!(&mut tx, |c| {
+            let mut q = QueryBuilder::new("INSERT INTO suppressions (hash, list_id) ");
+            q.push_values(chunk, |mut b, h| {
+                b.push_bind(h.clone()).push_bind(list_id);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *c).await?.rows_affected()
+        }) as u32;
     }
     super::touch(&mut tx).await?;
     tx.commit().await?;
@@ -132,15 +140,15 @@ pub async fn import(panel: &Panel, list: &str, text: &str) -> Result<Suppression
 
 /// Every list, with its size and how many participants it matches.
 pub async fn lists(panel: &Panel) -> Result<Vec<SuppressionList>> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64, i64)> = either!(&mut panel.conn().await?, |c| sqlx::query_as(
         "SELECT l.name, l.created_at, \
            (SELECT COUNT(*) FROM suppressions s WHERE s.list_id = l.id), \
            (SELECT COUNT(*) FROM suppressions s JOIN participants p ON p.email_hash = s.hash \
              WHERE s.list_id = l.id AND p.erased_at IS NULL) \
          FROM suppression_lists l ORDER BY l.name",
     )
-    .fetch_all(panel.pool()?)
-    .await?;
+    .fetch_all(&mut *c)
+    .await?);
     Ok(rows
         .into_iter()
         .map(|(name, created, entries, matching)| SuppressionList {
@@ -154,12 +162,15 @@ pub async fn lists(panel: &Panel) -> Result<Vec<SuppressionList>> {
 
 /// Deletes a whole list.
 pub async fn delete(panel: &Panel, list: &str) -> Result<()> {
-    let mut tx = panel.write().await?;
-    let done = sqlx::query("DELETE FROM suppression_lists WHERE name = ?")
-        .bind(list.trim())
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
+    let mut tx = panel.begin().await?;
+    let done = either!(&mut tx, |c| sqlx::query(
+        "DELETE FROM suppression_lists WHERE name = $1"
+    )
+    .bind(list.trim())
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    if done == 0 {
         return Err(Error::not_found("suppression list", list));
     }
     super::touch(&mut tx).await?;

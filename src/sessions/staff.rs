@@ -114,7 +114,8 @@ pub(crate) async fn insert_in(
     time_zone: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<StaffId> {
-    let inserted: std::result::Result<i64, sqlx::Error> = either!(conn, |c| sqlx::query_scalar(
+    let inserted: std::result::Result<i64, sqlx::Error> = either!(conn, |c| {
+        sqlx::query_scalar(
         "INSERT INTO staff (name, email, email_norm, role, lead, time_zone, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
@@ -127,7 +128,8 @@ pub(crate) async fn insert_in(
     .bind(millis(now))
     .bind(millis(now))
     .fetch_one(&mut *c)
-    .await);
+    .await
+    });
     match inserted {
         Ok(id) => Ok(StaffId(id)),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::conflict(format!(
@@ -144,12 +146,14 @@ pub(crate) async fn set_lead_in(
     id: StaffId,
     lead: Option<StaffId>,
 ) -> Result<()> {
-    either!(conn, |c| sqlx::query("UPDATE staff SET lead = $1 WHERE id = $2")
-        .bind(lead.map(|l| l.0))
-        .bind(id.0)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+    either!(conn, |c| sqlx::query(
+        "UPDATE staff SET lead = $1 WHERE id = $2"
+    )
+    .bind(lead.map(|l| l.0))
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -193,7 +197,9 @@ pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: StaffId) -> Result<Sta
     .bind(id.0)
     .fetch_optional(&mut *c)
     .await?);
-    Ok(row.ok_or_else(|| Error::not_found("staff member", id))?.into())
+    Ok(row
+        .ok_or_else(|| Error::not_found("staff member", id))?
+        .into())
 }
 
 /// The staff member with this email address.
@@ -209,7 +215,9 @@ pub(crate) async fn by_email_in(conn: impl Into<Conn<'_>>, email: &str) -> Resul
     .bind(parsed.normalised())
     .fetch_optional(&mut *c)
     .await?);
-    Ok(row.ok_or_else(|| Error::not_found("staff member", email))?.into())
+    Ok(row
+        .ok_or_else(|| Error::not_found("staff member", email))?
+        .into())
 }
 
 /// Says which staff member is using this app.

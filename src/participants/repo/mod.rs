@@ -356,12 +356,13 @@ pub(crate) async fn contact(
     conn: impl Into<Conn<'_>>,
     id: ParticipantId,
 ) -> Result<(String, Option<String>, Option<String>)> {
-    let found: Option<(String, Option<String>, Option<String>)> = either!(conn, |c| sqlx::query_as(
-        "SELECT name, email, time_zone FROM participants WHERE id = $1"
-    )
-    .bind(id.0)
-    .fetch_optional(&mut *c)
-    .await?);
+    let found: Option<(String, Option<String>, Option<String>)> =
+        either!(conn, |c| sqlx::query_as(
+            "SELECT name, email, time_zone FROM participants WHERE id = $1"
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?);
     found.ok_or_else(|| Error::not_found("participant", id))
 }
 

@@ -144,12 +144,11 @@ pub(super) async fn ids_by_email(
     conn: &mut PgConnection,
     normalised: &[&str],
 ) -> Result<HashMap<String, ParticipantId>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT email_norm, id FROM participants WHERE email_norm = ANY($1)",
-    )
-    .bind(normalised)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT email_norm, id FROM participants WHERE email_norm = ANY($1)")
+            .bind(normalised)
+            .fetch_all(conn)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(e, id)| (e, ParticipantId(id)))
@@ -307,7 +306,8 @@ fn push_filters(q: &mut QueryBuilder<Postgres>, query: &ParticipantQuery, words:
             .push_bind(format!("%{escaped}%"));
     }
     if let Some(tag) = query.tag.as_deref().filter(|t| !t.trim().is_empty()) {
-        q.push(" AND p.tags ? ").push_bind(tag.trim().to_lowercase());
+        q.push(" AND p.tags ? ")
+            .push_bind(tag.trim().to_lowercase());
     }
     for f in &query.attributes {
         let key = fields::parse_key("attribute", &f.key).unwrap_or_else(|_| f.key.clone());
@@ -343,9 +343,8 @@ pub(super) async fn list(
         || query.tag.as_deref().is_some_and(|t| !t.trim().is_empty())
         || !query.attributes.is_empty();
     let (total, total_capped) = if filtered {
-        let mut count = QueryBuilder::<Postgres>::new(
-            "SELECT count(*) FROM (SELECT 1 FROM participants p",
-        );
+        let mut count =
+            QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM participants p");
         push_filters(&mut count, query, &words);
         count
             .push(" LIMIT ")

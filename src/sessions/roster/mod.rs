@@ -80,7 +80,7 @@ async fn person(
     id: ParticipantId,
     fallback_zone: &str,
 ) -> Result<Person> {
-    let (name, email, zone) = participants::contact_in(conn, id).await?;
+    let (name, email, zone) = participants::contact_in(&mut *conn, id).await?;
     Ok(Person {
         id,
         name,
@@ -113,11 +113,11 @@ async fn organiser(conn: &mut SqliteConnection, session: &Session) -> Result<(St
 /// person who becomes uncontactable hears nothing more about sessions.
 /// What they are owed about their own issues is not session mail and stays.
 pub(crate) async fn withdraw_session_mail(
-    conn: &mut SqliteConnection,
+    conn: impl Into<crate::db::Conn<'_>>,
     now: DateTime<Utc>,
     p: ParticipantId,
 ) -> Result<u64> {
-    mail::cancel_glob(&mut *conn, now, &session_mail_of(p)).await
+    mail::cancel_glob(conn, now, &session_mail_of(p)).await
 }
 
 /// Queues an invitation (or, with `updated`, its replacement) to `p`.
@@ -239,7 +239,7 @@ pub(crate) async fn participant_clash(
             starts_at,
         }) = busy.get(&id.0)
         {
-            let (name, _, _) = participants::contact_in(conn, id).await?;
+            let (name, _, _) = participants::contact_in(&mut *conn, id).await?;
             return Ok(Some((
                 format!("participant {name}"),
                 (*session, title.clone(), millis(*starts_at)),

@@ -305,8 +305,8 @@ pub(crate) async fn insert_records(
     conn: &mut SqliteConnection,
     records: &[RosterRecord],
 ) -> Result<()> {
-    crate::db::insert_all(
-        conn,
+    crate::db::insert_all!(
+        &mut *conn,
         "INSERT INTO session_participants (session, participant, rsvp, attendance, \
              incentive_cents, incentive_paid, invited_at, updated_at) ",
         records,
@@ -321,6 +321,6 @@ pub(crate) async fn insert_records(
                 .push_bind(millis(r.invited_at))
                 .push_bind(millis(r.updated_at));
         },
-    )
-    .await
+    );
+    Ok(())
 }

@@ -95,7 +95,7 @@ async fn notes_are_stamped_with_the_time_and_offset_and_survive_the_process() {
     );
 
     // Nothing is held back: another connection to the file sees it at once.
-    let other = Panel::open(t.dir.path().join("panel.db")).await.unwrap();
+    let other = Panel::open(&t.location).await.unwrap();
     assert_eq!(notes::list(&other, s).await.unwrap(), vec![n.clone()]);
 
     for bad in ["   ", "bell\u{7}"] {

@@ -778,7 +778,7 @@ async fn the_demo_panel_is_deterministic() {
 async fn the_panel_index_never_serves_a_stale_answer() {
     let (t, ids) = screened_panel().await;
     // A second handle on the same file, as the CLI beside the open app.
-    let other = panelkeeper::Panel::open(t.dir.path().join("panel.db"))
+    let other = panelkeeper::Panel::open(&t.location)
         .await
         .unwrap()
         .with_clock(t.clock.clone());
@@ -940,13 +940,11 @@ async fn the_index_and_the_database_give_the_same_reasons_for_everyone() {
 async fn a_write_while_another_process_holds_the_panel_says_so_and_changes_nothing() {
     use sqlx::Connection;
     let t = panel().await;
+    let Some(file) = t.file() else { return };
     // Another process holding the write lock for longer than the busy timeout.
-    let mut other = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        t.dir.path().join("panel.db").display()
-    ))
-    .await
-    .unwrap();
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut other)
         .await
@@ -1007,11 +1005,11 @@ async fn fullwidth_and_plain_emails_are_the_same_person() {
 async fn stored_emails_are_folded_again_when_an_older_panel_opens() {
     use sqlx::Connection;
     let t = panel().await;
+    let Some(file) = t.file() else { return };
     let full = participants::create(&t.panel, &person("Full", "ｆｕｌｌ@example.com", &[]))
         .await
         .unwrap();
     t.panel.close().await;
-    let file = t.dir.path().join("panel.db");
     let mut old = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
         .await
         .unwrap();

@@ -300,7 +300,7 @@ impl PanelIndex {
                 "SELECT id, opted_out_at, do_not_contact, attributes, email_hash \
                  FROM participants WHERE erased_at IS NULL ORDER BY id"
             } else {
-                "SELECT id, opted_out_at, do_not_contact::int8, attributes::text, email_hash \
+                "SELECT id, opted_out_at, do_not_contact::int::int8, attributes::text, email_hash \
                  FROM participants WHERE erased_at IS NULL ORDER BY id"
             };
             let PanelIndex {

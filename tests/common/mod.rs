@@ -24,6 +24,18 @@ pub struct TestPanel {
     pub dir: tempfile::TempDir,
 }
 
+impl TestPanel {
+    /// The panel file, for a test of what only a panel file does (another
+    /// process's lock on it, a file an older version wrote); `None` on a
+    /// team database, where such a test has nothing to check.
+    pub fn file(&self) -> Option<PathBuf> {
+        match &self.location {
+            Location::File(path) => Some(path.clone()),
+            Location::Postgres(_) => None,
+        }
+    }
+}
+
 pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
 }

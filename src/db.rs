@@ -8,7 +8,7 @@ pub(crate) mod bulk;
 pub(crate) mod scan;
 mod store;
 
-pub use store::{Conn, Location, Tx};
+pub use store::{Conn, Dialect, Location, Tx};
 pub(crate) use store::{Pooled, Store, either};
 
 use crate::error::Result;
@@ -123,6 +123,22 @@ macro_rules! insert_all {
     };
 }
 pub(crate) use insert_all;
+
+/// After rows were written with their own ids (a generated panel, one
+/// copied from another store), moves `table`'s identity past them on a
+/// team database, so the next row written gets a free id. SQLite takes the
+/// next id from the table itself.
+pub(crate) async fn advance_ids(conn: impl Into<Conn<'_>>, table: &'static str) -> Result<()> {
+    if let Conn::Postgres(c) = conn.into() {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+        )))
+        .execute(c)
+        .await?;
+    }
+    Ok(())
+}
 
 /// Switches off the connection's automatic WAL checkpoint for one large
 /// write, returning the setting to give back to [`restore_autocheckpoint`].

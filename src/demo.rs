@@ -232,7 +232,7 @@ async fn insert_notes_and_issues(
     // Notes are written a few thousand at a time; of each, the issues need
     // only its session index, participant, author and time.
     let mut notes: Vec<(usize, Option<i64>, i64, i64)> = Vec::with_capacity(notes_wanted);
-    let base = crate::notes::next_id(conn).await?.0;
+    let base = crate::notes::next_id(&mut *conn).await?.0;
     let mut batch: Vec<crate::notes::NoteRecord> = Vec::with_capacity(NOTES_PER_WRITE);
     for i in 0..notes_wanted {
         let k = i * PAST_SESSIONS / notes_wanted;
@@ -272,7 +272,7 @@ async fn insert_notes_and_issues(
         if batch.len() < NOTES_PER_WRITE && i + 1 < notes_wanted {
             continue;
         }
-        crate::notes::insert_records(conn, &batch).await?;
+        crate::notes::insert_records(&mut *conn, &batch).await?;
         batch.clear();
     }
 
@@ -410,7 +410,7 @@ async fn insert_notes_and_issues(
             created_at: instant(i.13),
         })
         .collect();
-    kept::insert_records(conn, &records).await?;
+    kept::insert_records(&mut *conn, &records).await?;
     let events: Vec<kept::EventRecord> = events
         .into_iter()
         .map(|(issue, at, actor, kind, detail)| kept::EventRecord {
@@ -421,7 +421,7 @@ async fn insert_notes_and_issues(
             detail,
         })
         .collect();
-    kept::insert_event_records(conn, &events).await?;
+    kept::insert_event_records(&mut *conn, &events).await?;
     let contacts: Vec<kept::ContactRecord> = contacts
         .into_iter()
         .map(|(issue, at, staff, outcome)| kept::ContactRecord {
@@ -432,7 +432,7 @@ async fn insert_notes_and_issues(
             outcome,
         })
         .collect();
-    kept::insert_contact_records(conn, &contacts).await?;
+    kept::insert_contact_records(&mut *conn, &contacts).await?;
     Ok((notes.len() as u32, issues.len() as u32))
 }
 
@@ -520,7 +520,8 @@ async fn insert_sessions(
         };
         let uid = format!("demo-{k}@panelkeeper");
         let moderator = crate::sessions::staff::StaffId(staff[k % 6]);
-        let id = crate::sessions::insert_in(conn, &uid, &session, moderator, None, now).await?;
+        let id =
+            crate::sessions::insert_in(&mut *conn, &uid, &session, moderator, None, now).await?;
         ids.push(id.0);
     }
     Ok(ids)

@@ -242,12 +242,26 @@ pub enum Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// The SQL dialect of the store this connection is to.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// The same connection lent again, for one more statement.
     pub fn reborrow(&mut self) -> Conn<'_> {
         match self {
             Conn::Sqlite(c) => Conn::Sqlite(c),
             Conn::Postgres(c) => Conn::Postgres(c),
         }
+    }
+}
+
+impl<'a, 'b> From<&'a mut Conn<'b>> for Conn<'a> {
+    fn from(conn: &'a mut Conn<'b>) -> Conn<'a> {
+        conn.reborrow()
     }
 }
 
@@ -278,6 +292,53 @@ impl<'a> From<&'a mut PoolConnection<Sqlite>> for Conn<'a> {
 impl<'a> From<&'a mut PgConnection> for Conn<'a> {
     fn from(c: &'a mut PgConnection) -> Conn<'a> {
         Conn::Postgres(c)
+    }
+}
+
+/// The few pieces of SQL the two stores spell differently, for a statement
+/// written once around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The function that builds a JSON object from key, value pairs.
+    pub fn json_object(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_object",
+            Dialect::Postgres => "json_build_object",
+        }
+    }
+
+    /// The JSON array (as text) of `expr` over the rows, in `order`: `[]`
+    /// for none.
+    pub fn json_array_of(self, expr: &str, order: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_group_array({expr} ORDER BY {order})"),
+            Dialect::Postgres => {
+                format!("coalesce(json_agg({expr} ORDER BY {order}), '[]')::text")
+            }
+        }
+    }
+
+    /// `expr` read as JSON, where a subquery gave it as text (SQLite) or
+    /// already as JSON (PostgreSQL).
+    pub fn json(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json({expr})"),
+            Dialect::Postgres => expr.to_string(),
+        }
+    }
+
+    /// The ids in the JSON array bound as parameter `n` (`[1, 2, 3]`), for
+    /// `id IN (…)`.
+    pub fn ids_of_json(self, n: u32) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+            Dialect::Postgres => format!("SELECT jsonb_array_elements_text(${n}::jsonb)::bigint"),
+        }
     }
 }
 

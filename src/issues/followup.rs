@@ -7,6 +7,7 @@
 
 use super::messages::{self, topic};
 use super::{Issue, IssueId, ServiceLevels, store};
+use crate::db::Conn;
 use crate::db::millis;
 use crate::mail;
 use crate::sessions::staff::{self, Staff, StaffId};
@@ -14,7 +15,6 @@ use crate::sessions::{self, SessionId};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// The due times still to be met, and what each is for.
@@ -46,11 +46,12 @@ fn escalation_stays(topic: &str, prefix: &str, live: &[i64], owner_changed: bool
 /// owner and go to that owner's lead; the new owner's come from the next
 /// tick).
 async fn withdraw_escalations(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     issue: &Issue,
     owner_changed: bool,
 ) -> Result<()> {
+    let mut conn = conn.into();
     let live: Vec<i64> = if issue.status.is_open() {
         open_dues(issue)
             .into_iter()
@@ -61,9 +62,9 @@ async fn withdraw_escalations(
         Vec::new()
     };
     let prefix = topic(issue.id, "escalation/");
-    for (message, t) in mail::waiting_with_topic(&mut *conn, &prefix).await? {
+    for (message, t) in mail::waiting_with_topic(&mut conn, &prefix).await? {
         if !escalation_stays(&t, &prefix, &live, owner_changed) {
-            mail::withdraw(&mut *conn, now, message).await?;
+            mail::withdraw(&mut conn, now, message).await?;
         }
     }
     Ok(())
@@ -74,29 +75,31 @@ async fn withdraw_escalations(
 /// owner before each due time still to be met: once per owner and due
 /// time, at once if the time to nudge has already come.
 pub(super) async fn replan(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     levels: &ServiceLevels,
     id: IssueId,
 ) -> Result<()> {
-    replan_after(conn, now, levels, id, false).await
+    let mut conn = conn.into();
+    replan_after(&mut conn, now, levels, id, false).await
 }
 
 /// [`replan`] after a change of owner.
 pub(super) async fn replan_after(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     levels: &ServiceLevels,
     id: IssueId,
     owner_changed: bool,
 ) -> Result<()> {
-    mail::cancel_topic(&mut *conn, now, &topic(id, "nudge/")).await?;
-    let issue = store::get(conn, id, now).await?;
-    withdraw_escalations(conn, now, &issue, owner_changed).await?;
+    let mut conn = conn.into();
+    mail::cancel_topic(&mut conn, now, &topic(id, "nudge/")).await?;
+    let issue = store::get(&mut conn, id, now).await?;
+    withdraw_escalations(&mut conn, now, &issue, owner_changed).await?;
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
         return Ok(());
     };
-    let owner = staff::get_in(&mut *conn, owner).await?;
+    let owner = staff::get_in(&mut conn, owner).await?;
     // The window a nudge's lead is measured in: this round of follow-up.
     let start = issue
         .first_contact_at
@@ -107,12 +110,12 @@ pub(super) async fn replan_after(
             continue;
         }
         let this = messages::nudge_topic(id, due.0, &owner);
-        if mail::topic_queued(&mut *conn, &this).await? {
+        if mail::topic_queued(&mut conn, &this).await? {
             continue;
         }
         let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due.0 - start) / 2);
         let nudge = messages::nudge(&issue, &owner, due, (due.0 - lead).max(now), this)?;
-        mail::enqueue(&mut *conn, now, &nudge).await?;
+        mail::enqueue(&mut conn, now, &nudge).await?;
     }
     Ok(())
 }
@@ -134,7 +137,7 @@ pub struct TickReport {
 /// contact, a resolution or a hand-off starts the count again). Nudges are
 /// already queued for their time, so a tick never sends one twice.
 pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let levels = store::levels(&mut conn).await?;
     let repeat = Duration::minutes(levels.escalation_repeat_minutes.max(1) as i64);
     let (overdue, due) = store::overdue(&mut conn, now, now - repeat).await?;
@@ -144,7 +147,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
         escalations: 0,
     };
     for chunk in due.chunks(TICK_BATCH) {
-        let mut tx = panel.write().await?;
+        let mut tx = panel.begin().await?;
         report.escalations += escalate(&mut tx, chunk, now).await?;
         tx.commit().await?;
     }
@@ -174,10 +177,11 @@ fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> 
 
 /// Escalates these issues in the caller's transaction, and says how many
 /// messages it queued.
-async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>) -> Result<u32> {
-    let issues = store::get_many(tx, ids, now).await?;
-    let rounds = store::count_escalations(tx, ids, now).await?;
-    let team = staff::all_in(&mut *tx).await?;
+async fn escalate(tx: impl Into<Conn<'_>>, ids: &[IssueId], now: DateTime<Utc>) -> Result<u32> {
+    let mut tx = tx.into();
+    let issues = store::get_many(&mut tx, ids, now).await?;
+    let rounds = store::count_escalations(&mut tx, ids, now).await?;
+    let team = staff::all_in(&mut tx).await?;
     let member = |id: StaffId| {
         team.get(&id)
             .cloned()
@@ -191,7 +195,7 @@ async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>
         let moderator = match moderators.get(&issue.session) {
             Some(m) => m.clone(),
             None => {
-                let m = sessions::get_in(tx, issue.session).await?.moderator;
+                let m = sessions::get_in(&mut tx, issue.session).await?.moderator;
                 moderators.insert(issue.session, m.clone());
                 m
             }
@@ -219,8 +223,8 @@ async fn escalate(tx: &mut SqliteConnection, ids: &[IssueId], now: DateTime<Utc>
         let (_, what) = issue.next_due();
         events.push((issue.id, json!({"to": names, "due": what, "count": round})));
     }
-    mail::enqueue_many(&mut *tx, now, &queued).await?;
-    store::record_escalations(tx, now, &events).await?;
+    mail::enqueue_many(&mut tx, now, &queued).await?;
+    store::record_escalations(&mut tx, now, &events).await?;
     Ok(queued.len() as u32)
 }
 

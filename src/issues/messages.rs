@@ -6,6 +6,7 @@
 
 use super::{Issue, IssueId};
 use crate::Result;
+use crate::db::Conn;
 use crate::db::millis;
 use crate::mail::templates::{self, NoteLine, ParticipantContact, Template};
 use crate::mail::{self, MessageKind, NewMessage};
@@ -13,7 +14,6 @@ use crate::notes::{self, NoteId};
 use crate::participants::{self, fields::Email};
 use crate::sessions::staff::Staff;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 /// What a message about an issue is filed under in the outbox:
@@ -29,8 +29,9 @@ fn zone_of(staff: &Staff) -> String {
 }
 
 /// The notes around the one an issue came from, for the owner's mail.
-async fn note_context(conn: &mut SqliteConnection, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
-    Ok(notes_around(conn, note)
+async fn note_context(conn: impl Into<Conn<'_>>, note: Option<NoteId>) -> Result<Vec<NoteLine>> {
+    let mut conn = conn.into();
+    Ok(notes_around(&mut conn, note)
         .await?
         .iter()
         .map(|n| {
@@ -52,14 +53,15 @@ async fn note_context(conn: &mut SqliteConnection, note: Option<NoteId>) -> Resu
 
 /// The note an issue came from with the two before and after it.
 pub(super) async fn notes_around(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     note: Option<NoteId>,
 ) -> Result<Vec<notes::Note>> {
+    let mut conn = conn.into();
     let Some(id) = note else {
         return Ok(Vec::new());
     };
-    let source = notes::get_in(conn, id).await?;
-    let mut all = notes::list_in(conn, source.session).await?;
+    let source = notes::get_in(&mut conn, id).await?;
+    let mut all = notes::list_in(&mut conn, source.session).await?;
     let at = all.iter().position(|n| n.id == id).unwrap_or(0);
     all.truncate((at + 3).min(all.len()));
     Ok(all.split_off(at.saturating_sub(2)))
@@ -67,12 +69,13 @@ pub(super) async fn notes_around(
 
 /// Queues the owner's mail: who, how to reach them, what they said, when due.
 pub(super) async fn queue_assigned(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     issue: &Issue,
     owner: &Staff,
 ) -> Result<()> {
-    let participant = participants::get_in(&mut *conn, issue.participant).await?;
+    let mut conn = conn.into();
+    let participant = participants::get_in(&mut conn, issue.participant).await?;
     let body = templates::render(&Template::IssueAssigned(templates::IssueAssigned {
         owner_name: owner.name.clone(),
         session_title: issue.session_title.clone(),
@@ -88,7 +91,7 @@ pub(super) async fn queue_assigned(
             phone: participant.phone.clone(),
             zone: participant.time_zone.clone(),
         },
-        notes: note_context(conn, issue.note).await?,
+        notes: note_context(&mut conn, issue.note).await?,
         first_contact_due: issue.awaiting_contact().then_some(issue.first_contact_due),
         resolution_due: Some(issue.resolution_due),
         zone: zone_of(owner),
@@ -267,15 +270,16 @@ pub(super) fn opens_with_greeting(message: &str, reader: &str) -> bool {
 
 /// Queues a message to the participant, signed by and replying to `from`.
 pub(super) async fn queue_to_participant(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     issue: &Issue,
     from: &Staff,
     kind: MessageKind,
     template: Template,
 ) -> Result<Option<mail::MessageId>> {
+    let mut conn = conn.into();
     match to_participant(now, issue, from, kind, template)? {
-        Some(message) => Ok(Some(mail::enqueue(&mut *conn, now, &message).await?)),
+        Some(message) => Ok(Some(mail::enqueue(&mut conn, now, &message).await?)),
         None => Ok(None),
     }
 }

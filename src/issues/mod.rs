@@ -23,6 +23,7 @@ pub(crate) mod store;
 pub use followup::{TickReport, tick};
 pub use model::*;
 
+use crate::db::Conn;
 use crate::mail::{self, MessageKind, MessagePreview, NewMessage};
 use crate::notes;
 use crate::participants::fields::check_text;
@@ -33,31 +34,30 @@ use crate::{Error, Panel, Result};
 use chrono::{DateTime, Utc};
 use followup::{replan, replan_after};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 /// The service levels in force.
 pub async fn service_levels(panel: &Panel) -> Result<ServiceLevels> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::levels(&mut conn).await
 }
 
 /// Replaces the service levels (for issues raised from now on).
 pub async fn set_service_levels(panel: &Panel, levels: &ServiceLevels) -> Result<ServiceLevels> {
     levels.check()?;
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::set_levels(&mut conn, levels).await?;
     Ok(*levels)
 }
 
 /// One issue.
 pub async fn get(panel: &Panel, id: IssueId) -> Result<Issue> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::get(&mut conn, id, panel.now()).await
 }
 
 /// An issue with its contact log and audit trail.
 pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let issue = store::get(&mut conn, id, panel.now()).await?;
     let contacts = store::contacts(&mut conn, id).await?;
     let events = store::events(&mut conn, id).await?;
@@ -80,7 +80,7 @@ pub async fn raised_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::raised_between(&mut conn, from, to, panel.now()).await
 }
 
@@ -90,7 +90,7 @@ pub async fn list(panel: &Panel, query: &IssueQuery) -> Result<Vec<Issue>> {
         Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?.id),
         _ => None,
     };
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::list(&mut conn, query, owner, panel.now()).await
 }
 
@@ -111,14 +111,15 @@ pub async fn mine(panel: &Panel) -> Result<Vec<Issue>> {
 }
 
 async fn event(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     issue: IssueId,
     now: DateTime<Utc>,
     actor: Option<StaffId>,
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<()> {
-    store::record_event(conn, issue, now, actor, kind, &detail).await
+    let mut conn = conn.into();
+    store::record_event(&mut conn, issue, now, actor, kind, &detail).await
 }
 
 async fn actor(panel: &Panel) -> Result<Option<StaffId>> {
@@ -191,7 +192,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
     let (first_contact_due, resolution_due) = levels.dues(severity, now, zone);
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let id = store::insert(
         &mut tx,
         &store::NewIssue {
@@ -230,17 +231,26 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
 /// Records that `owner` now has the issue (its owner column is already
 /// set), mails them what they need and plans their nudge.
 async fn handed_to(
-    tx: &mut SqliteConnection,
+    tx: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     actor: Option<StaffId>,
     levels: &ServiceLevels,
     id: IssueId,
     owner: &Staff,
 ) -> Result<()> {
-    event(tx, id, now, actor, "assigned", json!({"owner": owner.name})).await?;
-    let issue = store::get(tx, id, now).await?;
-    messages::queue_assigned(tx, now, &issue, owner).await?;
-    replan_after(tx, now, levels, id, true).await
+    let mut tx = tx.into();
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "assigned",
+        json!({"owner": owner.name}),
+    )
+    .await?;
+    let issue = store::get(&mut tx, id, now).await?;
+    messages::queue_assigned(&mut tx, now, &issue, owner).await?;
+    replan_after(&mut tx, now, levels, id, true).await
 }
 
 /// Gives an issue without an owner to `owner`, who is mailed what they need.
@@ -248,7 +258,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
     let owner = staff::by_email(panel, owner).await?;
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let issue = store::get(&mut tx, id, now).await?;
     if let Some(current) = &issue.owner_name {
         return Err(Error::conflict(format!(
@@ -271,7 +281,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     let owner = staff::by_email(panel, owner).await?;
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let issue = store::get(&mut tx, id, now).await?;
     let Some(from) = issue.owner else {
         return Err(Error::conflict(format!(
@@ -335,7 +345,7 @@ pub async fn log_contact(
     let outcome = required("outcome", outcome)?;
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let issue = store::get(&mut tx, id, now).await?;
     if !issue.status.is_open() {
         return Err(Error::conflict(format!(
@@ -362,11 +372,12 @@ pub async fn log_contact(
     get(panel, id).await
 }
 
-async fn change_status(tx: &mut SqliteConnection, issue: &Issue, to: IssueStatus) -> Result<()> {
+async fn change_status(tx: impl Into<Conn<'_>>, issue: &Issue, to: IssueStatus) -> Result<()> {
+    let mut tx = tx.into();
     if let Some(why) = issue.status.refusal(to) {
         return Err(Error::conflict(format!("issue {}: {why}", issue.id)));
     }
-    store::set_status(tx, issue.id, to).await
+    store::set_status(&mut tx, issue.id, to).await
 }
 
 /// Resolves a contacted issue: the resolution note is kept and the
@@ -415,13 +426,14 @@ struct Finishing {
 
 impl Finishing {
     async fn check(
-        conn: &mut SqliteConnection,
+        conn: impl Into<Conn<'_>>,
         now: DateTime<Utc>,
         id: IssueId,
         to: IssueStatus,
         note: &str,
         message: &str,
     ) -> Result<Finishing> {
+        let mut conn = conn.into();
         let field = if to == IssueStatus::Resolved {
             "resolution note"
         } else {
@@ -429,12 +441,12 @@ impl Finishing {
         };
         let note = required(field, note)?;
         let message = required("message to the participant", message)?;
-        let issue = store::get(conn, id, now).await?;
+        let issue = store::get(&mut conn, id, now).await?;
         if let Some(why) = issue.status.refusal(to) {
             return Err(Error::conflict(format!("issue {id}: {why}")));
         }
         let owner = match issue.owner {
-            Some(o) => staff::get_in(&mut *conn, o).await?,
+            Some(o) => staff::get_in(&mut conn, o).await?,
             None => return Err(Error::conflict(format!("issue {id} has no owner"))),
         };
         Ok(Finishing {
@@ -466,7 +478,7 @@ async fn preview_finish(
     message: &str,
 ) -> Result<Option<MessagePreview>> {
     let now = panel.now();
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let finishing = Finishing::check(&mut conn, now, id, to, note, message).await?;
     Ok(finishing.reply(now)?.as_ref().map(MessagePreview::from))
 }
@@ -480,7 +492,7 @@ async fn finish(
 ) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
     change_status(&mut tx, &finishing.issue, to).await?;
     store::set_resolution(&mut tx, id, &finishing.note, now).await?;
@@ -508,7 +520,7 @@ async fn finish(
 pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let issue = store::get(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Closed).await?;
     event(&mut tx, id, now, actor, "closed", json!({})).await?;
@@ -522,7 +534,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let reason = required("reason", reason)?;
     let actor = actor(panel).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let issue = store::get(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
     let levels = store::levels(&mut tx).await?;

@@ -8,28 +8,30 @@ use super::{
     ContactVia, Issue, IssueContact, IssueEvent, IssueId, IssueQuery, IssueStatus, ServiceLevels,
     Severity,
 };
-use crate::db::{instant, millis};
+use crate::db::{Conn, Dialect, either, instant, millis};
 use crate::notes::NoteId;
 use crate::participants::ParticipantId;
 use crate::sessions::SessionId;
 use crate::sessions::staff::StaffId;
 use crate::{Error, Result, settings};
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+
 use std::collections::HashMap;
 
 const LEVELS_KEY: &str = "service_levels";
 
 /// The service levels in force.
-pub(crate) async fn levels(conn: &mut SqliteConnection) -> Result<ServiceLevels> {
-    Ok(settings::get(&mut *conn, LEVELS_KEY)
+pub(crate) async fn levels(conn: impl Into<Conn<'_>>) -> Result<ServiceLevels> {
+    let mut conn = conn.into();
+    Ok(settings::get(conn.reborrow(), LEVELS_KEY)
         .await?
         .unwrap_or_default())
 }
 
 /// Keeps `levels` as the service levels in force.
-pub(crate) async fn set_levels(conn: &mut SqliteConnection, levels: &ServiceLevels) -> Result<()> {
-    settings::put(&mut *conn, LEVELS_KEY, levels).await
+pub(crate) async fn set_levels(conn: impl Into<Conn<'_>>, levels: &ServiceLevels) -> Result<()> {
+    let mut conn = conn.into();
+    settings::put(conn.reborrow(), LEVELS_KEY, levels).await
 }
 
 const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \
@@ -39,49 +41,25 @@ const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant
 const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
     JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
 
-fn issue_from(row: &SqliteRow, now: DateTime<Utc>) -> Result<Issue> {
-    IssueJson {
-        id: row.get("id"),
-        session: row.get("session"),
-        session_title: row.get("session_title"),
-        participant: row.get("participant"),
-        participant_name: row.get("participant_name"),
-        participant_email: row.get("participant_email"),
-        note: row.get("note"),
-        summary: row.get("summary"),
-        detail: row.get("detail"),
-        category: row.get("category"),
-        severity: row.get("severity"),
-        owner: row.get("owner"),
-        owner_name: row.get("owner_name"),
-        status: row.get("status"),
-        first_contact_due: row.get("first_contact_due"),
-        resolution_due: row.get("resolution_due"),
-        first_contact_at: row.get("first_contact_at"),
-        resolved_at: row.get("resolved_at"),
-        resolution: row.get("resolution"),
-        handoffs: row.get::<i64, _>("handoffs") as u32,
-        reopens: row.get::<i64, _>("reopens") as u32,
-        reopened_at: row.get("reopened_at"),
-        created_at: row.get("created_at"),
-    }
-    .issue(now)
-}
-
 /// An issue `i` (with its session `ss`, participant `p` and owner `o`) as
 /// one JSON object: a list comes back from SQLite as one array, not a row
 /// per issue.
-const ISSUE_JSON: &str = "json_object('id', i.id, 'session', i.session, 'sessionTitle', ss.title, \
+fn issue_json(d: Dialect) -> String {
+    format!(
+        "{}('id', i.id, 'session', i.session, 'sessionTitle', ss.title, \
     'participant', i.participant, 'participantName', p.name, 'participantEmail', p.email, \
     'note', i.note, 'summary', i.summary, 'detail', i.detail, 'category', i.category, \
     'severity', i.severity, 'owner', i.owner, 'ownerName', o.name, 'status', i.status, \
     'firstContactDue', i.first_contact_due, 'resolutionDue', i.resolution_due, \
     'firstContactAt', i.first_contact_at, 'resolvedAt', i.resolved_at, \
     'resolution', i.resolution, 'handoffs', i.handoffs, 'reopens', i.reopens, \
-    'reopenedAt', i.reopened_at, 'createdAt', i.created_at)";
+    'reopenedAt', i.reopened_at, 'createdAt', i.created_at)",
+        d.json_object()
+    )
+}
 
-/// An issue as stored: a row, or an object of [`ISSUE_JSON`].
-#[derive(serde::Deserialize)]
+/// An issue as stored: a row, or an object of [`issue_json`].
+#[derive(serde::Deserialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 struct IssueJson {
     id: i64,
@@ -103,8 +81,8 @@ struct IssueJson {
     first_contact_at: Option<i64>,
     resolved_at: Option<i64>,
     resolution: Option<String>,
-    handoffs: u32,
-    reopens: u32,
+    handoffs: i64,
+    reopens: i64,
     reopened_at: Option<i64>,
     created_at: i64,
 }
@@ -137,8 +115,8 @@ impl IssueJson {
             first_contact_at,
             resolved_at: self.resolved_at.map(instant),
             resolution: self.resolution,
-            handoffs: self.handoffs,
-            reopens: self.reopens,
+            handoffs: self.handoffs as u32,
+            reopens: self.reopens as u32,
             reopened_at: self.reopened_at.map(instant),
             overdue,
             created_at: instant(self.created_at),
@@ -148,113 +126,128 @@ impl IssueJson {
 
 /// One issue, read as of `now` (which decides whether it is overdue).
 pub(crate) async fn get(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     now: DateTime<Utc>,
 ) -> Result<Issue> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE i.id = ?"
-    )))
+    let mut conn = conn.into();
+    let row: Option<IssueJson> = either!(conn.reborrow(), |cx| sqlx::query_as(
+        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM {FROM} WHERE i.id = $1"))
+    )
     .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| Error::not_found("issue", id))?;
-    issue_from(&row, now)
+    .fetch_optional(&mut *cx)
+    .await?);
+    row.ok_or_else(|| Error::not_found("issue", id))?.issue(now)
 }
 
 /// The issue's contact log, oldest first.
-pub(crate) async fn contacts(
-    conn: &mut SqliteConnection,
-    id: IssueId,
-) -> Result<Vec<IssueContact>> {
-    sqlx::query(
+pub(crate) async fn contacts(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Vec<IssueContact>> {
+    let mut conn = conn.into();
+    let rows: Vec<(i64, Option<String>, String, String)> = either!(conn.reborrow(), |cx| {
+        sqlx::query_as(
         "SELECT c.at, s.name, c.via, c.outcome FROM issue_contacts c LEFT JOIN staff s ON s.id = c.staff \
-         WHERE c.issue = ? ORDER BY c.at, c.id",
+         WHERE c.issue = $1 ORDER BY c.at, c.id",
     )
     .bind(id.0)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *cx)
     .await?
-    .iter()
-    .map(|r| {
-        Ok(IssueContact {
-            at: instant(r.get(0)),
-            staff: r.get(1),
-            via: r.get::<String, _>(2).parse()?,
-            outcome: r.get(3),
+    });
+    rows.into_iter()
+        .map(|(at, staff, via, outcome)| {
+            Ok(IssueContact {
+                at: instant(at),
+                staff,
+                via: via.parse()?,
+                outcome,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The issue's audit trail, oldest first.
-pub(crate) async fn events(conn: &mut SqliteConnection, id: IssueId) -> Result<Vec<IssueEvent>> {
-    Ok(sqlx::query(
+pub(crate) async fn events(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Vec<IssueEvent>> {
+    let mut conn = conn.into();
+    let rows: Vec<(i64, Option<String>, String, String)> = either!(conn.reborrow(), |cx| {
+        sqlx::query_as(
         "SELECT e.at, s.name, e.kind, e.detail FROM issue_events e LEFT JOIN staff s ON s.id = e.actor \
-         WHERE e.issue = ? ORDER BY e.at, e.id",
+         WHERE e.issue = $1 ORDER BY e.at, e.id",
     )
     .bind(id.0)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *cx)
     .await?
-    .iter()
-    .map(|r| IssueEvent {
-        at: instant(r.get(0)),
-        actor: r.get(1),
-        kind: r.get(2),
-        detail: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
-    })
-    .collect())
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(at, actor, kind, detail)| IssueEvent {
+            at: instant(at),
+            actor,
+            kind,
+            detail: serde_json::from_str(&detail).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Every issue raised in `[from, to)`, oldest first.
 pub(crate) async fn raised_between(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE i.created_at >= ? AND i.created_at < ? \
+    let mut conn = conn.into();
+    let rows: Vec<IssueJson> = either!(conn.reborrow(), |cx| sqlx::query_as(sqlx::AssertSqlSafe(
+        format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE i.created_at >= $1 AND i.created_at < $2 \
          ORDER BY i.created_at, i.id"
-    )))
+        )
+    ))
     .bind(millis(from))
     .bind(millis(to))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| issue_from(r, now)).collect()
+    .fetch_all(&mut *cx)
+    .await?);
+    rows.into_iter().map(|r| r.issue(now)).collect()
 }
 
 /// The issues `query` asks for (its owner given as `owner`), open first,
 /// then by the next due time.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     query: &IssueQuery,
     owner: Option<StaffId>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
+    let mut conn = conn.into();
     // Open first, then by the next due time: the page is chosen from the
     // issues alone, and only its issues are read in full.
-    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT json_group_array(json(issue) ORDER BY open DESC, next_due, id) FROM ( \
-           SELECT {ISSUE_JSON} AS issue, k.id, k.open, k.next_due FROM ( \
+    let d = conn.dialect();
+    let (all, issue) = (
+        d.json_array_of(&d.json("issue"), "open DESC, next_due, id"),
+        issue_json(d),
+    );
+    let json: String = either!(conn.reborrow(), |cx| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {all} FROM ( \
+           SELECT {issue} AS issue, k.id, k.open, k.next_due FROM ( \
              SELECT i.id, i.status IN ('open', 'contacted') AS open, \
                CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
                  AS next_due \
-             FROM issues i WHERE (?1 IS NULL OR i.owner = ?1) AND (?2 IS NULL OR i.status = ?2) \
-             AND (NOT ?3 OR i.status IN ('open', 'contacted')) AND (?4 IS NULL OR i.session = ?4) \
-             AND (NOT ?5 OR (i.status IN ('open', 'contacted') AND \
-                  ((i.status = 'open' AND i.first_contact_due < ?6) OR i.resolution_due < ?6))) \
-             ORDER BY open DESC, next_due, i.id LIMIT ?7) k \
-           CROSS JOIN {FROM} WHERE i.id = k.id)"
-    )))
+             FROM issues i WHERE ($1 IS NULL OR i.owner = $1) AND ($2 IS NULL OR i.status = $2) \
+             AND (NOT $3 OR i.status IN ('open', 'contacted')) AND ($4 IS NULL OR i.session = $4) \
+             AND (NOT $5 OR (i.status IN ('open', 'contacted') AND \
+                  ((i.status = 'open' AND i.first_contact_due < $6) OR i.resolution_due < $6))) \
+             ORDER BY open DESC, next_due, i.id LIMIT $7) k \
+           CROSS JOIN {FROM} WHERE i.id = k.id) AS page"
+        ))
+    )
     .bind(owner.map(|o| o.0))
     .bind(query.status.map(IssueStatus::as_str))
     .bind(query.open_only)
     .bind(query.session.map(|s| s.0))
     .bind(query.overdue)
     .bind(millis(now))
-    .bind(query.limit.unwrap_or(200).clamp(1, 5000))
-    .fetch_one(&mut *conn)
-    .await?;
+    .bind(i64::from(query.limit.unwrap_or(200).clamp(1, 5000)))
+    .fetch_one(&mut *cx)
+    .await?);
     serde_json::from_str::<Vec<IssueJson>>(&json)
         .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
         .into_iter()
@@ -279,14 +272,16 @@ pub(crate) struct NewIssue<'a> {
 
 /// Writes a new issue, open, raised at `now`.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     issue: &NewIssue<'_>,
     now: DateTime<Utc>,
 ) -> Result<IssueId> {
-    let id: i64 = sqlx::query_scalar(
+    let mut conn = conn.into();
+    let id: i64 = either!(conn.reborrow(), |cx| {
+        sqlx::query_scalar(
         "INSERT INTO issues (session, participant, note, summary, detail, category, severity, owner, \
          first_contact_due, resolution_due, raised_by, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(issue.session.0)
     .bind(issue.participant.0)
@@ -301,159 +296,185 @@ pub(crate) async fn insert(
     .bind(issue.raised_by.map(|a| a.0))
     .bind(millis(now))
     .bind(millis(now))
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(&mut *cx)
+.await?
+    });
     Ok(IssueId(id))
 }
 
 /// Adds an entry to the issue's audit trail.
 pub(crate) async fn record_event(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     issue: IssueId,
     now: DateTime<Utc>,
     actor: Option<StaffId>,
     kind: &str,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(issue.0)
-        .bind(millis(now))
-        .bind(actor.map(|a| a.0))
-        .bind(kind)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE issues SET updated_at = ? WHERE id = ?")
-        .bind(millis(now))
-        .bind(issue.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(issue.0)
+    .bind(millis(now))
+    .bind(actor.map(|a| a.0))
+    .bind(kind)
+    .bind(detail.to_string())
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET updated_at = $1 WHERE id = $2"
+    )
+    .bind(millis(now))
+    .bind(issue.0)
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Gives an issue without an owner to `owner`.
 pub(crate) async fn set_owner(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     owner: StaffId,
 ) -> Result<()> {
-    sqlx::query("UPDATE issues SET owner = ? WHERE id = ?")
-        .bind(owner.0)
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET owner = $1 WHERE id = $2"
+    )
+    .bind(owner.0)
+    .bind(id.0)
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Hands an issue to `owner`: one more hand-off, and its escalations
 /// counted afresh.
-pub(crate) async fn hand_off(
-    conn: &mut SqliteConnection,
-    id: IssueId,
-    owner: StaffId,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE issues SET owner = ?, handoffs = handoffs + 1, escalations = 0, \
-         last_escalated_at = NULL WHERE id = ?",
+pub(crate) async fn hand_off(conn: impl Into<Conn<'_>>, id: IssueId, owner: StaffId) -> Result<()> {
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET owner = $1, handoffs = handoffs + 1, escalations = 0, \
+         last_escalated_at = NULL WHERE id = $2",
     )
     .bind(owner.0)
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Adds an attempt to reach the participant to the contact log.
 pub(crate) async fn add_contact(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     now: DateTime<Utc>,
     staff: Option<StaffId>,
     via: ContactVia,
     outcome: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO issue_contacts (issue, at, staff, via, outcome) VALUES (?, ?, ?, ?, ?)",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "INSERT INTO issue_contacts (issue, at, staff, via, outcome) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id.0)
     .bind(millis(now))
     .bind(staff.map(|a| a.0))
     .bind(via.as_str())
     .bind(outcome)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Marks an open issue contacted at `now` (its first contact, if it had
 /// none), its escalations counted afresh.
 pub(crate) async fn mark_contacted(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, ?), \
-         escalations = 0, last_escalated_at = NULL WHERE id = ?",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| {
+        sqlx::query(
+        "UPDATE issues SET status = 'contacted', first_contact_at = coalesce(first_contact_at, $1), \
+         escalations = 0, last_escalated_at = NULL WHERE id = $2",
     )
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *cx)
+.await?
+.rows_affected()
+    });
     Ok(())
 }
 
 /// Sets an issue's status (the change already checked).
 pub(crate) async fn set_status(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     status: IssueStatus,
 ) -> Result<()> {
-    sqlx::query("UPDATE issues SET status = ? WHERE id = ?")
-        .bind(status.as_str())
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET status = $1 WHERE id = $2"
+    )
+    .bind(status.as_str())
+    .bind(id.0)
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Keeps the resolution note (or the won't-fix reason) of an issue
 /// finished at `now`.
 pub(crate) async fn set_resolution(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query("UPDATE issues SET resolution = ?, resolved_at = ? WHERE id = ?")
-        .bind(note)
-        .bind(millis(now))
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET resolution = $1, resolved_at = $2 WHERE id = $3"
+    )
+    .bind(note)
+    .bind(millis(now))
+    .bind(id.0)
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Opens a finished issue again at `now` with new due times: one more
 /// reopening, its escalations counted afresh.
 pub(crate) async fn reopen(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: IssueId,
     first_contact_due: DateTime<Utc>,
     resolution_due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE issues SET resolved_at = NULL, first_contact_due = ?, resolution_due = ?, \
-         escalations = 0, last_escalated_at = NULL, reopens = reopens + 1, reopened_at = ? \
-         WHERE id = ?",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET resolved_at = NULL, first_contact_due = $1, resolution_due = $2, \
+         escalations = 0, last_escalated_at = NULL, reopens = reopens + 1, reopened_at = $3 \
+         WHERE id = $4",
     )
     .bind(millis(first_contact_due))
     .bind(millis(resolution_due))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -461,26 +482,27 @@ pub(crate) async fn reopen(
 /// (`overdue`), and those last escalated no later than `escalated_before`
 /// or never (`to_escalate`).
 pub(crate) async fn overdue(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     escalated_before: DateTime<Utc>,
 ) -> Result<(u32, Vec<IssueId>)> {
-    let to_escalate: Vec<i64> = sqlx::query_scalar(
+    let mut conn = conn.into();
+    let to_escalate: Vec<i64> = either!(conn.reborrow(), |cx| sqlx::query_scalar(
         "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
-         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1) \
-         AND (last_escalated_at IS NULL OR last_escalated_at <= ?2) ORDER BY id",
+         AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
+         AND (last_escalated_at IS NULL OR last_escalated_at <= $2) ORDER BY id",
     )
     .bind(millis(now))
     .bind(millis(escalated_before))
-    .fetch_all(&mut *conn)
-    .await?;
-    let overdue: i64 = sqlx::query_scalar(
+    .fetch_all(&mut *cx)
+    .await?);
+    let overdue: i64 = either!(conn.reborrow(), |cx| sqlx::query_scalar(
         "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
-         AND ((status = 'open' AND first_contact_due <= ?1) OR resolution_due <= ?1)",
+         AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1)",
     )
     .bind(millis(now))
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(&mut *cx)
+    .await?);
     Ok((
         overdue as u32,
         to_escalate.into_iter().map(IssueId).collect(),
@@ -489,18 +511,20 @@ pub(crate) async fn overdue(
 
 /// These issues, read as of `now`, in id order.
 pub(crate) async fn get_many(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     ids: &[IssueId],
     now: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
+    let mut conn = conn.into();
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
-    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT json_group_array(json({ISSUE_JSON}) ORDER BY i.id) FROM {FROM} \
-         WHERE i.id IN (SELECT value FROM json_each(?))"
-    )))
+    let d = conn.dialect();
+    let (all, ids_in) = (d.json_array_of(&issue_json(d), "i.id"), d.ids_of_json(1));
+    let json: String = either!(conn.reborrow(), |cx| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(format!("SELECT {all} FROM {FROM} WHERE i.id IN ({ids_in})"))
+    )
     .bind(serde_json::to_string(&ids).expect("ids serialise"))
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(&mut *cx)
+    .await?);
     serde_json::from_str::<Vec<IssueJson>>(&json)
         .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
         .into_iter()
@@ -511,19 +535,23 @@ pub(crate) async fn get_many(
 /// Counts one more escalation of each of these issues at `now`, and says
 /// which round each is in now.
 pub(crate) async fn count_escalations(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     ids: &[IssueId],
     now: DateTime<Utc>,
 ) -> Result<HashMap<IssueId, u32>> {
+    let mut conn = conn.into();
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
-    let rounds: Vec<(i64, i64)> = sqlx::query_as(
-        "UPDATE issues SET escalations = escalations + 1, last_escalated_at = ?1, updated_at = ?1 \
-         WHERE id IN (SELECT value FROM json_each(?2)) RETURNING id, escalations",
+    let ids_in = conn.dialect().ids_of_json(2);
+    let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| sqlx::query_as(
+        sqlx::AssertSqlSafe(format!(
+            "UPDATE issues SET escalations = escalations + 1, last_escalated_at = $1, \
+             updated_at = $1 WHERE id IN ({ids_in}) RETURNING id, escalations"
+        ))
     )
     .bind(millis(now))
     .bind(serde_json::to_string(&ids).expect("ids serialise"))
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(&mut *cx)
+    .await?);
     Ok(rounds
         .into_iter()
         .map(|(id, n)| (IssueId(id), n as u32))
@@ -533,22 +561,32 @@ pub(crate) async fn count_escalations(
 /// Adds an `escalated` entry to each issue's audit trail at once: each
 /// issue with its detail.
 pub(crate) async fn record_escalations(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     events: &[(IssueId, serde_json::Value)],
 ) -> Result<()> {
+    let mut conn = conn.into();
     let rows: Vec<serde_json::Value> = events
         .iter()
         .map(|(id, detail)| serde_json::json!([id.0, detail.to_string()]))
         .collect();
-    sqlx::query(
-        "INSERT INTO issue_events (issue, at, actor, kind, detail) \
-         SELECT value ->> 0, ?, NULL, 'escalated', value ->> 1 FROM json_each(?)",
-    )
+    let each = match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT value ->> 0, $1, NULL, 'escalated', value ->> 1 FROM json_each($2)"
+        }
+        Dialect::Postgres => {
+            "SELECT (e ->> 0)::bigint, $1, NULL, 'escalated', e ->> 1 \
+             FROM jsonb_array_elements($2::jsonb) AS e"
+        }
+    };
+    either!(conn.reborrow(), |cx| sqlx::query(sqlx::AssertSqlSafe(
+        format!("INSERT INTO issue_events (issue, at, actor, kind, detail) {each}")
+    ))
     .bind(millis(now))
     .bind(serde_json::Value::Array(rows).to_string())
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -579,11 +617,12 @@ const ROWS_PER_STATEMENT: usize = 1_500;
 
 /// Writes these issues as they are, a statement per 1,500.
 pub(crate) async fn insert_records(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     records: &[IssueRecord<'_>],
 ) -> Result<()> {
+    let mut conn = conn.into();
     crate::db::insert_all!(
-        &mut *conn,
+        conn.reborrow(),
         "INSERT INTO issues (id, session, participant, note, summary, severity, owner, status, \
              first_contact_due, resolution_due, first_contact_at, resolved_at, resolution, \
              handoffs, raised_by, created_at, updated_at) ",
@@ -623,11 +662,12 @@ pub(crate) struct EventRecord<'a> {
 
 /// Writes these audit-trail entries as they are.
 pub(crate) async fn insert_event_records(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     records: &[EventRecord<'_>],
 ) -> Result<()> {
+    let mut conn = conn.into();
     crate::db::insert_all!(
-        &mut *conn,
+        conn.reborrow(),
         "INSERT INTO issue_events (issue, at, actor, kind, detail) ",
         records,
         ROWS_PER_STATEMENT,
@@ -653,11 +693,12 @@ pub(crate) struct ContactRecord<'a> {
 
 /// Writes these contact-log entries as they are.
 pub(crate) async fn insert_contact_records(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     records: &[ContactRecord<'_>],
 ) -> Result<()> {
+    let mut conn = conn.into();
     crate::db::insert_all!(
-        &mut *conn,
+        conn.reborrow(),
         "INSERT INTO issue_contacts (issue, at, staff, via, outcome) ",
         records,
         ROWS_PER_STATEMENT,
@@ -675,14 +716,15 @@ pub(crate) async fn insert_contact_records(
 /// The issues raised in a session that nobody owns yet, with their
 /// summaries, by id.
 pub(crate) async fn unowned_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     session: SessionId,
 ) -> Result<Vec<(IssueId, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, summary FROM issues WHERE session = ? AND owner IS NULL ORDER BY id",
+    let mut conn = conn.into();
+    let rows: Vec<(i64, String)> = either!(conn.reborrow(), |cx| sqlx::query_as(
+        "SELECT id, summary FROM issues WHERE session = $1 AND owner IS NULL ORDER BY id",
     )
     .bind(session.0)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(&mut *cx)
+    .await?);
     Ok(rows.into_iter().map(|(id, s)| (IssueId(id), s)).collect())
 }

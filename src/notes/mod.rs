@@ -11,16 +11,17 @@
 //! module does not raise issues from notes: the issues domain does.
 
 mod store;
+mod words;
 
 pub(crate) use store::{NoteRecord, insert_records, next_id};
 
+use crate::db::Conn;
 use crate::participants::{self, ParticipantId};
 use crate::sessions::staff::{self, StaffId};
 use crate::sessions::{self, SessionId};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 use std::collections::BTreeSet;
 use ts_rs::TS;
 
@@ -143,32 +144,34 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     let author = author(panel, input).await?;
     let now = panel.now();
     let offset = (now - s.starts_at).num_seconds();
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let id = store::insert(&mut conn, session, participant, author, &text, now, offset).await?;
     store::get(&mut conn, id).await
 }
 
 /// One note.
 pub async fn get(panel: &Panel, id: NoteId) -> Result<Note> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     get_in(&mut conn, id).await
 }
 
 /// One note, read on the caller's connection (inside its transaction).
-pub(crate) async fn get_in(conn: &mut SqliteConnection, id: NoteId) -> Result<Note> {
-    store::get(conn, id).await
+pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: NoteId) -> Result<Note> {
+    let mut conn = conn.into();
+    store::get(&mut conn, id).await
 }
 
 /// A session's notes in the order they were taken.
 pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     list_in(&mut conn, session).await
 }
 
 /// [`list`] on the caller's connection (inside its transaction).
-pub(crate) async fn list_in(conn: &mut SqliteConnection, session: SessionId) -> Result<Vec<Note>> {
-    sessions::get_in(conn, session).await?;
-    store::list(conn, session).await
+pub(crate) async fn list_in(conn: impl Into<Conn<'_>>, session: SessionId) -> Result<Vec<Note>> {
+    let mut conn = conn.into();
+    sessions::get_in(&mut conn, session).await?;
+    store::list(&mut conn, session).await
 }
 
 /// Changes a note's text, and its participant only when `input` names
@@ -183,7 +186,7 @@ pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> 
         None => None,
     };
     let editor = author(panel, input).await?;
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     if !store::replace(&mut tx, id, &text, participant, editor, panel.now()).await? {
         return Err(Error::not_found("note", id));
     }
@@ -193,7 +196,7 @@ pub async fn edit(panel: &Panel, id: NoteId, input: &NoteInput) -> Result<Note> 
 
 /// A note's earlier versions, oldest first.
 pub async fn history(panel: &Panel, id: NoteId) -> Result<Vec<NoteVersion>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::get(&mut conn, id).await?;
     store::versions(&mut conn, id).await
 }
@@ -226,30 +229,13 @@ pub struct NoteHit {
 /// them required. Quoting every term means no input can be read as FTS5
 /// syntax (NEAR, OR, column filters).
 pub fn fts_query(typed: &str) -> Option<String> {
-    let mut terms = Vec::new();
-    let mut rest = typed.trim();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('"') {
-            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
-            let phrase = phrase.trim();
-            if !phrase.is_empty() {
-                terms.push(format!("\"{}\"", phrase.replace('"', "\"\"")));
-            }
-            rest = tail.trim_start();
-        } else {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || c == '"')
-                .unwrap_or(rest.len());
-            let word: String = rest[..end]
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '\'')
-                .collect();
-            if !word.is_empty() {
-                terms.push(format!("\"{}\"*", word.replace('"', "\"\"")));
-            }
-            rest = rest[end..].trim_start();
-        }
-    }
+    let terms: Vec<String> = words::terms(typed)
+        .into_iter()
+        .map(|term| match term {
+            words::Term::Phrase(p) => format!("\"{}\"", p.replace('"', "\"\"")),
+            words::Term::Word(w) => format!("\"{}\"*", w.replace('"', "\"\"")),
+        })
+        .collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
@@ -266,13 +252,7 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
             format!("is {n} characters long; a note search has at most {MAX_SEARCH_CHARS}"),
         ));
     }
-    let Some(expr) = fts_query(&search.query) else {
-        return Err(Error::invalid(
-            "search",
-            &search.query,
-            "has no words to look for",
-        ));
-    };
+
     let participant = match search.participant.as_deref().map(str::trim) {
         Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
         _ => None,
@@ -282,16 +262,17 @@ pub async fn search(panel: &Panel, search: &NoteSearch) -> Result<Vec<NoteHit>> 
         .as_deref()
         .map(|t| t.trim().trim_start_matches('#').to_lowercase())
         .filter(|t| !t.is_empty());
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::search(
         &mut conn,
-        &expr,
+        &search.query,
         search.session,
         participant,
         tag.as_deref(),
         search.limit.unwrap_or(50).clamp(1, 500),
     )
-    .await
+    .await?
+    .ok_or_else(|| Error::invalid("search", &search.query, "has no words to look for"))
 }
 
 #[cfg(test)]

@@ -23,11 +23,10 @@ pub use model::{
 
 pub(crate) use store::{complete_ended_in, insert_in};
 
-use crate::db::instant;
+use crate::db::{Conn, instant};
 use crate::participants::fields::check_text;
 use crate::{Error, Panel, Result, TimeZone};
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
-use sqlx::SqliteConnection;
 
 /// The instant a wall-clock time in `zone` names, or why it names none or two.
 pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>> {
@@ -125,7 +124,7 @@ fn clash_error(who: &str, clash: (i64, String, i64)) -> Error {
 /// Plans a session. Returns it with its new id.
 pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     let c = check(input)?;
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let moderator = staff::by_email_in(&mut tx, &input.moderator).await?;
     if !input.allow_double_booking
         && let Some(clash) =
@@ -167,19 +166,20 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
 }
 
 /// One session, read on the caller's connection (inside its transaction).
-pub(crate) async fn get_in(conn: &mut SqliteConnection, id: SessionId) -> Result<Session> {
-    store::get(conn, id).await
+pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<Session> {
+    let mut conn = conn.into();
+    store::get(conn.reborrow(), id).await
 }
 
 /// One session.
 pub async fn get(panel: &Panel, id: SessionId) -> Result<Session> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     get_in(&mut conn, id).await
 }
 
 /// Sessions in start order.
 pub async fn list(panel: &Panel, query: &SessionQuery) -> Result<Vec<Session>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::list(&mut conn, query).await
 }
 
@@ -205,7 +205,7 @@ pub async fn reschedule(
     minutes: Option<u32>,
     allow_double_booking: bool,
 ) -> Result<Session> {
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let session = get_in(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
@@ -251,7 +251,7 @@ pub async fn reschedule(
 pub async fn complete(panel: &Panel, id: SessionId) -> Result<Session> {
     let by = staff::current(panel).await?.map(|s| s.id);
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let session = get_in(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!(
@@ -294,7 +294,7 @@ pub async fn complete(panel: &Panel, id: SessionId) -> Result<Session> {
 /// and waiting reminders are withdrawn.
 pub async fn cancel(panel: &Panel, id: SessionId, reason: Option<&str>) -> Result<Session> {
     let reason = reason.map(|r| check_text("reason", r)).transpose()?;
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let session = get_in(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!(

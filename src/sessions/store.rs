@@ -5,46 +5,49 @@
 //! domain's module.
 
 use super::{Checked, RosterCounts, Session, SessionId, SessionQuery, SessionStatus};
-use crate::db::{instant, millis};
+use crate::db::{Conn, either, instant, millis};
 use crate::sessions::staff::{self, Staff, StaffId};
 use crate::{Error, Result, TimeZone};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+
 use std::collections::HashMap;
 
 /// A scheduled session of `moderator` overlapping `[from, to)`, other than `except`.
 pub(crate) async fn moderator_clash(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     moderator: StaffId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     except: Option<SessionId>,
 ) -> Result<Option<(i64, String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, title, starts_at FROM sessions WHERE moderator = ? AND status = 'scheduled' \
-         AND starts_at < ? AND ends_at > ? AND id IS NOT ? ORDER BY starts_at LIMIT 1",
+    let mut conn = conn.into();
+    Ok(either!(conn.reborrow(), |c| sqlx::query_as(
+        "SELECT id, title, starts_at FROM sessions WHERE moderator = $1 AND status = 'scheduled' \
+         AND starts_at < $2 AND ends_at > $3 AND id IS DISTINCT FROM $4 ORDER BY starts_at LIMIT 1",
     )
     .bind(moderator.0)
     .bind(millis(to))
     .bind(millis(from))
     .bind(except.map(|s| s.0))
-    .fetch_optional(&mut *conn)
-    .await?)
+    .fetch_optional(&mut *c)
+    .await?))
 }
 
 /// Writes a session, scheduled, with its calendar `uid`.
 pub(crate) async fn insert_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     uid: &str,
     c: &Checked,
     moderator: StaffId,
     consent: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<SessionId> {
-    let id: i64 = sqlx::query_scalar(
+    let mut conn = conn.into();
+    let id: i64 = either!(conn.reborrow(), |cx| {
+        sqlx::query_scalar(
         "INSERT INTO sessions (uid, study, title, starts_at, ends_at, time_zone, place, moderator, \
          seats, over_recruit, floaters, created_at, updated_at, consent_topic) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(uid)
     .bind(&c.study)
@@ -54,14 +57,15 @@ pub(crate) async fn insert_in(
     .bind(c.time_zone.name())
     .bind(&c.place)
     .bind(moderator.0)
-    .bind(c.seats)
-    .bind(c.over_recruit)
-    .bind(c.floaters)
+    .bind(i64::from(c.seats))
+    .bind(i64::from(c.over_recruit))
+    .bind(i64::from(c.floaters))
     .bind(millis(now))
     .bind(millis(now))
     .bind(consent)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(&mut *cx)
+.await?
+    });
     Ok(SessionId(id))
 }
 
@@ -69,33 +73,39 @@ pub(crate) async fn insert_in(
 /// at least `after` before `now` and have no issue without an owner: a
 /// generated panel's past, wrapped up as its moderators would have.
 pub(crate) async fn complete_ended_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     after: Duration,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE sessions SET completed_at = ends_at + ?1, completed_by = moderator \
-         WHERE status = 'scheduled' AND ends_at + ?1 <= ?2 \
+    let mut conn = conn.into();
+    let done = either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE sessions SET completed_at = ends_at + $1, completed_by = moderator \
+         WHERE status = 'scheduled' AND ends_at + $1 <= $2 \
          AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.session = sessions.id AND i.owner IS NULL)",
     )
     .bind(after.num_milliseconds())
     .bind(millis(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(done)
 }
 
 /// Adds an observer to a session (once).
 pub(crate) async fn add_observer(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     session: SessionId,
     observer: StaffId,
 ) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO session_observers (session, staff) VALUES (?, ?)")
-        .bind(session.0)
-        .bind(observer.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "INSERT INTO session_observers (session, staff) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    )
+    .bind(session.0)
+    .bind(observer.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -120,15 +130,16 @@ struct Names {
 
 impl Names {
     /// Every staff member, and the observers of one session or of all.
-    async fn read(conn: &mut SqliteConnection, session: Option<i64>) -> Result<Names> {
-        let staff = staff::all_in(&mut *conn).await?;
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
+    async fn read(conn: impl Into<Conn<'_>>, session: Option<i64>) -> Result<Names> {
+        let mut conn = conn.into();
+        let staff = staff::all_in(conn.reborrow()).await?;
+        let rows: Vec<(i64, i64)> = either!(conn.reborrow(), |c| sqlx::query_as(
             "SELECT session, staff FROM session_observers \
-             WHERE ?1 IS NULL OR session = ?1 ORDER BY session, staff",
+             WHERE $1 IS NULL OR session = $1 ORDER BY session, staff",
         )
         .bind(session)
-        .fetch_all(&mut *conn)
-        .await?;
+        .fetch_all(&mut *c)
+        .await?);
         let mut observers: HashMap<i64, Vec<StaffId>> = HashMap::new();
         for (session, who) in rows {
             observers.entry(session).or_default().push(StaffId(who));
@@ -144,10 +155,41 @@ impl Names {
     }
 }
 
-fn session_from(names: &Names, row: &SqliteRow) -> Result<Session> {
-    let id: i64 = row.get("id");
-    let zone = TimeZone::stored(row.get("time_zone"), &format!("session {id}"))?;
-    let starts_at = instant(row.get("starts_at"));
+/// A session as stored, with its roster's counts.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: i64,
+    uid: String,
+    study: String,
+    title: String,
+    starts_at: i64,
+    ends_at: i64,
+    time_zone: String,
+    place: String,
+    moderator: i64,
+    seats: i64,
+    over_recruit: i64,
+    floaters: i64,
+    sequence: i64,
+    status: String,
+    cancel_reason: Option<String>,
+    screener: Option<String>,
+    completed_at: Option<i64>,
+    consent_topic: Option<String>,
+    n_unowned: i64,
+    n_invited: i64,
+    n_confirmed: i64,
+    n_tentative: i64,
+    n_declined: i64,
+    n_waitlisted: i64,
+    n_attended: i64,
+    n_no_shows: i64,
+}
+
+fn session_from(names: &Names, row: SessionRow) -> Result<Session> {
+    let id = row.id;
+    let zone = TimeZone::stored(&row.time_zone, &format!("session {id}"))?;
+    let starts_at = instant(row.starts_at);
     let observers = names
         .observers
         .get(&id)
@@ -155,147 +197,162 @@ fn session_from(names: &Names, row: &SqliteRow) -> Result<Session> {
         .flatten()
         .map(|o| names.staff(*o))
         .collect::<Result<Vec<_>>>()?;
-    let count = |name: &str| row.get::<i64, _>(name) as u32;
+    let count = |n: i64| n as u32;
     Ok(Session {
         id: SessionId(id),
-        uid: row.get("uid"),
-        study: row.get("study"),
-        title: row.get("title"),
+        uid: row.uid,
+        study: row.study,
+        title: row.title,
         starts_at,
         attendance_from: starts_at - super::model::ATTENDANCE_AHEAD,
-        ends_at: instant(row.get("ends_at")),
+        ends_at: instant(row.ends_at),
         local_start: starts_at.with_timezone(&zone.tz()).naive_local(),
         time_zone: zone,
-        place: row.get("place"),
-        moderator: names.staff(StaffId(row.get("moderator")))?,
+        place: row.place,
+        moderator: names.staff(StaffId(row.moderator))?,
         observers,
-        seats: row.get::<i64, _>("seats") as u32,
-        over_recruit: row.get::<i64, _>("over_recruit") as u32,
-        floaters: row.get::<i64, _>("floaters") as u32,
-        sequence: row.get("sequence"),
-        status: if row.get::<String, _>("status") == "cancelled" {
+        seats: row.seats as u32,
+        over_recruit: row.over_recruit as u32,
+        floaters: row.floaters as u32,
+        sequence: row.sequence,
+        status: if row.status == "cancelled" {
             SessionStatus::Cancelled
         } else {
             SessionStatus::Scheduled
         },
-        cancel_reason: row.get("cancel_reason"),
-        screener: row.get("screener"),
-        completed_at: row.get::<Option<i64>, _>("completed_at").map(instant),
-        unowned_issues: count("n_unowned"),
-        consent_topic: row.get("consent_topic"),
+        cancel_reason: row.cancel_reason,
+        screener: row.screener,
+        completed_at: row.completed_at.map(instant),
+        unowned_issues: count(row.n_unowned),
+        consent_topic: row.consent_topic,
         counts: RosterCounts {
-            invited: count("n_invited"),
-            confirmed: count("n_confirmed"),
-            tentative: count("n_tentative"),
-            declined: count("n_declined"),
-            waitlisted: count("n_waitlisted"),
-            attended: count("n_attended"),
-            no_shows: count("n_no_shows"),
+            invited: count(row.n_invited),
+            confirmed: count(row.n_confirmed),
+            tentative: count(row.n_tentative),
+            declined: count(row.n_declined),
+            waitlisted: count(row.n_waitlisted),
+            attended: count(row.n_attended),
+            no_shows: count(row.n_no_shows),
         },
     })
 }
 
 /// One session, with its moderator, observers and roster counts.
-pub(crate) async fn get(conn: &mut SqliteConnection, id: SessionId) -> Result<Session> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sessions s WHERE s.id = ?"
-    )))
+pub(crate) async fn get(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<Session> {
+    let mut conn = conn.into();
+    let row: Option<SessionRow> = either!(conn.reborrow(), |c| sqlx::query_as(
+        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions s WHERE s.id = $1"))
+    )
     .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| Error::not_found("session", id))?;
+    .fetch_optional(&mut *c)
+    .await?);
+    let row = row.ok_or_else(|| Error::not_found("session", id))?;
     let names = Names::read(conn, Some(id.0)).await?;
-    session_from(&names, &row)
+    session_from(&names, row)
 }
 
 /// Sessions in start order, as `query` asks.
-pub(crate) async fn list(
-    conn: &mut SqliteConnection,
-    query: &SessionQuery,
-) -> Result<Vec<Session>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sessions s WHERE (?1 IS NULL OR s.ends_at > ?1) \
-         AND (?2 IS NULL OR s.starts_at < ?2) AND (?3 OR s.status = 'scheduled') \
-         ORDER BY s.starts_at, s.id LIMIT ?4"
-    )))
+pub(crate) async fn list(conn: impl Into<Conn<'_>>, query: &SessionQuery) -> Result<Vec<Session>> {
+    let mut conn = conn.into();
+    let rows: Vec<SessionRow> = either!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        format!(
+            "SELECT {COLUMNS} FROM sessions s WHERE ($1 IS NULL OR s.ends_at > $1) \
+         AND ($2 IS NULL OR s.starts_at < $2) AND ($3 OR s.status = 'scheduled') \
+         ORDER BY s.starts_at, s.id LIMIT $4"
+        )
+    ))
     .bind(query.from.map(millis))
     .bind(query.to.map(millis))
     .bind(query.include_cancelled)
-    .bind(query.limit.unwrap_or(500).clamp(1, 5000))
-    .fetch_all(&mut *conn)
-    .await?;
+    .bind(i64::from(query.limit.unwrap_or(500).clamp(1, 5000)))
+    .fetch_all(&mut *c)
+    .await?);
     let names = Names::read(conn, None).await?;
-    rows.iter().map(|row| session_from(&names, row)).collect()
+    rows.into_iter()
+        .map(|row| session_from(&names, row))
+        .collect()
 }
 
 /// Moves a session to `[starts_at, ends_at)`, one calendar sequence on.
 pub(crate) async fn move_to(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: SessionId,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE sessions SET starts_at = ?, ends_at = ?, sequence = sequence + 1, updated_at = ? WHERE id = ?",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| {
+        sqlx::query(
+        "UPDATE sessions SET starts_at = $1, ends_at = $2, sequence = sequence + 1, updated_at = $3 WHERE id = $4",
     )
     .bind(millis(starts_at))
     .bind(millis(ends_at))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+.await?
+.rows_affected()
+    });
     Ok(())
 }
 
 /// Marks a session complete at `now`, by `by`.
 pub(crate) async fn mark_complete(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: SessionId,
     by: Option<StaffId>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE sessions SET completed_at = ?, completed_by = ?, updated_at = ? WHERE id = ?",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE sessions SET completed_at = $1, completed_by = $2, updated_at = $3 WHERE id = $4",
     )
     .bind(millis(now))
     .bind(by.map(|b| b.0))
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Marks a session cancelled, for `reason`, one calendar sequence on.
 pub(crate) async fn mark_cancelled(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: SessionId,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE sessions SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, \
-         updated_at = ? WHERE id = ?",
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE sessions SET status = 'cancelled', cancel_reason = $1, sequence = sequence + 1, \
+         updated_at = $2 WHERE id = $3",
     )
     .bind(reason)
     .bind(millis(now))
     .bind(id.0)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
 /// Names the screener a session's invitations come through.
 pub(crate) async fn set_screener(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: SessionId,
     screener: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE sessions SET screener = ? WHERE id = ?")
-        .bind(screener)
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "UPDATE sessions SET screener = $1 WHERE id = $2"
+    )
+    .bind(screener)
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
     Ok(())
 }

@@ -16,7 +16,7 @@ pub(crate) use store::{RosterRecord, insert_records};
 use messages::{Person, topic};
 
 use super::model::*;
-use crate::db::millis;
+use crate::db::{Conn, millis};
 use crate::mail;
 use crate::mail::settings::SmtpSettings;
 use crate::participants::fields::Email;
@@ -26,7 +26,7 @@ use crate::participants::{self, ParticipantId};
 use crate::{Error, Panel, Result, settings};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
+
 use std::collections::{BTreeMap, HashMap};
 use ts_rs::TS;
 
@@ -49,7 +49,7 @@ const REMINDERS_KEY: &str = "reminders";
 
 /// The reminder offsets in force (default 24 h and 2 h before).
 pub async fn reminders(panel: &Panel) -> Result<ReminderPlan> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     Ok(settings::get(&mut conn, REMINDERS_KEY)
         .await?
         .unwrap_or_default())
@@ -70,17 +70,18 @@ pub async fn set_reminders(panel: &Panel, plan: &ReminderPlan) -> Result<Reminde
     let plan = ReminderPlan {
         minutes_before: minutes,
     };
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     settings::put(&mut conn, REMINDERS_KEY, &plan).await?;
     Ok(plan)
 }
 
 async fn person(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     fallback_zone: &str,
 ) -> Result<Person> {
-    let (name, email, zone) = participants::contact_in(&mut *conn, id).await?;
+    let mut conn = conn.into();
+    let (name, email, zone) = participants::contact_in(conn.reborrow(), id).await?;
     Ok(Person {
         id,
         name,
@@ -90,8 +91,9 @@ async fn person(
 }
 
 /// Who the mail comes from: the SMTP sender when set up, else the moderator.
-async fn organiser(conn: &mut SqliteConnection, session: &Session) -> Result<(String, String)> {
-    let smtp: Option<SmtpSettings> = settings::get(&mut *conn, "smtp").await?;
+async fn organiser(conn: impl Into<Conn<'_>>, session: &Session) -> Result<(String, String)> {
+    let mut conn = conn.into();
+    let smtp: Option<SmtpSettings> = settings::get(conn.reborrow(), "smtp").await?;
     Ok(match smtp {
         Some(s) => (
             if s.from_name.is_empty() {
@@ -122,39 +124,41 @@ pub(crate) async fn withdraw_session_mail(
 
 /// Queues an invitation (or, with `updated`, its replacement) to `p`.
 async fn queue_invitation(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     session: &Session,
     p: &Person,
     organiser: &(String, String),
     updated: bool,
 ) -> Result<bool> {
+    let mut conn = conn.into();
     let Some(email) = &p.email else {
         return Ok(false);
     };
     let message = messages::invitation(now, session, p, email, organiser, updated)?;
-    mail::enqueue(&mut *conn, now, &message).await?;
+    mail::enqueue(conn.reborrow(), now, &message).await?;
     Ok(true)
 }
 
 /// Withdraws `p`'s waiting reminders and, if they are confirmed for a
 /// session still ahead, queues one per offset that has not passed.
 async fn plan_reminders(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     session: &Session,
     p: &Person,
     confirmed: bool,
     organiser: &(String, String),
 ) -> Result<()> {
-    mail::cancel_topic(&mut *conn, now, &topic(session, p.id, "reminder/")).await?;
+    let mut conn = conn.into();
+    mail::cancel_topic(conn.reborrow(), now, &topic(session, p.id, "reminder/")).await?;
     let Some(email) = &p.email else {
         return Ok(());
     };
     if !confirmed || session.status == SessionStatus::Cancelled {
         return Ok(());
     }
-    let plan: ReminderPlan = settings::get(&mut *conn, REMINDERS_KEY)
+    let plan: ReminderPlan = settings::get(conn.reborrow(), REMINDERS_KEY)
         .await?
         .unwrap_or_default();
     for minutes in plan.minutes_before {
@@ -163,7 +167,7 @@ async fn plan_reminders(
             continue;
         }
         let reminder = messages::reminder(session, p, email, organiser, minutes, at)?;
-        mail::enqueue(&mut *conn, now, &reminder).await?;
+        mail::enqueue(conn.reborrow(), now, &reminder).await?;
     }
     Ok(())
 }
@@ -171,16 +175,25 @@ async fn plan_reminders(
 /// After a reschedule: an updated calendar entry to everyone still coming,
 /// and reminders planned again.
 pub(crate) async fn send_updates(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     session: &Session,
 ) -> Result<()> {
-    let organiser = organiser(conn, session).await?;
-    for (id, rsvp) in store::coming(conn, session.id).await? {
-        let p = person(conn, id, session.time_zone.name()).await?;
-        mail::cancel_topic(&mut *conn, now, &topic(session, id, "invitation")).await?;
-        queue_invitation(conn, now, session, &p, &organiser, true).await?;
-        plan_reminders(conn, now, session, &p, rsvp == Rsvp::Confirmed, &organiser).await?;
+    let mut conn = conn.into();
+    let organiser = organiser(conn.reborrow(), session).await?;
+    for (id, rsvp) in store::coming(conn.reborrow(), session.id).await? {
+        let p = person(conn.reborrow(), id, session.time_zone.name()).await?;
+        mail::cancel_topic(conn.reborrow(), now, &topic(session, id, "invitation")).await?;
+        queue_invitation(conn.reborrow(), now, session, &p, &organiser, true).await?;
+        plan_reminders(
+            conn.reborrow(),
+            now,
+            session,
+            &p,
+            rsvp == Rsvp::Confirmed,
+            &organiser,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -188,17 +201,18 @@ pub(crate) async fn send_updates(
 /// After a cancellation: a calendar cancellation to everyone still coming;
 /// waiting invitations and reminders are withdrawn.
 pub(crate) async fn send_cancellations(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     session: &Session,
 ) -> Result<()> {
-    let organiser = organiser(conn, session).await?;
-    mail::cancel_topic(&mut *conn, now, &format!("session/{}/", session.id)).await?;
-    for (id, _) in store::coming(conn, session.id).await? {
-        let p = person(conn, id, session.time_zone.name()).await?;
+    let mut conn = conn.into();
+    let organiser = organiser(conn.reborrow(), session).await?;
+    mail::cancel_topic(conn.reborrow(), now, &format!("session/{}/", session.id)).await?;
+    for (id, _) in store::coming(conn.reborrow(), session.id).await? {
+        let p = person(conn.reborrow(), id, session.time_zone.name()).await?;
         let Some(email) = &p.email else { continue };
         let cancellation = messages::cancellation(now, session, &p, email, &organiser)?;
-        mail::enqueue(&mut *conn, now, &cancellation).await?;
+        mail::enqueue(conn.reborrow(), now, &cancellation).await?;
     }
     Ok(())
 }
@@ -206,12 +220,13 @@ pub(crate) async fn send_cancellations(
 /// People on other scheduled sessions overlapping `[from, to)`, by id, with
 /// that session (for the double-booking rule).
 async fn busy(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     session: SessionId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HashMap<i64, Exclusion>> {
-    let rows = store::overlapping(conn, session, from, to).await?;
+    let mut conn = conn.into();
+    let rows = store::overlapping(conn.reborrow(), session, from, to).await?;
     let mut out = HashMap::new();
     for (participant, id, title, starts_at) in rows {
         out.entry(participant.0).or_insert(Exclusion::DoubleBooked {
@@ -226,20 +241,21 @@ async fn busy(
 /// The first roster member of `session` who is in another overlapping
 /// session at `[from, to)`, with that session.
 pub(crate) async fn participant_clash(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     session: SessionId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Option<(String, (i64, String, i64))>> {
-    let busy = busy(conn, session, from, to).await?;
-    for (id, _) in store::coming(conn, session).await? {
+    let mut conn = conn.into();
+    let busy = busy(conn.reborrow(), session, from, to).await?;
+    for (id, _) in store::coming(conn.reborrow(), session).await? {
         if let Some(Exclusion::DoubleBooked {
             session,
             title,
             starts_at,
         }) = busy.get(&id.0)
         {
-            let (name, _, _) = participants::contact_in(&mut *conn, id).await?;
+            let (name, _, _) = participants::contact_in(conn.reborrow(), id).await?;
             return Ok(Some((
                 format!("participant {name}"),
                 (*session, title.clone(), millis(*starts_at)),
@@ -276,7 +292,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 .format("%H:%M %Z")
         )));
     }
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let on_roster = store::members(&mut conn, id).await?;
     // A session that requires a consent invites only people who accepted
     // its current version; the others are excluded, saying so.
@@ -399,7 +415,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
         });
     }
 
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     if let Invitees::Screener { name, .. } = &request.invitees {
         super::store::set_screener(&mut tx, id, name).await?;
     }
@@ -448,7 +464,7 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
     };
     let mut cells = Vec::new();
     for quota in &screener.definition.quotas {
-        let mut conn = panel.pool()?.acquire().await?;
+        let mut conn = panel.conn().await?;
         let rows = store::quota_counts(&mut conn, session.id, &quota.attribute).await?;
         for (value, invited, confirmed) in rows {
             cells.push(QuotaCell {
@@ -465,7 +481,7 @@ pub async fn quota_cells(panel: &Panel, session: &Session) -> Result<Vec<QuotaCe
 
 /// The roster, by name.
 pub async fn entries(panel: &Panel, id: SessionId) -> Result<Vec<RosterEntry>> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     store::entries(&mut conn, id).await
 }
 
@@ -478,15 +494,18 @@ async fn entry(panel: &Panel, id: SessionId, participant: ParticipantId) -> Resu
 }
 
 async fn rostered(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: SessionId,
     participant: ParticipantId,
 ) -> Result<Rsvp> {
-    store::rsvp_of(conn, id, participant).await?.ok_or_else(|| {
-        Error::conflict(format!(
-            "participant {participant} is not invited to session {id}"
-        ))
-    })
+    let mut conn = conn.into();
+    store::rsvp_of(conn.reborrow(), id, participant)
+        .await?
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "participant {participant} is not invited to session {id}"
+            ))
+        })
 }
 
 /// Records a participant's answer. A confirmation beyond the over-recruit
@@ -495,7 +514,7 @@ async fn rostered(
 pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Result<RosterEntry> {
     let participant = participants::find(panel, key).await?;
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let session = super::get_in(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
@@ -549,23 +568,24 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
 /// since a place is free); if they do not, the next place that opens goes
 /// to the next person.
 async fn offer_place(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     session: &Session,
     organiser: &(String, String),
 ) -> Result<Option<ParticipantId>> {
+    let mut conn = conn.into();
     if session.starts_at <= now || session.status == SessionStatus::Cancelled {
         return Ok(None);
     }
-    let next = store::next_waitlisted(conn, session.id).await?;
+    let next = store::next_waitlisted(conn.reborrow(), session.id).await?;
     let Some(next) = next else {
         return Ok(None);
     };
-    store::mark_offered(conn, session.id, next, now).await?;
-    let p = person(conn, next, session.time_zone.name()).await?;
+    store::mark_offered(conn.reborrow(), session.id, next, now).await?;
+    let p = person(conn.reborrow(), next, session.time_zone.name()).await?;
     if let Some(email) = &p.email {
         let offer = messages::waitlist_offer(now, session, &p, email, organiser)?;
-        mail::enqueue(&mut *conn, now, &offer).await?;
+        mail::enqueue(conn.reborrow(), now, &offer).await?;
     }
     Ok(Some(next))
 }
@@ -600,7 +620,7 @@ pub async fn attendance(
         ));
     }
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let session = super::get_in(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));

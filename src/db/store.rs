@@ -332,6 +332,14 @@ impl Dialect {
         }
     }
 
+    /// The text of key `$n` (a parameter) of the JSON object `expr`.
+    pub fn json_text(self, expr: &str, n: u32) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({expr}, '$.' || ${n})"),
+            Dialect::Postgres => format!("({expr} ->> ${n})"),
+        }
+    }
+
     /// The ids in the JSON array bound as parameter `n` (`[1, 2, 3]`), for
     /// `id IN (…)`.
     pub fn ids_of_json(self, n: u32) -> String {

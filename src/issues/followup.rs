@@ -148,7 +148,7 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     };
     for chunk in due.chunks(TICK_BATCH) {
         let mut tx = panel.begin().await?;
-        report.escalations += escalate(&mut tx, chunk, now).await?;
+        report.escalations += escalate(&mut tx, chunk, now, now - repeat).await?;
         tx.commit().await?;
     }
     if report.escalations > 0 {
@@ -175,12 +175,22 @@ fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> 
     to
 }
 
-/// Escalates these issues in the caller's transaction, and says how many
-/// messages it queued.
-async fn escalate(tx: impl Into<Conn<'_>>, ids: &[IssueId], now: DateTime<Utc>) -> Result<u32> {
+/// Escalates these issues in the caller's transaction, those still due an
+/// escalation (open, overdue, and not escalated since `escalated_before`)
+/// as it writes: another tick that escalated one meanwhile (another
+/// process, another machine) has made it not due, and it is left. Says how
+/// many messages it queued.
+async fn escalate(
+    tx: impl Into<Conn<'_>>,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+    escalated_before: DateTime<Utc>,
+) -> Result<u32> {
     let mut tx = tx.into();
-    let issues = store::get_many(&mut tx, ids, now).await?;
-    let rounds = store::count_escalations(&mut tx, ids, now).await?;
+    let rounds = store::count_escalations(&mut tx, ids, now, escalated_before).await?;
+    let mut due: Vec<IssueId> = rounds.keys().copied().collect();
+    due.sort_unstable_by_key(|id| id.0);
+    let issues = store::get_many(&mut tx, &due, now).await?;
     let team = staff::all_in(&mut tx).await?;
     let member = |id: StaffId| {
         team.get(&id)

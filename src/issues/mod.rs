@@ -248,7 +248,7 @@ async fn handed_to(
         json!({"owner": owner.name}),
     )
     .await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     messages::queue_assigned(&mut tx, now, &issue, owner).await?;
     replan_after(&mut tx, now, levels, id, true).await
 }
@@ -259,7 +259,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     if let Some(current) = &issue.owner_name {
         return Err(Error::conflict(format!(
             "issue {id} already belongs to {current}; reassign it, with a reason"
@@ -282,7 +282,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     let Some(from) = issue.owner else {
         return Err(Error::conflict(format!(
             "issue {id} has no owner yet: assign it"
@@ -310,7 +310,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
         json!({"from": issue.owner_name, "to": owner.name, "reason": reason}),
     )
     .await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     messages::queue_assigned(&mut tx, now, &issue, &owner).await?;
     let levels = store::levels(&mut tx).await?;
     replan_after(&mut tx, now, &levels, id, true).await?;
@@ -346,7 +346,7 @@ pub async fn log_contact(
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     if !issue.status.is_open() {
         return Err(Error::conflict(format!(
             "issue {id} is {}; reopen it to log more contact",
@@ -441,7 +441,7 @@ impl Finishing {
         };
         let note = required(field, note)?;
         let message = required("message to the participant", message)?;
-        let issue = store::get(&mut conn, id, now).await?;
+        let issue = store::get_for_change(&mut conn, id, now).await?;
         if let Some(why) = issue.status.refusal(to) {
             return Err(Error::conflict(format!("issue {id}: {why}")));
         }
@@ -521,7 +521,7 @@ pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Closed).await?;
     event(&mut tx, id, now, actor, "closed", json!({})).await?;
     tx.commit().await?;
@@ -535,7 +535,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let issue = store::get(&mut tx, id, now).await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Open).await?;
     let levels = store::levels(&mut tx).await?;
     let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;

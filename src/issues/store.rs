@@ -140,6 +140,25 @@ pub(crate) async fn get(
     row.ok_or_else(|| Error::not_found("issue", id))?.issue(now)
 }
 
+/// One issue about to change, in the caller's write transaction: on a
+/// team database its row is locked first, so a change decided on what is
+/// read here (the status machine, the hand-off count) cannot be raced by
+/// another process; a panel file's write transaction holds the whole file.
+pub(crate) async fn get_for_change(
+    conn: impl Into<Conn<'_>>,
+    id: IssueId,
+    now: DateTime<Utc>,
+) -> Result<Issue> {
+    let mut conn = conn.into();
+    if let Conn::Postgres(c) = conn.reborrow() {
+        sqlx::query("SELECT id FROM issues WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(c)
+            .await?;
+    }
+    get(conn, id, now).await
+}
+
 /// The issue's contact log, oldest first.
 pub(crate) async fn contacts(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Vec<IssueContact>> {
     let mut conn = conn.into();
@@ -532,12 +551,16 @@ pub(crate) async fn get_many(
         .collect()
 }
 
-/// Counts one more escalation of each of these issues at `now`, and says
-/// which round each is in now.
+/// Counts one more escalation at `now` of each of these issues that is
+/// still due one (open, past a due time, and not escalated since
+/// `escalated_before`), and says which round each of those is in now. The
+/// check and the count are one statement: of two ticks at once, the second
+/// waits for the first's rows and finds them escalated.
 pub(crate) async fn count_escalations(
     conn: impl Into<Conn<'_>>,
     ids: &[IssueId],
     now: DateTime<Utc>,
+    escalated_before: DateTime<Utc>,
 ) -> Result<HashMap<IssueId, u32>> {
     let mut conn = conn.into();
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
@@ -545,11 +568,15 @@ pub(crate) async fn count_escalations(
     let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| sqlx::query_as(
         sqlx::AssertSqlSafe(format!(
             "UPDATE issues SET escalations = escalations + 1, last_escalated_at = $1, \
-             updated_at = $1 WHERE id IN ({ids_in}) RETURNING id, escalations"
+             updated_at = $1 WHERE id IN ({ids_in}) AND status IN ('open', 'contacted') \
+             AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
+             AND (last_escalated_at IS NULL OR last_escalated_at <= $3) \
+             RETURNING id, escalations"
         ))
     )
     .bind(millis(now))
     .bind(serde_json::to_string(&ids).expect("ids serialise"))
+    .bind(millis(escalated_before))
     .fetch_all(&mut *cx)
     .await?);
     Ok(rounds

@@ -9,7 +9,7 @@
 //! digits here, in Rust, for the note and the search alike; the database
 //! only stores and matches what it is given.
 
-use crate::participants::fields;
+use unicode_normalization::UnicodeNormalization;
 
 /// One part of what a person typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +53,20 @@ pub(crate) fn terms(typed: &str) -> Vec<Term> {
 /// lexemes; no one searches for one).
 const LONGEST_WORD: usize = 200;
 
+/// `text` folded as SQLite's `unicode61` tokenizer folds it (lower case,
+/// a final sigma as any sigma, combining marks taken off; ß, ł and ø stay
+/// letters of their own).
+fn fold(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ς' { 'σ' } else { c })
+        .collect()
+}
+
 /// `text` folded and split into words: runs of letters and digits.
 pub(crate) fn words(text: &str) -> Vec<String> {
-    fields::fold(text)
+    fold(text)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| w.chars().take(LONGEST_WORD).collect())

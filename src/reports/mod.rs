@@ -104,7 +104,7 @@ impl Report {
     /// the staff member using this computer, through the outbox.
     pub async fn send(&self, panel: &Panel, to: &str, message: &str) -> Result<MessageId> {
         let mail = self.mail(panel, to, message).await?;
-        let mut tx = panel.write().await?;
+        let mut tx = panel.begin().await?;
         let id = mail::enqueue(&mut tx, mail.not_before, &mail).await?;
         tx.commit().await?;
         panel.wake_mail();

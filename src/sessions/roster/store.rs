@@ -79,9 +79,12 @@ pub(crate) async fn attribute_values(
     attribute: &str,
 ) -> Result<Vec<Option<String>>> {
     let mut conn = conn.into();
+    let value = conn.dialect().json_text("p.attributes", 1);
     Ok(either!(conn.reborrow(), |cx| sqlx::query_scalar(
-        "SELECT json_extract(p.attributes, '$.' || $1) FROM session_participants r \
-         JOIN participants p ON p.id = r.participant WHERE r.session = $2 AND r.rsvp != 'declined'",
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {value} FROM session_participants r \
+         JOIN participants p ON p.id = r.participant WHERE r.session = $2 AND r.rsvp != 'declined'"
+        ))
     )
     .bind(attribute)
     .bind(session.0)
@@ -97,11 +100,15 @@ pub(crate) async fn quota_counts(
     attribute: &str,
 ) -> Result<Vec<(Option<String>, u32, u32)>> {
     let mut conn = conn.into();
+    let value = conn.dialect().json_text("p.attributes", 1);
     let rows: Vec<(Option<String>, i64, i64)> = either!(conn.reborrow(), |cx| sqlx::query_as(
-        "SELECT json_extract(p.attributes, '$.' || $1) AS v, \
-         sum(r.rsvp != 'declined'), sum(r.rsvp = 'confirmed') \
-         FROM session_participants r JOIN participants p ON p.id = r.participant \
-         WHERE r.session = $2 GROUP BY v ORDER BY v",
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {value} AS v, \
+             sum(CASE WHEN r.rsvp != 'declined' THEN 1 ELSE 0 END), \
+             sum(CASE WHEN r.rsvp = 'confirmed' THEN 1 ELSE 0 END) \
+             FROM session_participants r JOIN participants p ON p.id = r.participant \
+             WHERE r.session = $2 GROUP BY v ORDER BY v"
+        ))
     )
     .bind(attribute)
     .bind(session.0)
@@ -193,16 +200,16 @@ pub(crate) async fn add_invited(
     let mut conn = conn.into();
     let inserted = either!(conn.reborrow(), |cx| {
         sqlx::query(
-        "INSERT OR IGNORE INTO session_participants (session, participant, rsvp, invited_at, updated_at) \
-         VALUES ($1, $2, 'invited', $3, $4)",
-    )
-    .bind(id.0)
-    .bind(participant.0)
-    .bind(millis(now))
-    .bind(millis(now))
-    .execute(&mut *cx)
-.await?
-.rows_affected()
+            "INSERT INTO session_participants (session, participant, rsvp, invited_at, updated_at) \
+         VALUES ($1, $2, 'invited', $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.0)
+        .bind(participant.0)
+        .bind(millis(now))
+        .bind(millis(now))
+        .execute(&mut *cx)
+        .await?
+        .rows_affected()
     });
     Ok(inserted > 0)
 }
@@ -239,16 +246,15 @@ pub(crate) async fn next_waitlisted(
     id: SessionId,
 ) -> Result<Option<ParticipantId>> {
     let mut conn = conn.into();
-    let next: Option<i64> =
-        either!(conn.reborrow(), |cx| {
-            sqlx::query_scalar(
+    let next: Option<i64> = either!(conn.reborrow(), |cx| {
+        sqlx::query_scalar(
         "SELECT participant FROM session_participants WHERE session = $1 AND rsvp = 'waitlisted' \
          AND offered_at IS NULL ORDER BY waitlisted_at, participant LIMIT 1",
     )
     .bind(id.0)
     .fetch_optional(&mut *cx)
 .await?
-        });
+    });
     Ok(next.map(ParticipantId))
 }
 

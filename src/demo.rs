@@ -5,7 +5,7 @@
 //! crate whose algorithm may change).
 
 use crate::Panel;
-use crate::db::{instant, millis};
+use crate::db::{Conn, instant, millis};
 use crate::error::{Error, Result};
 use crate::participants::screener::{self, Criterion, Effect, Quota, ScreenerDefinition, Test};
 use crate::participants::{ParticipantInput, ValidParticipant, fields, repo_insert};
@@ -212,7 +212,7 @@ const ISSUE_SUMMARIES: &[&str] = &[
 /// resolutions as a team keeps (and sometimes misses) its promises.
 #[allow(clippy::too_many_arguments)]
 async fn insert_notes_and_issues(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: chrono::DateTime<chrono::Utc>,
     calendar: &[(chrono::DateTime<chrono::Utc>, &str)],
     session_ids: &[i64],
@@ -221,6 +221,7 @@ async fn insert_notes_and_issues(
     people: usize,
     rng: &mut Rng,
 ) -> Result<(u32, u32)> {
+    let mut conn = conn.into();
     let notes_wanted = people * NOTES_PER_PERSON;
     let issues_wanted = people / PEOPLE_PER_ISSUE;
     let mut came: Vec<Vec<i64>> = vec![Vec::new(); PAST_SESSIONS];
@@ -232,7 +233,7 @@ async fn insert_notes_and_issues(
     // Notes are written a few thousand at a time; of each, the issues need
     // only its session index, participant, author and time.
     let mut notes: Vec<(usize, Option<i64>, i64, i64)> = Vec::with_capacity(notes_wanted);
-    let base = crate::notes::next_id(&mut *conn).await?.0;
+    let base = crate::notes::next_id(&mut conn).await?.0;
     let mut batch: Vec<crate::notes::NoteRecord> = Vec::with_capacity(NOTES_PER_WRITE);
     for i in 0..notes_wanted {
         let k = i * PAST_SESSIONS / notes_wanted;
@@ -272,7 +273,7 @@ async fn insert_notes_and_issues(
         if batch.len() < NOTES_PER_WRITE && i + 1 < notes_wanted {
             continue;
         }
-        crate::notes::insert_records(&mut *conn, &batch).await?;
+        crate::notes::insert_records(&mut conn, &batch).await?;
         batch.clear();
     }
 
@@ -410,7 +411,7 @@ async fn insert_notes_and_issues(
             created_at: instant(i.13),
         })
         .collect();
-    kept::insert_records(&mut *conn, &records).await?;
+    kept::insert_records(&mut conn, &records).await?;
     let events: Vec<kept::EventRecord> = events
         .into_iter()
         .map(|(issue, at, actor, kind, detail)| kept::EventRecord {
@@ -421,7 +422,7 @@ async fn insert_notes_and_issues(
             detail,
         })
         .collect();
-    kept::insert_event_records(&mut *conn, &events).await?;
+    kept::insert_event_records(&mut conn, &events).await?;
     let contacts: Vec<kept::ContactRecord> = contacts
         .into_iter()
         .map(|(issue, at, staff, outcome)| kept::ContactRecord {
@@ -432,7 +433,7 @@ async fn insert_notes_and_issues(
             outcome,
         })
         .collect();
-    kept::insert_contact_records(&mut *conn, &contacts).await?;
+    kept::insert_contact_records(&mut conn, &contacts).await?;
     Ok((notes.len() as u32, issues.len() as u32))
 }
 
@@ -476,14 +477,15 @@ const TITLES: &[&str] = &[
 ];
 
 async fn insert_staff(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<i64>> {
+    let mut conn = conn.into();
     use crate::sessions::staff;
     let mut ids = Vec::new();
     for (name, role, user) in STAFF {
         let email = fields::Email::parse(&format!("{user}@company.example.com"))?;
-        ids.push(staff::insert_in(&mut *conn, name, &email, role, None, None, now).await?);
+        ids.push(staff::insert_in(&mut conn, name, &email, role, None, None, now).await?);
     }
     // Moderators report to the research lead, care staff to theirs.
     for (i, id) in ids.iter().enumerate() {
@@ -492,18 +494,19 @@ async fn insert_staff(
             7..=9 => Some(ids[10]),
             _ => None,
         };
-        staff::set_lead_in(&mut *conn, *id, lead).await?;
+        staff::set_lead_in(&mut conn, *id, lead).await?;
     }
     Ok(ids.into_iter().map(|s| s.0).collect())
 }
 
 async fn insert_sessions(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     now: chrono::DateTime<chrono::Utc>,
     calendar: &[(chrono::DateTime<chrono::Utc>, &str)],
     staff: &[i64],
     rng: &mut Rng,
 ) -> Result<Vec<i64>> {
+    let mut conn = conn.into();
     let mut ids = Vec::with_capacity(calendar.len());
     for (k, (start, zone)) in calendar.iter().enumerate() {
         let seats = 6 + rng.below(5) as u32;
@@ -521,7 +524,7 @@ async fn insert_sessions(
         let uid = format!("demo-{k}@panelkeeper");
         let moderator = crate::sessions::staff::StaffId(staff[k % 6]);
         let id =
-            crate::sessions::insert_in(&mut *conn, &uid, &session, moderator, None, now).await?;
+            crate::sessions::insert_in(&mut conn, &uid, &session, moderator, None, now).await?;
         ids.push(id.0);
     }
     Ok(ids)
@@ -711,7 +714,7 @@ pub async fn generate_with(
         ));
     }
     step(0, &format!("Making {participants} people"));
-    let existing = crate::participants::count_in(&mut *panel.pool()?.acquire().await?).await?;
+    let existing = crate::participants::count_in(&mut panel.conn().await?).await?;
     if existing > 0 {
         return Err(Error::conflict(format!(
             "the panel already has {existing} participants; demo data goes into an empty database"
@@ -724,7 +727,7 @@ pub async fn generate_with(
         ..Default::default()
     };
     step(1, &format!("Writing {participants} people"));
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     // Made and written a slice at a time, so that a million people never
     // sit in memory at once; of each, what the rest of the panel needs is
     // kept: the email's hash of a customer, whom the CRM may suppress.

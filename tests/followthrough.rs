@@ -354,10 +354,7 @@ struct Message {
     sent_at: Option<DateTime<Utc>>,
 }
 
-async fn outbox(db: &std::path::Path) -> Vec<Message> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+async fn outbox(db: &panelkeeper::db::Location) -> Vec<Message> {
     type Row = (
         String,
         String,
@@ -367,13 +364,11 @@ async fn outbox(db: &std::path::Path) -> Vec<Message> {
         i64,
         Option<i64>,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Row> = common::rows(
+        db,
         "SELECT kind, recipient, topic, status, created_at, not_before, sent_at FROM outbox ORDER BY id",
     )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
+    .await;
     let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
     rows.into_iter()
         .map(
@@ -549,7 +544,7 @@ async fn a_quarter_of_follow_through_keeps_every_promise_visible() {
         }
     }
     // Everything queued and still wanted went, each message once.
-    let every = outbox(&t.dir.path().join("panel.db")).await;
+    let every = outbox(&t.location).await;
     assert!(
         every
             .iter()

@@ -675,7 +675,7 @@ pub(crate) async fn insert_records(
                 .push_bind(millis(i.created_at));
         },
     );
-    Ok(())
+    crate::db::advance_ids(conn, "issues").await
 }
 
 /// An entry of an issue's audit trail, written as it is.

@@ -195,7 +195,7 @@ pub(crate) async fn touch(conn: impl Into<crate::db::Conn<'_>>) -> Result<()> {
 /// as part of a bulk load (the demo generator's), which [`touch`]es once
 /// it is finished.
 pub(crate) async fn repo_insert(
-    conn: &mut sqlx::SqliteConnection,
+    conn: impl Into<crate::db::Conn<'_>>,
     load: &mut BulkLoad,
     people: &[ValidParticipant],
     now: chrono::DateTime<chrono::Utc>,

@@ -36,6 +36,31 @@ impl TestPanel {
     }
 }
 
+/// The rows of `sql`, read straight from the panel's database (a file or
+/// a team database), as a test checks what is stored.
+pub async fn rows<T>(location: &Location, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match location {
+        Location::File(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+        Location::Postgres(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+    }
+}
+
 pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
 }

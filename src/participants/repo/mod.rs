@@ -396,7 +396,9 @@ pub(crate) async fn all_emails(
 /// sorted keys costs a fraction of keeping it up to date row by row. Only
 /// worth it when the load is at least as large as the table. The search
 /// index and the counts by status take the new people in one statement
-/// each at the end, rather than a trigger's work for every row.
+/// each at the end, rather than a trigger's work for every row. On a team
+/// database the people go in with `COPY` and PostgreSQL keeps its indexes
+/// and counts (statement triggers) itself: the load only marks the end.
 pub(crate) struct BulkLoad {
     indexes: Vec<String>,
     triggers: Vec<String>,
@@ -413,7 +415,18 @@ const BULK_TRIGGERS: [&str; 3] = [
 ];
 
 impl BulkLoad {
-    pub(crate) async fn start(conn: &mut SqliteConnection) -> Result<BulkLoad> {
+    pub(crate) async fn start(conn: impl Into<Conn<'_>>) -> Result<BulkLoad> {
+        let conn = match conn.into() {
+            Conn::Sqlite(c) => c,
+            Conn::Postgres(_) => {
+                return Ok(BulkLoad {
+                    indexes: Vec::new(),
+                    triggers: Vec::new(),
+                    first_new: 0,
+                    attributes: HashMap::new(),
+                });
+            }
+        };
         let indexes: Vec<(String, String)> = sqlx::query_as(
             "SELECT name, sql FROM sqlite_master \
              WHERE type = 'index' AND tbl_name = 'participants' AND sql IS NOT NULL ORDER BY name",
@@ -454,11 +467,15 @@ impl BulkLoad {
     /// attributes, for the counts the load adds at its end.
     pub(crate) async fn insert(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: impl Into<Conn<'_>>,
         people: &[Columns<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<ParticipantId>> {
-        let ids = insert_rows(conn, people, now).await?;
+        let conn = match conn.into() {
+            Conn::Sqlite(c) => c,
+            Conn::Postgres(c) => return postgres::insert_rows(c, people, now).await,
+        };
+        let ids = insert_rows(&mut *conn, people, now).await?;
         for p in people {
             for name in super::index::attribute_names(p.attributes_json) {
                 match self.attributes.get_mut(name.as_ref()) {
@@ -472,7 +489,11 @@ impl BulkLoad {
         Ok(ids)
     }
 
-    pub(crate) async fn finish(self, conn: &mut SqliteConnection) -> Result<()> {
+    pub(crate) async fn finish(self, conn: impl Into<Conn<'_>>) -> Result<()> {
+        let conn = match conn.into() {
+            Conn::Sqlite(c) => c,
+            Conn::Postgres(c) => return postgres::touch(c).await,
+        };
         for sql in self.indexes {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *conn)

@@ -7,12 +7,21 @@
 //! - A message a live worker is handing over is left to it; one a worker
 //!   that died left mid-delivery is failed as possibly delivered, never
 //!   sent again by itself.
+//! - Two ticks at once queue each escalation once.
+//! - Sixteen hand-offs of one issue at once serialise: the hand-off count,
+//!   the audit trail and the owner agree, each hand-off from the owner the
+//!   one before left.
 
 mod common;
 
+use chrono::{Duration, NaiveDateTime};
 use common::smtp::{SmtpServer, local_smtp};
+use panelkeeper::issues::{self, IssueInput};
 use panelkeeper::mail::{self, MessageKind, NewMessage, Rendered, Status, worker};
 use panelkeeper::participants::fields::Email;
+use panelkeeper::participants::{self, ParticipantInput};
+use panelkeeper::sessions::staff::{self, StaffInput};
+use panelkeeper::sessions::{self, SessionInput};
 use panelkeeper::{Panel, clock::ManualClock};
 use sqlx::Connection;
 use std::collections::{BTreeMap, HashSet};
@@ -21,6 +30,11 @@ use std::sync::Arc;
 /// The same team database opened `n` times, each with its own connections,
 /// on one clock.
 async fn opened(n: usize) -> (Vec<Panel>, String) {
+    let (panels, url, _) = opened_with_clock(n).await;
+    (panels, url)
+}
+
+async fn opened_with_clock(n: usize) -> (Vec<Panel>, String, Arc<ManualClock>) {
     let url = common::pg::database().await;
     let clock = Arc::new(ManualClock::new(common::start()));
     let mut panels = Vec::new();
@@ -32,7 +46,87 @@ async fn opened(n: usize) -> (Vec<Panel>, String) {
                 .with_clock(clock.clone()),
         );
     }
-    (panels, url)
+    (panels, url, clock)
+}
+
+/// Staff (a lead, a moderator and `owners` owners who answer to the lead),
+/// a participant and a session; returns the session.
+async fn company(panel: &Panel, owners: usize) -> sessions::SessionId {
+    let mut people = vec![
+        (
+            "Lea Lead".to_string(),
+            "lea@company.example.com".to_string(),
+            None,
+        ),
+        (
+            "Ana Moderator".to_string(),
+            "ana@company.example.com".to_string(),
+            None,
+        ),
+    ];
+    for n in 0..owners {
+        people.push((
+            format!("Owner {n}"),
+            format!("owner{n}@company.example.com"),
+            Some("lea@company.example.com".to_string()),
+        ));
+    }
+    for (name, email, lead) in people {
+        staff::add(
+            panel,
+            &StaffInput {
+                name,
+                email,
+                lead,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    participants::create(
+        panel,
+        &ParticipantInput {
+            name: "Zoë Ålander".into(),
+            email: "zoe@example.org".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    sessions::create(
+        panel,
+        &SessionInput {
+            title: "Checkout".into(),
+            start: Some(
+                NaiveDateTime::parse_from_str("2026-06-01T09:00", "%Y-%m-%dT%H:%M").unwrap(),
+            ),
+            time_zone: "Europe/Stockholm".into(),
+            minutes: 90,
+            moderator: "ana@company.example.com".into(),
+            seats: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn raise(panel: &Panel, session: sessions::SessionId, n: usize) -> issues::IssueId {
+    issues::raise(
+        panel,
+        &IssueInput {
+            session: Some(session),
+            participant: Some("zoe@example.org".into()),
+            summary: format!("Problem {n}"),
+            owner: Some("owner0@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
 }
 
 fn message(n: usize) -> NewMessage {
@@ -146,4 +240,84 @@ async fn a_live_workers_delivery_is_left_to_it_and_a_dead_ones_is_failed() {
     assert!(server.delivered().is_empty());
     // A bulk retry leaves it: only a person who checked retries it.
     assert_eq!(mail::retry_failed(panel).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ticks_at_once_queue_each_escalation_once() {
+    let (panels, url, clock) = opened_with_clock(2).await;
+    let session = company(&panels[0], 1).await;
+    let mut raised = Vec::new();
+    for n in 0..40 {
+        raised.push(raise(&panels[0], session, n).await);
+    }
+    // Every issue is past its first-contact time.
+    clock.advance(Duration::days(5));
+    let now = panels[0].now();
+    let (a, b) = tokio::join!(issues::tick(&panels[0], now), issues::tick(&panels[1], now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.overdue, b.overdue), (40, 40));
+    // The lead and the moderator hear of each issue once, whichever tick
+    // got there first.
+    assert_eq!(a.escalations + b.escalations, 80, "{a:?} {b:?}");
+    let location = panelkeeper::db::Location::Postgres(url);
+    let rounds: Vec<(i64, i64)> = common::rows(
+        &location,
+        "SELECT issue, count(*) FROM issue_events WHERE kind = 'escalated' GROUP BY issue",
+    )
+    .await;
+    assert_eq!(rounds.len(), 40);
+    assert!(rounds.iter().all(|(_, n)| *n == 1), "{rounds:?}");
+    let queued: Vec<(i64,)> = common::rows(
+        &location,
+        "SELECT count(*) FROM outbox WHERE kind = 'escalation'",
+    )
+    .await;
+    assert_eq!(queued[0].0, 80);
+    // A tick again at once finds nothing new to say.
+    let again = issues::tick(&panels[1], now).await.unwrap();
+    assert_eq!(again.escalations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_hand_offs_at_once_keep_the_count_and_the_trail_in_step() {
+    let (panels, _) = opened(4).await;
+    let session = company(&panels[0], 4).await;
+    let id = raise(&panels[0], session, 0).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|n| {
+            let panel = panels[n % panels.len()].clone();
+            // Each to another owner than the one before it in the list; at
+            // the moment it runs the issue may already be theirs.
+            let to = format!("owner{}@company.example.com", 1 + n % 3);
+            tokio::spawn(async move {
+                issues::reassign(&panel, id, &to, &format!("hand-off {n}")).await
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => done += 1,
+            Err(e) => assert!(
+                e.to_string().contains("already belongs to"),
+                "a hand-off failed for another reason: {e}"
+            ),
+        }
+    }
+    assert!(done >= 2, "only {done} hand-offs went through");
+    let detail = issues::detail(&panels[0], id).await.unwrap();
+    let trail: Vec<&issues::IssueEvent> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "reassigned")
+        .collect();
+    assert_eq!(detail.issue.handoffs as usize, done);
+    assert_eq!(trail.len(), done);
+    // Each hand-off is from the owner the one before it left.
+    let mut owner = "Owner 0".to_string();
+    for e in &trail {
+        assert_eq!(e.detail["from"], owner.as_str(), "{trail:?}");
+        owner = e.detail["to"].as_str().unwrap().to_string();
+    }
+    assert_eq!(detail.issue.owner_name.as_deref(), Some(owner.as_str()));
 }

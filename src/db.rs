@@ -5,6 +5,7 @@
 //! domain modules, not here; [`Conn`] and [`Tx`] carry them to either store.
 
 pub(crate) mod bulk;
+pub mod copy;
 pub(crate) mod scan;
 mod store;
 

@@ -122,6 +122,15 @@ enum Command {
     /// Mail checks.
     #[command(subcommand)]
     Mail(mail_cli::MailCmd),
+    /// Move this panel file into team mode: copy every record (ids,
+    /// history, the outbox, settings) into an empty PostgreSQL database.
+    Migrate {
+        /// The team database: postgres://user@host:port/name
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate the deterministic reference panel.
     Demo {
         #[arg(long, default_value_t = 100_000)]
@@ -281,6 +290,25 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate { to, json } => {
+            let report = panelkeeper::db::copy::to_team(panel, &to).await?;
+            if json {
+                print_json(&report);
+            } else {
+                let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+                out!(
+                    "copied {rows} records in {} tables into {}, every count checked{}",
+                    report.tables.len(),
+                    report.to,
+                    if report.smtp_password {
+                        "; the SMTP password is sealed with this computer's key for the team database"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,
@@ -322,6 +350,7 @@ impl Command {
         use sessions_cli::{SessionsCmd as S, StaffCmd as T};
         match self {
             Command::Tick | Command::Eligible { .. } | Command::Demo { .. } => true,
+            Command::Migrate { .. } => false,
             Command::Participants(c) => matches!(
                 c,
                 ParticipantsCmd::List { .. }

@@ -321,3 +321,148 @@ async fn sixteen_hand_offs_at_once_keep_the_count_and_the_trail_in_step() {
     }
     assert_eq!(detail.issue.owner_name.as_deref(), Some(owner.as_str()));
 }
+
+/// A researcher who started alone moves into team mode and keeps
+/// everything: every count equal, records equal field by field, the
+/// follow-up figures the same, the SMTP password still opening (sealed
+/// again, never in the clear), and a second move refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_file_moves_into_an_empty_team_database_whole() {
+    use panelkeeper::issues::IssueQuery;
+    use panelkeeper::mail::settings::{PasswordChange, SmtpInput, TlsMode};
+    use panelkeeper::participants::ParticipantQuery;
+    use panelkeeper::sessions::SessionQuery;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(common::start()));
+    let solo = Panel::open(dir.path().join("solo.db"))
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    panelkeeper::demo::generate(&solo, 2_000, 7).await.unwrap();
+    let server = SmtpServer::start(dir.path(), &["--auth", "mailer:s3cret-pässword"]);
+    mail::settings::set(
+        &solo,
+        SmtpInput {
+            host: "127.0.0.1".into(),
+            port: server.port,
+            tls: TlsMode::None,
+            user: Some("mailer".into()),
+            password: PasswordChange::Set("s3cret-pässword".into()),
+            from_address: "research@panel.example.com".into(),
+            from_name: "Panel Research".into(),
+            reply_to: None,
+            ca_certificate: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    let url = common::pg::database().await;
+    let report = panelkeeper::db::copy::to_team(&solo, &url).await.unwrap();
+    assert!(report.smtp_password);
+    assert!(
+        report
+            .tables
+            .iter()
+            .any(|t| t.table == "notes" && t.rows == 4_000)
+    );
+    let team = Panel::open(url.as_str())
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+
+    // Records equal field by field: people, sessions with their rosters'
+    // counts, every issue, a session's notes.
+    let everyone = ParticipantQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let (a, b) = (
+        participants::list(&solo, &everyone).await.unwrap(),
+        participants::list(&team, &everyone).await.unwrap(),
+    );
+    assert_eq!(a, b);
+    for row in a.items.iter().step_by(97) {
+        assert_eq!(
+            participants::get(&solo, row.id).await.unwrap(),
+            participants::get(&team, row.id).await.unwrap()
+        );
+    }
+    let all = SessionQuery {
+        include_cancelled: true,
+        limit: Some(5000),
+        ..Default::default()
+    };
+    let (sa, sb) = (
+        sessions::list(&solo, &all).await.unwrap(),
+        sessions::list(&team, &all).await.unwrap(),
+    );
+    assert_eq!(sa, sb);
+    let every_issue = IssueQuery {
+        limit: Some(5000),
+        ..Default::default()
+    };
+    let (ia, ib) = (
+        issues::list(&solo, &every_issue).await.unwrap(),
+        issues::list(&team, &every_issue).await.unwrap(),
+    );
+    assert_eq!(ia, ib);
+    for issue in ia.iter().step_by(50) {
+        assert_eq!(
+            issues::detail(&solo, issue.id).await.unwrap(),
+            issues::detail(&team, issue.id).await.unwrap()
+        );
+        assert_eq!(
+            panelkeeper::notes::list(&solo, issue.session)
+                .await
+                .unwrap(),
+            panelkeeper::notes::list(&team, issue.session)
+                .await
+                .unwrap()
+        );
+    }
+    // The follow-up report reads the same.
+    let today = common::start().date_naive();
+    let from = today - Duration::days(365);
+    assert_eq!(
+        panelkeeper::reports::follow_up_figures(&solo, from, today)
+            .await
+            .unwrap(),
+        panelkeeper::reports::follow_up_figures(&team, from, today)
+            .await
+            .unwrap()
+    );
+    // A note search finds the same notes.
+    let search = panelkeeper::notes::NoteSearch {
+        query: "refund".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        panelkeeper::notes::search(&solo, &search).await.unwrap(),
+        panelkeeper::notes::search(&team, &search).await.unwrap()
+    );
+
+    // The password came along: mail from the team database logs in.
+    mail::queue_test(&team, "zoe@example.org").await.unwrap();
+    let sent = worker::send_due(&team).await.unwrap();
+    assert_eq!((sent.sent, sent.problem.as_deref()), (1, None), "{sent:?}");
+    let stored: Vec<(String,)> = common::rows(
+        &panelkeeper::db::Location::Postgres(url.clone()),
+        "SELECT value FROM settings",
+    )
+    .await;
+    assert!(stored.iter().all(|(v,)| !v.contains("s3cret")));
+
+    // A second move into the same database is refused and changes nothing.
+    let again = panelkeeper::db::copy::to_team(&solo, &url)
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("already holds a panel"),
+        "{again}"
+    );
+    assert_eq!(
+        participants::list(&team, &everyone).await.unwrap().total,
+        b.total
+    );
+}

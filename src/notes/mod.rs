@@ -13,6 +13,8 @@
 mod store;
 mod words;
 
+pub(crate) use words::vector as search_vector;
+
 pub(crate) use store::{NoteRecord, insert_records, next_id};
 
 use crate::db::Conn;

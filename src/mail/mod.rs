@@ -12,7 +12,7 @@
 pub mod model;
 pub mod secret;
 pub mod settings;
-mod store;
+pub(crate) mod store;
 pub mod templates;
 pub mod transport;
 pub mod worker;

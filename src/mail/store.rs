@@ -235,7 +235,7 @@ pub async fn cancel_glob(conn: impl Into<Conn<'_>>, now: DateTime<Utc>, glob: &s
 
 /// The LIKE pattern (escaped with `\\`) matching what the GLOB pattern
 /// `glob` matches, for globs made only of text and `*`.
-fn like_of_glob(glob: &str) -> String {
+pub(crate) fn like_of_glob(glob: &str) -> String {
     let mut like = String::with_capacity(glob.len() + 4);
     for ch in glob.chars() {
         match ch {

@@ -13,7 +13,7 @@
 mod store;
 mod words;
 
-pub(crate) use words::vector as search_vector;
+pub(crate) use words::{any_phrase, vector as search_vector};
 
 pub(crate) use store::{NoteRecord, insert_records, next_id};
 

@@ -122,6 +122,21 @@ pub(crate) fn query(typed: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" & "))
 }
 
+/// The `tsquery` literal that finds any of `phrases` (each its words next
+/// to each other); `None` when none has a word.
+pub(crate) fn any_phrase(phrases: &[String]) -> Option<String> {
+    let parts: Vec<String> = phrases
+        .iter()
+        .map(|p| words(p))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let lexemes: Vec<String> = w.iter().map(|w| format!("'{w}'")).collect();
+            format!("({})", lexemes.join(" <-> "))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" | "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

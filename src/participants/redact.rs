@@ -175,6 +175,12 @@ impl Identity {
             .collect();
         (!phrases.is_empty()).then(|| phrases.join(" OR "))
     }
+
+    /// [`Identity::fts_query`] for a team database: a `tsquery` that finds
+    /// any of the person's words as a phrase.
+    pub fn ts_query(&self) -> Option<String> {
+        crate::notes::any_phrase(&self.words)
+    }
 }
 
 fn starts_with(text: &[char], i: usize, term: &[char]) -> bool {

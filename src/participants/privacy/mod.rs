@@ -27,13 +27,13 @@ use super::redact::{ERASED, Identity};
 use super::{Participant, ParticipantId, consent, history, repo};
 use crate::Panel;
 
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::mail::OutboxMessage;
 use crate::notes::NoteId;
 use crate::sessions::SessionId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use ts_rs::TS;
 
@@ -334,7 +334,7 @@ const ABOUT: [(&str, &str); 11] = [
 /// Everything held about participant `id`.
 pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
     let participant = super::get(panel, id).await?;
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let suppression_lists = store::suppression_lists(&mut conn, id).await?;
     let sessions = store::sessions_taken(&mut conn, id).await?;
     let identity = Identity::of(
@@ -400,47 +400,52 @@ pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
 
 /// Messages sent (or to be sent) to the participant, oldest first.
 async fn messages_to(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     email: Option<&str>,
 ) -> Result<Vec<crate::mail::MessageId>> {
+    let mut conn = conn.into();
     let session_mail = crate::sessions::roster::session_mail_of(id);
-    store::messages_to(conn, id, email, &session_mail).await
+    store::messages_to(&mut conn, id, email, &session_mail).await
 }
 
 /// Notes attributed to the participant, or whose text names them: among
 /// the notes of the sessions they were on, and those a full-text search
 /// for their name or email finds anywhere.
 async fn notes_about(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     identity: &Identity,
 ) -> Result<Vec<NoteToErase>> {
-    Ok(store::notes_near(conn, id, identity.fts_query())
-        .await?
-        .into_iter()
-        .filter_map(|n| {
-            let redacted = identity.redact(&n.text);
-            (n.attributed || redacted.is_some()).then(|| NoteToErase {
-                note: n.note,
-                session: n.session,
-                session_title: n.session_title,
-                at: n.at,
-                names_them: redacted.is_some(),
-                redacted: redacted.unwrap_or_else(|| n.text.clone()),
-                text: n.text,
-                attributed: n.attributed,
+    let mut conn = conn.into();
+    Ok(
+        store::notes_near(&mut conn, id, identity.fts_query(), identity.ts_query())
+            .await?
+            .into_iter()
+            .filter_map(|n| {
+                let redacted = identity.redact(&n.text);
+                (n.attributed || redacted.is_some()).then(|| NoteToErase {
+                    note: n.note,
+                    session: n.session,
+                    session_title: n.session_title,
+                    at: n.at,
+                    names_them: redacted.is_some(),
+                    redacted: redacted.unwrap_or_else(|| n.text.clone()),
+                    text: n.text,
+                    attributed: n.attributed,
+                })
             })
-        })
-        .collect())
+            .collect(),
+    )
 }
 
 /// The participant, unerased, and what identifies them.
 async fn identity_in(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
 ) -> Result<(Participant, Identity)> {
-    let current = repo::load(&mut *conn, id).await?;
+    let mut conn = conn.into();
+    let current = repo::load(&mut conn, id).await?;
     if let Some(at) = current.erased_at {
         return Err(Error::conflict(format!(
             "participant {id} was already erased on {}",
@@ -466,18 +471,19 @@ struct Touched {
 /// about their issues, report mail of sessions they were on, and any
 /// message whose text names them.
 async fn messages_about(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     id: ParticipantId,
     email: Option<&str>,
     identity: &Identity,
 ) -> Result<Vec<Touched>> {
-    let to_them: BTreeSet<i64> = messages_to(conn, id, email)
+    let mut conn = conn.into();
+    let to_them: BTreeSet<i64> = messages_to(&mut conn, id, email)
         .await?
         .into_iter()
         .map(|m| m.0)
         .collect();
     Ok(
-        store::messages_near(conn, id, &to_them, &identity.like_words())
+        store::messages_near(&mut conn, id, &to_them, &identity.like_words())
             .await?
             .into_iter()
             // Mail about their issues, report mail of their sessions and mail
@@ -494,7 +500,7 @@ async fn messages_about(
 
 /// What erasing participant `id` would touch; changes nothing.
 pub async fn plan(panel: &Panel, id: ParticipantId) -> Result<ErasurePlan> {
-    let mut conn = panel.pool()?.acquire().await?;
+    let mut conn = panel.conn().await?;
     let (current, identity) = identity_in(&mut conn, id).await?;
     let notes = notes_about(&mut conn, id, &identity).await?;
     let messages = messages_about(&mut conn, id, current.email.as_deref(), &identity).await?;
@@ -537,7 +543,7 @@ fn checked(choice: &NoteChoice, note: NoteId) -> Result<NoteChoice> {
 /// (identified by `key`), where they name the person. Returns how many
 /// rows changed.
 async fn redact_rows(
-    conn: &mut SqliteConnection,
+    conn: impl Into<Conn<'_>>,
     identity: &Identity,
     table: &str,
     key: &str,
@@ -545,8 +551,9 @@ async fn redact_rows(
     filter: &str,
     bind: i64,
 ) -> Result<u32> {
+    let mut conn = conn.into();
     let rows = store::rows_naming(
-        conn,
+        &mut conn,
         table,
         key,
         columns,
@@ -567,7 +574,7 @@ async fn redact_rows(
             })
             .collect();
         if any {
-            store::set_columns(conn, table, key, columns, row, values).await?;
+            store::set_columns(&mut conn, table, key, columns, row, values).await?;
             changed += 1;
         }
     }
@@ -582,7 +589,7 @@ pub async fn erase(
     request: &ErasureRequest,
 ) -> Result<ErasureReport> {
     let now = panel.now();
-    let mut tx = panel.write().await?;
+    let mut tx = panel.begin().await?;
     let (current, identity) = identity_in(&mut tx, id).await?;
     let default = checked(&request.notes_default, NoteId(0))?;
     let mut choices = BTreeMap::new();
@@ -607,13 +614,13 @@ pub async fn erase(
     // and in the write-ahead log: the file is rebuilt without them, and the
     // log emptied. The erasure itself is already committed if this cannot
     // run now (another process has the panel open in a transaction).
-    report.file_compacted = store::compact(panel.pool()?).await;
+    report.file_compacted = store::compact(&mut panel.conn().await?).await;
     Ok(report)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn erase_in(
-    tx: &mut SqliteConnection,
+    tx: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     id: ParticipantId,
     current: &Participant,
@@ -622,6 +629,7 @@ async fn erase_in(
     choices: &BTreeMap<NoteId, NoteChoice>,
     request: &ErasureRequest,
 ) -> Result<ErasureReport> {
+    let mut tx = tx.into();
     let reason = request
         .reason
         .as_deref()
@@ -630,7 +638,7 @@ async fn erase_in(
         .map(|r| identity.redact(r).unwrap_or_else(|| r.to_string()));
 
     // Notes, by the person's choices, and their earlier versions.
-    let notes = notes_about(tx, id, identity).await?;
+    let notes = notes_about(&mut tx, id, identity).await?;
     for note in choices.keys() {
         if !notes.iter().any(|n| n.note == *note) {
             return Err(Error::invalid(
@@ -676,78 +684,79 @@ async fn erase_in(
             NoteChoice::RedactMatches if note.names_them => (note.redacted.clone(), false),
             NoteChoice::RedactMatches => continue,
         };
-        store::set_note_text(tx, note.note, &text, now).await?;
+        store::set_note_text(&mut tx, note.note, &text, now).await?;
         if whole {
             report.notes_removed_whole += 1;
-            report.note_versions_cleaned += store::set_note_versions(tx, note.note, ERASED).await?;
+            report.note_versions_cleaned +=
+                store::set_note_versions(&mut tx, note.note, ERASED).await?;
         } else {
             report.notes_matches_removed += 1;
         }
     }
-    store::keep_notes(tx, &kept).await?;
+    store::keep_notes(&mut tx, &kept).await?;
     report.note_versions_cleaned += redact_rows(
-        tx,
+        &mut tx,
         identity,
         "note_edits",
         "id",
         &["text"],
-        "note IN (SELECT id FROM notes WHERE participant = ?1) \
-         AND note NOT IN (SELECT note FROM temp.erasure_kept)",
+        "note IN (SELECT id FROM notes WHERE participant = $1) \
+         AND note NOT IN (SELECT note FROM erasure_kept)",
         id.0,
     )
     .await?;
 
     // Issues, their contact log and audit trail.
     report.issues_cleaned = redact_rows(
-        tx,
+        &mut tx,
         identity,
         "issues",
         "id",
         &["summary", "detail", "category", "resolution"],
-        "participant = ?1",
+        "participant = $1",
         id.0,
     )
     .await?;
     report.contact_log_entries_cleaned = redact_rows(
-        tx,
+        &mut tx,
         identity,
         "issue_contacts",
         "id",
         &["outcome"],
-        "issue IN (SELECT id FROM issues WHERE participant = ?1)",
+        "issue IN (SELECT id FROM issues WHERE participant = $1)",
         id.0,
     )
     .await?;
     report.audit_entries_cleaned = redact_rows(
-        tx,
+        &mut tx,
         identity,
         "issue_events",
         "id",
         &["detail"],
-        "issue IN (SELECT id FROM issues WHERE participant = ?1)",
+        "issue IN (SELECT id FROM issues WHERE participant = $1)",
         id.0,
     )
     .await?;
     report.sessions_cleaned = redact_rows(
-        tx,
+        &mut tx,
         identity,
         "sessions",
         "id",
         &["title", "study", "place", "cancel_reason"],
-        "0",
+        "false",
         id.0,
     )
     .await?;
 
     // Mail: what has not gone is withdrawn; every message keeps its record
     // without the personal details.
-    let messages = messages_about(tx, id, current.email.as_deref(), identity).await?;
+    let messages = messages_about(&mut tx, id, current.email.as_deref(), identity).await?;
     for m in &messages {
         if withdrawable(&m.status) {
-            store::withdraw_message(tx, m.id, now).await?;
+            store::withdraw_message(&mut tx, m.id, now).await?;
             report.messages_withdrawn += 1;
         }
-        let found = store::message_text(tx, m.id).await?;
+        let found = store::message_text(&mut tx, m.id).await?;
         let clean = |v: String| identity.redact(&v).unwrap_or(v);
         let own_address = |a: &str| {
             current
@@ -774,28 +783,28 @@ async fn erase_in(
             text,
         };
         let html = format!("<pre>{}</pre>", html_escape(&cleaned.text));
-        store::set_message_text(tx, m.id, &cleaned, &html).await?;
+        store::set_message_text(&mut tx, m.id, &cleaned, &html).await?;
         let kind = cleaned.kind;
         report.messages_cleaned += 1;
         // A calendar file names its attendee; a report names the people in it.
         if m.to_them || kind == "report" {
-            report.attachments_removed += store::drop_attachments(tx, m.id).await?;
+            report.attachments_removed += store::drop_attachments(&mut tx, m.id).await?;
         }
     }
 
     // The person's own record.
-    store::erase_record(tx, id, &format!("Erased participant {id}"), now).await?;
-    report.consents_deleted = store::delete_consents(tx, id).await?;
+    store::erase_record(&mut tx, id, &format!("Erased participant {id}"), now).await?;
+    report.consents_deleted = store::delete_consents(&mut tx, id).await?;
     // The history stays (it is what the contact rules and reports count) but
     // free-text details may hold personal words.
-    report.history_details_cleared = store::clear_history_details(tx, id).await?;
+    report.history_details_cleared = store::clear_history_details(&mut tx, id).await?;
     let kept: Vec<(NoteId, String)> = report
         .notes_kept
         .iter()
         .map(|k| (k.note, k.reason.clone()))
         .collect();
-    store::record_erasure(tx, &report.erasure, &kept).await?;
-    super::touch(tx).await?;
+    store::record_erasure(&mut tx, &report.erasure, &kept).await?;
+    super::touch(&mut tx).await?;
     Ok(report)
 }
 
@@ -808,5 +817,5 @@ fn html_escape(s: &str) -> String {
 
 /// Erasure records, of one participant or all.
 pub async fn erasures(panel: &Panel, id: Option<ParticipantId>) -> Result<Vec<Erasure>> {
-    store::erasures(&mut *panel.pool()?.acquire().await?, id).await
+    store::erasures(&mut panel.conn().await?, id).await
 }

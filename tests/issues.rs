@@ -881,29 +881,22 @@ fn service_levels_saved_in_hours_read_back_in_minutes() {
 
 #[tokio::test]
 async fn a_tick_over_a_backlog_escalates_every_overdue_issue_once_to_the_people_the_rule_names() {
-    use sqlx::Connection;
     use std::collections::BTreeSet;
     let t = common::panel().await;
     panelkeeper::demo::generate(&t.panel, 10_000, 3)
         .await
         .unwrap();
     let later = t.panel.now() + Duration::days(60);
-    let mut file = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        t.dir.path().join("panel.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = &t.location;
     // Who the rule names, read straight from the tables: the owner's lead
     // and the session's moderator (not the owner), else the owner.
-    let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = common::rows(
+        db,
         "SELECT i.id, i.owner, o.lead, s.moderator FROM issues i \
          JOIN sessions s ON s.id = i.session LEFT JOIN staff o ON o.id = i.owner \
          WHERE i.status IN ('open', 'contacted') ORDER BY i.id",
     )
-    .fetch_all(&mut file)
-    .await
-    .unwrap();
+    .await;
     assert!(rows.len() > 100, "a backlog: {}", rows.len());
     let expected = |round: u32| -> BTreeSet<(i64, u32, i64)> {
         let mut out = BTreeSet::new();
@@ -922,10 +915,8 @@ async fn a_tick_over_a_backlog_escalates_every_overdue_issue_once_to_the_people_
     let first = issues::tick(&t.panel, later).await.unwrap();
     assert_eq!(first.overdue as usize, rows.len());
     let staff_ids: std::collections::HashMap<String, i64> =
-        sqlx::query_as("SELECT email, id FROM staff")
-            .fetch_all(&mut file)
+        common::rows::<(String, i64)>(db, "SELECT email, id FROM staff")
             .await
-            .unwrap()
             .into_iter()
             .collect();
     let parse = |topics: Vec<(String, String)>| -> Vec<(i64, u32, i64)> {
@@ -940,16 +931,16 @@ async fn a_tick_over_a_backlog_escalates_every_overdue_issue_once_to_the_people_
             })
             .collect()
     };
-    let sent = parse(queued(&mut file).await);
+    let sent = parse(queued(db).await);
     let once: BTreeSet<_> = sent.iter().copied().collect();
     assert_eq!(once.len(), sent.len(), "no message twice");
     assert_eq!(once, expected(1));
     assert_eq!(first.escalations as usize, sent.len());
-    let events: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM issue_events WHERE kind = 'escalated'")
-            .fetch_one(&mut file)
-            .await
-            .unwrap();
+    let (events,): (i64,) = common::rows(
+        db,
+        "SELECT count(*) FROM issue_events WHERE kind = 'escalated'",
+    )
+    .await[0];
     assert_eq!(events as usize, rows.len(), "one escalation in each trail");
 
     // The same minute again queues nothing; after the repeat, round two.
@@ -957,16 +948,17 @@ async fn a_tick_over_a_backlog_escalates_every_overdue_issue_once_to_the_people_
     let again = issues::tick(&t.panel, later + Duration::days(2))
         .await
         .unwrap();
-    let sent = parse(queued(&mut file).await);
+    let sent = parse(queued(db).await);
     let second: BTreeSet<_> = sent.iter().copied().filter(|s| s.1 == 2).collect();
     assert_eq!(second, expected(2));
     assert_eq!(again.escalations as usize, second.len());
 }
 
 /// The escalations in the outbox: each one's topic and recipient.
-async fn queued(file: &mut sqlx::SqliteConnection) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT topic, recipient FROM outbox WHERE kind = 'escalation'")
-        .fetch_all(file)
-        .await
-        .unwrap()
+async fn queued(db: &panelkeeper::db::Location) -> Vec<(String, String)> {
+    common::rows(
+        db,
+        "SELECT topic, recipient FROM outbox WHERE kind = 'escalation'",
+    )
+    .await
 }

@@ -513,8 +513,14 @@ fn a_second_worker_on_the_same_panel_is_refused_while_one_runs() {
     assert!(line.contains("Ctrl-C stops"), "{line}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let out = cli.run(&["outbox", "send"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is delivering this panel's mail"));
+    if common::pg::chosen() {
+        // A team database's workers deliver side by side (tests/team.rs
+        // shows each message still goes once).
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is delivering this panel's mail"));
+    }
     // Mail queued from another process is picked up by the running worker.
     cli.ok(&["mail", "test", "late@example.org"]);
     let started = std::time::Instant::now();

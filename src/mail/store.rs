@@ -809,6 +809,21 @@ pub(super) async fn load_due(
         .collect())
 }
 
+/// The workers other than `worker` that hold leases on queued messages.
+pub(super) async fn leasing_workers(conn: &mut PgConnection, worker: i32) -> Result<Vec<i32>> {
+    let workers: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT worker FROM outbox WHERE status = 'queued' \
+         AND lease_until IS NOT NULL AND worker IS NOT NULL AND worker <> $1",
+    )
+    .bind(i64::from(worker))
+    .fetch_all(conn)
+    .await?;
+    Ok(workers
+        .into_iter()
+        .filter_map(|w| i32::try_from(w).ok())
+        .collect())
+}
+
 /// Gives back the leases `worker` holds on messages it leaves queued, so
 /// the next pass, of any worker, may take them at once.
 pub(super) async fn release_leases(conn: &mut PgConnection, worker: i32) -> Result<()> {

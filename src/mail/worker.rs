@@ -257,6 +257,9 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
         ..PassReport::default()
     };
     'passes: loop {
+        if let Some(number) = worker {
+            release_dead_leases(panel, number).await?;
+        }
         let due = load_due(panel, worker).await?;
         if due.is_empty() {
             break;
@@ -549,6 +552,22 @@ async fn fail_abandoned(
         }
     }
     Ok(failed)
+}
+
+/// On a team database, gives back the leases of workers that are gone
+/// (their advisory lock is free), so the messages they took and never
+/// claimed go at once rather than when the lease runs out.
+async fn release_dead_leases(panel: &Panel, worker: i32) -> Result<()> {
+    let crate::db::Pooled::Postgres(mut conn) = panel.conn().await? else {
+        return Ok(());
+    };
+    for holder in store::leasing_workers(&mut conn, worker).await? {
+        if store::hold_worker(&mut conn, holder).await? {
+            store::release_worker(&mut conn, holder).await?;
+            store::release_leases(&mut conn, holder).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {

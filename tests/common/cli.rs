@@ -1,5 +1,7 @@
 //! The `panelkeeper` command line run as a user runs it, on a panel in a
-//! temporary folder (its log kept there too).
+//! temporary folder (its log kept there too), or, in a run with
+//! `PANELKEEPER_TEST_STORE=postgres`, on a team database of its own (this
+//! computer's files for it kept in the folder).
 
 use serde_json::Value;
 use std::path::Path;
@@ -7,17 +9,24 @@ use std::process::{Command, Output};
 
 pub struct Cli {
     pub dir: tempfile::TempDir,
+    /// The team database, in a PostgreSQL run.
+    team: Option<String>,
 }
 
 impl Cli {
     pub fn new() -> Cli {
         Cli {
             dir: tempfile::tempdir().unwrap(),
+            team: super::pg::chosen().then(super::pg::database_now),
         }
     }
 
+    /// The panel's location as `--db` takes it.
     pub fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("panel.db")
+        match &self.team {
+            Some(url) => url.into(),
+            None => self.dir.path().join("panel.db"),
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -30,6 +39,7 @@ impl Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_panelkeeper"));
         command
             .env("PANELKEEPER_LOG_DIR", self.dir.path().join("logs"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .arg("--db")
             .arg(self.db())
             .args(args);

@@ -67,6 +67,25 @@ pub async fn database() -> String {
     format!("{}/{name}", server())
 }
 
+/// [`database`] for a test that is not async (the command line's): made
+/// with `psql`, as a person would.
+pub fn database_now() -> String {
+    let mut token = [0u8; 6];
+    getrandom::fill(&mut token).unwrap();
+    let name = format!("t_{}", hex::encode(token));
+    let out = Command::new("psql")
+        .arg(format!("{}/postgres", server()))
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("run psql (scripts/setup installs PostgreSQL's client)");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{}/{name}", server())
+}
+
 /// Whether this run keeps its panels on the team database
 /// (`PANELKEEPER_TEST_STORE=postgres`), not in a panel file.
 pub fn chosen() -> bool {

@@ -29,6 +29,29 @@ impl Cli {
         }
     }
 
+    /// The panel file, for a test of what only a panel file does (its
+    /// permissions, a damaged file); `None` on a team database.
+    pub fn file(&self) -> Option<std::path::PathBuf> {
+        self.team.is_none().then(|| self.db())
+    }
+
+    /// Runs one SQL statement on the panel's database as an older version
+    /// or another tool would have written it (`sqlite3` on a file, `psql`
+    /// on a team database).
+    pub fn sql(&self, statement: &str) {
+        let status = match &self.team {
+            Some(url) => Command::new("psql")
+                .args([url.as_str(), "-q", "-c", statement])
+                .status(),
+            None => Command::new("sqlite3")
+                .arg(self.db())
+                .arg(statement)
+                .status(),
+        }
+        .unwrap();
+        assert!(status.success(), "{statement}");
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }

@@ -52,7 +52,8 @@ mod sessions_cli;
     about = "Customer panels and focus groups where every promise gets an owner"
 )]
 struct Cli {
-    /// The panel database (default: the desktop app's own, in the OS data directory).
+    /// The panel: a file's path (default: the desktop app's own, in the OS
+    /// data directory), or a team database's postgres://user@host:port/name.
     #[arg(long, env = "PANELKEEPER_DB", global = true)]
     db: Option<PathBuf>,
     /// Run as of this time instead of now (RFC 3339, or 2027-03-16T10:00 in

@@ -178,7 +178,11 @@ fn our_import(url: &str, csv: &Path, data: &Path) -> Duration {
         .env("XDG_DATA_HOME", data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let started = Instant::now();
     let out = Command::new(&bin)
         .args(["--db", url, "participants", "import"])
@@ -187,7 +191,11 @@ fn our_import(url: &str, csv: &Path, data: &Path) -> Duration {
         .output()
         .unwrap();
     let took = started.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
@@ -230,7 +238,11 @@ async fn main() {
     let rate = |d: Duration| participants as f64 / d.as_secs_f64();
     println!("| import of {participants} rows (whole process) | median | rows/s |");
     println!("|---|---|---|");
-    println!("| `psql \\copy` into a bare table of text | {} | {:.0} |", ms(t), rate(t));
+    println!(
+        "| `psql \\copy` into a bare table of text | {} | {:.0} |",
+        ms(t),
+        rate(t)
+    );
     println!(
         "| `panelkeeper participants import` (checked, indexed, counted) | {} | {:.0} |",
         ms(o),
@@ -245,7 +257,9 @@ async fn main() {
     let url = cluster.database("reference");
     let panel = Panel::open(url.as_str()).await.unwrap();
     let started = Instant::now();
-    let made = demo::generate(&panel, participants as u32, 1).await.unwrap();
+    let made = demo::generate(&panel, participants as u32, 1)
+        .await
+        .unwrap();
     println!(
         "reference panel generated in {}: {} notes, {} contact-history entries\n",
         ms(started.elapsed()),

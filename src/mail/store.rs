@@ -848,9 +848,10 @@ pub(super) async fn fail(
     maybe_delivered: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    either!(conn, |c| sqlx::query(
+    either!(conn, |c| {
+        sqlx::query(
         "UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2, \
-         attempts = attempts + $3, maybe_delivered = $4 WHERE id = $5",
+         attempts = attempts + $3, maybe_delivered = $4 WHERE id = $5 AND status IN ('queued', 'sending')",
     )
     .bind(why)
     .bind(millis(now))
@@ -859,7 +860,8 @@ pub(super) async fn fail(
     .bind(id.0)
     .execute(&mut *c)
     .await?
-    .rows_affected());
+    .rows_affected()
+    });
     Ok(())
 }
 
@@ -891,7 +893,8 @@ pub(super) async fn defer(
 ) -> Result<()> {
     either!(conn, |c| sqlx::query(
         "UPDATE outbox SET status = 'queued', attempts = $1, last_error = $2, \
-         first_failure_at = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $6",
+         first_failure_at = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $6 \
+         AND status IN ('queued', 'sending')",
     )
     .bind(attempts)
     .bind(why)

@@ -173,6 +173,13 @@ impl Error {
                 return Error::Busy;
             }
             "53100" => Error::DiskFull,
+            // Another process wrote the same value first (an email, a
+            // version number) between this one's check and its write.
+            "23505" => Error::Conflict {
+                reason: "someone else saved the same thing at the same moment, so this was \
+                         not saved; look again and try once more"
+                    .into(),
+            },
             "25006" | "42501" => Error::Storage {
                 reason: "the team database refuses changes from this account (it is \
                          read-only or lacks the rights), so nothing was saved; ask whoever \

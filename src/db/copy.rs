@@ -344,7 +344,12 @@ pub async fn to_team(panel: &Panel, to: &str) -> Result<MoveReport> {
     };
     let mut tx = pool.begin().await?;
     refuse_non_empty(&mut tx, &location).await?;
-    let mut src = source.acquire().await?;
+    // The file's mail stays where it is while it moves (no worker of this
+    // panel sends what is being copied as queued), and every table is read
+    // in one read transaction: one moment of the file, whatever the app
+    // writes meanwhile.
+    let _mail = crate::mail::worker::lock(panel).await?;
+    let mut src = source.begin().await?;
     let mut tables = Vec::new();
     for (table, columns) in TABLES {
         let rows = copy_table(&mut src, &mut tx, table, columns).await?;
@@ -388,6 +393,7 @@ pub async fn to_team(panel: &Panel, to: &str) -> Result<MoveReport> {
         }
     }
     tx.commit().await?;
+    src.commit().await?;
     target.close().await;
     Ok(MoveReport {
         to: Location::Postgres(url.clone()).display(),
@@ -398,7 +404,7 @@ pub async fn to_team(panel: &Panel, to: &str) -> Result<MoveReport> {
 
 /// A team database that holds anything of a panel is not written to.
 async fn refuse_non_empty(tx: &mut PgConnection, location: &Location) -> Result<()> {
-    for (table, _) in TABLES {
+    for table in TABLES.iter().map(|(t, _)| *t).chain(["settings"]) {
         let any: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM {table})"
         )))

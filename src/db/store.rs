@@ -81,17 +81,24 @@ impl From<&Location> for Location {
     }
 }
 
-/// `postgres://user:secret@host/db` as `postgres://user@host/db`.
+/// `postgres://user:secret@host/db?options` as `postgres://user@host/db`:
+/// the password and every option (one may be `password=`) left out. The
+/// user ends at the last `@` before the host, as the driver reads it.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
         Some((user, host)) => {
             let user = user.split_once(':').map_or(user, |(u, _)| u);
-            format!("{scheme}://{user}@{host}")
+            format!("{scheme}://{user}@{host}{path}")
         }
-        None => url.to_string(),
+        None => format!("{scheme}://{authority}{path}"),
     }
 }
 
@@ -392,6 +399,10 @@ mod tests {
         assert_eq!(
             without_password("postgres://db/panel"),
             "postgres://db/panel"
+        );
+        assert_eq!(
+            without_password("postgres://pk:p@ss@db/panel?password=s3cret&sslmode=require"),
+            "postgres://pk@db/panel"
         );
     }
 

@@ -171,6 +171,22 @@ pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<S
     store::get(conn.reborrow(), id).await
 }
 
+/// One session about to change (or its roster), in the caller's write
+/// transaction: on a team database its row is locked first, so what is
+/// decided on what is read here (a free place, the session's state)
+/// cannot be raced by another process; a panel file's write transaction
+/// holds the whole file already.
+pub(crate) async fn get_for_change(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<Session> {
+    let mut conn = conn.into();
+    if let Conn::Postgres(c) = conn.reborrow() {
+        sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(c)
+            .await?;
+    }
+    store::get(conn, id).await
+}
+
 /// One session.
 pub async fn get(panel: &Panel, id: SessionId) -> Result<Session> {
     let mut conn = panel.conn().await?;
@@ -206,7 +222,7 @@ pub async fn reschedule(
     allow_double_booking: bool,
 ) -> Result<Session> {
     let mut tx = panel.begin().await?;
-    let session = get_in(&mut tx, id).await?;
+    let session = get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
     }
@@ -252,7 +268,7 @@ pub async fn complete(panel: &Panel, id: SessionId) -> Result<Session> {
     let by = staff::current(panel).await?.map(|s| s.id);
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let session = get_in(&mut tx, id).await?;
+    let session = get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!(
             "session {id} was cancelled; a cancelled session cannot be completed"
@@ -295,7 +311,7 @@ pub async fn complete(panel: &Panel, id: SessionId) -> Result<Session> {
 pub async fn cancel(panel: &Panel, id: SessionId, reason: Option<&str>) -> Result<Session> {
     let reason = reason.map(|r| check_text("reason", r)).transpose()?;
     let mut tx = panel.begin().await?;
-    let session = get_in(&mut tx, id).await?;
+    let session = get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!(
             "session {id} was already cancelled"

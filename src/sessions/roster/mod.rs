@@ -420,7 +420,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
         super::store::set_screener(&mut tx, id, name).await?;
     }
     // Taken again under the write lock: nobody has changed it since.
-    let session = super::get_in(&mut tx, id).await?;
+    let session = super::get_for_change(&mut tx, id).await?;
     let organiser = organiser(&mut tx, &session).await?;
     let mut queued = 0;
     for who in &invited {
@@ -515,7 +515,7 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     let participant = participants::find(panel, key).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let session = super::get_in(&mut tx, id).await?;
+    let session = super::get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
     }
@@ -621,7 +621,7 @@ pub async fn attendance(
     }
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let session = super::get_in(&mut tx, id).await?;
+    let session = super::get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
     }

@@ -14,19 +14,15 @@
 //! PANELKEEPER_BENCH_MESSAGES and PANELKEEPER_BENCH_RUNS change the size and
 //! the number of runs.
 
+#[path = "common/mail.rs"]
+mod bench_mail;
 #[path = "../tests/common/smtp.rs"]
 mod smtp;
 
-use chrono::Utc;
-use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::client::AsyncSmtpConnection;
-use lettre::transport::smtp::extension::ClientId;
+use bench_mail::bare_lettre;
 use panelkeeper::Panel;
 use panelkeeper::mail::settings;
-use panelkeeper::mail::templates::{self, Invitation, Template};
-use panelkeeper::mail::{self, MessageKind, NewMessage, worker};
-use panelkeeper::participants::fields::Email;
-use std::collections::BTreeMap;
+use panelkeeper::mail::{self, worker};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -39,57 +35,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn invitation(i: usize) -> (String, mail::Rendered) {
-    let start = Utc::now() + chrono::Duration::days(14);
-    let to = format!("participant{i}@example.org");
-    let body = templates::render(&Template::Invitation(Invitation {
-        participant_name: format!("Participant {i}"),
-        session_title: "Checkout and returns".into(),
-        study: Some("Retail 2027".into()),
-        starts_at: start,
-        ends_at: start + chrono::Duration::minutes(90),
-        zone: "America/New_York".into(),
-        place: "Room 4, 12 Main Street".into(),
-        moderator_name: Some("Ana Moderator".into()),
-        organiser_name: "Panel Research".into(),
-        unsubscribe_address: "research@panel.example.com".into(),
-        updated: false,
-    }))
-    .unwrap();
-    (to, body)
-}
-
-async fn bare_lettre(port: u16, n: usize) -> Duration {
-    let messages: Vec<lettre::Message> = (0..n)
-        .map(|i| {
-            let (to, body) = invitation(i);
-            lettre::Message::builder()
-                .from(
-                    "Panel Research <research@panel.example.com>"
-                        .parse::<Mailbox>()
-                        .unwrap(),
-                )
-                .to(to.parse::<Mailbox>().unwrap())
-                .subject(body.subject)
-                .multipart(MultiPart::alternative_plain_html(body.text, body.html))
-                .unwrap()
-        })
-        .collect();
-    let started = Instant::now();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &ClientId::default())
-        .await
-        .unwrap();
-    for m in &messages {
-        conn.send(m.envelope(), &m.formatted()).await.unwrap();
-    }
-    conn.quit().await.unwrap();
-    started.elapsed()
-}
-
 async fn outbox(port: u16, n: usize, dir: &std::path::Path, run: usize) -> Duration {
     let panel = Panel::open(dir.join(format!("bench-{run}.db")))
         .await
@@ -97,25 +42,9 @@ async fn outbox(port: u16, n: usize, dir: &std::path::Path, run: usize) -> Durat
     settings::set(&panel, smtp::local_smtp(port)).await.unwrap();
     let mut tx = panel.write().await.unwrap();
     for i in 0..n {
-        let (to, body) = invitation(i);
-        let mut headers = BTreeMap::new();
-        headers.insert(
-            "List-Unsubscribe".to_string(),
-            "<mailto:research@panel.example.com?subject=unsubscribe>".to_string(),
-        );
-        let m = NewMessage {
-            kind: MessageKind::Invitation,
-            to: Email::parse(&to).unwrap(),
-            to_name: format!("Participant {i}"),
-            reply_to: None,
-            from_name: None,
-            body,
-            headers,
-            attachments: Vec::new(),
-            not_before: panel.now(),
-            topic: None,
-        };
-        mail::enqueue(&mut tx, panel.now(), &m).await.unwrap();
+        mail::enqueue(&mut tx, panel.now(), &bench_mail::queued(i, panel.now()))
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let started = Instant::now();

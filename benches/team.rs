@@ -12,9 +12,26 @@
 //!    panel (its contact history and suppression list), warm, in-process.
 //! 3. Note search over its 200,000 notes, the first 50 hits, warm,
 //!    in-process, beside the bare `tsvector` query the search makes.
+//! 4. The outbox drained to a local SMTP server (aiosmtpd, counting what it
+//!    accepts) by two workers at once, beside the bare lettre loop the
+//!    panel-file benchmark (`benches/mail.rs`) uses; alternating.
+//! 5. `panelkeeper migrate --to` of the 100,000-person demo panel file into
+//!    an empty team database, as a whole process; then the two are compared:
+//!    every table's count, a sample of records field by field, the
+//!    follow-up figures and the follow-up report's text.
+//!
+//! The reference panel is vacuumed and analysed once it is generated, as
+//! PostgreSQL's autovacuum does on its own within a minute or so: the
+//! figures are of a settled database, not of one autovacuum is working on.
 //!
 //! PANELKEEPER_BENCH_PARTICIPANTS and PANELKEEPER_BENCH_RUNS change the size
-//! and the number of runs.
+//! and the number of runs; PANELKEEPER_BENCH_ONLY (a comma-separated list of
+//! import, eligibility, search, outbox, migrate) runs some of them.
+
+#[path = "common/mail.rs"]
+mod bench_mail;
+#[path = "../tests/common/smtp.rs"]
+mod smtp;
 
 use panelkeeper::notes::{self, NoteSearch};
 use panelkeeper::participants::governance::{self, EligibilityOptions};
@@ -50,6 +67,16 @@ fn ms(d: Duration) -> String {
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The CLI: the release build when there is one.
+fn release_or_debug() -> PathBuf {
+    let bin = root().join("target/release/panelkeeper");
+    if bin.exists() {
+        bin
+    } else {
+        root().join("target/debug/panelkeeper")
+    }
 }
 
 /// A cluster of its own, stopped when dropped.
@@ -166,12 +193,7 @@ fn psql_copy(url: &str, csv: &Path, columns: &[String]) -> Duration {
 /// `panelkeeper participants import` into a new team database, as a whole
 /// process.
 fn our_import(url: &str, csv: &Path, data: &Path) -> Duration {
-    let bin = root().join("target/release/panelkeeper");
-    let bin = if bin.exists() {
-        bin
-    } else {
-        root().join("target/debug/panelkeeper")
-    };
+    let bin = release_or_debug();
     // The schema is made first, as by any earlier use of the database.
     let out = Command::new(&bin)
         .args(["--db", url, "participants", "list", "--limit", "1"])
@@ -199,6 +221,27 @@ fn our_import(url: &str, csv: &Path, data: &Path) -> Duration {
     took
 }
 
+/// Whether PANELKEEPER_BENCH_ONLY (when set) names `part`.
+fn wanted(part: &str) -> bool {
+    std::env::var("PANELKEEPER_BENCH_ONLY")
+        .map(|only| only.split(',').any(|p| p.trim() == part))
+        .unwrap_or(true)
+}
+
+/// Runs `sql` on the database at `url` with psql.
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let participants = env_or("PANELKEEPER_BENCH_PARTICIPANTS", 100_000);
@@ -208,18 +251,32 @@ async fn main() {
     // This computer's own files for the team databases.
     // SAFETY: set before any thread of this program reads the environment.
     unsafe { std::env::set_var("XDG_DATA_HOME", dir.path().join("data")) };
-    let csv = dir.path().join("panel.csv");
+    println!(
+        "# Team-database benchmarks (PostgreSQL): {participants} participants, {runs} runs each\n"
+    );
+    if wanted("import") {
+        import(&cluster, dir.path(), participants, runs);
+    }
+    if wanted("eligibility") || wanted("search") {
+        reference(&cluster, participants, runs).await;
+    }
+    if wanted("outbox") {
+        outbox(&cluster, dir.path(), runs).await;
+    }
+    if wanted("migrate") {
+        migrate(&cluster, dir.path(), participants).await;
+    }
+}
+
+/// 1. The import, whole processes.
+fn import(cluster: &Cluster, dir: &Path, participants: u64, runs: u64) {
+    let csv = dir.join("panel.csv");
     demo::write_csv(
         participants,
         1,
         std::io::BufWriter::new(std::fs::File::create(&csv).unwrap()),
     )
     .unwrap();
-    println!(
-        "# Team-database benchmarks (PostgreSQL): {participants} participants, {runs} runs each\n"
-    );
-
-    // 1. The import, whole processes.
     let columns = header(&csv);
     let (mut theirs, mut ours) = (Vec::new(), Vec::new());
     for run in 0..runs {
@@ -231,7 +288,7 @@ async fn main() {
         ours.push(our_import(
             &cluster.database(&format!("import{run}")),
             &csv,
-            &dir.path().join("data"),
+            &dir.join("data"),
         ));
     }
     let (t, o) = (median(theirs), median(ours));
@@ -252,8 +309,10 @@ async fn main() {
         "\nratio (ours / psql rate): {:.2} (target >= 0.50)\n",
         t.as_secs_f64() / o.as_secs_f64()
     );
+}
 
-    // 2. Eligibility on the demo panel, warm, in-process.
+/// 2 and 3. Eligibility and note search on the demo panel, warm, in-process.
+async fn reference(cluster: &Cluster, participants: u64, runs: u64) {
     let url = cluster.database("reference");
     let panel = Panel::open(url.as_str()).await.unwrap();
     let started = Instant::now();
@@ -266,6 +325,8 @@ async fn main() {
         made.notes,
         made.contacts
     );
+    // As autovacuum would within a minute or so, and before anything is timed.
+    psql(&url, "VACUUM (ANALYZE)");
     let now = panel.now();
     println!("| eligibility, warm (in-process) | eligible | excluded | median | p90 |");
     println!("|---|---|---|---|---|");
@@ -344,4 +405,271 @@ async fn main() {
         );
     }
     panel.close().await;
+}
+
+/// 4. The outbox drained by two workers at once, beside the bare lettre loop.
+async fn outbox(cluster: &Cluster, dir: &Path, runs: u64) {
+    let n = env_or("PANELKEEPER_BENCH_MESSAGES", 1000) as usize;
+    let server = smtp::SmtpServer::start(dir, &["--discard"]);
+    // One warm-up of each, not counted.
+    bench_mail::bare_lettre(server.port, 50).await;
+    two_workers(&cluster.database("outbox0"), server.port, 50).await;
+    let (mut bare, mut ours) = (Vec::new(), Vec::new());
+    for run in 1..=runs {
+        bare.push(bench_mail::bare_lettre(server.port, n).await);
+        ours.push(two_workers(&cluster.database(&format!("outbox{run}")), server.port, n).await);
+    }
+    assert_eq!(
+        server.discarded(),
+        50 * 2 + 2 * n * runs as usize,
+        "every message arrived once"
+    );
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let (b, o) = (median(bare), median(ours));
+    println!("\n| delivery of {n} messages (in-process) | median | messages/s |");
+    println!("|---|---|---|");
+    println!(
+        "| bare lettre loop, one connection, TCP_NODELAY | {} | {:.0} |",
+        ms(b),
+        rate(b)
+    );
+    println!(
+        "| two outbox workers on one team database | {} | {:.0} |",
+        ms(o),
+        rate(o)
+    );
+    println!(
+        "\nratio (outbox / bare rate): {:.2} (target >= 0.80)",
+        rate(o) / rate(b)
+    );
+}
+
+/// `n` invitations queued in a new team database, then delivered by two
+/// workers at once (each its own panel handle and connections, as two
+/// machines' `outbox send` would be); the time until both are done.
+async fn two_workers(url: &str, port: u16, n: usize) -> Duration {
+    let panels = [
+        Panel::open(url).await.unwrap(),
+        Panel::open(url).await.unwrap(),
+    ];
+    panelkeeper::mail::settings::set(&panels[0], smtp::local_smtp(port))
+        .await
+        .unwrap();
+    let now = panels[0].now();
+    let messages: Vec<_> = (0..n).map(|i| bench_mail::queued(i, now)).collect();
+    let mut tx = panels[0].begin().await.unwrap();
+    panelkeeper::mail::enqueue_many(&mut tx, now, &messages)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let started = Instant::now();
+    let workers: Vec<_> = panels
+        .iter()
+        .cloned()
+        .map(|panel| {
+            tokio::spawn(async move {
+                let mut sent = 0;
+                loop {
+                    let report = panelkeeper::mail::worker::send_due(&panel).await.unwrap();
+                    assert_eq!(report.problem, None, "{report:?}");
+                    sent += report.sent as usize;
+                    if report.next_due.is_none() {
+                        return sent;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for w in workers {
+        sent += w.await.unwrap();
+    }
+    let took = started.elapsed();
+    assert_eq!(sent, n);
+    for panel in panels {
+        panel.close().await;
+    }
+    took
+}
+
+/// 5. A panel file moved into a team database: the whole `migrate --to`
+/// process, then the two compared.
+async fn migrate(cluster: &Cluster, dir: &Path, participants: u64) {
+    use panelkeeper::clock::ManualClock;
+    use panelkeeper::issues::{self, IssueQuery};
+    use panelkeeper::participants::{self, ParticipantQuery};
+    use panelkeeper::sessions::{self, SessionQuery};
+    use std::sync::Arc;
+
+    let file = dir.join("solo.db");
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let solo = Panel::open(file.as_path())
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    demo::generate(&solo, participants as u32, 1).await.unwrap();
+    let url = cluster.database("moved");
+    let bin = release_or_debug();
+    let started = Instant::now();
+    let out = Command::new(&bin)
+        .arg("--db")
+        .arg(&file)
+        .args(["migrate", "--to", &url])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let team = Panel::open(url.as_str())
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+
+    // Every table's count.
+    let tables: Vec<(String,)> = {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
+             AND table_name NOT LIKE '\\_sqlx%' ORDER BY 1",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    };
+    let (mut compared, mut rows) = (0, 0i64);
+    for (table,) in &tables {
+        let sql = format!("SELECT count(*) FROM {table}");
+        let theirs = count(&panelkeeper::db::Location::File(file.clone()), &sql).await;
+        let ours = count(&panelkeeper::db::Location::Postgres(url.clone()), &sql).await;
+        // Per-computer settings (who uses this computer, the file's own
+        // folding) stay with the file.
+        if table != "settings" {
+            assert_eq!(theirs, ours, "rows in {table}");
+            compared += 1;
+            rows += ours;
+        }
+    }
+
+    // A sample of records, field by field.
+    let mut sampled = 0;
+    let everyone = ParticipantQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let (a, b) = (
+        participants::list(&solo, &everyone).await.unwrap(),
+        participants::list(&team, &everyone).await.unwrap(),
+    );
+    assert_eq!(a, b);
+    for id in (1..=participants as i64).step_by(997) {
+        let id = participants::ParticipantId(id);
+        assert_eq!(
+            participants::get(&solo, id).await.unwrap(),
+            participants::get(&team, id).await.unwrap()
+        );
+        sampled += 1;
+    }
+    let all = SessionQuery {
+        include_cancelled: true,
+        limit: Some(100_000),
+        ..Default::default()
+    };
+    let sa = sessions::list(&solo, &all).await.unwrap();
+    assert_eq!(sa, sessions::list(&team, &all).await.unwrap());
+    let every_issue = IssueQuery {
+        limit: Some(1_000_000),
+        ..Default::default()
+    };
+    let ia = issues::list(&solo, &every_issue).await.unwrap();
+    assert_eq!(ia, issues::list(&team, &every_issue).await.unwrap());
+    for issue in ia.iter().step_by(199) {
+        assert_eq!(
+            issues::detail(&solo, issue.id).await.unwrap(),
+            issues::detail(&team, issue.id).await.unwrap()
+        );
+        assert_eq!(
+            notes::list(&solo, issue.session).await.unwrap(),
+            notes::list(&team, issue.session).await.unwrap()
+        );
+        sampled += 1;
+    }
+
+    // The follow-up report: its figures and its text.
+    let today = clock_today(&solo);
+    let from = today - chrono::Duration::days(365);
+    assert_eq!(
+        panelkeeper::reports::follow_up_figures(&solo, from, today)
+            .await
+            .unwrap(),
+        panelkeeper::reports::follow_up_figures(&team, from, today)
+            .await
+            .unwrap()
+    );
+    let text = |pdf: Vec<u8>| {
+        let path = dir.join("follow-up.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let out = Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext (scripts/setup installs poppler-utils)");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (ra, rb) = (
+        panelkeeper::reports::follow_ups(&solo, from, today, &|_| {})
+            .await
+            .unwrap(),
+        panelkeeper::reports::follow_ups(&team, from, today, &|_| {})
+            .await
+            .unwrap(),
+    );
+    assert_eq!(ra.pages, rb.pages);
+    let (ta, tb) = (text(ra.pdf), text(rb.pdf));
+    assert!(ta.len() > 1000);
+    assert_eq!(ta, tb, "the follow-up report reads the same");
+
+    println!(
+        "\n| `migrate --to` of the {participants}-person demo panel (whole process) | time | checked |"
+    );
+    println!("|---|---|---|");
+    println!(
+        "| panel file into an empty team database | {} | {compared} tables ({rows} rows) equal in count, \
+         {sampled} records and note lists equal field by field, the follow-up report ({} pages) the same |",
+        ms(took),
+        ra.pages
+    );
+    solo.close().await;
+    team.close().await;
+}
+
+fn clock_today(panel: &Panel) -> chrono::NaiveDate {
+    panel.now().date_naive()
+}
+
+/// `count(*)` read from either store.
+async fn count(location: &panelkeeper::db::Location, sql: &str) -> i64 {
+    use sqlx::Connection;
+    match location {
+        panelkeeper::db::Location::File(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+        panelkeeper::db::Location::Postgres(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+    }
 }

@@ -376,3 +376,74 @@ async fn search_finds_notes_in_any_script_however_their_accents_were_typed() {
     assert_eq!(tagged.len(), 1);
     assert_eq!(tagged[0].note.tags, ["配送"]);
 }
+
+/// The newest matches come first whether a word is in most notes, in a few
+/// old ones only, or in a few new ones and a few old ones: a team database
+/// tries the newest notes first and goes to its index for rarer words, and
+/// both ways give what a panel file gives.
+#[tokio::test]
+async fn search_gives_the_newest_matches_first_however_common_the_word() {
+    let t = common::panel().await;
+    let p = &t.panel;
+    let s = session(p, "A long day", "2026-06-01T09:00").await;
+    let total = 4_300;
+    for i in 0..total {
+        let mut text = format!("Remark {i}");
+        if i < 30 {
+            text.push_str(" ancient");
+        }
+        if i % 2 == 0 {
+            text.push_str(" even");
+        }
+        if i < 5 || i >= total - 8 {
+            text.push_str(" edge");
+        }
+        notes::add(p, s, &note(&text)).await.unwrap();
+    }
+    let found = |query: &str, limit: u32| {
+        let search = NoteSearch {
+            query: query.into(),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        async move {
+            notes::search(p, &search)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.note.text)
+                .collect::<Vec<_>>()
+        }
+    };
+    let remark = |i: usize, words: &str| format!("Remark {i}{words}");
+
+    // In every other note: the page is the newest even ones.
+    let even = found("even", 50).await;
+    let expected: Vec<String> = (0..total)
+        .rev()
+        .filter(|i| i % 2 == 0)
+        .take(50)
+        .map(|i| {
+            let edge = if i >= total - 8 { " edge" } else { "" };
+            remark(i, &format!(" even{edge}"))
+        })
+        .collect();
+    assert_eq!(even, expected);
+
+    // Only in the oldest notes: all 30, newest first.
+    let ancient = found("ancient", 50).await;
+    assert_eq!(ancient.len(), 30);
+    assert_eq!(ancient[0], remark(29, " ancient"));
+    assert_eq!(ancient[29], remark(0, " ancient even edge"));
+
+    // Eight new and five old; a page of ten: the eight, then the newest two old.
+    let edge: Vec<String> = found("edge", 10).await;
+    assert_eq!(edge.len(), 10);
+    assert!(edge[0].starts_with(&format!("Remark {} ", total - 1)));
+    assert!(edge[7].starts_with(&format!("Remark {} ", total - 8)));
+    assert!(edge[8].starts_with("Remark 4 "), "{edge:?}");
+    assert!(edge[9].starts_with("Remark 3 "), "{edge:?}");
+
+    // No match at all.
+    assert!(found("zzqx", 50).await.is_empty());
+}

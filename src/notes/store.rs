@@ -335,56 +335,63 @@ pub(crate) async fn search(
     tag: Option<&str>,
     limit: u32,
 ) -> Result<Option<Vec<NoteHit>>> {
-    let conn = conn.into();
+    let mut conn = conn.into();
     let d = conn.dialect();
     // Newest first: FTS5 walks its index backwards and stops at the limit,
     // where ranking by relevance would score every match first. The notes
     // just before and after each hit in its session come in the same
     // statement, as JSON, so a search is one round trip of at most 50 rows.
-    let (expr, hits) = match d {
-        Dialect::Sqlite => (
-            super::fts_query(typed),
-            "SELECT n.id, n.session, n.at FROM notes_fts f JOIN notes n ON n.id = f.rowid \
-             WHERE notes_fts MATCH $1 AND ($2 IS NULL OR n.session = $2) \
-             AND ($3 IS NULL OR n.participant = $3) \
-             AND ($4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = $4)) \
-             ORDER BY f.rowid DESC LIMIT $5",
-        ),
-        Dialect::Postgres => (
-            words::query(typed),
-            "SELECT n.id, n.session, n.at FROM notes n \
-             WHERE n.search @@ $1::tsquery AND ($2::bigint IS NULL OR n.session = $2) \
-             AND ($3::bigint IS NULL OR n.participant = $3) \
-             AND ($4::text IS NULL OR n.tags ? $4) \
-             ORDER BY n.id DESC LIMIT $5",
-        ),
-    };
-    let Some(expr) = expr else {
-        return Ok(None);
-    };
     let note = note_json(d);
-    let rows: Vec<HitRow> = either!(conn, |cx| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH hits AS ({hits}) \
-         SELECT {COLUMNS}, ss.title AS session_title, \
-           CAST((SELECT {note} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
-             LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
-             (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) < (h.at, h.id) \
-              ORDER BY y.at DESC, y.id DESC LIMIT 1)) AS TEXT) AS before, \
-           CAST((SELECT {note} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
-             LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
-             (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) > (h.at, h.id) \
-              ORDER BY y.at, y.id LIMIT 1)) AS TEXT) AS after \
-         FROM hits h JOIN notes n ON n.id = h.id LEFT JOIN participants p ON p.id = n.participant \
-         LEFT JOIN staff s ON s.id = n.author JOIN sessions ss ON ss.id = n.session \
-         ORDER BY h.id DESC"
-    )))
-    .bind(&expr)
-    .bind(session.map(|s| s.0))
-    .bind(participant.map(|p| p.0))
-    .bind(tag)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *cx)
-    .await?);
+    let page = |hits: &str| {
+        format!(
+            "WITH hits AS ({hits}) \
+             SELECT {COLUMNS}, ss.title AS session_title, \
+               CAST((SELECT {note} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
+                 LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
+                 (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) < (h.at, h.id) \
+                  ORDER BY y.at DESC, y.id DESC LIMIT 1)) AS TEXT) AS before, \
+               CAST((SELECT {note} FROM notes x LEFT JOIN participants xp ON xp.id = x.participant \
+                 LEFT JOIN staff xs ON xs.id = x.author WHERE x.id = \
+                 (SELECT y.id FROM notes y WHERE y.session = h.session AND (y.at, y.id) > (h.at, h.id) \
+                  ORDER BY y.at, y.id LIMIT 1)) AS TEXT) AS after \
+             FROM hits h JOIN notes n ON n.id = h.id LEFT JOIN participants p ON p.id = n.participant \
+             LEFT JOIN staff s ON s.id = n.author JOIN sessions ss ON ss.id = n.session \
+             ORDER BY h.id DESC"
+        )
+    };
+    let rows: Vec<HitRow> = match conn.reborrow() {
+        Conn::Sqlite(cx) => {
+            let Some(expr) = super::fts_query(typed) else {
+                return Ok(None);
+            };
+            sqlx::query_as(sqlx::AssertSqlSafe(page(
+                "SELECT n.id, n.session, n.at FROM notes_fts f JOIN notes n ON n.id = f.rowid \
+                 WHERE notes_fts MATCH $1 AND ($2 IS NULL OR n.session = $2) \
+                 AND ($3 IS NULL OR n.participant = $3) \
+                 AND ($4 IS NULL OR EXISTS (SELECT 1 FROM json_each(n.tags) WHERE value = $4)) \
+                 ORDER BY f.rowid DESC LIMIT $5",
+            )))
+            .bind(&expr)
+            .bind(session.map(|s| s.0))
+            .bind(participant.map(|p| p.0))
+            .bind(tag)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *cx)
+            .await?
+        }
+        Conn::Postgres(cx) => {
+            let Some(expr) = words::query(typed) else {
+                return Ok(None);
+            };
+            let ids = newest_matches(cx, &expr, session, participant, tag, limit).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(page(
+                "SELECT n.id, n.session, n.at FROM notes n WHERE n.id = ANY($1)",
+            )))
+            .bind(ids)
+            .fetch_all(&mut *cx)
+            .await?
+        }
+    };
     let around = |json: Option<String>| -> Result<Option<Note>> {
         json.map(|json| {
             serde_json::from_str::<NoteJson>(&json)
@@ -404,6 +411,58 @@ pub(crate) async fn search(
         })
         .collect::<Result<_>>()
         .map(Some)
+}
+
+/// The newest `limit` notes on a team database matching the tsquery
+/// `expr` (and the session, participant and tag when given), newest first.
+///
+/// A GIN index finds every match but in no order, and walking the notes
+/// newest first stops at the limit but reads every note when few match;
+/// PostgreSQL cannot tell the two cases apart from its statistics for a
+/// word prefix. So the newest notes are tried first, a bounded number of
+/// them: a common word fills the page there. Otherwise the index gives
+/// every match, which are then few, and the newest are kept. Either way a
+/// search reads a bounded part of the table.
+async fn newest_matches(
+    cx: &mut sqlx::PgConnection,
+    expr: &str,
+    session: Option<SessionId>,
+    participant: Option<ParticipantId>,
+    tag: Option<&str>,
+    limit: u32,
+) -> Result<Vec<i64>> {
+    const RECENT: i64 = 4_000;
+    const FILTERS: &str = "($2::bigint IS NULL OR n.session = $2) \
+         AND ($3::bigint IS NULL OR n.participant = $3) AND ($4::text IS NULL OR n.tags ? $4)";
+    let recent: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT n.id FROM (SELECT id, session, participant, tags, search FROM notes \
+           ORDER BY id DESC LIMIT $6) n \
+         WHERE n.search @@ $1::tsquery AND {FILTERS} ORDER BY n.id DESC LIMIT $5"
+    )))
+    .bind(expr)
+    .bind(session.map(|s| s.0))
+    .bind(participant.map(|p| p.0))
+    .bind(tag)
+    .bind(i64::from(limit))
+    .bind(RECENT)
+    .fetch_all(&mut *cx)
+    .await?;
+    if recent.len() as u32 == limit {
+        return Ok(recent);
+    }
+    // `id + 0`: ordered after the index has found the matches, never by
+    // walking the primary key.
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT n.id FROM notes n WHERE n.search @@ $1::tsquery AND {FILTERS} \
+         ORDER BY n.id + 0 DESC LIMIT $5"
+    )))
+    .bind(expr)
+    .bind(session.map(|s| s.0))
+    .bind(participant.map(|p| p.0))
+    .bind(tag)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *cx)
+    .await?)
 }
 
 /// A note `x` (its participant `xp`, its author `xs`) as one JSON object.

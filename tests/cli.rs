@@ -1310,3 +1310,59 @@ fn now_runs_reading_commands_as_of_another_time_and_is_refused_for_changes() {
     let bad = cli.run(&["issues", "list", "--now", "tomorrow"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("2027-03-16T10:00Z"));
 }
+
+/// On a team database each computer says who uses it: a researcher naming
+/// herself on her laptop does not become the user of a colleague's
+/// computer, and nothing of it is kept in the shared database. A panel
+/// file is one computer's: there it is the file's setting.
+#[test]
+fn on_a_team_database_each_computer_has_its_own_user() {
+    let cli = Cli::new();
+    if cli.file().is_some() {
+        return;
+    }
+    for (name, email) in [
+        ("Ana Moderator", "ana@company.example.com"),
+        ("Sam Owner", "sam@company.example.com"),
+    ] {
+        cli.ok(&["staff", "add", "--name", name, "--email", email]);
+    }
+    let other = tempfile::tempdir().unwrap();
+    let on_other = |args: &[&str]| {
+        let out = cli
+            .command(args)
+            .env("XDG_DATA_HOME", other.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    cli.ok(&["staff", "me", "ana@company.example.com"]);
+    assert!(on_other(&["staff", "me"]).contains("not set"));
+    on_other(&["staff", "me", "sam@company.example.com"]);
+    assert_eq!(
+        cli.ok(&["staff", "me"]).trim(),
+        "Ana Moderator <ana@company.example.com>"
+    );
+    assert_eq!(
+        on_other(&["staff", "me"]).trim(),
+        "Sam Owner <sam@company.example.com>"
+    );
+    let Some(url) = cli.db().to_str().map(str::to_string) else {
+        unreachable!()
+    };
+    let shared = std::process::Command::new("psql")
+        .args([
+            url.as_str(),
+            "-At",
+            "-c",
+            "SELECT count(*) FROM settings WHERE key = 'current_staff'",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shared.stdout).trim(), "0");
+}

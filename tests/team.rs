@@ -339,6 +339,7 @@ async fn a_panel_file_moves_into_an_empty_team_database_whole() {
         .unwrap()
         .with_clock(clock.clone());
     panelkeeper::demo::generate(&solo, 2_000, 7).await.unwrap();
+    staff::set_current(&solo, staff::StaffId(2)).await.unwrap();
     let server = SmtpServer::start(dir.path(), &["--auth", "mailer:s3cret-pässword"]);
     mail::settings::set(
         &solo,
@@ -441,6 +442,11 @@ async fn a_panel_file_moves_into_an_empty_team_database_whole() {
         panelkeeper::notes::search(&solo, &search).await.unwrap(),
         panelkeeper::notes::search(&team, &search).await.unwrap()
     );
+
+    // Whoever used the file on this computer still does.
+    let me = staff::current(&solo).await.unwrap();
+    assert!(me.is_some());
+    assert_eq!(staff::current(&team).await.unwrap(), me);
 
     // The password came along: mail from the team database logs in.
     mail::queue_test(&team, "zoe@example.org").await.unwrap();

@@ -292,8 +292,9 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
 ];
 
-/// Settings copied as they are (the SMTP password is sealed again, and
-/// who uses this computer stays with this computer).
+/// Settings copied as they are (the SMTP password is sealed again; who
+/// uses this computer goes into this computer's own file for the team
+/// database, `sessions::staff`, and the file's folding stays with it).
 const PASSWORD_KEY: &str = "smtp_password";
 const PER_COMPUTER: &[&str] = &["current_staff", "email_folding"];
 
@@ -394,6 +395,11 @@ pub async fn to_team(panel: &Panel, to: &str) -> Result<MoveReport> {
     }
     tx.commit().await?;
     src.commit().await?;
+    // Whoever used the file on this computer still does, now in this
+    // computer's own file for the team database.
+    if let Some(me) = crate::sessions::staff::current(panel).await? {
+        crate::sessions::staff::set_current(&target, me.id).await?;
+    }
     target.close().await;
     Ok(MoveReport {
         to: Location::Postgres(url.clone()).display(),

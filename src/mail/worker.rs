@@ -176,6 +176,9 @@ async fn take_number(panel: &Panel) -> Result<DeliveryLock> {
         getrandom::fill(&mut bytes).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
         let number = (i32::from_le_bytes(bytes) & i32::MAX).max(1);
         if store::hold_worker(&mut conn, number).await? {
+            // The lock lives as long as the connection: closed with the
+            // worker, never handed back to the pool still holding it.
+            conn.close_on_drop();
             return Ok(DeliveryLock {
                 hold: Hold::Worker { number, conn },
             });

@@ -1,6 +1,9 @@
 //! Staff: the company's people who moderate and observe sessions and, later,
 //! own the issues participants raise. Each may have a lead (for
-//! escalations). Which staff member is using the app is a setting.
+//! escalations). Which staff member is using the app belongs to the
+//! computer: a panel file keeps it in its settings (the file is this
+//! computer's); a team database is shared by everyone, so each computer
+//! keeps it in a file of its own beside its other team files (`….me`).
 
 use crate::db::{Conn, either, millis};
 use crate::participants::fields::{Email, check_text, parse_time_zone};
@@ -223,16 +226,43 @@ pub(crate) async fn by_email_in(conn: impl Into<Conn<'_>>, email: &str) -> Resul
 /// Says which staff member is using this app.
 pub async fn set_current(panel: &Panel, id: StaffId) -> Result<Staff> {
     let staff = get(panel, id).await?;
-    let mut conn = panel.conn().await?;
-    settings::put(&mut conn, CURRENT_KEY, &id.0).await?;
+    match this_computers(panel) {
+        Some(path) => {
+            if let Some(folder) = path.parent() {
+                crate::files::private_dir(folder)
+                    .map_err(|e| Error::file(folder.display().to_string(), e.to_string()))?;
+            }
+            crate::files::write_bytes(
+                &path,
+                id.0.to_string().as_bytes(),
+                crate::files::Existing::Replace,
+            )?;
+        }
+        None => settings::put(&mut panel.conn().await?, CURRENT_KEY, &id.0).await?,
+    }
     Ok(staff)
 }
 
 /// The staff member using this app, if set.
 pub async fn current(panel: &Panel) -> Result<Option<Staff>> {
     let mut conn = panel.conn().await?;
-    match settings::get::<i64>(&mut conn, CURRENT_KEY).await? {
+    let id = match this_computers(panel) {
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse::<i64>().ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::file(path.display().to_string(), e.to_string())),
+        },
+        None => settings::get::<i64>(&mut conn, CURRENT_KEY).await?,
+    };
+    match id {
         Some(id) => Ok(get_in(&mut conn, StaffId(id)).await.ok()),
         None => Ok(None),
     }
+}
+
+/// On a team database, the file on this computer that names who uses it.
+fn this_computers(panel: &Panel) -> Option<std::path::PathBuf> {
+    panel
+        .is_team()
+        .then(|| crate::files::beside(panel.path(), ".me"))
 }

@@ -1071,7 +1071,23 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
                 .unwrap()
         }
     };
+    let indexes = || async {
+        let sql = match &t.location {
+            panelkeeper::db::Location::File(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'participants' AND sql IS NOT NULL ORDER BY name"
+            }
+            panelkeeper::db::Location::Postgres(_) => {
+                "SELECT indexname::text FROM pg_indexes \
+                 WHERE tablename = 'participants' ORDER BY indexname"
+            }
+        };
+        common::rows::<(String,)>(&t.location, sql).await
+    };
+    let before = indexes().await;
     assert_eq!(import("demo.csv", csv).await.created, 6_000);
+    // The indexes a bulk load drops are all built again.
+    assert_eq!(indexes().await, before);
     let tenth = participants::get(&t.panel, participants::ParticipantId(10))
         .await
         .unwrap()

@@ -301,9 +301,7 @@ async fn write_rows(
     } = reader;
     let mut tx = tx.into();
     let existing = repo::count(tx.reborrow()).await?;
-    // A team database takes a whole import with COPY and keeps its indexes.
-    let sqlite = matches!(tx, db::Conn::Sqlite(_));
-    let mut bulk = if sqlite && estimate >= BULK_MIN && estimate as i64 >= existing {
+    let mut bulk = if estimate >= BULK_MIN && estimate as i64 >= existing {
         Some(Bulk {
             known: repo::all_emails(tx.reborrow()).await?,
             load: None,
@@ -338,8 +336,8 @@ async fn write_rows(
     let rows_written = started.elapsed();
     let load = bulk.and_then(|b| b.load);
     let bulk = load.is_some();
-    if let (Some(load), db::Conn::Sqlite(c)) = (load, tx.reborrow()) {
-        load.finish(c).await?;
+    if let Some(load) = load {
+        load.finish(tx.reborrow()).await?;
     }
     let indexed = started.elapsed();
     tracing::debug!(
@@ -1199,18 +1197,12 @@ async fn write_chunk(
     }
     let mut bulk = bulk;
     if !new.is_empty() {
-        if let (Some(bulk), db::Conn::Sqlite(c)) = (
-            bulk.as_deref_mut().filter(|b| b.load.is_none()),
-            conn.reborrow(),
-        ) {
-            bulk.load = Some(repo::BulkLoad::start(c).await?);
+        if let Some(bulk) = bulk.as_deref_mut().filter(|b| b.load.is_none()) {
+            bulk.load = Some(repo::BulkLoad::start(conn.reborrow()).await?);
         }
-        match (
-            bulk.as_deref_mut().and_then(|b| b.load.as_mut()),
-            conn.reborrow(),
-        ) {
-            (Some(load), db::Conn::Sqlite(c)) => load.insert(c, &new, now).await?,
-            (_, c) => repo::insert_rows(c, &new, now).await?,
+        match bulk.as_deref_mut().and_then(|b| b.load.as_mut()) {
+            Some(load) => load.insert(conn.reborrow(), &new, now).await?,
+            None => repo::insert_rows(conn.reborrow(), &new, now).await?,
         };
     }
     let loading = bulk.is_some_and(|b| b.load.is_some());

@@ -397,8 +397,10 @@ pub(crate) async fn all_emails(
 /// worth it when the load is at least as large as the table. The search
 /// index and the counts by status take the new people in one statement
 /// each at the end, rather than a trigger's work for every row. On a team
-/// database the people go in with `COPY` and PostgreSQL keeps its indexes
-/// and counts (statement triggers) itself: the load only marks the end.
+/// database the people go in with `COPY`; the search and name-order
+/// indexes are dropped and built again at the end the same way (with more
+/// memory for the build), while the email index stays and the counts are
+/// kept by PostgreSQL's statement triggers, once per `COPY`.
 pub(crate) struct BulkLoad {
     indexes: Vec<String>,
     triggers: Vec<String>,
@@ -418,14 +420,7 @@ impl BulkLoad {
     pub(crate) async fn start(conn: impl Into<Conn<'_>>) -> Result<BulkLoad> {
         let conn = match conn.into() {
             Conn::Sqlite(c) => c,
-            Conn::Postgres(_) => {
-                return Ok(BulkLoad {
-                    indexes: Vec::new(),
-                    triggers: Vec::new(),
-                    first_new: 0,
-                    attributes: HashMap::new(),
-                });
-            }
+            Conn::Postgres(c) => return postgres::start_load(c).await,
         };
         let indexes: Vec<(String, String)> = sqlx::query_as(
             "SELECT name, sql FROM sqlite_master \
@@ -492,7 +487,14 @@ impl BulkLoad {
     pub(crate) async fn finish(self, conn: impl Into<Conn<'_>>) -> Result<()> {
         let conn = match conn.into() {
             Conn::Sqlite(c) => c,
-            Conn::Postgres(c) => return postgres::touch(c).await,
+            Conn::Postgres(c) => {
+                for sql in self.indexes {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *c)
+                        .await?;
+                }
+                return postgres::touch(c).await;
+            }
         };
         for sql in self.indexes {
             sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -27,6 +27,40 @@ pub(super) async fn touch(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
+/// The indexes a bulk load builds once at its end rather than row by row:
+/// the trigram index on the search text costs most of a large `COPY`.
+/// The email index stays (it keeps two people from sharing an address).
+const BULK_INDEXES: [&str; 2] = ["participants_search", "participants_sort"];
+
+/// Starts a bulk load ([`super::BulkLoad`]) in the caller's transaction:
+/// drops the indexes it rebuilds at the end (their definitions kept), and
+/// gives the rebuild the memory to sort in one pass. Other connections
+/// wait for the table until the load commits, as they would for its rows.
+pub(super) async fn start_load(conn: &mut PgConnection) -> Result<super::BulkLoad> {
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *conn)
+        .await?;
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = 'participants' \
+         AND indexname = ANY($1) ORDER BY indexname",
+    )
+    .bind(&BULK_INDEXES[..])
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(super::BulkLoad {
+        indexes: indexes.into_iter().map(|(_, sql)| sql).collect(),
+        triggers: Vec::new(),
+        first_new: 0,
+        attributes: HashMap::new(),
+    })
+}
+
 /// A participant as stored.
 #[derive(sqlx::FromRow)]
 struct ParticipantRecord {

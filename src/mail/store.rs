@@ -17,7 +17,7 @@ use super::{
     Attachment, MessageId, NewMessage, OutboxDetail, OutboxMessage, Rendered, Status, header_text,
 };
 use crate::db::bulk::{self, Value};
-use crate::db::{Conn, either, instant, millis};
+use crate::db::{Conn, Dialect, either, instant, millis};
 use crate::participants::fields::Email;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -846,23 +846,44 @@ pub(super) async fn fail(
     why: &str,
     count_attempt: bool,
     maybe_delivered: bool,
+    worker: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    either!(conn, |c| {
-        sqlx::query(
+    let conn = conn.into();
+    let sql = format!(
         "UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2, \
-         attempts = attempts + $3, maybe_delivered = $4 WHERE id = $5 AND status IN ('queued', 'sending')",
-    )
-    .bind(why)
-    .bind(millis(now))
-    .bind(i64::from(count_attempt))
-    .bind(maybe_delivered)
-    .bind(id.0)
-    .execute(&mut *c)
-    .await?
-    .rows_affected()
+         attempts = attempts + $3, maybe_delivered = $4 WHERE id = $5 {}",
+        still_ours(conn.dialect(), 6)
+    );
+    either!(conn, |c| {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(why)
+            .bind(millis(now))
+            .bind(i64::from(count_attempt))
+            .bind(maybe_delivered)
+            .bind(id.0)
+            .bind(worker.map(i64::from))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
     });
     Ok(())
+}
+
+/// The condition under which a worker may still change a message: it is
+/// queued, or it is being sent by that worker (`$n`: its number on a team
+/// database; a panel file has one worker at a time, under its mail lock,
+/// and no numbers). A message another worker has claimed since is that
+/// worker's to record: putting it back would send it twice.
+fn still_ours(d: Dialect, n: u32) -> String {
+    match d {
+        Dialect::Sqlite => {
+            format!("AND (status = 'queued' OR (status = 'sending' AND ${n} IS NULL))")
+        }
+        Dialect::Postgres => format!(
+            "AND (status = 'queued' OR (status = 'sending' AND worker IS NOT DISTINCT FROM ${n}::bigint))"
+        ),
+    }
 }
 
 /// A message's attempts so far, its first temporary failure, and whether
@@ -889,22 +910,26 @@ pub(super) async fn defer(
     why: &str,
     first_failure: DateTime<Utc>,
     next: DateTime<Utc>,
+    worker: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    either!(conn, |c| sqlx::query(
+    let conn = conn.into();
+    let sql = format!(
         "UPDATE outbox SET status = 'queued', attempts = $1, last_error = $2, \
-         first_failure_at = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $6 \
-         AND status IN ('queued', 'sending')",
-    )
-    .bind(attempts)
-    .bind(why)
-    .bind(millis(first_failure))
-    .bind(millis(next))
-    .bind(millis(now))
-    .bind(id.0)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
+         first_failure_at = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $6 {}",
+        still_ours(conn.dialect(), 7)
+    );
+    either!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(attempts)
+        .bind(why)
+        .bind(millis(first_failure))
+        .bind(millis(next))
+        .bind(millis(now))
+        .bind(id.0)
+        .bind(worker.map(i64::from))
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     Ok(())
 }
 

@@ -291,7 +291,7 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
                     Err(why) => {
                         record_sent(panel, worker, &mut accepted).await?;
                         for (rest, _) in &due[n..] {
-                            defer(panel, *rest, &why, false).await?;
+                            defer(panel, worker, *rest, &why, false).await?;
                         }
                         report.retrying += (due.len() - n) as u32;
                         report.problem = Some(why);
@@ -307,7 +307,7 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
                     Failure::Permanent(why) | Failure::Temporary(why) | Failure::Uncertain(why),
                 ) => {
                     record_sent(panel, worker, &mut accepted).await?;
-                    fail(panel, id, &why, true).await?;
+                    fail(panel, worker, id, &why, true).await?;
                     report.failed += 1;
                     continue;
                 }
@@ -350,13 +350,13 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
                 }
                 (Err(_), false) => continue,
                 (Err(Failure::Permanent(why)), true) => {
-                    fail(panel, id, &why, false).await?;
+                    fail(panel, worker, id, &why, false).await?;
                     report.failed += 1;
                     continue;
                 }
                 (Err(Failure::Temporary(why) | Failure::Uncertain(why)), true) => {
                     // Nothing of the content went: safe to try again.
-                    count(&mut report, defer(panel, id, &why, true).await?);
+                    count(&mut report, defer(panel, worker, id, &why, true).await?);
                     continue;
                 }
             }
@@ -366,15 +366,15 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
                     report.sent += 1;
                 }
                 Err(Failure::Temporary(why)) => {
-                    count(&mut report, defer(panel, id, &why, true).await?)
+                    count(&mut report, defer(panel, worker, id, &why, true).await?)
                 }
                 Err(Failure::Permanent(why)) => {
-                    fail(panel, id, &why, false).await?;
+                    fail(panel, worker, id, &why, false).await?;
                     report.failed += 1;
                 }
                 Err(Failure::Uncertain(why)) => {
                     let why = format!("{why}; check with the recipient before retrying");
-                    fail_uncertain(panel, id, &why).await?;
+                    fail_uncertain(panel, worker, id, &why).await?;
                     report.failed += 1;
                 }
             }
@@ -585,34 +585,70 @@ async fn load_due(panel: &Panel, worker: Option<i32>) -> Result<Vec<(MessageId, 
 
 /// Fails a message with `why`. `count_attempt` when the attempt was not
 /// counted by a claim.
-async fn fail(panel: &Panel, id: MessageId, why: &str, count_attempt: bool) -> Result<()> {
+async fn fail(
+    panel: &Panel,
+    worker: Option<i32>,
+    id: MessageId,
+    why: &str,
+    count_attempt: bool,
+) -> Result<()> {
     let mut conn = panel.conn().await?;
-    store::fail(&mut conn, id, why, count_attempt, false, panel.now()).await
+    store::fail(
+        &mut conn,
+        id,
+        why,
+        count_attempt,
+        false,
+        worker,
+        panel.now(),
+    )
+    .await
 }
 
 /// Fails a message the server may have taken all the same (its answer was
 /// lost): never retried in bulk, only by a person who checked.
-async fn fail_uncertain(panel: &Panel, id: MessageId, why: &str) -> Result<()> {
+async fn fail_uncertain(
+    panel: &Panel,
+    worker: Option<i32>,
+    id: MessageId,
+    why: &str,
+) -> Result<()> {
     let mut conn = panel.conn().await?;
-    store::fail(&mut conn, id, why, false, true, panel.now()).await
+    store::fail(&mut conn, id, why, false, true, worker, panel.now()).await
 }
 
 /// Leaves a message queued for a later attempt, with backoff; a server that
 /// has deferred it for [`GIVE_UP_AFTER`] fails it. `server_said` is false
 /// when no server was reached (offline): then it never gives up.
-async fn defer(panel: &Panel, id: MessageId, why: &str, server_said: bool) -> Result<Outcome> {
+async fn defer(
+    panel: &Panel,
+    worker: Option<i32>,
+    id: MessageId,
+    why: &str,
+    server_said: bool,
+) -> Result<Outcome> {
     let now = panel.now();
     let (attempts, first_failure, claimed) = store::attempts(&mut panel.conn().await?, id).await?;
     let attempts = attempts + i64::from(!claimed);
     let first_failure = first_failure.unwrap_or(now);
     if server_said && now - first_failure >= GIVE_UP_AFTER {
         let why = format!("the server kept deferring it for 3 days; last: {why}");
-        fail(panel, id, &why, !claimed).await?;
+        fail(panel, worker, id, &why, !claimed).await?;
         return Ok(Outcome::Failed);
     }
     let next = now + backoff(attempts);
     let mut conn = panel.conn().await?;
-    store::defer(&mut conn, id, attempts, why, first_failure, next, now).await?;
+    store::defer(
+        &mut conn,
+        id,
+        attempts,
+        why,
+        first_failure,
+        next,
+        worker,
+        now,
+    )
+    .await?;
     Ok(Outcome::Retrying)
 }
 

@@ -254,10 +254,12 @@ pub(crate) fn make_private(path: &Path) {
         };
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        if meta.is_file() && meta.uid() == me && meta.mode() & 0o077 != 0 {
-            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-                tracing::warn!(path = %path.display(), error = %e, "could not make the file private");
-            }
+        if meta.is_file()
+            && meta.uid() == me
+            && meta.mode() & 0o077 != 0
+            && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not make the file private");
         }
     }
 }

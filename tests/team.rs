@@ -229,6 +229,22 @@ async fn a_live_workers_delivery_is_left_to_it_and_a_dead_ones_is_failed() {
     // It dies (its connection closes): the message may have arrived, so it
     // is failed for a person to check, and never sent again by itself.
     other.close().await.unwrap();
+    // The server ends the connection's backend, and with it the lock, a
+    // moment after the client has gone.
+    let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
+    for _ in 0..500 {
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+             AND classid = x'504b4d4c'::int::oid AND objid = 77)",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if !held {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let report = worker::send_due(panel).await.unwrap();
     assert_eq!((report.sent, report.failed), (0, 1), "{report:?}");
     let m = mail::get(panel, id).await.unwrap().message;

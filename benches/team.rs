@@ -31,6 +31,8 @@
 
 #[path = "common/mail.rs"]
 mod bench_mail;
+#[path = "../tests/common/moved.rs"]
+mod moved;
 #[path = "../tests/common/smtp.rs"]
 mod smtp;
 
@@ -96,16 +98,9 @@ impl Cluster {
             .tempdir_in("/tmp")
             .unwrap()
             .keep();
-        let out = Command::new(root().join("scripts/pg"))
+        let out = ran(Command::new(root().join("scripts/pg"))
             .args(["start", "--durable"])
-            .arg(&dir)
-            .output()
-            .expect("scripts/pg (scripts/setup installs PostgreSQL)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(&dir));
         let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
         Cluster {
             dir: Some(dir),
@@ -115,16 +110,9 @@ impl Cluster {
 
     /// A new empty database; its URL.
     fn database(&self, name: &str) -> String {
-        let out = Command::new("psql")
+        ran(Command::new("psql")
             .arg(format!("{}/postgres", self.url))
-            .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .args(["-q", "-c", &format!("CREATE DATABASE {name}")]));
         format!("{}/{name}", self.url)
     }
 }
@@ -164,31 +152,18 @@ fn psql_copy(url: &str, csv: &Path, columns: &[String]) -> Duration {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let out = Command::new("psql")
-        .args([url, "-q", "-c", &create])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    ran(Command::new("psql").args([url, "-q", "-c", &create]));
     let started = Instant::now();
-    let out = Command::new("psql")
-        .args([
-            url,
-            "-q",
-            "-c",
-            &format!(
-                "\\copy people FROM '{}' WITH (FORMAT csv, HEADER true)",
-                csv.display()
-            ),
-        ])
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    ran(Command::new("psql").args([
+        url,
+        "-q",
+        "-c",
+        &format!(
+            "\\copy people FROM '{}' WITH (FORMAT csv, HEADER true)",
+            csv.display()
+        ),
+    ]));
+    started.elapsed()
 }
 
 /// `panelkeeper participants import` into a new team database, as a whole
@@ -196,30 +171,29 @@ fn psql_copy(url: &str, csv: &Path, columns: &[String]) -> Duration {
 fn our_import(url: &str, csv: &Path, data: &Path) -> Duration {
     let bin = release_or_debug();
     // The schema is made first, as by any earlier use of the database.
-    let out = Command::new(&bin)
+    ran(Command::new(&bin)
         .args(["--db", url, "participants", "list", "--limit", "1"])
-        .env("XDG_DATA_HOME", data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("XDG_DATA_HOME", data));
+
     let started = Instant::now();
-    let out = Command::new(&bin)
+    ran(Command::new(&bin)
         .args(["--db", url, "participants", "import"])
         .arg(csv)
-        .env("XDG_DATA_HOME", data)
+        .env("XDG_DATA_HOME", data));
+    started.elapsed()
+}
+
+/// Runs `command` to its end; its output, once it has succeeded.
+fn ran(command: &mut Command) -> std::process::Output {
+    let out = command
         .output()
-        .unwrap();
-    let took = started.elapsed();
+        .unwrap_or_else(|e| panic!("{command:?} did not start ({e}): scripts/setup installs it"));
     assert!(
         out.status.success(),
-        "{}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    took
+    out
 }
 
 /// Whether PANELKEEPER_BENCH_ONLY (when set) names `part`.
@@ -231,16 +205,7 @@ fn wanted(part: &str) -> bool {
 
 /// Runs `sql` on the database at `url` with psql.
 fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .arg(url)
-        .args(["-q", "-c", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ran(Command::new("psql").arg(url).args(["-q", "-c", sql]));
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -509,9 +474,6 @@ async fn two_workers(url: &str, port: u16, n: usize) -> Duration {
 /// process, then the two compared.
 async fn migrate(cluster: &Cluster, dir: &Path, participants: u64) {
     use panelkeeper::clock::ManualClock;
-    use panelkeeper::issues::{self, IssueQuery};
-    use panelkeeper::participants::{self, ParticipantQuery};
-    use panelkeeper::sessions::{self, SessionQuery};
     use std::sync::Arc;
 
     let file = dir.join("solo.db");
@@ -524,18 +486,11 @@ async fn migrate(cluster: &Cluster, dir: &Path, participants: u64) {
     let url = cluster.database("moved");
     let bin = release_or_debug();
     let started = Instant::now();
-    let out = Command::new(&bin)
+    ran(Command::new(&bin)
         .arg("--db")
         .arg(&file)
-        .args(["migrate", "--to", &url])
-        .output()
-        .unwrap();
+        .args(["migrate", "--to", &url]));
     let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let team = Panel::open(url.as_str())
         .await
         .unwrap()
@@ -568,70 +523,15 @@ async fn migrate(cluster: &Cluster, dir: &Path, participants: u64) {
         }
     }
 
-    // A sample of records, field by field.
-    let mut sampled = 0;
-    let everyone = ParticipantQuery {
-        limit: 1000,
-        ..Default::default()
-    };
-    let (a, b) = (
-        participants::list(&solo, &everyone).await.unwrap(),
-        participants::list(&team, &everyone).await.unwrap(),
-    );
-    assert_eq!(a, b);
-    for id in (1..=participants as i64).step_by(997) {
-        let id = participants::ParticipantId(id);
-        assert_eq!(
-            participants::get(&solo, id).await.unwrap(),
-            participants::get(&team, id).await.unwrap()
-        );
-        sampled += 1;
-    }
-    let all = SessionQuery {
-        include_cancelled: true,
-        limit: Some(100_000),
-        ..Default::default()
-    };
-    let sa = sessions::list(&solo, &all).await.unwrap();
-    assert_eq!(sa, sessions::list(&team, &all).await.unwrap());
-    let every_issue = IssueQuery {
-        limit: Some(1_000_000),
-        ..Default::default()
-    };
-    let ia = issues::list(&solo, &every_issue).await.unwrap();
-    assert_eq!(ia, issues::list(&team, &every_issue).await.unwrap());
-    for issue in ia.iter().step_by(199) {
-        assert_eq!(
-            issues::detail(&solo, issue.id).await.unwrap(),
-            issues::detail(&team, issue.id).await.unwrap()
-        );
-        assert_eq!(
-            notes::list(&solo, issue.session).await.unwrap(),
-            notes::list(&team, issue.session).await.unwrap()
-        );
-        sampled += 1;
-    }
-
-    // The follow-up report: its figures and its text.
+    // Records field by field, the follow-up figures, a note search.
     let today = clock_today(&solo);
+    let sampled = moved::same(&solo, &team, 199, today).await;
+    // And the follow-up report's text.
     let from = today - chrono::Duration::days(365);
-    assert_eq!(
-        panelkeeper::reports::follow_up_figures(&solo, from, today)
-            .await
-            .unwrap(),
-        panelkeeper::reports::follow_up_figures(&team, from, today)
-            .await
-            .unwrap()
-    );
     let text = |pdf: Vec<u8>| {
         let path = dir.join("follow-up.pdf");
         std::fs::write(&path, pdf).unwrap();
-        let out = Command::new("pdftotext")
-            .arg(&path)
-            .arg("-")
-            .output()
-            .expect("pdftotext (scripts/setup installs poppler-utils)");
-        String::from_utf8(out.stdout).unwrap()
+        String::from_utf8(ran(Command::new("pdftotext").arg(&path).arg("-")).stdout).unwrap()
     };
     let (ra, rb) = (
         panelkeeper::reports::follow_ups(&solo, from, today, &|_| {})

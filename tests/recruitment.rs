@@ -1057,7 +1057,6 @@ async fn every_page(panel: &panelkeeper::Panel, query: &ParticipantQuery) -> (Ve
 
 #[tokio::test]
 async fn search_and_counts_find_what_reading_every_row_finds() {
-    use sqlx::Connection;
     let t = panel().await;
     // A panel loaded in bulk, then a smaller import that renames one
     // person and adds another, written a row at a time.

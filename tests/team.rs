@@ -344,10 +344,8 @@ async fn sixteen_hand_offs_at_once_keep_the_count_and_the_trail_in_step() {
 /// again, never in the clear), and a second move refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panel_file_moves_into_an_empty_team_database_whole() {
-    use panelkeeper::issues::IssueQuery;
     use panelkeeper::mail::settings::{PasswordChange, SmtpInput, TlsMode};
     use panelkeeper::participants::ParticipantQuery;
-    use panelkeeper::sessions::SessionQuery;
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(common::start()));
     let solo = Panel::open(dir.path().join("solo.db"))
@@ -388,76 +386,11 @@ async fn a_panel_file_moves_into_an_empty_team_database_whole() {
         .unwrap()
         .with_clock(clock.clone());
 
-    // Records equal field by field: people, sessions with their rosters'
-    // counts, every issue, a session's notes.
-    let everyone = ParticipantQuery {
-        limit: 1000,
-        ..Default::default()
-    };
-    let (a, b) = (
-        participants::list(&solo, &everyone).await.unwrap(),
-        participants::list(&team, &everyone).await.unwrap(),
-    );
-    assert_eq!(a, b);
-    for row in a.items.iter().step_by(97) {
-        assert_eq!(
-            participants::get(&solo, row.id).await.unwrap(),
-            participants::get(&team, row.id).await.unwrap()
-        );
-    }
-    let all = SessionQuery {
-        include_cancelled: true,
-        limit: Some(5000),
-        ..Default::default()
-    };
-    let (sa, sb) = (
-        sessions::list(&solo, &all).await.unwrap(),
-        sessions::list(&team, &all).await.unwrap(),
-    );
-    assert_eq!(sa, sb);
-    let every_issue = IssueQuery {
-        limit: Some(5000),
-        ..Default::default()
-    };
-    let (ia, ib) = (
-        issues::list(&solo, &every_issue).await.unwrap(),
-        issues::list(&team, &every_issue).await.unwrap(),
-    );
-    assert_eq!(ia, ib);
-    for issue in ia.iter().step_by(50) {
-        assert_eq!(
-            issues::detail(&solo, issue.id).await.unwrap(),
-            issues::detail(&team, issue.id).await.unwrap()
-        );
-        assert_eq!(
-            panelkeeper::notes::list(&solo, issue.session)
-                .await
-                .unwrap(),
-            panelkeeper::notes::list(&team, issue.session)
-                .await
-                .unwrap()
-        );
-    }
-    // The follow-up report reads the same.
-    let today = common::start().date_naive();
-    let from = today - Duration::days(365);
-    assert_eq!(
-        panelkeeper::reports::follow_up_figures(&solo, from, today)
-            .await
-            .unwrap(),
-        panelkeeper::reports::follow_up_figures(&team, from, today)
-            .await
-            .unwrap()
-    );
-    // A note search finds the same notes.
-    let search = panelkeeper::notes::NoteSearch {
-        query: "refund".into(),
-        ..Default::default()
-    };
-    assert_eq!(
-        panelkeeper::notes::search(&solo, &search).await.unwrap(),
-        panelkeeper::notes::search(&team, &search).await.unwrap()
-    );
+    // Records equal field by field (people, sessions with their rosters'
+    // counts, every issue, sessions' notes), the follow-up figures and a
+    // note search.
+    let compared = common::moved::same(&solo, &team, 50, common::start().date_naive()).await;
+    assert!(compared > 100, "{compared}");
 
     // Whoever used the file on this computer still does.
     let me = staff::current(&solo).await.unwrap();
@@ -483,8 +416,62 @@ async fn a_panel_file_moves_into_an_empty_team_database_whole() {
         again.to_string().contains("already holds a panel"),
         "{again}"
     );
+    let everyone = ParticipantQuery::default();
     assert_eq!(
         participants::list(&team, &everyone).await.unwrap().total,
-        b.total
+        participants::list(&solo, &everyone).await.unwrap().total
     );
+}
+
+/// A large import by an account that may write people but does not own
+/// the tables (a database set up by its administrator) still goes in: the
+/// indexes only the owner may drop and rebuild are kept and kept current.
+#[tokio::test]
+async fn a_large_import_by_an_account_that_does_not_own_the_tables_goes_in() {
+    let url = common::pg::database().await;
+    Panel::open(url.as_str()).await.unwrap().close().await;
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let role = format!("{name}_writer");
+    let mut owner = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {role}"),
+        // Opening a panel checks its schema's migrations, which sqlx
+        // starts with a CREATE TABLE IF NOT EXISTS of its own table.
+        format!("GRANT CREATE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut owner)
+            .await
+            .unwrap();
+    }
+    let as_writer = url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(as_writer, url);
+    let panel = Panel::open(as_writer.as_str()).await.unwrap();
+    let mut csv = Vec::new();
+    panelkeeper::demo::write_csv(6_000, 3, &mut csv).unwrap();
+    let report = participants::import::import_bytes(&panel, "demo.csv", None, &csv, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.created, 6_000);
+    let found = participants::list(
+        &panel,
+        &participants::ParticipantQuery {
+            search: Some("horvat".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(found.total > 0);
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'participants' ORDER BY 1",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(indexes.len(), 4, "{indexes:?}");
+    panel.close().await;
 }

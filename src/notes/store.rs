@@ -340,7 +340,9 @@ pub(crate) async fn search(
     // Newest first: FTS5 walks its index backwards and stops at the limit,
     // where ranking by relevance would score every match first. The notes
     // just before and after each hit in its session come in the same
-    // statement, as JSON, so a search is one round trip of at most 50 rows.
+    // statement as the hits, as JSON: on a panel file a search is one round
+    // trip of at most 50 rows; on a team database the hits' ids are found
+    // first ([`newest_matches`]), then read with their neighbours.
     let note = note_json(d);
     let page = |hits: &str| {
         format!(

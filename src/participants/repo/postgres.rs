@@ -36,18 +36,30 @@ const BULK_INDEXES: [&str; 2] = ["participants_search", "participants_sort"];
 /// drops the indexes it rebuilds at the end (their definitions kept), and
 /// gives the rebuild the memory to sort in one pass. Other connections
 /// wait for the table until the load commits, as they would for its rows.
+/// Only the table's owner may drop its indexes: an account that may write
+/// people but does not own the table loads them with the indexes kept.
 pub(super) async fn start_load(conn: &mut PgConnection) -> Result<super::BulkLoad> {
-    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *conn)
-        .await?;
-    let indexes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT indexname::text, indexdef FROM pg_indexes \
-         WHERE schemaname = current_schema() AND tablename = 'participants' \
-         AND indexname = ANY($1) ORDER BY indexname",
+    let owner: bool = sqlx::query_scalar(
+        "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c \
+         WHERE c.oid = 'participants'::regclass",
     )
-    .bind(&BULK_INDEXES[..])
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let indexes: Vec<(String, String)> = if owner {
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query_as(
+            "SELECT indexname::text, indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename = 'participants' \
+             AND indexname = ANY($1) ORDER BY indexname",
+        )
+        .bind(&BULK_INDEXES[..])
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
     for (name, _) in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
             .execute(&mut *conn)

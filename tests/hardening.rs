@@ -162,6 +162,94 @@ fn a_report_or_an_export_never_destroys_what_is_at_the_path() {
     }
 }
 
+/// On a team database the panel is on the server; what this computer
+/// keeps for it (the key that seals the SMTP password, who uses the
+/// computer, the delivery journal) is still owner-only, whatever the umask.
+#[test]
+fn a_team_databases_files_on_this_computer_are_private_whatever_the_umask() {
+    let cli = Cli::new();
+    if cli.file().is_some() {
+        return;
+    }
+    let data = cli.dir.path().join("data");
+    let under_umask = |args: &[&str]| {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg("umask 000 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_panelkeeper"))
+            .env("PANELKEEPER_LOG_DIR", cli.dir.path().join("logs"))
+            .env("XDG_DATA_HOME", &data)
+            .arg("--db")
+            .arg(cli.db())
+            .args(args);
+        command
+    };
+    let ok = |command: &mut Command| {
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    ok(&mut under_umask(&[
+        "staff",
+        "add",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@company.example.com",
+    ]));
+    ok(&mut under_umask(&[
+        "staff",
+        "me",
+        "ana@company.example.com",
+    ]));
+    let mut smtp = under_umask(&[
+        "smtp",
+        "set",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2525",
+        "--tls",
+        "none",
+        "--from",
+        "research@panel.example.com",
+        "--user",
+        "research",
+        "--password-stdin",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    {
+        use std::io::Write;
+        smtp.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    }
+    assert!(smtp.wait().unwrap().success());
+    let mut files = Vec::new();
+    let mut folders = vec![data.join(panelkeeper::APP_IDENTIFIER)];
+    while let Some(folder) = folders.pop() {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".key")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".me")), "{names:?}");
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{} is {:o}", file.display(), mode(file));
+    }
+}
+
 #[test]
 fn personal_data_is_private_on_disk_whatever_the_umask() {
     let cli = Cli::new();

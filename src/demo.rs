@@ -483,9 +483,16 @@ async fn insert_staff(
     let mut conn = conn.into();
     use crate::sessions::staff;
     let mut ids = Vec::new();
-    for (name, role, user) in STAFF {
+    for (name, title, user) in STAFF {
         let email = fields::Email::parse(&format!("{user}@company.example.com"))?;
-        ids.push(staff::insert_in(&mut conn, name, &email, role, None, None, now).await?);
+        // Leads are admins, moderators researchers, everyone else owns
+        // issues only.
+        let role = match *title {
+            t if t.ends_with("lead") => staff::Role::Admin,
+            "moderator" => staff::Role::Researcher,
+            _ => staff::Role::Staff,
+        };
+        ids.push(staff::insert_in(&mut conn, name, &email, title, role, None, None, now).await?);
     }
     // Moderators report to the research lead, care staff to theirs.
     for (i, id) in ids.iter().enumerate() {

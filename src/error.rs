@@ -45,6 +45,20 @@ pub enum Error {
     /// the disk failed), said in a person's words.
     #[error("{reason}")]
     Storage { reason: String },
+    /// A team server's call came without a current sign-in (none, signed
+    /// out, or expired).
+    #[error("you are not signed in, or your sign-in has ended; sign in again")]
+    SignedOut,
+    /// The email address or the password was wrong (which one is not said).
+    #[error("the email address or the password is not right")]
+    SignInRefused,
+    /// Too many sign-ins failed lately for this account or from this
+    /// address; the next try must wait.
+    #[error("too many sign-ins failed; wait {seconds} seconds and try again")]
+    SlowDown { seconds: i64 },
+    /// The signed-in person's role does not allow this.
+    #[error("this needs the {needs} role, which your account does not have")]
+    Forbidden { needs: crate::sessions::staff::Role },
     /// The database failed in a way a person cannot act on; the detail is
     /// logged for the developer, never shown.
     #[error(

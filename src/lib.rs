@@ -13,6 +13,8 @@
 //! and the desktop app (`src-tauri/`) are thin edges over these functions;
 //! neither holds a rule of its own.
 
+pub mod accounts;
+pub mod api;
 pub mod clock;
 pub mod db;
 pub mod demo;
@@ -24,6 +26,7 @@ pub mod mail;
 pub mod notes;
 pub mod participants;
 pub mod reports;
+pub mod server;
 pub mod sessions;
 mod settings;
 pub mod zone;
@@ -49,6 +52,9 @@ pub struct Panel {
     /// Upkeep started after a change committed (the WAL checkpoint after a
     /// large import), for [`Panel::settle`].
     upkeep: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Who acts through this handle, when not this computer's user: the
+    /// person signed in to a team server, for one call.
+    actor: Option<sessions::staff::StaffId>,
 }
 
 impl Panel {
@@ -81,6 +87,7 @@ impl Panel {
             index: Arc::default(),
             mail: Arc::default(),
             upkeep: Arc::default(),
+            actor: None,
         };
         // Upkeep, not a condition of opening: a panel that cannot be
         // written now (busy, read-only) is still read, and folded next time.
@@ -99,6 +106,20 @@ impl Panel {
         self
     }
 
+    /// The same panel with `staff` as the person acting: what it changes is
+    /// credited to them, and "mine" means theirs (a team server's call).
+    pub fn acting_as(&self, staff: sessions::staff::StaffId) -> Panel {
+        Panel {
+            actor: Some(staff),
+            ..self.clone()
+        }
+    }
+
+    /// The person acting through this handle, when set by [`Panel::acting_as`].
+    pub fn actor(&self) -> Option<sessions::staff::StaffId> {
+        self.actor
+    }
+
     /// The current instant by the panel's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -114,6 +135,16 @@ impl Panel {
     /// Whether the panel is a team's PostgreSQL database.
     pub fn is_team(&self) -> bool {
         matches!(self.store, Store::Postgres(_))
+    }
+
+    /// Whether the database answers now (a team server's health check).
+    pub async fn check_reachable(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        db::either!(&mut conn, |c| sqlx::query("SELECT 1")
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(())
     }
 
     /// Closes the database, checkpointing the WAL.

@@ -132,6 +132,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the team server: the web app and its API for the panel, the mail
+    /// worker and the minute tick, until stopped (SIGTERM or Ctrl-C).
+    Serve {
+        /// Address and port to listen on. Plain HTTP only on loopback; any
+        /// other address needs --tls-cert and --tls-key.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The built web app (default: ui/dist here, if there is one).
+        #[arg(long, env = "PANELKEEPER_UI")]
+        ui: Option<PathBuf>,
+        /// The server's certificate chain (PEM).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
     /// Generate the deterministic reference panel.
     Demo {
         #[arg(long, default_value_t = 100_000)]
@@ -291,6 +308,12 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            listen,
+            ui,
+            tls_cert,
+            tls_key,
+        } => serve(panel, listen, ui, tls_cert.zip(tls_key)).await,
         Command::Migrate { to, json } => {
             let report = panelkeeper::db::copy::to_team(panel, &to).await?;
             if json {
@@ -339,6 +362,76 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
     }
 }
 
+/// `panelkeeper serve`: listens, then serves until SIGTERM or Ctrl-C.
+async fn serve(
+    panel: &Panel,
+    listen: std::net::SocketAddr,
+    ui: Option<PathBuf>,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<ExitCode, Error> {
+    use panelkeeper::server::{self, Listening, Options};
+    if tls.is_none() && !listen.ip().is_loopback() {
+        return Err(Error::InvalidInput {
+            field: "--listen".into(),
+            value: listen.to_string(),
+            reason: "is reachable from other computers, so it needs HTTPS: give --tls-cert and \
+                     --tls-key, or listen on 127.0.0.1 behind a proxy that adds HTTPS"
+                .into(),
+        });
+    }
+    let ui =
+        ui.or_else(|| Some(PathBuf::from("ui/dist")).filter(|d| d.join("index.html").is_file()));
+    if let Some(dir) = &ui
+        && !dir.join("index.html").is_file()
+    {
+        return Err(Error::File {
+            path: dir.display().to_string(),
+            reason: "holds no built web app (index.html); build it with scripts/build-ui".into(),
+        });
+    }
+    let tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::InvalidInput {
+            field: "--listen".into(),
+            value: listen.to_string(),
+            reason: format!("cannot be listened on: {e}"),
+        })?;
+    let secure = tls.is_some();
+    let listening = match tls {
+        Some((cert, key)) => Listening::Tls(
+            server::tls::Listener::new(tcp, server::tls::acceptor(&cert, &key)?)
+                .map_err(|e| file_error(&cert, e))?,
+        ),
+        None => Listening::Plain(tcp),
+    };
+    let scheme = if secure { "https" } else { "http" };
+    out!(
+        "serving {} at {scheme}://{listen}{}",
+        if panel.is_team() {
+            "the team database"
+        } else {
+            "the panel file"
+        },
+        if ui.is_some() {
+            ""
+        } else {
+            " (API only: no web app found)"
+        }
+    );
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM can be watched");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stopping: finishing the requests in flight");
+    };
+    server::serve(panel.clone(), listening, Options { ui, secure }, shutdown).await?;
+    out!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
 impl Command {
     /// Whether the command changes nothing by itself (so it may run as of
     /// another time with --now), counting tick, eligible and demo in.
@@ -351,7 +444,7 @@ impl Command {
         use sessions_cli::{SessionsCmd as S, StaffCmd as T};
         match self {
             Command::Tick | Command::Eligible { .. } | Command::Demo { .. } => true,
-            Command::Migrate { .. } => false,
+            Command::Migrate { .. } | Command::Serve { .. } => false,
             Command::Participants(c) => matches!(
                 c,
                 ParticipantsCmd::List { .. }

@@ -58,6 +58,8 @@ fn export_all(dir: &Path) {
         sessions::roster::AttendanceInput,
         sessions::roster::ReminderPlan,
         sessions::staff::StaffInput,
+        sessions::staff::Role,
+        panelkeeper::accounts::SignedIn,
         reports::figures::FollowUpFigures,
         notes::Note,
         notes::NoteInput,

@@ -41,7 +41,7 @@ async fn setup(panel: &Panel, port: u16) {
         &StaffInput {
             name: "Ana Moderator".into(),
             email: "ana@company.example.com".into(),
-            role: "moderator".into(),
+            title: "moderator".into(),
             ..Default::default()
         },
     )

@@ -25,12 +25,22 @@ pub enum StaffCmd {
         /// Their lead's email (escalations go there).
         #[arg(long)]
         lead: Option<String>,
+        /// What they do (moderator, customer care).
         #[arg(long, default_value = "")]
+        title: String,
+        /// What they may do through a team server: admin, researcher or
+        /// staff (their own issues only).
+        #[arg(long, default_value = "staff")]
         role: String,
         /// Their IANA time zone.
         #[arg(long)]
         tz: Option<String>,
     },
+    /// Give a staff member a role on a team server: admin, researcher or staff.
+    SetRole { email: String, role: String },
+    /// Set the password a staff member signs in to a team server with, read
+    /// from standard input (one line).
+    SetPassword { email: String },
     /// Every staff member.
     List {
         #[arg(long)]
@@ -227,6 +237,7 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
             name,
             email,
             lead,
+            title,
             role,
             tz,
         } => {
@@ -235,7 +246,8 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
                 &StaffInput {
                     name,
                     email,
-                    role,
+                    title,
+                    role: staff::Role::parse(&role)?,
                     lead,
                     time_zone: tz,
                 },
@@ -254,9 +266,32 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
                         .and_then(|l| all.iter().find(|o| o.id == l))
                         .map(|l| format!(" (lead: {})", l.name))
                         .unwrap_or_default();
-                    out!("{:>5}  {}  <{}>  {}{lead}", s.id, s.name, s.email, s.role);
+                    out!(
+                        "{:>5}  {}  <{}>  {}  {}{lead}",
+                        s.id,
+                        s.name,
+                        s.email,
+                        s.role,
+                        s.title
+                    );
                 }
             }
+        }
+        StaffCmd::SetRole { email, role } => {
+            let s = staff::set_role(panel, &email, staff::Role::parse(&role)?).await?;
+            out!("{} <{}> is now {}", s.name, s.email, s.role);
+        }
+        StaffCmd::SetPassword { email } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Error::File {
+                    path: "standard input".into(),
+                    reason: e.to_string(),
+                })?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            let s = panelkeeper::accounts::set_password(panel, &email, password).await?;
+            out!("{} <{}> can sign in with the new password", s.name, s.email);
         }
         StaffCmd::Me { email: Some(email) } => {
             let s = staff::by_email(panel, &email).await?;

@@ -6,7 +6,8 @@
 //! flag, JSON, bytes), so a flag stored as 0/1 becomes a boolean and JSON
 //! text becomes jsonb. What PostgreSQL keeps by itself is not copied: the
 //! counts by status and attribute (its triggers count the people as they
-//! arrive), the full-text index (each note's words are written with it).
+//! arrive), the full-text index (each note's words are written with it),
+//! and a team server's sign-ins (a browser signs in to the team anew).
 //! The SMTP password is opened with the panel file's key and sealed again
 //! with the team database's own key on this computer; it is never written
 //! in the clear.
@@ -45,6 +46,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("email_norm", Text),
             ("role", Text),
             ("time_zone", Text),
+            ("access", Text),
+            ("password_hash", Text),
             ("created_at", Int),
             ("updated_at", Int),
         ],

@@ -247,9 +247,11 @@ mod tests {
             id: StaffId(id),
             name: format!("Staff {id}"),
             email: format!("s{id}@company.example.com"),
-            role: "support".into(),
+            title: "support".into(),
+            role: crate::sessions::staff::Role::Staff,
             lead: lead.map(StaffId),
             time_zone: None,
+            can_sign_in: false,
         }
     }
 

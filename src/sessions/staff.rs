@@ -22,6 +22,56 @@ impl std::fmt::Display for StaffId {
     }
 }
 
+/// What a staff member may do through a team server. The desktop app on a
+/// researcher's own computer does everything; a team server checks the
+/// signed-in person's role on every call (`api`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Their own issues and what keeping those promises needs: the
+    /// participant's name and contact details, the note, the contact log,
+    /// a hand-off. Nothing else of the panel.
+    #[default]
+    Staff,
+    /// The panel, sessions, notes, every issue, reports.
+    Researcher,
+    /// Everything, and staff, roles, mail settings and service levels.
+    Admin,
+}
+
+impl Role {
+    /// The role a word names (`admin`, `researcher`, `staff`).
+    pub fn parse(word: &str) -> Result<Role> {
+        match word.trim().to_lowercase().as_str() {
+            "admin" => Ok(Role::Admin),
+            "researcher" => Ok(Role::Researcher),
+            "staff" => Ok(Role::Staff),
+            other => Err(Error::invalid(
+                "role",
+                other,
+                "is not a role: use admin, researcher or staff",
+            )),
+        }
+    }
+
+    /// The role's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Researcher => "researcher",
+            Role::Staff => "staff",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One of the company's people.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -29,10 +79,15 @@ pub struct Staff {
     pub id: StaffId,
     pub name: String,
     pub email: String,
-    pub role: String,
+    /// What they do (moderator, customer care), shown beside their name.
+    pub title: String,
+    /// What they may do through a team server.
+    pub role: Role,
     /// Their lead, who hears of their overdue promises.
     pub lead: Option<StaffId>,
     pub time_zone: Option<String>,
+    /// Whether a password is set, so that they can sign in to a team server.
+    pub can_sign_in: bool,
 }
 
 /// A staff member as entered.
@@ -41,7 +96,8 @@ pub struct Staff {
 pub struct StaffInput {
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub title: String,
+    pub role: Role,
     /// The lead's email address.
     pub lead: Option<String>,
     pub time_zone: Option<String>,
@@ -55,9 +111,11 @@ struct StaffRow {
     id: i64,
     name: String,
     email: String,
-    role: String,
+    title: String,
+    access: String,
     lead: Option<i64>,
     time_zone: Option<String>,
+    can_sign_in: bool,
 }
 
 impl From<StaffRow> for Staff {
@@ -66,14 +124,17 @@ impl From<StaffRow> for Staff {
             id: StaffId(row.id),
             name: row.name,
             email: row.email,
-            role: row.role,
+            title: row.title,
+            role: Role::parse(&row.access).unwrap_or_default(),
             lead: row.lead.map(StaffId),
             time_zone: row.time_zone,
+            can_sign_in: row.can_sign_in,
         }
     }
 }
 
-const COLUMNS: &str = "id, name, email, role, lead, time_zone";
+const COLUMNS: &str = "id, name, email, role AS title, access, lead, time_zone, \
+                       password_hash IS NOT NULL AS can_sign_in";
 
 /// Adds a staff member; the email must be new.
 pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
@@ -82,7 +143,7 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
         return Err(Error::invalid("name", "", "is empty"));
     }
     let email = Email::parse(&input.email)?;
-    let role = check_text("role", &input.role)?;
+    let title = check_text("title", &input.title)?;
     let time_zone = match input.time_zone.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(z) => Some(parse_time_zone(z)?),
@@ -96,7 +157,8 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
         &mut tx,
         &name,
         &email,
-        &role,
+        &title,
+        input.role,
         lead,
         time_zone.as_deref(),
         panel.now(),
@@ -106,26 +168,29 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
     get(panel, id).await
 }
 
-/// Writes a new staff member (their name and role already checked); a
+/// Writes a new staff member (their name and title already checked); a
 /// taken email is a conflict that names it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_in(
     conn: impl Into<Conn<'_>>,
     name: &str,
     email: &Email,
-    role: &str,
+    title: &str,
+    role: Role,
     lead: Option<StaffId>,
     time_zone: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<StaffId> {
     let inserted: std::result::Result<i64, sqlx::Error> = either!(conn, |c| {
         sqlx::query_scalar(
-        "INSERT INTO staff (name, email, email_norm, role, lead, time_zone, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO staff (name, email, email_norm, role, access, lead, time_zone, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(name)
     .bind(email.as_str())
     .bind(email.normalised())
-    .bind(role)
+    .bind(title)
+    .bind(role.as_str())
     .bind(lead.map(|l| l.0))
     .bind(time_zone)
     .bind(millis(now))
@@ -243,9 +308,29 @@ pub async fn set_current(panel: &Panel, id: StaffId) -> Result<Staff> {
     Ok(staff)
 }
 
-/// The staff member using this app, if set.
+/// Gives the staff member with this email address a role.
+pub async fn set_role(panel: &Panel, email: &str, role: Role) -> Result<Staff> {
+    let staff = by_email(panel, email).await?;
+    either!(&mut panel.conn().await?, |c| sqlx::query(
+        "UPDATE staff SET access = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(role.as_str())
+    .bind(millis(panel.now()))
+    .bind(staff.id.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    get(panel, staff.id).await
+}
+
+/// The staff member using this app, if set: the person signed in to a team
+/// server for a call made through it ([`Panel::acting_as`]), else the one
+/// who uses this computer.
 pub async fn current(panel: &Panel) -> Result<Option<Staff>> {
     let mut conn = panel.conn().await?;
+    if let Some(id) = panel.actor() {
+        return get_in(&mut conn, id).await.map(Some);
+    }
     let id = match this_computers(panel) {
         Some(path) => match std::fs::read_to_string(&path) {
             Ok(text) => text.trim().parse::<i64>().ok(),

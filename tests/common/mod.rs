@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod http;
 pub mod moved;
 pub mod pg;
 pub mod smtp;

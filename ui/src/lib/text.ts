@@ -11,6 +11,7 @@ import type { MessageStatus } from "./bindings/MessageStatus";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
 import type { Attendance } from "./bindings/Attendance";
 import type { Rsvp } from "./bindings/Rsvp";
+import type { Role } from "./bindings/Role";
 import type { Issue } from "./bindings/Issue";
 import type { IssueEvent } from "./bindings/IssueEvent";
 import type { IssueStatus } from "./bindings/IssueStatus";
@@ -46,6 +47,14 @@ export function errorText(e: unknown): string {
       return e.reason;
     case "Database":
       return "The panel database could not complete the request, so it was not done. The details are in Panelkeeper's log.";
+    case "SignedOut":
+      return "You are not signed in, or your sign-in has ended. Sign in again.";
+    case "SignInRefused":
+      return "The email address or the password is not right.";
+    case "SlowDown":
+      return `Too many sign-ins failed. Wait ${e.seconds} seconds and try again.`;
+    case "Forbidden":
+      return `This needs the ${e.needs} role, which your account does not have.`;
   }
 }
 
@@ -387,3 +396,10 @@ export function eventActor(e: IssueEvent): string {
   if (e.actor) return e.actor;
   return e.kind === "escalated" ? "Panelkeeper, automatically" : "Someone on this computer (no staff member chosen in Settings)";
 }
+
+/** What each role may do on a team server, in a person's words. */
+export const roleWords: Record<Role, string> = {
+  staff: "Staff: their own issues",
+  researcher: "Researcher: the panel, sessions, issues",
+  admin: "Admin: everything, and settings",
+};

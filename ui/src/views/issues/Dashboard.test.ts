@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import Dashboard from "./Dashboard.svelte";
 import type { FollowUpFigures } from "../../lib/bindings/FollowUpFigures";
 import type { Issue } from "../../lib/bindings/Issue";
@@ -32,7 +33,7 @@ let asked: [string, string][] = [];
 
 beforeEach(() => {
   asked = [];
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     if (cmd === "follow_up_figures") {
       const a = args as { from: string; to: string };
       asked.push([a.from, a.to]);

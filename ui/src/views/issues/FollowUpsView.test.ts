@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import FollowUpsView from "./FollowUpsView.svelte";
 import type { Issue } from "../../lib/bindings/Issue";
 import type { Staff } from "../../lib/bindings/Staff";
 
-const kim: Staff = { id: 1, name: "Kim Care", email: "kim@company.example.com", role: "support", lead: null, timeZone: null };
+const kim: Staff = { id: 1, name: "Kim Care", email: "kim@company.example.com", title: "support", role: "staff" as const, lead: null, timeZone: null, canSignIn: false };
 
 function issue(id: number, summary: string): Issue {
   const later = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString();
@@ -42,7 +43,7 @@ let held: (() => void)[] = [];
 
 beforeEach(() => {
   held = [];
-  mockIPC((cmd) => {
+  mockCommands((cmd) => {
     if (cmd === "staff_list") return [kim];
     if (cmd === "staff_current") return new Promise((resolve) => held.push(() => resolve(kim)));
     if (cmd === "issues_mine") return [issue(1, "Mine only")];

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import ReplyForm from "./ReplyForm.svelte";
 import type { MessagePreview } from "../../lib/bindings/MessagePreview";
 
@@ -22,7 +23,7 @@ function mail(args: Record<string, unknown>): MessagePreview {
 beforeEach(() => {
   calls = [];
   answer = "mail";
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
     calls.push([cmd, a]);
     if (cmd === "issue_preview_resolve" || cmd === "issue_preview_wont_fix") {

@@ -1,13 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import LiveSession from "./LiveSession.svelte";
 import type { Note } from "../../lib/bindings/Note";
 import type { NoteInput } from "../../lib/bindings/NoteInput";
 import type { Session } from "../../lib/bindings/Session";
 
 const hostile = "<img src=x onerror=alert(1)>";
-const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: new Date(Date.now() - 600_000).toISOString(), attendanceFrom: new Date(Date.now() - 4_200_000).toISOString(),
   endsAt: new Date(Date.now() + 3_000_000).toISOString(), timeZone: "Europe/Berlin", localStart: "2027-03-16T10:00:00",
@@ -37,7 +38,7 @@ beforeEach(() => {
   added = [];
   edited = [];
   failNext = false;
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "session_detail":
@@ -121,7 +122,12 @@ describe("LiveSession", () => {
     await fireEvent.input(box, { target: { value: "Refnd late" } });
     await fireEvent.keyDown(box, { key: "2", code: "Digit2", altKey: true });
     await fireEvent.keyDown(box, { key: "Enter", code: "Enter" });
-    const saved = await screen.findByText("Refnd late");
+    // The saved note, not its "saving…" copy shown until the answer comes.
+    const saved = await waitFor(() => {
+      const note = screen.getByTestId("live-note").querySelector(".text");
+      expect(note?.textContent).toBe("Refnd late");
+      return note!;
+    });
     await fireEvent.dblClick(saved);
     const edit = (await screen.findByTestId("note-edit")) as HTMLTextAreaElement;
     await fireEvent.input(edit, { target: { value: "Refund late #billing" } });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import OutboxView from "./OutboxView.svelte";
 import type { OutboxMessage } from "../../lib/bindings/OutboxMessage";
 import type { OutboxQuery } from "../../lib/bindings/OutboxQuery";
@@ -29,7 +30,7 @@ beforeEach(() => {
     message(2, { status: "failed", nextAttemptAt: null, lastError: "the server refused it: 550 5.1.1 No such mailbox here" }),
     message(3, { status: "sent", nextAttemptAt: null, sentAt: "2026-06-01T09:01:00Z" }),
   ];
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
     calls.push({ cmd, args: a });
     switch (cmd) {
@@ -117,7 +118,7 @@ describe("OutboxView", () => {
 
   it("says which failed messages a bulk retry leaves, because they may have arrived", async () => {
     messages = [message(5, { status: "failed", nextAttemptAt: null, lastError: "delivery was interrupted; it may have been delivered" })];
-    mockIPC((cmd, args) => {
+    mockCommands((cmd, args) => {
       const a = (args ?? {}) as Record<string, unknown>;
       calls.push({ cmd, args: a });
       if (cmd === "plugin:event|listen") return 1;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import EmptyPanel from "./EmptyPanel.svelte";
 
 let asked: number[] = [];
@@ -9,7 +10,7 @@ let finish: (() => void) | null = null;
 beforeEach(() => {
   asked = [];
   finish = null;
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     if (cmd === "demo_generate") {
       const a = args as { participants: number };
       asked.push(a.participants);

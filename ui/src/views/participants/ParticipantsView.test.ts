@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import ParticipantsView from "./ParticipantsView.svelte";
 import type { ParticipantQuery } from "../../lib/bindings/ParticipantQuery";
 import type { ParticipantRow } from "../../lib/bindings/ParticipantRow";
@@ -39,7 +40,7 @@ beforeEach(() => {
   queries = [];
   optOutCalls = [];
   keyLoads = 0;
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = args as Record<string, unknown>;
     switch (cmd) {
       case "participants_list": {

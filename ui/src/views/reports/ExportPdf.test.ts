@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import ExportPdf from "./ExportPdf.svelte";
 import type { ReportFile } from "../../lib/bindings/ReportFile";
 import type { ReportProgress } from "../../lib/bindings/ReportProgress";
@@ -14,7 +15,7 @@ beforeEach(() => {
   opened = [];
   confirmed = [];
   confirmAnswer = true;
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     if (cmd === "open_exported") {
       opened.push((args as { path: string }).path);
       return null;

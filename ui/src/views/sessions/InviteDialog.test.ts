@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import InviteDialog from "./InviteDialog.svelte";
 import type { InviteRequest } from "../../lib/bindings/InviteRequest";
 import type { Session } from "../../lib/bindings/Session";
 
 const hostile = "<img src=x onerror=alert(1)>";
-const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2027-03-16T14:00:00Z", endsAt: "2027-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2027-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "America/New_York", localStart: "2027-03-16T10:00:00", place: "", moderator: staff, observers: [], seats: 8,
@@ -21,7 +22,7 @@ let done: number[] = [];
 beforeEach(() => {
   requests = [];
   done = [];
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
     if (cmd === "screeners_list") {
       return [{ id: 1, name: "eu", definition: { criteria: [], quotas: [] }, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" }];

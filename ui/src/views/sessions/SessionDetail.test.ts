@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import SessionDetail from "./SessionDetail.svelte";
 import type { Session } from "../../lib/bindings/Session";
 
-const staff = { id: 1, name: "Ana", email: "ana@example.com", role: "", lead: null, timeZone: null };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2026-03-16T14:00:00Z", endsAt: "2026-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2026-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "UTC", localStart: "2026-03-16T14:00:00", place: "", moderator: staff, observers: [], seats: 8,
@@ -17,7 +18,7 @@ let completed = false;
 
 beforeEach(() => {
   completed = false;
-  mockIPC((cmd) => {
+  mockCommands((cmd) => {
     if (cmd === "session_detail") {
       return { session: completed ? { ...session, completedAt: "2026-03-16T16:00:00Z", unownedIssues: 0 } : session, roster: [], quotaCells: [] };
     }
@@ -50,7 +51,7 @@ describe("SessionDetail", () => {
       incentiveCents: null, incentivePaid: false, invitedAt: "2026-03-01T10:00:00Z", consentVersion: null, waitlistedAt: null, offeredAt: null,
     };
     let startsAt = new Date(Date.now() + 3 * 3600 * 1000).toISOString();
-    mockIPC((cmd) => {
+    mockCommands((cmd) => {
       if (cmd === "session_detail") {
         return { session: { ...session, startsAt, attendanceFrom: new Date(Date.parse(startsAt) - 3600_000).toISOString() }, roster: [entry], quotaCells: [] };
       }

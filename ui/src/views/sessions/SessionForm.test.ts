@@ -1,15 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { mockCommands } from "../../lib/testing";
 import SessionForm from "./SessionForm.svelte";
 import type { SessionInput } from "../../lib/bindings/SessionInput";
 
-const ana = { id: 1, name: "Ana", email: "ana@example.com", role: "moderator", lead: null, timeZone: null };
+const ana = { id: 1, name: "Ana", email: "ana@example.com", title: "moderator", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
 let created: SessionInput[] = [];
 
 beforeEach(() => {
   created = [];
-  mockIPC((cmd, args) => {
+  mockCommands((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "staff_list":

@@ -1,0 +1,321 @@
+//! Signing in to a team server: each staff member's password (Argon2id),
+//! the browsers signed in as them, and failed attempts that slow the next
+//! one, per account and per address. What a signed-in person may do is
+//! their role's (`sessions::staff::Role`), checked by `api` on every call;
+//! this module only says who they are.
+//!
+//! The cookie holds a random token; the database keeps its SHA-256, so a
+//! copy of the database signs nobody in. Each sign-in has its own CSRF
+//! token, which a browser sends back in a header with every change.
+
+mod store;
+
+use crate::sessions::staff::{self, Staff};
+use crate::{Error, Panel, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// A sign-in ends after this long without use.
+pub const IDLE: Duration = Duration::hours(12);
+/// And this long after it began, however much it is used.
+pub const LONGEST: Duration = Duration::days(7);
+/// Failed sign-ins older than this no longer slow anyone.
+const FAILURES_KEPT: Duration = Duration::minutes(15);
+/// Failures of one account allowed before each next attempt must wait.
+const ACCOUNT_FREE_TRIES: u32 = 5;
+/// Failures from one address (which may be a whole office) allowed before
+/// each next attempt from it must wait.
+const ADDRESS_FREE_TRIES: u32 = 20;
+/// The longest wait a run of failures asks for.
+const LONGEST_WAIT_SECONDS: i64 = 300;
+
+/// Passwords shorter than this are refused.
+pub const SHORTEST_PASSWORD: usize = 10;
+
+/// The secret a browser keeps in its cookie; only its hash is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The token as the cookie carries it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A token as a cookie brought it back.
+    pub fn from_cookie(value: &str) -> Token {
+        Token(value.to_string())
+    }
+
+    fn hash(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+/// Who is signed in, and what their browser must send with each change.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub staff: Staff,
+    /// Sent back in the `X-CSRF-Token` header with every change.
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sets the password a staff member signs in with.
+pub async fn set_password(panel: &Panel, email: &str, password: &str) -> Result<Staff> {
+    let person = staff::by_email(panel, email).await?;
+    check_password(password, &person.email)?;
+    let hash = hash_password(password.to_string()).await?;
+    let mut tx = panel.begin().await?;
+    store::set_password(&mut tx, person.id, &hash, panel.now()).await?;
+    // A new password signs out every browser that knew the old one.
+    store::forget_sign_ins(&mut tx, person.id).await?;
+    tx.commit().await?;
+    staff::get(panel, person.id).await
+}
+
+/// What a password must be: long enough, not the email address.
+pub fn check_password(password: &str, email: &str) -> Result<()> {
+    let length = password.chars().count();
+    if length < SHORTEST_PASSWORD {
+        return Err(Error::invalid(
+            "password",
+            "",
+            format!("is {length} characters; it must have at least {SHORTEST_PASSWORD}"),
+        ));
+    }
+    if length > 1024 {
+        return Err(Error::invalid(
+            "password",
+            "",
+            "is longer than 1,024 characters",
+        ));
+    }
+    if password.trim().eq_ignore_ascii_case(email.trim()) {
+        return Err(Error::invalid(
+            "password",
+            "",
+            "is the email address; choose something else",
+        ));
+    }
+    Ok(())
+}
+
+/// Signs `email` in from `address` (the browser's IP address), after
+/// recent failures for either have waited their turn.
+pub async fn sign_in(
+    panel: &Panel,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> Result<(Token, SignedIn)> {
+    let now = panel.now();
+    let folded = crate::participants::fields::Email::parse(email)
+        .map(|e| e.normalised().to_string())
+        .unwrap_or_else(|_| email.trim().to_lowercase());
+    let since = now - FAILURES_KEPT;
+    let mut conn = panel.conn().await?;
+    let by_account = store::failures_for_email(&mut conn, &folded, since).await?;
+    let by_address = store::failures_from(&mut conn, address, since).await?;
+    drop(conn);
+    let wait = wait_after(by_account, ACCOUNT_FREE_TRIES, now).max(wait_after(
+        by_address,
+        ADDRESS_FREE_TRIES,
+        now,
+    ));
+    if wait > 0 {
+        return Err(Error::SlowDown { seconds: wait });
+    }
+
+    let found = match staff::by_email(panel, email).await {
+        Ok(person) => {
+            let hash = store::password_hash(&mut panel.conn().await?, person.id).await?;
+            Some(person).zip(hash)
+        }
+        Err(Error::NotFound { .. } | Error::InvalidInput { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let right = match &found {
+        Some((_, hash)) => verify_password(password.to_string(), hash.clone()).await?,
+        None => {
+            // As long as a real check, so that the answer's timing does not
+            // tell which addresses have accounts.
+            let _ = verify_password(password.to_string(), decoy_hash().to_string()).await;
+            false
+        }
+    };
+    let person = match (right, found) {
+        (true, Some((person, _))) => person,
+        _ => {
+            store::record_failure(&mut panel.conn().await?, &folded, address, now).await?;
+            return Err(Error::SignInRefused);
+        }
+    };
+
+    let token = Token(random_hex(32)?);
+    let csrf = random_hex(16)?;
+    let expires_at = now + IDLE;
+    let mut tx = panel.begin().await?;
+    store::clear_failures(&mut tx, &folded).await?;
+    store::forget_expired(&mut tx, now).await?;
+    store::insert_sign_in(
+        &mut tx,
+        &token.hash(),
+        person.id,
+        &csrf,
+        address,
+        now,
+        expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        token,
+        SignedIn {
+            staff: person,
+            csrf,
+            expires_at,
+        },
+    ))
+}
+
+/// Who `token` signs in, if its sign-in is current; each use keeps it
+/// alive for another [`IDLE`], up to [`LONGEST`] after it began.
+pub async fn signed_in(panel: &Panel, token: &Token) -> Result<SignedIn> {
+    let now = panel.now();
+    let mut conn = panel.conn().await?;
+    let row = store::sign_in(&mut conn, &token.hash())
+        .await?
+        .ok_or(Error::SignedOut)?;
+    if row.expires_at <= now {
+        store::forget(&mut conn, &token.hash()).await?;
+        return Err(Error::SignedOut);
+    }
+    let mut expires_at = row.expires_at;
+    // Written at most once a minute, not on every call.
+    if now - row.seen_at >= Duration::minutes(1) {
+        expires_at = (now + IDLE).min(row.created_at + LONGEST);
+        store::touch(&mut conn, &token.hash(), now, expires_at).await?;
+    }
+    let staff = staff::get_in(&mut conn, row.staff).await?;
+    Ok(SignedIn {
+        staff,
+        csrf: row.csrf,
+        expires_at,
+    })
+}
+
+/// Ends the sign-in `token` holds.
+pub async fn sign_out(panel: &Panel, token: &Token) -> Result<()> {
+    store::forget(&mut panel.conn().await?, &token.hash()).await
+}
+
+/// Seconds the next attempt waits after `failures` recent ones (the last
+/// at `last`): none within the free tries, then 1 s doubling per failure,
+/// at most five minutes, counted from the last failure.
+fn wait_after(failures: (u32, Option<DateTime<Utc>>), free: u32, now: DateTime<Utc>) -> i64 {
+    let (count, last) = failures;
+    let Some(last) = last.filter(|_| count >= free) else {
+        return 0;
+    };
+    let wait = 1i64
+        .checked_shl(count - free)
+        .unwrap_or(i64::MAX)
+        .min(LONGEST_WAIT_SECONDS);
+    (wait - (now - last).num_seconds()).max(0)
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Error::database(format!("no randomness: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|e| Error::database(format!("password salt: {e}")))?;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::database(format!("password hash: {e}")))
+    })
+    .await
+    .map_err(|e| Error::database(format!("password hash: {e}")))?
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool> {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| Error::database(format!("stored password hash: {e}")))?;
+        Ok(argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| Error::database(format!("password check: {e}")))?
+}
+
+/// A well-formed hash of no one's password.
+fn decoy_hash() -> &'static str {
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+     8Hh2pyQOXw8uWcz7/0BHlTTAhIStRL5Nsfqs3bp0d4c"
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| Error::database(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_slow_the_next_try_only_past_the_free_ones_and_never_past_five_minutes() {
+        let now = Utc::now();
+        assert_eq!(wait_after((4, Some(now)), 5, now), 0);
+        assert_eq!(wait_after((5, Some(now)), 5, now), 1);
+        assert_eq!(wait_after((8, Some(now)), 5, now), 8);
+        assert_eq!(wait_after((60, Some(now)), 5, now), 300);
+        assert_eq!(wait_after((8, Some(now - Duration::seconds(5))), 5, now), 3);
+        assert_eq!(wait_after((8, Some(now - Duration::seconds(9))), 5, now), 0);
+        assert_eq!(wait_after((0, None), 5, now), 0);
+    }
+
+    #[test]
+    fn a_password_is_long_enough_and_not_the_email() {
+        assert!(check_password("short", "a@b.c").is_err());
+        assert!(check_password("kim@company.example.com", "kim@company.example.com").is_err());
+        assert!(check_password("a long enough passphrase", "kim@company.example.com").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_checks_its_own_password_and_no_other_and_the_decoy_is_well_formed() {
+        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("correct horse battery".into(), hash.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong horse battery".into(), hash)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("anything".into(), decoy_hash().into())
+                .await
+                .unwrap()
+        );
+    }
+}

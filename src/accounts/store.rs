@@ -1,0 +1,216 @@
+//! Every statement on passwords, sign-ins and failed sign-ins.
+
+use crate::Result;
+use crate::db::{Conn, either, instant, millis};
+use crate::sessions::staff::StaffId;
+use chrono::{DateTime, Utc};
+
+/// A sign-in as stored.
+pub(super) struct SignInRow {
+    pub staff: StaffId,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub(super) async fn set_password(
+    conn: impl Into<Conn<'_>>,
+    staff: StaffId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "UPDATE staff SET password_hash = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(hash)
+    .bind(millis(now))
+    .bind(staff.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+pub(super) async fn password_hash(
+    conn: impl Into<Conn<'_>>,
+    staff: StaffId,
+) -> Result<Option<String>> {
+    Ok(either!(conn, |c| sqlx::query_scalar::<_, Option<String>>(
+        "SELECT password_hash FROM staff WHERE id = $1"
+    )
+    .bind(staff.0)
+    .fetch_optional(&mut *c)
+    .await?)
+    .flatten())
+}
+
+/// How many sign-ins failed for this account since `since`, and the last.
+pub(super) async fn failures_for_email(
+    conn: impl Into<Conn<'_>>,
+    email_norm: &str,
+    since: DateTime<Utc>,
+) -> Result<(u32, Option<DateTime<Utc>>)> {
+    let (count, last): (i64, Option<i64>) = either!(conn, |c| sqlx::query_as(
+        "SELECT count(*), max(at) FROM sign_in_failures WHERE email_norm = $1 AND at > $2"
+    )
+    .bind(email_norm)
+    .bind(millis(since))
+    .fetch_one(&mut *c)
+    .await?);
+    Ok((count as u32, last.map(instant)))
+}
+
+/// How many sign-ins failed from this address since `since`, and the last.
+pub(super) async fn failures_from(
+    conn: impl Into<Conn<'_>>,
+    address: &str,
+    since: DateTime<Utc>,
+) -> Result<(u32, Option<DateTime<Utc>>)> {
+    let (count, last): (i64, Option<i64>) = either!(conn, |c| sqlx::query_as(
+        "SELECT count(*), max(at) FROM sign_in_failures WHERE address = $1 AND at > $2"
+    )
+    .bind(address)
+    .bind(millis(since))
+    .fetch_one(&mut *c)
+    .await?);
+    Ok((count as u32, last.map(instant)))
+}
+
+pub(super) async fn record_failure(
+    conn: impl Into<Conn<'_>>,
+    email_norm: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "INSERT INTO sign_in_failures (at, email_norm, address) VALUES ($1, $2, $3)"
+    )
+    .bind(millis(now))
+    .bind(email_norm)
+    .bind(address)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+pub(super) async fn clear_failures(conn: impl Into<Conn<'_>>, email_norm: &str) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "DELETE FROM sign_in_failures WHERE email_norm = $1"
+    )
+    .bind(email_norm)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_sign_in(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+    staff: StaffId,
+    csrf: &str,
+    address: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "INSERT INTO sign_ins (token_hash, staff, csrf, address, created_at, seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6)"
+    )
+    .bind(token_hash)
+    .bind(staff.0)
+    .bind(csrf)
+    .bind(address)
+    .bind(millis(now))
+    .bind(millis(expires_at))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+pub(super) async fn sign_in(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+) -> Result<Option<SignInRow>> {
+    let row: Option<(i64, String, i64, i64, i64)> = either!(conn, |c| {
+        sqlx::query_as(
+        "SELECT staff, csrf, created_at, seen_at, expires_at FROM sign_ins WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *c)
+    .await?
+    });
+    Ok(
+        row.map(|(staff, csrf, created_at, seen_at, expires_at)| SignInRow {
+            staff: StaffId(staff),
+            csrf,
+            created_at: instant(created_at),
+            seen_at: instant(seen_at),
+            expires_at: instant(expires_at),
+        }),
+    )
+}
+
+pub(super) async fn touch(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "UPDATE sign_ins SET seen_at = $1, expires_at = $2 WHERE token_hash = $3"
+    )
+    .bind(millis(now))
+    .bind(millis(expires_at))
+    .bind(token_hash)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+pub(super) async fn forget(conn: impl Into<Conn<'_>>, token_hash: &str) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "DELETE FROM sign_ins WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+pub(super) async fn forget_sign_ins(conn: impl Into<Conn<'_>>, staff: StaffId) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "DELETE FROM sign_ins WHERE staff = $1"
+    )
+    .bind(staff.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// Drops sign-ins past their end, and failures no longer counted.
+pub(super) async fn forget_expired(conn: impl Into<Conn<'_>>, now: DateTime<Utc>) -> Result<()> {
+    let mut conn = conn.into();
+    either!(&mut conn, |c| sqlx::query(
+        "DELETE FROM sign_ins WHERE expires_at <= $1"
+    )
+    .bind(millis(now))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    either!(&mut conn, |c| sqlx::query(
+        "DELETE FROM sign_in_failures WHERE at <= $1"
+    )
+    .bind(millis(now - chrono::Duration::hours(1)))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}

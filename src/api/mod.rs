@@ -1,0 +1,348 @@
+//! The operations the desktop app and a team server expose, in one table.
+//!
+//! Each command is named once here with who may call it, its arguments (as
+//! the front end's `api.ts` sends them: a JSON object, camelCase keys) and
+//! the one core call it makes. The desktop shell invokes [`call`] through a
+//! single Tauri command and the team server through `POST /api/{name}`, so
+//! neither can offer what the other lacks (`tests/api.rs` holds `api.ts` to
+//! the table). What only a desktop can do (file dialogs, paths on this
+//! computer, opening a file in a viewer) stays in the shell.
+//!
+//! Roles are checked here, before the call: a team server's caller is the
+//! signed-in person, and each change is credited to them
+//! ([`Panel::acting_as`]); the desktop app's caller is the person at this
+//! computer, who may do everything.
+
+use crate::issues::{self, ContactVia, IssueId, IssueInput, IssueQuery, ServiceLevels};
+use crate::mail::settings::{self as smtp, SmtpInput};
+use crate::mail::{self, MessageId, OutboxQuery};
+use crate::notes::{self, NoteId, NoteInput, NoteSearch};
+use crate::participants::screener;
+use crate::participants::{self, ParticipantId, ParticipantInput, ParticipantQuery, privacy};
+use crate::reports::{self, ReportOptions};
+use crate::sessions::roster::{self, AttendanceInput};
+use crate::sessions::staff::{self, Role, Staff, StaffInput};
+use crate::sessions::{self, InviteRequest, Rsvp, SessionId, SessionInput, SessionQuery};
+use crate::{Error, Panel, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Who makes a call.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The person at this computer, in the desktop app: everything.
+    Computer,
+    /// A person signed in to a team server: what their role allows.
+    Signed(Staff),
+}
+
+/// Who may call a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Access {
+    /// Everyone signed in.
+    Anyone,
+    /// The owner of the issue named by the `id` argument, or a researcher.
+    /// Anyone else is told there is no such issue.
+    IssueOwner,
+    /// Researchers and admins.
+    Researcher,
+    /// Admins.
+    Admin,
+}
+
+/// One command of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Command {
+    pub name: &'static str,
+    pub access: Access,
+}
+
+/// Where a long command reports how far it has come (a report, the demo
+/// panel): each report as JSON.
+pub type Progress<'a> = &'a (dyn Fn(Value) + Send + Sync);
+
+/// Runs the command `name` with `args` for `caller`, after checking that
+/// the caller may; the answer as JSON.
+pub async fn call(
+    panel: &Panel,
+    caller: &Caller,
+    name: &str,
+    args: Value,
+    progress: Progress<'_>,
+) -> Result<Value> {
+    let command = find(name).ok_or_else(|| Error::not_found("command", name))?;
+    let args = match args {
+        Value::Null => Value::Object(Default::default()),
+        args => args,
+    };
+    match caller {
+        Caller::Computer => run(panel, name, args, progress).await,
+        Caller::Signed(person) => {
+            allow(panel, person, command.access, &args).await?;
+            run(&panel.acting_as(person.id), name, args, progress).await
+        }
+    }
+}
+
+/// The command called `name`.
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Whether `person` may make a call that needs `access` with `args`; an
+/// issue that is not theirs is not found, so its existence is not told.
+async fn allow(panel: &Panel, person: &Staff, access: Access, args: &Value) -> Result<()> {
+    let needs = match access {
+        Access::Anyone => return Ok(()),
+        Access::Admin => Role::Admin,
+        Access::Researcher => Role::Researcher,
+        Access::IssueOwner => {
+            if person.role >= Role::Researcher {
+                return Ok(());
+            }
+            let id: IssueId = argument("id", args)?;
+            return match issues::get(panel, id).await {
+                Ok(issue) if issue.owner == Some(person.id) => Ok(()),
+                Ok(_) | Err(Error::NotFound { .. }) => Err(Error::not_found("issue", id)),
+                Err(e) => Err(e),
+            };
+        }
+    };
+    if person.role >= needs {
+        Ok(())
+    } else {
+        Err(Error::Forbidden { needs })
+    }
+}
+
+fn argument<T: DeserializeOwned>(key: &str, args: &Value) -> Result<T> {
+    let value = args.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| Error::invalid(key, "", e.to_string()))
+}
+
+fn arguments<T: DeserializeOwned>(command: &str, args: Value) -> Result<T> {
+    serde_json::from_value(args)
+        .map_err(|e| Error::invalid("arguments", command, format!("do not fit the command: {e}")))
+}
+
+fn encode<T: Serialize>(value: T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::database(format!("answer not encoded: {e}")))
+}
+
+/// A progress report passed on as JSON.
+fn report<T: Serialize>(progress: Progress<'_>) -> impl Fn(T) + Send + Sync + '_ {
+    move |p| {
+        if let Ok(value) = serde_json::to_value(p) {
+            progress(value)
+        }
+    }
+}
+
+/// The table: `name: access (arguments) -> answer = |panel, progress| call;`.
+macro_rules! commands {
+    ($(
+        $name:ident: $access:ident ($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+            = |$panel:pat_param, $progress:pat_param| $body:expr;
+    )*) => {
+        /// Every command, with who may call it.
+        pub const COMMANDS: &[Command] = &[
+            $(Command { name: stringify!($name), access: Access::$access }),*
+        ];
+
+        async fn run(panel: &Panel, name: &str, args: Value, progress: Progress<'_>) -> Result<Value> {
+            match name {
+                $(stringify!($name) => {
+                    #[derive(serde::Deserialize)]
+                    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                    struct Args { $($arg: $ty),* }
+                    let Args { $($arg),* } = arguments(stringify!($name), args)?;
+                    let $panel = panel;
+                    let $progress = progress;
+                    let answer: $ret = $body;
+                    encode(answer)
+                })*
+                _ => Err(Error::not_found("command", name)),
+            }
+        }
+    };
+}
+
+commands! {
+    participants_list: Researcher (query: ParticipantQuery) -> participants::ParticipantPage
+        = |p, _| participants::list(p, &query).await?;
+    participant_detail: Researcher (id: ParticipantId) -> participants::ParticipantDetail
+        = |p, _| participants::detail(p, id).await?;
+    participant_create: Researcher (input: ParticipantInput) -> participants::Participant
+        = |p, _| participants::create(p, &input).await?;
+    participant_update: Researcher (id: ParticipantId, input: ParticipantInput)
+        -> participants::Participant
+        = |p, _| participants::update(p, id, &input).await?;
+    participant_set_opted_out: Researcher (id: ParticipantId, opted_out: bool)
+        -> participants::Participant
+        = |p, _| participants::set_opted_out(p, id, opted_out).await?;
+    participant_set_do_not_contact: Researcher (id: ParticipantId, on: bool)
+        -> participants::Participant
+        = |p, _| participants::set_do_not_contact(p, id, on).await?;
+    participant_erasure_plan: Researcher (id: ParticipantId) -> privacy::ErasurePlan
+        = |p, _| privacy::plan(p, id).await?;
+    participant_erase: Researcher (id: ParticipantId, request: privacy::ErasureRequest)
+        -> privacy::ErasureReport
+        = |p, _| privacy::erase(p, id, &request).await?;
+    attribute_keys: Researcher () -> Vec<participants::AttributeKey>
+        = |p, _| participants::attribute_keys(p).await?;
+    screeners_list: Researcher () -> Vec<screener::Screener>
+        = |p, _| screener::list(p).await?;
+
+    smtp_settings: Researcher () -> Option<smtp::SmtpSettings>
+        = |p, _| smtp::get(p).await?;
+    smtp_save: Admin (input: SmtpInput) -> smtp::SmtpSettings
+        = |p, _| smtp::set(p, input).await?;
+    mail_test: Admin (address: String) -> MessageId
+        = |p, _| mail::queue_test(p, &address).await?;
+    outbox_list: Researcher (query: OutboxQuery) -> mail::OutboxPage
+        = |p, _| mail::list(p, &query).await?;
+    outbox_message: Researcher (id: MessageId) -> mail::OutboxDetail
+        = |p, _| mail::get(p, id).await?;
+    outbox_counts: Researcher () -> mail::OutboxCounts
+        = |p, _| mail::counts(p).await?;
+    outbox_retry: Researcher (id: MessageId) -> mail::OutboxMessage
+        = |p, _| mail::retry(p, id).await?;
+    outbox_cancel: Researcher (id: MessageId) -> mail::OutboxMessage
+        = |p, _| mail::cancel(p, id).await?;
+    outbox_retry_failed: Researcher () -> u32
+        = |p, _| mail::retry_failed(p).await?;
+    outbox_cancel_failed: Researcher () -> u32
+        = |p, _| mail::cancel_failed(p).await?;
+
+    staff_list: Anyone () -> Vec<Staff>
+        = |p, _| staff::list(p).await?;
+    staff_add: Admin (input: StaffInput) -> Staff
+        = |p, _| staff::add(p, &input).await?;
+    staff_current: Anyone () -> Option<Staff>
+        = |p, _| staff::current(p).await?;
+
+    sessions_list: Researcher (query: SessionQuery) -> Vec<sessions::Session>
+        = |p, _| sessions::list(p, &query).await?;
+    session_detail: Researcher (id: SessionId) -> sessions::SessionDetail
+        = |p, _| sessions::detail(p, id).await?;
+    session_create: Researcher (input: SessionInput) -> sessions::Session
+        = |p, _| sessions::create(p, &input).await?;
+    session_start_instant: Anyone (start: chrono::NaiveDateTime, time_zone: String)
+        -> chrono::DateTime<chrono::Utc>
+        = |_, _| sessions::start_instant(start, &time_zone)?;
+    session_reschedule: Researcher (
+        id: SessionId,
+        start: chrono::NaiveDateTime,
+        minutes: Option<u32>,
+        allow_double_booking: bool,
+    ) -> sessions::Session
+        = |p, _| sessions::reschedule(p, id, start, minutes, allow_double_booking).await?;
+    session_cancel: Researcher (id: SessionId, reason: Option<String>) -> sessions::Session
+        = |p, _| sessions::cancel(p, id, reason.as_deref()).await?;
+    session_invite: Researcher (id: SessionId, request: InviteRequest) -> sessions::InviteReport
+        = |p, _| roster::invite(p, id, &request).await?;
+    session_rsvp: Researcher (id: SessionId, participant: ParticipantId, rsvp: Rsvp)
+        -> sessions::RosterEntry
+        = |p, _| roster::rsvp(p, id, &participant.to_string(), rsvp).await?;
+    session_attendance: Researcher (
+        id: SessionId,
+        participant: ParticipantId,
+        input: AttendanceInput,
+    ) -> sessions::RosterEntry
+        = |p, _| roster::attendance(p, id, &participant.to_string(), &input).await?;
+    session_complete: Researcher (id: SessionId) -> sessions::Session
+        = |p, _| sessions::complete(p, id).await?;
+
+    notes_list: Researcher (session: SessionId) -> Vec<notes::Note>
+        = |p, _| notes::list(p, session).await?;
+    note_add: Researcher (session: SessionId, input: NoteInput) -> notes::Note
+        = |p, _| notes::add(p, session, &input).await?;
+    note_edit: Researcher (id: NoteId, input: NoteInput) -> notes::Note
+        = |p, _| notes::edit(p, id, &input).await?;
+    note_history: Researcher (id: NoteId) -> Vec<notes::NoteVersion>
+        = |p, _| notes::history(p, id).await?;
+    notes_search: Researcher (search: NoteSearch) -> Vec<notes::NoteHit>
+        = |p, _| notes::search(p, &search).await?;
+
+    issues_list: Researcher (query: IssueQuery) -> Vec<issues::Issue>
+        = |p, _| issues::list(p, &query).await?;
+    issues_mine: Anyone () -> Vec<issues::Issue>
+        = |p, _| issues::mine(p).await?;
+    issue_detail: IssueOwner (id: IssueId) -> issues::IssueDetail
+        = |p, _| issues::detail(p, id).await?;
+    issue_raise: Researcher (input: IssueInput) -> issues::Issue
+        = |p, _| issues::raise(p, &input).await?;
+    issue_assign: Researcher (id: IssueId, owner: String) -> issues::Issue
+        = |p, _| issues::assign(p, id, &owner).await?;
+    issue_reassign: IssueOwner (id: IssueId, owner: String, reason: String) -> issues::Issue
+        = |p, _| issues::reassign(p, id, &owner, &reason).await?;
+    issue_contact: IssueOwner (id: IssueId, via: ContactVia, outcome: String) -> issues::Issue
+        = |p, _| issues::log_contact(p, id, via, &outcome).await?;
+    issue_resolve: IssueOwner (id: IssueId, note: String, message: String) -> issues::Issue
+        = |p, _| issues::resolve(p, id, &note, &message).await?;
+    issue_wont_fix: IssueOwner (id: IssueId, reason: String, message: String) -> issues::Issue
+        = |p, _| issues::wont_fix(p, id, &reason, &message).await?;
+    issue_preview_resolve: IssueOwner (id: IssueId, note: String, message: String)
+        -> Option<mail::MessagePreview>
+        = |p, _| issues::preview_resolve(p, id, &note, &message).await?;
+    issue_preview_wont_fix: IssueOwner (id: IssueId, reason: String, message: String)
+        -> Option<mail::MessagePreview>
+        = |p, _| issues::preview_wont_fix(p, id, &reason, &message).await?;
+    issue_close: IssueOwner (id: IssueId) -> issues::Issue
+        = |p, _| issues::close(p, id).await?;
+    issue_reopen: IssueOwner (id: IssueId, reason: String) -> issues::Issue
+        = |p, _| issues::reopen(p, id, &reason).await?;
+    service_levels: Anyone () -> ServiceLevels
+        = |p, _| issues::service_levels(p).await?;
+    service_levels_save: Admin (levels: ServiceLevels) -> ServiceLevels
+        = |p, _| issues::set_service_levels(p, &levels).await?;
+
+    follow_up_figures: Researcher (from: chrono::NaiveDate, to: chrono::NaiveDate)
+        -> reports::figures::FollowUpFigures
+        = |p, _| reports::follow_up_figures(p, from, to).await?;
+    mail_session_report: Researcher (
+        id: SessionId,
+        options: ReportOptions,
+        recipient: String,
+        message: String,
+    ) -> MessageId
+        = |p, progress| reports::session(p, id, options, &report(progress))
+            .await?
+            .send(p, &recipient, &message)
+            .await?;
+    mail_follow_up_report: Researcher (
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        recipient: String,
+        message: String,
+    ) -> MessageId
+        = |p, progress| reports::follow_ups(p, from, to, &report(progress))
+            .await?
+            .send(p, &recipient, &message)
+            .await?;
+    preview_session_report_mail: Researcher (
+        id: SessionId,
+        options: ReportOptions,
+        recipient: String,
+        message: String,
+    ) -> mail::MessagePreview
+        = |p, _| reports::session(p, id, options, &|_| ())
+            .await?
+            .preview(p, &recipient, &message)
+            .await?;
+    preview_follow_up_report_mail: Researcher (
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        recipient: String,
+        message: String,
+    ) -> mail::MessagePreview
+        = |p, _| reports::follow_ups(p, from, to, &|_| ())
+            .await?
+            .preview(p, &recipient, &message)
+            .await?;
+
+    demo_generate: Admin (participants: u32) -> crate::demo::DemoReport
+        = |p, progress| crate::demo::generate_with(p, participants, 1, &report(progress)).await?;
+}

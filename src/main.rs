@@ -148,6 +148,10 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Where people reach this server (https://panel.example.com): the
+        /// assignment, nudge and escalation mails link to each issue there.
+        #[arg(long)]
+        public_url: Option<String>,
     },
     /// Generate the deterministic reference panel.
     Demo {
@@ -313,7 +317,13 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
             ui,
             tls_cert,
             tls_key,
-        } => serve(panel, listen, ui, tls_cert.zip(tls_key)).await,
+            public_url,
+        } => {
+            if let Some(url) = public_url {
+                panelkeeper::accounts::set_server_address(panel, &url).await?;
+            }
+            serve(panel, listen, ui, tls_cert.zip(tls_key)).await
+        }
         Command::Migrate { to, json } => {
             let report = panelkeeper::db::copy::to_team(panel, &to).await?;
             if json {

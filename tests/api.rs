@@ -521,3 +521,64 @@ fn the_desktop_shell_and_the_front_end_use_the_one_command_table() {
         );
     }
 }
+
+#[tokio::test]
+async fn staff_mail_about_an_issue_links_to_it_on_the_team_server_once_it_has_an_address() {
+    let t = common::panel().await;
+    let (before, _) = team(&t.panel).await;
+    accounts::set_server_address(&t.panel, "https://panel.example.com/")
+        .await
+        .unwrap();
+    assert!(
+        accounts::set_server_address(&t.panel, "panel.example.com")
+            .await
+            .is_err(),
+        "an address without its scheme is refused"
+    );
+    let after = issues::reassign(
+        &t.panel,
+        before,
+        "sam@company.example.com",
+        "Sam handles refunds",
+    )
+    .await
+    .unwrap();
+
+    let page = panelkeeper::mail::list(
+        &t.panel,
+        &panelkeeper::mail::OutboxQuery {
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut assigned = Vec::new();
+    for m in &page.messages {
+        if m.kind == panelkeeper::mail::MessageKind::IssueAssigned {
+            let body = panelkeeper::mail::get(&t.panel, m.id).await.unwrap().body;
+            assigned.push((m.recipient.clone(), body.text, body.html));
+        }
+    }
+    let link = format!("https://panel.example.com/issues/{}", after.id);
+    let to_sam: Vec<_> = assigned
+        .iter()
+        .filter(|(to, ..)| to == "sam@company.example.com")
+        .collect();
+    assert!(!to_sam.is_empty(), "{assigned:?}");
+    // The HTML escapes the slashes as entities, which a mail reader reads
+    // back as slashes.
+    assert!(
+        to_sam.iter().any(|(_, text, html)| text.contains(&link)
+            && html
+                .replace("&#x2f;", "/")
+                .contains(&format!("href=\"{link}\""))),
+        "{to_sam:?}"
+    );
+    // Kim's assignment went before the server had an address: no link.
+    let to_kim = assigned
+        .iter()
+        .find(|(to, ..)| to == "kim@company.example.com")
+        .unwrap();
+    assert!(!to_kim.1.contains("Open it in Panelkeeper"), "{}", to_kim.1);
+}

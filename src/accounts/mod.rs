@@ -30,6 +30,37 @@ const ADDRESS_FREE_TRIES: u32 = 20;
 /// The longest wait a run of failures asks for.
 const LONGEST_WAIT_SECONDS: i64 = 300;
 
+/// Where the team server's address is kept (for the links in staff mail).
+const ADDRESS_KEY: &str = "team_server_address";
+
+/// Says where people reach the team server (`https://panel.example.com`):
+/// the mail to staff about an issue links to it there.
+pub async fn set_server_address(panel: &Panel, address: &str) -> Result<String> {
+    let address = address.trim().trim_end_matches('/').to_string();
+    let scheme_ok = address.starts_with("https://") || address.starts_with("http://");
+    let host = address.split("://").nth(1).unwrap_or("");
+    if !scheme_ok || host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(Error::invalid(
+            "server address",
+            address,
+            "is not a web address such as https://panel.example.com",
+        ));
+    }
+    crate::settings::put(&mut panel.conn().await?, ADDRESS_KEY, &address).await?;
+    Ok(address)
+}
+
+/// The team server's address, when one was given.
+pub async fn server_address(panel: &Panel) -> Result<Option<String>> {
+    server_address_in(&mut panel.conn().await?).await
+}
+
+pub(crate) async fn server_address_in(
+    conn: impl Into<crate::db::Conn<'_>>,
+) -> Result<Option<String>> {
+    crate::settings::get(conn, ADDRESS_KEY).await
+}
+
 /// Passwords shorter than this are refused.
 pub const SHORTEST_PASSWORD: usize = 10;
 

@@ -105,6 +105,7 @@ pub(super) async fn replan_after(
         .first_contact_at
         .unwrap_or(issue.created_at)
         .max(issue.reopened_at.unwrap_or(issue.created_at));
+    let links = crate::accounts::server_address_in(&mut conn).await?;
     for due in open_dues(&issue) {
         if due.0 <= now {
             continue;
@@ -114,7 +115,8 @@ pub(super) async fn replan_after(
             continue;
         }
         let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due.0 - start) / 2);
-        let nudge = messages::nudge(&issue, &owner, due, (due.0 - lead).max(now), this)?;
+        let send_at = (due.0 - lead).max(now);
+        let nudge = messages::nudge(&issue, &owner, due, send_at, this, links.as_deref())?;
         mail::enqueue(&mut conn, now, &nudge).await?;
     }
     Ok(())
@@ -192,6 +194,7 @@ async fn escalate(
     due.sort_unstable_by_key(|id| id.0);
     let issues = store::get_many(&mut tx, &due, now).await?;
     let team = staff::all_in(&mut tx).await?;
+    let links = crate::accounts::server_address_in(&mut tx).await?;
     let member = |id: StaffId| {
         team.get(&id)
             .cloned()
@@ -227,6 +230,7 @@ async fn escalate(
                 owner.as_ref(),
                 recipient,
                 round,
+                links.as_deref(),
             )?);
         }
         let names: Vec<&str> = to.iter().map(|s| s.name.as_str()).collect();

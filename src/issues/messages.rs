@@ -23,6 +23,18 @@ pub(super) fn topic(issue: IssueId, what: &str) -> String {
     format!("issue/{issue}/{what}")
 }
 
+/// The address of issue `id` on the team server whose address is `base`.
+fn issue_link(base: &str, id: IssueId) -> String {
+    format!("{}/issues/{id}", base.trim_end_matches('/'))
+}
+
+/// The link to issue `id` for staff mail, when the team server has an address.
+async fn link(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Option<String>> {
+    Ok(crate::accounts::server_address_in(conn)
+        .await?
+        .map(|base| issue_link(&base, id)))
+}
+
 /// The owner's zone, for the times in their mail.
 fn zone_of(staff: &Staff) -> String {
     staff.time_zone.clone().unwrap_or_else(|| "UTC".into())
@@ -95,6 +107,7 @@ pub(super) async fn queue_assigned(
         first_contact_due: issue.awaiting_contact().then_some(issue.first_contact_due),
         resolution_due: Some(issue.resolution_due),
         zone: zone_of(owner),
+        link: link(&mut conn, issue.id).await?,
     }))?;
     mail::enqueue(
         conn,
@@ -127,6 +140,7 @@ pub(super) fn nudge(
     (due, what): (DateTime<Utc>, &str),
     send_at: DateTime<Utc>,
     this: String,
+    links: Option<&str>,
 ) -> Result<NewMessage> {
     let body = templates::render(&Template::Nudge(templates::Nudge {
         owner_name: owner.name.clone(),
@@ -135,6 +149,7 @@ pub(super) fn nudge(
         due_what: what.to_string(),
         due_at: due,
         zone: zone_of(owner),
+        link: links.map(|base| issue_link(base, issue.id)),
     }))?;
     Ok(NewMessage {
         kind: MessageKind::Nudge,
@@ -163,6 +178,7 @@ pub(super) fn escalation(
     owner: Option<&Staff>,
     recipient: &Staff,
     round: u32,
+    links: Option<&str>,
 ) -> Result<NewMessage> {
     let (due, what) = issue.next_due();
     let body = templates::render(&Template::Escalation(templates::Escalation {
@@ -173,6 +189,7 @@ pub(super) fn escalation(
         due_what: what.to_string(),
         due_at: due,
         zone: zone_of(recipient),
+        link: links.map(|base| issue_link(base, issue.id)),
     }))?;
     Ok(NewMessage {
         kind: MessageKind::Escalation,

@@ -116,6 +116,8 @@ pub struct IssueAssigned {
     pub resolution_due: Option<DateTime<Utc>>,
     /// The owner's zone.
     pub zone: String,
+    /// The issue on the team server, when it has an address.
+    pub link: Option<String>,
 }
 
 /// A due time is near.
@@ -128,6 +130,8 @@ pub struct Nudge {
     pub due_what: String,
     pub due_at: DateTime<Utc>,
     pub zone: String,
+    /// The issue on the team server, when it has an address.
+    pub link: Option<String>,
 }
 
 /// A due time has passed.
@@ -141,6 +145,8 @@ pub struct Escalation {
     pub due_what: String,
     pub due_at: DateTime<Utc>,
     pub zone: String,
+    /// The issue on the team server, when it has an address.
+    pub link: Option<String>,
 }
 
 /// The participant is told who has their issue now.

@@ -62,6 +62,7 @@ import type { ReportFile } from "./bindings/ReportFile";
 import type { ReportOptions } from "./bindings/ReportOptions";
 import type { FollowUpFigures } from "./bindings/FollowUpFigures";
 import type { ReportProgress } from "./bindings/ReportProgress";
+import type { SignedIn } from "./bindings/SignedIn";
 
 /** Whether the page runs in the desktop app; otherwise it is the web app of a team server. */
 export function inDesktop(): boolean {
@@ -91,9 +92,42 @@ async function call<T, P = never>(name: string, args: Record<string, unknown> = 
     throw { kind: "Storage", reason: "the team server cannot be reached; check the connection and try again" };
   }
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
+  if (!response.ok) {
+    if (body?.kind === "SignedOut") window.dispatchEvent(new CustomEvent("panelkeeper-signed-out"));
+    throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
+  }
   return body as T;
 }
+
+/** Signing in to the team server that serves the web app. */
+export const web = {
+  /** Who is signed in in this browser; null when nobody is. */
+  async me(): Promise<SignedIn | null> {
+    const response = await fetch("/api/me", { credentials: "same-origin" });
+    if (response.status === 401) return null;
+    if (!response.ok) throw (await response.json().catch(() => null)) ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
+    const signed = (await response.json()) as SignedIn;
+    setCsrfToken(signed.csrf);
+    return signed;
+  },
+  async signIn(email: string, password: string): Promise<SignedIn> {
+    const response = await fetch("/api/sign-in", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+      credentials: "same-origin",
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
+    setCsrfToken((body as SignedIn).csrf);
+    return body as SignedIn;
+  },
+  async signOut(): Promise<void> {
+    const headers: Record<string, string> = csrfToken ? { "x-csrf-token": csrfToken } : {};
+    await fetch("/api/sign-out", { method: "POST", headers, credentials: "same-origin" });
+    setCsrfToken(null);
+  },
+};
 
 /** Invokes a desktop command with `onProgress` called for each progress event it sends. */
 function withProgress<T, P>(command: string, args: Record<string, unknown>, onProgress: (p: P) => void): Promise<T> {

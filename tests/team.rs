@@ -8,6 +8,8 @@
 //!   that died left mid-delivery is failed as possibly delivered, never
 //!   sent again by itself.
 //! - Two ticks at once queue each escalation once.
+//! - Two `panelkeeper serve` processes on one database deliver 300 queued
+//!   messages once each, and each stops cleanly on SIGTERM.
 //! - Sixteen hand-offs of one issue at once serialise: the hand-off count,
 //!   the audit trail and the owner agree, each hand-off from the owner the
 //!   one before left.
@@ -474,4 +476,93 @@ async fn a_large_import_by_an_account_that_does_not_own_the_tables_goes_in() {
     .unwrap();
     assert_eq!(indexes.len(), 4, "{indexes:?}");
     panel.close().await;
+}
+
+/// A free port on 127.0.0.1, for a server started as a process.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_deliver_each_queued_message_once_and_stop_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(dir.path(), &[]);
+    let url = common::pg::database().await;
+    let panel = Panel::open(url.as_str()).await.unwrap();
+    mail::settings::set(&panel, local_smtp(smtp.port))
+        .await
+        .unwrap();
+    let messages: Vec<NewMessage> = (0..300).map(message).collect();
+    let mut tx = panel.begin().await.unwrap();
+    mail::enqueue_many(&mut tx, panel.now(), &messages)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let ports = [free_port(), free_port()];
+    let mut servers: Vec<std::process::Child> = ports
+        .iter()
+        .map(|port| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_panelkeeper"))
+                .args([
+                    "--db",
+                    &url,
+                    "serve",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                ])
+                .env("XDG_DATA_HOME", dir.path())
+                .env("PANELKEEPER_LOG_DIR", dir.path())
+                .env_remove("PANELKEEPER_UI")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+
+    let started = std::time::Instant::now();
+    loop {
+        let counts = mail::counts(&panel).await.unwrap();
+        if counts.sent == 300 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "only {} of 300 sent: {counts:?}",
+            counts.sent
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for port in ports {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let health = common::http::request(addr, "GET", "/healthz", &[], None).await;
+        assert_eq!(health.status, 200, "the server on {port}: {}", health.body);
+    }
+    for server in &servers {
+        // SAFETY: the child's pid, signalled while it is still ours to wait for.
+        unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    }
+    for server in &mut servers {
+        let waited = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = server.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                waited.elapsed() < std::time::Duration::from_secs(20),
+                "a server did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status:?}");
+    }
+
+    let delivered = smtp.delivered();
+    assert_eq!(delivered.len(), 300);
+    let ids: HashSet<String> = delivered.iter().map(|d| d.message_id()).collect();
+    assert_eq!(ids.len(), 300, "a message was delivered twice");
 }

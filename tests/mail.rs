@@ -751,6 +751,41 @@ async fn a_worker_without_settings_sleeps_until_they_are_saved() {
     running.await.unwrap();
 }
 
+/// Told to stop in the middle of a long pass (a team server shutting
+/// down), the worker stops between two messages: every message is either
+/// sent, and recorded so, or still queued; none is failed or left half-sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_told_to_stop_mid_pass_stops_between_two_messages() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    smtp_on(&t.panel, server.port, None).await;
+    let all: Vec<NewMessage> = (0..400)
+        .map(|n| message(&format!("p{n}@example.org"), &format!("Message {n}")))
+        .collect();
+    let mut tx = t.panel.begin().await.unwrap();
+    mail::enqueue_many(&mut tx, t.panel.now(), &all)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let running = tokio::spawn(worker::run(t.panel.clone(), stop.clone(), |_| {}));
+    while mail::counts(&t.panel).await.unwrap().sent < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    stop.notify_one();
+    tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the worker stopped")
+        .unwrap();
+
+    let counts = mail::counts(&t.panel).await.unwrap();
+    assert!(counts.sent < 400, "the whole pass ran: {counts:?}");
+    assert_eq!(counts.sent + counts.waiting, 400, "{counts:?}");
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    assert_eq!(server.delivered().len() as i64, counts.sent as i64);
+}
+
 /// The server has accepted a message and the panel database is held by
 /// another process when the worker goes to record it: the worker waits
 /// and tries again, the message is recorded as sent (never left looking

@@ -54,6 +54,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use ts_rs::TS;
 
 /// The first retry waits this long; each further one twice as long.
@@ -190,25 +191,38 @@ async fn take_number(panel: &Panel) -> Result<DeliveryLock> {
 /// for the pass.
 pub async fn send_due(panel: &Panel) -> Result<PassReport> {
     let lock = lock(panel).await?;
-    deliver(panel, &lock).await
+    deliver(panel, &lock, &AtomicBool::new(false)).await
 }
 
 /// Runs until `stop` is notified: delivers what is due, then sleeps until
 /// something can change (see the module's description). `observe` is
 /// called after each pass; [`PassReport::changed`] says whether a person
 /// would see a difference. If another process holds the lock, waits for it.
+/// Told to stop mid-pass, it stops between two messages: the one on the
+/// wire is recorded, the rest stay queued.
 pub async fn run(
     panel: Panel,
     stop: std::sync::Arc<tokio::sync::Notify>,
     mut observe: impl FnMut(&PassReport) + Send,
 ) {
+    let stopping = std::sync::Arc::new(AtomicBool::new(false));
+    let stopped = std::sync::Arc::new(tokio::sync::Notify::new());
+    let watcher = {
+        let (stopping, stopped) = (stopping.clone(), stopped.clone());
+        tokio::spawn(async move {
+            stop.notified().await;
+            stopping.store(true, Ordering::SeqCst);
+            stopped.notify_one();
+        })
+    };
+    let _watcher = AbortOnDrop(watcher);
     let lock = loop {
         match lock(&panel).await {
             Ok(lock) => break lock,
             Err(e) => {
                 tracing::info!("mail worker waiting: {e}");
                 tokio::select! {
-                    _ = stop.notified() => return,
+                    _ = stopped.notified() => return,
                     _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
                 }
             }
@@ -216,7 +230,10 @@ pub async fn run(
     };
     let mut last_problem: Option<String> = None;
     loop {
-        let mut report = match deliver(&panel, &lock).await {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut report = match deliver(&panel, &lock, &stopping).await {
             Ok(report) => report,
             Err(e) => PassReport {
                 problem: Some(e.to_string()),
@@ -234,7 +251,7 @@ pub async fn run(
         observe(&report);
         let wait = wait_after(&report, panel.now());
         tokio::select! {
-            _ = stop.notified() => return,
+            _ = stopped.notified() => return,
             _ = panel.mail_woken() => {}
             _ = tokio::time::sleep(wait) => {}
         }
@@ -253,7 +270,16 @@ fn wait_after(report: &PassReport, now: DateTime<Utc>) -> std::time::Duration {
     }
 }
 
-async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
+/// Ends a task when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> Result<PassReport> {
     let worker = lock.worker();
     let mut report = PassReport {
         failed: recover(panel, worker).await?,
@@ -285,6 +311,10 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock) -> Result<PassReport> {
         let mut accepted: Option<MessageId> = None;
         for (n, (id, outgoing)) in due.iter().enumerate() {
             let id = *id;
+            if stopping.load(Ordering::SeqCst) {
+                record_sent(panel, worker, &mut accepted).await?;
+                break 'passes;
+            }
             if !connection.as_ref().is_some_and(Connection::usable) {
                 match Connection::open(&account).await {
                     Ok(c) => connection = Some(c),

@@ -108,19 +108,22 @@ pub async fn serve(
     options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // One each, told with notify_one: a stop comes through even when the
+    // task is busy, not waiting, at that moment.
     let stop = Arc::new(tokio::sync::Notify::new());
+    let tick_stop = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(crate::mail::worker::run(
         panel.clone(),
         stop.clone(),
         |_| {},
     ));
     let ticking = panel.clone();
-    let tick_stop = stop.clone();
+    let ticker_stop = tick_stop.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tokio::select! {
-                _ = tick_stop.notified() => return,
+                _ = ticker_stop.notified() => return,
                 _ = every.tick() => {}
             }
             if let Err(e) = crate::issues::tick(&ticking, ticking.now()).await {
@@ -133,7 +136,8 @@ pub async fn serve(
         Listening::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
         Listening::Tls(tls) => axum::serve(tls, app).with_graceful_shutdown(shutdown).await,
     };
-    stop.notify_waiters();
+    stop.notify_one();
+    tick_stop.notify_one();
     let _ = tokio::join!(worker, ticker);
     served.map_err(|e| Error::Storage {
         reason: format!("the server stopped: {e}"),

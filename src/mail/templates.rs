@@ -410,6 +410,7 @@ mod tests {
                 first_contact_due: Some(start),
                 resolution_due: None,
                 zone: "Europe/Berlin".into(),
+                link: Some("https://panel.example.com/issues/42?a=1&b=<2>".into()),
             }),
             Template::Nudge(Nudge {
                 owner_name: "Sam".into(),
@@ -418,6 +419,7 @@ mod tests {
                 due_what: "first contact".into(),
                 due_at: start,
                 zone: "Europe/Berlin".into(),
+                link: None,
             }),
             Template::Escalation(Escalation {
                 recipient_name: "Lee".into(),
@@ -427,6 +429,7 @@ mod tests {
                 due_what: "resolution".into(),
                 due_at: start,
                 zone: "Europe/Berlin".into(),
+                link: None,
             }),
             Template::Handoff(Handoff {
                 participant_name: "Zoë".into(),
@@ -501,6 +504,7 @@ mod tests {
             due_what: "first contact".into(),
             due_at: Utc::now(),
             zone: "UTC".into(),
+            link: None,
         }))
         .unwrap();
         assert_eq!(r.subject, "Overdue: Refund (no owner yet)");

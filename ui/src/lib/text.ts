@@ -2,6 +2,7 @@
 // covers every kind, so a new variant in Rust fails the UI build until it
 // has words here.
 
+import { inDesktop } from "./api";
 import type { Error as CoreError } from "./bindings/Error";
 import type { Exclusion } from "./bindings/Exclusion";
 import type { ContactKind } from "./bindings/ContactKind";
@@ -394,7 +395,10 @@ export function eventText(e: IssueEvent): string {
 /** Who made an audit-trail entry. */
 export function eventActor(e: IssueEvent): string {
   if (e.actor) return e.actor;
-  return e.kind === "escalated" ? "Panelkeeper, automatically" : "Someone on this computer (no staff member chosen in Settings)";
+  if (e.kind === "escalated") return "Panelkeeper, automatically";
+  // In a browser the change came from a computer working on the team's
+  // database directly (its command line or desktop app) with nobody named.
+  return inDesktop() ? "Someone on this computer (no staff member chosen in Settings)" : "Someone at a computer with no staff member named";
 }
 
 /** What each role may do on a team server, in a person's words. */

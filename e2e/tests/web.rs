@@ -1,0 +1,359 @@
+//! The web app in a real browser (Debian's headless Chromium, driven
+//! through chromedriver): a staff member follows the link in their
+//! assignment mail, read back from the SMTP test server, signs in to the
+//! team server, finds the issue in *My follow-ups*, logs a contact and
+//! resolves it with a message, and the participant's mail arrives. The
+//! server is the real `panelkeeper serve` process, on a team database when
+//! the run has one (`PANELKEEPER_TEST_PG`), else on a panel file.
+
+#[path = "../../tests/common/smtp.rs"]
+mod smtp;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use panelkeeper::issues::{self, IssueInput};
+use panelkeeper::participants::{self, ParticipantInput};
+use panelkeeper::sessions::staff::{self, Role, StaffInput};
+use panelkeeper::sessions::{self, SessionInput};
+use panelkeeper::{Panel, accounts};
+use panelkeeper_e2e::built;
+use serde_json::json;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process in its own group, stopped with everything it started.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A database of its own on the run's PostgreSQL server, or a panel file.
+fn location(dir: &std::path::Path) -> String {
+    let Ok(server) = std::env::var("PANELKEEPER_TEST_PG") else {
+        return dir.join("panel.db").display().to_string();
+    };
+    let name = format!(
+        "web_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let made = Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql");
+    assert!(made.success());
+    format!("{server}/{name}")
+}
+
+async fn browser(port: u16) -> Client {
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,800"]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with Chromium")
+}
+
+/// With `PANELKEEPER_SCREENSHOTS=DIR`, the page as it looks now, as
+/// `DIR/NAME.png` (the README's pictures of the web app).
+async fn picture(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("PANELKEEPER_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    find(c, css).await.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    find(c, css).await.click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = smtp::SmtpServer::start(dir.path(), &[]);
+    let db = location(dir.path());
+    let port = smtp::free_port();
+    let address = format!("http://127.0.0.1:{port}");
+
+    // The team: Kim owns Zoë's issue; the server mails her its link.
+    let panel = Panel::open(db.as_str()).await.unwrap();
+    for (name, email, role) in [
+        (
+            "Rita Researcher",
+            "rita@company.example.com",
+            Role::Researcher,
+        ),
+        ("Kim Care", "kim@company.example.com", Role::Staff),
+    ] {
+        staff::add(
+            &panel,
+            &StaffInput {
+                name: name.into(),
+                email: email.into(),
+                role,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    accounts::set_password(&panel, "kim@company.example.com", "kims long password")
+        .await
+        .unwrap();
+    accounts::set_server_address(&panel, &address)
+        .await
+        .unwrap();
+    panelkeeper::mail::settings::set(&panel, smtp::local_smtp(smtp.port))
+        .await
+        .unwrap();
+    let zoe = participants::create(
+        &panel,
+        &ParticipantInput {
+            name: "Zoë Ålander".into(),
+            email: "zoe@example.org".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let session = sessions::create(
+        &panel,
+        &SessionInput {
+            title: "Checkout".into(),
+            start: Some(
+                chrono::NaiveDateTime::parse_from_str("2026-06-01T09:00", "%Y-%m-%dT%H:%M")
+                    .unwrap(),
+            ),
+            time_zone: "Europe/Stockholm".into(),
+            minutes: 90,
+            moderator: "rita@company.example.com".into(),
+            seats: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let issue = issues::raise(
+        &panel,
+        &IssueInput {
+            session: Some(session.id),
+            participant: Some(zoe.id.to_string()),
+            summary: "Refund not received".into(),
+            owner: Some("kim@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    let _server = Running(
+        Command::new(built("PANELKEEPER_CLI", "panelkeeper"))
+            .args([
+                "--db",
+                &db,
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--ui")
+            .arg(&ui)
+            .env("XDG_DATA_HOME", dir.path())
+            .env("PANELKEEPER_LOG_DIR", dir.path().join("logs"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("panelkeeper serve"),
+    );
+    wait_for_port(port, "panelkeeper serve");
+
+    // The assignment mail, sent by the server's worker, links to the issue.
+    let link = format!("{address}/issues/{}", issue.id);
+    let started = Instant::now();
+    let mail = loop {
+        let found = smtp.delivered().into_iter().find(|d| {
+            d.parsed()
+                .to()
+                .and_then(|t| t.first())
+                .and_then(|a| a.address())
+                == Some("kim@company.example.com")
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no assignment mail"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = mail.parsed().body_text(0).unwrap().to_string();
+    assert!(text.contains(&link), "{text}");
+
+    let driver_port = smtp::free_port();
+    let _driver = Running(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .env("TMPDIR", dir.path())
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed; scripts/setup installs chromium-driver"),
+    );
+    wait_for_port(driver_port, "chromedriver");
+    let c = browser(driver_port).await;
+
+    c.goto(&link).await.unwrap();
+    find(&c, "[data-testid=sign-in-email]").await;
+    picture(&c, "web-sign-in").await;
+    fill(&c, "[data-testid=sign-in-email]", "kim@company.example.com").await;
+    fill(&c, "[data-testid=sign-in-password]", "not her password").await;
+    click(&c, "[data-testid=sign-in-submit]").await;
+    let refused = find(&c, "[data-testid=sign-in-error]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(refused.contains("not right"), "{refused}");
+    find(&c, "[data-testid=sign-in-password]")
+        .await
+        .clear()
+        .await
+        .unwrap();
+    fill(&c, "[data-testid=sign-in-password]", "kims long password").await;
+    click(&c, "[data-testid=sign-in-submit]").await;
+
+    // Only her follow-ups: no participants, no settings.
+    let mine = find(
+        &c,
+        &format!("[data-testid=my-issue][data-issue=\"{}\"]", issue.id),
+    )
+    .await;
+    assert!(mine.text().await.unwrap().contains("Refund not received"));
+    assert!(
+        c.find(Locator::Css("[data-testid=nav-participants]"))
+            .await
+            .is_err()
+    );
+    assert!(c.find(Locator::Css("[data-testid=tab-all]")).await.is_err());
+    let named = find(&c, "[data-testid=signed-in-as]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(named, "Kim Care");
+    find(&c, "[data-testid=issue-detail]").await;
+    picture(&c, "web-my-follow-ups").await;
+
+    click(&c, "[data-testid=quick-contact]").await;
+    fill(
+        &c,
+        "[data-testid=quick-outcome]",
+        "Called her: the refund goes out today",
+    )
+    .await;
+    click(&c, "[data-testid=quick-contact-save]").await;
+    let started = Instant::now();
+    loop {
+        let button = find(&c, "[data-testid=quick-resolve]").await;
+        if button.attr("disabled").await.unwrap().is_none() {
+            button.click().await.unwrap();
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "resolve never enabled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fill(&c, "[data-testid=reply-note]", "Refund sent by finance").await;
+    fill(
+        &c,
+        "[data-testid=reply-message]",
+        "Your refund went out today; it shows in 2-3 days.",
+    )
+    .await;
+    click(&c, "[data-testid=reply-preview-resolve]").await;
+    let preview = find(&c, "[data-testid=reply-preview-to]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    picture(&c, "web-issue-reply").await;
+    assert!(preview.contains("zoe@example.org"), "{preview}");
+    click(&c, "[data-testid=reply-send]").await;
+
+    // The participant's mail arrives, from the server's worker.
+    let started = Instant::now();
+    let to_zoe = loop {
+        let found = smtp.delivered().into_iter().find(|d| {
+            d.parsed()
+                .to()
+                .and_then(|t| t.first())
+                .and_then(|a| a.address())
+                == Some("zoe@example.org")
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no mail to the participant"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let body = to_zoe.parsed().body_text(0).unwrap().to_string();
+    assert!(body.contains("Your refund went out today"), "{body}");
+
+    let detail = issues::detail(&panel, issue.id).await.unwrap();
+    assert_eq!(detail.issue.status, issues::IssueStatus::Resolved);
+    assert_eq!(detail.contacts[0].staff.as_deref(), Some("Kim Care"));
+    c.close().await.unwrap();
+}

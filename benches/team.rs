@@ -19,6 +19,13 @@
 //!    an empty team database, as a whole process; then the two are compared:
 //!    every table's count, a sample of records field by field, the
 //!    follow-up figures and the follow-up report's text.
+//! 6. The team server under load: 200 signed-in staff at once (each their
+//!    own sign-in, on the demo panel's issues shared among them) loading
+//!    *My follow-ups* and, every fifth request, logging a contact on one of
+//!    their issues, for 30 s (PANELKEEPER_BENCH_SECONDS), through the real
+//!    HTTP server on 127.0.0.1; beside the same 200 clients asking the same
+//!    server's `/healthz` (one `SELECT 1`) for as long. Latencies from the
+//!    client's side, a new connection per request.
 //!
 //! The reference panel is vacuumed and analysed once it is generated, as
 //! PostgreSQL's autovacuum does on its own within a minute or so: the
@@ -26,11 +33,14 @@
 //!
 //! PANELKEEPER_BENCH_PARTICIPANTS and PANELKEEPER_BENCH_RUNS change the size
 //! and the number of runs; PANELKEEPER_BENCH_ONLY (a comma-separated list of
-//! import, eligibility, search, outbox, migrate) runs some of them;
+//! import, eligibility, search, outbox, migrate, server) runs some of them;
 //! PANELKEEPER_BENCH_WORKERS changes the number of outbox workers (2).
 
 #[path = "common/mail.rs"]
 mod bench_mail;
+#[allow(dead_code)]
+#[path = "../tests/common/http.rs"]
+mod http;
 #[path = "../tests/common/moved.rs"]
 mod moved;
 #[path = "../tests/common/smtp.rs"]
@@ -232,6 +242,179 @@ async fn main() {
     if wanted("migrate") {
         migrate(&cluster, dir.path(), participants).await;
     }
+    if wanted("server") {
+        server_load(&cluster, participants).await;
+    }
+}
+
+/// 6. The team server under load, beside its own health check.
+async fn server_load(cluster: &Cluster, participants: u64) {
+    use panelkeeper::server::{self, Listening, Options};
+    let clients = env_or("PANELKEEPER_BENCH_CLIENTS", 200) as usize;
+    let seconds = env_or("PANELKEEPER_BENCH_SECONDS", 30);
+    let url = cluster.database("server");
+    let panel = Panel::open(url.as_str()).await.unwrap();
+    demo::generate(&panel, participants as u32, 1)
+        .await
+        .unwrap();
+    let password = "a long enough password";
+    for n in 0..clients {
+        let email = format!("load{n}@company.example.com");
+        panelkeeper::sessions::staff::add(
+            &panel,
+            &panelkeeper::sessions::staff::StaffInput {
+                name: format!("Load {n}"),
+                email: email.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        panelkeeper::accounts::set_password(&panel, &email, password)
+            .await
+            .unwrap();
+    }
+    // The demo's issues shared among the signed-in staff.
+    psql(
+        &url,
+        &format!(
+            "WITH s AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM staff \
+             WHERE email LIKE 'load%') UPDATE issues i SET owner = s.id FROM s \
+             WHERE i.id % {clients} = s.n"
+        ),
+    );
+    psql(&url, "VACUUM (ANALYZE)");
+    let issues: i64 = count(
+        &panelkeeper::db::Location::parse(&url),
+        "SELECT count(*) FROM issues",
+    )
+    .await;
+
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve(
+        panel.clone(),
+        Listening::Plain(tcp),
+        Options {
+            ui: None,
+            secure: false,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let mut signed = Vec::new();
+    for n in 0..clients {
+        let body = serde_json::json!({
+            "email": format!("load{n}@company.example.com"),
+            "password": password,
+        })
+        .to_string();
+        let reply = http::request(addr, "POST", "/api/sign-in", &[], Some(&body)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let cookie = reply.header("set-cookie").unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        signed.push((cookie, reply.json()["csrf"].as_str().unwrap().to_string()));
+    }
+
+    let run = |health: bool| {
+        let signed = signed.clone();
+        async move {
+            let until = Instant::now() + Duration::from_secs(seconds);
+            let tasks: Vec<_> = signed
+                .into_iter()
+                .map(|(cookie, csrf)| {
+                    tokio::spawn(async move {
+                        let (mut times, mut errors, mut mine) =
+                            (Vec::new(), 0u32, Vec::<i64>::new());
+                        let mut n = 0u64;
+                        while Instant::now() < until {
+                            n += 1;
+                            let started = Instant::now();
+                            let headers =
+                                [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+                            let reply = if health {
+                                http::request(addr, "GET", "/healthz", &[], None).await
+                            } else if n % 5 == 0 && !mine.is_empty() {
+                                let id = mine[(n as usize / 5) % mine.len()];
+                                let body = serde_json::json!({
+                                    "id": id, "via": "phone", "outcome": "Called back",
+                                })
+                                .to_string();
+                                http::request(
+                                    addr,
+                                    "POST",
+                                    "/api/issue_contact",
+                                    &headers,
+                                    Some(&body),
+                                )
+                                .await
+                            } else {
+                                let reply = http::request(
+                                    addr,
+                                    "POST",
+                                    "/api/issues_mine",
+                                    &headers,
+                                    Some("{}"),
+                                )
+                                .await;
+                                if reply.status == 200 {
+                                    mine = reply
+                                        .json()
+                                        .as_array()
+                                        .unwrap()
+                                        .iter()
+                                        .filter_map(|i| i["id"].as_i64())
+                                        .collect();
+                                }
+                                reply
+                            };
+                            times.push(started.elapsed());
+                            if reply.status != 200 {
+                                errors += 1;
+                            }
+                        }
+                        (times, errors)
+                    })
+                })
+                .collect();
+            let (mut times, mut errors) = (Vec::new(), 0);
+            for task in tasks {
+                let (t, e) = task.await.unwrap();
+                times.extend(t);
+                errors += e;
+            }
+            (times, errors)
+        }
+    };
+    let (ours, our_errors) = run(false).await;
+    let (bare, bare_errors) = run(true).await;
+    let _ = stop.send(());
+    let _ = serving.await;
+
+    println!(
+        "| team server, {clients} signed-in staff at once for {seconds} s, {issues} issues \
+         (whole server, client's side) | requests | errors | median | p99 |"
+    );
+    println!("|---|---|---|---|---|");
+    for (what, times, errors) in [
+        ("`/healthz` (`SELECT 1`)", bare, bare_errors),
+        (
+            "*My follow-ups*, and a contact logged every fifth request",
+            ours,
+            our_errors,
+        ),
+    ] {
+        println!(
+            "| {what} | {} | {errors} | {} | {} |",
+            times.len(),
+            ms(median(times.clone())),
+            ms(percentile(times, 0.99)),
+        );
+    }
+    println!("\n(target: p99 <= 100 ms, 0 errors)\n");
 }
 
 /// 1. The import, whole processes.

@@ -211,6 +211,18 @@ async fn signing_in_gives_a_private_cookie_and_a_wrong_password_or_account_is_re
         assert!(reply.header("set-cookie").is_none());
     }
     assert_eq!(wrong.body, nobody.body, "which one was wrong is not told");
+    let garbled = request(
+        server.addr,
+        "POST",
+        "/api/sign-in",
+        &[],
+        Some("{\"email\":"),
+    )
+    .await;
+    assert_eq!(
+        (garbled.status, garbled.kind().as_str()),
+        (400, "InvalidInput")
+    );
 
     // No cookie, or one that was never given: signed out.
     let anonymous = request(server.addr, "POST", "/api/issues_mine", &[], Some("{}")).await;

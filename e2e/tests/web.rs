@@ -97,6 +97,28 @@ async fn picture(c: &Client, name: &str) {
     }
 }
 
+/// The first message the SMTP test server received for `address`, waited for.
+fn mail_to(smtp: &smtp::SmtpServer, address: &str) -> smtp::Delivered {
+    let started = Instant::now();
+    loop {
+        let found = smtp.delivered().into_iter().find(|d| {
+            d.parsed()
+                .to()
+                .and_then(|t| t.first())
+                .and_then(|a| a.address())
+                == Some(address)
+        });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no mail to {address}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(20))
@@ -215,24 +237,7 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
 
     // The assignment mail, sent by the server's worker, links to the issue.
     let link = format!("{address}/issues/{}", issue.id);
-    let started = Instant::now();
-    let mail = loop {
-        let found = smtp.delivered().into_iter().find(|d| {
-            d.parsed()
-                .to()
-                .and_then(|t| t.first())
-                .and_then(|a| a.address())
-                == Some("kim@company.example.com")
-        });
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no assignment mail"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mail = mail_to(&smtp, "kim@company.example.com");
     let text = mail.parsed().body_text(0).unwrap().to_string();
     assert!(text.contains(&link), "{text}");
 
@@ -331,24 +336,7 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
     click(&c, "[data-testid=reply-send]").await;
 
     // The participant's mail arrives, from the server's worker.
-    let started = Instant::now();
-    let to_zoe = loop {
-        let found = smtp.delivered().into_iter().find(|d| {
-            d.parsed()
-                .to()
-                .and_then(|t| t.first())
-                .and_then(|a| a.address())
-                == Some("zoe@example.org")
-        });
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no mail to the participant"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let to_zoe = mail_to(&smtp, "zoe@example.org");
     let body = to_zoe.parsed().body_text(0).unwrap().to_string();
     assert!(body.contains("Your refund went out today"), "{body}");
 

@@ -155,8 +155,8 @@ pub async fn sign_in(
         .unwrap_or_else(|_| email.trim().to_lowercase());
     let since = now - FAILURES_KEPT;
     let mut conn = panel.conn().await?;
-    let by_account = store::failures_for_email(&mut conn, &folded, since).await?;
-    let by_address = store::failures_from(&mut conn, address, since).await?;
+    let by_account = store::failures(&mut conn, store::FailuresOf::Account(&folded), since).await?;
+    let by_address = store::failures(&mut conn, store::FailuresOf::Address(address), since).await?;
     drop(conn);
     let wait = wait_after(by_account, ACCOUNT_FREE_TRIES, now).max(wait_after(
         by_address,

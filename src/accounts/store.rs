@@ -45,35 +45,34 @@ pub(super) async fn password_hash(
     .flatten())
 }
 
-/// How many sign-ins failed for this account since `since`, and the last.
-pub(super) async fn failures_for_email(
-    conn: impl Into<Conn<'_>>,
-    email_norm: &str,
-    since: DateTime<Utc>,
-) -> Result<(u32, Option<DateTime<Utc>>)> {
-    let (count, last): (i64, Option<i64>) = either!(conn, |c| sqlx::query_as(
-        "SELECT count(*), max(at) FROM sign_in_failures WHERE email_norm = $1 AND at > $2"
-    )
-    .bind(email_norm)
-    .bind(millis(since))
-    .fetch_one(&mut *c)
-    .await?);
-    Ok((count as u32, last.map(instant)))
+/// Whose failures a count is of: one account's, or one address's.
+pub(super) enum FailuresOf<'a> {
+    Account(&'a str),
+    Address(&'a str),
 }
 
-/// How many sign-ins failed from this address since `since`, and the last.
-pub(super) async fn failures_from(
+/// How many sign-ins failed for an account or from an address since
+/// `since`, and when the last did.
+pub(super) async fn failures(
     conn: impl Into<Conn<'_>>,
-    address: &str,
+    of: FailuresOf<'_>,
     since: DateTime<Utc>,
 ) -> Result<(u32, Option<DateTime<Utc>>)> {
-    let (count, last): (i64, Option<i64>) = either!(conn, |c| sqlx::query_as(
-        "SELECT count(*), max(at) FROM sign_in_failures WHERE address = $1 AND at > $2"
-    )
-    .bind(address)
-    .bind(millis(since))
-    .fetch_one(&mut *c)
-    .await?);
+    let (sql, key) = match of {
+        FailuresOf::Account(email_norm) => (
+            "SELECT count(*), max(at) FROM sign_in_failures WHERE email_norm = $1 AND at > $2",
+            email_norm,
+        ),
+        FailuresOf::Address(address) => (
+            "SELECT count(*), max(at) FROM sign_in_failures WHERE address = $1 AND at > $2",
+            address,
+        ),
+    };
+    let (count, last): (i64, Option<i64>) = either!(conn, |c| sqlx::query_as(sql)
+        .bind(key)
+        .bind(millis(since))
+        .fetch_one(&mut *c)
+        .await?);
     Ok((count as u32, last.map(instant)))
 }
 

@@ -162,12 +162,12 @@ async fn sign_in(
     State(server): State<Server>,
     ConnectInfo(Peer(from)): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Option<Json<SignInBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
     if let Err(e) = same_origin(&headers) {
         return failure(e);
     }
-    let Some(Json(body)) = body else {
+    let Ok(body) = serde_json::from_slice::<SignInBody>(&body) else {
         return failure(Error::InvalidInput {
             field: "sign-in".into(),
             value: String::new(),

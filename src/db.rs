@@ -65,7 +65,7 @@ pub(crate) async fn open_file(path: &Path) -> Result<SqlitePool> {
 /// existing one, with its WAL, its shared memory and its key file, is
 /// restricted to its owner. SQLite gives the WAL and shared-memory files
 /// the database file's own mode when it creates them.
-fn make_private(path: &Path) {
+pub(crate) fn make_private(path: &Path) {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

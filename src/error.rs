@@ -5,11 +5,13 @@
 //! (`{"kind": "InvalidInput", "field": ..., ...}`) and the UI switches on
 //! `kind`. Database details are logged, never shown as the whole message.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// What went wrong in the core, precise enough to act on.
-#[derive(Debug, thiserror::Error, Serialize, TS)]
+/// What went wrong in the core, precise enough to act on. A team server's
+/// answers carry it as they are, and the desktop app connected to the
+/// server reads it back (`crate::remote`).
+#[derive(Debug, thiserror::Error, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all_fields = "camelCase")]
 pub enum Error {
     /// A record the caller named does not exist.
@@ -59,6 +61,17 @@ pub enum Error {
     /// The signed-in person's role does not allow this.
     #[error("this needs the {needs} role, which your account does not have")]
     Forbidden { needs: crate::sessions::staff::Role },
+    /// The team server this computer is connected to could not be
+    /// reached; nothing was saved.
+    #[error(
+        "offline: not saved. The team server {server} cannot be reached; \
+         try again when the connection is back"
+    )]
+    Offline { server: String },
+    /// A live note typed in the desktop app is kept on this computer and
+    /// sent to the team server when it can be (`why` it cannot now).
+    #[error("the note is kept on this computer and will be sent when it can be: {why}")]
+    NoteKept { why: String },
     /// The database failed in a way a person cannot act on; the detail is
     /// logged for the developer, never shown.
     #[error(

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod mail;
 pub mod notes;
 pub mod participants;
+pub mod remote;
 pub mod reports;
 pub mod server;
 pub mod sessions;

@@ -594,3 +594,181 @@ async fn staff_mail_about_an_issue_links_to_it_on_the_team_server_once_it_has_an
         .unwrap();
     assert!(!to_kim.1.contains("Open it in Panelkeeper"), "{}", to_kim.1);
 }
+
+/// The link in the newest invitation mail to `to`, and its token.
+async fn invitation_link(panel: &Panel, to: &str) -> (String, String) {
+    let page = panelkeeper::mail::list(
+        panel,
+        &panelkeeper::mail::OutboxQuery {
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let message = page
+        .messages
+        .iter()
+        .filter(|m| m.kind == panelkeeper::mail::MessageKind::StaffInvitation && m.recipient == to)
+        .max_by_key(|m| m.id)
+        .expect("an invitation mail");
+    let text = panelkeeper::mail::get(panel, message.id)
+        .await
+        .unwrap()
+        .body
+        .text;
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/set-password#"))
+        .expect("a link in the mail")
+        .to_string();
+    let token = link.split_once('#').unwrap().1.to_string();
+    (link, token)
+}
+
+async fn set_password(addr: SocketAddr, token: &str, password: &str) -> Reply {
+    request(
+        addr,
+        "POST",
+        "/api/set-password",
+        &[],
+        Some(&json!({ "token": token, "password": password }).to_string()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_invites_staff_whose_one_time_link_sets_their_password() {
+    let t = common::panel().await;
+    team(&t.panel).await;
+    let server = start(&t.panel).await;
+    let ada = browser(server.addr, "ada@company.example.com").await;
+    let new = staff::add(
+        &t.panel,
+        &StaffInput {
+            name: "Noor New".into(),
+            email: "noor@company.example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!new.can_sign_in);
+
+    // Without the server's address there is nothing to link to.
+    let refused = ada.call("staff_invite", json!({ "id": new.id })).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("--public-url"), "{}", refused.body);
+
+    accounts::set_server_address(&t.panel, "https://panel.example.com")
+        .await
+        .unwrap();
+    let first = ada.call("staff_invite", json!({ "id": new.id })).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let (first_link, first_token) = invitation_link(&t.panel, "noor@company.example.com").await;
+    assert!(
+        first_link.starts_with("https://panel.example.com/set-password#"),
+        "{first_link}"
+    );
+    // Invited again: the earlier link works no more.
+    ada.call("staff_invite", json!({ "id": new.id })).await;
+    let (_, token) = invitation_link(&t.panel, "noor@company.example.com").await;
+    assert_ne!(token, first_token);
+    let old = set_password(server.addr, &first_token, "noors long password").await;
+    assert_eq!(old.status, 409, "{}", old.body);
+
+    let short = set_password(server.addr, &token, "short").await;
+    assert_eq!((short.status, short.kind().as_str()), (400, "InvalidInput"));
+    let done = set_password(server.addr, &token, "noors long password").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["email"], "noor@company.example.com");
+    let again = set_password(server.addr, &token, "someone elses password").await;
+    assert_eq!(again.status, 409, "a link works once: {}", again.body);
+    assert_eq!(
+        sign_in(
+            server.addr,
+            "noor@company.example.com",
+            "noors long password"
+        )
+        .await
+        .status,
+        200
+    );
+
+    // An expired link is refused.
+    ada.call("staff_invite", json!({ "id": new.id })).await;
+    let (_, late) = invitation_link(&t.panel, "noor@company.example.com").await;
+    t.clock
+        .advance(accounts::INVITATION_LASTS + Duration::minutes(1));
+    let expired = set_password(server.addr, &late, "a later long password").await;
+    assert_eq!(expired.status, 409, "{}", expired.body);
+}
+
+#[tokio::test]
+async fn a_long_command_streams_its_progress_then_its_answer() {
+    let t = common::panel().await;
+    // An empty panel, as the demo needs, with its admin.
+    staff::add(
+        &t.panel,
+        &StaffInput {
+            name: "Ada Admin".into(),
+            email: "ada@company.example.com".into(),
+            role: Role::Admin,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    accounts::set_password(&t.panel, "ada@company.example.com", PASSWORD)
+        .await
+        .unwrap();
+    let server = start(&t.panel).await;
+    let ada = browser(server.addr, "ada@company.example.com").await;
+    let cookie = format!("panelkeeper={}", ada.cookie);
+    let reply = request(
+        server.addr,
+        "POST",
+        "/api/demo_generate",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &ada.csrf),
+            ("Accept", "text/event-stream"),
+        ],
+        Some(&json!({ "participants": 300 }).to_string()),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    let events: Vec<(&str, Value)> = reply
+        .body
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| {
+            let kind = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
+            let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (kind, serde_json::from_str(data).unwrap())
+        })
+        .collect();
+    let (last, answer) = events.last().unwrap();
+    assert_eq!(*last, "answer");
+    assert_eq!(answer["participants"], 300, "{answer}");
+    assert!(
+        events.iter().filter(|(k, _)| *k == "progress").count() >= 2,
+        "{events:?}"
+    );
+
+    // An error ends the stream as an `error` event, in the core's words.
+    let refused = request(
+        server.addr,
+        "POST",
+        "/api/demo_generate",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &ada.csrf),
+            ("Accept", "text/event-stream"),
+        ],
+        Some(&json!({ "participants": 300 }).to_string()),
+    )
+    .await;
+    assert!(refused.body.contains("event: error"), "{}", refused.body);
+}

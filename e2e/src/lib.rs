@@ -1,6 +1,7 @@
-//! What the desktop end-to-end tests (`tests/`) and the desktop benchmark
-//! (`benches/`) share: the built binaries they start, and tauri-driver,
-//! which starts a window through WebKitWebDriver for a WebDriver session.
+//! What the end-to-end tests (`tests/`) and the desktop benchmark
+//! (`benches/`) share: the built binaries they start; tauri-driver, which
+//! starts a window through WebKitWebDriver for a WebDriver session; and a
+//! team server's processes and database.
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Map, json};
@@ -38,14 +39,7 @@ impl Driver {
     /// files in `dir` without asking (`PANELKEEPER_TRUSTED_DIR`: typed
     /// paths elsewhere would need a native confirmation no WebDriver can click).
     pub fn start(dir: &Path) -> Driver {
-        let free = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (port, native) = (free(), free());
+        let (port, native) = (free_port(), free_port());
         // Its own process group, so dropping the driver also stops the
         // WebKitWebDriver and app it started, even when a test fails.
         let child = Command::new("tauri-driver")
@@ -103,4 +97,90 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A child process in its own group, stopped with everything it started.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn wait_for_port(port: u16, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where a test's team server keeps its panel: a database of its own
+/// (named after the test, `what`) on the run's PostgreSQL server
+/// (`PANELKEEPER_TEST_PG`), or a panel file in `dir`.
+pub fn team_location(dir: &Path, what: &str) -> String {
+    let Ok(server) = std::env::var("PANELKEEPER_TEST_PG") else {
+        return dir.join("panel.db").display().to_string();
+    };
+    let name = format!(
+        "{what}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let made = Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql");
+    assert!(made.success());
+    format!("{server}/{name}")
+}
+
+/// `panelkeeper serve` on 127.0.0.1:`port` over the panel `db`, with the web
+/// app, its data and log in `dir`; listening when this returns.
+pub fn team_server(db: &str, port: u16, dir: &Path) -> Running {
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    let running = Running(
+        Command::new(built("PANELKEEPER_CLI", "panelkeeper"))
+            .args([
+                "--db",
+                db,
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--ui")
+            .arg(&ui)
+            .env("XDG_DATA_HOME", dir)
+            .env("PANELKEEPER_LOG_DIR", dir.join("logs"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("panelkeeper serve"),
+    );
+    wait_for_port(port, "panelkeeper serve");
+    running
+}
+
+/// A port on 127.0.0.1 nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

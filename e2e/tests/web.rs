@@ -15,60 +15,11 @@ use panelkeeper::participants::{self, ParticipantInput};
 use panelkeeper::sessions::staff::{self, Role, StaffInput};
 use panelkeeper::sessions::{self, SessionInput};
 use panelkeeper::{Panel, accounts};
-use panelkeeper_e2e::built;
+use panelkeeper_e2e::{Running, team_location, team_server, wait_for_port};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A child process in its own group, stopped with everything it started.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.0.id())])
-            .status();
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{what} did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A database of its own on the run's PostgreSQL server, or a panel file.
-fn location(dir: &std::path::Path) -> String {
-    let Ok(server) = std::env::var("PANELKEEPER_TEST_PG") else {
-        return dir.join("panel.db").display().to_string();
-    };
-    let name = format!(
-        "web_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-    );
-    let made = Command::new("psql")
-        .arg(format!("{server}/postgres"))
-        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .expect("psql");
-    assert!(made.success());
-    format!("{server}/{name}")
-}
 
 async fn browser(port: u16) -> Client {
     let caps = json!({
@@ -139,7 +90,7 @@ async fn click(c: &Client, css: &str) {
 async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = smtp::SmtpServer::start(dir.path(), &[]);
-    let db = location(dir.path());
+    let db = team_location(dir.path(), "web");
     let port = smtp::free_port();
     let address = format!("http://127.0.0.1:{port}");
 
@@ -214,26 +165,7 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
     .await
     .unwrap();
 
-    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
-    let _server = Running(
-        Command::new(built("PANELKEEPER_CLI", "panelkeeper"))
-            .args([
-                "--db",
-                &db,
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .arg("--ui")
-            .arg(&ui)
-            .env("XDG_DATA_HOME", dir.path())
-            .env("PANELKEEPER_LOG_DIR", dir.path().join("logs"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("panelkeeper serve"),
-    );
-    wait_for_port(port, "panelkeeper serve");
+    let _server = team_server(&db, port, dir.path());
 
     // The assignment mail, sent by the server's worker, links to the issue.
     let link = format!("{address}/issues/{}", issue.id);

@@ -3,9 +3,12 @@
 //! panel's commands are the core's one table (`panelkeeper::api`), which
 //! the team server serves too, reached through the `call` command; the few
 //! commands here are what only a desktop does (file dialogs, paths on this
-//! computer, a viewer, who uses this computer). The core's errors cross to
-//! the UI as tagged JSON. No SQL and no rule lives here. Paths from the
-//! window are used only when the person granted them (`paths`).
+//! computer, a viewer, who uses this computer, the connection to a team
+//! server). Connected to a team server, the table's commands go to that
+//! server instead (`panelkeeper::remote`), live notes through its queue on
+//! this computer. The core's errors cross to the UI as tagged JSON. No SQL
+//! and no rule lives here. Paths from the window are used only when the
+//! person granted them (`paths`).
 
 mod paths;
 
@@ -13,6 +16,7 @@ use panelkeeper::api::{self, Caller};
 use panelkeeper::files::Existing;
 use panelkeeper::mail::worker;
 use panelkeeper::participants::{ParticipantQuery, csv_export, import};
+use panelkeeper::remote::{QueuedNote, Team, TeamStatus};
 use panelkeeper::reports::{self, ReportFile, ReportOptions, ReportProgress};
 use panelkeeper::sessions::SessionId;
 use panelkeeper::sessions::staff::{self, Staff, StaffId};
@@ -24,28 +28,140 @@ use tauri::{AppHandle, Emitter, Manager, State};
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// A command of the core's one table (`panelkeeper::api`), which the team
-/// server serves too, for the person at this computer.
+/// This computer's connection to a team server, when it has one, and the
+/// file it is kept in.
+struct Connection {
+    file: PathBuf,
+    team: tokio::sync::RwLock<Option<Team>>,
+}
+
+impl Connection {
+    async fn team(&self) -> Option<Team> {
+        self.team.read().await.clone()
+    }
+
+    /// Refuses what only works on this computer's own panel file.
+    async fn solo(&self, what: &str) -> Result<()> {
+        match self.team().await {
+            Some(team) => Err(Error::Conflict {
+                reason: format!(
+                    "{what} works on this computer's own panel; this computer is connected to \
+                     the team server {}, so use the web app or the command line there",
+                    team.server()
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A command of the core's one table (`panelkeeper::api`): on this
+/// computer's panel for the person at it, or on the team server as the
+/// person signed in.
 #[tauri::command]
 async fn call(
     panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
     name: String,
     args: serde_json::Value,
     on_progress: Channel<serde_json::Value>,
 ) -> Result<serde_json::Value> {
-    api::call(&panel, &Caller::Computer, &name, args, &|p| {
-        drop(on_progress.send(p))
-    })
-    .await
+    let progress = |p| drop(on_progress.send(p));
+    match connection.team().await {
+        Some(team) => team.call_reporting(&name, args, &progress).await,
+        None => api::call(&panel, &Caller::Computer, &name, args, &progress).await,
+    }
+}
+
+/// The team server this computer is connected to; none: this computer only.
+#[tauri::command]
+async fn team_status(connection: State<'_, Connection>) -> Result<Option<TeamStatus>> {
+    match connection.team().await {
+        Some(team) => Ok(Some(team.refresh().await?)),
+        None => Ok(None),
+    }
+}
+
+/// Connects this computer to a team server, signed in; its queue of live
+/// notes starts sending.
+#[tauri::command]
+async fn team_connect(
+    app: AppHandle,
+    connection: State<'_, Connection>,
+    server: String,
+    email: String,
+    password: String,
+) -> Result<TeamStatus> {
+    let mut current = connection.team.write().await;
+    if let Some(team) = current.as_ref() {
+        team.disconnect(false).await?;
+    }
+    let team = Team::connect(&connection.file, &server, &email, &password).await?;
+    keep_sending(&app, &team);
+    let status = team.status().await?;
+    *current = Some(team);
+    Ok(status)
+}
+
+#[tauri::command]
+async fn team_sign_in(
+    connection: State<'_, Connection>,
+    email: String,
+    password: String,
+) -> Result<TeamStatus> {
+    let team = connection.team().await.ok_or(Error::SignedOut)?;
+    team.sign_in(&email, &password).await
+}
+
+/// Back to this computer's own panel.
+#[tauri::command]
+async fn team_disconnect(connection: State<'_, Connection>, discard_queued: bool) -> Result<()> {
+    let mut current = connection.team.write().await;
+    if let Some(team) = current.as_ref() {
+        team.disconnect(discard_queued).await?;
+    }
+    *current = None;
+    Ok(())
+}
+
+/// Live notes typed here and not yet sent to the team server.
+#[tauri::command]
+async fn team_queued(
+    connection: State<'_, Connection>,
+    session: Option<SessionId>,
+) -> Result<Vec<QueuedNote>> {
+    match connection.team().await {
+        Some(team) => team.queued(session).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+#[tauri::command]
+async fn team_discard(connection: State<'_, Connection>, client_id: String) -> Result<()> {
+    match connection.team().await {
+        Some(team) => team.discard(&client_id).await,
+        None => Ok(()),
+    }
+}
+
+/// Sends the team's queue of live notes while the app is open; the UI
+/// hears of each note sent or refused as a `team-notes-sent` event.
+fn keep_sending(app: &AppHandle, team: &Team) {
+    let handle = app.clone();
+    tauri::async_runtime::spawn(team.clone().keep_sending(move |report| {
+        let _ = handle.emit("team-notes-sent", report);
+    }));
 }
 
 #[tauri::command]
 async fn participants_import(
     panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
     paths: State<'_, Paths>,
     path: String,
     on_progress: Channel<import::ImportProgress>,
 ) -> Result<import::ImportReport> {
+    connection.solo("Importing a CSV file").await?;
     import::import_file(&panel, &paths.check(&path)?, &|p| drop(on_progress.send(p))).await
 }
 
@@ -53,10 +169,12 @@ async fn participants_import(
 #[tauri::command]
 async fn participants_export(
     panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
     paths: State<'_, Paths>,
     path: String,
     query: ParticipantQuery,
 ) -> Result<u32> {
+    connection.solo("Exporting a CSV file").await?;
     csv_export::export_file(&panel, &query, &paths.check(&path)?, Existing::Replace).await
 }
 
@@ -81,19 +199,26 @@ async fn confirm_file(
 }
 
 #[tauri::command]
-async fn staff_set_current(panel: State<'_, Panel>, id: StaffId) -> Result<Staff> {
+async fn staff_set_current(
+    panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
+    id: StaffId,
+) -> Result<Staff> {
+    connection.solo("Choosing who uses this computer").await?;
     staff::set_current(&panel, id).await
 }
 
 #[tauri::command]
 async fn report_session(
     panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
     paths: State<'_, Paths>,
     id: SessionId,
     options: ReportOptions,
     path: String,
     on_progress: Channel<ReportProgress>,
 ) -> Result<ReportFile> {
+    connection.solo("Saving a report as a file").await?;
     let path = paths.check(&path)?;
     let written = reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
         .await?
@@ -105,12 +230,14 @@ async fn report_session(
 #[tauri::command]
 async fn report_follow_ups(
     panel: State<'_, Panel>,
+    connection: State<'_, Connection>,
     paths: State<'_, Paths>,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
     path: String,
     on_progress: Channel<ReportProgress>,
 ) -> Result<ReportFile> {
+    connection.solo("Saving a report as a file").await?;
     let path = paths.check(&path)?;
     let written = reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
         .await?
@@ -182,6 +309,18 @@ pub fn run() {
             let path = database_location(app)?;
             let panel = tauri::async_runtime::block_on(Panel::open(&path))?;
             tracing::info!(path = %path.display(), "panel opened");
+            // A team server this computer was connected to when it closed:
+            // its queue of live notes goes on sending.
+            let file = Team::file_for(&path);
+            let team = tauri::async_runtime::block_on(Team::open(&file))?;
+            if let Some(team) = &team {
+                tracing::info!(server = team.server(), "connected to a team server");
+                keep_sending(app.handle(), team);
+            }
+            app.manage(Connection {
+                file,
+                team: tokio::sync::RwLock::new(team),
+            });
             app.manage(Paths::from_env());
             #[cfg(target_os = "linux")]
             reload_when_the_page_dies(app);
@@ -219,6 +358,12 @@ pub fn run() {
             report_follow_ups,
             open_exported,
             database_path,
+            team_status,
+            team_connect,
+            team_sign_in,
+            team_disconnect,
+            team_queued,
+            team_discard,
         ])
         .build(tauri::generate_context!());
     let app = match app {

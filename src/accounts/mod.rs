@@ -91,6 +91,112 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// How long an invitation's link to set a password works.
+pub const INVITATION_LASTS: Duration = Duration::days(7);
+
+/// An invitation sent: to whom, the message, and until when its link works.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub staff: Staff,
+    pub message: crate::mail::MessageId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Invites a staff member to the team server: a mail with a link, working
+/// once for [`INVITATION_LASTS`], where they choose their password. A new
+/// invitation replaces the links sent before it. The server's address
+/// (`serve --public-url`) makes the link.
+pub async fn invite(panel: &Panel, id: staff::StaffId) -> Result<Invitation> {
+    use crate::mail::templates::{self, StaffInvitation, Template};
+    let person = staff::get(panel, id).await?;
+    let server = server_address(panel).await?.ok_or_else(|| {
+        Error::conflict(
+            "the team server's address is not known, so an invitation cannot link to it; \
+             start the server with --public-url https://…",
+        )
+    })?;
+    let inviter = staff::current(panel).await?;
+    let token = Token(random_hex(32)?);
+    let now = panel.now();
+    let expires_at = now + INVITATION_LASTS;
+    let body = templates::render(&Template::StaffInvitation(StaffInvitation {
+        name: person.name.clone(),
+        inviter_name: inviter
+            .as_ref()
+            .map_or_else(|| "Your team".into(), |s| s.name.clone()),
+        link: format!("{server}/set-password#{}", token.as_str()),
+        server: server.clone(),
+        expires_at,
+        zone: person.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+    }))?;
+    let message = crate::mail::NewMessage {
+        kind: crate::mail::MessageKind::StaffInvitation,
+        to: crate::participants::fields::Email::parse(&person.email)?,
+        to_name: person.name.clone(),
+        reply_to: inviter
+            .as_ref()
+            .and_then(|s| crate::participants::fields::Email::parse(&s.email).ok()),
+        from_name: None,
+        body,
+        headers: Default::default(),
+        attachments: Vec::new(),
+        not_before: now,
+        topic: None,
+    };
+    let mut tx = panel.begin().await?;
+    store::replace_password_link(
+        &mut tx,
+        &token.hash(),
+        person.id,
+        inviter.map(|s| s.id),
+        now,
+        expires_at,
+    )
+    .await?;
+    let message = crate::mail::enqueue(&mut tx, now, &message).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    Ok(Invitation {
+        staff: person,
+        message,
+        expires_at,
+    })
+}
+
+/// Sets a password through an invitation's link (`token`), which then
+/// works no more; the person the link was for.
+pub async fn set_password_by_link(panel: &Panel, token: &str, password: &str) -> Result<Staff> {
+    let token = Token(token.trim().to_string());
+    let refused = || {
+        Error::conflict(
+            "this link to set a password has been used, has expired or is not whole; \
+             ask an admin of the team server to invite you again",
+        )
+    };
+    let now = panel.now();
+    let mut conn = panel.conn().await?;
+    let Some((id, expires_at)) = store::password_link(&mut conn, &token.hash()).await? else {
+        return Err(refused());
+    };
+    drop(conn);
+    if expires_at <= now {
+        return Err(refused());
+    }
+    let person = staff::get(panel, id).await?;
+    check_password(password, &person.email)?;
+    let hash = hash_password(password.to_string()).await?;
+    let mut tx = panel.begin().await?;
+    // Used once: a second use (or one racing this) finds nothing.
+    if !store::take_password_link(&mut tx, &token.hash()).await? {
+        return Err(refused());
+    }
+    store::set_password(&mut tx, person.id, &hash, now).await?;
+    store::forget_sign_ins(&mut tx, person.id).await?;
+    tx.commit().await?;
+    staff::get(panel, person.id).await
+}
+
 /// Who is signed in, and what their browser must send with each change.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

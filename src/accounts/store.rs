@@ -213,3 +213,66 @@ pub(super) async fn forget_expired(conn: impl Into<Conn<'_>>, now: DateTime<Utc>
     .rows_affected());
     Ok(())
 }
+
+/// Keeps an invitation's link to set a password, replacing the person's
+/// earlier ones.
+pub(super) async fn replace_password_link(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+    staff: StaffId,
+    invited_by: Option<StaffId>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| sqlx::query(
+        "DELETE FROM password_links WHERE staff = $1 OR expires_at <= $2"
+    )
+    .bind(staff.0)
+    .bind(millis(now))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    either!(conn, |c| sqlx::query(
+        "INSERT INTO password_links (token_hash, staff, invited_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(token_hash)
+    .bind(staff.0)
+    .bind(invited_by.map(|s| s.0))
+    .bind(millis(now))
+    .bind(millis(expires_at))
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// Whose link to set a password this is, and until when it works.
+pub(super) async fn password_link(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+) -> Result<Option<(StaffId, DateTime<Utc>)>> {
+    let row: Option<(i64, i64)> = either!(conn, |c| sqlx::query_as(
+        "SELECT staff, expires_at FROM password_links WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(row.map(|(staff, expires)| (StaffId(staff), instant(expires))))
+}
+
+/// Uses a link up; whether it was still there to use.
+pub(super) async fn take_password_link(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+) -> Result<bool> {
+    let taken = either!(conn, |c| sqlx::query(
+        "DELETE FROM password_links WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(taken == 1)
+}

@@ -220,6 +220,8 @@ commands! {
         = |p, _| staff::list(p).await?;
     staff_add: Admin (input: StaffInput) -> Staff
         = |p, _| staff::add(p, &input).await?;
+    staff_invite: Admin (id: staff::StaffId) -> crate::accounts::Invitation
+        = |p, _| crate::accounts::invite(p, id).await?;
     staff_current: Anyone () -> Option<Staff>
         = |p, _| staff::current(p).await?;
 
@@ -257,8 +259,9 @@ commands! {
 
     notes_list: Researcher (session: SessionId) -> Vec<notes::Note>
         = |p, _| notes::list(p, session).await?;
-    note_add: Researcher (session: SessionId, input: NoteInput) -> notes::Note
-        = |p, _| notes::add(p, session, &input).await?;
+    note_add: Researcher (session: SessionId, input: NoteInput, typed: Option<notes::Typed>)
+        -> notes::Note
+        = |p, _| notes::add_typed(p, session, &input, typed.as_ref()).await?;
     note_edit: Researcher (id: NoteId, input: NoteInput) -> notes::Note
         = |p, _| notes::edit(p, id, &input).await?;
     note_history: Researcher (id: NoteId) -> Vec<notes::NoteVersion>

@@ -7,7 +7,8 @@
 //! text becomes jsonb. What PostgreSQL keeps by itself is not copied: the
 //! counts by status and attribute (its triggers count the people as they
 //! arrive), the full-text index (each note's words are written with it),
-//! and a team server's sign-ins (a browser signs in to the team anew).
+//! and a team server's sign-ins and invitation links (a browser signs in
+//! to the team anew; an admin invites anew).
 //! The SMTP password is opened with the panel file's key and sealed again
 //! with the team database's own key on this computer; it is never written
 //! in the clear.
@@ -220,6 +221,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("offset_seconds", Int),
             ("created_at", Int),
             ("updated_at", Int),
+            ("client_id", Text),
         ],
     ),
     (

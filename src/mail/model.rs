@@ -46,11 +46,14 @@ pub enum MessageKind {
     Report,
     /// A place opened in a session: offered to the next on its waitlist.
     WaitlistOffer,
+    /// A staff member is invited to the team server, with a link to set
+    /// their password.
+    StaffInvitation,
 }
 
 impl MessageKind {
     /// Every kind, in the order the templates are listed.
-    pub const ALL: [MessageKind; 11] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::Test,
         MessageKind::Invitation,
         MessageKind::Reminder,
@@ -62,6 +65,7 @@ impl MessageKind {
         MessageKind::Resolution,
         MessageKind::Report,
         MessageKind::WaitlistOffer,
+        MessageKind::StaffInvitation,
     ];
 
     /// The stored name (`issue_assigned`).
@@ -78,6 +82,7 @@ impl MessageKind {
             MessageKind::Resolution => "resolution",
             MessageKind::Report => "report",
             MessageKind::WaitlistOffer => "waitlist_offer",
+            MessageKind::StaffInvitation => "staff_invitation",
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum Template {
     Resolution(Resolution),
     Report(ReportMail),
     WaitlistOffer(Reminder),
+    StaffInvitation(StaffInvitation),
 }
 
 /// The message `mail test` sends.
@@ -181,6 +182,19 @@ pub struct ReportMail {
     pub message: String,
 }
 
+/// A staff member invited to the team server.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffInvitation {
+    pub name: String,
+    /// Who invited them.
+    pub inviter_name: String,
+    /// Where they set their password: once, until `expires_at`.
+    pub link: String,
+    pub server: String,
+    pub expires_at: DateTime<Utc>,
+    pub zone: String,
+}
+
 impl Template {
     /// The kind of message this renders.
     pub fn kind(&self) -> MessageKind {
@@ -196,12 +210,13 @@ impl Template {
             Template::Resolution(_) => MessageKind::Resolution,
             Template::Report(_) => MessageKind::Report,
             Template::WaitlistOffer(_) => MessageKind::WaitlistOffer,
+            Template::StaffInvitation(_) => MessageKind::StaffInvitation,
         }
     }
 }
 
 /// (kind, subject, text body, HTML body)
-const TEMPLATES: [(MessageKind, &str, &str, &str); 11] = [
+const TEMPLATES: [(MessageKind, &str, &str, &str); 12] = [
     (
         MessageKind::Test,
         "Panelkeeper test message",
@@ -267,6 +282,12 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 11] = [
         "A place for you: {{ session_title }}, {{ starts_at|local(zone, \"short\") }}",
         include_str!("templates/waitlist_offer.txt"),
         include_str!("templates/waitlist_offer.html"),
+    ),
+    (
+        MessageKind::StaffInvitation,
+        "{{ inviter_name }} invites you to Panelkeeper",
+        include_str!("templates/staff_invitation.txt"),
+        include_str!("templates/staff_invitation.html"),
     ),
 ];
 
@@ -458,6 +479,14 @@ mod tests {
                 zone: "Europe/Berlin".into(),
                 place: "Room 4".into(),
                 organiser_name: "Research team".into(),
+            }),
+            Template::StaffInvitation(StaffInvitation {
+                name: "Kim".into(),
+                inviter_name: "Ada".into(),
+                link: "https://panel.example.com/set-password#abc".into(),
+                server: "https://panel.example.com".into(),
+                expires_at: start,
+                zone: "Europe/Berlin".into(),
             }),
         ]
     }

@@ -41,7 +41,7 @@ impl std::fmt::Display for NoteId {
 pub const MAX_NOTE_CHARS: usize = 20_000;
 
 /// One note.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     pub id: NoteId,
@@ -62,7 +62,7 @@ pub struct Note {
 }
 
 /// A note as typed.
-#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NoteInput {
     pub text: String,
@@ -135,9 +135,39 @@ async fn author(panel: &Panel, input: &NoteInput) -> Result<Option<StaffId>> {
     })
 }
 
+/// A note typed on another computer and sent later (the desktop app's
+/// queue while its team server could not be reached): the id that computer
+/// chose for it, which makes sending it again harmless, and when it was
+/// typed, which places it in the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Typed {
+    pub client_id: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Adds a note to a session, stamped now, and commits it at once.
 pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result<Note> {
+    add_typed(panel, session, input, None).await
+}
+
+/// Adds a note to a session and commits it at once: stamped now, or when
+/// it was `typed` elsewhere (never later than now). A note already added
+/// with the same client id is answered again, not added twice.
+pub async fn add_typed(
+    panel: &Panel,
+    session: SessionId,
+    input: &NoteInput,
+    typed: Option<&Typed>,
+) -> Result<Note> {
     let text = check(&input.text)?;
+    let client_id = typed.map(|t| check_client_id(&t.client_id)).transpose()?;
+    if let Some(id) = client_id {
+        let mut conn = panel.conn().await?;
+        if let Some(note) = store::by_client_id(&mut conn, id).await? {
+            return same_session(note, session);
+        }
+    }
     let s = sessions::get(panel, session).await?;
     let participant = match input.participant.as_deref().map(str::trim) {
         Some(p) if !p.is_empty() => Some(participants::find(panel, p).await?),
@@ -145,10 +175,53 @@ pub async fn add(panel: &Panel, session: SessionId, input: &NoteInput) -> Result
     };
     let author = author(panel, input).await?;
     let now = panel.now();
-    let offset = (now - s.starts_at).num_seconds();
+    let at = typed.map_or(now, |t| t.at.min(now));
+    let offset = (at - s.starts_at).num_seconds();
     let mut conn = panel.conn().await?;
-    let id = store::insert(&mut conn, session, participant, author, &text, now, offset).await?;
-    store::get(&mut conn, id).await
+    let written = store::NewNote {
+        session,
+        participant,
+        author,
+        text: &text,
+        at,
+        offset_seconds: offset,
+        client_id,
+    };
+    match store::insert(&mut conn, &written).await? {
+        Some(id) => store::get(&mut conn, id).await,
+        // Sent twice at once: the other sending wrote it.
+        None => match store::by_client_id(&mut conn, client_id.unwrap_or_default()).await? {
+            Some(note) => same_session(note, session),
+            None => Err(Error::conflict("the note was not saved")),
+        },
+    }
+}
+
+/// A client's id for a note: letters, digits and dashes, 8 to 64 of them.
+fn check_client_id(id: &str) -> Result<&str> {
+    let fits =
+        (8..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if fits {
+        Ok(id)
+    } else {
+        Err(Error::invalid(
+            "client id",
+            id,
+            "must be 8 to 64 letters, digits or dashes",
+        ))
+    }
+}
+
+/// A note found by its client id, if it is in the session it was sent to.
+fn same_session(note: Note, session: SessionId) -> Result<Note> {
+    if note.session == session {
+        Ok(note)
+    } else {
+        Err(Error::conflict(format!(
+            "a note with this client id was already added to session {}",
+            note.session
+        )))
+    }
 }
 
 /// One note.

@@ -55,57 +55,87 @@ impl From<NoteRow> for Note {
     }
 }
 
+/// A note to write, as [`insert`] takes it.
+pub(crate) struct NewNote<'a> {
+    pub session: SessionId,
+    pub participant: Option<ParticipantId>,
+    pub author: Option<StaffId>,
+    pub text: &'a str,
+    pub at: DateTime<Utc>,
+    pub offset_seconds: i64,
+    /// The id the computer it was typed on chose, if it chose one.
+    pub client_id: Option<&'a str>,
+}
+
 /// Writes a new note, committed at once when `conn` is not in a
-/// transaction, and says its id.
+/// transaction, and says its id; none when a note with its client id is
+/// already written.
 pub(crate) async fn insert(
     conn: impl Into<Conn<'_>>,
-    session: SessionId,
-    participant: Option<ParticipantId>,
-    author: Option<StaffId>,
-    text: &str,
-    at: DateTime<Utc>,
-    offset_seconds: i64,
-) -> Result<NoteId> {
-    let tags = tags_of(text);
+    note: &NewNote<'_>,
+) -> Result<Option<NoteId>> {
+    let tags = tags_of(note.text);
     let tags_json = serde_json::to_string(&tags).expect("tags serialise");
-    // Every row is read (there is one): SQLite commits an autocommit
-    // statement when it finishes, and a commit that fails (a full disk)
-    // reports its error only to the step that finishes it.
-    let ids: Vec<i64> =
-        match conn.into() {
-            Conn::Sqlite(c) => sqlx::query_scalar(
+    // Every row is read (there is at most one): SQLite commits an
+    // autocommit statement when it finishes, and a commit that fails (a
+    // full disk) reports its error only to the step that finishes it.
+    let ids: Vec<i64> = match conn.into() {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(
                 "INSERT INTO notes (session, participant, author, text, tags, at, offset_seconds, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6) RETURNING id",
+                 created_at, updated_at, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6, $8) \
+                 ON CONFLICT (client_id) DO NOTHING RETURNING id",
             )
-            .bind(session.0)
-            .bind(participant.map(|p| p.0))
-            .bind(author.map(|a| a.0))
-            .bind(text)
+            .bind(note.session.0)
+            .bind(note.participant.map(|p| p.0))
+            .bind(note.author.map(|a| a.0))
+            .bind(note.text)
             .bind(&tags_json)
-            .bind(millis(at))
-            .bind(offset_seconds)
+            .bind(millis(note.at))
+            .bind(note.offset_seconds)
+            .bind(note.client_id)
             .fetch_all(c)
-            .await?,
-            Conn::Postgres(c) => sqlx::query_scalar(
+            .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(
                 "INSERT INTO notes (session, participant, author, text, tags, at, offset_seconds, \
-                 created_at, updated_at, search) \
-                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $6, $6, $8::tsvector) RETURNING id",
+                 created_at, updated_at, search, client_id) \
+                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $6, $6, $8::tsvector, $9) \
+                 ON CONFLICT (client_id) DO NOTHING RETURNING id",
             )
-            .bind(session.0)
-            .bind(participant.map(|p| p.0))
-            .bind(author.map(|a| a.0))
-            .bind(text)
+            .bind(note.session.0)
+            .bind(note.participant.map(|p| p.0))
+            .bind(note.author.map(|a| a.0))
+            .bind(note.text)
             .bind(&tags_json)
-            .bind(millis(at))
-            .bind(offset_seconds)
-            .bind(words::vector(text, &tags))
+            .bind(millis(note.at))
+            .bind(note.offset_seconds)
+            .bind(words::vector(note.text, &tags))
+            .bind(note.client_id)
             .fetch_all(c)
-            .await?,
-        };
-    ids.first()
-        .copied()
-        .map(NoteId)
-        .ok_or_else(|| Error::conflict("the note was not saved"))
+            .await?
+        }
+    };
+    Ok(ids.first().copied().map(NoteId))
+}
+
+/// The note written with this client id, if there is one.
+pub(crate) async fn by_client_id(
+    conn: impl Into<Conn<'_>>,
+    client_id: &str,
+) -> Result<Option<Note>> {
+    let mut conn = conn.into();
+    let id: Option<i64> = either!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT id FROM notes WHERE client_id = $1"
+    )
+    .bind(client_id)
+    .fetch_optional(&mut *c)
+    .await?);
+    match id {
+        Some(id) => Ok(Some(get(conn, NoteId(id)).await?)),
+        None => Ok(None),
+    }
 }
 
 /// A note as it was taken, written as it is: a generated panel's (`demo`),

@@ -5,7 +5,10 @@
 //!   signed-in person, the JSON body its arguments; the answer is the
 //!   command's JSON, or the core's error as the same tagged JSON the desktop
 //!   app receives, with a status that says its kind;
-//! - `POST /api/sign-in`, `POST /api/sign-out`, `GET /api/me` (`accounts`);
+//! - `POST /api/sign-in`, `POST /api/sign-out`, `GET /api/me`, and
+//!   `POST /api/set-password` (an invitation's one-time link) (`accounts`);
+//! - a call sent with `Accept: text/event-stream` hears a long command's
+//!   progress as server-sent events, then its answer;
 //! - `GET /healthz`: 200 while the database answers;
 //! - every other `GET` serves the web app (the desktop app's own front end,
 //!   built into `ui/dist`), whose `index.html` answers for its routes.
@@ -85,6 +88,7 @@ pub fn router(panel: Panel, options: Options) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/sign-in", post(sign_in))
         .route("/api/sign-out", post(sign_out))
+        .route("/api/set-password", post(set_password))
         .route("/api/me", get(me))
         .route("/api/{command}", post(command))
         .fallback(get(assets::serve))
@@ -190,6 +194,35 @@ async fn sign_in(
     }
 }
 
+#[derive(Deserialize)]
+struct SetPasswordBody {
+    token: String,
+    password: String,
+}
+
+/// A password chosen through an invitation's one-time link; the answer
+/// names the email address to sign in with.
+async fn set_password(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(e) = same_origin(&headers) {
+        return failure(e);
+    }
+    let Ok(body) = serde_json::from_slice::<SetPasswordBody>(&body) else {
+        return failure(Error::InvalidInput {
+            field: "password".into(),
+            value: String::new(),
+            reason: "needs a JSON body with the link's token and a password".into(),
+        });
+    };
+    match accounts::set_password_by_link(&server.panel, &body.token, &body.password).await {
+        Ok(person) => answer(&serde_json::json!({ "email": person.email })),
+        Err(e) => failure(e),
+    }
+}
+
 async fn sign_out(State(server): State<Server>, headers: HeaderMap) -> Response {
     if let Ok((token, signed)) = signed_in(&server, &headers).await
         && csrf_matches(&headers, &signed)
@@ -246,10 +279,53 @@ async fn command(
         }
     };
     let caller = Caller::Signed(signed.staff);
+    if wants_events(&headers) {
+        return with_progress(server.panel.clone(), caller, name, args);
+    }
     match api::call(&server.panel, &caller, &name, args, &|_| ()).await {
         Ok(value) => answer(&value),
         Err(e) => failure(e),
     }
+}
+
+/// Whether the caller asked to hear a long command's progress as it goes
+/// (`Accept: text/event-stream`).
+fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Runs a command, answering with server-sent events: a `progress` event
+/// for each report the command makes, then one `answer` (its JSON) or one
+/// `error` (the core's tagged error). The command runs to its end even if
+/// the caller goes away: what it changes is not left half done.
+fn with_progress(panel: Panel, caller: Caller, name: String, args: Value) -> Response {
+    let (events, heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let progress = events.clone();
+        let report = move |p: Value| drop(progress.send(event("progress", &p)));
+        let last = match api::call(&panel, &caller, &name, args, &report).await {
+            Ok(value) => event("answer", &value),
+            Err(e) => event("error", &serde_json::to_value(&e).unwrap_or_default()),
+        };
+        let _ = events.send(last);
+    });
+    let stream = futures_util::stream::unfold(heard, |mut heard| async move {
+        let next = heard.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(next), heard))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// One server-sent event.
+fn event(name: &str, data: &Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
 }
 
 /// The sign-in the request's cookie holds.
@@ -331,6 +407,8 @@ fn failure(error: Error) -> Response {
         Error::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::Busy | Error::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        // A desktop's answers about its own connection: never the server's.
+        Error::Offline { .. } | Error::NoteKept { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
         Error::Database { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };

@@ -73,7 +73,7 @@ impl std::fmt::Display for Role {
 }
 
 /// One of the company's people.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Staff {
     pub id: StaffId,

@@ -63,6 +63,9 @@ import type { ReportOptions } from "./bindings/ReportOptions";
 import type { FollowUpFigures } from "./bindings/FollowUpFigures";
 import type { ReportProgress } from "./bindings/ReportProgress";
 import type { SignedIn } from "./bindings/SignedIn";
+import type { Invitation } from "./bindings/Invitation";
+import type { TeamStatus } from "./bindings/TeamStatus";
+import type { QueuedNote } from "./bindings/QueuedNote";
 
 /** Whether the page runs in the desktop app; otherwise it is the web app of a team server. */
 export function inDesktop(): boolean {
@@ -85,11 +88,16 @@ async function call<T, P = never>(name: string, args: Record<string, unknown> = 
   }
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (csrfToken) headers["x-csrf-token"] = csrfToken;
+  // A long command's progress comes as server-sent events, then its answer.
+  if (onProgress) headers["accept"] = "text/event-stream";
   let response: Response;
   try {
     response = await fetch(`/api/${name}`, { method: "POST", headers, body: JSON.stringify(args), credentials: "same-origin" });
   } catch {
     throw { kind: "Storage", reason: "the team server cannot be reached; check the connection and try again" };
+  }
+  if (response.ok && onProgress && response.headers.get("content-type")?.startsWith("text/event-stream")) {
+    return readEvents<T, P>(response, onProgress);
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
@@ -97,6 +105,28 @@ async function call<T, P = never>(name: string, args: Record<string, unknown> = 
     throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
   }
   return body as T;
+}
+
+/** Reads a command's server-sent events: progress to `onProgress`, then its answer or error. */
+async function readEvents<T, P>(response: Response, onProgress: (p: P) => void): Promise<T> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let end: number;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const kind = /^event: (.*)$/m.exec(block)?.[1];
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
+      if (kind === "progress") onProgress(data as P);
+      else if (kind === "answer") return data as T;
+      else if (kind === "error") throw data;
+    }
+  }
+  throw { kind: "Storage", reason: "the team server ended the answer early; check whether it was done before trying again" };
 }
 
 /** Signing in to the team server that serves the web app. */
@@ -121,6 +151,18 @@ export const web = {
     if (!response.ok) throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
     setCsrfToken((body as SignedIn).csrf);
     return body as SignedIn;
+  },
+  /** Chooses a password through an invitation's one-time link; the email address to sign in with. */
+  async setPassword(token: string, password: string): Promise<string> {
+    const response = await fetch("/api/set-password", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token, password }),
+      credentials: "same-origin",
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw body ?? { kind: "Storage", reason: `the team server answered ${response.status}` };
+    return (body as { email: string }).email;
   },
   async signOut(): Promise<void> {
     const headers: Record<string, string> = csrfToken ? { "x-csrf-token": csrfToken } : {};
@@ -168,6 +210,8 @@ export const api = {
   staffList: () => call<Staff[]>("staff_list"),
   staffAdd: (input: StaffInput) => call<Staff>("staff_add", { input }),
   staffCurrent: () => call<Staff | null>("staff_current"),
+  /** Mails a staff member a one-time link to choose their team-server password. */
+  staffInvite: (id: StaffId) => call<Invitation>("staff_invite", { id }),
   staffSetCurrent: (id: StaffId) => invoke<Staff>("staff_set_current", { id }),
   sessionsList: (query: SessionQuery) => call<Session[]>("sessions_list", { query }),
   sessionDetail: (id: SessionId) => call<SessionDetail>("session_detail", { id }),
@@ -243,4 +287,14 @@ export const api = {
   /** A native dialog asking the person to confirm a path they typed. */
   confirmFile: (purpose: FilePurpose, path: string) => invoke<boolean>("confirm_file", { purpose, path }),
   databasePath: () => invoke<string>("database_path"),
+  /** The team server this computer is connected to; null: this computer only. */
+  teamStatus: () => invoke<TeamStatus | null>("team_status"),
+  teamConnect: (server: string, email: string, password: string) =>
+    invoke<TeamStatus>("team_connect", { server, email, password }),
+  teamSignIn: (email: string, password: string) => invoke<TeamStatus>("team_sign_in", { email, password }),
+  /** Back to this computer's own panel; refused while live notes wait to be sent, unless discarded. */
+  teamDisconnect: (discardQueued: boolean) => invoke<null>("team_disconnect", { discardQueued }),
+  /** Live notes typed here and not yet sent to the team server (of a session, or all). */
+  teamQueued: (session: SessionId | null) => invoke<QueuedNote[]>("team_queued", { session }),
+  teamDiscard: (clientId: string) => invoke<null>("team_discard", { clientId }),
 };

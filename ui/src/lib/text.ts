@@ -56,6 +56,10 @@ export function errorText(e: unknown): string {
       return `Too many sign-ins failed. Wait ${e.seconds} seconds and try again.`;
     case "Forbidden":
       return `This needs the ${e.needs} role, which your account does not have.`;
+    case "Offline":
+      return `Offline: not saved. The team server ${e.server} cannot be reached; try again when the connection is back.`;
+    case "NoteKept":
+      return `Not yet sent: kept on this computer and sent when it can be (${e.why}).`;
   }
 }
 
@@ -181,6 +185,8 @@ export function messageKindText(k: MessageKind): string {
       return "Report";
     case "waitlist_offer":
       return "Waitlist offer";
+    case "staff_invitation":
+      return "Invitation to the team server";
   }
 }
 

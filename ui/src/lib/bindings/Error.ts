@@ -2,6 +2,8 @@
 import type { Role } from "./Role";
 
 /**
- * What went wrong in the core, precise enough to act on.
+ * What went wrong in the core, precise enough to act on. A team server's
+ * answers carry it as they are, and the desktop app connected to the
+ * server reads it back (`crate::remote`).
  */
-export type Error = { "kind": "NotFound", what: string, id: string, } | { "kind": "InvalidInput", field: string, value: string, reason: string, } | { "kind": "Conflict", reason: string, } | { "kind": "File", path: string, reason: string, } | { "kind": "Busy" } | { "kind": "DiskFull" } | { "kind": "Storage", reason: string, } | { "kind": "SignedOut" } | { "kind": "SignInRefused" } | { "kind": "SlowDown", seconds: number, } | { "kind": "Forbidden", needs: Role, } | { "kind": "Database", };
+export type Error = { "kind": "NotFound", what: string, id: string, } | { "kind": "InvalidInput", field: string, value: string, reason: string, } | { "kind": "Conflict", reason: string, } | { "kind": "File", path: string, reason: string, } | { "kind": "Busy" } | { "kind": "DiskFull" } | { "kind": "Storage", reason: string, } | { "kind": "SignedOut" } | { "kind": "SignInRefused" } | { "kind": "SlowDown", seconds: number, } | { "kind": "Forbidden", needs: Role, } | { "kind": "Offline", server: string, } | { "kind": "NoteKept", why: string, } | { "kind": "Database", };

@@ -136,4 +136,48 @@ describe("LiveSession", () => {
     expect(edited).toEqual([{ id: 1, input: { text: "Refund late #billing", participant: "12", author: null } }]);
     expect(screen.getByText("edited")).toBeTruthy();
   });
+
+  it("lists a note kept for an unreachable team server as not yet sent, and a refused one with its reason", async () => {
+    const queued = [
+      { clientId: "a-1", session: 7, text: "Typed in the lift", participant: null, typedAt: new Date().toISOString(), refused: null },
+      { clientId: "b-2", session: 7, text: hostile, participant: null, typedAt: new Date().toISOString(), refused: "session 7 was not found" },
+    ];
+    let shown: typeof queued = [];
+    const discarded: string[] = [];
+    mockCommands((cmd, args) => {
+      switch (cmd) {
+        case "session_detail":
+          return { session, roster: [], quotaCells: [] };
+        case "notes_list":
+        case "issues_list":
+          return [];
+        case "staff_list":
+          return [staff];
+        case "team_queued":
+          return shown;
+        case "team_discard":
+          discarded.push(args.clientId as string);
+          shown = shown.filter((q) => q.clientId !== args.clientId);
+          return null;
+        case "note_add":
+          shown = queued;
+          throw { kind: "NoteKept", why: "the team server https://panel.example.com cannot be reached" };
+      }
+      throw new Error(`unexpected command ${cmd}`);
+    });
+    const { container } = render(LiveSession, { id: 7, onClose: () => {} });
+    const box = (await screen.findByTestId("note-input")) as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: "Typed in the lift" } });
+    await fireEvent.keyDown(box, { key: "Enter" });
+    await waitFor(() => expect(screen.getAllByTestId("queued-note")).toHaveLength(2));
+    const [waiting, refused] = screen.getAllByTestId("queued-note");
+    expect(waiting!.textContent).toContain("not yet sent");
+    expect(refused!.textContent).toContain("Refused by the team server: session 7 was not found");
+    // Kept, not failed: nothing is left to retry by hand, and user text stays text.
+    expect(screen.queryByTestId("unsaved-note")).toBeNull();
+    expect(container.querySelector("img")).toBeNull();
+    await fireEvent.click(screen.getByText("Discard"));
+    await waitFor(() => expect(screen.getAllByTestId("queued-note")).toHaveLength(1));
+    expect(discarded).toEqual(["b-2"]);
+  });
 });

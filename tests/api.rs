@@ -772,3 +772,98 @@ async fn a_long_command_streams_its_progress_then_its_answer() {
     .await;
     assert!(refused.body.contains("event: error"), "{}", refused.body);
 }
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unbase64(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_researcher_imports_exports_and_makes_reports_through_the_server() {
+    let t = common::panel().await;
+    team(&t.panel).await;
+    let server = start(&t.panel).await;
+    let rita = browser(server.addr, "rita@company.example.com").await;
+
+    let csv = "Email,Name,City\nmarta@example.org,Marta Nowak,=HYPERLINK(\"x\")\nnot-an-email,Bad Row,Oslo\n";
+    let imported = rita
+        .call(
+            "participants_import_csv",
+            json!({ "name": "people.csv", "base64": base64(csv.as_bytes()) }),
+        )
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    let report = imported.json();
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 3, "{report}");
+    let garbled = rita
+        .call(
+            "participants_import_csv",
+            json!({ "name": "people.csv", "base64": "not base64 at all!" }),
+        )
+        .await;
+    assert_eq!(
+        (garbled.status, garbled.kind().as_str()),
+        (400, "InvalidInput")
+    );
+    assert!(
+        garbled.body.contains("did not arrive whole"),
+        "{}",
+        garbled.body
+    );
+
+    let export = rita
+        .call(
+            "participants_export_csv",
+            json!({ "query": { "search": "Marta" } }),
+        )
+        .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let export = export.json();
+    assert_eq!(
+        (export["name"].as_str(), export["rows"].as_u64()),
+        (Some("participants.csv"), Some(1))
+    );
+    let text = String::from_utf8(unbase64(export["base64"].as_str().unwrap())).unwrap();
+    assert!(
+        text.contains("Marta Nowak") && text.contains("'=HYPERLINK"),
+        "{text}"
+    );
+
+    let sessions = rita
+        .call("sessions_list", json!({ "query": {} }))
+        .await
+        .json();
+    let session = sessions[0]["id"].as_i64().unwrap();
+    let pdf = rita
+        .call(
+            "report_session_pdf",
+            json!({ "id": session, "options": { "anonymise": false } }),
+        )
+        .await;
+    assert_eq!(pdf.status, 200, "{}", pdf.body);
+    let pdf = pdf.json();
+    assert_eq!(pdf["contentType"], "application/pdf");
+    assert_eq!(pdf["name"], "Checkout.pdf");
+    assert!(pdf["pages"].as_u64().unwrap() >= 1);
+    assert!(unbase64(pdf["base64"].as_str().unwrap()).starts_with(b"%PDF"));
+
+    // Staff see none of it.
+    let kim = browser(server.addr, "kim@company.example.com").await;
+    for (command, args) in [
+        ("participants_export_csv", json!({ "query": {} })),
+        (
+            "report_session_pdf",
+            json!({ "id": session, "options": {} }),
+        ),
+    ] {
+        assert_eq!(kim.call(command, args).await.status, 403, "{command}");
+    }
+}

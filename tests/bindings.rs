@@ -61,6 +61,7 @@ fn export_all(dir: &Path) {
         sessions::staff::Role,
         panelkeeper::accounts::SignedIn,
         panelkeeper::accounts::Invitation,
+        panelkeeper::api::Download,
         panelkeeper::remote::TeamStatus,
         panelkeeper::remote::QueuedNote,
         panelkeeper::remote::SendReport,

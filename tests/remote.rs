@@ -353,3 +353,62 @@ async fn the_connection_file_is_private_and_the_server_address_is_checked() {
     .unwrap();
     assert!(matches!(e, Error::Offline { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_file_is_imported_from_this_computer_and_a_report_saved_on_it_through_the_server() {
+    let t = common::panel().await;
+    let session = team(&t.panel).await;
+    let port = free_port();
+    let file = Team::file_for(&t.dir.path().join("laptop.db"));
+    let _server = TestServer::start(&t.panel, port).await;
+    let laptop = connect(&file, port).await;
+
+    let csv = t.dir.path().join("people.csv");
+    std::fs::write(&csv, "Email,Name\nzoe@example.org,Zoë Ålander\n").unwrap();
+    let heard = std::sync::Mutex::new(0);
+    let report = laptop
+        .import_file(&csv, &|_| *heard.lock().unwrap() += 1)
+        .await
+        .unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    assert!(
+        *heard.lock().unwrap() > 0,
+        "progress came as the server made it"
+    );
+    assert_eq!(
+        panelkeeper::participants::find(&t.panel, "zoe@example.org")
+            .await
+            .map(|_| ())
+            .ok(),
+        Some(())
+    );
+
+    let pdf = t.dir.path().join("Checkout.pdf");
+    let saved = laptop
+        .download(
+            "report_session_pdf",
+            json!({ "id": session, "options": { "anonymise": false } }),
+            &pdf,
+            &|_| (),
+        )
+        .await
+        .unwrap();
+    assert!(saved.pages.unwrap() >= 1);
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+
+    let export = t.dir.path().join("people-out.csv");
+    laptop
+        .download(
+            "participants_export_csv",
+            json!({ "query": {} }),
+            &export,
+            &|_| (),
+        )
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("Zoë Ålander")
+    );
+}

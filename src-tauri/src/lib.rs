@@ -17,7 +17,7 @@ use panelkeeper::files::Existing;
 use panelkeeper::mail::worker;
 use panelkeeper::participants::{ParticipantQuery, csv_export, import};
 use panelkeeper::remote::{QueuedNote, Team, TeamStatus};
-use panelkeeper::reports::{self, ReportFile, ReportOptions, ReportProgress};
+use panelkeeper::reports::{self, ReportFile, ReportOptions};
 use panelkeeper::sessions::SessionId;
 use panelkeeper::sessions::staff::{self, Staff, StaffId};
 use panelkeeper::{Error, Panel};
@@ -40,13 +40,14 @@ impl Connection {
         self.team.read().await.clone()
     }
 
-    /// Refuses what only works on this computer's own panel file.
-    async fn solo(&self, what: &str) -> Result<()> {
+    /// Refuses choosing who uses this computer while a team server says
+    /// who is signed in.
+    async fn solo(&self) -> Result<()> {
         match self.team().await {
             Some(team) => Err(Error::Conflict {
                 reason: format!(
-                    "{what} works on this computer's own panel; this computer is connected to \
-                     the team server {}, so use the web app or the command line there",
+                    "this computer is connected to the team server {}: you act there as the \
+                     person signed in, in Settings",
                     team.server()
                 ),
             }),
@@ -153,16 +154,28 @@ fn keep_sending(app: &AppHandle, team: &Team) {
     }));
 }
 
+/// A CSV file on this computer imported: into this computer's panel, or
+/// sent to the team server's.
 #[tauri::command]
 async fn participants_import(
     panel: State<'_, Panel>,
     connection: State<'_, Connection>,
     paths: State<'_, Paths>,
     path: String,
-    on_progress: Channel<import::ImportProgress>,
-) -> Result<import::ImportReport> {
-    connection.solo("Importing a CSV file").await?;
-    import::import_file(&panel, &paths.check(&path)?, &|p| drop(on_progress.send(p))).await
+    on_progress: Channel<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let path = paths.check(&path)?;
+    let progress = |p| drop(on_progress.send(p));
+    match connection.team().await {
+        Some(team) => team.import_file(&path, &progress).await,
+        None => {
+            let report = import::import_file(&panel, &path, &|p| {
+                progress(serde_json::to_value(p).unwrap_or_default())
+            })
+            .await?;
+            Ok(serde_json::to_value(report).unwrap_or_default())
+        }
+    }
 }
 
 /// The save dialog asked before an existing file is replaced.
@@ -174,8 +187,17 @@ async fn participants_export(
     path: String,
     query: ParticipantQuery,
 ) -> Result<u32> {
-    connection.solo("Exporting a CSV file").await?;
-    csv_export::export_file(&panel, &query, &paths.check(&path)?, Existing::Replace).await
+    let path = paths.check(&path)?;
+    match connection.team().await {
+        Some(team) => {
+            let args = serde_json::json!({ "query": query });
+            let saved = team
+                .download("participants_export_csv", args, &path, &|_| ())
+                .await?;
+            Ok(saved.rows.unwrap_or_default())
+        }
+        None => csv_export::export_file(&panel, &query, &path, Existing::Replace).await,
+    }
 }
 
 #[tauri::command]
@@ -204,7 +226,7 @@ async fn staff_set_current(
     connection: State<'_, Connection>,
     id: StaffId,
 ) -> Result<Staff> {
-    connection.solo("Choosing who uses this computer").await?;
+    connection.solo().await?;
     staff::set_current(&panel, id).await
 }
 
@@ -216,13 +238,25 @@ async fn report_session(
     id: SessionId,
     options: ReportOptions,
     path: String,
-    on_progress: Channel<ReportProgress>,
+    on_progress: Channel<serde_json::Value>,
 ) -> Result<ReportFile> {
-    connection.solo("Saving a report as a file").await?;
     let path = paths.check(&path)?;
-    let written = reports::session(&panel, id, options, &|p| drop(on_progress.send(p)))
+    let progress = |p| drop(on_progress.send(p));
+    let written = match connection.team().await {
+        Some(team) => {
+            let args = serde_json::json!({ "id": id, "options": options });
+            saved(
+                &path,
+                team.download("report_session_pdf", args, &path, &progress)
+                    .await?,
+            )
+        }
+        None => reports::session(&panel, id, options, &|p| {
+            progress(serde_json::to_value(p).unwrap_or_default())
+        })
         .await?
-        .write(&path, Existing::Replace)?;
+        .write(&path, Existing::Replace)?,
+    };
     paths.wrote(&path);
     Ok(written)
 }
@@ -235,15 +269,37 @@ async fn report_follow_ups(
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
     path: String,
-    on_progress: Channel<ReportProgress>,
+    on_progress: Channel<serde_json::Value>,
 ) -> Result<ReportFile> {
-    connection.solo("Saving a report as a file").await?;
     let path = paths.check(&path)?;
-    let written = reports::follow_ups(&panel, from, to, &|p| drop(on_progress.send(p)))
+    let progress = |p| drop(on_progress.send(p));
+    let written = match connection.team().await {
+        Some(team) => {
+            let args = serde_json::json!({ "from": from, "to": to });
+            saved(
+                &path,
+                team.download("report_follow_ups_pdf", args, &path, &progress)
+                    .await?,
+            )
+        }
+        None => reports::follow_ups(&panel, from, to, &|p| {
+            progress(serde_json::to_value(p).unwrap_or_default())
+        })
         .await?
-        .write(&path, Existing::Replace)?;
+        .write(&path, Existing::Replace)?,
+    };
     paths.wrote(&path);
     Ok(written)
+}
+
+/// What a report the team server made says, saved at `path`.
+fn saved(path: &std::path::Path, report: panelkeeper::api::Download) -> ReportFile {
+    ReportFile {
+        path: path.display().to_string(),
+        pages: report.pages.unwrap_or_default(),
+        bytes: report.bytes().map_or(0, |b| b.len() as u64),
+        draft: report.draft,
+    }
 }
 
 #[tauri::command]

@@ -59,6 +59,72 @@ pub struct Command {
     pub access: Access,
 }
 
+/// A file made by a command for the caller to keep (a PDF report, a CSV
+/// export): the desktop app saves it where the person chose, a browser
+/// downloads it. Its bytes travel in JSON as base64.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    /// A name to save it under.
+    pub name: String,
+    pub content_type: String,
+    pub base64: String,
+    /// A report's pages.
+    pub pages: Option<u32>,
+    /// A report marked as a draft (an issue of its session has no owner).
+    pub draft: bool,
+    /// An export's rows.
+    pub rows: Option<u32>,
+}
+
+impl Download {
+    fn new(name: String, content_type: &str, bytes: &[u8]) -> Download {
+        use base64::Engine;
+        Download {
+            name,
+            content_type: content_type.into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            pages: None,
+            draft: false,
+            rows: None,
+        }
+    }
+
+    fn report(report: &reports::Report) -> Download {
+        Download {
+            pages: Some(report.pages),
+            draft: report.draft,
+            ..Download::new(
+                format!("{}.pdf", report.file_stem()),
+                "application/pdf",
+                &report.pdf,
+            )
+        }
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        decode(&self.name, &self.base64)
+    }
+}
+
+fn decode(name: &str, text: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| Error::invalid("file", name, format!("did not arrive whole: {e}")))
+}
+
+/// The participants `query` finds, as the CSV file an export writes.
+async fn export_csv(panel: &Panel, query: &ParticipantQuery) -> Result<Download> {
+    let mut csv = Vec::new();
+    let rows = participants::csv_export::write_csv(panel, query, &mut csv).await?;
+    Ok(Download {
+        rows: Some(rows),
+        ..Download::new("participants.csv".into(), "text/csv", &csv)
+    })
+}
+
 /// Where a long command reports how far it has come (a report, the demo
 /// panel): each report as JSON.
 pub type Progress<'a> = &'a (dyn Fn(Value) + Send + Sync);
@@ -190,6 +256,18 @@ commands! {
     participant_erase: Researcher (id: ParticipantId, request: privacy::ErasureRequest)
         -> privacy::ErasureReport
         = |p, _| privacy::erase(p, id, &request).await?;
+    participants_import_csv: Researcher (name: String, base64: String)
+        -> participants::import::ImportReport
+        = |p, progress| participants::import::import_owned(
+            p,
+            &name,
+            Some(&name),
+            decode(&name, &base64)?,
+            &report(progress),
+        )
+        .await?;
+    participants_export_csv: Researcher (query: ParticipantQuery) -> Download
+        = |p, _| export_csv(p, &query).await?;
     attribute_keys: Researcher () -> Vec<participants::AttributeKey>
         = |p, _| participants::attribute_keys(p).await?;
     screeners_list: Researcher () -> Vec<screener::Screener>
@@ -302,6 +380,10 @@ commands! {
     service_levels_save: Admin (levels: ServiceLevels) -> ServiceLevels
         = |p, _| issues::set_service_levels(p, &levels).await?;
 
+    report_session_pdf: Researcher (id: SessionId, options: ReportOptions) -> Download
+        = |p, progress| Download::report(&reports::session(p, id, options, &report(progress)).await?);
+    report_follow_ups_pdf: Researcher (from: chrono::NaiveDate, to: chrono::NaiveDate) -> Download
+        = |p, progress| Download::report(&reports::follow_ups(p, from, to, &report(progress)).await?);
     follow_up_figures: Researcher (from: chrono::NaiveDate, to: chrono::NaiveDate)
         -> reports::figures::FollowUpFigures
         = |p, _| reports::follow_up_figures(p, from, to).await?;

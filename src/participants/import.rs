@@ -174,7 +174,7 @@ pub async fn import_bytes(
 
 /// [`import_bytes`] on bytes the import may keep (shared with the threads
 /// that read them, not copied).
-async fn import_owned(
+pub async fn import_owned(
     panel: &Panel,
     name: &str,
     source: Option<&str>,

@@ -341,6 +341,47 @@ impl Team {
         })
     }
 
+    /// Imports the CSV file at `path` on this computer into the team's
+    /// panel; the import's report as JSON.
+    pub async fn import_file(
+        &self,
+        path: &Path,
+        progress: crate::api::Progress<'_>,
+    ) -> Result<Value> {
+        use base64::Engine;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let args = json!({
+            "name": name,
+            "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
+        self.call_reporting("participants_import_csv", args, progress)
+            .await
+    }
+
+    /// A file the server makes (a report, an export), saved at `path` on
+    /// this computer as the local one is (whole or not at all); what was
+    /// saved.
+    pub async fn download(
+        &self,
+        name: &str,
+        args: Value,
+        path: &Path,
+        progress: crate::api::Progress<'_>,
+    ) -> Result<crate::api::Download> {
+        let answer = self.call_reporting(name, args, progress).await?;
+        let download: crate::api::Download =
+            serde_json::from_value(answer).map_err(|e| Error::Storage {
+                reason: format!("the team server's answer was not understood: {e}"),
+            })?;
+        crate::files::write_bytes(path, &download.bytes()?, crate::files::Existing::Replace)?;
+        Ok(download)
+    }
+
     /// Adds a live note: kept in the queue first, then sent after those
     /// typed before it. The note as the server wrote it; or
     /// [`Error::NoteKept`] when it is kept here to be sent later; or the

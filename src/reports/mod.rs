@@ -86,6 +86,23 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report's title as a file name: what a file system or a mail
+    /// client could misread made `_`.
+    pub fn file_stem(&self) -> String {
+        let stem: String = self
+            .title
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || " -_.,()".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        stem.trim().to_string()
+    }
+
     /// Writes the report to `path` (through a temporary file beside it, so
     /// a failed export never leaves half a file; see [`crate::files`]).
     /// An existing file is replaced only with [`Existing::Replace`].
@@ -129,17 +146,7 @@ impl Report {
                 .map_or_else(|| "Panelkeeper".into(), |s| s.name.clone()),
             message,
         }))?;
-        let filename: String = self
-            .title
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || " -_.,()".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let filename = self.file_stem();
         Ok(NewMessage {
             kind: MessageKind::Report,
             to,
@@ -149,7 +156,7 @@ impl Report {
             body,
             headers: Default::default(),
             attachments: vec![Attachment {
-                filename: format!("{}.pdf", filename.trim()),
+                filename: format!("{filename}.pdf"),
                 content_type: "application/pdf".into(),
                 content: self.pdf.clone(),
             }],

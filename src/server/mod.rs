@@ -78,6 +78,11 @@ struct Server {
     options: Arc<Options>,
 }
 
+/// The largest call body: a CSV file to import, as base64 (about 48 MB of
+/// CSV, some 400,000 people). A larger file is imported with the command
+/// line on the team database.
+const LARGEST_CALL: usize = 64 * 1024 * 1024;
+
 /// The server's routes over `panel`.
 pub fn router(panel: Panel, options: Options) -> Router {
     let server = Server {
@@ -90,7 +95,10 @@ pub fn router(panel: Panel, options: Options) -> Router {
         .route("/api/sign-out", post(sign_out))
         .route("/api/set-password", post(set_password))
         .route("/api/me", get(me))
-        .route("/api/{command}", post(command))
+        .route(
+            "/api/{command}",
+            post(command).layer(axum::extract::DefaultBodyLimit::max(LARGEST_CALL)),
+        )
         .fallback(get(assets::serve))
         .with_state(server)
 }

@@ -64,6 +64,7 @@ import type { FollowUpFigures } from "./bindings/FollowUpFigures";
 import type { ReportProgress } from "./bindings/ReportProgress";
 import type { SignedIn } from "./bindings/SignedIn";
 import type { Invitation } from "./bindings/Invitation";
+import type { Download } from "./bindings/Download";
 import type { TeamStatus } from "./bindings/TeamStatus";
 import type { QueuedNote } from "./bindings/QueuedNote";
 
@@ -171,6 +172,25 @@ export const web = {
   },
 };
 
+/** Saves a file a command made (a report, an export) as the browser's download. */
+export function saveDownload(d: Download) {
+  const bytes = Uint8Array.from(atob(d.base64), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type: d.contentType }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = d.name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** A file picked in the browser, as base64 for the server. */
+async function base64Of(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
 /** Invokes a desktop command with `onProgress` called for each progress event it sends. */
 function withProgress<T, P>(command: string, args: Record<string, unknown>, onProgress: (p: P) => void): Promise<T> {
   const channel = new Channel<P>();
@@ -195,6 +215,11 @@ export const api = {
     withProgress<ImportReport, ImportProgress>("participants_import", { path }, onProgress),
   participantsExport: (path: string, query: ParticipantQuery) =>
     invoke<number>("participants_export", { path, query }),
+  /** In a browser: a picked CSV file imported on the team server. */
+  participantsImportUpload: async (file: File, onProgress: (p: ImportProgress) => void) =>
+    call<ImportReport, ImportProgress>("participants_import_csv", { name: file.name, base64: await base64Of(file) }, onProgress),
+  /** In a browser: the export made on the team server, to download. */
+  participantsExportCsv: (query: ParticipantQuery) => call<Download>("participants_export_csv", { query }),
   attributeKeys: () => call<AttributeKey[]>("attribute_keys"),
   smtpSettings: () => call<SmtpSettings | null>("smtp_settings"),
   smtpSave: (input: SmtpInput) => call<SmtpSettings>("smtp_save", { input }),
@@ -255,6 +280,11 @@ export const api = {
   serviceLevelsSave: (levels: ServiceLevels) => call<ServiceLevels>("service_levels_save", { levels }),
   reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) =>
     withProgress<ReportFile, ReportProgress>("report_session", { id, options, path }, onProgress),
+  /** In a browser: a report made on the team server, to download. */
+  reportSessionPdf: (id: SessionId, options: ReportOptions, onProgress: (p: ReportProgress) => void) =>
+    call<Download, ReportProgress>("report_session_pdf", { id, options }, onProgress),
+  reportFollowUpsPdf: (from: string, to: string, onProgress: (p: ReportProgress) => void) =>
+    call<Download, ReportProgress>("report_follow_ups_pdf", { from, to }, onProgress),
   followUpFigures: (from: string, to: string) => call<FollowUpFigures>("follow_up_figures", { from, to }),
   reportFollowUps: (from: string, to: string, path: string, onProgress: (p: ReportProgress) => void) =>
     withProgress<ReportFile, ReportProgress>("report_follow_ups", { from, to, path }, onProgress),

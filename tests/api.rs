@@ -64,12 +64,24 @@ struct Browser {
 
 impl Browser {
     async fn call(&self, command: &str, args: Value) -> Reply {
+        self.call_with(command, args, &[]).await
+    }
+
+    /// A call whose answer comes as server-sent events.
+    async fn call_streamed(&self, command: &str, args: Value) -> Reply {
+        self.call_with(command, args, &[("Accept", "text/event-stream")])
+            .await
+    }
+
+    async fn call_with(&self, command: &str, args: Value, more: &[(&str, &str)]) -> Reply {
         let cookie = format!("panelkeeper={}", self.cookie);
+        let mut headers = vec![("Cookie", cookie.as_str()), ("X-CSRF-Token", &self.csrf)];
+        headers.extend_from_slice(more);
         request(
             self.addr,
             "POST",
             &format!("/api/{command}"),
-            &[("Cookie", &cookie), ("X-CSRF-Token", &self.csrf)],
+            &headers,
             Some(&args.to_string()),
         )
         .await
@@ -724,19 +736,8 @@ async fn a_long_command_streams_its_progress_then_its_answer() {
         .unwrap();
     let server = start(&t.panel).await;
     let ada = browser(server.addr, "ada@company.example.com").await;
-    let cookie = format!("panelkeeper={}", ada.cookie);
-    let reply = request(
-        server.addr,
-        "POST",
-        "/api/demo_generate",
-        &[
-            ("Cookie", &cookie),
-            ("X-CSRF-Token", &ada.csrf),
-            ("Accept", "text/event-stream"),
-        ],
-        Some(&json!({ "participants": 300 }).to_string()),
-    )
-    .await;
+    let demo = || ada.call_streamed("demo_generate", json!({ "participants": 300 }));
+    let reply = demo().await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let events: Vec<(&str, Value)> = reply
@@ -758,18 +759,7 @@ async fn a_long_command_streams_its_progress_then_its_answer() {
     );
 
     // An error ends the stream as an `error` event, in the core's words.
-    let refused = request(
-        server.addr,
-        "POST",
-        "/api/demo_generate",
-        &[
-            ("Cookie", &cookie),
-            ("X-CSRF-Token", &ada.csrf),
-            ("Accept", "text/event-stream"),
-        ],
-        Some(&json!({ "participants": 300 }).to_string()),
-    )
-    .await;
+    let refused = demo().await;
     assert!(refused.body.contains("event: error"), "{}", refused.body);
 }
 

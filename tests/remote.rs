@@ -16,7 +16,7 @@ use panelkeeper::sessions::staff::{self, Role, StaffInput};
 use panelkeeper::sessions::{self, SessionId, SessionInput};
 use panelkeeper::{Error, Panel, accounts};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -104,6 +104,16 @@ fn note(text: &str) -> NoteInput {
     }
 }
 
+/// A laptop connected to a server on `t`'s panel: the server's port, the
+/// connection file, the server and the connection.
+async fn laptop(t: &common::TestPanel) -> (u16, PathBuf, TestServer, Team) {
+    let port = free_port();
+    let file = Team::file_for(&t.dir.path().join("laptop.db"));
+    let server = TestServer::start(&t.panel, port).await;
+    let laptop = connect(&file, port).await;
+    (port, file, server, laptop)
+}
+
 async fn connect(file: &Path, port: u16) -> Team {
     Team::connect(
         file,
@@ -119,11 +129,7 @@ async fn connect(file: &Path, port: u16) -> Team {
 async fn notes_typed_while_the_server_is_down_survive_a_restart_and_arrive_once_each_in_order() {
     let t = common::panel().await;
     let session = team(&t.panel).await;
-    let port = free_port();
-    let file = Team::file_for(&t.dir.path().join("laptop.db"));
-
-    let server = TestServer::start(&t.panel, port).await;
-    let laptop = connect(&file, port).await;
+    let (port, file, server, laptop) = laptop(&t).await;
     let status = laptop.status().await.unwrap();
     assert_eq!(status.signed_in.unwrap().name, "Rita Researcher");
     // Online, a note goes straight through, credited to Rita.
@@ -233,10 +239,7 @@ async fn a_note_sent_twice_with_its_client_id_is_written_once() {
 async fn a_note_the_server_refuses_stays_with_the_reason_and_the_rest_go_on() {
     let t = common::panel().await;
     let session = team(&t.panel).await;
-    let port = free_port();
-    let file = Team::file_for(&t.dir.path().join("laptop.db"));
-    let server = TestServer::start(&t.panel, port).await;
-    let laptop = connect(&file, port).await;
+    let (port, file, server, laptop) = laptop(&t).await;
     server.stop().await;
 
     // Typed offline: one for a session the server does not have.
@@ -278,10 +281,7 @@ async fn a_note_the_server_refuses_stays_with_the_reason_and_the_rest_go_on() {
 async fn an_ended_sign_in_keeps_notes_until_signed_in_again() {
     let t = common::panel().await;
     let session = team(&t.panel).await;
-    let port = free_port();
-    let file = Team::file_for(&t.dir.path().join("laptop.db"));
-    let _server = TestServer::start(&t.panel, port).await;
-    let laptop = connect(&file, port).await;
+    let (_, file, _server, laptop) = laptop(&t).await;
 
     // A password change signs Rita out everywhere.
     accounts::set_password(&t.panel, "rita@company.example.com", "a new long password")
@@ -358,10 +358,7 @@ async fn the_connection_file_is_private_and_the_server_address_is_checked() {
 async fn a_file_is_imported_from_this_computer_and_a_report_saved_on_it_through_the_server() {
     let t = common::panel().await;
     let session = team(&t.panel).await;
-    let port = free_port();
-    let file = Team::file_for(&t.dir.path().join("laptop.db"));
-    let _server = TestServer::start(&t.panel, port).await;
-    let laptop = connect(&file, port).await;
+    let (_, _, _server, laptop) = laptop(&t).await;
 
     let csv = t.dir.path().join("people.csv");
     std::fs::write(&csv, "Email,Name\nzoe@example.org,Zoë Ålander\n").unwrap();

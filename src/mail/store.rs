@@ -195,16 +195,53 @@ pub async fn cancel_topic(
     now: DateTime<Utc>,
     prefix: &str,
 ) -> Result<u64> {
-    let done = either!(conn, |c| sqlx::query(
+    let mut conn = conn.into();
+    let (op, pattern) = starts_with(conn.dialect(), prefix);
+    let done = either!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
-         WHERE substr(topic, 1, length($2)) = $2 AND status IN ('queued', 'failed')",
-    )
+         WHERE topic {op} $2 AND status IN ('queued', 'failed')"
+    )))
     .bind(millis(now))
-    .bind(prefix)
+    .bind(&pattern)
     .execute(&mut *c)
     .await?
     .rows_affected());
     Ok(done)
+}
+
+/// The pattern matching every topic that starts with `prefix`, and the
+/// operator that reads it: GLOB on a panel file, LIKE on a team database.
+/// Either finds the topics through the index on `topic` (a comparison of
+/// a part of the topic would read the whole outbox, as each contact logged
+/// on an issue did).
+fn starts_with(dialect: Dialect, prefix: &str) -> (&'static str, String) {
+    let mut pattern = String::with_capacity(prefix.len() + 4);
+    match dialect {
+        Dialect::Sqlite => {
+            for ch in prefix.chars() {
+                match ch {
+                    '*' | '?' | '[' => {
+                        pattern.push('[');
+                        pattern.push(ch);
+                        pattern.push(']');
+                    }
+                    _ => pattern.push(ch),
+                }
+            }
+            pattern.push('*');
+            ("GLOB", pattern)
+        }
+        Dialect::Postgres => {
+            for ch in prefix.chars() {
+                if matches!(ch, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(ch);
+            }
+            pattern.push('%');
+            ("LIKE", pattern)
+        }
+    }
 }
 
 /// Withdraws the messages not yet sent whose topic matches `glob` (GLOB
@@ -256,11 +293,12 @@ pub async fn waiting_with_topic(
     conn: impl Into<Conn<'_>>,
     prefix: &str,
 ) -> Result<Vec<(MessageId, String)>> {
-    let rows: Vec<(i64, String)> = either!(conn, |c| sqlx::query_as(
-        "SELECT id, topic FROM outbox WHERE substr(topic, 1, length($1)) = $1 \
-         AND status IN ('queued', 'failed')",
-    )
-    .bind(prefix)
+    let mut conn = conn.into();
+    let (op, pattern) = starts_with(conn.dialect(), prefix);
+    let rows: Vec<(i64, String)> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, topic FROM outbox WHERE topic {op} $1 AND status IN ('queued', 'failed')"
+    )))
+    .bind(&pattern)
     .fetch_all(&mut *c)
     .await?);
     Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
@@ -935,7 +973,23 @@ pub(super) async fn defer(
 
 #[cfg(test)]
 mod tests {
-    use super::like_of_glob;
+    use super::{Dialect, like_of_glob, starts_with};
+
+    #[test]
+    fn a_topics_start_is_matched_with_its_own_wildcards_taken_literally() {
+        assert_eq!(
+            starts_with(Dialect::Sqlite, "issue/4/nudge/"),
+            ("GLOB", "issue/4/nudge/*".to_string())
+        );
+        assert_eq!(
+            starts_with(Dialect::Sqlite, "a*b?c[d"),
+            ("GLOB", "a[*]b[?]c[[]d*".to_string())
+        );
+        assert_eq!(
+            starts_with(Dialect::Postgres, "a_b%c\\d"),
+            ("LIKE", "a\\_b\\%c\\\\d%".to_string())
+        );
+    }
 
     #[test]
     fn a_glob_of_text_and_stars_reads_as_like() {

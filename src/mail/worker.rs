@@ -289,14 +289,15 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> R
         if let Some(number) = worker {
             release_dead_leases(panel, number).await?;
         }
-        let due = load_due(panel, worker).await?;
-        if due.is_empty() {
-            break;
-        }
+        // Nothing is taken (on a team database, leased) or read until
+        // there is a server to send it to.
         let account = match settings::account(panel).await {
             Ok(Some(account)) => account,
             Ok(None) => {
-                report.problem = Some("SMTP is not set up: save the SMTP settings first".into());
+                if next_due(panel).await?.is_some_and(|due| due <= panel.now()) {
+                    report.problem =
+                        Some("SMTP is not set up: save the SMTP settings first".into());
+                }
                 break;
             }
             Err(e) => {
@@ -304,6 +305,10 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> R
                 break;
             }
         };
+        let due = load_due(panel, worker).await?;
+        if due.is_empty() {
+            break;
+        }
         let mut connection: Option<Connection> = None;
         // The last message the server accepted, not yet recorded as sent:
         // its record is written together with the next claim, while the

@@ -251,17 +251,7 @@ impl Team {
         if let Some(sign_in) = self.signed() {
             // The server ends the sign-in; one that cannot be reached ends
             // it on its own when it expires.
-            let _ = self
-                .inner
-                .http
-                .post(self.url("/api/sign-out"))
-                .header(
-                    reqwest::header::COOKIE,
-                    format!("{COOKIE}={}", sign_in.cookie),
-                )
-                .header("x-csrf-token", &sign_in.csrf)
-                .send()
-                .await;
+            let _ = self.signed_post("/api/sign-out", &sign_in).send().await;
         }
         self.inner.queue.forget().await
     }
@@ -295,14 +285,7 @@ impl Team {
         }
         let sign_in = self.signed().ok_or(Error::SignedOut)?;
         let mut response = self
-            .inner
-            .http
-            .post(self.url(&format!("/api/{name}")))
-            .header(
-                reqwest::header::COOKIE,
-                format!("{COOKIE}={}", sign_in.cookie),
-            )
-            .header("x-csrf-token", &sign_in.csrf)
+            .signed_post(&format!("/api/{name}"), &sign_in)
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .json(&args)
             .send()
@@ -515,9 +498,9 @@ impl Team {
         format!("{}{path}", self.inner.server)
     }
 
-    async fn post(&self, path: &str, sign_in: &queue::SignIn, body: &Value) -> Result<Value> {
-        let response = self
-            .inner
+    /// A POST to `path` carrying the sign-in's cookie and CSRF token.
+    fn signed_post(&self, path: &str, sign_in: &queue::SignIn) -> reqwest::RequestBuilder {
+        self.inner
             .http
             .post(self.url(path))
             .header(
@@ -525,6 +508,11 @@ impl Team {
                 format!("{COOKIE}={}", sign_in.cookie),
             )
             .header("x-csrf-token", &sign_in.csrf)
+    }
+
+    async fn post(&self, path: &str, sign_in: &queue::SignIn, body: &Value) -> Result<Value> {
+        let response = self
+            .signed_post(path, sign_in)
             .json(body)
             .send()
             .await

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// How a session report is exported.
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReportOptions {
     /// Participants as "Participant 1", ... instead of their names.

@@ -195,7 +195,7 @@ pub async fn cancel_topic(
     now: DateTime<Utc>,
     prefix: &str,
 ) -> Result<u64> {
-    let mut conn = conn.into();
+    let conn = conn.into();
     let (op, pattern) = starts_with(conn.dialect(), prefix);
     let done = either!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
@@ -293,7 +293,7 @@ pub async fn waiting_with_topic(
     conn: impl Into<Conn<'_>>,
     prefix: &str,
 ) -> Result<Vec<(MessageId, String)>> {
-    let mut conn = conn.into();
+    let conn = conn.into();
     let (op, pattern) = starts_with(conn.dialect(), prefix);
     let rows: Vec<(i64, String)> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, topic FROM outbox WHERE topic {op} $1 AND status IN ('queued', 'failed')"

@@ -21,12 +21,36 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-async fn browser(port: u16) -> Client {
+/// Headless Chromium through chromedriver (its own process, in `dir`),
+/// saving downloads in `dir`/downloads.
+async fn chromium(dir: &std::path::Path) -> (Running, Client) {
+    let port = smtp::free_port();
+    let driver = Running(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .env("TMPDIR", dir)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed; scripts/setup installs chromium-driver"),
+    );
+    wait_for_port(port, "chromedriver");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    (driver, browser(port, &downloads).await)
+}
+
+async fn browser(port: u16, downloads: &std::path::Path) -> Client {
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1280,800"]
+                     "--disable-dev-shm-usage", "--window-size=1280,800"],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            }
         }
     });
     let serde_json::Value::Object(caps) = caps else {
@@ -173,19 +197,7 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
     let text = mail.parsed().body_text(0).unwrap().to_string();
     assert!(text.contains(&link), "{text}");
 
-    let driver_port = smtp::free_port();
-    let _driver = Running(
-        Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .env("TMPDIR", dir.path())
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is not installed; scripts/setup installs chromium-driver"),
-    );
-    wait_for_port(driver_port, "chromedriver");
-    let c = browser(driver_port).await;
+    let (_driver, c) = chromium(dir.path()).await;
 
     c.goto(&link).await.unwrap();
     find(&c, "[data-testid=sign-in-email]").await;
@@ -275,5 +287,187 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
     let detail = issues::detail(&panel, issue.id).await.unwrap();
     assert_eq!(detail.issue.status, issues::IssueStatus::Resolved);
     assert_eq!(detail.contacts[0].staff.as_deref(), Some("Kim Care"));
+    c.close().await.unwrap();
+}
+
+/// A file the browser downloaded into `dir`/downloads, waited for whole.
+fn downloaded(dir: &std::path::Path, name: &str) -> Vec<u8> {
+    let path = dir.join("downloads").join(name);
+    let started = Instant::now();
+    loop {
+        // Chromium writes `name.crdownload` and renames it when complete.
+        if let Ok(bytes) = std::fs::read(&path) {
+            return bytes;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} was not downloaded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invited_researcher_sets_a_password_imports_and_downloads_an_export_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = smtp::SmtpServer::start(dir.path(), &[]);
+    let db = team_location(dir.path(), "web_files");
+    let port = smtp::free_port();
+    let address = format!("http://127.0.0.1:{port}");
+
+    let panel = Panel::open(db.as_str()).await.unwrap();
+    for (name, email, role) in [
+        ("Ada Admin", "ada@company.example.com", Role::Admin),
+        (
+            "Rita Researcher",
+            "rita@company.example.com",
+            Role::Researcher,
+        ),
+    ] {
+        staff::add(
+            &panel,
+            &StaffInput {
+                name: name.into(),
+                email: email.into(),
+                role,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    accounts::set_password(&panel, "ada@company.example.com", "adas long password")
+        .await
+        .unwrap();
+    accounts::set_server_address(&panel, &address)
+        .await
+        .unwrap();
+    panelkeeper::mail::settings::set(&panel, smtp::local_smtp(smtp.port))
+        .await
+        .unwrap();
+    sessions::create(
+        &panel,
+        &SessionInput {
+            title: "Checkout".into(),
+            // In two days: the list shows what is coming.
+            start: Some(
+                (chrono::Utc::now() + chrono::Duration::days(2))
+                    .date_naive()
+                    .and_hms_opt(9, 0, 0)
+                    .unwrap(),
+            ),
+            time_zone: "Europe/Stockholm".into(),
+            minutes: 90,
+            moderator: "rita@company.example.com".into(),
+            seats: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let _server = team_server(&db, port, dir.path());
+    let (_driver, c) = chromium(dir.path()).await;
+
+    // Ada invites Rita from Settings.
+    c.goto(&address).await.unwrap();
+    fill(&c, "[data-testid=sign-in-email]", "ada@company.example.com").await;
+    fill(&c, "[data-testid=sign-in-password]", "adas long password").await;
+    click(&c, "[data-testid=sign-in-submit]").await;
+    click(&c, "[data-testid=nav-settings]").await;
+    let started = Instant::now();
+    loop {
+        let rows = c
+            .find_all(Locator::Css("[data-testid=staff-row]"))
+            .await
+            .unwrap();
+        let mut invited = false;
+        for row in rows {
+            if row.text().await.unwrap().contains("Rita Researcher") {
+                row.find(Locator::Css("[data-testid=staff-invite]"))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+                invited = true;
+            }
+        }
+        if invited {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "Rita's row");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notice = find(&c, "[data-testid=staff-invited]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("rita@company.example.com"), "{notice}");
+    click(&c, "[data-testid=sign-out]").await;
+
+    // Rita follows the mailed link and chooses her password.
+    let mail = mail_to(&smtp, "rita@company.example.com");
+    let text = mail.parsed().body_text(0).unwrap().to_string();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/set-password#"))
+        .unwrap_or_else(|| panic!("no link in {text}"))
+        .to_string();
+    assert!(link.starts_with(&address), "{link}");
+    c.goto(&link).await.unwrap();
+    fill(&c, "[data-testid=set-password-new]", "ritas long password").await;
+    fill(
+        &c,
+        "[data-testid=set-password-again]",
+        "ritas long password",
+    )
+    .await;
+    click(&c, "[data-testid=set-password-submit]").await;
+    find(&c, "[data-testid=password-set]").await;
+    let email = find(&c, "[data-testid=sign-in-email]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(email.as_deref(), Some("rita@company.example.com"));
+    fill(&c, "[data-testid=sign-in-password]", "ritas long password").await;
+    click(&c, "[data-testid=sign-in-submit]").await;
+
+    // A CSV picked in the browser is imported on the server.
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "Email,Name,City\nzoe@example.org,Zoë Ålander,Malmö\nnot-an-email,Bad Row,Oslo\n",
+    )
+    .unwrap();
+    click(&c, "[data-testid=start-import]").await;
+    fill(&c, "[data-testid=import-file]", csv.to_str().unwrap()).await;
+    click(&c, "[data-testid=import-run]").await;
+    let summary = find(&c, "[data-testid=import-summary]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary.contains("1 added") && summary.contains("1 rejected"),
+        "{summary}"
+    );
+    assert!(
+        panelkeeper::participants::find(&panel, "zoe@example.org")
+            .await
+            .is_ok()
+    );
+
+    // The export and the session's report are the browser's downloads.
+    click(&c, "[data-testid=export]").await;
+    let export = String::from_utf8(downloaded(dir.path(), "participants.csv")).unwrap();
+    assert!(export.contains("Zoë Ålander"), "{export}");
+    click(&c, "[data-testid=nav-sessions]").await;
+    click(&c, "[data-testid=mode-list]").await;
+    click(&c, "[data-testid=session-row] td").await;
+    click(&c, "[data-testid=export-session]").await;
+    click(&c, "[data-testid=export-download]").await;
+    assert!(downloaded(dir.path(), "Checkout.pdf").starts_with(b"%PDF"));
     c.close().await.unwrap();
 }

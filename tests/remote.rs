@@ -118,6 +118,7 @@ async fn connect(file: &Path, port: u16) -> Team {
     Team::connect(
         file,
         &format!("http://127.0.0.1:{port}"),
+        None,
         "rita@company.example.com",
         PASSWORD,
     )
@@ -330,6 +331,7 @@ async fn the_connection_file_is_private_and_the_server_address_is_checked() {
     let e = Team::connect(
         &file,
         "http://panel.example.com",
+        None,
         "rita@company.example.com",
         PASSWORD,
     )
@@ -345,6 +347,7 @@ async fn the_connection_file_is_private_and_the_server_address_is_checked() {
     let e = Team::connect(
         &t.dir.path().join("other.team.db"),
         &format!("http://127.0.0.1:{}", free_port()),
+        None,
         "rita@company.example.com",
         PASSWORD,
     )
@@ -408,4 +411,84 @@ async fn a_file_is_imported_from_this_computer_and_a_report_saved_on_it_through_
             .unwrap()
             .contains("Zoë Ålander")
     );
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it:
+/// (the authority's PEM, the certificate's path, its key's path).
+fn certificates(dir: &Path) -> (String, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let (cert, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca.pem(), cert, key_path)
+}
+
+#[tokio::test]
+async fn over_https_the_servers_certificate_is_checked_against_the_authority_given() {
+    let t = common::panel().await;
+    let session = team(&t.panel).await;
+    let (ca, cert, key) = certificates(t.dir.path());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let acceptor = server::tls::acceptor(&cert, &key).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        t.panel.clone(),
+        Listening::Tls(server::tls::Listener::new(tcp, acceptor).unwrap()),
+        Options {
+            ui: None,
+            secure: true,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let address = format!("https://127.0.0.1:{port}");
+    let file = Team::file_for(&t.dir.path().join("laptop.db"));
+
+    // Not trusted by this computer: refused, nothing sent in the clear.
+    let untrusted = Team::connect(&file, &address, None, "rita@company.example.com", PASSWORD)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        untrusted.to_string().contains("certificate is not trusted"),
+        "{untrusted}"
+    );
+    let e = Team::connect(
+        &file,
+        &address,
+        Some("not a certificate"),
+        "rita@company.example.com",
+        PASSWORD,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("PEM"), "{e}");
+
+    let laptop = Team::connect(
+        &file,
+        &address,
+        Some(&ca),
+        "rita@company.example.com",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let note = laptop.add_note(session, &note("Over HTTPS")).await.unwrap();
+    assert_eq!(note.author_name.as_deref(), Some("Rita Researcher"));
+    // Opened again, the authority is remembered.
+    drop(laptop);
+    let laptop = Team::open(&file).await.unwrap().unwrap();
+    assert!(laptop.call("issues_mine", json!({})).await.is_ok());
+    let _ = stop.send(());
 }

@@ -90,6 +90,7 @@ async fn team_connect(
     app: AppHandle,
     connection: State<'_, Connection>,
     server: String,
+    ca: Option<String>,
     email: String,
     password: String,
 ) -> Result<TeamStatus> {
@@ -97,7 +98,7 @@ async fn team_connect(
     if let Some(team) = current.as_ref() {
         team.disconnect(false).await?;
     }
-    let team = Team::connect(&connection.file, &server, &email, &password).await?;
+    let team = Team::connect(&connection.file, &server, ca.as_deref(), &email, &password).await?;
     keep_sending(&app, &team);
     let status = team.status().await?;
     *current = Some(team);

@@ -100,40 +100,64 @@ impl Team {
         }
         let queue = Queue::open(file).await?;
         match queue.connection().await? {
-            Some((server, sign_in)) => Ok(Some(Team::new(server, queue, sign_in)?)),
+            Some(kept) => Ok(Some(Team::new(
+                kept.server,
+                kept.ca.as_deref(),
+                queue,
+                kept.sign_in,
+            )?)),
             None => Ok(None),
         }
     }
 
     /// Connects this computer to the team server at `server`, signed in as
-    /// `email`; kept in `file` until [`Team::disconnect`].
-    pub async fn connect(file: &Path, server: &str, email: &str, password: &str) -> Result<Team> {
+    /// `email`; kept in `file` until [`Team::disconnect`]. The server's
+    /// certificate is checked against the computer's trusted authorities,
+    /// or, when `ca` is given (PEM), against that authority alone: for a
+    /// server whose certificate the company signs itself.
+    pub async fn connect(
+        file: &Path,
+        server: &str,
+        ca: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Result<Team> {
         let server = server_address(server)?;
+        let ca = ca.map(str::trim).filter(|c| !c.is_empty());
         let queue = Queue::open(file).await?;
-        if let Some((kept, _)) = queue.connection().await?
-            && kept != server
+        if let Some(kept) = queue.connection().await?
+            && kept.server != server
             && queue.count().await?.0 > 0
         {
             return Err(Error::conflict(format!(
-                "live notes typed here for {kept} are not yet sent; \
-                 send or discard them before connecting to another server"
+                "live notes typed here for {} are not yet sent; \
+                 send or discard them before connecting to another server",
+                kept.server
             )));
         }
-        let team = Team::new(server.clone(), queue, None)?;
+        let team = Team::new(server.clone(), ca, queue, None)?;
         team.sign_in(email, password).await?;
+        team.inner.queue.keep_ca(ca).await?;
         Ok(team)
     }
 
-    fn new(server: String, queue: Queue, sign_in: Option<queue::SignIn>) -> Result<Team> {
+    fn new(
+        server: String,
+        ca: Option<&str>,
+        queue: Queue,
+        sign_in: Option<queue::SignIn>,
+    ) -> Result<Team> {
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(CONNECT_LIMIT)
             .timeout(CALL_LIMIT)
-            .user_agent(concat!("Panelkeeper/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Storage {
-                reason: format!("the connection to the team server could not be set up: {e}"),
-            })?;
+            .user_agent(concat!("Panelkeeper/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca {
+            http = http.use_preconfigured_tls(trusting(pem)?);
+        }
+        let http = http.build().map_err(|e| Error::Storage {
+            reason: format!("the connection to the team server could not be set up: {e}"),
+        })?;
         Ok(Team {
             inner: Arc::new(Inner {
                 server,
@@ -584,10 +608,58 @@ impl Team {
 
     fn unreachable(&self, e: reqwest::Error) -> Error {
         tracing::info!(server = %self.inner.server, error = %e, "team server not reached");
+        // A certificate this computer does not trust is not a network
+        // outage: say so, and what to do.
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if text.contains("certificate") {
+                return Error::Storage {
+                    reason: format!(
+                        "the team server {} was reached, but its certificate is not trusted by \
+                         this computer ({text}); if your company signs its own, give its \
+                         authority's certificate when connecting",
+                        self.inner.server
+                    ),
+                };
+            }
+            source = cause.source();
+        }
         Error::Offline {
             server: self.inner.server.clone(),
         }
     }
+}
+
+/// TLS that trusts the authority `pem` alone.
+fn trusting(pem: &str) -> Result<tokio_rustls::rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let refused = || {
+        Error::invalid(
+            "CA certificate",
+            pem,
+            "is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+        )
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|_| refused())?)
+            .map_err(|_| refused())?;
+    }
+    if roots.is_empty() {
+        return Err(refused());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Storage {
+            reason: format!("TLS could not be set up: {e}"),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Server-sent events as they arrive, in pieces.

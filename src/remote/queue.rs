@@ -24,6 +24,13 @@ pub(crate) struct SignIn {
     pub staff: Staff,
 }
 
+/// A connection as kept.
+pub(crate) struct Kept {
+    pub server: String,
+    pub ca: Option<String>,
+    pub sign_in: Option<SignIn>,
+}
+
 /// A live note typed here and not yet sent.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -101,14 +108,27 @@ impl Queue {
         Ok(Queue { pool })
     }
 
-    /// The server and the sign-in kept, if a server is.
-    pub async fn connection(&self) -> Result<Option<(String, Option<SignIn>)>> {
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT server, sign_in FROM connection WHERE id = 1")
+    /// The server, the authority it is trusted through (when not the
+    /// computer's own) and the sign-in kept, if a server is.
+    pub async fn connection(&self) -> Result<Option<Kept>> {
+        let row: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT server, ca_certificate, sign_in FROM connection WHERE id = 1")
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row
-            .map(|(server, sign_in)| (server, sign_in.and_then(|s| serde_json::from_str(&s).ok()))))
+        Ok(row.map(|(server, ca, sign_in)| Kept {
+            server,
+            ca,
+            sign_in: sign_in.and_then(|s| serde_json::from_str(&s).ok()),
+        }))
+    }
+
+    /// Keeps the authority a new connection's server is trusted through.
+    pub async fn keep_ca(&self, ca: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE connection SET ca_certificate = $1 WHERE id = 1")
+            .bind(ca)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Keeps the server and its sign-in (none: signed out).

@@ -319,8 +319,9 @@ export const api = {
   databasePath: () => invoke<string>("database_path"),
   /** The team server this computer is connected to; null: this computer only. */
   teamStatus: () => invoke<TeamStatus | null>("team_status"),
-  teamConnect: (server: string, email: string, password: string) =>
-    invoke<TeamStatus>("team_connect", { server, email, password }),
+  /** `ca`: the PEM certificate of the authority that signed the server's, when the company signs its own. */
+  teamConnect: (server: string, ca: string | null, email: string, password: string) =>
+    invoke<TeamStatus>("team_connect", { server, ca, email, password }),
   teamSignIn: (email: string, password: string) => invoke<TeamStatus>("team_sign_in", { email, password }),
   /** Back to this computer's own panel; refused while live notes wait to be sent, unless discarded. */
   teamDisconnect: (discardQueued: boolean) => invoke<null>("team_disconnect", { discardQueued }),

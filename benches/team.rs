@@ -433,7 +433,9 @@ async fn server_load(cluster: &Cluster, participants: u64) {
             Duration::ZERO,
         ),
     ] {
+        eprintln!("server load, {pace}: /healthz");
         let (bare, _, bare_errors) = run(true, pause).await;
+        eprintln!("server load, {pace}: My follow-ups");
         let (ours, writes, our_errors) = run(false, pause).await;
         rows.push((pace.clone(), "`/healthz` (`SELECT 1`)", bare, bare_errors));
         rows.push((

@@ -1366,3 +1366,91 @@ fn on_a_team_database_each_computer_has_its_own_user() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&shared.stdout).trim(), "0");
 }
+
+/// `staff set-password` with the password on standard input.
+fn set_password(cli: &Cli, email: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cli
+        .command(&["staff", "set-password", email])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn team_accounts_are_kept_from_the_command_line_roles_passwords_and_invitations() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Ada Admin",
+        "--email",
+        "ada@company.example.com",
+        "--role",
+        "admin",
+    ]);
+    cli.ok(&[
+        "staff",
+        "add",
+        "--name",
+        "Kim Care",
+        "--email",
+        "kim@company.example.com",
+    ]);
+    let bad_role = cli.run(&["staff", "set-role", "kim@company.example.com", "boss"]);
+    assert!(!bad_role.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_role.stderr).contains("boss"),
+        "{}",
+        String::from_utf8_lossy(&bad_role.stderr)
+    );
+    assert!(
+        cli.ok(&["staff", "set-role", "kim@company.example.com", "researcher"])
+            .contains("is now researcher")
+    );
+
+    let short = set_password(&cli, "kim@company.example.com", "short");
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 10"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    let set = set_password(&cli, "kim@company.example.com", "kims long password");
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let staff = cli.json(&["staff", "list", "--json"]);
+    let kim = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["email"] == "kim@company.example.com")
+        .unwrap();
+    assert_eq!(
+        (kim["role"].as_str(), kim["canSignIn"].as_bool()),
+        (Some("researcher"), Some(true))
+    );
+
+    // An invitation needs the server's address to link to.
+    let unknown = cli.run(&["staff", "invite", "kim@company.example.com"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--public-url"));
+    let invited = cli.ok(&[
+        "staff",
+        "invite",
+        "kim@company.example.com",
+        "--public-url",
+        "https://panel.example.com",
+    ]);
+    assert!(invited.contains("invitation to Kim Care"), "{invited}");
+    let outbox = cli.ok(&["outbox", "list"]);
+    assert!(outbox.contains("kim@company.example.com"), "{outbox}");
+}

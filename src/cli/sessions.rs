@@ -41,6 +41,15 @@ pub enum StaffCmd {
     /// Set the password a staff member signs in to a team server with, read
     /// from standard input (one line).
     SetPassword { email: String },
+    /// Mail a staff member a link, working once for seven days, to choose
+    /// their team-server password.
+    Invite {
+        email: String,
+        /// Where staff reach the team server (as `serve --public-url`
+        /// says), when it is not known yet.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
     /// Every staff member.
     List {
         #[arg(long)]
@@ -292,6 +301,20 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
             let password = line.trim_end_matches(['\n', '\r']);
             let s = panelkeeper::accounts::set_password(panel, &email, password).await?;
             out!("{} <{}> can sign in with the new password", s.name, s.email);
+        }
+        StaffCmd::Invite { email, public_url } => {
+            if let Some(url) = public_url {
+                panelkeeper::accounts::set_server_address(panel, &url).await?;
+            }
+            let person = staff::by_email(panel, &email).await?;
+            let sent = panelkeeper::accounts::invite(panel, person.id).await?;
+            out!(
+                "invitation to {} <{}> queued (message {}); its link works once, until {}",
+                sent.staff.name,
+                sent.staff.email,
+                sent.message,
+                sent.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
         }
         StaffCmd::Me { email: Some(email) } => {
             let s = staff::by_email(panel, &email).await?;

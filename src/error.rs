@@ -58,6 +58,13 @@ pub enum Error {
     /// address; the next try must wait.
     #[error("too many sign-ins failed; wait {seconds} seconds and try again")]
     SlowDown { seconds: i64 },
+    /// A change reached the team server without the sign-in's CSRF token:
+    /// it did not come from Panelkeeper's own page.
+    #[error(
+        "the request did not come from Panelkeeper's own page, so nothing was done; \
+         reload the page and try again"
+    )]
+    Csrf,
     /// The signed-in person's role does not allow this.
     #[error("this needs the {needs} role, which your account does not have")]
     Forbidden { needs: crate::sessions::staff::Role },

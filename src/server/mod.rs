@@ -263,14 +263,7 @@ async fn command(
         Err(e) => return failure(e),
     };
     if !csrf_matches(&headers, &signed) {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(serde_json::json!({
-                "kind": "Csrf",
-                "reason": "the request did not come from Panelkeeper's own page; reload it and try again",
-            })),
-        )
-            .into_response();
+        return failure(Error::Csrf);
     }
     let args = if body.is_empty() {
         Value::Null
@@ -413,7 +406,7 @@ fn failure(error: Error) -> Response {
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::SignedOut | Error::SignInRefused => StatusCode::UNAUTHORIZED,
         Error::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::Forbidden { .. } | Error::Csrf => StatusCode::FORBIDDEN,
         Error::Busy | Error::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
         // A desktop's answers about its own connection: never the server's.
         Error::Offline { .. } | Error::NoteKept { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -27,6 +27,7 @@ function isCoreError(e: unknown): e is CoreError {
 /** What went wrong, in a sentence, for anything a command rejects with. */
 export function errorText(e: unknown): string {
   if (!isCoreError(e)) return typeof e === "string" ? e : String(e);
+  const raw = e as { kind: string; reason?: unknown };
   switch (e.kind) {
     case "NotFound":
       return `${e.what} ${e.id} was not found`;
@@ -60,7 +61,11 @@ export function errorText(e: unknown): string {
       return `Offline: not saved. The team server ${e.server} cannot be reached; try again when the connection is back.`;
     case "NoteKept":
       return `Not yet sent: kept on this computer and sent when it can be (${e.why}).`;
+    case "Csrf":
+      return "The request did not come from Panelkeeper's own page, so nothing was done. Reload the page and try again.";
   }
+  // A kind this page does not know (a newer server): its own words, if it has them.
+  return typeof raw.reason === "string" ? raw.reason : raw.kind;
 }
 
 export function day(iso: string): string {

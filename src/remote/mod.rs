@@ -21,6 +21,7 @@ pub use queue::QueuedNote;
 use crate::notes::{Note, NoteInput, Typed};
 use crate::sessions::SessionId;
 use crate::sessions::staff::Staff;
+use crate::server::COOKIE;
 use crate::{Error, Result};
 use chrono::Utc;
 use queue::Queue;
@@ -32,9 +33,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 use ts_rs::TS;
-
-/// The name of the sign-in cookie a team server sets.
-const COOKIE: &str = "panelkeeper";
 
 /// How long a call may take before the server counts as unreachable.
 const CALL_LIMIT: Duration = Duration::from_secs(120);

@@ -120,33 +120,21 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
 
     // The team: Kim owns Zoë's issue; the server mails her its link.
     let panel = Panel::open(db.as_str()).await.unwrap();
-    for (name, email, role) in [
-        (
-            "Rita Researcher",
-            "rita@company.example.com",
-            Role::Researcher,
-        ),
-        ("Kim Care", "kim@company.example.com", Role::Staff),
-    ] {
-        staff::add(
-            &panel,
-            &StaffInput {
-                name: name.into(),
-                email: email.into(),
-                role,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    }
+    team(
+        &panel,
+        &[
+            (
+                "Rita Researcher",
+                "rita@company.example.com",
+                Role::Researcher,
+            ),
+            ("Kim Care", "kim@company.example.com", Role::Staff),
+        ],
+        &address,
+        smtp.port,
+    )
+    .await;
     accounts::set_password(&panel, "kim@company.example.com", "kims long password")
-        .await
-        .unwrap();
-    accounts::set_server_address(&panel, &address)
-        .await
-        .unwrap();
-    panelkeeper::mail::settings::set(&panel, smtp::local_smtp(smtp.port))
         .await
         .unwrap();
     let zoe = participants::create(
@@ -290,6 +278,28 @@ async fn staff_follow_the_mailed_link_sign_in_log_a_contact_and_resolve_with_a_m
     c.close().await.unwrap();
 }
 
+/// The team's staff with their roles, the server's address for the links
+/// in their mail, and the SMTP test server to send it.
+async fn team(panel: &Panel, people: &[(&str, &str, Role)], address: &str, smtp_port: u16) {
+    for (name, email, role) in people {
+        staff::add(
+            panel,
+            &StaffInput {
+                name: name.to_string(),
+                email: email.to_string(),
+                role: *role,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    accounts::set_server_address(panel, address).await.unwrap();
+    panelkeeper::mail::settings::set(panel, smtp::local_smtp(smtp_port))
+        .await
+        .unwrap();
+}
+
 /// A file the browser downloaded into `dir`/downloads, waited for whole.
 fn downloaded(dir: &std::path::Path, name: &str) -> Vec<u8> {
     let path = dir.join("downloads").join(name);
@@ -316,33 +326,21 @@ async fn an_invited_researcher_sets_a_password_imports_and_downloads_an_export_a
     let address = format!("http://127.0.0.1:{port}");
 
     let panel = Panel::open(db.as_str()).await.unwrap();
-    for (name, email, role) in [
-        ("Ada Admin", "ada@company.example.com", Role::Admin),
-        (
-            "Rita Researcher",
-            "rita@company.example.com",
-            Role::Researcher,
-        ),
-    ] {
-        staff::add(
-            &panel,
-            &StaffInput {
-                name: name.into(),
-                email: email.into(),
-                role,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    }
+    team(
+        &panel,
+        &[
+            ("Ada Admin", "ada@company.example.com", Role::Admin),
+            (
+                "Rita Researcher",
+                "rita@company.example.com",
+                Role::Researcher,
+            ),
+        ],
+        &address,
+        smtp.port,
+    )
+    .await;
     accounts::set_password(&panel, "ada@company.example.com", "adas long password")
-        .await
-        .unwrap();
-    accounts::set_server_address(&panel, &address)
-        .await
-        .unwrap();
-    panelkeeper::mail::settings::set(&panel, smtp::local_smtp(smtp.port))
         .await
         .unwrap();
     sessions::create(

@@ -19,9 +19,9 @@ pub mod queue;
 pub use queue::QueuedNote;
 
 use crate::notes::{Note, NoteInput, Typed};
+use crate::server::COOKIE;
 use crate::sessions::SessionId;
 use crate::sessions::staff::Staff;
-use crate::server::COOKIE;
 use crate::{Error, Result};
 use chrono::Utc;
 use queue::Queue;
@@ -467,7 +467,8 @@ impl Team {
                     }
                 }
                 Err(e) if waits(&e) => {
-                    report.waiting = self.inner.queue.count().await?.0 - report.refused;
+                    let (all, refused) = self.inner.queue.count().await?;
+                    report.waiting = all - refused;
                     break;
                 }
                 Err(refused) => {

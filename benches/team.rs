@@ -352,6 +352,8 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                             )
                         };
                         tokio::time::sleep(spread(0)).await;
+                        // One connection kept open, as a browser keeps one.
+                        let mut connection = http::Connection::open(addr).await;
                         while Instant::now() < until {
                             n += 1;
                             let started = Instant::now();
@@ -359,15 +361,14 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                                 [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
                             let write = !health && n % 5 == 0 && !mine.is_empty();
                             let reply = if health {
-                                http::request(addr, "GET", "/healthz", &[], None).await
+                                connection.send("GET", "/healthz", &[], None).await
                             } else if write {
                                 let id = mine[(n as usize / 5) % mine.len()];
                                 let body = serde_json::json!({
                                     "id": id, "via": "phone", "outcome": "Called back",
                                 })
                                 .to_string();
-                                http::request(
-                                    addr,
+                                connection.send(
                                     "POST",
                                     "/api/issue_contact",
                                     &headers,
@@ -375,8 +376,7 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                                 )
                                 .await
                             } else {
-                                let reply = http::request(
-                                    addr,
+                                let reply = connection.send(
                                     "POST",
                                     "/api/issues_mine",
                                     &headers,

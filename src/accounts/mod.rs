@@ -343,9 +343,8 @@ pub async fn signed_in(panel: &Panel, token: &Token) -> Result<SignedIn> {
         expires_at = (now + IDLE).min(row.created_at + LONGEST);
         store::touch(&mut conn, &token.hash(), now, expires_at).await?;
     }
-    let staff = staff::get_in(&mut conn, row.staff).await?;
     Ok(SignedIn {
-        staff,
+        staff: row.staff,
         csrf: row.csrf,
         expires_at,
     })

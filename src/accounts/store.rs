@@ -2,12 +2,12 @@
 
 use crate::Result;
 use crate::db::{Conn, either, instant, millis};
-use crate::sessions::staff::StaffId;
+use crate::sessions::staff::{COLUMNS, Staff, StaffId, StaffRow};
 use chrono::{DateTime, Utc};
 
 /// A sign-in as stored.
 pub(super) struct SignInRow {
-    pub staff: StaffId,
+    pub staff: Staff,
     pub csrf: String,
     pub created_at: DateTime<Utc>,
     pub seen_at: DateTime<Utc>,
@@ -131,27 +131,38 @@ pub(super) async fn insert_sign_in(
     Ok(())
 }
 
+/// The sign-in a token's hash names, with its staff member, in one read
+/// (every call to a team server asks it first).
 pub(super) async fn sign_in(
     conn: impl Into<Conn<'_>>,
     token_hash: &str,
 ) -> Result<Option<SignInRow>> {
-    let row: Option<(i64, String, i64, i64, i64)> = either!(conn, |c| {
-        sqlx::query_as(
-        "SELECT staff, csrf, created_at, seen_at, expires_at FROM sign_ins WHERE token_hash = $1"
-    )
-    .bind(token_hash)
-    .fetch_optional(&mut *c)
-    .await?
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        csrf: String,
+        signed_at: i64,
+        seen_at: i64,
+        expires_at: i64,
+        #[sqlx(flatten)]
+        staff: StaffRow,
+    }
+    let sql = format!(
+        "SELECT si.csrf, si.created_at AS signed_at, si.seen_at, si.expires_at, {COLUMNS} \
+         FROM sign_ins si JOIN staff ON staff.id = si.staff WHERE si.token_hash = $1"
+    );
+    let row: Option<Row> = either!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(token_hash)
+            .fetch_optional(&mut *c)
+            .await?
     });
-    Ok(
-        row.map(|(staff, csrf, created_at, seen_at, expires_at)| SignInRow {
-            staff: StaffId(staff),
-            csrf,
-            created_at: instant(created_at),
-            seen_at: instant(seen_at),
-            expires_at: instant(expires_at),
-        }),
-    )
+    Ok(row.map(|r| SignInRow {
+        staff: r.staff.into(),
+        csrf: r.csrf,
+        created_at: instant(r.signed_at),
+        seen_at: instant(r.seen_at),
+        expires_at: instant(r.expires_at),
+    }))
 }
 
 /// Keeps a sign-in alive. On a team database the write does not wait for

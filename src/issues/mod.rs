@@ -227,9 +227,11 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     if let Some(owner) = &owner {
         handed_to(&mut tx, now, actor, &levels, id, owner).await?;
     }
+    // Read back in the same transaction: no second wait for a connection.
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
     panel.wake_mail();
-    get(panel, id).await
+    Ok(changed)
 }
 
 /// Records that `owner` now has the issue (its owner column is already
@@ -272,9 +274,10 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
     store::set_owner(&mut tx, id, owner.id).await?;
     let levels = store::levels(&mut tx).await?;
     handed_to(&mut tx, now, actor, &levels, id, &owner).await?;
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
     panel.wake_mail();
-    get(panel, id).await
+    Ok(changed)
 }
 
 /// Hands an issue to another owner. The reason is kept, the hand-off is
@@ -333,9 +336,10 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
         )
         .await?;
     }
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
     panel.wake_mail();
-    get(panel, id).await
+    Ok(changed)
 }
 
 /// Logs an attempt to reach the participant; the first one moves an open
@@ -372,8 +376,9 @@ pub async fn log_contact(
     .await?;
     let levels = store::levels(&mut tx).await?;
     replan(&mut tx, now, &levels, id).await?;
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
-    get(panel, id).await
+    Ok(changed)
 }
 
 async fn change_status(tx: impl Into<Conn<'_>>, issue: &Issue, to: IssueStatus) -> Result<()> {
@@ -515,9 +520,10 @@ async fn finish(
     .await?;
     let levels = store::levels(&mut tx).await?;
     replan(&mut tx, now, &levels, id).await?;
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
     panel.wake_mail();
-    get(panel, id).await
+    Ok(changed)
 }
 
 /// Closes a resolved (or won't-fix) issue.
@@ -528,8 +534,9 @@ pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
     let issue = store::get_for_change(&mut tx, id, now).await?;
     change_status(&mut tx, &issue, IssueStatus::Closed).await?;
     event(&mut tx, id, now, actor, "closed", json!({})).await?;
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
-    get(panel, id).await
+    Ok(changed)
 }
 
 /// Reopens a finished issue: it is open again, due for resolution by the
@@ -555,6 +562,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     )
     .await?;
     replan(&mut tx, now, &levels, id).await?;
+    let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
-    get(panel, id).await
+    Ok(changed)
 }

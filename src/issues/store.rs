@@ -236,6 +236,42 @@ pub(crate) async fn list(
     now: DateTime<Utc>,
 ) -> Result<Vec<Issue>> {
     let mut conn = conn.into();
+    // Only the filters asked for are written into the statement: a prepared
+    // statement's generic plan for `($1 IS NULL OR i.owner = $1)` cannot use
+    // the owner's index, and a team server asks for one owner's issues all
+    // the time.
+    const OPEN: &str = "i.status IN ('open', 'contacted')";
+    let mut filters = Vec::new();
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        format!("${n}")
+    };
+    if owner.is_some() {
+        filters.push(format!("i.owner = {}", param()));
+    }
+    if query.status.is_some() {
+        filters.push(format!("i.status = {}", param()));
+    }
+    if query.open_only {
+        filters.push(OPEN.to_string());
+    }
+    if query.session.is_some() {
+        filters.push(format!("i.session = {}", param()));
+    }
+    if query.overdue {
+        let now = param();
+        filters.push(format!(
+            "{OPEN} AND ((i.status = 'open' AND i.first_contact_due < {now}) \
+             OR i.resolution_due < {now})"
+        ));
+    }
+    let filters = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let limit = param();
     // Open first, then by the next due time: the page is chosen from the
     // issues alone, and only its issues are read in full.
     let d = conn.dialect();
@@ -243,30 +279,35 @@ pub(crate) async fn list(
         d.json_array_of(&d.json("issue"), "open DESC, next_due, id"),
         issue_json(d),
     );
-    let json: String = either!(conn.reborrow(), |cx| sqlx::query_scalar(
-        sqlx::AssertSqlSafe(format!(
-            "SELECT {all} FROM ( \
+    let sql = format!(
+        "SELECT {all} FROM ( \
            SELECT {issue} AS issue, k.id, k.open, k.next_due FROM ( \
-             SELECT i.id, i.status IN ('open', 'contacted') AS open, \
+             SELECT i.id, {OPEN} AS open, \
                CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
                  AS next_due \
-             FROM issues i WHERE ($1 IS NULL OR i.owner = $1) AND ($2 IS NULL OR i.status = $2) \
-             AND (NOT $3 OR i.status IN ('open', 'contacted')) AND ($4 IS NULL OR i.session = $4) \
-             AND (NOT $5 OR (i.status IN ('open', 'contacted') AND \
-                  ((i.status = 'open' AND i.first_contact_due < $6) OR i.resolution_due < $6))) \
-             ORDER BY open DESC, next_due, i.id LIMIT $7) k \
+             FROM issues i {filters} \
+             ORDER BY open DESC, next_due, i.id LIMIT {limit}) k \
            CROSS JOIN {FROM} WHERE i.id = k.id) AS page"
-        ))
-    )
-    .bind(owner.map(|o| o.0))
-    .bind(query.status.map(IssueStatus::as_str))
-    .bind(query.open_only)
-    .bind(query.session.map(|s| s.0))
-    .bind(query.overdue)
-    .bind(millis(now))
-    .bind(i64::from(query.limit.unwrap_or(200).clamp(1, 5000)))
-    .fetch_one(&mut *cx)
-    .await?);
+    );
+    let json: String = either!(conn.reborrow(), |cx| {
+        // Bound in the order the parameters were numbered above.
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        if let Some(o) = owner {
+            q = q.bind(o.0);
+        }
+        if let Some(status) = query.status {
+            q = q.bind(status.as_str());
+        }
+        if let Some(session) = query.session {
+            q = q.bind(session.0);
+        }
+        if query.overdue {
+            q = q.bind(millis(now));
+        }
+        q.bind(i64::from(query.limit.unwrap_or(200).clamp(1, 5000)))
+            .fetch_one(&mut *cx)
+            .await?
+    });
     serde_json::from_str::<Vec<IssueJson>>(&json)
         .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
         .into_iter()

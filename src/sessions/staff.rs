@@ -105,9 +105,9 @@ pub struct StaffInput {
 
 const CURRENT_KEY: &str = "current_staff";
 
-/// A staff member as stored.
+/// A staff member as stored: the row [`COLUMNS`] reads.
 #[derive(sqlx::FromRow)]
-struct StaffRow {
+pub(crate) struct StaffRow {
     id: i64,
     name: String,
     email: String,
@@ -133,7 +133,8 @@ impl From<StaffRow> for Staff {
     }
 }
 
-const COLUMNS: &str = "id, name, email, role AS title, access, lead, time_zone, \
+/// A staff row's columns, unqualified (a join must not repeat these names).
+pub(crate) const COLUMNS: &str = "id, name, email, role AS title, access, lead, time_zone, \
                        password_hash IS NOT NULL AS can_sign_in";
 
 /// Adds a staff member; the email must be new.

@@ -1,5 +1,6 @@
 //! A small HTTP/1.1 client for the team server's tests: one request per
-//! connection, the answer read whole. The tests talk to a real server on a
+//! connection, the answer read whole; or, as a browser does, one connection
+//! kept open for many requests ([`Connection`]). The tests talk to a real server on a
 //! real socket; this client only keeps them free of a second HTTP stack.
 
 use std::net::SocketAddr;
@@ -59,6 +60,79 @@ pub async fn request(
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     parse(&raw)
+}
+
+/// A connection kept open between requests, as a browser keeps one.
+pub struct Connection {
+    to: SocketAddr,
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl Connection {
+    pub async fn open(to: SocketAddr) -> Connection {
+        let stream = tokio::net::TcpStream::connect(to).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Connection {
+            to,
+            stream: tokio::io::BufReader::new(stream),
+        }
+    }
+
+    /// Sends one request and reads its answer, leaving the connection open.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        use tokio::io::AsyncBufReadExt;
+        let to = self.to;
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {to}\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        self.stream.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            let start = raw.len();
+            self.stream.read_until(b'\n', &mut raw).await.unwrap();
+            let line = String::from_utf8_lossy(&raw[start..]).to_ascii_lowercase();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(n) = line.strip_prefix("content-length:") {
+                length = n.trim().parse::<usize>().ok();
+            }
+            chunked |= line.starts_with("transfer-encoding:") && line.contains("chunked");
+        }
+        if chunked {
+            loop {
+                let start = raw.len();
+                self.stream.read_until(b'\n', &mut raw).await.unwrap();
+                let size = String::from_utf8_lossy(&raw[start..]);
+                let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk).await.unwrap();
+                raw.extend_from_slice(&chunk);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut rest = vec![0; length.unwrap_or(0)];
+            self.stream.read_exact(&mut rest).await.unwrap();
+            raw.extend_from_slice(&rest);
+        }
+        parse(&raw)
+    }
 }
 
 fn parse(raw: &[u8]) -> Reply {

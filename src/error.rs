@@ -79,6 +79,10 @@ pub enum Error {
     /// sent to the team server when it can be (`why` it cannot now).
     #[error("the note is kept on this computer and will be sent when it can be: {why}")]
     NoteKept { why: String },
+    /// The panel mailbox could not be reached, logged in to or read; what
+    /// was read before is kept, and nothing is read twice.
+    #[error("the panel mailbox could not be read: {reason}")]
+    Mailbox { reason: String },
     /// The database failed in a way a person cannot act on; the detail is
     /// logged for the developer, never shown.
     #[error(

@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod files;
+pub mod inbox;
 pub mod issues;
 pub mod logging;
 pub mod mail;
@@ -30,6 +31,7 @@ pub mod reports;
 pub mod server;
 pub mod sessions;
 mod settings;
+mod tls;
 pub mod zone;
 
 pub use error::{Error, Result};

@@ -32,6 +32,8 @@ macro_rules! out {
     }};
 }
 
+#[path = "cli/inbox.rs"]
+mod inbox_cli;
 #[path = "cli/issues.rs"]
 mod issues_cli;
 #[path = "cli/mail.rs"]
@@ -123,6 +125,10 @@ enum Command {
     /// Mail checks.
     #[command(subcommand)]
     Mail(mail_cli::MailCmd),
+    /// The panel mailbox: replies, calendar answers, unsubscribes and
+    /// bounces read back into the record; the Inbox of what matched nothing.
+    #[command(subcommand)]
+    Inbox(inbox_cli::InboxCmd),
     /// Move this panel file into team mode: copy every record (ids,
     /// history, the outbox, settings) into an empty PostgreSQL database.
     Migrate {
@@ -346,6 +352,7 @@ async fn dispatch(panel: &Panel, command: Command) -> Result<ExitCode, Error> {
         Command::Smtp(cmd) => mail_cli::smtp(panel, cmd).await,
         Command::Outbox(cmd) => mail_cli::outbox(panel, cmd).await,
         Command::Mail(cmd) => mail_cli::mail_cmd(panel, cmd).await,
+        Command::Inbox(cmd) => inbox_cli::inbox(panel, cmd).await,
         Command::Demo {
             participants,
             seed,
@@ -498,6 +505,12 @@ impl Command {
             Command::Smtp(c) => matches!(c, M::Show { .. }),
             Command::Outbox(c) => matches!(c, O::List { .. } | O::Show { .. }),
             Command::Mail(_) => false,
+            Command::Inbox(c) => matches!(
+                c,
+                inbox_cli::InboxCmd::Show { .. }
+                    | inbox_cli::InboxCmd::List { .. }
+                    | inbox_cli::InboxCmd::Read { .. }
+            ),
         }
     }
 }

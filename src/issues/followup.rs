@@ -122,6 +122,29 @@ pub(super) async fn replan_after(
     Ok(())
 }
 
+/// Whether a reply is only thanks (short, thankful, asking nothing and
+/// saying nothing is still wrong): such a reply to a resolved issue does
+/// not open it again.
+pub(crate) fn only_thanks(reply: &str) -> bool {
+    const THANKS: [&str; 9] = [
+        "thank", "thanks", "thx", "cheers", "danke", "merci", "gracias", "tack", "grazie",
+    ];
+    const BUT: [&str; 12] = [
+        "?", "but", "still", "not", "n't", "again", "aber", "noch", "mais", "pero", "problem",
+        "wrong",
+    ];
+    let lower = reply.to_lowercase();
+    let words = lower.split_whitespace().count();
+    words > 0
+        && words <= 25
+        && THANKS.iter().any(|t| lower.contains(t))
+        && !BUT.iter().any(|b| {
+            lower
+                .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '?')
+                .any(|w| w == *b || (b.starts_with(['n', '?']) && w.ends_with(b)))
+        })
+}
+
 /// What a tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -240,6 +263,27 @@ async fn escalate(
     mail::enqueue_many(&mut tx, now, &queued).await?;
     store::record_escalations(&mut tx, now, &events).await?;
     Ok(queued.len() as u32)
+}
+
+#[cfg(test)]
+mod thanks {
+    use super::only_thanks;
+
+    #[test]
+    fn thanks_alone_is_thanks_and_a_complaint_with_thanks_is_not() {
+        for yes in ["Thanks!", "Thank you so much, that's great.", "Danke schön", "Merci beaucoup !"] {
+            assert!(only_thanks(yes), "{yes}");
+        }
+        for no in [
+            "Thanks, but it still does not work.",
+            "Thank you. Can you check again?",
+            "It doesn't work, thanks",
+            "The parcel never arrived.",
+            "",
+        ] {
+            assert!(!only_thanks(no), "{no}");
+        }
+    }
 }
 
 #[cfg(test)]

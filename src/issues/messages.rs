@@ -132,6 +132,50 @@ pub(super) async fn queue_assigned(
     Ok(())
 }
 
+/// Tells the owner that the participant replied about their issue.
+pub(super) async fn reply_to_owner(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    issue: &Issue,
+    owner: &Staff,
+    reply: &str,
+    effect: super::ReplyEffect,
+    message: i64,
+) -> Result<()> {
+    let mut conn = conn.into();
+    let body = templates::render(&Template::IssueReply(templates::IssueReply {
+        owner_name: owner.name.clone(),
+        participant_name: issue.participant_name.clone(),
+        issue_id: issue.id.0,
+        summary: issue.summary.clone(),
+        reply: reply.to_string(),
+        reopened: effect == super::ReplyEffect::Reopened,
+        thanks: effect == super::ReplyEffect::Thanks,
+        link: link(&mut conn, issue.id).await?,
+    }))?;
+    mail::enqueue(
+        conn,
+        now,
+        &NewMessage {
+            kind: MessageKind::IssueReply,
+            to: Email::parse(&owner.email)?,
+            to_name: owner.name.clone(),
+            reply_to: issue
+                .participant_email
+                .as_deref()
+                .and_then(|e| Email::parse(e).ok()),
+            from_name: None,
+            body,
+            headers: BTreeMap::new(),
+            attachments: Vec::new(),
+            not_before: now,
+            topic: Some(topic(issue.id, &format!("reply/{message}"))),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// The owner's reminder of a due time (`what`: "first contact" or
 /// "resolution"), to go at `send_at`, filed under `this`.
 pub(super) fn nudge(

@@ -547,22 +547,92 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    change_status(&mut tx, &issue, IssueStatus::Open).await?;
+    reopen_in(&mut tx, now, actor, &issue, json!({"reason": reason})).await?;
+    let changed = store::get(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Reopens `issue` (read for change) inside the caller's transaction, with
+/// `detail` (the reason, and the rule when no person decided) in the audit
+/// trail; the due times start again from now.
+async fn reopen_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    issue: &Issue,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let mut tx = conn.into();
+    let id = issue.id;
+    change_status(&mut tx, issue, IssueStatus::Open).await?;
     let levels = store::levels(&mut tx).await?;
     let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
     store::reopen(&mut tx, id, first_contact_due, resolution_due, now).await?;
+    event(&mut tx, id, now, actor, "reopened", detail).await?;
+    replan(&mut tx, now, &levels, id).await
+}
+
+/// What a participant's reply did to their issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyEffect {
+    /// Filed with an open issue; the owner was told.
+    Filed,
+    /// The issue had been resolved and was opened again.
+    Reopened,
+    /// Only thanks, to a resolved issue: filed, the owner told, no reopening.
+    Thanks,
+}
+
+/// A participant's reply about issue `id`, read from the panel mailbox as
+/// message `message`, inside the caller's transaction: it goes into the
+/// audit trail; a resolved (or won't-fix, or closed) issue opens again
+/// unless the reply is only thanks; the owner is told once.
+pub(crate) async fn participant_replied(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    id: IssueId,
+    reply: &str,
+    message: i64,
+) -> Result<ReplyEffect> {
+    let mut tx = conn.into();
+    let issue = store::get_for_change(&mut tx, id, now).await?;
+    let effect = if issue.status.is_open() {
+        ReplyEffect::Filed
+    } else if followup::only_thanks(reply) {
+        ReplyEffect::Thanks
+    } else {
+        ReplyEffect::Reopened
+    };
     event(
         &mut tx,
         id,
         now,
-        actor,
-        "reopened",
-        json!({"reason": reason}),
+        None,
+        "replied",
+        json!({"message": message, "thanks": effect == ReplyEffect::Thanks}),
     )
     .await?;
-    replan(&mut tx, now, &levels, id).await?;
-    let changed = store::get(&mut tx, id, now).await?;
-    tx.commit().await?;
-    Ok(changed)
+    if effect == ReplyEffect::Reopened {
+        reopen_in(
+            &mut tx,
+            now,
+            None,
+            &issue,
+            json!({
+                "reason": format!("{} replied after it was {}", issue.participant_name,
+                    issue.status.as_str().replace('_', " ")),
+                "rule": "a participant's reply reopens a resolved issue",
+                "message": message,
+            }),
+        )
+        .await?;
+    }
+    if let Some(owner) = issue.owner {
+        let owner = staff::get_in(&mut tx, owner).await?;
+        let issue = store::get(&mut tx, id, now).await?;
+        messages::reply_to_owner(&mut tx, now, &issue, &owner, reply, effect, message).await?;
+    }
+    Ok(effect)
 }

@@ -49,11 +49,13 @@ pub enum MessageKind {
     /// A staff member is invited to the team server, with a link to set
     /// their password.
     StaffInvitation,
+    /// A participant answered about their issue: the owner is told.
+    IssueReply,
 }
 
 impl MessageKind {
     /// Every kind, in the order the templates are listed.
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::Test,
         MessageKind::Invitation,
         MessageKind::Reminder,
@@ -66,6 +68,7 @@ impl MessageKind {
         MessageKind::Report,
         MessageKind::WaitlistOffer,
         MessageKind::StaffInvitation,
+        MessageKind::IssueReply,
     ];
 
     /// The stored name (`issue_assigned`).
@@ -83,6 +86,7 @@ impl MessageKind {
             MessageKind::Report => "report",
             MessageKind::WaitlistOffer => "waitlist_offer",
             MessageKind::StaffInvitation => "staff_invitation",
+            MessageKind::IssueReply => "issue_reply",
         }
     }
 }

@@ -101,6 +101,12 @@ impl fmt::Debug for PasswordInput {
     }
 }
 
+impl PasswordInput {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl From<&str> for PasswordInput {
     fn from(s: &str) -> Self {
         PasswordInput(s.to_string())
@@ -131,7 +137,7 @@ pub(crate) struct Account {
     pub password: Option<Password>,
 }
 
-fn check_host(raw: &str) -> Result<String> {
+pub(crate) fn check_host(raw: &str) -> Result<String> {
     let host = raw.trim();
     let ok = !host.is_empty()
         && host.len() <= 253

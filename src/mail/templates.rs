@@ -32,6 +32,7 @@ pub enum Template {
     Report(ReportMail),
     WaitlistOffer(Reminder),
     StaffInvitation(StaffInvitation),
+    IssueReply(IssueReply),
 }
 
 /// The message `mail test` sends.
@@ -182,6 +183,23 @@ pub struct ReportMail {
     pub message: String,
 }
 
+/// A participant's reply about their issue, for its owner.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueReply {
+    pub owner_name: String,
+    pub participant_name: String,
+    pub issue_id: i64,
+    pub summary: String,
+    /// What they wrote, the quoted history folded away.
+    pub reply: String,
+    /// The reply reopened the issue (it had been resolved).
+    pub reopened: bool,
+    /// Only a thank-you to a resolved issue: the owner may close it.
+    pub thanks: bool,
+    /// The issue on the team server, when it has an address.
+    pub link: Option<String>,
+}
+
 /// A staff member invited to the team server.
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffInvitation {
@@ -211,12 +229,13 @@ impl Template {
             Template::Report(_) => MessageKind::Report,
             Template::WaitlistOffer(_) => MessageKind::WaitlistOffer,
             Template::StaffInvitation(_) => MessageKind::StaffInvitation,
+            Template::IssueReply(_) => MessageKind::IssueReply,
         }
     }
 }
 
 /// (kind, subject, text body, HTML body)
-const TEMPLATES: [(MessageKind, &str, &str, &str); 12] = [
+const TEMPLATES: [(MessageKind, &str, &str, &str); 13] = [
     (
         MessageKind::Test,
         "Panelkeeper test message",
@@ -288,6 +307,12 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 12] = [
         "{{ inviter_name }} invites you to Panelkeeper",
         include_str!("templates/staff_invitation.txt"),
         include_str!("templates/staff_invitation.html"),
+    ),
+    (
+        MessageKind::IssueReply,
+        "{{ participant_name }} replied on #{{ issue_id }}: {{ summary }} [#{{ issue_id }}]",
+        include_str!("templates/issue_reply.txt"),
+        include_str!("templates/issue_reply.html"),
     ),
 ];
 
@@ -487,6 +512,16 @@ mod tests {
                 server: "https://panel.example.com".into(),
                 expires_at: start,
                 zone: "Europe/Berlin".into(),
+            }),
+            Template::IssueReply(IssueReply {
+                owner_name: "Ada".into(),
+                participant_name: "Zoë".into(),
+                issue_id: 42,
+                summary: "Parcel lost".into(),
+                reply: "It still has not arrived.".into(),
+                reopened: true,
+                thanks: false,
+                link: None,
             }),
         ]
     }

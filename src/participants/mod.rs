@@ -25,7 +25,9 @@ pub use repo::COUNT_CAP;
 pub(crate) use repo::{BulkLoad, contact as contact_in, count as count_in, set_marks_many};
 
 use crate::Panel;
+use crate::db::Conn;
 use crate::error::Result;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -91,20 +93,36 @@ pub async fn set_opted_out(
 ) -> Result<Participant> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    let current = repo::load(&mut tx, id).await?;
+    let updated = set_opted_out_in(&mut tx, now, id, opted_out).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// [`set_opted_out`] inside the caller's write transaction.
+pub(crate) async fn set_opted_out_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    id: ParticipantId,
+    opted_out: bool,
+) -> Result<Participant> {
+    let mut conn = conn.into();
+    let current = repo::load(&mut conn, id).await?;
     // Keep the original opt-out time when it is set again.
     let at = match (opted_out, current.opted_out_at) {
         (true, Some(at)) => Some(at),
         (true, None) => Some(now),
         (false, _) => None,
     };
-    repo::set_opted_out(&mut tx, id, at, now).await?;
+    repo::set_opted_out(&mut conn, id, at, now).await?;
     if opted_out {
-        crate::sessions::roster::withdraw_session_mail(&mut tx, now, id).await?;
+        crate::sessions::roster::withdraw_session_mail(&mut conn, now, id).await?;
     }
-    let updated = repo::load(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(updated)
+    repo::load(&mut conn, id).await
+}
+
+/// Finds a participant by id or by email, inside the caller's connection.
+pub(crate) async fn find_in(conn: impl Into<Conn<'_>>, key: &str) -> Result<ParticipantId> {
+    repo::find(conn, key).await
 }
 
 /// Marks or unmarks a participant as not to be contacted.

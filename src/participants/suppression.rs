@@ -101,25 +101,47 @@ pub async fn import(panel: &Panel, list: &str, text: &str) -> Result<Suppression
             }),
         }
     }
+    let hashes: Vec<String> = hashes.into_iter().collect();
     let mut tx = panel.begin().await?;
-    either!(&mut tx, |c| {
-        sqlx::query("INSERT INTO suppression_lists (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+    let added = add_in(&mut tx, name, &hashes, panel.now()).await?;
+    tx.commit().await?;
+    Ok(SuppressionImport {
+        list: name.to_string(),
+        added,
+        already_listed: hashes.len() as u32 - added,
+        rejected,
+    })
+}
+
+/// Adds `hashes` (of normalised emails) to the list `name`, made when
+/// missing, inside the caller's write transaction; how many were new.
+pub(crate) async fn add_in(
+    conn: impl Into<crate::db::Conn<'_>>,
+    name: &str,
+    hashes: &[String],
+    now: DateTime<Utc>,
+) -> Result<u32> {
+    let mut conn = conn.into();
+    either!(conn.reborrow(), |c| {
+        sqlx::query(
+            "INSERT INTO suppression_lists (name, created_at) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
         .bind(name)
-        .bind(millis(panel.now()))
+        .bind(millis(now))
         .execute(&mut *c)
-.await?
-.rows_affected()
+        .await?
+        .rows_affected()
     });
-    let list_id: i64 = either!(&mut tx, |c| sqlx::query_scalar(
+    let list_id: i64 = either!(conn.reborrow(), |c| sqlx::query_scalar(
         "SELECT id FROM suppression_lists WHERE name = $1"
     )
     .bind(name)
     .fetch_one(&mut *c)
     .await?);
-    let hashes: Vec<String> = hashes.into_iter().collect();
     let mut added = 0;
     for chunk in hashes.chunks(10_000) {
-        added += either!(&mut tx, |c| {
+        added += either!(conn.reborrow(), |c| {
             let mut q = QueryBuilder::new("INSERT INTO suppressions (hash, list_id) ");
             q.push_values(chunk, |mut b, h| {
                 b.push_bind(h.clone()).push_bind(list_id);
@@ -128,14 +150,8 @@ pub async fn import(panel: &Panel, list: &str, text: &str) -> Result<Suppression
             q.build().execute(&mut *c).await?.rows_affected()
         }) as u32;
     }
-    super::touch(&mut tx).await?;
-    tx.commit().await?;
-    Ok(SuppressionImport {
-        list: name.to_string(),
-        added,
-        already_listed: hashes.len() as u32 - added,
-        rejected,
-    })
+    super::touch(&mut conn).await?;
+    Ok(added)
 }
 
 /// Every list, with its size and how many participants it matches.

@@ -151,7 +151,7 @@ impl Team {
             .timeout(CALL_LIMIT)
             .user_agent(concat!("Panelkeeper/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = ca {
-            http = http.use_preconfigured_tls(trusting(pem)?);
+            http = http.use_preconfigured_tls(crate::tls::trusting(pem)?);
         }
         let http = http.build().map_err(|e| Error::Storage {
             reason: format!("the connection to the team server could not be set up: {e}"),
@@ -628,37 +628,6 @@ impl Team {
             server: self.inner.server.clone(),
         }
     }
-}
-
-/// TLS that trusts the authority `pem` alone.
-fn trusting(pem: &str) -> Result<tokio_rustls::rustls::ClientConfig> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    use tokio_rustls::rustls;
-    let refused = || {
-        Error::invalid(
-            "CA certificate",
-            pem,
-            "is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
-        )
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        roots
-            .add(cert.map_err(|_| refused())?)
-            .map_err(|_| refused())?;
-    }
-    if roots.is_empty() {
-        return Err(refused());
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Storage {
-            reason: format!("TLS could not be set up: {e}"),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// Server-sent events as they arrive, in pieces.

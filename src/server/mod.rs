@@ -408,6 +408,8 @@ fn failure(error: Error) -> Response {
         Error::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Forbidden { .. } | Error::Csrf => StatusCode::FORBIDDEN,
         Error::Busy | Error::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        // The mail server the panel mailbox is on, not this one.
+        Error::Mailbox { .. } => StatusCode::BAD_GATEWAY,
         // A desktop's answers about its own connection: never the server's.
         Error::Offline { .. } | Error::NoteKept { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::DiskFull => StatusCode::INSUFFICIENT_STORAGE,

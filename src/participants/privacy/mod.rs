@@ -189,6 +189,8 @@ pub struct KeptNote {
 pub struct ErasureReport {
     pub erasure: Erasure,
     pub consents_deleted: u32,
+    /// Mail from them, or filed with them, read from the panel mailbox.
+    pub mail_received_deleted: u32,
     pub history_details_cleared: u32,
     pub messages_withdrawn: u32,
     pub messages_cleaned: u32,
@@ -219,6 +221,10 @@ impl ErasureReport {
             format!(
                 "{} deleted",
                 n(self.consents_deleted, "consent", "consents")
+            ),
+            format!(
+                "{} from them or about them deleted",
+                n(self.mail_received_deleted, "message received", "messages received")
             ),
             format!(
                 "{} cleared of free text",
@@ -655,6 +661,7 @@ async fn erase_in(
             reason: reason.clone(),
         },
         consents_deleted: 0,
+        mail_received_deleted: 0,
         history_details_cleared: 0,
         messages_withdrawn: 0,
         messages_cleaned: 0,
@@ -795,6 +802,8 @@ async fn erase_in(
     // The person's own record.
     store::erase_record(&mut tx, id, &format!("Erased participant {id}"), now).await?;
     report.consents_deleted = store::delete_consents(&mut tx, id).await?;
+    report.mail_received_deleted =
+        crate::inbox::forget_participant(&mut tx, id, current.email.as_deref()).await?;
     // The history stays (it is what the contact rules and reports count) but
     // free-text details may hold personal words.
     report.history_details_cleared = store::clear_history_details(&mut tx, id).await?;

@@ -515,6 +515,22 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     let participant = participants::find(panel, key).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
+    rsvp_in(&mut tx, now, id, participant, answer).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    entry(panel, id, participant).await
+}
+
+/// [`rsvp`] inside the caller's write transaction; the answer as recorded
+/// (a confirmation may go to the waitlist).
+pub(crate) async fn rsvp_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    id: SessionId,
+    participant: ParticipantId,
+    answer: Rsvp,
+) -> Result<Rsvp> {
+    let mut tx = conn.into();
     let session = super::get_for_change(&mut tx, id).await?;
     if session.status == SessionStatus::Cancelled {
         return Err(Error::conflict(format!("session {id} was cancelled")));
@@ -557,9 +573,12 @@ pub async fn rsvp(panel: &Panel, id: SessionId, key: &str, answer: Rsvp) -> Resu
     if before == Rsvp::Confirmed && answer != Rsvp::Confirmed {
         offer_place(&mut tx, now, &session, &organiser).await?;
     }
-    tx.commit().await?;
-    panel.wake_mail();
-    entry(panel, id, participant).await
+    Ok(answer)
+}
+
+/// The session whose calendar UID is `uid`.
+pub(crate) async fn by_uid(conn: impl Into<Conn<'_>>, uid: &str) -> Result<Option<SessionId>> {
+    store::by_uid(conn, uid).await
 }
 
 /// A confirmed place opened: it is offered to the first person on the

@@ -365,3 +365,15 @@ pub(crate) async fn insert_records(
     );
     Ok(())
 }
+
+/// The session whose calendar UID is `uid`.
+pub(crate) async fn by_uid(conn: impl Into<Conn<'_>>, uid: &str) -> Result<Option<SessionId>> {
+    let mut conn = conn.into();
+    let id: Option<i64> = either!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT id FROM sessions WHERE uid = $1"
+    )
+    .bind(uid)
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(id.map(SessionId))
+}

@@ -368,21 +368,13 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                                     "id": id, "via": "phone", "outcome": "Called back",
                                 })
                                 .to_string();
-                                connection.send(
-                                    "POST",
-                                    "/api/issue_contact",
-                                    &headers,
-                                    Some(&body),
-                                )
-                                .await
+                                connection
+                                    .send("POST", "/api/issue_contact", &headers, Some(&body))
+                                    .await
                             } else {
-                                let reply = connection.send(
-                                    "POST",
-                                    "/api/issues_mine",
-                                    &headers,
-                                    Some("{}"),
-                                )
-                                .await;
+                                let reply = connection
+                                    .send("POST", "/api/issues_mine", &headers, Some("{}"))
+                                    .await;
                                 // The ids of the client's issues, read now and
                                 // then: parsing every answer whole would spend
                                 // on the client the cores the server is measured on.

@@ -19,6 +19,11 @@ fn export_all(dir: &Path) {
     }
     export!(
         panelkeeper::Error,
+        panelkeeper::inbox::InboxMessage,
+        panelkeeper::inbox::FetchReport,
+        panelkeeper::inbox::FileTo,
+        panelkeeper::inbox::settings::InboxSettings,
+        panelkeeper::inbox::settings::InboxInput,
         panelkeeper::demo::DemoReport,
         panelkeeper::demo::DemoProgress,
         Participant,

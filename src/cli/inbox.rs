@@ -49,7 +49,11 @@ pub enum InboxCmd {
     /// File a message with an issue (as its participant's reply) or a participant.
     File {
         id: i64,
-        #[arg(long, conflicts_with = "participant", required_unless_present = "participant")]
+        #[arg(
+            long,
+            conflicts_with = "participant",
+            required_unless_present = "participant"
+        )]
         issue: Option<i64>,
         /// The participant's id or email.
         #[arg(long)]
@@ -240,7 +244,9 @@ fn print_settings(s: &settings::InboxSettings) {
     );
     out!("folder:   {}", s.folder);
     match &s.after_reading {
-        AfterReading::Flag => out!("read mail: left in place, marked seen and flagged $Panelkeeper"),
+        AfterReading::Flag => {
+            out!("read mail: left in place, marked seen and flagged $Panelkeeper")
+        }
         AfterReading::Move(to) => out!("read mail: moved to {to}"),
     }
     if s.ca_certificate.is_some() {

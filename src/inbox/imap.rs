@@ -121,7 +121,10 @@ pub(crate) async fn open(account: &Account) -> Result<Folder> {
         TlsMode::Starttls => {
             let mut plain = Client::new(Stream::Plain(tcp));
             within("the greeting", async {
-                plain.read_response().await.map_err(|e| failed("the greeting", e))
+                plain
+                    .read_response()
+                    .await
+                    .map_err(|e| failed("the greeting", e))
             })
             .await?;
             within("STARTTLS", async {
@@ -147,7 +150,10 @@ pub(crate) async fn open(account: &Account) -> Result<Folder> {
     };
     if s.tls != TlsMode::Starttls {
         within("the greeting", async {
-            client.read_response().await.map_err(|e| failed("the greeting", e))
+            client
+                .read_response()
+                .await
+                .map_err(|e| failed("the greeting", e))
         })
         .await?;
     }
@@ -275,7 +281,9 @@ impl Folder {
             after,
         } = self;
         let mut idle = session.idle();
-        idle.init().await.map_err(|e| failed("waiting for mail", e))?;
+        idle.init()
+            .await
+            .map_err(|e| failed("waiting for mail", e))?;
         let (waiting, _stop) = idle.wait_with_timeout(most);
         waiting.await.map_err(|e| failed("waiting for mail", e))?;
         let session = within("waiting for mail", async {

@@ -105,7 +105,8 @@ pub(crate) fn read(raw: &[u8]) -> Option<Incoming> {
     let calendar = message.parts.iter().find_map(|part| {
         let c = part.content_type()?;
         let is_calendar = (c.ctype().eq_ignore_ascii_case("text")
-            && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("calendar")))
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar")))
             || (c.ctype().eq_ignore_ascii_case("application")
                 && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("ics")));
         if !is_calendar {
@@ -206,15 +207,17 @@ pub(crate) fn fold_quoted(text: &str) -> String {
             || lower.starts_with("-----ursprüngliche nachricht-----")
             || lower.starts_with("---------- forwarded message")
             || (t.starts_with("________") && t.chars().all(|c| c == '_'))
-            || ((lower.starts_with("from:") || lower.starts_with("von:") || lower.starts_with("de :"))
-                && lines[i + 1..]
-                    .iter()
-                    .take(4)
-                    .any(|l| {
-                        let l = l.trim().to_lowercase();
-                        l.starts_with("sent:") || l.starts_with("date:") || l.starts_with("gesendet:")
-                            || l.starts_with("subject:") || l.starts_with("to:")
-                    }))
+            || ((lower.starts_with("from:")
+                || lower.starts_with("von:")
+                || lower.starts_with("de :"))
+                && lines[i + 1..].iter().take(4).any(|l| {
+                    let l = l.trim().to_lowercase();
+                    l.starts_with("sent:")
+                        || l.starts_with("date:")
+                        || l.starts_with("gesendet:")
+                        || l.starts_with("subject:")
+                        || l.starts_with("to:")
+                }))
             || attribution(&lines, i);
         if opens {
             end = i;
@@ -236,9 +239,16 @@ fn attribution(lines: &[&str], i: usize) -> bool {
         .iter()
         .any(|p| line.starts_with(p));
     let closes = |s: &str| {
-        ["wrote:", "schrieb:", "a écrit :", "a écrit:", "skrev:", "escribió:"]
-            .iter()
-            .any(|w| s.ends_with(w))
+        [
+            "wrote:",
+            "schrieb:",
+            "a écrit :",
+            "a écrit:",
+            "skrev:",
+            "escribió:",
+        ]
+        .iter()
+        .any(|w| s.ends_with(w))
     };
     opens && (closes(&line) || closes(&joined))
 }
@@ -350,12 +360,18 @@ mod tests {
         assert_eq!(fold_quoted(original), "Nope.");
         let signed = "Thanks!\n-- \nZoë";
         assert_eq!(fold_quoted(signed), "Thanks!");
-        assert_eq!(fold_quoted("Plain text, nothing quoted."), "Plain text, nothing quoted.");
+        assert_eq!(
+            fold_quoted("Plain text, nothing quoted."),
+            "Plain text, nothing quoted."
+        );
     }
 
     #[test]
     fn prefixes_in_several_languages_are_taken_off() {
-        assert_eq!(without_prefixes("Re: AW: SV: Your issue [#42]"), "Your issue [#42]");
+        assert_eq!(
+            without_prefixes("Re: AW: SV: Your issue [#42]"),
+            "Your issue [#42]"
+        );
         assert_eq!(issue_in_subject("AW: Ihr Anliegen [#42]"), Some(42));
         assert_eq!(issue_in_subject("Ticket [#abc]"), None);
         assert_eq!(issue_in_subject("no number"), None);
@@ -372,12 +388,18 @@ mod tests {
                 answer: CalendarAnswer::Declined,
             })
         );
-        assert_eq!(calendar_reply(&ics.replace("METHOD:REPLY", "METHOD:REQUEST")), None);
+        assert_eq!(
+            calendar_reply(&ics.replace("METHOD:REPLY", "METHOD:REQUEST")),
+            None
+        );
     }
 
     #[test]
     fn only_permanent_failures_count_as_bounces() {
         let report = "Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; gone@x.example\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; <busy@x.example>\nAction: delayed\nStatus: 4.2.2\n";
-        assert_eq!(failed_recipients(report), vec!["gone@x.example".to_string()]);
+        assert_eq!(
+            failed_recipients(report),
+            vec!["gone@x.example".to_string()]
+        );
     }
 }

@@ -169,7 +169,10 @@ async fn file_new(
         let Some(participant) = sender else {
             return Ok(Filing::unfiled(
                 InboxKind::Unsubscribe,
-                format!("asks to unsubscribe, but no participant has the address {}", m.from_address),
+                format!(
+                    "asks to unsubscribe, but no participant has the address {}",
+                    m.from_address
+                ),
             ));
         };
         participants::set_opted_out_in(&mut tx, now, participant, true).await?;
@@ -271,7 +274,10 @@ async fn about_issue(
 ) -> Result<Filing> {
     let mut tx = conn.into();
     let Some((participant, email, _owner)) = store::issue_people(&mut tx, issue).await? else {
-        return Ok(Filing::unfiled(kind, format!("about issue {issue}, which is gone")));
+        return Ok(Filing::unfiled(
+            kind,
+            format!("about issue {issue}, which is gone"),
+        ));
     };
     let from = normalised(&m.from_address);
     let filed = |outcome: String, staff| Filing {
@@ -332,7 +338,10 @@ async fn calendar(
     let Some(session) = roster::by_uid(&mut tx, &answer.uid).await? else {
         return Ok(Filing::unfiled(
             InboxKind::Calendar,
-            format!("a calendar answer for an event this panel does not know ({})", answer.uid),
+            format!(
+                "a calendar answer for an event this panel does not know ({})",
+                answer.uid
+            ),
         ));
     };
     let participant = match participant_by_email(&mut tx, &answer.attendee).await? {
@@ -342,7 +351,10 @@ async fn calendar(
     let Some(participant) = participant else {
         return Ok(Filing::unfiled(
             InboxKind::Calendar,
-            format!("a calendar answer from {}, who is not a participant", answer.attendee),
+            format!(
+                "a calendar answer from {}, who is not a participant",
+                answer.attendee
+            ),
         ));
     };
     let rsvp = match answer.answer {
@@ -438,7 +450,11 @@ async fn participant_by_email(
 }
 
 /// The messages waiting in the Inbox (or in `state`), newest first.
-pub async fn list(panel: &Panel, state: InboxState, limit: Option<u32>) -> Result<Vec<InboxMessage>> {
+pub async fn list(
+    panel: &Panel,
+    state: InboxState,
+    limit: Option<u32>,
+) -> Result<Vec<InboxMessage>> {
     store::in_state(
         &mut panel.conn().await?,
         state,
@@ -538,7 +554,12 @@ pub async fn dismiss(panel: &Panel, id: i64) -> Result<InboxMessage> {
 /// does for one from the server: for a mailbox exported to files, and for
 /// the tests of the rules. `name` and `number` stand for the folder and
 /// the message's number in it.
-pub async fn take_file(panel: &Panel, name: &str, number: u32, raw: &[u8]) -> Result<Option<InboxMessage>> {
+pub async fn take_file(
+    panel: &Panel,
+    name: &str,
+    number: u32,
+    raw: &[u8],
+) -> Result<Option<InboxMessage>> {
     let Some(_) = take(panel, (name, 0, number), raw).await? else {
         return Ok(None);
     };

@@ -1,7 +1,7 @@
 //! Every statement on the messages read from the panel mailbox.
 
-use super::model::{Filing, InboxMessage, InboxState};
 use super::incoming::Incoming;
+use super::model::{Filing, InboxMessage, InboxState};
 use crate::Result;
 use crate::db::{Conn, either, instant, millis};
 use crate::issues::IssueId;
@@ -201,14 +201,17 @@ pub(super) async fn at_place(
     conn: impl Into<Conn<'_>>,
     (folder, uid_validity, uid): (&str, u32, u32),
 ) -> Result<Option<InboxMessage>> {
-    let row: Option<Row> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<Row> =
+        either!(conn, |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE m.folder = $1 AND m.uid_validity = $2 AND m.uid = $3"
     )))
     .bind(folder)
     .bind(i64::from(uid_validity))
     .bind(i64::from(uid))
     .fetch_optional(&mut *c)
-    .await?);
+    .await?
+        });
     row.map(Row::message).transpose()
 }
 
@@ -229,10 +232,7 @@ pub(super) async fn in_state(
 }
 
 /// The messages filed with issue `id`, oldest first.
-pub(super) async fn for_issue(
-    conn: impl Into<Conn<'_>>,
-    id: IssueId,
-) -> Result<Vec<InboxMessage>> {
+pub(super) async fn for_issue(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Vec<InboxMessage>> {
     let rows: Vec<Row> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE m.issue = $1 ORDER BY m.id"
     )))

@@ -271,7 +271,12 @@ mod thanks {
 
     #[test]
     fn thanks_alone_is_thanks_and_a_complaint_with_thanks_is_not() {
-        for yes in ["Thanks!", "Thank you so much, that's great.", "Danke schön", "Merci beaucoup !"] {
+        for yes in [
+            "Thanks!",
+            "Thank you so much, that's great.",
+            "Danke schön",
+            "Merci beaucoup !",
+        ] {
             assert!(only_thanks(yes), "{yes}");
         }
         for no in [

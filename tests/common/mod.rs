@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod imap;
 pub mod moved;
 pub mod pg;
 pub mod smtp;

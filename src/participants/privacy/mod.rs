@@ -224,7 +224,11 @@ impl ErasureReport {
             ),
             format!(
                 "{} from them or about them deleted",
-                n(self.mail_received_deleted, "message received", "messages received")
+                n(
+                    self.mail_received_deleted,
+                    "message received",
+                    "messages received"
+                )
             ),
             format!(
                 "{} cleared of free text",

@@ -63,6 +63,8 @@ export function errorText(e: unknown): string {
       return `Not yet sent: kept on this computer and sent when it can be (${e.why}).`;
     case "Csrf":
       return "The request did not come from Panelkeeper's own page, so nothing was done. Reload the page and try again.";
+    case "Mailbox":
+      return `The panel mailbox could not be read: ${e.reason}. What was read before is kept.`;
   }
   // A kind this page does not know (a newer server): its own words, if it has them.
   return typeof raw.reason === "string" ? raw.reason : raw.kind;
@@ -192,6 +194,8 @@ export function messageKindText(k: MessageKind): string {
       return "Waitlist offer";
     case "staff_invitation":
       return "Invitation to the team server";
+    case "issue_reply":
+      return "A participant's reply, for the owner";
   }
 }
 
@@ -353,6 +357,7 @@ export function erasureLines(r: ErasureReport): string[] {
   const lines = [
     "Name, email, phone, time zone, language, source, attributes and tags removed",
     `${n(r.consentsDeleted, "consent", "consents")} deleted`,
+    `${n(r.mailReceivedDeleted, "message received", "messages received")} from them or about them deleted`,
     `${n(r.messagesWithdrawn, "waiting message", "waiting messages")} to or about them withdrawn before sending`,
     `${n(r.messagesCleaned, "message", "messages")} cleaned of their details (${n(r.attachmentsRemoved, "attachment", "attachments")} removed)`,
     `${n(r.notesMatchesRemoved, "note", "notes")} with their name, email or phone taken out`,

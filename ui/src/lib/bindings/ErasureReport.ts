@@ -5,7 +5,11 @@ import type { KeptNote } from "./KeptNote";
 /**
  * What an erasure did, item by item.
  */
-export type ErasureReport = { erasure: Erasure, consentsDeleted: number, historyDetailsCleared: number, messagesWithdrawn: number, messagesCleaned: number, attachmentsRemoved: number, notesMatchesRemoved: number, notesRemovedWhole: number, notesKept: Array<KeptNote>, noteVersionsCleaned: number, issuesCleaned: number, contactLogEntriesCleaned: number, auditEntriesCleaned: number, sessionsCleaned: number, 
+export type ErasureReport = { erasure: Erasure, consentsDeleted: number, 
+/**
+ * Mail from them, or filed with them, read from the panel mailbox.
+ */
+mailReceivedDeleted: number, historyDetailsCleared: number, messagesWithdrawn: number, messagesCleaned: number, attachmentsRemoved: number, notesMatchesRemoved: number, notesRemovedWhole: number, notesKept: Array<KeptNote>, noteVersionsCleaned: number, issuesCleaned: number, contactLogEntriesCleaned: number, auditEntriesCleaned: number, sessionsCleaned: number, 
 /**
  * The database file was rebuilt, so no earlier copy of their text is
  * left in its unused space; `false` when another process held the

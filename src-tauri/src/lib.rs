@@ -370,6 +370,7 @@ pub fn run() {
             // its queue of live notes goes on sending.
             let file = Team::file_for(&path);
             let team = tauri::async_runtime::block_on(Team::open(&file))?;
+            let connected = team.is_some();
             if let Some(team) = &team {
                 tracing::info!(server = team.server(), "connected to a team server");
                 keep_sending(app.handle(), team);
@@ -401,6 +402,28 @@ pub fn run() {
                     }
                 }
             });
+            // The panel mailbox is read while the app is open on its own
+            // panel (a team server reads its own); the UI hears of new mail
+            // as an `inbox-changed` event.
+            if !connected {
+                let reading = panel.clone();
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    panelkeeper::inbox::watch(
+                        &reading,
+                        std::time::Duration::from_secs(60),
+                        std::future::pending::<()>(),
+                        move |round| match round {
+                            Ok(report) if report.read > 0 => {
+                                let _ = handle.emit("inbox-changed", report);
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("reading the panel mailbox failed: {e}"),
+                        },
+                    )
+                    .await
+                });
+            }
             app.manage(panel);
             Ok(())
         })

@@ -13,6 +13,7 @@
 //! ([`Panel::acting_as`]); the desktop app's caller is the person at this
 //! computer, who may do everything.
 
+use crate::inbox;
 use crate::issues::{self, ContactVia, IssueId, IssueInput, IssueQuery, ServiceLevels};
 use crate::mail::settings::{self as smtp, SmtpInput};
 use crate::mail::{self, MessageId, OutboxQuery};
@@ -294,6 +295,22 @@ commands! {
     outbox_cancel_failed: Researcher () -> u32
         = |p, _| mail::cancel_failed(p).await?;
 
+    inbox_settings: Researcher () -> Option<inbox::settings::InboxSettings>
+        = |p, _| inbox::settings::get(p).await?;
+    inbox_save: Admin (input: inbox::settings::InboxInput) -> inbox::settings::InboxSettings
+        = |p, _| inbox::settings::set(p, input).await?;
+    inbox_fetch: Researcher () -> inbox::FetchReport
+        = |p, _| inbox::fetch(p).await?;
+    inbox_list: Researcher (state: inbox::InboxState, limit: Option<u32>)
+        -> Vec<inbox::InboxMessage>
+        = |p, _| inbox::list(p, state, limit).await?;
+    inbox_message: Researcher (id: i64) -> inbox::InboxMessage
+        = |p, _| inbox::get(p, id).await?;
+    inbox_file: Researcher (id: i64, to: inbox::FileTo) -> inbox::InboxMessage
+        = |p, _| inbox::file(p, id, to).await?;
+    inbox_dismiss: Researcher (id: i64) -> inbox::InboxMessage
+        = |p, _| inbox::dismiss(p, id).await?;
+
     staff_list: Anyone () -> Vec<Staff>
         = |p, _| staff::list(p).await?;
     staff_add: Admin (input: StaffInput) -> Staff
@@ -351,6 +368,8 @@ commands! {
         = |p, _| issues::list(p, &query).await?;
     issues_mine: Anyone () -> Vec<issues::Issue>
         = |p, _| issues::mine(p).await?;
+    issue_conversation: IssueOwner (id: IssueId) -> Vec<inbox::InboxMessage>
+        = |p, _| inbox::conversation(p, id).await?;
     issue_detail: IssueOwner (id: IssueId) -> issues::IssueDetail
         = |p, _| issues::detail(p, id).await?;
     issue_raise: Researcher (input: IssueInput) -> issues::Issue

@@ -201,9 +201,8 @@ pub(super) async fn at_place(
     conn: impl Into<Conn<'_>>,
     (folder, uid_validity, uid): (&str, u32, u32),
 ) -> Result<Option<InboxMessage>> {
-    let row: Option<Row> =
-        either!(conn, |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<Row> = either!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE m.folder = $1 AND m.uid_validity = $2 AND m.uid = $3"
     )))
     .bind(folder)
@@ -211,7 +210,7 @@ pub(super) async fn at_place(
     .bind(i64::from(uid))
     .fetch_optional(&mut *c)
     .await?
-        });
+    });
     row.map(Row::message).transpose()
 }
 

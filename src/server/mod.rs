@@ -113,7 +113,8 @@ pub enum Listening {
 
 /// Serves `panel` on `listener` until `shutdown` completes: then stops
 /// taking connections, lets the requests in flight finish, and stops the
-/// mail worker between messages and the tick between passes.
+/// mail worker between messages, the tick between passes and the mailbox
+/// reader between messages (one cut short is read again next time).
 pub async fn serve(
     panel: Panel,
     listener: Listening,
@@ -143,6 +144,24 @@ pub async fn serve(
             }
         }
     });
+    // The panel mailbox, read as mail arrives; several servers may read it,
+    // each message is acted on once.
+    let reader_stop = Arc::new(tokio::sync::Notify::new());
+    let reading = panel.clone();
+    let reader_told = reader_stop.clone();
+    let reader = tokio::spawn(async move {
+        crate::inbox::watch(
+            &reading,
+            std::time::Duration::from_secs(60),
+            async move { reader_told.notified().await },
+            |round| {
+                if let Err(e) = round {
+                    tracing::warn!("reading the panel mailbox failed: {e}");
+                }
+            },
+        )
+        .await
+    });
     let app = router(panel, options).into_make_service_with_connect_info::<Peer>();
     let served = match listener {
         Listening::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
@@ -150,7 +169,8 @@ pub async fn serve(
     };
     stop.notify_one();
     tick_stop.notify_one();
-    let _ = tokio::join!(worker, ticker);
+    reader_stop.notify_one();
+    let _ = tokio::join!(worker, ticker, reader);
     served.map_err(|e| Error::Storage {
         reason: format!("the server stopped: {e}"),
     })

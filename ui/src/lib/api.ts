@@ -31,6 +31,12 @@ import type { OutboxPage } from "./bindings/OutboxPage";
 import type { OutboxQuery } from "./bindings/OutboxQuery";
 import type { SmtpInput } from "./bindings/SmtpInput";
 import type { SmtpSettings } from "./bindings/SmtpSettings";
+import type { FetchReport } from "./bindings/FetchReport";
+import type { FileTo } from "./bindings/FileTo";
+import type { InboxInput } from "./bindings/InboxInput";
+import type { InboxMessage } from "./bindings/InboxMessage";
+import type { InboxSettings } from "./bindings/InboxSettings";
+import type { InboxState } from "./bindings/InboxState";
 import type { AttendanceInput } from "./bindings/AttendanceInput";
 import type { InviteReport } from "./bindings/InviteReport";
 import type { InviteRequest } from "./bindings/InviteRequest";
@@ -227,6 +233,14 @@ export const api = {
   outboxList: (query: OutboxQuery) => call<OutboxPage>("outbox_list", { query }),
   outboxMessage: (id: MessageId) => call<OutboxDetail>("outbox_message", { id }),
   outboxCounts: () => call<OutboxCounts>("outbox_counts"),
+  inboxSettings: () => call<InboxSettings | null>("inbox_settings"),
+  inboxSave: (input: InboxInput) => call<InboxSettings>("inbox_save", { input }),
+  inboxFetch: () => call<FetchReport>("inbox_fetch"),
+  inboxList: (state: InboxState, limit?: number) =>
+    call<InboxMessage[]>("inbox_list", { state, limit: limit ?? null }),
+  inboxMessage: (id: number) => call<InboxMessage>("inbox_message", { id }),
+  inboxFile: (id: number, to: FileTo) => call<InboxMessage>("inbox_file", { id, to }),
+  inboxDismiss: (id: number) => call<InboxMessage>("inbox_dismiss", { id }),
   outboxRetry: (id: MessageId) => call<OutboxMessage>("outbox_retry", { id }),
   outboxCancel: (id: MessageId) => call<OutboxMessage>("outbox_cancel", { id }),
   outboxRetryFailed: () => call<number>("outbox_retry_failed"),
@@ -259,6 +273,7 @@ export const api = {
   issuesList: (query: IssueQuery) => call<Issue[]>("issues_list", { query }),
   issuesMine: () => call<Issue[]>("issues_mine"),
   issueDetail: (id: IssueId) => call<IssueDetail>("issue_detail", { id }),
+  issueConversation: (id: IssueId) => call<InboxMessage[]>("issue_conversation", { id }),
   issueRaise: (input: IssueInput) => call<Issue>("issue_raise", { input }),
   issueAssign: (id: IssueId, owner: string) => call<Issue>("issue_assign", { id, owner }),
   issueReassign: (id: IssueId, owner: string, reason: string) =>

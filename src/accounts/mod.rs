@@ -131,6 +131,7 @@ pub async fn invite(panel: &Panel, id: staff::StaffId) -> Result<Invitation> {
         zone: person.time_zone.clone().unwrap_or_else(|| "UTC".into()),
     }))?;
     let message = crate::mail::NewMessage {
+        also_reply_to: None,
         kind: crate::mail::MessageKind::StaffInvitation,
         to: crate::participants::fields::Email::parse(&person.email)?,
         to_name: person.name.clone(),

@@ -97,6 +97,14 @@ pub struct InboxSet {
     /// Trust this certificate authority (a PEM file) instead of the system's.
     #[arg(long)]
     ca_file: Option<std::path::PathBuf>,
+    /// The mailbox's own address: owners' messages to participants add it
+    /// as a second Reply-To, so answers come back into the record.
+    #[arg(long)]
+    address: Option<String>,
+    /// The server delivers name+tag@ to name@: replies about an issue go
+    /// to a plus address that names it.
+    #[arg(long, requires = "address")]
+    plus_addressing: bool,
 }
 
 pub async fn inbox(panel: &Panel, cmd: InboxCmd) -> Result<ExitCode, Error> {
@@ -143,6 +151,8 @@ pub async fn inbox(panel: &Panel, cmd: InboxCmd) -> Result<ExitCode, Error> {
                         None => AfterReading::Flag,
                     }),
                     ca_certificate,
+                    address: a.address,
+                    plus_addressing: a.plus_addressing,
                 },
             )
             .await?;
@@ -243,6 +253,13 @@ fn print_settings(s: &settings::InboxSettings) {
         }
     );
     out!("folder:   {}", s.folder);
+    match &s.address {
+        Some(a) if s.plus_addressing => {
+            out!("address:  {a} (replies about issue 42 to a +i42-… address)")
+        }
+        Some(a) => out!("address:  {a} (added to owners' messages as a second Reply-To)"),
+        None => out!("address:  none (replies reach owners only)"),
+    }
     match &s.after_reading {
         AfterReading::Flag => {
             out!("read mail: left in place, marked seen and flagged $Panelkeeper")

@@ -39,6 +39,8 @@ pub(crate) struct Incoming {
     /// The Message-IDs it answers: `In-Reply-To` first, then `References`
     /// from the most recent.
     pub answers: Vec<String>,
+    /// Every address it was sent to (To, Cc, Delivered-To), lower case.
+    pub recipients: Vec<String>,
     /// The issue a `[#42]` in the subject names.
     pub issue_in_subject: Option<i64>,
     /// The whole text as sent (an HTML-only message as text).
@@ -121,7 +123,21 @@ pub(crate) fn read(raw: &[u8]) -> Option<Incoming> {
         };
         calendar_reply(&text)
     });
+    let mut recipients: Vec<String> = message
+        .to()
+        .into_iter()
+        .chain(message.cc())
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address.as_deref())
+        .map(str::to_lowercase)
+        .collect();
+    for name in ["Delivered-To", "X-Original-To"] {
+        if let Some(v) = message.header_raw(name) {
+            recipients.push(v.trim().trim_matches(['<', '>']).to_lowercase());
+        }
+    }
     Some(Incoming {
+        recipients,
         message_id: message
             .message_id()
             .map(|m| m.trim_matches(['<', '>']).to_string()),

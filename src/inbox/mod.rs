@@ -218,8 +218,9 @@ enum Thread {
 }
 
 /// The issue or participant a message answers: by the Message-IDs it names
-/// (mail this panel sent), else by a `[#42]` in its subject when its sender
-/// is that issue's participant or a staff member.
+/// (mail this panel sent), else by the signed plus address it was sent to,
+/// else by a `[#42]` in its subject when its sender is that issue's
+/// participant or a staff member.
 async fn thread(conn: impl Into<Conn<'_>>, m: &Incoming) -> Result<Option<Thread>> {
     let mut conn = conn.into();
     for answered in &m.answers {
@@ -243,6 +244,11 @@ async fn thread(conn: impl Into<Conn<'_>>, m: &Incoming) -> Result<Option<Thread
         }
         if let Some(p) = participant_by_email(&mut conn, &recipient).await? {
             return Ok(Some(Thread::Participant(p)));
+        }
+    }
+    for to in &m.recipients {
+        if let Some(issue) = settings::issue_in_address(&mut conn, to).await? {
+            return Ok(Some(Thread::Issue(issue)));
         }
     }
     if let Some(n) = m.issue_in_subject {

@@ -4,11 +4,14 @@
 //! password, and never returned: [`InboxSettings`] only says whether one is
 //! saved.
 
+use crate::db::Conn;
+use crate::issues::IssueId;
 use crate::mail::secret::{self, Password};
 use crate::mail::settings::{PasswordChange, TlsMode, check_host};
-use crate::participants::fields::check_text;
+use crate::participants::fields::{Email, check_text};
 use crate::{Error, Panel, Result, settings};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
 const KEY: &str = "imap";
@@ -38,6 +41,15 @@ pub struct InboxSettings {
     pub after_reading: AfterReading,
     /// A PEM certificate authority to trust instead of the system's.
     pub ca_certificate: Option<String>,
+    /// The mailbox's own address: added as a second Reply-To to what an
+    /// owner writes a participant, so their answer comes back here too.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The mail server delivers `name+anything@` to `name@`: messages
+    /// about issue 42 then reply to `name+i42-<signature>@`, which finds
+    /// the issue even when a mail program drops the threading headers.
+    #[serde(default)]
+    pub plus_addressing: bool,
     #[serde(default)]
     pub has_password: bool,
 }
@@ -57,6 +69,10 @@ pub struct InboxInput {
     pub after_reading: Option<AfterReading>,
     #[serde(default)]
     pub ca_certificate: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub plus_addressing: bool,
 }
 
 /// The settings and the password the reader logs in with.
@@ -114,6 +130,22 @@ pub async fn set(panel: &Panel, input: InboxInput) -> Result<InboxSettings> {
             Some(pem.to_string())
         }
     };
+    let address = match input.address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(
+            Email::parse(a)
+                .map_err(|_| Error::invalid("mailbox address", a, "is not an email address"))?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    if input.plus_addressing && address.is_none() {
+        return Err(Error::invalid(
+            "plus addressing",
+            "on",
+            "needs the mailbox's own address; enter the address too",
+        ));
+    }
     let mut tx = panel.begin().await?;
     let had_password = settings::get::<String>(&mut tx, PASSWORD_KEY)
         .await?
@@ -142,6 +174,8 @@ pub async fn set(panel: &Panel, input: InboxInput) -> Result<InboxSettings> {
         folder: folder_read,
         after_reading,
         ca_certificate,
+        address,
+        plus_addressing: input.plus_addressing,
         has_password,
     };
     settings::put(&mut tx, KEY, &stored).await?;
@@ -171,4 +205,79 @@ pub(crate) async fn account(panel: &Panel) -> Result<Option<Account>> {
         },
         password,
     }))
+}
+
+const TOKEN_KEY: &str = "imap_token_key";
+
+/// The address a participant's answer about `issue` should go to besides
+/// its owner: the panel mailbox, with the issue in a plus address when the
+/// server delivers those; `None` when no mailbox address is set.
+pub(crate) async fn record_address(
+    conn: impl Into<Conn<'_>>,
+    issue: IssueId,
+) -> Result<Option<Email>> {
+    let mut conn = conn.into();
+    let Some(s) = settings::get::<InboxSettings>(&mut conn, KEY).await? else {
+        return Ok(None);
+    };
+    let Some(address) = s.address else {
+        return Ok(None);
+    };
+    if !s.plus_addressing {
+        return Email::parse(&address).map(Some);
+    }
+    let key = token_key(&mut conn).await?;
+    let (local, domain) = address.rsplit_once('@').unwrap_or((&address, ""));
+    Email::parse(&format!(
+        "{local}+i{}-{}@{domain}",
+        issue.0,
+        signature(&key, issue)
+    ))
+    .map(Some)
+}
+
+/// The issue a plus address made by [`record_address`] names, when its
+/// signature holds.
+pub(crate) async fn issue_in_address(
+    conn: impl Into<Conn<'_>>,
+    address: &str,
+) -> Result<Option<IssueId>> {
+    let Some((local, _)) = address.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let Some((_, tag)) = local.rsplit_once('+') else {
+        return Ok(None);
+    };
+    let Some((n, sig)) = tag.strip_prefix('i').and_then(|t| t.split_once('-')) else {
+        return Ok(None);
+    };
+    let Ok(n) = n.parse::<i64>() else {
+        return Ok(None);
+    };
+    let mut conn = conn.into();
+    let Some(key) = settings::get::<String>(&mut conn, TOKEN_KEY).await? else {
+        return Ok(None);
+    };
+    let issue = IssueId(n);
+    Ok((signature(&key, issue) == sig.to_ascii_lowercase()).then_some(issue))
+}
+
+/// This panel's key for plus-address signatures, made on first use.
+async fn token_key(conn: impl Into<Conn<'_>>) -> Result<String> {
+    let mut conn = conn.into();
+    if let Some(key) = settings::get::<String>(&mut conn, TOKEN_KEY).await? {
+        return Ok(key);
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
+    let key = hex::encode(bytes);
+    settings::put(&mut conn, TOKEN_KEY, &key).await?;
+    Ok(key)
+}
+
+/// Ten hex digits of SHA-256 over the key and the issue: enough that a
+/// guessed address does not file mail into someone's issue.
+fn signature(key: &str, issue: IssueId) -> String {
+    let digest = Sha256::digest(format!("{key}/i{}", issue.0).as_bytes());
+    hex::encode(digest)[..10].to_string()
 }

@@ -113,6 +113,7 @@ pub(super) async fn queue_assigned(
         conn,
         now,
         &NewMessage {
+            also_reply_to: None,
             kind: MessageKind::IssueAssigned,
             to: Email::parse(&owner.email)?,
             to_name: owner.name.clone(),
@@ -157,6 +158,7 @@ pub(super) async fn reply_to_owner(
         conn,
         now,
         &NewMessage {
+            also_reply_to: None,
             kind: MessageKind::IssueReply,
             to: Email::parse(&owner.email)?,
             to_name: owner.name.clone(),
@@ -196,6 +198,7 @@ pub(super) fn nudge(
         link: links.map(|base| issue_link(base, issue.id)),
     }))?;
     Ok(NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Nudge,
         to: Email::parse(&owner.email)?,
         to_name: owner.name.clone(),
@@ -236,6 +239,7 @@ pub(super) fn escalation(
         link: links.map(|base| issue_link(base, issue.id)),
     }))?;
     Ok(NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Escalation,
         to: Email::parse(&recipient.email)?,
         to_name: recipient.name.clone(),
@@ -340,7 +344,11 @@ pub(super) async fn queue_to_participant(
 ) -> Result<Option<mail::MessageId>> {
     let mut conn = conn.into();
     match to_participant(now, issue, from, kind, template)? {
-        Some(message) => Ok(Some(mail::enqueue(&mut conn, now, &message).await?)),
+        Some(mut message) => {
+            message.also_reply_to =
+                crate::inbox::settings::record_address(&mut conn, issue.id).await?;
+            Ok(Some(mail::enqueue(&mut conn, now, &message).await?))
+        }
         None => Ok(None),
     }
 }
@@ -362,12 +370,18 @@ pub(super) fn to_participant(
         return Ok(None);
     };
     Ok(Some(NewMessage {
+        also_reply_to: None,
         kind,
         to: email,
         to_name: issue.participant_name.clone(),
         reply_to: Some(Email::parse(&from.email)?),
         from_name: Some(from.name.clone()),
-        body: templates::render(&template)?,
+        body: {
+            // `[#42]` finds the issue again when a reply loses its threading.
+            let mut body = templates::render(&template)?;
+            body.subject = format!("{} [#{}]", body.subject, issue.id);
+            body
+        },
         headers: BTreeMap::new(),
         attachments: Vec::new(),
         not_before: now,

@@ -506,7 +506,11 @@ async fn finish(
     change_status(&mut tx, &finishing.issue, to).await?;
     store::set_resolution(&mut tx, id, &finishing.note, now).await?;
     let sent = match finishing.reply(now)? {
-        Some(reply) => Some(mail::enqueue(&mut tx, now, &reply).await?),
+        Some(mut reply) => {
+            reply.also_reply_to =
+                crate::inbox::settings::record_address(&mut tx, finishing.issue.id).await?;
+            Some(mail::enqueue(&mut tx, now, &reply).await?)
+        }
         None => None,
     };
     event(

@@ -172,6 +172,7 @@ pub async fn queue_test(panel: &Panel, address: &str) -> Result<MessageId> {
         zone: local_zone(),
     }))?;
     let message = NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Test,
         to,
         to_name: String::new(),

@@ -194,7 +194,7 @@ impl From<&NewMessage> for MessagePreview {
         MessagePreview {
             to: m.to.as_str().to_string(),
             from_name: m.from_name.clone(),
-            reply_to: m.reply_to.as_ref().map(|e| e.as_str().to_string()),
+            reply_to: reply_to_header(m),
             body: m.body.clone(),
             attachments: m
                 .attachments
@@ -203,6 +203,17 @@ impl From<&NewMessage> for MessagePreview {
                 .collect(),
         }
     }
+}
+
+/// The Reply-To addresses of `m`, as stored and shown: one, or two joined
+/// by ", ".
+pub(crate) fn reply_to_header(m: &NewMessage) -> Option<String> {
+    let all: Vec<&str> = [&m.reply_to, &m.also_reply_to]
+        .into_iter()
+        .flatten()
+        .map(Email::as_str)
+        .collect();
+    (!all.is_empty()).then(|| all.join(", "))
 }
 
 /// A message to be stored in the outbox.
@@ -215,6 +226,9 @@ pub struct NewMessage {
     /// Replies go here instead of the sender address (an owner's own
     /// address, so a reply reaches a person).
     pub reply_to: Option<Email>,
+    /// A second Reply-To beside `reply_to`: the panel mailbox, so that a
+    /// participant's answer to an owner also comes back into the record.
+    pub also_reply_to: Option<Email>,
     /// Shown as the sender's name instead of the one in the SMTP settings
     /// (a message signed by the person who sent it).
     pub from_name: Option<String>,

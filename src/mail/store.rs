@@ -77,7 +77,7 @@ pub(super) async fn insert(
     .bind(message.kind.as_str())
     .bind(message.to.as_str())
     .bind(header_text(&message.to_name))
-    .bind(message.reply_to.as_ref().map(Email::as_str))
+    .bind(super::model::reply_to_header(message))
     .bind(message.from_name.as_deref().map(header_text))
     .bind(&stored.subject)
     .bind(&message.body.text)

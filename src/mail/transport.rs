@@ -111,7 +111,8 @@ pub(crate) fn build(
         .reply_to
         .clone()
         .or_else(|| account.settings.reply_to.clone());
-    if let Some(r) = reply_to {
+    // One address, or two joined by ", " (the owner's and the panel mailbox).
+    for r in reply_to.iter().flat_map(|r| r.split(", ")) {
         builder = builder.reply_to(Mailbox::new(
             None,
             r.parse().map_err(|e| bad("reply-to address", &e))?,

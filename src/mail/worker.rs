@@ -705,6 +705,7 @@ mod tests {
             &mut tx,
             panel.now(),
             &NewMessage {
+                also_reply_to: None,
                 kind: MessageKind::Test,
                 to: Email::parse(to).unwrap(),
                 to_name: "Zoë".into(),

@@ -148,6 +148,7 @@ impl Report {
         }))?;
         let filename = self.file_stem();
         Ok(NewMessage {
+            also_reply_to: None,
             kind: MessageKind::Report,
             to,
             to_name: String::new(),

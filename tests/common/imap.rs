@@ -175,6 +175,24 @@ impl ImapServer {
         format!("{}{}", read("dovecot.log"), read("stderr.log"))
     }
 
+    /// Mailbox settings for a server not started (the address matters,
+    /// not the server).
+    pub fn unstarted_settings() -> panelkeeper::inbox::settings::InboxInput {
+        use panelkeeper::mail::settings::{PasswordChange, TlsMode};
+        panelkeeper::inbox::settings::InboxInput {
+            host: "127.0.0.1".into(),
+            port: 9,
+            tls: TlsMode::None,
+            user: USER.into(),
+            password: PasswordChange::Clear,
+            folder: None,
+            after_reading: None,
+            ca_certificate: None,
+            address: Some("research@panel.example.com".into()),
+            plus_addressing: false,
+        }
+    }
+
     /// The panel's mailbox settings for this server.
     pub fn settings(&self) -> panelkeeper::inbox::settings::InboxInput {
         use panelkeeper::mail::settings::{PasswordChange, TlsMode};
@@ -187,6 +205,8 @@ impl ImapServer {
             folder: None,
             after_reading: None,
             ca_certificate: None,
+            address: Some("research@panel.example.com".into()),
+            plus_addressing: true,
         }
     }
 }

@@ -105,6 +105,7 @@ fn to_person(
     topic: String,
 ) -> NewMessage {
     NewMessage {
+        also_reply_to: None,
         kind,
         to: email.clone(),
         to_name: p.name.clone(),

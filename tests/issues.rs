@@ -254,7 +254,11 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
     assert_eq!(preview.to, "zoe@example.org");
     assert_eq!(preview.from_name.as_deref(), Some("Kim Care"));
     assert_eq!(preview.reply_to.as_deref(), Some("kim@company.example.com"));
-    assert_eq!(preview.body.subject, "Resolved: Refund not received");
+    // `[#N]` finds the issue again when a reply comes back without its headers.
+    assert_eq!(
+        preview.body.subject,
+        format!("Resolved: Refund not received [#{}]", issue.id)
+    );
     assert!(
         preview
             .body
@@ -299,7 +303,10 @@ async fn an_issue_from_a_note_is_owned_handed_off_contacted_and_resolved_with_ev
     worker::send_due(p).await.unwrap();
     let last = server.delivered().pop().unwrap();
     let reply = last.parsed();
-    assert_eq!(reply.subject(), Some("Resolved: Refund not received"));
+    assert_eq!(
+        reply.subject(),
+        Some(format!("Resolved: Refund not received [#{}]", issue.id).as_str())
+    );
     assert!(
         reply
             .body_text(0)

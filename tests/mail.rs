@@ -39,6 +39,7 @@ async fn smtp_on(panel: &Panel, port: u16, user: Option<(&str, &str)>) {
 
 fn message(to: &str, subject: &str) -> NewMessage {
     NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Invitation,
         to: Email::parse(to).unwrap(),
         to_name: "Zoë Ålander".into(),

@@ -133,6 +133,7 @@ async fn raise(panel: &Panel, session: sessions::SessionId, n: usize) -> issues:
 
 fn message(n: usize) -> NewMessage {
     NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Reminder,
         to: Email::parse(&format!("p{n}@example.org")).unwrap(),
         to_name: format!("Participant {n}"),

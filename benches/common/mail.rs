@@ -41,6 +41,7 @@ pub fn queued(i: usize, now: chrono::DateTime<Utc>) -> NewMessage {
         "<mailto:research@panel.example.com?subject=unsubscribe>".to_string(),
     );
     NewMessage {
+        also_reply_to: None,
         kind: MessageKind::Invitation,
         to: Email::parse(&to).unwrap(),
         to_name: format!("Participant {i}"),

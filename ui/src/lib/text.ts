@@ -3,6 +3,7 @@
 // has words here.
 
 import { inDesktop } from "./api";
+import type { InboxKind } from "./bindings/InboxKind";
 import type { Error as CoreError } from "./bindings/Error";
 import type { Exclusion } from "./bindings/Exclusion";
 import type { ContactKind } from "./bindings/ContactKind";
@@ -196,6 +197,24 @@ export function messageKindText(k: MessageKind): string {
       return "Invitation to the team server";
     case "issue_reply":
       return "A participant's reply, for the owner";
+  }
+}
+
+/** What a message read from the panel mailbox is, in words. */
+export function inboxKindText(k: InboxKind): string {
+  switch (k) {
+    case "reply":
+      return "Reply";
+    case "calendar":
+      return "Calendar answer";
+    case "unsubscribe":
+      return "Unsubscribe";
+    case "bounce":
+      return "Delivery failure";
+    case "automatic":
+      return "Automatic reply";
+    case "other":
+      return "Other";
   }
 }
 
@@ -395,7 +414,9 @@ export function eventText(e: IssueEvent): string {
     case "closed":
       return "Closed";
     case "reopened":
-      return `Reopened${said("reason")}`;
+      return `Reopened${said("reason")}${text("rule") ? ` (the rule: ${text("rule")})` : ""}`;
+    case "replied":
+      return d.thanks === true ? "The participant replied with thanks" : "The participant replied by mail";
     case "escalated": {
       const to = Array.isArray(d.to) ? d.to.join(" and ") : "";
       const round = text("count");

@@ -6,4 +6,4 @@ import type { TlsMode } from "./TlsMode";
 /**
  * Mailbox settings as entered.
  */
-export type InboxInput = { host: string, port: number, tls: TlsMode, user: string, password: PasswordChange, folder: string | null, afterReading: AfterReading | null, caCertificate: string | null, };
+export type InboxInput = { host: string, port: number, tls: TlsMode, user: string, password: PasswordChange, folder: string | null, afterReading: AfterReading | null, caCertificate: string | null, address: string | null, plusAddressing: boolean, };

@@ -13,4 +13,15 @@ folder: string, afterReading: AfterReading,
 /**
  * A PEM certificate authority to trust instead of the system's.
  */
-caCertificate: string | null, hasPassword: boolean, };
+caCertificate: string | null, 
+/**
+ * The mailbox's own address: added as a second Reply-To to what an
+ * owner writes a participant, so their answer comes back here too.
+ */
+address: string | null, 
+/**
+ * The mail server delivers `name+anything@` to `name@`: messages
+ * about issue 42 then reply to `name+i42-<signature>@`, which finds
+ * the issue even when a mail program drops the threading headers.
+ */
+plusAddressing: boolean, hasPassword: boolean, };

@@ -183,6 +183,13 @@ async fn world() -> World {
         "{record}"
     );
     assert!(resolution.subject.ends_with(&format!("[#{}]", issue.id.0)));
+    // The owner's own mail about it answers through the panel mailbox too.
+    let assigned = sent
+        .iter()
+        .find(|m| m.kind == MessageKind::IssueAssigned)
+        .unwrap();
+    let assigned = mail::get(p, assigned.id).await.unwrap();
+    assert_eq!(assigned.reply_to.as_deref(), Some(record));
     World {
         record: record.to_string(),
         resolution_id: id_of(MessageKind::Resolution),
@@ -315,6 +322,127 @@ async fn a_plus_address_with_a_wrong_signature_files_nothing() {
         .unwrap();
     assert_eq!(m.state, InboxState::Unfiled, "{}", m.outcome);
     assert_eq!(w.status().await, (IssueStatus::Resolved, 0));
+}
+
+/// A mail from `from` answering the message with Message-ID `answers`.
+fn answer(from: &str, answers: &str, n: u32, text: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {PANEL}\r\nSubject: Re: something\r\n\
+         Message-ID: <owner-{n}@company.example.com>\r\nIn-Reply-To: <{answers}>\r\n\
+         Date: Tue, 2 Jun 2026 15:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+        text.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_owner_answers_by_mail_and_the_participant_hears_from_them() {
+    let w = world().await;
+    let p = &w.t.panel;
+    w.read("gmail_reply_to_resolution.eml").await;
+    assert_eq!(w.status().await, (IssueStatus::Open, 1));
+    let told = w.mail_to_owner().await;
+    let told_id = told[0].message_id.trim_matches(['<', '>']).to_string();
+
+    // Someone else's answer is kept as a note, never sent on.
+    let ana = inbox::take_file(
+        p,
+        "corpus",
+        10,
+        &answer(
+            "ana@company.example.com",
+            &told_id,
+            1,
+            "I can take this if Sam is away.",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(ana.outcome.contains("internal note"), "{}", ana.outcome);
+
+    // The owner's answer goes to Zoë from Sam, as a contact by email.
+    let sam = inbox::take_file(
+        p,
+        "corpus",
+        11,
+        &answer(
+            SAM,
+            &told_id,
+            2,
+            "Hi Zoë,\n\nI have asked the bank to trace it.\n\n-- \nSam Owner\n\n> The refund still hasn't arrived.",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        sam.outcome.contains("sent to the participant"),
+        "{}",
+        sam.outcome
+    );
+    let list = mail::list(
+        p,
+        &OutboxQuery {
+            status: None,
+            limit: Some(100),
+            offset: None,
+        },
+    )
+    .await
+    .unwrap()
+    .messages;
+    let to_zoe: Vec<_> = list
+        .iter()
+        .filter(|m| m.kind == MessageKind::OwnerMessage)
+        .collect();
+    assert_eq!(to_zoe.len(), 1, "only the owner's answer went on");
+    assert_eq!(to_zoe[0].recipient, ZOE);
+    let sent = mail::get(p, to_zoe[0].id).await.unwrap();
+    assert!(
+        sent.body
+            .text
+            .contains("I have asked the bank to trace it.")
+    );
+    assert!(
+        !sent.body.text.contains("hasn't arrived"),
+        "{}",
+        sent.body.text
+    );
+    assert!(
+        !sent.body.text.contains("Dear"),
+        "Sam greets, so the mail does not greet again"
+    );
+    assert_eq!(
+        sent.reply_to.as_deref(),
+        Some(format!("{SAM}, {}", w.record).as_str())
+    );
+    let issue = issues::get(p, w.issue).await.unwrap();
+    assert_eq!(
+        issue.status,
+        IssueStatus::Contacted,
+        "the first contact is met"
+    );
+
+    // #resolve finishes it with the rest as the message.
+    let done = inbox::take_file(
+        p,
+        "corpus",
+        12,
+        &answer(
+            SAM,
+            &told_id,
+            3,
+            "#resolve\nThe bank found it: it is back in your account.",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(done.outcome.contains("resolved"), "{}", done.outcome);
+    let issue = issues::get(p, w.issue).await.unwrap();
+    assert_eq!(issue.status, IssueStatus::Resolved);
+    assert_eq!(issue.resolution.as_deref(), Some("resolved by mail"));
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ pub use model::{FetchReport, FileTo, InboxKind, InboxMessage, InboxState};
 pub(crate) use store::forget_participant;
 
 use crate::db::Conn;
-use crate::issues::{self, IssueId, ReplyEffect};
+use crate::issues::{self, IssueId, OwnerMail, ReplyEffect};
 use crate::participants::fields::{Email, hash_normalised};
 use crate::participants::{self, ParticipantId, suppression};
 use crate::sessions::model::Rsvp;
@@ -268,8 +268,10 @@ async fn thread(conn: impl Into<Conn<'_>>, m: &Incoming) -> Result<Option<Thread
 }
 
 /// A message about issue `issue`: the participant's reply goes into its
-/// conversation (and may reopen it); a staff member's is kept as an
-/// internal note; an automatic one is filed and nothing else.
+/// conversation (and may reopen it); its owner's goes on to the
+/// participant from them (or finishes the issue: `#resolve`); anyone
+/// else's is kept as an internal note, never sent on; an automatic one is
+/// filed and nothing else.
 async fn about_issue(
     conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
@@ -279,7 +281,7 @@ async fn about_issue(
     issue: IssueId,
 ) -> Result<Filing> {
     let mut tx = conn.into();
-    let Some((participant, email, _owner)) = store::issue_people(&mut tx, issue).await? else {
+    let Some((participant, email, owner)) = store::issue_people(&mut tx, issue).await? else {
         return Ok(Filing::unfiled(
             kind,
             format!("about issue {issue}, which is gone"),
@@ -318,6 +320,21 @@ async fn about_issue(
     if let Some(f) = &from
         && let Some((staff, name)) = store::staff_by_email(&mut tx, f).await?
     {
+        if owner == Some(staff.0) && !m.automatic {
+            let outcome = match issues::owner_wrote(&mut tx, now, issue, staff, &m.reply).await? {
+                OwnerMail::Sent => {
+                    format!(
+                        "{name} answered by mail: sent to the participant from them, logged as a contact"
+                    )
+                }
+                OwnerMail::Finished(to) => format!(
+                    "{name} answered by mail: the issue is {} and the participant was written to",
+                    to.as_str().replace('_', " ")
+                ),
+                OwnerMail::Kept(why) => format!("{name}'s mail, kept as an internal note: {why}"),
+            };
+            return Ok(filed(outcome, Some(staff)));
+        }
         return Ok(filed(
             format!("{name}'s mail about the issue, kept as an internal note; nothing was sent"),
             Some(staff),

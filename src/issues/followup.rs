@@ -106,6 +106,8 @@ pub(super) async fn replan_after(
         .unwrap_or(issue.created_at)
         .max(issue.reopened_at.unwrap_or(issue.created_at));
     let links = crate::accounts::server_address_in(&mut conn).await?;
+    // The owner's answer to a nudge goes through the panel mailbox, if any.
+    let record = crate::inbox::settings::record_address(&mut conn, id).await?;
     for due in open_dues(&issue) {
         if due.0 <= now {
             continue;
@@ -116,7 +118,8 @@ pub(super) async fn replan_after(
         }
         let lead = Duration::minutes(levels.nudge_minutes_before as i64).min((due.0 - start) / 2);
         let send_at = (due.0 - lead).max(now);
-        let nudge = messages::nudge(&issue, &owner, due, send_at, this, links.as_deref())?;
+        let mut nudge = messages::nudge(&issue, &owner, due, send_at, this, links.as_deref())?;
+        nudge.reply_to = record.clone();
         mail::enqueue(&mut conn, now, &nudge).await?;
     }
     Ok(())

@@ -109,6 +109,9 @@ pub(super) async fn queue_assigned(
         zone: zone_of(owner),
         link: link(&mut conn, issue.id).await?,
     }))?;
+    // With a panel mailbox, the owner's answer goes through it (to the
+    // participant from them, logged); without one, straight to the participant.
+    let record = crate::inbox::settings::record_address(&mut conn, issue.id).await?;
     mail::enqueue(
         conn,
         now,
@@ -117,10 +120,12 @@ pub(super) async fn queue_assigned(
             kind: MessageKind::IssueAssigned,
             to: Email::parse(&owner.email)?,
             to_name: owner.name.clone(),
-            reply_to: participant
-                .email
-                .as_deref()
-                .and_then(|e| Email::parse(e).ok()),
+            reply_to: record.or_else(|| {
+                participant
+                    .email
+                    .as_deref()
+                    .and_then(|e| Email::parse(e).ok())
+            }),
             from_name: None,
             body,
             headers: BTreeMap::new(),
@@ -154,6 +159,7 @@ pub(super) async fn reply_to_owner(
         thanks: effect == super::ReplyEffect::Thanks,
         link: link(&mut conn, issue.id).await?,
     }))?;
+    let record = crate::inbox::settings::record_address(&mut conn, issue.id).await?;
     mail::enqueue(
         conn,
         now,
@@ -162,10 +168,12 @@ pub(super) async fn reply_to_owner(
             kind: MessageKind::IssueReply,
             to: Email::parse(&owner.email)?,
             to_name: owner.name.clone(),
-            reply_to: issue
-                .participant_email
-                .as_deref()
-                .and_then(|e| Email::parse(e).ok()),
+            reply_to: record.or_else(|| {
+                issue
+                    .participant_email
+                    .as_deref()
+                    .and_then(|e| Email::parse(e).ok())
+            }),
             from_name: None,
             body,
             headers: BTreeMap::new(),
@@ -269,6 +277,17 @@ pub(super) fn handoff(issue: &Issue, new_owner: &Staff) -> Template {
 /// The owner's message that ends an issue (resolved or won't fix).
 pub(super) fn resolution(issue: &Issue, owner: &Staff, message: &str) -> Template {
     Template::Resolution(templates::Resolution {
+        participant_name: issue.participant_name.clone(),
+        summary: issue.summary.clone(),
+        resolution: message.to_string(),
+        owner_name: owner.name.clone(),
+        greets: opens_with_greeting(message, &issue.participant_name),
+    })
+}
+
+/// The owner's own message to the participant about their issue.
+pub(super) fn owner_message(issue: &Issue, owner: &Staff, message: &str) -> Template {
+    Template::OwnerMessage(templates::Resolution {
         participant_name: issue.participant_name.clone(),
         summary: issue.summary.clone(),
         resolution: message.to_string(),

@@ -354,6 +354,22 @@ pub async fn log_contact(
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
+    log_contact_in(&mut tx, now, actor, id, via, &outcome).await?;
+    let changed = store::get(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// [`log_contact`] inside the caller's transaction, `outcome` checked.
+async fn log_contact_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    id: IssueId,
+    via: ContactVia,
+    outcome: &str,
+) -> Result<()> {
+    let mut tx = conn.into();
     let issue = store::get_for_change(&mut tx, id, now).await?;
     if !issue.status.is_open() {
         return Err(Error::conflict(format!(
@@ -361,7 +377,7 @@ pub async fn log_contact(
             issue.status.as_str().replace('_', " ")
         )));
     }
-    store::add_contact(&mut tx, id, now, actor, via, &outcome).await?;
+    store::add_contact(&mut tx, id, now, actor, via, outcome).await?;
     if issue.status == IssueStatus::Open {
         store::mark_contacted(&mut tx, id, now).await?;
     }
@@ -375,10 +391,7 @@ pub async fn log_contact(
     )
     .await?;
     let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await?;
-    let changed = store::get(&mut tx, id, now).await?;
-    tx.commit().await?;
-    Ok(changed)
+    replan(&mut tx, now, &levels, id).await
 }
 
 async fn change_status(tx: impl Into<Conn<'_>>, issue: &Issue, to: IssueStatus) -> Result<()> {
@@ -502,6 +515,24 @@ async fn finish(
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
+    finish_in(&mut tx, now, actor, id, to, note, message).await?;
+    let changed = store::get(&mut tx, id, now).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    Ok(changed)
+}
+
+/// [`resolve`] or [`wont_fix`] inside the caller's transaction.
+async fn finish_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    id: IssueId,
+    to: IssueStatus,
+    note: &str,
+    message: &str,
+) -> Result<()> {
+    let mut tx = conn.into();
     let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
     change_status(&mut tx, &finishing.issue, to).await?;
     store::set_resolution(&mut tx, id, &finishing.note, now).await?;
@@ -523,11 +554,96 @@ async fn finish(
     )
     .await?;
     let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await?;
-    let changed = store::get(&mut tx, id, now).await?;
-    tx.commit().await?;
-    panel.wake_mail();
-    Ok(changed)
+    replan(&mut tx, now, &levels, id).await
+}
+
+/// What an owner's mail about their issue did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerMail {
+    /// Sent on to the participant from the owner, logged as a contact.
+    Sent,
+    /// `#resolve` or `#wont-fix`: the issue was finished with the rest of
+    /// the text as the message to the participant.
+    Finished(IssueStatus),
+    /// Nothing sent, and why: kept as an internal note.
+    Kept(String),
+}
+
+/// The owner answered the panel's mail about issue `id` by mail, inside the
+/// caller's transaction: their text goes to the participant from them
+/// (queued through the outbox, logged as a contact by email, which meets
+/// the first contact); a first line `#resolve` or `#wont-fix` finishes the
+/// issue with the rest as the message.
+pub(crate) async fn owner_wrote(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    id: IssueId,
+    owner: StaffId,
+    text: &str,
+) -> Result<OwnerMail> {
+    let mut tx = conn.into();
+    let issue = store::get_for_change(&mut tx, id, now).await?;
+    if !issue.status.is_open() {
+        return Ok(OwnerMail::Kept(format!(
+            "the issue is {}; reopen it to write to the participant",
+            issue.status.as_str().replace('_', " ")
+        )));
+    }
+    let text = text.trim();
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let finish = match first.trim().to_lowercase().as_str() {
+        "#resolve" | "#resolved" => Some(IssueStatus::Resolved),
+        "#wont-fix" | "#wontfix" | "#won't-fix" | "#wont_fix" => Some(IssueStatus::WontFix),
+        _ => None,
+    };
+    let message = if finish.is_some() { rest.trim() } else { text };
+    if message.is_empty() {
+        return Ok(OwnerMail::Kept(
+            "nothing to send: write the message to the participant below the first line".into(),
+        ));
+    }
+    if issue.participant_email.is_none() {
+        return Ok(OwnerMail::Kept(
+            "the participant has no email address left; nothing was sent".into(),
+        ));
+    }
+    let summary: String = message
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    let outcome = format!("wrote to them by mail: {summary}");
+    match finish {
+        Some(to) => {
+            if issue.status == IssueStatus::Open {
+                log_contact_in(&mut tx, now, Some(owner), id, ContactVia::Email, &outcome).await?;
+            }
+            let note = if to == IssueStatus::Resolved {
+                "resolved by mail"
+            } else {
+                "closed by mail as won't fix"
+            };
+            finish_in(&mut tx, now, Some(owner), id, to, note, message).await?;
+            Ok(OwnerMail::Finished(to))
+        }
+        None => {
+            let from = staff::get_in(&mut tx, owner).await?;
+            let template = messages::owner_message(&issue, &from, message);
+            messages::queue_to_participant(
+                &mut tx,
+                now,
+                &issue,
+                &from,
+                MessageKind::OwnerMessage,
+                template,
+            )
+            .await?;
+            log_contact_in(&mut tx, now, Some(owner), id, ContactVia::Email, &outcome).await?;
+            Ok(OwnerMail::Sent)
+        }
+    }
 }
 
 /// Closes a resolved (or won't-fix) issue.

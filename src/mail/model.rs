@@ -51,11 +51,14 @@ pub enum MessageKind {
     StaffInvitation,
     /// A participant answered about their issue: the owner is told.
     IssueReply,
+    /// The owner writes to the participant about their issue (an answer
+    /// by mail to the panel's own mail about it).
+    OwnerMessage,
 }
 
 impl MessageKind {
     /// Every kind, in the order the templates are listed.
-    pub const ALL: [MessageKind; 13] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Test,
         MessageKind::Invitation,
         MessageKind::Reminder,
@@ -69,6 +72,7 @@ impl MessageKind {
         MessageKind::WaitlistOffer,
         MessageKind::StaffInvitation,
         MessageKind::IssueReply,
+        MessageKind::OwnerMessage,
     ];
 
     /// The stored name (`issue_assigned`).
@@ -87,6 +91,7 @@ impl MessageKind {
             MessageKind::WaitlistOffer => "waitlist_offer",
             MessageKind::StaffInvitation => "staff_invitation",
             MessageKind::IssueReply => "issue_reply",
+            MessageKind::OwnerMessage => "owner_message",
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum Template {
     WaitlistOffer(Reminder),
     StaffInvitation(StaffInvitation),
     IssueReply(IssueReply),
+    /// The owner's own words to the participant, greeted as a resolution is.
+    OwnerMessage(Resolution),
 }
 
 /// The message `mail test` sends.
@@ -230,12 +232,13 @@ impl Template {
             Template::WaitlistOffer(_) => MessageKind::WaitlistOffer,
             Template::StaffInvitation(_) => MessageKind::StaffInvitation,
             Template::IssueReply(_) => MessageKind::IssueReply,
+            Template::OwnerMessage(_) => MessageKind::OwnerMessage,
         }
     }
 }
 
 /// (kind, subject, text body, HTML body)
-const TEMPLATES: [(MessageKind, &str, &str, &str); 13] = [
+const TEMPLATES: [(MessageKind, &str, &str, &str); 14] = [
     (
         MessageKind::Test,
         "Panelkeeper test message",
@@ -313,6 +316,12 @@ const TEMPLATES: [(MessageKind, &str, &str, &str); 13] = [
         "{{ participant_name }} replied on #{{ issue_id }}: {{ summary }} [#{{ issue_id }}]",
         include_str!("templates/issue_reply.txt"),
         include_str!("templates/issue_reply.html"),
+    ),
+    (
+        MessageKind::OwnerMessage,
+        "About {{ summary }}",
+        include_str!("templates/owner_message.txt"),
+        include_str!("templates/owner_message.html"),
     ),
 ];
 
@@ -512,6 +521,13 @@ mod tests {
                 server: "https://panel.example.com".into(),
                 expires_at: start,
                 zone: "Europe/Berlin".into(),
+            }),
+            Template::OwnerMessage(Resolution {
+                participant_name: "Zoë".into(),
+                summary: "Parcel lost".into(),
+                resolution: "Could you send me the tracking number?".into(),
+                owner_name: "Ada".into(),
+                greets: false,
             }),
             Template::IssueReply(IssueReply {
                 owner_name: "Ada".into(),

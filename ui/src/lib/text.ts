@@ -197,6 +197,8 @@ export function messageKindText(k: MessageKind): string {
       return "Invitation to the team server";
     case "issue_reply":
       return "A participant's reply, for the owner";
+    case "owner_message":
+      return "The owner's message";
   }
 }
 

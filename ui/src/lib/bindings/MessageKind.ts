@@ -3,4 +3,4 @@
 /**
  * What a message is for; each kind has its own template.
  */
-export type MessageKind = "test" | "invitation" | "reminder" | "session_cancelled" | "issue_assigned" | "nudge" | "escalation" | "handoff" | "resolution" | "report" | "waitlist_offer" | "staff_invitation" | "issue_reply";
+export type MessageKind = "test" | "invitation" | "reminder" | "session_cancelled" | "issue_assigned" | "nudge" | "escalation" | "handoff" | "resolution" | "report" | "waitlist_offer" | "staff_invitation" | "issue_reply" | "owner_message";

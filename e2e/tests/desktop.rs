@@ -1287,3 +1287,228 @@ async fn an_empty_panel_offers_three_starts_and_the_demo_fills_it_with_progress_
     screenshot(&c, "demo-started.png").await;
     c.close().await.unwrap();
 }
+
+#[path = "../../tests/common/imap.rs"]
+mod imap;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participants_reply_arrives_in_the_issue_pane_and_the_owner_answers_from_the_app() {
+    use chrono::{Duration as Span, Timelike, Utc};
+    use panelkeeper::inbox::settings as inbox;
+    use panelkeeper::issues::{self, ContactVia, IssueInput};
+    use panelkeeper::mail::{self, MessageKind, OutboxQuery, settings};
+    use panelkeeper::notes::{self, NoteInput};
+    use panelkeeper::participants::{self, ParticipantInput};
+    use panelkeeper::sessions::staff::{self, StaffInput};
+    use panelkeeper::sessions::{self, SessionInput};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    let server = smtp::SmtpServer::start(dir.path(), &[]);
+    let mailbox = imap::ImapServer::start(dir.path());
+    let issue = {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        settings::set(&panel, smtp::local_smtp(server.port))
+            .await
+            .unwrap();
+        inbox::set(&panel, mailbox.settings()).await.unwrap();
+        for (name, email) in [
+            ("Ana Moderator", "ana@company.example.com"),
+            ("Sam Owner", "sam@company.example.com"),
+        ] {
+            staff::add(
+                &panel,
+                &StaffInput {
+                    name: name.into(),
+                    email: email.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        // The owner uses this computer.
+        let sam = staff::by_email(&panel, "sam@company.example.com")
+            .await
+            .unwrap();
+        staff::set_current(&panel, sam.id).await.unwrap();
+        participants::create(
+            &panel,
+            &ParticipantInput {
+                name: "Zoë Ålander".into(),
+                email: "zoe@example.org".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let start = (Utc::now() - Span::hours(3)).naive_utc();
+        let session = sessions::create(
+            &panel,
+            &SessionInput {
+                title: "Returns panel".into(),
+                start: Some(start.with_second(0).unwrap().with_nanosecond(0).unwrap()),
+                time_zone: "UTC".into(),
+                minutes: 60,
+                moderator: "ana@company.example.com".into(),
+                seats: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let said = notes::add(
+            &panel,
+            session.id,
+            &NoteInput {
+                text: "My refund never came".into(),
+                participant: Some("zoe@example.org".into()),
+                author: None,
+            },
+        )
+        .await
+        .unwrap();
+        let issue = issues::raise(
+            &panel,
+            &IssueInput {
+                note: Some(said.id),
+                summary: "Refund not received".into(),
+                owner: Some("sam@company.example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        issues::log_contact(&panel, issue.id, ContactVia::Phone, "Refund re-issued")
+            .await
+            .unwrap();
+        issues::resolve(&panel, issue.id, "Re-issued", "Your refund is on its way.")
+            .await
+            .unwrap();
+        let resolution = mail::list(
+            &panel,
+            &OutboxQuery {
+                status: None,
+                limit: Some(50),
+                offset: None,
+            },
+        )
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .find(|m| m.kind == MessageKind::Resolution)
+        .unwrap();
+        // Zoë answers the resolution from her mail program.
+        mailbox.deliver(
+            format!(
+                "From: Zoe Alander <zoe@example.org>\r\nTo: Sam Owner <sam@company.example.com>\r\n\
+                 Subject: Re: {}\r\nMessage-ID: <zoe-1@example.org>\r\nIn-Reply-To: {}\r\n\
+                 Date: Tue, 2 Jun 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 It still hasn't arrived, sorry.\r\n\r\nOn Mon, Sam Owner wrote:\r\n> Your refund is on its way.\r\n",
+                resolution.subject, resolution.message_id
+            )
+            .as_bytes(),
+        );
+        panel.close().await;
+        issue.id
+    };
+
+    let driver = Driver::start(dir.path());
+    let c = open(&driver, &db).await;
+    wait_for_list(&c).await;
+    // The app reads the mailbox as it opens: the reply reopens the issue,
+    // which comes back into Sam's follow-ups.
+    until("the reopened issue in My follow-ups", || async {
+        click(&c, "[data-testid=nav-inbox]").await;
+        click(&c, "[data-testid=nav-followups]").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.find(css(&format!(
+            "[data-testid=my-issue][data-issue='{}']",
+            issue.0
+        )))
+        .await
+        .ok()
+    })
+    .await;
+    click(&c, "[data-testid=my-issue] .issue-line").await;
+    let conversation = until("the conversation in the issue pane", || async {
+        text(&c, "[data-testid=issue-conversation]").await
+    })
+    .await;
+    assert!(
+        conversation.contains("It still hasn't arrived, sorry."),
+        "{conversation}"
+    );
+    assert!(
+        !conversation.contains("on its way"),
+        "the quoted history is folded away: {conversation}"
+    );
+    let events = text(&c, "[data-testid=issue-events]").await.unwrap();
+    assert!(events.contains("Reopened"), "{events}");
+    // Sam was told, once.
+    let told = until("Sam's notice of the reply", || async {
+        let n = server
+            .delivered()
+            .iter()
+            .filter(|d| {
+                d.parsed()
+                    .subject()
+                    .is_some_and(|s| s.starts_with("Zoë Ålander replied on #"))
+            })
+            .count();
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert_eq!(told, 1);
+
+    // Sam answers from the app: a call, then the resolution with a message.
+    click(&c, "[data-testid=my-issue] [data-testid=quick-contact]").await;
+    fill(
+        &c,
+        "[data-testid=quick-outcome]",
+        "Called Zoë, traced the payment",
+    )
+    .await;
+    click(&c, "[data-testid=quick-contact-save]").await;
+    until("resolve enabled", || async {
+        let b = c.find(css("[data-testid=quick-resolve]")).await.ok()?;
+        b.attr("disabled").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    click(&c, "[data-testid=quick-resolve]").await;
+    fill(
+        &c,
+        "[data-testid=my-issue] [data-testid=reply-note]",
+        "Bank error, fixed",
+    )
+    .await;
+    fill(
+        &c,
+        "[data-testid=my-issue] [data-testid=reply-message]",
+        "The bank has found it: it is back in your account today.",
+    )
+    .await;
+    click(
+        &c,
+        "[data-testid=my-issue] [data-testid=reply-preview-resolve]",
+    )
+    .await;
+    click(&c, "[data-testid=my-issue] [data-testid=reply-send]").await;
+    let answer = until("Sam's answer reaching Zoë", || async {
+        server.delivered().iter().find_map(|d| {
+            let m = d.parsed();
+            let second = m.subject().is_some_and(|s| s.starts_with("Resolved:"))
+                && m.body_text(0)
+                    .is_some_and(|b| b.contains("back in your account"));
+            second.then(|| m.header_raw("Reply-To").unwrap_or_default().to_string())
+        })
+    })
+    .await;
+    // Her next answer reaches Sam and the record.
+    assert!(
+        answer.contains("sam@company.example.com") && answer.contains("research+i"),
+        "{answer}"
+    );
+    c.close().await.unwrap();
+}

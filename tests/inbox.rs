@@ -446,6 +446,83 @@ async fn the_owner_answers_by_mail_and_the_participant_hears_from_them() {
 }
 
 #[tokio::test]
+async fn waiting_on_the_participant_stops_the_clock_until_they_answer() {
+    let w = world().await;
+    let p = &w.t.panel;
+    w.read("gmail_reply_to_resolution.eml").await;
+    issues::log_contact(p, w.issue, ContactVia::Phone, "Called back")
+        .await
+        .unwrap();
+    let asked = issues::wait_for_participant(p, w.issue, "Could you send me the bank's reference?")
+        .await
+        .unwrap();
+    assert_eq!(asked.status, IssueStatus::Waiting);
+    let due = asked.resolution_due;
+    let question = mail::list(
+        p,
+        &OutboxQuery {
+            status: None,
+            limit: Some(100),
+            offset: None,
+        },
+    )
+    .await
+    .unwrap()
+    .messages
+    .into_iter()
+    .find(|m| m.kind == MessageKind::OwnerMessage)
+    .expect("the question went to Zoë");
+    assert_eq!(question.recipient, ZOE);
+
+    // Ten days pass: past the due time, yet nothing is overdue or escalated.
+    w.t.clock.advance(Duration::days(10));
+    let report = issues::tick(p, p.now()).await.unwrap();
+    assert_eq!((report.overdue, report.escalations), (0, 0), "{report:?}");
+    let waiting = issues::get(p, w.issue).await.unwrap();
+    assert!(!waiting.overdue && waiting.status == IssueStatus::Waiting);
+    // Asking again while waiting is refused.
+    assert!(
+        issues::wait_for_participant(p, w.issue, "Again?")
+            .await
+            .is_err()
+    );
+
+    // Her answer starts the clock again, the due time moved on by the wait.
+    let answered = inbox::take_file(
+        p,
+        "corpus",
+        20,
+        format!(
+            "From: Zoe <{ZOE}>\r\nTo: {PANEL}\r\nSubject: Re: question\r\n\
+             Message-ID: <answer-1@example.org>\r\nIn-Reply-To: {}\r\n\
+             Date: Tue, 2 Jun 2026 15:00:00 +0000\r\n\r\nIt is REF-4411.\r\n",
+            question.message_id
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        answered.outcome.contains("clock goes on"),
+        "{}",
+        answered.outcome
+    );
+    let going = issues::get(p, w.issue).await.unwrap();
+    assert_eq!(going.status, IssueStatus::Contacted);
+    assert_eq!(going.resolution_due, due + Duration::days(10));
+    assert_eq!(w.mail_to_owner().await.len(), 2, "told of each reply once");
+    let detail = issues::detail(p, w.issue).await.unwrap();
+    assert!(detail.events.iter().any(|e| e.kind == "waiting"));
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.kind == "resumed" && e.detail["reason"] == "the participant replied")
+    );
+}
+
+#[tokio::test]
 async fn thanks_or_an_out_of_office_leave_a_resolved_issue_resolved() {
     let w = world().await;
     let thanks = w.read("apple_mail_references_only.eml").await;

@@ -392,6 +392,10 @@ commands! {
         = |p, _| issues::preview_wont_fix(p, id, &reason, &message).await?;
     issue_close: IssueOwner (id: IssueId) -> issues::Issue
         = |p, _| issues::close(p, id).await?;
+    issue_wait: IssueOwner (id: IssueId, question: String) -> issues::Issue
+        = |p, _| issues::wait_for_participant(p, id, &question).await?;
+    issue_stop_waiting: IssueOwner (id: IssueId) -> issues::Issue
+        = |p, _| issues::stop_waiting(p, id).await?;
     issue_reopen: IssueOwner (id: IssueId, reason: String) -> issues::Issue
         = |p, _| issues::reopen(p, id, &reason).await?;
     service_levels: Anyone () -> ServiceLevels

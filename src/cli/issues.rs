@@ -105,6 +105,15 @@ pub enum IssuesCmd {
     },
     /// Close a resolved issue.
     Close { id: i64 },
+    /// Ask the participant a question by mail and wait for the answer (the
+    /// service-level clock stands still until it comes).
+    Wait {
+        id: i64,
+        #[arg(long)]
+        question: String,
+    },
+    /// Stop waiting on the participant (they answered another way).
+    Resume { id: i64 },
     /// Open a finished issue again.
     Reopen {
         id: i64,
@@ -327,6 +336,10 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
             ..
         } => show(&issues::wont_fix(panel, IssueId(id), &reason, &message).await?),
         IssuesCmd::Close { id } => show(&issues::close(panel, IssueId(id)).await?),
+        IssuesCmd::Wait { id, question } => {
+            show(&issues::wait_for_participant(panel, IssueId(id), &question).await?)
+        }
+        IssuesCmd::Resume { id } => show(&issues::stop_waiting(panel, IssueId(id)).await?),
         IssuesCmd::Reopen { id, reason } => {
             show(&issues::reopen(panel, IssueId(id), &reason).await?)
         }

@@ -306,6 +306,9 @@ async fn about_issue(
         return Ok(filed(
             match effect {
                 ReplyEffect::Filed => "the participant's reply: the owner was told",
+                ReplyEffect::Resumed => {
+                    "the answer the owner waited for: the service-level clock goes on, the owner was told"
+                }
                 ReplyEffect::Reopened => {
                     "the participant replied to a resolved issue: it was reopened and the owner told"
                 }

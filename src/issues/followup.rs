@@ -20,6 +20,9 @@ use std::collections::HashMap;
 /// The due times still to be met, and what each is for.
 fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
     let mut dues = Vec::with_capacity(2);
+    if !issue.status.clock_runs() {
+        return dues;
+    }
     if issue.awaiting_contact() {
         dues.push((issue.first_contact_due, "first contact"));
     }

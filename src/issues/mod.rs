@@ -378,8 +378,11 @@ async fn log_contact_in(
         )));
     }
     store::add_contact(&mut tx, id, now, actor, via, outcome).await?;
-    if issue.status == IssueStatus::Open {
-        store::mark_contacted(&mut tx, id, now).await?;
+    match issue.status {
+        IssueStatus::Open => store::mark_contacted(&mut tx, id, now).await?,
+        // Reaching them ends a wait for their answer.
+        IssueStatus::Waiting => change_status(&mut tx, &issue, IssueStatus::Contacted, now).await?,
+        _ => {}
     }
     event(
         &mut tx,
@@ -394,12 +397,21 @@ async fn log_contact_in(
     replan(&mut tx, now, &levels, id).await
 }
 
-async fn change_status(tx: impl Into<Conn<'_>>, issue: &Issue, to: IssueStatus) -> Result<()> {
+async fn change_status(
+    tx: impl Into<Conn<'_>>,
+    issue: &Issue,
+    to: IssueStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut tx = tx.into();
     if let Some(why) = issue.status.refusal(to) {
         return Err(Error::conflict(format!("issue {}: {why}", issue.id)));
     }
-    store::set_status(&mut tx, issue.id, to).await
+    if issue.status == IssueStatus::Waiting {
+        // The clock goes on: the resolution is due later by the wait.
+        store::end_wait(&mut tx, issue.id, now).await?;
+    }
+    store::set_status(&mut tx, issue.id, to, now).await
 }
 
 /// Resolves a contacted issue: the resolution note is kept and the
@@ -534,7 +546,7 @@ async fn finish_in(
 ) -> Result<()> {
     let mut tx = conn.into();
     let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
-    change_status(&mut tx, &finishing.issue, to).await?;
+    change_status(&mut tx, &finishing.issue, to, now).await?;
     store::set_resolution(&mut tx, id, &finishing.note, now).await?;
     let sent = match finishing.reply(now)? {
         Some(mut reply) => {
@@ -652,7 +664,7 @@ pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    change_status(&mut tx, &issue, IssueStatus::Closed).await?;
+    change_status(&mut tx, &issue, IssueStatus::Closed, now).await?;
     event(&mut tx, id, now, actor, "closed", json!({})).await?;
     let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
@@ -685,7 +697,7 @@ async fn reopen_in(
 ) -> Result<()> {
     let mut tx = conn.into();
     let id = issue.id;
-    change_status(&mut tx, issue, IssueStatus::Open).await?;
+    change_status(&mut tx, issue, IssueStatus::Open, now).await?;
     let levels = store::levels(&mut tx).await?;
     let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
@@ -694,11 +706,118 @@ async fn reopen_in(
     replan(&mut tx, now, &levels, id).await
 }
 
+/// The owner asks the participant a question and waits for the answer:
+/// the question goes to them by mail from the owner (logged as a contact
+/// by email), and the service-level clock stands still until they answer
+/// (by mail, read from the panel mailbox) or the owner stops waiting.
+pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) -> Result<Issue> {
+    let question = required("question", question)?;
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.begin().await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
+    if let Some(why) = issue.status.refusal(IssueStatus::Waiting) {
+        return Err(Error::conflict(format!("issue {id}: {why}")));
+    }
+    let Some(owner) = issue.owner else {
+        return Err(Error::conflict(format!("issue {id} has no owner to ask")));
+    };
+    if issue.participant_email.is_none() {
+        return Err(Error::conflict(format!(
+            "{} has no email address: ask them another way and log the contact",
+            issue.participant_name
+        )));
+    }
+    let owner = staff::get_in(&mut tx, owner).await?;
+    let template = messages::owner_message(&issue, &owner, &question);
+    messages::queue_to_participant(
+        &mut tx,
+        now,
+        &issue,
+        &owner,
+        MessageKind::OwnerMessage,
+        template,
+    )
+    .await?;
+    let first: String = question
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    log_contact_in(
+        &mut tx,
+        now,
+        actor,
+        id,
+        ContactVia::Email,
+        &format!("asked: {first}"),
+    )
+    .await?;
+    let contacted = store::get(&mut tx, id, now).await?;
+    change_status(&mut tx, &contacted, IssueStatus::Waiting, now).await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        actor,
+        "waiting",
+        json!({"question": question}),
+    )
+    .await?;
+    let levels = store::levels(&mut tx).await?;
+    replan(&mut tx, now, &levels, id).await?;
+    let changed = store::get(&mut tx, id, now).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    Ok(changed)
+}
+
+/// The owner stops waiting on the participant (they answered another way):
+/// the clock goes on, the resolution due later by the wait.
+pub async fn stop_waiting(panel: &Panel, id: IssueId) -> Result<Issue> {
+    let actor = actor(panel).await?;
+    let now = panel.now();
+    let mut tx = panel.begin().await?;
+    let issue = store::get_for_change(&mut tx, id, now).await?;
+    resume_in(&mut tx, now, actor, &issue, "the owner stopped waiting").await?;
+    let changed = store::get(&mut tx, id, now).await?;
+    tx.commit().await?;
+    panel.wake_mail();
+    Ok(changed)
+}
+
+/// Ends a wait on the participant, saying why.
+async fn resume_in(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    actor: Option<StaffId>,
+    issue: &Issue,
+    why: &str,
+) -> Result<()> {
+    let mut tx = conn.into();
+    change_status(&mut tx, issue, IssueStatus::Contacted, now).await?;
+    event(
+        &mut tx,
+        issue.id,
+        now,
+        actor,
+        "resumed",
+        json!({"reason": why}),
+    )
+    .await?;
+    let levels = store::levels(&mut tx).await?;
+    replan(&mut tx, now, &levels, issue.id).await
+}
+
 /// What a participant's reply did to their issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReplyEffect {
     /// Filed with an open issue; the owner was told.
     Filed,
+    /// The answer the owner waited for: the clock goes on; the owner told.
+    Resumed,
     /// The issue had been resolved and was opened again.
     Reopened,
     /// Only thanks, to a resolved issue: filed, the owner told, no reopening.
@@ -718,7 +837,9 @@ pub(crate) async fn participant_replied(
 ) -> Result<ReplyEffect> {
     let mut tx = conn.into();
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    let effect = if issue.status.is_open() {
+    let effect = if issue.status == IssueStatus::Waiting {
+        ReplyEffect::Resumed
+    } else if issue.status.is_open() {
         ReplyEffect::Filed
     } else if followup::only_thanks(reply) {
         ReplyEffect::Thanks
@@ -734,6 +855,9 @@ pub(crate) async fn participant_replied(
         json!({"message": message, "thanks": effect == ReplyEffect::Thanks}),
     )
     .await?;
+    if effect == ReplyEffect::Resumed {
+        resume_in(&mut tx, now, None, &issue, "the participant replied").await?;
+    }
     if effect == ReplyEffect::Reopened {
         reopen_in(
             &mut tx,

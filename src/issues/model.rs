@@ -70,6 +70,9 @@ pub enum IssueStatus {
     Open,
     /// The owner has reached the participant.
     Contacted,
+    /// The owner asked the participant a question and waits for the
+    /// answer: the service-level clock stands still until it comes.
+    Waiting,
     Resolved,
     /// Closed without a fix, with the reason.
     WontFix,
@@ -77,9 +80,10 @@ pub enum IssueStatus {
 }
 
 impl IssueStatus {
-    pub const ALL: [IssueStatus; 5] = [
+    pub const ALL: [IssueStatus; 6] = [
         IssueStatus::Open,
         IssueStatus::Contacted,
+        IssueStatus::Waiting,
         IssueStatus::Resolved,
         IssueStatus::WontFix,
         IssueStatus::Closed,
@@ -89,6 +93,7 @@ impl IssueStatus {
         match self {
             IssueStatus::Open => "open",
             IssueStatus::Contacted => "contacted",
+            IssueStatus::Waiting => "waiting",
             IssueStatus::Resolved => "resolved",
             IssueStatus::WontFix => "wont_fix",
             IssueStatus::Closed => "closed",
@@ -97,6 +102,15 @@ impl IssueStatus {
 
     /// Whether the promise is still to be kept.
     pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            IssueStatus::Open | IssueStatus::Contacted | IssueStatus::Waiting
+        )
+    }
+
+    /// Whether its service-level clock runs (not while waiting on the
+    /// participant).
+    pub fn clock_runs(self) -> bool {
         matches!(self, IssueStatus::Open | IssueStatus::Contacted)
     }
 
@@ -107,8 +121,10 @@ impl IssueStatus {
         let allowed = matches!(
             (self, to),
             (Open, Contacted)
-                | (Contacted, Resolved)
-                | (Contacted, WontFix)
+                | (Open | Contacted, Waiting)
+                | (Waiting, Contacted)
+                | (Contacted | Waiting, Resolved)
+                | (Contacted | Waiting, WontFix)
                 | (Resolved, Closed)
                 | (WontFix, Closed)
                 | (Resolved | WontFix | Closed, Open)
@@ -120,7 +136,7 @@ impl IssueStatus {
             (Open, Resolved | WontFix) => {
                 "the participant has not been contacted yet: log a contact first".to_string()
             }
-            (Open | Contacted, Closed) => {
+            (Open | Contacted | Waiting, Closed) => {
                 "only a resolved or won't-fix issue can be closed".to_string()
             }
             (a, b) if a == b => format!("the issue is already {}", a.as_str().replace('_', " ")),
@@ -474,6 +490,8 @@ pub struct Issue {
     /// Past a due time that has not been met.
     pub overdue: bool,
     pub created_at: DateTime<Utc>,
+    /// Waiting on the participant since then (the clock stands still).
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 impl Issue {

@@ -37,7 +37,8 @@ pub(crate) async fn set_levels(conn: impl Into<Conn<'_>>, levels: &ServiceLevels
 const COLUMNS: &str = "i.id, i.session, ss.title AS session_title, i.participant, p.name AS participant_name, \
     p.email AS participant_email, i.note, i.summary, i.detail, i.category, i.severity, i.owner, \
     o.name AS owner_name, i.status, i.first_contact_due, i.resolution_due, i.first_contact_at, \
-    i.resolved_at, i.resolution, i.handoffs, i.reopens, i.reopened_at, i.created_at";
+    i.resolved_at, i.resolution, i.handoffs, i.reopens, i.reopened_at, i.created_at, \
+    i.waiting_since";
 const FROM: &str = "issues i JOIN sessions ss ON ss.id = i.session \
     JOIN participants p ON p.id = i.participant LEFT JOIN staff o ON o.id = i.owner";
 
@@ -53,7 +54,7 @@ fn issue_json(d: Dialect) -> String {
     'firstContactDue', i.first_contact_due, 'resolutionDue', i.resolution_due, \
     'firstContactAt', i.first_contact_at, 'resolvedAt', i.resolved_at, \
     'resolution', i.resolution, 'handoffs', i.handoffs, 'reopens', i.reopens, \
-    'reopenedAt', i.reopened_at, 'createdAt', i.created_at)",
+    'reopenedAt', i.reopened_at, 'createdAt', i.created_at, 'waitingSince', i.waiting_since)",
         d.json_object()
     )
 }
@@ -85,15 +86,19 @@ struct IssueJson {
     reopens: i64,
     reopened_at: Option<i64>,
     created_at: i64,
+    waiting_since: Option<i64>,
 }
 
 impl IssueJson {
     fn issue(self, now: DateTime<Utc>) -> Result<Issue> {
-        let status: IssueStatus = self.status.parse()?;
+        let status: IssueStatus = match (self.status.parse()?, self.waiting_since) {
+            (IssueStatus::Contacted, Some(_)) => IssueStatus::Waiting,
+            (status, _) => status,
+        };
         let first_contact_due = instant(self.first_contact_due);
         let resolution_due = instant(self.resolution_due);
         let first_contact_at = self.first_contact_at.map(instant);
-        let overdue = status.is_open()
+        let overdue = status.clock_runs()
             && ((status == IssueStatus::Open && now > first_contact_due) || now > resolution_due);
         Ok(Issue {
             id: IssueId(self.id),
@@ -120,6 +125,7 @@ impl IssueJson {
             reopened_at: self.reopened_at.map(instant),
             overdue,
             created_at: instant(self.created_at),
+            waiting_since: self.waiting_since.map(instant),
         })
     }
 }
@@ -241,6 +247,7 @@ pub(crate) async fn list(
     // the owner's index, and a team server asks for one owner's issues all
     // the time.
     const OPEN: &str = "i.status IN ('open', 'contacted')";
+    const CLOCK_RUNS: &str = "i.status IN ('open', 'contacted') AND i.waiting_since IS NULL";
     let mut filters = Vec::new();
     let mut n = 0;
     let mut param = || {
@@ -250,8 +257,18 @@ pub(crate) async fn list(
     if owner.is_some() {
         filters.push(format!("i.owner = {}", param()));
     }
-    if query.status.is_some() {
-        filters.push(format!("i.status = {}", param()));
+    match query.status {
+        // Waiting is a contacted issue whose owner waits on the participant.
+        Some(IssueStatus::Waiting) => filters.push(format!(
+            "i.status = {} AND i.waiting_since IS NOT NULL",
+            param()
+        )),
+        Some(IssueStatus::Contacted) => filters.push(format!(
+            "i.status = {} AND i.waiting_since IS NULL",
+            param()
+        )),
+        Some(_) => filters.push(format!("i.status = {}", param())),
+        None => {}
     }
     if query.open_only {
         filters.push(OPEN.to_string());
@@ -262,7 +279,7 @@ pub(crate) async fn list(
     if query.overdue {
         let now = param();
         filters.push(format!(
-            "{OPEN} AND ((i.status = 'open' AND i.first_contact_due < {now}) \
+            "{CLOCK_RUNS} AND ((i.status = 'open' AND i.first_contact_due < {now}) \
              OR i.resolution_due < {now})"
         ));
     }
@@ -296,7 +313,11 @@ pub(crate) async fn list(
             q = q.bind(o.0);
         }
         if let Some(status) = query.status {
-            q = q.bind(status.as_str());
+            // Waiting is stored as contacted (see the migration).
+            q = q.bind(match status {
+                IssueStatus::Waiting => IssueStatus::Contacted.as_str(),
+                s => s.as_str(),
+            });
         }
         if let Some(session) = query.session {
             q = q.bind(session.0);
@@ -474,17 +495,46 @@ pub(crate) async fn mark_contacted(
     Ok(())
 }
 
-/// Sets an issue's status (the change already checked).
+/// Sets an issue's status (the change already checked). Waiting is kept
+/// as contacted with the instant the wait began; any other status ends a
+/// wait.
 pub(crate) async fn set_status(
     conn: impl Into<Conn<'_>>,
     id: IssueId,
     status: IssueStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut conn = conn.into();
+    let (stored, waiting_since) = match status {
+        IssueStatus::Waiting => (IssueStatus::Contacted, Some(millis(now))),
+        s => (s, None),
+    };
+    either!(conn.reborrow(), |cx| sqlx::query(
+        "UPDATE issues SET status = $1, waiting_since = $2 WHERE id = $3"
+    )
+    .bind(stored.as_str())
+    .bind(waiting_since)
+    .bind(id.0)
+    .execute(&mut *cx)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// Ends a wait on the participant at `now`: the resolution is due later by
+/// as long as the wait lasted, and escalations count afresh.
+pub(crate) async fn end_wait(
+    conn: impl Into<Conn<'_>>,
+    id: IssueId,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let mut conn = conn.into();
     either!(conn.reborrow(), |cx| sqlx::query(
-        "UPDATE issues SET status = $1 WHERE id = $2"
+        "UPDATE issues SET resolution_due = resolution_due + ($1 - waiting_since), \
+         waiting_since = NULL, escalations = 0, last_escalated_at = NULL \
+         WHERE id = $2 AND waiting_since IS NOT NULL"
     )
-    .bind(status.as_str())
+    .bind(millis(now))
     .bind(id.0)
     .execute(&mut *cx)
     .await?
@@ -548,7 +598,7 @@ pub(crate) async fn overdue(
 ) -> Result<(u32, Vec<IssueId>)> {
     let mut conn = conn.into();
     let to_escalate: Vec<i64> = either!(conn.reborrow(), |cx| sqlx::query_scalar(
-        "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
+        "SELECT id FROM issues WHERE status IN ('open', 'contacted') AND waiting_since IS NULL \
          AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
          AND (last_escalated_at IS NULL OR last_escalated_at <= $2) ORDER BY id",
     )
@@ -558,6 +608,7 @@ pub(crate) async fn overdue(
     .await?);
     let overdue: i64 = either!(conn.reborrow(), |cx| sqlx::query_scalar(
         "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
+         AND waiting_since IS NULL \
          AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1)",
     )
     .bind(millis(now))
@@ -606,11 +657,12 @@ pub(crate) async fn count_escalations(
     let mut conn = conn.into();
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
     let ids_in = conn.dialect().ids_of_json(2);
-    let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| sqlx::query_as(
+    let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| {
+        sqlx::query_as(
         sqlx::AssertSqlSafe(format!(
             "UPDATE issues SET escalations = escalations + 1, last_escalated_at = $1, \
              updated_at = $1 WHERE id IN ({ids_in}) AND status IN ('open', 'contacted') \
-             AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
+             AND waiting_since IS NULL AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
              AND (last_escalated_at IS NULL OR last_escalated_at <= $3) \
              RETURNING id, escalations"
         ))
@@ -619,7 +671,8 @@ pub(crate) async fn count_escalations(
     .bind(serde_json::to_string(&ids).expect("ids serialise"))
     .bind(millis(escalated_before))
     .fetch_all(&mut *cx)
-    .await?);
+    .await?
+    });
     Ok(rounds
         .into_iter()
         .map(|(id, n)| (IssueId(id), n as u32))

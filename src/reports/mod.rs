@@ -288,6 +288,7 @@ fn status_text(s: IssueStatus) -> &'static str {
     match s {
         IssueStatus::Open => "Open",
         IssueStatus::Contacted => "Contacted",
+        IssueStatus::Waiting => "Waiting on participant",
         IssueStatus::Resolved => "Resolved",
         IssueStatus::WontFix => "Won't fix",
         IssueStatus::Closed => "Closed",

@@ -291,6 +291,8 @@ export const api = {
     call<MessagePreview | null>("issue_preview_wont_fix", { id, reason, message }),
   issueClose: (id: IssueId) => call<Issue>("issue_close", { id }),
   issueReopen: (id: IssueId, reason: string) => call<Issue>("issue_reopen", { id, reason }),
+  issueWait: (id: IssueId, question: string) => call<Issue>("issue_wait", { id, question }),
+  issueStopWaiting: (id: IssueId) => call<Issue>("issue_stop_waiting", { id }),
   serviceLevels: () => call<ServiceLevels>("service_levels"),
   serviceLevelsSave: (levels: ServiceLevels) => call<ServiceLevels>("service_levels_save", { levels }),
   reportSession: (id: SessionId, options: ReportOptions, path: string, onProgress: (p: ReportProgress) => void) =>

@@ -302,6 +302,8 @@ export function issueStatusText(s: IssueStatus): string {
       return "Open";
     case "contacted":
       return "Contacted";
+    case "waiting":
+      return "Waiting on participant";
     case "resolved":
       return "Resolved";
     case "wont_fix":
@@ -359,6 +361,9 @@ export function dueText(i: Issue, now: number = Date.now()): string {
   if (i.status === "resolved" || i.status === "wont_fix" || i.status === "closed") {
     return i.resolvedAt ? `${issueStatusText(i.status)} ${dateTime(i.resolvedAt)}` : issueStatusText(i.status);
   }
+  if (i.status === "waiting" && i.waitingSince) {
+    return `Waiting on the participant since ${dateTime(i.waitingSince)}: the clock stands still`;
+  }
   const { what, at } = nextDue(i);
   const left = Date.parse(at) - now;
   return left >= 0 ? `${what} due in ${span(left)}` : `${what} overdue by ${span(left)}`;
@@ -407,6 +412,10 @@ export function eventText(e: IssueEvent): string {
       return `Handed off${text("from") ? ` from ${text("from")}` : ""}${text("to") ? ` to ${text("to")}` : ""}${said("reason")}`;
     case "contacted":
       return `Contact logged${text("via") ? ` by ${text("via")}` : ""}${said("outcome")}`;
+    case "waiting":
+      return `Asked the participant and waits for the answer${said("question")}`;
+    case "resumed":
+      return `The clock goes on${said("reason")}`;
     case "resolved":
     case "wont_fix": {
       const what = e.kind === "resolved" ? "Resolved" : "Closed as won't fix";

@@ -22,4 +22,8 @@ reopenedAt: string | null,
 /**
  * Past a due time that has not been met.
  */
-overdue: boolean, createdAt: string, };
+overdue: boolean, createdAt: string, 
+/**
+ * Waiting on the participant since then (the clock stands still).
+ */
+waitingSince: string | null, };

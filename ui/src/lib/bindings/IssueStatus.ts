@@ -3,4 +3,4 @@
 /**
  * Where an issue is in its life.
  */
-export type IssueStatus = "open" | "contacted" | "resolved" | "wont_fix" | "closed";
+export type IssueStatus = "open" | "contacted" | "waiting" | "resolved" | "wont_fix" | "closed";

@@ -14,7 +14,7 @@ function issue(id: number): Issue {
     id, session: 1, sessionTitle: "Delivery", participant: 1, participantName: hostile, participantEmail: null, note: null,
     summary: `Parcel ${id}`, detail: "", category: "", severity: "normal", owner: 2, ownerName: "Sam Owner", status: "open",
     firstContactDue: at, resolutionDue: at, firstContactAt: null, resolvedAt: null, resolution: null, handoffs: 0, reopens: 0,
-    reopenedAt: null, overdue: true, createdAt: at,
+    reopenedAt: null, overdue: true, createdAt: at, waitingSince: null,
   };
 }
 

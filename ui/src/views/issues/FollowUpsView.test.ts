@@ -35,6 +35,7 @@ function issue(id: number, summary: string): Issue {
     reopenedAt: null,
     overdue: false,
     createdAt: new Date().toISOString(),
+    waitingSince: null,
   };
 }
 

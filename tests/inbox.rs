@@ -747,6 +747,48 @@ async fn the_mailbox_is_read_once_marked_and_never_emptied() {
     );
 }
 
+/// The team server reads the panel mailbox on its own, as mail arrives
+/// (IMAP IDLE: no waiting for the next minute's look), and stops reading
+/// when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_server_reads_the_mailbox_as_mail_arrives() {
+    use panelkeeper::server::{self, Listening, Options};
+    let w = world().await;
+    let server = ImapServer::start(w.t.dir.path());
+    settings::set(&w.t.panel, server.settings()).await.unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve(
+        w.t.panel.clone(),
+        Listening::Plain(tcp),
+        Options {
+            ui: None,
+            secure: false,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // The first look finds nothing; the reply arrives while it waits.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.deliver(&w.message("gmail_reply_to_resolution.eml"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.status().await != (IssueStatus::Open, 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not read the reply: {}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(std::time::Duration::from_secs(20), serving)
+        .await
+        .expect("the server stops, its reader with it")
+        .unwrap()
+        .unwrap();
+}
+
 /// `inbox fetch` killed with SIGKILL while it reads 500 messages, then run
 /// again: each message read once, none lost, none left the mailbox.
 #[tokio::test]

@@ -680,6 +680,141 @@ async fn a_quarter_of_follow_through_keeps_every_promise_visible() {
         "the offline stretch left no escalation to withdraw"
     );
 
+    // Then participants reply, read back from the panel mailbox: a reply to
+    // a resolution reopens the issue and its owner is told once; the owner
+    // asks a question, and while they wait on the answer the clock stands
+    // still (no nudge, no escalation, never overdue) through hourly ticks
+    // until a day past every due time; the answer starts it again, the resolution due later by
+    // the wait, and the owner resolves.
+    let resolutions: Vec<(String, String)> = common::rows(
+        &t.location,
+        "SELECT topic, message_id FROM outbox WHERE kind = 'resolution' AND status = 'sent' \
+         ORDER BY id",
+    )
+    .await;
+    let mail_in = |n: u32, from: &str, answers: &str, text: &str| {
+        format!(
+            "From: <{from}>\r\nTo: research@panel.example.com\r\nSubject: Re: your mail\r\n\
+             Message-ID: <reply-{n}@example.org>\r\nIn-Reply-To: {answers}\r\n\
+             Date: Tue, 1 Sep 2026 10:00:00 +0000\r\n\r\n{text}\r\n"
+        )
+    };
+    let mut replied = Vec::new();
+    for (n, (topic, message_id)) in resolutions.iter().step_by(9).take(6).enumerate() {
+        let id: i64 = topic.split('/').nth(1).unwrap().parse().unwrap();
+        let before = sim.issue(id).await;
+        let from = before.participant_email.clone().unwrap();
+        let read = panelkeeper::inbox::take_file(
+            &p,
+            "replies",
+            n as u32 + 1,
+            mail_in(n as u32, &from, message_id, "It never came after all.").as_bytes(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(read.issue, Some(IssueId(id)), "{}", read.outcome);
+        let after = sim.issue(id).await;
+        assert_eq!(after.status, issues::IssueStatus::Open, "issue {id}");
+        assert_eq!(after.reopens, before.reopens + 1);
+        replied.push(id);
+    }
+    assert_eq!(replied.len(), 6);
+    let asked_at = p.now();
+    let mut waits = Vec::new();
+    for &id in &replied {
+        let issue = sim.issue(id).await;
+        let owner = sim
+            .owners
+            .iter()
+            .find(|o| Some(o.id) == issue.owner)
+            .unwrap()
+            .clone();
+        sim.act_as(&owner).await;
+        let waiting =
+            issues::wait_for_participant(&p, IssueId(id), "Which address was it sent to?")
+                .await
+                .unwrap();
+        assert_eq!(waiting.status, issues::IssueStatus::Waiting);
+        waits.push((id, waiting.resolution_due));
+    }
+    worker::send_due(&p).await.unwrap();
+    let mut now = asked_at;
+    let past_every_due = waits.iter().map(|w| w.1).max().unwrap() + Duration::days(1);
+    while now < past_every_due {
+        now += Duration::hours(1);
+        t.clock.set(now);
+        issues::tick(&p, now).await.unwrap();
+        worker::send_due(&p).await.unwrap();
+    }
+    let after_wait = outbox(&t.location).await;
+    for &(id, due) in &waits {
+        assert!(due < now, "issue {id}: the wait outlasted its due time");
+        let issue = sim.issue(id).await;
+        assert!(!issue.overdue && issue.status == issues::IssueStatus::Waiting);
+        let chased = after_wait
+            .iter()
+            .filter(|m| m.topic.starts_with(&format!("issue/{id}/")))
+            .filter(|m| m.queued_at > asked_at && (m.kind == "nudge" || m.kind == "escalation"))
+            .count();
+        assert_eq!(
+            chased, 0,
+            "issue {id} was chased while waiting on its participant"
+        );
+        // Each reply told its owner once.
+        let told = after_wait
+            .iter()
+            .filter(|m| m.kind == "issue_reply" && m.topic.starts_with(&format!("issue/{id}/")))
+            .count();
+        assert_eq!(told, 1, "issue {id}");
+    }
+    let questions: Vec<(String, String)> = common::rows(
+        &t.location,
+        "SELECT topic, message_id FROM outbox WHERE kind = 'owner_message' ORDER BY id",
+    )
+    .await;
+    for (n, (id, due)) in waits.iter().enumerate() {
+        let (_, question) = questions
+            .iter()
+            .find(|(topic, _)| topic.starts_with(&format!("issue/{id}/")))
+            .unwrap();
+        let from = sim.issue(*id).await.participant_email.unwrap();
+        panelkeeper::inbox::take_file(
+            &p,
+            "replies",
+            100 + n as u32,
+            mail_in(
+                100 + n as u32,
+                &from,
+                question,
+                "To my office, 12 Harbour Street.",
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let going = sim.issue(*id).await;
+        assert_eq!(going.status, issues::IssueStatus::Contacted, "issue {id}");
+        assert_eq!(going.resolution_due, *due + (now - asked_at), "issue {id}");
+        let owner = sim
+            .owners
+            .iter()
+            .find(|o| Some(o.id) == going.owner)
+            .unwrap()
+            .clone();
+        sim.act_as(&owner).await;
+        issues::resolve(
+            &p,
+            IssueId(*id),
+            "Resent to the office",
+            "It is on its way to your office.",
+        )
+        .await
+        .unwrap();
+    }
+    worker::send_due(&p).await.unwrap();
+
     assert!(sim.refusals > 0, "no session was refused completion");
     assert!(breaches > 10 && escalated == breaches);
     assert!(handoffs.iter().any(|h| *h > 0.0));

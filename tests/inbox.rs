@@ -747,6 +747,99 @@ async fn the_mailbox_is_read_once_marked_and_never_emptied() {
     );
 }
 
+/// A certificate authority and a certificate it signed for 127.0.0.1.
+fn certificates(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let (cert, key_path) = (dir.join("imap.pem"), dir.join("imap.key"));
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca.pem(), cert, key_path)
+}
+
+/// Over TLS and over STARTTLS, the server's certificate is checked against
+/// the authority given; a certificate nobody vouches for is refused.
+#[tokio::test]
+async fn the_mailbox_is_read_over_tls_and_starttls_with_the_certificate_checked() {
+    use panelkeeper::mail::settings::{PasswordChange, TlsMode};
+    let w = world().await;
+    let (ca, cert, key) = certificates(w.t.dir.path());
+    let server = ImapServer::start_with(w.t.dir.path(), Some((&cert, &key)));
+    server.deliver(&w.message("gmail_reply_to_resolution.eml"));
+    server.deliver(&w.message("unsubscribe.eml"));
+    for (n, (tls, port)) in [
+        (TlsMode::Tls, server.tls_port.unwrap()),
+        (TlsMode::Starttls, server.port),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut input = server.settings();
+        input.tls = tls;
+        input.port = port;
+        input.ca_certificate = Some(ca.clone());
+        if n > 0 {
+            input.password = PasswordChange::Keep;
+        }
+        settings::set(&w.t.panel, input).await.unwrap();
+        let report = inbox::fetch(&w.t.panel).await.unwrap();
+        assert_eq!(report.read, if n == 0 { 2 } else { 0 }, "{tls:?}");
+    }
+    // Another authority: refused, and said so.
+    let elsewhere = w.t.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let (other, _, _) = certificates(&elsewhere);
+    let mut input = server.settings();
+    input.tls = TlsMode::Tls;
+    input.port = server.tls_port.unwrap();
+    input.ca_certificate = Some(other);
+    settings::set(&w.t.panel, input).await.unwrap();
+    let err = inbox::fetch(&w.t.panel).await.unwrap_err();
+    assert!(
+        matches!(err, panelkeeper::Error::Mailbox { .. }) && err.to_string().contains("TLS"),
+        "{err}"
+    );
+}
+
+/// Two readers of one mailbox at once: each message acted on once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_readers_at_once_act_on_each_message_once() {
+    let w = world().await;
+    let server = ImapServer::start(w.t.dir.path());
+    settings::set(&w.t.panel, server.settings()).await.unwrap();
+    for name in [
+        "gmail_reply_to_resolution.eml",
+        "itip_google_accepted.eml",
+        "forwarded_without_headers.eml",
+    ] {
+        server.deliver(&w.message(name));
+    }
+    for n in 0..40 {
+        server.deliver(
+            format!(
+                "From: <someone{n}@example.net>\r\nTo: {PANEL}\r\nSubject: Hello {n}\r\n\
+                 Message-ID: <hello{n}@example.net>\r\n\r\nHello.\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let (a, b) = tokio::join!(inbox::fetch(&w.t.panel), inbox::fetch(&w.t.panel));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.read + b.read, 43, "{a:?} {b:?}");
+    assert_eq!(w.mail_to_owner().await.len(), 1, "the owner told once");
+    assert_eq!(w.status().await, (IssueStatus::Open, 1), "reopened once");
+    let rows: Vec<(i64,)> =
+        common::rows(&w.t.location, "SELECT count(*) FROM inbox_messages").await;
+    assert_eq!(rows[0].0, 43);
+}
+
 /// The team server reads the panel mailbox on its own, as mail arrives
 /// (IMAP IDLE: no waiting for the next minute's look), and stops reading
 /// when it stops.

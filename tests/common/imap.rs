@@ -16,7 +16,10 @@ pub const PASSWORD: &str = "secret";
 
 pub struct ImapServer {
     child: Child,
+    /// Plain IMAP (offering STARTTLS when the server has a certificate).
     pub port: u16,
+    /// IMAP over TLS, when the server has a certificate.
+    pub tls_port: Option<u16>,
     dir: PathBuf,
     /// The user's Maildir.
     pub maildir: PathBuf,
@@ -29,8 +32,14 @@ fn as_root() -> bool {
 }
 
 impl ImapServer {
-    /// Starts Dovecot in a new folder under `parent`.
+    /// Starts Dovecot in a new folder under `parent`, without TLS.
     pub fn start(parent: &Path) -> ImapServer {
+        ImapServer::start_with(parent, None)
+    }
+
+    /// Starts Dovecot with TLS under a certificate (`cert`, `key`: PEM
+    /// files) for 127.0.0.1: STARTTLS on `port`, TLS on `tls_port`.
+    pub fn start_with(parent: &Path, tls: Option<(&Path, &Path)>) -> ImapServer {
         let dir = tempfile::Builder::new()
             .prefix("imap.")
             .tempdir_in(parent)
@@ -51,6 +60,7 @@ impl ImapServer {
             std::fs::create_dir_all(maildir.join(sub)).unwrap();
         }
         let port = super::smtp::free_port();
+        let tls_port = tls.map(|_| super::smtp::free_port());
         let (uid, gid) = if as_root() {
             (65534, 65534)
         } else {
@@ -67,6 +77,20 @@ impl ImapServer {
         )
         .unwrap();
         let d = dir.display();
+        let ssl = match tls {
+            Some((cert, key)) => {
+                // Dovecot reads these as its own user.
+                for f in [cert, key] {
+                    std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+                }
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                    cert.display(),
+                    key.display()
+                )
+            }
+            None => "ssl = no\n".to_string(),
+        };
         let login_user = if as_root() {
             String::new()
         } else {
@@ -82,12 +106,13 @@ impl ImapServer {
             format!(
                 "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/state\n\
                  log_path = {d}/dovecot.log\ninfo_log_path = {d}/dovecot.log\n\
-                 instance_name = test-{port}\nssl = no\ndisable_plaintext_auth = no\n\
+                 instance_name = test-{port}\n{ssl}disable_plaintext_auth = no\n\
                  mail_location = maildir:~/Maildir\n{login_user}\
                  passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
                  userdb {{\n  driver = passwd-file\n  args = username_format=%u {d}/users\n}}\n\
                  service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
-                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
+                 inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n",
+                tls_port.unwrap_or(0)
             ),
         )
         .unwrap();
@@ -109,6 +134,7 @@ impl ImapServer {
         let server = ImapServer {
             child,
             port,
+            tls_port,
             dir,
             maildir,
         };

@@ -104,12 +104,21 @@ async fn read_new(panel: &Panel, folder: &mut imap::Folder, name: &str) -> Resul
     for batch in uids.chunks(BATCH) {
         let mut done = Vec::new();
         for (uid, raw) in folder.fetch(batch).await? {
-            if let Some(filing) = take(panel, (name, folder.uid_validity, uid), &raw).await? {
-                report.read += 1;
-                match filing.state {
-                    InboxState::Filed => report.filed += 1,
-                    InboxState::Unfiled => report.unfiled += 1,
-                    InboxState::Dismissed => report.dismissed += 1,
+            match take(panel, (name, folder.uid_validity, uid), &raw).await {
+                Ok(Some(filing)) => {
+                    report.read += 1;
+                    match filing.state {
+                        InboxState::Filed => report.filed += 1,
+                        InboxState::Unfiled => report.unfiled += 1,
+                        InboxState::Dismissed => report.dismissed += 1,
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // What was recorded is marked as such; this one and the
+                    // rest are read again next time.
+                    let _ = folder.done(&done).await;
+                    return Err(e);
                 }
             }
             done.push(uid);

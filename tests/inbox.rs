@@ -841,8 +841,8 @@ async fn two_readers_at_once_act_on_each_message_once() {
 }
 
 /// The team server reads the panel mailbox on its own, as mail arrives
-/// (IMAP IDLE: no waiting for the next minute's look), and stops reading
-/// when it stops.
+/// (IMAP IDLE: no waiting for the next minute's look), takes up settings
+/// saved meanwhile, and stops reading when it stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_team_server_reads_the_mailbox_as_mail_arrives() {
     use panelkeeper::server::{self, Listening, Options};
@@ -870,6 +870,21 @@ async fn the_team_server_reads_the_mailbox_as_mail_arrives() {
         assert!(
             std::time::Instant::now() < deadline,
             "the server did not read the reply: {}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Settings saved while it reads are taken up: read mail is moved now.
+    let mut moving = server.settings();
+    moving.password = panelkeeper::mail::settings::PasswordChange::Keep;
+    moving.after_reading = Some(settings::AfterReading::Move("Read".into()));
+    settings::set(&w.t.panel, moving).await.unwrap();
+    server.deliver(&w.message("unsubscribe.eml"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.flags("Read").len() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new settings were not taken up: {}",
             server.log()
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

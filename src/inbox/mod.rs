@@ -75,6 +75,13 @@ pub async fn watch(
                 } else {
                     tokio::time::sleep(every).await;
                 }
+                // Settings saved meanwhile (another folder, server or
+                // address): connect again with them.
+                let now = settings::account(panel).await?.map(|a| a.settings);
+                if now.as_ref() != Some(&account.settings) {
+                    folder.close().await;
+                    return Ok(Some(()));
+                }
             }
         };
         let outcome: Result<Option<()>> = tokio::select! {
@@ -82,8 +89,13 @@ pub async fn watch(
             outcome = round => outcome,
         };
         let wait = match outcome {
+            // The settings changed: at once.
+            Ok(Some(())) => {
+                pause = Duration::from_secs(5);
+                Duration::ZERO
+            }
             // Not set up: look again later.
-            Ok(_) => every,
+            Ok(None) => every,
             Err(e) => {
                 on_round(&Err(e));
                 pause = (pause * 2).min(Duration::from_secs(300));

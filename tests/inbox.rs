@@ -747,30 +747,13 @@ async fn the_mailbox_is_read_once_marked_and_never_emptied() {
     );
 }
 
-/// A certificate authority and a certificate it signed for 127.0.0.1.
-fn certificates(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let (cert, key_path) = (dir.join("imap.pem"), dir.join("imap.key"));
-    std::fs::write(&cert, leaf.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (ca.pem(), cert, key_path)
-}
-
 /// Over TLS and over STARTTLS, the server's certificate is checked against
 /// the authority given; a certificate nobody vouches for is refused.
 #[tokio::test]
 async fn the_mailbox_is_read_over_tls_and_starttls_with_the_certificate_checked() {
     use panelkeeper::mail::settings::{PasswordChange, TlsMode};
     let w = world().await;
-    let (ca, cert, key) = certificates(w.t.dir.path());
+    let (ca, cert, key) = common::certificates(w.t.dir.path());
     let server = ImapServer::start_with(w.t.dir.path(), Some((&cert, &key)));
     server.deliver(&w.message("gmail_reply_to_resolution.eml"));
     server.deliver(&w.message("unsubscribe.eml"));
@@ -795,7 +778,7 @@ async fn the_mailbox_is_read_over_tls_and_starttls_with_the_certificate_checked(
     // Another authority: refused, and said so.
     let elsewhere = w.t.dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    let (other, _, _) = certificates(&elsewhere);
+    let (other, _, _) = common::certificates(&elsewhere);
     let mut input = server.settings();
     input.tls = TlsMode::Tls;
     input.port = server.tls_port.unwrap();

@@ -413,29 +413,11 @@ async fn a_file_is_imported_from_this_computer_and_a_report_saved_on_it_through_
     );
 }
 
-/// A certificate authority and a certificate for 127.0.0.1 signed by it:
-/// (the authority's PEM, the certificate's path, its key's path).
-fn certificates(dir: &Path) -> (String, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let (cert, key_path) = (dir.join("server.pem"), dir.join("server.key"));
-    std::fs::write(&cert, leaf.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (ca.pem(), cert, key_path)
-}
-
 #[tokio::test]
 async fn over_https_the_servers_certificate_is_checked_against_the_authority_given() {
     let t = common::panel().await;
     let session = team(&t.panel).await;
-    let (ca, cert, key) = certificates(t.dir.path());
+    let (ca, cert, key) = common::certificates(t.dir.path());
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
     let acceptor = server::tls::acceptor(&cert, &key).unwrap();

@@ -7,9 +7,8 @@ use panelkeeper::Panel;
 use panelkeeper::inbox::settings::{self, AfterReading, InboxInput};
 use panelkeeper::inbox::{self, FetchReport, FileTo, InboxMessage, InboxState};
 use panelkeeper::issues::IssueId;
-use panelkeeper::mail::settings::{PasswordChange, TlsMode};
+use panelkeeper::mail::settings::TlsMode;
 use panelkeeper::participants;
-use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -110,33 +109,8 @@ pub struct InboxSet {
 pub async fn inbox(panel: &Panel, cmd: InboxCmd) -> Result<ExitCode, Error> {
     match cmd {
         InboxCmd::Set(a) => {
-            let password = if a.password_stdin {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map_err(|e| Error::File {
-                        path: "standard input".into(),
-                        reason: e.to_string(),
-                    })?;
-                let s = s.trim_end_matches(['\r', '\n']);
-                if s.is_empty() {
-                    return Err(Error::InvalidInput {
-                        field: "password".into(),
-                        value: String::new(),
-                        reason: "standard input was empty".into(),
-                    });
-                }
-                PasswordChange::Set(s.into())
-            } else {
-                PasswordChange::Keep
-            };
-            let ca_certificate = match &a.ca_file {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::File {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?),
-                None => None,
-            };
+            let password = super::mail_cli::password_change(a.password_stdin)?;
+            let ca_certificate = super::mail_cli::ca_file(a.ca_file.as_deref())?;
             let saved = settings::set(
                 panel,
                 InboxInput {

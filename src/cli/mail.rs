@@ -97,6 +97,41 @@ pub enum MailCmd {
     Test { address: String },
 }
 
+/// The password read from standard input when asked (`--password-stdin`),
+/// else the saved one kept.
+pub fn password_change(from_stdin: bool) -> Result<PasswordChange, Error> {
+    if !from_stdin {
+        return Ok(PasswordChange::Keep);
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Error::File {
+            path: "standard input".into(),
+            reason: e.to_string(),
+        })?;
+    let s = s.trim_end_matches(['\r', '\n']);
+    if s.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "password".into(),
+            value: String::new(),
+            reason: "standard input was empty".into(),
+        });
+    }
+    Ok(PasswordChange::Set(s.into()))
+}
+
+/// The certificate authority a `--ca-file` names, read.
+pub fn ca_file(path: Option<&std::path::Path>) -> Result<Option<String>, Error> {
+    path.map(|path| {
+        std::fs::read_to_string(path).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -104,33 +139,8 @@ fn time(t: DateTime<Utc>) -> String {
 pub async fn smtp(panel: &Panel, cmd: SmtpCmd) -> Result<ExitCode, Error> {
     match cmd {
         SmtpCmd::Set(a) => {
-            let password = if a.password_stdin {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map_err(|e| Error::File {
-                        path: "standard input".into(),
-                        reason: e.to_string(),
-                    })?;
-                let s = s.trim_end_matches(['\r', '\n']);
-                if s.is_empty() {
-                    return Err(Error::InvalidInput {
-                        field: "password".into(),
-                        value: String::new(),
-                        reason: "standard input was empty".into(),
-                    });
-                }
-                PasswordChange::Set(s.into())
-            } else {
-                PasswordChange::Keep
-            };
-            let ca_certificate = match &a.ca_file {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::File {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?),
-                None => None,
-            };
+            let password = password_change(a.password_stdin)?;
+            let ca_certificate = ca_file(a.ca_file.as_deref())?;
             let saved = settings::set(
                 panel,
                 SmtpInput {

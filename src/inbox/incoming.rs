@@ -176,7 +176,9 @@ pub(crate) fn without_prefixes(subject: &str) -> &str {
     loop {
         let lower = s.to_lowercase();
         match PREFIXES.iter().find(|p| lower.starts_with(*p)) {
-            Some(p) => s = s[p.len()..].trim_start(),
+            // A letter whose lower case is longer could shift the cut.
+            Some(p) if s.is_char_boundary(p.len()) => s = s[p.len()..].trim_start(),
+            Some(_) => return s,
             None => return s,
         }
     }

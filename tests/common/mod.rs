@@ -108,3 +108,21 @@ pub async fn import_text(panel: &Panel, text: &str) -> Result<ImportReport> {
     )
     .await
 }
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it:
+/// (the authority's PEM, the certificate's path, its key's path).
+pub fn certificates(dir: &Path) -> (String, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let (cert, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca.pem(), cert, key_path)
+}

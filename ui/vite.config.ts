@@ -12,5 +12,7 @@ export default defineConfig(({ mode }) => ({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
+    // The palette's contrast test reads app.css as written.
+    css: { include: [/app\.css/] },
   },
 }));

@@ -1512,3 +1512,187 @@ async fn a_participants_reply_arrives_in_the_issue_pane_and_the_owner_answers_fr
     );
     c.close().await.unwrap();
 }
+
+const ARROW_LEFT: &str = "\u{E012}";
+const ARROW_RIGHT: &str = "\u{E014}";
+const ARROW_DOWN: &str = "\u{E015}";
+
+/// The calendar's sessions on `day`, as (label, time, own zone) in the
+/// order they are shown.
+async fn calendar_day(c: &Client, day: &str) -> Vec<(String, String, String)> {
+    let Ok(events) = c
+        .find_all(css(&format!(
+            "[data-testid=calendar-day][data-day='{day}'] [data-testid=calendar-session]"
+        )))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in events {
+        let label = e.attr("aria-label").await.unwrap().unwrap_or_default();
+        let time = match e.find(css("[data-testid=calendar-time]")).await {
+            Ok(t) => t.text().await.unwrap(),
+            Err(_) => String::new(),
+        };
+        let own = match e.find(css("[data-testid=calendar-own-zone]")).await {
+            Ok(t) => t.text().await.unwrap(),
+            Err(_) => String::new(),
+        };
+        out.push((label, time, own));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_viewers_clock() {
+    use chrono::NaiveDate;
+    use panelkeeper::sessions::{self, SessionInput, staff};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 200, 1).await.unwrap();
+        staff::add(
+            &panel,
+            &staff::StaffInput {
+                name: "Mika Moderator".into(),
+                email: "mika@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // One day, 14 December 2027, in Berlin's eyes: 09:00, 16:00, 17:30.
+        let day = NaiveDate::from_ymd_opt(2027, 12, 14).unwrap();
+        for (title, zone, hour, minute) in [
+            ("Chicago group", "America/Chicago", 9, 0),
+            ("Berlin group", "Europe/Berlin", 17, 30),
+            ("Tokyo group", "Asia/Tokyo", 17, 0),
+        ] {
+            sessions::create(
+                &panel,
+                &SessionInput {
+                    title: title.into(),
+                    start: Some(day.and_hms_opt(hour, minute, 0).unwrap()),
+                    time_zone: zone.into(),
+                    minutes: if zone == "Asia/Tokyo" { 90 } else { 60 },
+                    moderator: "mika@example.com".into(),
+                    seats: 6,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        panel.close().await;
+    }
+
+    let driver = Driver::start(dir.path());
+    let c = open(&driver, &db).await;
+    wait_for_list(&c).await;
+
+    // The viewer works on Berlin's clock, whatever the computer's.
+    click(&c, "[data-testid=nav-settings]").await;
+    fill(&c, "input[name=viewerZone]", "berlin").await;
+    click(&c, "[data-testid=zone-choices] button").await;
+    click(&c, "[data-testid=viewer-zone-save]").await;
+    until("the zone saved", || async {
+        text(&c, "[data-testid=viewer-zone-form] [role=status]")
+            .await
+            .filter(|t| t.contains("Europe/Berlin"))
+    })
+    .await;
+
+    // This week, today marked.
+    click(&c, "[data-testid=nav-sessions]").await;
+    assert_eq!(
+        text(&c, "[data-testid=viewer-zone]").await.as_deref(),
+        Some("Europe/Berlin")
+    );
+    let today = until("today marked", || async {
+        let head = c
+            .find(css("[data-testid=calendar-day-head][data-today]"))
+            .await
+            .ok()?;
+        head.text().await.ok()
+    })
+    .await;
+    assert!(today.contains("today"), "{today}");
+
+    // By keyboard: a year of months on, back to the week, a week on.
+    click(&c, "[data-testid=mode-month]").await;
+    let months = ARROW_RIGHT.repeat(12);
+    press(&c, "[data-testid=mode-month]", &months).await;
+    until("December 2027", || async {
+        text(&c, "[data-testid=period]")
+            .await
+            .filter(|p| p.contains("2027") && p.contains("December"))
+    })
+    .await;
+    let month = until("three sessions on the 14th", || async {
+        let d = calendar_day(&c, "2027-12-14").await;
+        (d.len() == 3).then_some(d)
+    })
+    .await;
+    let titles: Vec<&str> = month
+        .iter()
+        .map(|(label, ..)| label.split(',').next().unwrap())
+        .collect();
+    assert_eq!(titles, ["Tokyo group", "Chicago group", "Berlin group"]);
+    screenshot(&c, "calendar-month.png").await;
+
+    press(&c, "[data-testid=mode-month]", &format!("w{ARROW_RIGHT}")).await;
+    let week = until("the week of the 14th on an hour grid", || async {
+        let view = c
+            .find(css("[data-testid=calendar]"))
+            .await
+            .ok()?
+            .attr("data-view")
+            .await
+            .ok()??;
+        let d = calendar_day(&c, "2027-12-14").await;
+        (view == "week" && d.len() == 3).then_some(d)
+    })
+    .await;
+    let shown: Vec<(&str, &str)> = week.iter().map(|(_, t, own)| (t.as_str(), own.as_str())).collect();
+    assert_eq!(
+        shown,
+        [
+            ("09:00–10:30", "17:00 Tokyo"),
+            ("16:00–17:00", "09:00 Chicago"),
+            ("17:30–18:30", ""),
+        ]
+    );
+    screenshot(&c, "calendar-week.png").await;
+
+    // ↓ from one session to the next; Enter opens it.
+    click(
+        &c,
+        "[data-testid=calendar-day][data-day='2027-12-14'] [data-testid=calendar-session]",
+    )
+    .await;
+    let first = c.active_element().await.unwrap();
+    first.send_keys(&format!("{ARROW_DOWN}{ENTER}")).await.unwrap();
+    until("the Chicago group opened", || async {
+        text(&c, "[data-testid=session-title]")
+            .await
+            .filter(|t| t == "Chicago group")
+    })
+    .await;
+    let when = text(&c, "[data-testid=session-when]").await.unwrap();
+    assert!(when.contains("America/Chicago"), "{when}");
+
+    // ← a week back: nothing on the 14th's column any more.
+    let focused = c.active_element().await.unwrap();
+    focused.send_keys(ARROW_LEFT).await.unwrap();
+    until("the week before", || async {
+        c.find(css("[data-testid=calendar-day][data-day='2027-12-07']"))
+            .await
+            .ok()
+    })
+    .await;
+    assert!(calendar_day(&c, "2027-12-14").await.is_empty());
+    c.close().await.unwrap();
+}

@@ -2,6 +2,7 @@
 // covers every kind, so a new variant in Rust fails the UI build until it
 // has words here.
 
+import { viewerZone } from "./zone";
 import { inDesktop } from "./api";
 import type { InboxKind } from "./bindings/InboxKind";
 import type { Error as CoreError } from "./bindings/Error";
@@ -72,12 +73,13 @@ export function errorText(e: unknown): string {
 }
 
 export function day(iso: string): string {
-  return new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  return new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric", timeZone: viewerZone() });
 }
 
 export function dateTime(iso: string): string {
-  // One format everywhere, with the zone named ("16 Mar 2027, 10:00 CET").
+  // One format everywhere, in the viewer's zone and naming it ("16 Mar 2027, 10:00 CET").
   return new Date(iso).toLocaleString(undefined, {
+    timeZone: viewerZone(),
     year: "numeric",
     month: "short",
     day: "numeric",

@@ -31,6 +31,7 @@ fn export_all(dir: &Path) {
         ParticipantQuery,
         ParticipantPage,
         ParticipantDetail,
+        panelkeeper::participants::timeline::TimelineEntry,
         AttributeKey,
         import::ImportReport,
         import::ImportProgress,

@@ -569,3 +569,109 @@ async fn the_privacy_export_holds_everything_about_the_person_and_says_what_each
         );
     }
 }
+
+/// A participant's page tells their story newest first, each entry naming
+/// the session, note, issue or message it links to, and nothing of anyone
+/// else's.
+#[tokio::test]
+async fn the_timeline_tells_a_participants_story_newest_first_each_entry_naming_its_record() {
+    use panelkeeper::participants::timeline::{self, Happening};
+
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = story(p, server.port).await;
+    t.clock.advance(Duration::hours(2));
+    participants::set_opted_out(p, s.zoe, true).await.unwrap();
+
+    let entries = timeline::for_participant(p, s.zoe).await.unwrap();
+    assert!(
+        entries.windows(2).all(|w| w[0].at >= w[1].at),
+        "newest first"
+    );
+    assert_eq!(entries[0].what, Happening::OptedOut);
+
+    let contacts: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Contact {
+                contact,
+                session,
+                session_title,
+                ..
+            } => Some((contact.as_str(), *session, session_title.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert!(contacts.contains(&("invited", Some(s.session), Some("Checkout"))));
+    assert!(contacts.contains(&("confirmed", Some(s.session), Some("Checkout"))));
+    assert!(contacts.contains(&("declined", None, None)));
+
+    let notes: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Note {
+                note,
+                session,
+                session_title,
+                text,
+            } => Some((*note, *session, session_title.clone(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [(
+            s.attributed,
+            s.session,
+            "Checkout".to_string(),
+            "My refund never came; write to zoe.alander@example.org".to_string()
+        )],
+        "her own note as it reads now; Bob's and the unattributed ones are not hers"
+    );
+
+    let issues: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Issue {
+                issue,
+                status,
+                owner_name,
+                session,
+                ..
+            } => Some((*issue, *status, owner_name.clone(), *session)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [(
+            s.issue,
+            issues::IssueStatus::Contacted,
+            Some("Kim Care".to_string()),
+            s.session
+        )]
+    );
+
+    let sent: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::MailSent { mail, status, .. } => Some((*mail, *status)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        sent.contains(&(mail::MessageKind::Invitation, mail::Status::Sent)),
+        "{sent:?}"
+    );
+    // The report to a client is not mail to her.
+    assert!(
+        !sent.iter().any(|(k, _)| *k == mail::MessageKind::Report),
+        "{sent:?}"
+    );
+
+    assert!(matches!(
+        timeline::for_participant(p, participants::ParticipantId(999_999)).await,
+        Err(Error::NotFound { .. })
+    ));
+}

@@ -45,6 +45,9 @@ impl Driver {
         let child = Command::new("tauri-driver")
             .env("PANELKEEPER_TRUSTED_DIR", dir)
             .env("PANELKEEPER_LOG_DIR", dir.join("logs"))
+            // The app's own data (the web view's storage: the viewer's
+            // zone) kept per test, as on a computer of its own.
+            .env("XDG_DATA_HOME", dir.join("data"))
             .process_group(0)
             .args([
                 "--port",

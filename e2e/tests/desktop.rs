@@ -1510,6 +1510,48 @@ async fn a_participants_reply_arrives_in_the_issue_pane_and_the_owner_answers_fr
         answer.contains("sam@company.example.com") && answer.contains("research+i"),
         "{answer}"
     );
+
+    // Her page tells the story, newest first, and each part opens its record.
+    click(&c, "[data-testid=nav-participants]").await;
+    wait_for_list(&c).await;
+    until("her row", || async {
+        row_names(&c)
+            .await
+            .contains(&"Zoë Ålander".to_string())
+            .then_some(())
+    })
+    .await;
+    open_participant(&c, "Zoë Ålander").await;
+    let kinds = until("her timeline", || async {
+        let entries = c.find_all(css("[data-testid=timeline-entry]")).await.ok()?;
+        let mut kinds = Vec::new();
+        for e in entries {
+            kinds.push(e.attr("data-kind").await.ok()??);
+        }
+        kinds.contains(&"mailReceived".to_string()).then_some(kinds)
+    })
+    .await;
+    for kind in ["mailSent", "mailReceived", "issue", "note"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let story = text(&c, "[data-testid=timeline]").await.unwrap();
+    assert!(story.contains(&format!("Raised #{}", issue.0)), "{story}");
+    assert!(story.contains("Resolved"), "{story}");
+    screenshot(&c, "participant-timeline.png").await;
+    click(&c, "[data-testid=timeline-issue]").await;
+    until("the issue opened from her page", || async {
+        text(&c, "[data-testid=issue-detail] h2")
+            .await
+            .filter(|t| t.contains(&format!("#{}", issue.0)))
+    })
+    .await;
+    // And her name there leads back to her page.
+    click(&c, "[data-testid=issue-participant]").await;
+    until("her page again", || async {
+        (text(&c, "[data-testid=detail-name]").await.as_deref() == Some("Zoë Ålander"))
+            .then_some(())
+    })
+    .await;
     c.close().await.unwrap();
 }
 
@@ -1531,12 +1573,13 @@ async fn calendar_day(c: &Client, day: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for e in events {
         let label = e.attr("aria-label").await.unwrap().unwrap_or_default();
+        // The words as written, whether or not scrolled into sight.
         let time = match e.find(css("[data-testid=calendar-time]")).await {
-            Ok(t) => t.text().await.unwrap(),
+            Ok(t) => t.prop("textContent").await.unwrap().unwrap_or_default(),
             Err(_) => String::new(),
         };
         let own = match e.find(css("[data-testid=calendar-own-zone]")).await {
-            Ok(t) => t.text().await.unwrap(),
+            Ok(t) => t.prop("textContent").await.unwrap().unwrap_or_default(),
             Err(_) => String::new(),
         };
         out.push((label, time, own));
@@ -1611,15 +1654,21 @@ async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_view
         text(&c, "[data-testid=viewer-zone]").await.as_deref(),
         Some("Europe/Berlin")
     );
-    let today = until("today marked", || async {
-        let head = c
-            .find(css("[data-testid=calendar-day-head][data-today]"))
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&berlin)
+        .format("%Y-%m-%d")
+        .to_string();
+    let marked = until("today marked", || async {
+        c.find(css("[data-testid=calendar-day-head][data-today]"))
             .await
             .ok()?;
-        head.text().await.ok()
+        let column = c.find(css("[data-testid=calendar-day].today")).await.ok()?;
+        column.attr("data-day").await.ok()?
     })
     .await;
-    assert!(today.contains("today"), "{today}");
+    assert_eq!(marked, today);
+    screenshot(&c, "calendar-today.png").await;
 
     // By keyboard: a year of months on, back to the week, a week on.
     click(&c, "[data-testid=mode-month]").await;
@@ -1656,7 +1705,10 @@ async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_view
         (view == "week" && d.len() == 3).then_some(d)
     })
     .await;
-    let shown: Vec<(&str, &str)> = week.iter().map(|(_, t, own)| (t.as_str(), own.as_str())).collect();
+    let shown: Vec<(&str, &str)> = week
+        .iter()
+        .map(|(_, t, own)| (t.as_str(), own.as_str()))
+        .collect();
     assert_eq!(
         shown,
         [
@@ -1674,7 +1726,10 @@ async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_view
     )
     .await;
     let first = c.active_element().await.unwrap();
-    first.send_keys(&format!("{ARROW_DOWN}{ENTER}")).await.unwrap();
+    first
+        .send_keys(&format!("{ARROW_DOWN}{ENTER}"))
+        .await
+        .unwrap();
     until("the Chicago group opened", || async {
         text(&c, "[data-testid=session-title]")
             .await

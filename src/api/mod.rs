@@ -241,6 +241,9 @@ commands! {
         = |p, _| participants::list(p, &query).await?;
     participant_detail: Researcher (id: ParticipantId) -> participants::ParticipantDetail
         = |p, _| participants::detail(p, id).await?;
+    participant_timeline: Researcher (id: ParticipantId)
+        -> Vec<participants::timeline::TimelineEntry>
+        = |p, _| participants::timeline::for_participant(p, id).await?;
     participant_create: Researcher (input: ParticipantInput) -> participants::Participant
         = |p, _| participants::create(p, &input).await?;
     participant_update: Researcher (id: ParticipantId, input: ParticipantInput)

@@ -517,6 +517,11 @@ pub async fn get(panel: &Panel, id: i64) -> Result<InboxMessage> {
         .ok_or_else(|| Error::not_found("inbox message", id))
 }
 
+/// The messages filed with a participant or their issues, oldest first.
+pub async fn for_participant(panel: &Panel, id: ParticipantId) -> Result<Vec<InboxMessage>> {
+    store::for_participant(&mut panel.conn().await?, id).await
+}
+
 /// The messages filed with an issue: its conversation, oldest first.
 pub async fn conversation(panel: &Panel, issue: IssueId) -> Result<Vec<InboxMessage>> {
     store::for_issue(&mut panel.conn().await?, issue).await

@@ -241,6 +241,22 @@ pub(super) async fn for_issue(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<
     rows.into_iter().map(Row::message).collect()
 }
 
+/// The messages filed with participant `id` or with one of their issues,
+/// oldest first.
+pub(super) async fn for_participant(
+    conn: impl Into<Conn<'_>>,
+    id: ParticipantId,
+) -> Result<Vec<InboxMessage>> {
+    let rows: Vec<Row> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE m.participant = $1 \
+         OR m.issue IN (SELECT id FROM issues WHERE participant = $1) ORDER BY m.id"
+    )))
+    .bind(id.0)
+    .fetch_all(&mut *c)
+    .await?);
+    rows.into_iter().map(Row::message).collect()
+}
+
 /// Deletes every message from or filed with the participant; how many.
 pub(crate) async fn forget_participant(
     conn: impl Into<Conn<'_>>,

@@ -575,6 +575,8 @@ pub struct IssueQuery {
     /// Only open ones (open or contacted).
     pub open_only: bool,
     pub session: Option<SessionId>,
+    /// Only the issues this participant raised.
+    pub participant: Option<ParticipantId>,
     pub limit: Option<u32>,
 }
 

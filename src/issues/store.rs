@@ -276,6 +276,9 @@ pub(crate) async fn list(
     if query.session.is_some() {
         filters.push(format!("i.session = {}", param()));
     }
+    if query.participant.is_some() {
+        filters.push(format!("i.participant = {}", param()));
+    }
     if query.overdue {
         let now = param();
         filters.push(format!(
@@ -321,6 +324,9 @@ pub(crate) async fn list(
         }
         if let Some(session) = query.session {
             q = q.bind(session.0);
+        }
+        if let Some(participant) = query.participant {
+            q = q.bind(participant.0);
         }
         if query.overdue {
             q = q.bind(millis(now));

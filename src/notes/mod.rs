@@ -236,6 +236,11 @@ pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: NoteId) -> Result<Note
     store::get(&mut conn, id).await
 }
 
+/// The notes attributed to a participant, in every session, oldest first.
+pub async fn by_participant(panel: &Panel, id: ParticipantId) -> Result<Vec<Note>> {
+    store::by_participant(&mut panel.conn().await?, id).await
+}
+
 /// A session's notes in the order they were taken.
 pub async fn list(panel: &Panel, session: SessionId) -> Result<Vec<Note>> {
     let mut conn = panel.conn().await?;

@@ -241,6 +241,19 @@ pub(crate) async fn get(conn: impl Into<Conn<'_>>, id: NoteId) -> Result<Note> {
 
 /// A session's notes in the order they were taken.
 pub(crate) async fn list(conn: impl Into<Conn<'_>>, session: SessionId) -> Result<Vec<Note>> {
+    select(conn, "x.session", session.0).await
+}
+
+/// The notes attributed to participant `id`, in every session, oldest first.
+pub(crate) async fn by_participant(
+    conn: impl Into<Conn<'_>>,
+    id: ParticipantId,
+) -> Result<Vec<Note>> {
+    select(conn, "x.participant", id.0).await
+}
+
+/// The notes whose `column` is `value`, oldest first.
+async fn select(conn: impl Into<Conn<'_>>, column: &str, value: i64) -> Result<Vec<Note>> {
     let conn = conn.into();
     // One JSON array rather than a row per note: the driver hands rows
     // over from its thread one at a time, which for a long session cost
@@ -250,9 +263,9 @@ pub(crate) async fn list(conn: impl Into<Conn<'_>>, session: SessionId) -> Resul
     let json: String = either!(conn, |cx| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT {all} FROM notes x \
          LEFT JOIN participants xp ON xp.id = x.participant \
-         LEFT JOIN staff xs ON xs.id = x.author WHERE x.session = $1"
+         LEFT JOIN staff xs ON xs.id = x.author WHERE {column} = $1"
     )))
-    .bind(session.0)
+    .bind(value)
     .fetch_one(&mut *cx)
     .await?);
     let notes: Vec<NoteJson> = serde_json::from_str(&json)

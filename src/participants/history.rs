@@ -217,3 +217,22 @@ pub async fn for_participant(panel: &Panel, participant: ParticipantId) -> Resul
         })
         .collect()
 }
+
+/// The titles of the sessions participant `id`'s contact history and notes
+/// name, by session id.
+pub async fn session_titles(
+    panel: &Panel,
+    participant: ParticipantId,
+) -> Result<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = either!(&mut panel.conn().await?, |c| {
+        sqlx::query_as(
+            "SELECT id, title FROM sessions WHERE id IN ( \
+               SELECT session_id FROM contact_history WHERE participant_id = $1 \
+               UNION SELECT session FROM notes WHERE participant = $1)",
+        )
+        .bind(participant.0)
+        .fetch_all(&mut *c)
+        .await?
+    });
+    Ok(rows.into_iter().collect())
+}

@@ -19,6 +19,7 @@ pub mod redact;
 mod repo;
 pub mod screener;
 pub mod suppression;
+pub mod timeline;
 
 pub use model::*;
 pub use repo::COUNT_CAP;

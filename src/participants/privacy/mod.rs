@@ -408,6 +408,16 @@ pub async fn export(panel: &Panel, id: ParticipantId) -> Result<PersonalData> {
     })
 }
 
+/// Messages sent (or to be sent) to the participant or about their
+/// issues, oldest first.
+pub(crate) async fn messages_of(
+    panel: &Panel,
+    id: ParticipantId,
+    email: Option<&str>,
+) -> Result<Vec<crate::mail::MessageId>> {
+    messages_to(&mut panel.conn().await?, id, email).await
+}
+
 /// Messages sent (or to be sent) to the participant, oldest first.
 async fn messages_to(
     conn: impl Into<Conn<'_>>,

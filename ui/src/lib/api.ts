@@ -17,6 +17,7 @@ import type { ErasureRequest } from "./bindings/ErasureRequest";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
 import type { Participant } from "./bindings/Participant";
+import type { TimelineEntry } from "./bindings/TimelineEntry";
 import type { ParticipantDetail } from "./bindings/ParticipantDetail";
 import type { ParticipantId } from "./bindings/ParticipantId";
 import type { ParticipantInput } from "./bindings/ParticipantInput";
@@ -207,6 +208,7 @@ function withProgress<T, P>(command: string, args: Record<string, unknown>, onPr
 export const api = {
   participantsList: (query: ParticipantQuery) => call<ParticipantPage>("participants_list", { query }),
   participantDetail: (id: ParticipantId) => call<ParticipantDetail>("participant_detail", { id }),
+  participantTimeline: (id: ParticipantId) => call<TimelineEntry[]>("participant_timeline", { id }),
   participantCreate: (input: ParticipantInput) => call<Participant>("participant_create", { input }),
   participantUpdate: (id: ParticipantId, input: ParticipantInput) =>
     call<Participant>("participant_update", { id, input }),

@@ -169,3 +169,8 @@ export function dayName(day: string, long = false): string {
     timeZone: "UTC",
   });
 }
+
+/** A day's weekday, short ("Mon"). */
+export function weekday(day: string): string {
+  return utc(day).toLocaleDateString(undefined, { weekday: "short", timeZone: "UTC" });
+}

@@ -969,3 +969,173 @@ async fn queued(db: &panelkeeper::db::Location) -> Vec<(String, String)> {
     )
     .await
 }
+
+/// A staff member leaves only once nobody is left waiting on them: their
+/// open issues handed on, the people they lead given another lead. Then
+/// they are given nothing new and cannot sign in, and what they did stays
+/// theirs.
+#[tokio::test]
+async fn a_staff_member_leaves_only_once_their_promises_are_handed_on() {
+    use panelkeeper::accounts;
+
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let said = notes::add(
+        p,
+        s,
+        &NoteInput {
+            text: "The refund never came".into(),
+            participant: Some("zoe@example.org".into()),
+            author: None,
+        },
+    )
+    .await
+    .unwrap();
+    let issue = issues::raise(
+        p,
+        &IssueInput {
+            note: Some(said.id),
+            summary: "Refund not received".into(),
+            owner: Some("sam@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let sam = staff::by_email(p, "sam@company.example.com").await.unwrap();
+    let lea = staff::by_email(p, "lea@company.example.com").await.unwrap();
+    accounts::set_password(p, &sam.email, "correct horse battery staple")
+        .await
+        .unwrap();
+    let (token, _) = accounts::sign_in(p, &sam.email, "correct horse battery staple", "127.0.0.1")
+        .await
+        .unwrap();
+
+    let refused = staff::deactivate(p, sam.id).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Conflict { reason } if reason == &format!(
+            "Sam Owner still owns 1 open issue (#{}): hand it to someone else first",
+            issue.id
+        )),
+        "{refused:?}"
+    );
+    let refused = staff::deactivate(p, lea.id).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Conflict { reason }
+            if reason == "Lea Lead is the lead of Kim Care, Sam Owner: give each another lead first"),
+        "{refused:?}"
+    );
+    assert!(staff::get(p, sam.id).await.unwrap().active);
+
+    issues::reassign(p, issue.id, "kim@company.example.com", "Sam is leaving")
+        .await
+        .unwrap();
+    let gone = staff::deactivate(p, sam.id).await.unwrap();
+    assert!(!gone.active);
+    assert!(staff::list(p).await.unwrap().iter().any(|s| s.id == sam.id));
+
+    // Given nothing new.
+    for refused in [
+        issues::reassign(p, issue.id, &sam.email, "back to Sam")
+            .await
+            .unwrap_err(),
+        issues::raise(
+            p,
+            &IssueInput {
+                note: Some(said.id),
+                summary: "Another".into(),
+                owner: Some(sam.email.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+        sessions::create(
+            p,
+            &SessionInput {
+                title: "Later".into(),
+                start: Some(
+                    NaiveDateTime::parse_from_str("2026-07-01T09:00", "%Y-%m-%dT%H:%M").unwrap(),
+                ),
+                time_zone: "Europe/Stockholm".into(),
+                minutes: 60,
+                moderator: sam.email.clone(),
+                seats: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    ] {
+        assert!(
+            matches!(&refused, Error::Conflict { reason }
+                if reason == "Sam Owner (sam@company.example.com) no longer works here: choose someone who does"),
+            "{refused:?}"
+        );
+    }
+    // Signed out, and not let back in.
+    assert!(matches!(
+        accounts::signed_in(p, &token).await,
+        Err(Error::SignedOut)
+    ));
+    assert!(matches!(
+        accounts::sign_in(p, &sam.email, "correct horse battery staple", "127.0.0.1").await,
+        Err(Error::SignInRefused)
+    ));
+    // What they did stays theirs: the hand-off names them.
+    let detail = issues::detail(p, issue.id).await.unwrap();
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| format!("{e:?}").contains("Sam Owner")),
+        "{:?}",
+        detail.events
+    );
+
+    // Edited: a taken email refused, nobody their own lead.
+    let kim = staff::by_email(p, "kim@company.example.com").await.unwrap();
+    let mut input = StaffInput {
+        name: "Kim Carter".into(),
+        email: "lea@company.example.com".into(),
+        title: "customer care".into(),
+        lead: Some("lea@company.example.com".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        staff::update(p, kim.id, &input).await,
+        Err(Error::Conflict { reason }) if reason == "a staff member with the email lea@company.example.com already exists"
+    ));
+    input.email = "kim.carter@company.example.com".into();
+    input.lead = Some("kim@company.example.com".into());
+    assert!(matches!(
+        staff::update(p, kim.id, &input).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    input.lead = Some("lea@company.example.com".into());
+    let kim = staff::update(p, kim.id, &input).await.unwrap();
+    assert_eq!(
+        (kim.name.as_str(), kim.email.as_str(), kim.title.as_str()),
+        (
+            "Kim Carter",
+            "kim.carter@company.example.com",
+            "customer care"
+        )
+    );
+    assert_eq!(
+        issues::get(p, issue.id)
+            .await
+            .unwrap()
+            .owner_name
+            .as_deref(),
+        Some("Kim Carter")
+    );
+
+    // Back again, and given issues again.
+    staff::reactivate(p, sam.id).await.unwrap();
+    issues::reassign(p, issue.id, &sam.email, "Sam is back")
+        .await
+        .unwrap();
+}

@@ -8,7 +8,7 @@
 //! copy of the database signs nobody in. Each sign-in has its own CSRF
 //! token, which a browser sends back in a header with every change.
 
-mod store;
+pub(crate) mod store;
 
 use crate::sessions::staff::{self, Staff};
 use crate::{Error, Panel, Result};
@@ -275,6 +275,8 @@ pub async fn sign_in(
     }
 
     let found = match staff::by_email(panel, email).await {
+        // Someone who left signs in no more, told as any wrong sign-in is.
+        Ok(person) if !person.active => None,
         Ok(person) => {
             let hash = store::password_hash(&mut panel.conn().await?, person.id).await?;
             Some(person).zip(hash)

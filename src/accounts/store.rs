@@ -148,7 +148,8 @@ pub(super) async fn sign_in(
     }
     let sql = format!(
         "SELECT si.csrf, si.created_at AS signed_at, si.seen_at, si.expires_at, {COLUMNS} \
-         FROM sign_ins si JOIN staff ON staff.id = si.staff WHERE si.token_hash = $1"
+         FROM sign_ins si JOIN staff ON staff.id = si.staff \
+         WHERE si.token_hash = $1 AND staff.deactivated_at IS NULL"
     );
     let row: Option<Row> = either!(conn, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -213,7 +214,7 @@ pub(super) async fn forget(conn: impl Into<Conn<'_>>, token_hash: &str) -> Resul
     Ok(())
 }
 
-pub(super) async fn forget_sign_ins(conn: impl Into<Conn<'_>>, staff: StaffId) -> Result<()> {
+pub(crate) async fn forget_sign_ins(conn: impl Into<Conn<'_>>, staff: StaffId) -> Result<()> {
     either!(conn, |c| sqlx::query(
         "DELETE FROM sign_ins WHERE staff = $1"
     )

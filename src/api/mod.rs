@@ -318,6 +318,12 @@ commands! {
         = |p, _| staff::list(p).await?;
     staff_add: Admin (input: StaffInput) -> Staff
         = |p, _| staff::add(p, &input).await?;
+    staff_update: Admin (id: staff::StaffId, input: StaffInput) -> Staff
+        = |p, _| staff::update(p, id, &input).await?;
+    staff_deactivate: Admin (id: staff::StaffId) -> Staff
+        = |p, _| staff::deactivate(p, id).await?;
+    staff_reactivate: Admin (id: staff::StaffId) -> Staff
+        = |p, _| staff::reactivate(p, id).await?;
     staff_invite: Admin (id: staff::StaffId) -> crate::accounts::Invitation
         = |p, _| crate::accounts::invite(p, id).await?;
     staff_current: Anyone () -> Option<Staff>

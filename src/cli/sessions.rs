@@ -36,6 +36,29 @@ pub enum StaffCmd {
         #[arg(long)]
         tz: Option<String>,
     },
+    /// Change a staff member's details; what is not given stays as it is
+    /// (`--lead ""` takes the lead away).
+    Edit {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Their new email address.
+        #[arg(long = "new-email")]
+        new_email: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        lead: Option<String>,
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Mark a staff member as gone: refused while they own open issues or
+    /// lead someone still here. What they did stays credited to them.
+    Deactivate { email: String },
+    /// Bring back a staff member marked as gone.
+    Reactivate { email: String },
     /// Give a staff member a role on a team server: admin, researcher or staff.
     SetRole { email: String, role: String },
     /// Set the password a staff member signs in to a team server with, read
@@ -275,8 +298,9 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
                         .and_then(|l| all.iter().find(|o| o.id == l))
                         .map(|l| format!(" (lead: {})", l.name))
                         .unwrap_or_default();
+                    let gone = if s.active { "" } else { " (gone)" };
                     out!(
-                        "{:>5}  {}  <{}>  {}  {}{lead}",
+                        "{:>5}  {}  <{}>  {}  {}{lead}{gone}",
                         s.id,
                         s.name,
                         s.email,
@@ -285,6 +309,49 @@ pub async fn staff_cmd(panel: &Panel, cmd: StaffCmd) -> Result<ExitCode, Error> 
                     );
                 }
             }
+        }
+        StaffCmd::Edit {
+            email,
+            name,
+            new_email,
+            title,
+            role,
+            lead,
+            tz,
+        } => {
+            let all = staff::list(panel).await?;
+            let s = staff::by_email(panel, &email).await?;
+            let lead_now = s
+                .lead
+                .and_then(|l| all.iter().find(|o| o.id == l))
+                .map(|l| l.email.clone());
+            let input = StaffInput {
+                name: name.unwrap_or(s.name),
+                email: new_email.unwrap_or(s.email),
+                title: title.unwrap_or(s.title),
+                role: match role {
+                    Some(r) => staff::Role::parse(&r)?,
+                    None => s.role,
+                },
+                lead: lead.or(lead_now),
+                time_zone: tz.or(s.time_zone),
+            };
+            let s = staff::update(panel, s.id, &input).await?;
+            out!("{} <{}> changed", s.name, s.email);
+        }
+        StaffCmd::Deactivate { email } => {
+            let s = staff::by_email(panel, &email).await?;
+            let s = staff::deactivate(panel, s.id).await?;
+            out!(
+                "{} <{}> is marked as gone: given nothing new, signed out",
+                s.name,
+                s.email
+            );
+        }
+        StaffCmd::Reactivate { email } => {
+            let s = staff::by_email(panel, &email).await?;
+            let s = staff::reactivate(panel, s.id).await?;
+            out!("{} <{}> is back", s.name, s.email);
         }
         StaffCmd::SetRole { email, role } => {
             let s = staff::set_role(panel, &email, staff::Role::parse(&role)?).await?;

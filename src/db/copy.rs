@@ -51,6 +51,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("password_hash", Text),
             ("created_at", Int),
             ("updated_at", Int),
+            ("deactivated_at", Int),
         ],
     ),
     (

@@ -311,6 +311,7 @@ mod tests {
             lead: lead.map(StaffId),
             time_zone: None,
             can_sign_in: false,
+            active: true,
         }
     }
 

@@ -182,7 +182,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
         }
     };
     let owner = match input.owner.as_deref().map(str::trim) {
-        Some(o) if !o.is_empty() => Some(staff::by_email(panel, o).await?),
+        Some(o) if !o.is_empty() => Some(staff::active_by_email(panel, o).await?),
         _ => None,
     };
     if owner.is_none() && in_session.completed_at.is_some() {
@@ -261,7 +261,7 @@ async fn handed_to(
 
 /// Gives an issue without an owner to `owner`, who is mailed what they need.
 pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
-    let owner = staff::by_email(panel, owner).await?;
+    let owner = staff::active_by_email(panel, owner).await?;
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
@@ -285,7 +285,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
 /// their issue now.
 pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> Result<Issue> {
     let reason = required("reason", reason)?;
-    let owner = staff::by_email(panel, owner).await?;
+    let owner = staff::active_by_email(panel, owner).await?;
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;

@@ -125,7 +125,7 @@ fn clash_error(who: &str, clash: (i64, String, i64)) -> Error {
 pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     let c = check(input)?;
     let mut tx = panel.begin().await?;
-    let moderator = staff::by_email_in(&mut tx, &input.moderator).await?;
+    let moderator = staff::active_by_email_in(&mut tx, &input.moderator).await?;
     if !input.allow_double_booking
         && let Some(clash) =
             store::moderator_clash(&mut tx, moderator.id, c.starts_at, c.ends_at, None).await?
@@ -137,7 +137,7 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
     }
     let mut observers = Vec::new();
     for o in &input.observers {
-        observers.push(staff::by_email_in(&mut tx, o).await?.id);
+        observers.push(staff::active_by_email_in(&mut tx, o).await?.id);
     }
     let consent = match input.consent.as_deref().map(str::trim) {
         None | Some("") => None,

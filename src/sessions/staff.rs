@@ -88,6 +88,9 @@ pub struct Staff {
     pub time_zone: Option<String>,
     /// Whether a password is set, so that they can sign in to a team server.
     pub can_sign_in: bool,
+    /// False once they left: they keep what they did, and are given
+    /// nothing new (issues, sessions) and cannot sign in.
+    pub active: bool,
 }
 
 /// A staff member as entered.
@@ -116,6 +119,7 @@ pub(crate) struct StaffRow {
     lead: Option<i64>,
     time_zone: Option<String>,
     can_sign_in: bool,
+    active: bool,
 }
 
 impl From<StaffRow> for Staff {
@@ -129,13 +133,14 @@ impl From<StaffRow> for Staff {
             lead: row.lead.map(StaffId),
             time_zone: row.time_zone,
             can_sign_in: row.can_sign_in,
+            active: row.active,
         }
     }
 }
 
 /// A staff row's columns, unqualified (a join must not repeat these names).
 pub(crate) const COLUMNS: &str = "id, name, email, role AS title, access, lead, time_zone, \
-                       password_hash IS NOT NULL AS can_sign_in";
+                       password_hash IS NOT NULL AS can_sign_in, deactivated_at IS NULL AS active";
 
 /// Adds a staff member; the email must be new.
 pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
@@ -152,7 +157,7 @@ pub async fn add(panel: &Panel, input: &StaffInput) -> Result<Staff> {
     let mut tx = panel.begin().await?;
     let lead = match input.lead.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(lead) => Some(by_email_in(&mut tx, lead).await?.id),
+        Some(lead) => Some(active_by_email_in(&mut tx, lead).await?.id),
     };
     let id = insert_in(
         &mut tx,
@@ -206,6 +211,166 @@ pub(crate) async fn insert_in(
             email.as_str()
         ))),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes a staff member's name, email, title, role, lead and zone; the
+/// email must stay theirs alone, and nobody leads themselves.
+pub async fn update(panel: &Panel, id: StaffId, input: &StaffInput) -> Result<Staff> {
+    let name = check_text("name", &input.name)?;
+    if name.is_empty() {
+        return Err(Error::invalid("name", "", "is empty"));
+    }
+    let email = Email::parse(&input.email)?;
+    let title = check_text("title", &input.title)?;
+    let time_zone = match input.time_zone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(z) => Some(parse_time_zone(z)?),
+    };
+    let mut tx = panel.begin().await?;
+    let before = get_in(&mut tx, id).await?;
+    let lead = match input.lead.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(lead) => {
+            let lead = by_email_in(&mut tx, lead).await?;
+            if lead.id == id {
+                return Err(Error::invalid(
+                    "lead",
+                    lead.email,
+                    "is this staff member: a lead is someone else",
+                ));
+            }
+            if !lead.active && before.lead != Some(lead.id) {
+                return Err(left(&lead));
+            }
+            Some(lead.id)
+        }
+    };
+    let updated: std::result::Result<u64, sqlx::Error> = either!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE staff SET name = $1, email = $2, email_norm = $3, role = $4, access = $5, \
+             lead = $6, time_zone = $7, updated_at = $8 WHERE id = $9",
+        )
+        .bind(&name)
+        .bind(email.as_str())
+        .bind(email.normalised())
+        .bind(&title)
+        .bind(input.role.as_str())
+        .bind(lead.map(|l| l.0))
+        .bind(time_zone.as_deref())
+        .bind(millis(panel.now()))
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    });
+    match updated {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(Error::conflict(format!(
+                "a staff member with the email {} already exists",
+                email.as_str()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+/// Marks a staff member as gone. Refused while a promise would be left
+/// with nobody: they still own open issues (hand them off first) or lead
+/// someone who is still here (give them another lead first). What they did
+/// stays credited to them; their team-server sign-ins end.
+pub async fn deactivate(panel: &Panel, id: StaffId) -> Result<Staff> {
+    let mut tx = panel.begin().await?;
+    let person = get_in(&mut tx, id).await?;
+    if !person.active {
+        return Ok(person);
+    }
+    let open: Vec<i64> = either!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT id FROM issues WHERE owner = $1 AND status IN ('open', 'contacted') ORDER BY id"
+    )
+    .bind(id.0)
+    .fetch_all(&mut *c)
+    .await?);
+    if !open.is_empty() {
+        let shown: Vec<String> = open.iter().take(5).map(|i| format!("#{i}")).collect();
+        let more = if open.len() > 5 { ", …" } else { "" };
+        return Err(Error::conflict(format!(
+            "{} still owns {} open issue{} ({}{more}): hand {} to someone else first",
+            person.name,
+            open.len(),
+            if open.len() == 1 { "" } else { "s" },
+            shown.join(", "),
+            if open.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    let led: Vec<String> = either!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT name FROM staff WHERE lead = $1 AND deactivated_at IS NULL ORDER BY lower(name)"
+    )
+    .bind(id.0)
+    .fetch_all(&mut *c)
+    .await?);
+    if !led.is_empty() {
+        return Err(Error::conflict(format!(
+            "{} is the lead of {}: give {} another lead first",
+            person.name,
+            led.join(", "),
+            if led.len() == 1 { "them" } else { "each" },
+        )));
+    }
+    set_deactivated(&mut tx, id, Some(panel.now())).await?;
+    crate::accounts::store::forget_sign_ins(&mut tx, id).await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+/// Brings back a staff member marked as gone.
+pub async fn reactivate(panel: &Panel, id: StaffId) -> Result<Staff> {
+    let mut tx = panel.begin().await?;
+    get_in(&mut tx, id).await?;
+    set_deactivated(&mut tx, id, None).await?;
+    tx.commit().await?;
+    get(panel, id).await
+}
+
+async fn set_deactivated(
+    conn: impl Into<Conn<'_>>,
+    id: StaffId,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    either!(conn, |c| sqlx::query(
+        "UPDATE staff SET deactivated_at = $1 WHERE id = $2"
+    )
+    .bind(at.map(millis))
+    .bind(id.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// The refusal to give something new to someone who left.
+fn left(person: &Staff) -> Error {
+    Error::conflict(format!(
+        "{} ({}) no longer works here: choose someone who does",
+        person.name, person.email
+    ))
+}
+
+/// The staff member with this email address, who must still work here
+/// (to be given an issue, a session or a lead).
+pub async fn active_by_email(panel: &Panel, email: &str) -> Result<Staff> {
+    active_by_email_in(&mut panel.conn().await?, email).await
+}
+
+pub(crate) async fn active_by_email_in(conn: impl Into<Conn<'_>>, email: &str) -> Result<Staff> {
+    let person = by_email_in(conn, email).await?;
+    if person.active {
+        Ok(person)
+    } else {
+        Err(left(&person))
     }
 }
 

@@ -250,6 +250,10 @@ export const api = {
   screenersList: () => call<Screener[]>("screeners_list"),
   staffList: () => call<Staff[]>("staff_list"),
   staffAdd: (input: StaffInput) => call<Staff>("staff_add", { input }),
+  staffUpdate: (id: StaffId, input: StaffInput) => call<Staff>("staff_update", { id, input }),
+  /** Refused while they own open issues or lead someone still here. */
+  staffDeactivate: (id: StaffId) => call<Staff>("staff_deactivate", { id }),
+  staffReactivate: (id: StaffId) => call<Staff>("staff_reactivate", { id }),
   staffCurrent: () => call<Staff | null>("staff_current"),
   /** Mails a staff member a one-time link to choose their team-server password. */
   staffInvite: (id: StaffId) => call<Invitation>("staff_invite", { id }),

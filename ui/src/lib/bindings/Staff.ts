@@ -21,4 +21,9 @@ lead: StaffId | null, timeZone: string | null,
 /**
  * Whether a password is set, so that they can sign in to a team server.
  */
-canSignIn: boolean, };
+canSignIn: boolean, 
+/**
+ * False once they left: they keep what they did, and are given
+ * nothing new (issues, sessions) and cannot sign in.
+ */
+active: boolean, };

@@ -6,7 +6,7 @@ import FollowUpsView from "./FollowUpsView.svelte";
 import type { Issue } from "../../lib/bindings/Issue";
 import type { Staff } from "../../lib/bindings/Staff";
 
-const kim: Staff = { id: 1, name: "Kim Care", email: "kim@company.example.com", title: "support", role: "staff" as const, lead: null, timeZone: null, canSignIn: false };
+const kim: Staff = { id: 1, name: "Kim Care", email: "kim@company.example.com", title: "support", role: "staff" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 
 function issue(id: number, summary: string): Issue {
   const later = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString();

@@ -8,7 +8,7 @@ import type { NoteInput } from "../../lib/bindings/NoteInput";
 import type { Session } from "../../lib/bindings/Session";
 
 const hostile = "<img src=x onerror=alert(1)>";
-const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: new Date(Date.now() - 600_000).toISOString(), attendanceFrom: new Date(Date.now() - 4_200_000).toISOString(),
   endsAt: new Date(Date.now() + 3_000_000).toISOString(), timeZone: "Europe/Berlin", localStart: "2027-03-16T10:00:00",

@@ -7,7 +7,7 @@ import type { InviteRequest } from "../../lib/bindings/InviteRequest";
 import type { Session } from "../../lib/bindings/Session";
 
 const hostile = "<img src=x onerror=alert(1)>";
-const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2027-03-16T14:00:00Z", endsAt: "2027-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2027-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "America/New_York", localStart: "2027-03-16T10:00:00", place: "", moderator: staff, observers: [], seats: 8,

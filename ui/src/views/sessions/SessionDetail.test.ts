@@ -5,7 +5,7 @@ import { mockCommands } from "../../lib/testing";
 import SessionDetail from "./SessionDetail.svelte";
 import type { Session } from "../../lib/bindings/Session";
 
-const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 const session: Session = {
   id: 7, uid: "u@panelkeeper", study: "", title: "Checkout", startsAt: "2026-03-16T14:00:00Z", endsAt: "2026-03-16T15:30:00Z", attendanceFrom: new Date(Date.parse("2026-03-16T14:00:00Z") - 3600_000).toISOString(),
   timeZone: "UTC", localStart: "2026-03-16T14:00:00", place: "", moderator: staff, observers: [], seats: 8,

@@ -5,7 +5,7 @@ import { mockCommands } from "../../lib/testing";
 import SessionForm from "./SessionForm.svelte";
 import type { SessionInput } from "../../lib/bindings/SessionInput";
 
-const ana = { id: 1, name: "Ana", email: "ana@example.com", title: "moderator", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
+const ana = { id: 1, name: "Ana", email: "ana@example.com", title: "moderator", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 let created: SessionInput[] = [];
 
 beforeEach(() => {

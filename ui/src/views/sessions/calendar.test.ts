@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { addDays, daysShown, mondayOf, place, span, step, zoned } from "./calendar";
 import type { Session } from "../../lib/bindings/Session";
 
-const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false };
+const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
 
 function session(id: number, title: string, startsAt: string, minutes: number, timeZone: string): Session {
   return {

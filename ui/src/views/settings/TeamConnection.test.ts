@@ -5,7 +5,7 @@ import { mockCommands } from "../../lib/testing";
 import TeamConnection from "./TeamConnection.svelte";
 import type { TeamStatus } from "../../lib/bindings/TeamStatus";
 
-const rita = { id: 2, name: "Rita Researcher", email: "rita@company.example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: true };
+const rita = { id: 2, name: "Rita Researcher", email: "rita@company.example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: true, active: true };
 
 afterEach(() => {
   cleanup();

@@ -1256,6 +1256,31 @@ async fn an_empty_panel_offers_three_starts_and_the_demo_fills_it_with_progress_
     })
     .await;
     assert!(empty.contains("nobody on it yet"), "{empty}");
+    // A first run: who uses this computer, and mail not set up yet.
+    assert!(
+        text(&c, "[data-testid=first-run-mail]")
+            .await
+            .is_some_and(|t| t.contains("Mail is not set up yet")),
+        "the mail step"
+    );
+    assert!(c.find(css("[data-testid=who-uses-this]")).await.is_ok());
+    fill(&c, "input[name=meName]", "Rosa Researcher").await;
+    fill(&c, "input[name=meEmail]", "rosa@company.example.com").await;
+    click(&c, "[data-testid=first-run-save]").await;
+    let hello = until("the first run's greeting", || async {
+        text(&c, "[data-testid=first-run-me]").await
+    })
+    .await;
+    assert!(hello.contains("Rosa Researcher"), "{hello}");
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        let me = panelkeeper::sessions::staff::current(&panel).await.unwrap();
+        assert_eq!(
+            me.map(|s| s.email).as_deref(),
+            Some("rosa@company.example.com")
+        );
+        panel.close().await;
+    }
     for start in ["start-import", "start-add", "start-demo"] {
         assert!(
             c.find(css(&format!("[data-testid={start}]"))).await.is_ok(),
@@ -1284,6 +1309,16 @@ async fn an_empty_panel_offers_three_starts_and_the_demo_fills_it_with_progress_
     })
     .await;
     assert!(c.find(css("[data-testid=empty-panel]")).await.is_err());
+    until(
+        "the header no longer asking who uses this computer",
+        || async {
+            c.find(css("[data-testid=who-uses-this]"))
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await;
     screenshot(&c, "demo-started.png").await;
     c.close().await.unwrap();
 }

@@ -7,12 +7,13 @@ export type Place =
   | { view: "sessions"; id: number }
   | { view: "followups"; id: number }
   | { view: "inbox"; id: number }
-  | { view: "outbox"; id: number };
+  | { view: "outbox"; id: number }
+  | { view: "settings"; id?: undefined };
 
 const EVENT = "panelkeeper-go";
 
 /** The views the person at the screen has: a link to another is plain text. */
-let reachable = new Set<string>(["participants", "sessions", "followups", "inbox", "outbox"]);
+let reachable = new Set<string>(["participants", "sessions", "followups", "inbox", "outbox", "settings"]);
 
 /** Says which views there are (the shell, once it knows the role). */
 export function setReachable(views: string[]): void {

@@ -39,10 +39,17 @@ impl Driver {
     /// files in `dir` without asking (`PANELKEEPER_TRUSTED_DIR`: typed
     /// paths elsewhere would need a native confirmation no WebDriver can click).
     pub fn start(dir: &Path) -> Driver {
+        Driver::start_with(dir, &[])
+    }
+
+    /// [`Driver::start`] with more of the app's environment (`GTK_THEME`
+    /// for the desktop's dark setting).
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Driver {
         let (port, native) = (free_port(), free_port());
         // Its own process group, so dropping the driver also stops the
         // WebKitWebDriver and app it started, even when a test fails.
         let child = Command::new("tauri-driver")
+            .envs(env.iter().copied())
             .env("PANELKEEPER_TRUSTED_DIR", dir)
             .env("PANELKEEPER_LOG_DIR", dir.join("logs"))
             // The app's own data (the web view's storage: the viewer's

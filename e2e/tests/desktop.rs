@@ -1786,3 +1786,88 @@ async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_view
     assert!(calendar_day(&c, "2027-12-14").await.is_empty());
     c.close().await.unwrap();
 }
+
+/// The page's background colour, as the browser computed it.
+async fn background(c: &Client) -> String {
+    c.execute(
+        "return getComputedStyle(document.documentElement).backgroundColor;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Every view on a demo panel, light and then dark as the desktop's setting
+/// says (screenshots of each when PANELKEEPER_SCREENSHOTS is set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_follows_the_desktops_light_or_dark_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    // The owner of an open issue uses this computer; its participant's
+    // page is the one shown.
+    let person = {
+        use panelkeeper::issues::{self, IssueQuery};
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 300, 1).await.unwrap();
+        let issue = issues::list(
+            &panel,
+            &IssueQuery {
+                open_only: true,
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        panelkeeper::sessions::staff::set_current(&panel, issue.owner.unwrap())
+            .await
+            .unwrap();
+        panel.close().await;
+        issue.participant_name
+    };
+    for (scheme, theme, ground) in [
+        ("light", "Adwaita", "rgb(245, 246, 248)"),
+        ("dark", "Adwaita:dark", "rgb(18, 21, 25)"),
+    ] {
+        let driver = Driver::start_with(dir.path(), &[("GTK_THEME", theme)]);
+        let c = open(&driver, &db).await;
+        wait_for_list(&c).await;
+        assert_eq!(background(&c).await, ground, "{scheme}");
+        for view in [
+            "participants",
+            "sessions",
+            "followups",
+            "notes",
+            "inbox",
+            "outbox",
+            "settings",
+        ] {
+            click(&c, &format!("[data-testid=nav-{view}]")).await;
+            match view {
+                "participants" => {
+                    type_search(&c, &person).await;
+                    until("their row alone", || async {
+                        (row_names(&c).await == [person.clone()]).then_some(())
+                    })
+                    .await;
+                    open_participant(&c, &person).await;
+                    until("their timeline", || async {
+                        c.find(css("[data-testid=timeline-entry][data-kind=issue]"))
+                            .await
+                            .ok()
+                    })
+                    .await;
+                }
+                "sessions" => click(&c, "[data-testid=mode-week]").await,
+                "followups" => click(&c, "[data-testid=my-issue] button.issue-line").await,
+                _ => {}
+            }
+            screenshot(&c, &format!("{view}-{scheme}.png")).await;
+        }
+        c.close().await.unwrap();
+    }
+}

@@ -35,6 +35,7 @@ fn export_all(dir: &Path) {
         AttributeKey,
         import::ImportReport,
         import::ImportProgress,
+        panelkeeper::participants::csv_export::ExportProgress,
         privacy::PersonalData,
         privacy::Erasure,
         privacy::ErasurePlan,

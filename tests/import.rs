@@ -250,15 +250,19 @@ async fn export_neutralises_formulas_and_imports_back_unchanged() {
     let r = import(&t.panel, "formula_injection.csv").await.unwrap();
     assert_eq!(r.created, 2, "{r:?}");
     let path = t.dir.path().join("out.csv");
+    let seen = std::sync::Mutex::new(Vec::new());
     let n = csv_export::export_file(
         &t.panel,
         &ParticipantQuery::default(),
         &path,
         Existing::Keep,
+        &|p| seen.lock().unwrap().push((p.written, p.total)),
     )
     .await
     .unwrap();
     assert_eq!(n, 2);
+    // Its progress, from nothing to every row.
+    assert_eq!(seen.into_inner().unwrap(), [(0, 2), (2, 2)]);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"'=HYPERLINK("), "{text}");
     assert!(text.contains("'@SUM(A1:A9)"), "{text}");
@@ -320,6 +324,7 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
         &ParticipantQuery::default(),
         &missing,
         Existing::Keep,
+        &|_| {},
     )
     .await
     {
@@ -335,7 +340,8 @@ async fn an_export_to_an_impossible_place_says_where_and_leaves_nothing() {
             &t.panel,
             &ParticipantQuery::default(),
             &dir,
-            Existing::Replace
+            Existing::Replace,
+            &|_| {}
         )
         .await
         .is_err()

@@ -194,3 +194,54 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// PSS in bytes of the window's process and every process under
+/// tauri-driver, leaving out the two WebDriver processes themselves.
+pub fn memory(driver: &Driver) -> u64 {
+    let mut total = 0;
+    let mut parents = vec![driver.pid()];
+    while let Some(parent) = parents.pop() {
+        for (pid, name) in children(parent) {
+            parents.push(pid);
+            if name != "WebKitWebDriver" && name != "tauri-driver" {
+                total += pss(pid);
+            }
+        }
+    }
+    total
+}
+
+/// The processes whose parent is `parent`, with their names.
+fn children(parent: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (name) state ppid ...: the name may hold spaces, so read from its end.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let ppid = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push((pid, name));
+        }
+    }
+    found
+}
+
+fn pss(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

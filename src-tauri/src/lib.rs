@@ -187,17 +187,24 @@ async fn participants_export(
     paths: State<'_, Paths>,
     path: String,
     query: ParticipantQuery,
+    on_progress: Channel<serde_json::Value>,
 ) -> Result<u32> {
     let path = paths.check(&path)?;
+    let progress = |p| drop(on_progress.send(p));
     match connection.team().await {
         Some(team) => {
             let args = serde_json::json!({ "query": query });
             let saved = team
-                .download("participants_export_csv", args, &path, &|_| ())
+                .download("participants_export_csv", args, &path, &progress)
                 .await?;
             Ok(saved.rows.unwrap_or_default())
         }
-        None => csv_export::export_file(&panel, &query, &path, Existing::Replace).await,
+        None => {
+            csv_export::export_file(&panel, &query, &path, Existing::Replace, &|p| {
+                progress(serde_json::to_value(p).unwrap_or_default())
+            })
+            .await
+        }
     }
 }
 

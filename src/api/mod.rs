@@ -117,9 +117,16 @@ fn decode(name: &str, text: &str) -> Result<Vec<u8>> {
 }
 
 /// The participants `query` finds, as the CSV file an export writes.
-async fn export_csv(panel: &Panel, query: &ParticipantQuery) -> Result<Download> {
+async fn export_csv(
+    panel: &Panel,
+    query: &ParticipantQuery,
+    progress: Progress<'_>,
+) -> Result<Download> {
     let mut csv = Vec::new();
-    let rows = participants::csv_export::write_csv(panel, query, &mut csv).await?;
+    let rows = participants::csv_export::write_csv(panel, query, &mut csv, &|p| {
+        progress(serde_json::to_value(p).unwrap_or_default())
+    })
+    .await?;
     Ok(Download {
         rows: Some(rows),
         ..Download::new("participants.csv".into(), "text/csv", &csv)
@@ -271,7 +278,7 @@ commands! {
         )
         .await?;
     participants_export_csv: Researcher (query: ParticipantQuery) -> Download
-        = |p, _| export_csv(p, &query).await?;
+        = |p, progress| export_csv(p, &query, progress).await?;
     attribute_keys: Researcher () -> Vec<participants::AttributeKey>
         = |p, _| participants::attribute_keys(p).await?;
     screeners_list: Researcher () -> Vec<screener::Screener>

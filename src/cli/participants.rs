@@ -604,7 +604,8 @@ pub async fn participants_cmd(panel: &Panel, cmd: ParticipantsCmd) -> Result<Exi
         } => {
             let existing = Existing::replace_if(force);
             let n =
-                csv_export::export_file(panel, &filters.query(1000, 0), &file, existing).await?;
+                csv_export::export_file(panel, &filters.query(1000, 0), &file, existing, &|_| {})
+                    .await?;
             out!("exported {n} participants to {}", file.display());
         }
         ParticipantsCmd::OptOut { participant, undo } => {

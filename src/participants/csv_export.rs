@@ -46,9 +46,23 @@ const FIXED: [&str; 12] = [
     "updated_at",
 ];
 
-/// Writes the participants matching `query` (all pages) as CSV to `out`;
-/// returns how many were written.
-pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write) -> Result<u32> {
+/// How far an export has come: rows written of those it will write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportProgress {
+    pub written: u32,
+    pub total: u32,
+}
+
+/// Writes the participants matching `query` (all pages) as CSV to `out`,
+/// saying how far it has come after each stretch of rows; returns how many
+/// were written.
+pub async fn write_csv(
+    panel: &Panel,
+    query: &ParticipantQuery,
+    out: impl Write,
+    progress: &(dyn Fn(ExportProgress) + Sync),
+) -> Result<u32> {
     let mut conn = panel.conn().await?;
     let mut all = query.clone();
     all.offset = 0;
@@ -76,6 +90,9 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
         .chain(keys.iter().map(String::as_str))
         .collect();
     w.write_record(&header).map_err(io)?;
+    let total = ids.len() as u32;
+    let mut written = 0;
+    progress(ExportProgress { written, total });
     for chunk in ids.chunks(5_000) {
         for p in repo::load_many(&mut conn, chunk).await? {
             let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -106,6 +123,8 @@ pub async fn write_csv(panel: &Panel, query: &ParticipantQuery, out: impl Write)
             w.write_record(row.iter().map(|c| neutralise(c).into_owned()))
                 .map_err(io)?;
         }
+        written += chunk.len() as u32;
+        progress(ExportProgress { written, total });
     }
     w.flush()
         .map_err(|e| Error::file("export", e.to_string()))?;
@@ -121,10 +140,11 @@ pub async fn export_file(
     query: &ParticipantQuery,
     path: &Path,
     existing: Existing,
+    progress: &(dyn Fn(ExportProgress) + Sync),
 ) -> Result<u32> {
     let mut file = NewFile::create(path, existing)?;
     let mut out = std::io::BufWriter::new(file.file());
-    let n = write_csv(panel, query, &mut out).await?;
+    let n = write_csv(panel, query, &mut out, progress).await?;
     out.flush()
         .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
     drop(out);

@@ -17,6 +17,7 @@ import type { ErasureRequest } from "./bindings/ErasureRequest";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
 import type { Participant } from "./bindings/Participant";
+import type { ExportProgress } from "./bindings/ExportProgress";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
 import type { ParticipantDetail } from "./bindings/ParticipantDetail";
 import type { ParticipantId } from "./bindings/ParticipantId";
@@ -221,13 +222,14 @@ export const api = {
     call<ErasureReport>("participant_erase", { id, request }),
   participantsImport: (path: string, onProgress: (p: ImportProgress) => void) =>
     withProgress<ImportReport, ImportProgress>("participants_import", { path }, onProgress),
-  participantsExport: (path: string, query: ParticipantQuery) =>
-    invoke<number>("participants_export", { path, query }),
+  participantsExport: (path: string, query: ParticipantQuery, onProgress: (p: ExportProgress) => void) =>
+    withProgress<number, ExportProgress>("participants_export", { path, query }, onProgress),
   /** In a browser: a picked CSV file imported on the team server. */
   participantsImportUpload: async (file: File, onProgress: (p: ImportProgress) => void) =>
     call<ImportReport, ImportProgress>("participants_import_csv", { name: file.name, base64: await base64Of(file) }, onProgress),
   /** In a browser: the export made on the team server, to download. */
-  participantsExportCsv: (query: ParticipantQuery) => call<Download>("participants_export_csv", { query }),
+  participantsExportCsv: (query: ParticipantQuery, onProgress?: (p: ExportProgress) => void) =>
+    call<Download, ExportProgress>("participants_export_csv", { query }, onProgress),
   attributeKeys: () => call<AttributeKey[]>("attribute_keys"),
   smtpSettings: () => call<SmtpSettings | null>("smtp_settings"),
   smtpSave: (input: SmtpInput) => call<SmtpSettings>("smtp_save", { input }),

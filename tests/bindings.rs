@@ -43,6 +43,8 @@ fn export_all(dir: &Path) {
         privacy::ErasureReport,
         screener::Screener,
         screener::ScreenerDefinition,
+        screener::ScreenerDraft,
+        governance::ScreenerCount,
         governance::EligibilityReport,
         governance::EligibilityOptions,
         governance::GovernanceRules,

@@ -1285,3 +1285,69 @@ async fn search_and_counts_find_what_reading_every_row_finds() {
     );
     assert!(expected.iter().any(|(k, n)| k == "shoe_size" && *n == 1));
 }
+
+/// A screener as written in the app (a line per criterion or quota) counts
+/// what the saved screener then gives, and reads back as the same lines; a
+/// wrong line is named.
+#[tokio::test]
+async fn a_screener_counted_as_it_is_written_gives_what_it_gives_once_saved() {
+    use panelkeeper::participants::screener::ScreenerDraft;
+
+    let t = panel().await;
+    panelkeeper::demo::generate(&t.panel, 1_500, 11)
+        .await
+        .unwrap();
+    let draft = ScreenerDraft {
+        qualify: vec![
+            "region in EU,UK".into(),
+            " ".into(),
+            "age_band in 25-34,35-44".into(),
+        ],
+        disqualify: vec!["customer=yes".into()],
+        quotas: vec!["age_band:40".into()],
+    };
+    let counted = governance::count(&t.panel, &draft.definition().unwrap())
+        .await
+        .unwrap();
+    screener::save(&t.panel, "drafted", &draft.definition().unwrap())
+        .await
+        .unwrap();
+    let run = governance::eligible(
+        &t.panel,
+        "drafted",
+        t.panel.now(),
+        &EligibilityOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(counted.panel_size, run.panel_size);
+    assert_eq!(counted.not_qualified, run.not_qualified);
+    assert_eq!(counted.eligible as usize, run.eligible.len());
+    assert_eq!(counted.excluded, run.excluded_total);
+    assert_eq!(counted.excluded_by_rule, run.excluded_by_rule);
+    assert!(
+        counted.excluded_by_rule.contains_key("quotaFull"),
+        "{counted:?}"
+    );
+    assert_eq!(counted.eligible, 80, "two cells of forty");
+
+    let back = ScreenerDraft::from(&screener::get(&t.panel, "drafted").await.unwrap().definition);
+    assert_eq!(
+        back,
+        ScreenerDraft {
+            qualify: vec!["region in EU,UK".into(), "age_band in 25-34,35-44".into()],
+            disqualify: vec!["customer=yes".into()],
+            quotas: vec!["age_band:40".into()],
+        }
+    );
+    assert_eq!(back.definition().unwrap(), draft.definition().unwrap());
+
+    let wrong = ScreenerDraft {
+        qualify: vec!["income from 10".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        wrong.definition(),
+        Err(Error::InvalidInput { field, value, .. }) if field == "criterion" && value == "income from 10"
+    ));
+}

@@ -39,6 +39,23 @@ async fn click(c: &Client, selector: &str) {
     }
 }
 
+/// Clicks `what` until `then` shows (a list that reloads under the pointer
+/// may take the first click on a row it then replaces).
+async fn open(c: &Client, what: &str, then: &str) {
+    for _ in 0..5 {
+        click(c, what).await;
+        if c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(css(then))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    panic!("{then} not shown after clicking {what}");
+}
+
 async fn typed(c: &Client, selector: &str, words: &str) {
     shown(c, selector).await;
     let field = c.find(css(selector)).await.unwrap();
@@ -52,8 +69,12 @@ async fn round(c: &Client, n: usize) {
     click(c, "[data-testid=nav-participants]").await;
     typed(c, "[data-testid=search]", searches[n % searches.len()]).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    click(c, "[data-testid=participant-row] td:first-child").await;
-    shown(c, "[data-testid=timeline], [data-testid=timeline-empty]").await;
+    open(
+        c,
+        "[data-testid=participant-row] td:first-child",
+        "[data-testid=timeline], [data-testid=timeline-empty]",
+    )
+    .await;
     typed(c, "[data-testid=search]", &Key::Escape.to_string()).await;
 
     click(c, "[data-testid=nav-sessions]").await;
@@ -66,13 +87,21 @@ async fn round(c: &Client, n: usize) {
     }
     click(c, "[data-testid=today]").await;
     click(c, "[data-testid=mode-list]").await;
-    click(c, "[data-testid=session-row] td").await;
-    shown(c, "[data-testid=session-title]").await;
+    open(
+        c,
+        "[data-testid=session-row] td",
+        "[data-testid=session-title]",
+    )
+    .await;
 
     click(c, "[data-testid=nav-followups]").await;
     click(c, "[data-testid=tab-all]").await;
-    click(c, "[data-testid=issue-row] td").await;
-    shown(c, "[data-testid=issue-detail]").await;
+    open(
+        c,
+        "[data-testid=issue-row] td",
+        "[data-testid=issue-detail]",
+    )
+    .await;
     click(c, "[data-testid=tab-dashboard]").await;
     shown(c, "[data-testid=dashboard]").await;
 

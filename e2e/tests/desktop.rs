@@ -322,7 +322,7 @@ async fn a_bad_edit_is_refused_and_erasure_asks_first() {
     .await;
     assert_eq!(
         error,
-        "email \"ada@nowhere\" is not valid: has a domain without a dot"
+        "Email \"ada@nowhere\" is not valid: has a domain without a dot"
     );
     c.close().await.unwrap();
 

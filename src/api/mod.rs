@@ -283,6 +283,42 @@ commands! {
         = |p, _| participants::attribute_keys(p).await?;
     screeners_list: Researcher () -> Vec<screener::Screener>
         = |p, _| screener::list(p).await?;
+    screener_lines: Researcher (name: String) -> screener::ScreenerDraft
+        = |p, _| screener::ScreenerDraft::from(&screener::get(p, &name).await?.definition);
+    screener_count: Researcher (draft: screener::ScreenerDraft)
+        -> participants::governance::ScreenerCount
+        = |p, _| participants::governance::count(p, &draft.definition()?).await?;
+    screener_save: Researcher (name: String, draft: screener::ScreenerDraft) -> screener::Screener
+        = |p, _| screener::save(p, &name, &draft.definition()?).await?;
+    screener_delete: Researcher (name: String) -> Vec<screener::Screener>
+        = |p, _| {
+            screener::delete(p, &name).await?;
+            screener::list(p).await?
+        };
+    contact_rules: Researcher () -> participants::governance::GovernanceRules
+        = |p, _| participants::governance::rules(p).await?;
+    contact_rules_save: Researcher (rules: participants::governance::GovernanceRules)
+        -> participants::governance::GovernanceRules
+        = |p, _| participants::governance::set_rules(p, &rules).await?;
+    suppression_lists: Researcher () -> Vec<participants::suppression::SuppressionList>
+        = |p, _| participants::suppression::lists(p).await?;
+    suppression_import_csv: Researcher (list: String, name: String, base64: String)
+        -> participants::suppression::SuppressionImport
+        = |p, _| {
+            let text = String::from_utf8(decode(&name, &base64)?).map_err(|_| {
+                Error::invalid("file", &name, "is not UTF-8 text: save it from the spreadsheet as CSV UTF-8")
+            })?;
+            participants::suppression::import(p, &list, &text).await?
+        };
+    suppression_delete: Researcher (list: String) -> Vec<participants::suppression::SuppressionList>
+        = |p, _| {
+            participants::suppression::delete(p, &list).await?;
+            participants::suppression::lists(p).await?
+        };
+    consent_texts: Researcher () -> Vec<participants::consent::ConsentText>
+        = |p, _| participants::consent::texts(p).await?;
+    consent_add_text: Researcher (topic: String, body: String) -> participants::consent::ConsentText
+        = |p, _| participants::consent::add_text(p, &topic, &body).await?;
 
     smtp_settings: Researcher () -> Option<smtp::SmtpSettings>
         = |p, _| smtp::get(p).await?;

@@ -10,7 +10,7 @@
 
 use super::ParticipantId;
 use super::index::{Compiled, PanelIndex, Person};
-use super::screener::{self, Screener};
+use super::screener::{self, Screener, ScreenerDefinition};
 use crate::db::{Conn, either};
 use crate::db::{instant, millis};
 use crate::error::{Error, Result};
@@ -644,6 +644,11 @@ pub struct EligibilityOptions {
     #[serde(skip)]
     #[ts(skip)]
     pub consent: Option<ConsentRequirement>,
+    /// Count the eligible (in `beyond_limit`, the quotas filled as they
+    /// would be) without listing them.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub count_only: bool,
 }
 
 /// A consent a session requires, and who accepted which version of it.
@@ -677,6 +682,58 @@ pub async fn eligible(
     options: &EligibilityOptions,
 ) -> Result<EligibilityReport> {
     let screener = screener::get(panel, screener_name).await?;
+    eligible_for(panel, &screener, at, options).await
+}
+
+/// How many a screener not yet saved lets through now, and why the others
+/// are kept out: the figures shown as it is edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenerCount {
+    /// Participants not erased.
+    pub panel_size: u32,
+    /// Who the criteria leave out.
+    pub not_qualified: u32,
+    /// Who may be invited now, within the quotas.
+    pub eligible: u32,
+    /// Who qualifies but a contact rule or a full quota cell keeps out.
+    pub excluded: u32,
+    /// How many each rule keeps out (someone kept out twice counts twice).
+    pub excluded_by_rule: BTreeMap<String, u32>,
+}
+
+/// Counts what the screener `definition` would give now, listing nobody.
+pub async fn count(panel: &Panel, definition: &ScreenerDefinition) -> Result<ScreenerCount> {
+    let now = panel.now();
+    let screener = Screener {
+        id: 0,
+        name: "(draft)".into(),
+        definition: definition.validate()?,
+        created_at: now,
+        updated_at: now,
+    };
+    let options = EligibilityOptions {
+        excluded_limit: Some(0),
+        count_only: true,
+        ..Default::default()
+    };
+    let report = eligible_for(panel, &screener, now, &options).await?;
+    Ok(ScreenerCount {
+        panel_size: report.panel_size,
+        not_qualified: report.not_qualified,
+        eligible: report.eligible.len() as u32 + report.beyond_limit,
+        excluded: report.excluded_total,
+        excluded_by_rule: report.excluded_by_rule,
+    })
+}
+
+/// [`eligible`] for a screener in hand.
+pub async fn eligible_for(
+    panel: &Panel,
+    screener: &Screener,
+    at: DateTime<Utc>,
+    options: &EligibilityOptions,
+) -> Result<EligibilityReport> {
     let rules = rules(panel).await?;
     let index = panel.index().await?;
     let started = std::time::Instant::now();
@@ -687,7 +744,7 @@ pub async fn eligible(
     } else {
         1
     };
-    let mut report = evaluate(&index, &screener, &rules, at, options, threads);
+    let mut report = evaluate(&index, screener, &rules, at, options, threads);
     drop(index);
     let evaluated = started.elapsed();
     name_people(panel, &mut report).await?;
@@ -962,6 +1019,8 @@ fn evaluate(
     };
     let mut eligible = Vec::new();
     let mut beyond_limit = 0;
+    // Eligible people counted, not listed (`count_only`).
+    let mut counted = 0;
     let mut cells = Vec::with_capacity(quotas.len());
     for (_, i) in passed {
         let person = &people[i as usize];
@@ -999,6 +1058,10 @@ fn evaluate(
         }
         for ((_, filled), &cell) in quotas.iter_mut().zip(&cells) {
             *filled.entry(cell).or_default() += 1;
+        }
+        if options.count_only {
+            counted += 1;
+            continue;
         }
         eligible.push(Candidate {
             id: ParticipantId(person.id),
@@ -1039,7 +1102,7 @@ fn evaluate(
         excluded,
         excluded_total,
         excluded_by_rule: tally.by_name(),
-        beyond_limit,
+        beyond_limit: beyond_limit + counted,
     }
 }
 

@@ -276,6 +276,72 @@ impl FromStr for Quota {
     }
 }
 
+/// A screener as a person writes it, a line per criterion or quota in the
+/// command line's spelling (`region=EU`, `age_band in 25-34,35-44`,
+/// `income between ..60000`, `pets missing`; `age_band:4`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ScreenerDraft {
+    /// Only people who match every one of these qualify.
+    pub qualify: Vec<String>,
+    /// People who match any of these are disqualified.
+    pub disqualify: Vec<String>,
+    /// At most MAX people per value of ATTRIBUTE: `ATTRIBUTE:MAX`.
+    pub quotas: Vec<String>,
+}
+
+impl ScreenerDraft {
+    /// The definition the lines say (blank lines left out), checked; an
+    /// error names the line that is wrong.
+    pub fn definition(&self) -> Result<ScreenerDefinition> {
+        let mut def = ScreenerDefinition::default();
+        for (lines, effect) in [
+            (&self.qualify, Effect::Qualify),
+            (&self.disqualify, Effect::Disqualify),
+        ] {
+            for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+                let (attribute, test) = parse_test(line)?;
+                def.criteria.push(Criterion {
+                    attribute,
+                    test,
+                    effect,
+                });
+            }
+        }
+        for line in self.quotas.iter().filter(|l| !l.trim().is_empty()) {
+            def.quotas.push(line.parse()?);
+        }
+        def.validate()
+    }
+}
+
+impl From<&ScreenerDefinition> for ScreenerDraft {
+    /// The lines that write `definition`, to be edited.
+    fn from(definition: &ScreenerDefinition) -> ScreenerDraft {
+        let line = |c: &Criterion| match &c.test {
+            Test::Equals { value } => format!("{}={value}", c.attribute),
+            other => format!("{} {other}", c.attribute),
+        };
+        let of = |effect| {
+            definition
+                .criteria
+                .iter()
+                .filter(|c| c.effect == effect)
+                .map(line)
+                .collect()
+        };
+        ScreenerDraft {
+            qualify: of(Effect::Qualify),
+            disqualify: of(Effect::Disqualify),
+            quotas: definition
+                .quotas
+                .iter()
+                .map(|q| format!("{}:{}", q.attribute, q.max))
+                .collect(),
+        }
+    }
+}
+
 impl ScreenerDefinition {
     /// Checks and normalises every criterion and quota.
     pub fn validate(&self) -> Result<ScreenerDefinition> {

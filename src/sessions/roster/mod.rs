@@ -334,6 +334,7 @@ pub async fn invite(panel: &Panel, id: SessionId, request: &InviteRequest) -> Re
                 // People on the roster already are not news.
                 skip: on_roster.iter().map(|p| p.0).collect(),
                 consent: consent.clone(),
+                count_only: false,
             };
             let report = governance::eligible(panel, name, now, &options).await?;
             beyond_limit = report.beyond_limit;

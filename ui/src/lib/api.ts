@@ -18,6 +18,11 @@ import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
 import type { Participant } from "./bindings/Participant";
 import type { ExportProgress } from "./bindings/ExportProgress";
+import type { ScreenerDraft } from "./bindings/ScreenerDraft";
+import type { ScreenerCount } from "./bindings/ScreenerCount";
+import type { SuppressionList } from "./bindings/SuppressionList";
+import type { SuppressionImport } from "./bindings/SuppressionImport";
+import type { ConsentText } from "./bindings/ConsentText";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
 import type { ParticipantDetail } from "./bindings/ParticipantDetail";
 import type { ParticipantId } from "./bindings/ParticipantId";
@@ -45,6 +50,7 @@ import type { InviteRequest } from "./bindings/InviteRequest";
 import type { RosterEntry } from "./bindings/RosterEntry";
 import type { Rsvp } from "./bindings/Rsvp";
 import type { Screener } from "./bindings/Screener";
+import type { GovernanceRules } from "./bindings/GovernanceRules";
 import type { Session } from "./bindings/Session";
 import type { SessionDetail } from "./bindings/SessionDetail";
 import type { SessionId } from "./bindings/SessionId";
@@ -250,6 +256,20 @@ export const api = {
   outboxRetryFailed: () => call<number>("outbox_retry_failed"),
   outboxCancelFailed: () => call<number>("outbox_cancel_failed"),
   screenersList: () => call<Screener[]>("screeners_list"),
+  screenerLines: (name: string) => call<ScreenerDraft>("screener_lines", { name }),
+  /** What an unsaved screener lets through now, listing nobody. */
+  screenerCount: (draft: ScreenerDraft) => call<ScreenerCount>("screener_count", { draft }),
+  screenerSave: (name: string, draft: ScreenerDraft) => call<Screener>("screener_save", { name, draft }),
+  screenerDelete: (name: string) => call<Screener[]>("screener_delete", { name }),
+  contactRules: () => call<GovernanceRules>("contact_rules"),
+  contactRulesSave: (rules: GovernanceRules) => call<GovernanceRules>("contact_rules_save", { rules }),
+  suppressionLists: () => call<SuppressionList[]>("suppression_lists"),
+  /** A CRM file of emails (a column named email, or one address a line) added to `list`. */
+  suppressionImport: async (list: string, file: File) =>
+    call<SuppressionImport>("suppression_import_csv", { list, name: file.name, base64: await base64Of(file) }),
+  suppressionDelete: (list: string) => call<SuppressionList[]>("suppression_delete", { list }),
+  consentTexts: () => call<ConsentText[]>("consent_texts"),
+  consentAddText: (topic: string, body: string) => call<ConsentText>("consent_add_text", { topic, body }),
   staffList: () => call<Staff[]>("staff_list"),
   staffAdd: (input: StaffInput) => call<Staff>("staff_add", { input }),
   staffUpdate: (id: StaffId, input: StaffInput) => call<Staff>("staff_update", { id, input }),

@@ -5,7 +5,7 @@ describe("errorText", () => {
   it("names the field, the value and the rule", () => {
     expect(
       errorText({ kind: "InvalidInput", field: "email", value: "anna.example.com", reason: "has no @" }),
-    ).toBe('email "anna.example.com" is not valid: has no @');
+    ).toBe('Email "anna.example.com" is not valid: has no @');
   });
   it("says what is missing when nothing was given, without 'is not valid'", () => {
     expect(errorText({ kind: "InvalidInput", field: "reason", value: "", reason: "is required" })).toBe("Reason is required");

@@ -34,9 +34,10 @@ export function errorText(e: unknown): string {
     case "NotFound":
       return `${e.what} ${e.id} was not found`;
     case "InvalidInput": {
-      if (e.value) return `${e.field} "${e.value}" is not valid: ${e.reason}`;
-      // Nothing was given: "Reason is required", "Session: name the note…".
+      // A sentence: "Email "anna.example.com" is not valid: has no @".
       const field = e.field.charAt(0).toUpperCase() + e.field.slice(1);
+      if (e.value) return `${field} "${e.value}" is not valid: ${e.reason}`;
+      // Nothing was given: "Reason is required", "Session: name the note…".
       return /^(is|are|must|has|needs|cannot)\b/.test(e.reason) ? `${field} ${e.reason}` : `${field}: ${e.reason}`;
     }
     case "Conflict":

@@ -36,6 +36,8 @@ fn export_all(dir: &Path) {
         import::ImportReport,
         import::ImportProgress,
         panelkeeper::participants::csv_export::ExportProgress,
+        panelkeeper::participants::BulkAction,
+        panelkeeper::participants::BulkReport,
         privacy::PersonalData,
         privacy::Erasure,
         privacy::ErasurePlan,

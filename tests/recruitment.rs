@@ -1351,3 +1351,102 @@ async fn a_screener_counted_as_it_is_written_gives_what_it_gives_once_saved() {
         Err(Error::InvalidInput { field, value, .. }) if field == "criterion" && value == "income from 10"
     ));
 }
+
+/// People ticked in the list are tagged, untagged or opted out together,
+/// in one transaction: all of it, or nothing when one of them is wrong.
+#[tokio::test]
+async fn ticked_people_are_tagged_and_opted_out_together_or_not_at_all() {
+    use panelkeeper::participants::{BulkAction, ParticipantId};
+
+    let t = panel().await;
+    let mut ids = Vec::new();
+    for (name, email) in [
+        ("Ada One", "ada@example.com"),
+        ("Bo Two", "bo@example.com"),
+        ("Cy Three", "cy@example.com"),
+    ] {
+        ids.push(
+            participants::create(
+                &t.panel,
+                &ParticipantInput {
+                    name: name.into(),
+                    email: email.into(),
+                    tags: vec!["vip".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .id,
+        );
+    }
+    let tag = |t: &str| BulkAction::Tag { tag: t.into() };
+    let r = participants::bulk(&t.panel, &ids[..2], &tag("spring-study"))
+        .await
+        .unwrap();
+    assert_eq!((r.changed, r.unchanged), (2, 0));
+    let r = participants::bulk(&t.panel, &ids, &tag("spring-study"))
+        .await
+        .unwrap();
+    assert_eq!((r.changed, r.unchanged), (1, 2));
+    let tags = participants::get(&t.panel, ids[0]).await.unwrap().tags;
+    assert_eq!(tags, ["spring-study", "vip"]);
+    let found = participants::list(
+        &t.panel,
+        &ParticipantQuery {
+            tag: Some("spring-study".into()),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.total, 3);
+
+    let r = participants::bulk(
+        &t.panel,
+        &ids[1..],
+        &BulkAction::Untag { tag: "VIP".into() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.changed, 2);
+    assert_eq!(
+        participants::get(&t.panel, ids[2]).await.unwrap().tags,
+        ["spring-study"]
+    );
+
+    // One unknown person: nothing is done to anyone.
+    let with_unknown = [ids[0], ParticipantId(999_999)];
+    assert!(matches!(
+        participants::bulk(&t.panel, &with_unknown, &BulkAction::OptOut).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        participants::get(&t.panel, ids[0])
+            .await
+            .unwrap()
+            .opted_out_at
+            .is_none()
+    );
+    assert!(matches!(
+        participants::bulk(&t.panel, &ids, &tag("  ")).await,
+        Err(Error::InvalidInput { .. })
+    ));
+
+    let r = participants::bulk(&t.panel, &ids[..2], &BulkAction::OptOut)
+        .await
+        .unwrap();
+    assert_eq!(r.changed, 2);
+    let status = governance::status(&t.panel, ids[0], t.panel.now())
+        .await
+        .unwrap();
+    assert!(!status.eligible);
+    assert!(
+        participants::get(&t.panel, ids[2])
+            .await
+            .unwrap()
+            .opted_out_at
+            .is_none()
+    );
+}

@@ -71,7 +71,7 @@ async fn round(c: &Client, n: usize) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     open(
         c,
-        "[data-testid=participant-row] td:first-child",
+        "[data-testid=participant-row] td.name",
         "[data-testid=timeline], [data-testid=timeline-empty]",
     )
     .await;

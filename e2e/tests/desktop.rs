@@ -78,7 +78,7 @@ async fn text(c: &Client, selector: &str) -> Option<String> {
 async fn row_names(c: &Client) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(rows) = c
-        .find_all(css("[data-testid=participant-row] td:first-child"))
+        .find_all(css("[data-testid=participant-row] td.name"))
         .await
     {
         for r in rows {
@@ -118,7 +118,7 @@ async fn search(c: &Client, words: &str, expect: &[&str]) {
 async fn open_participant(c: &Client, name: &str) {
     // WebKitWebDriver clicks cells, not table rows.
     let cells = c
-        .find_all(css("[data-testid=participant-row] td:first-child"))
+        .find_all(css("[data-testid=participant-row] td.name"))
         .await
         .unwrap();
     let mut clicked = false;
@@ -1870,4 +1870,95 @@ async fn every_view_follows_the_desktops_light_or_dark_setting() {
         }
         c.close().await.unwrap();
     }
+}
+
+/// People ticked in the list, tagged and invited to a session together;
+/// ticking the first moves no row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticked_people_are_tagged_and_invited_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 300, 3).await.unwrap();
+        panel.close().await;
+    }
+    let driver = Driver::start(dir.path());
+    let c = open(&driver, &db).await;
+    wait_for_list(&c).await;
+    // People anyone may invite now: not opted out, not kept out.
+    type_search(&c, "ali").await;
+    let names = until("a few rows", || async {
+        let names = row_names(&c).await;
+        (names.len() >= 2 && names.iter().all(|n| n.starts_with("Ali"))).then_some(names)
+    })
+    .await;
+    let first_row = c
+        .find(css("[data-testid=participant-row] td.name"))
+        .await
+        .unwrap()
+        .rectangle()
+        .await
+        .unwrap();
+    let ticks = c.find_all(css("[data-testid=tick]")).await.unwrap();
+    for t in &ticks[..2] {
+        until("a tick to take a click", || async { t.click().await.ok() }).await;
+    }
+    assert_eq!(
+        text(&c, "[data-testid=bulk-count]").await.as_deref(),
+        Some("2 people ticked")
+    );
+    let moved = c
+        .find(css("[data-testid=participant-row] td.name"))
+        .await
+        .unwrap()
+        .rectangle()
+        .await
+        .unwrap();
+    assert_eq!(first_row.1, moved.1, "ticking moved the rows");
+    screenshot(&c, "bulk-ticked.png").await;
+
+    fill(&c, "[data-testid=bulk-tag]", "spring-study").await;
+    click(&c, "[data-testid=bulk-apply]").await;
+    until("the two tagged", || async {
+        let rows = c
+            .find_all(css("[data-testid=participant-row]"))
+            .await
+            .ok()?;
+        let mut tagged = 0;
+        for r in rows.iter().take(2) {
+            if r.text().await.ok()?.contains("spring-study") {
+                tagged += 1;
+            }
+        }
+        (tagged == 2).then_some(())
+    })
+    .await;
+
+    // Invited to the first session ahead.
+    click(&c, "[data-testid=bulk-action] option[value=invite]").await;
+    let option = until("a session ahead", || async {
+        c.find(css("[data-testid=bulk-session] option:nth-child(2)"))
+            .await
+            .ok()
+    })
+    .await;
+    until("the session to take a click", || async {
+        option.click().await.ok()
+    })
+    .await;
+    click(&c, "[data-testid=bulk-apply]").await;
+    let said = until("the invitation's outcome", || async {
+        text(&c, "[role=status]")
+            .await
+            .filter(|t| t.contains("invited to"))
+    })
+    .await;
+    assert!(
+        said.starts_with("2 people invited to") || said.contains("not ("),
+        "{said}"
+    );
+    screenshot(&c, "bulk.png").await;
+    assert_eq!(names.len(), 2);
+    c.close().await.unwrap();
 }

@@ -15,7 +15,7 @@ mod paths;
 use panelkeeper::api::{self, Caller};
 use panelkeeper::files::Existing;
 use panelkeeper::mail::worker;
-use panelkeeper::participants::{ParticipantQuery, csv_export, import};
+use panelkeeper::participants::{ParticipantId, ParticipantQuery, csv_export, import};
 use panelkeeper::remote::{QueuedNote, Team, TeamStatus};
 use panelkeeper::reports::{self, ReportFile, ReportOptions};
 use panelkeeper::sessions::SessionId;
@@ -187,23 +187,37 @@ async fn participants_export(
     paths: State<'_, Paths>,
     path: String,
     query: ParticipantQuery,
+    ids: Option<Vec<ParticipantId>>,
     on_progress: Channel<serde_json::Value>,
 ) -> Result<u32> {
     let path = paths.check(&path)?;
     let progress = |p| drop(on_progress.send(p));
     match connection.team().await {
         Some(team) => {
-            let args = serde_json::json!({ "query": query });
-            let saved = team
-                .download("participants_export_csv", args, &path, &progress)
-                .await?;
+            let (name, args) = match &ids {
+                Some(ids) => (
+                    "participants_export_selected_csv",
+                    serde_json::json!({ "ids": ids }),
+                ),
+                None => (
+                    "participants_export_csv",
+                    serde_json::json!({ "query": query }),
+                ),
+            };
+            let saved = team.download(name, args, &path, &progress).await?;
             Ok(saved.rows.unwrap_or_default())
         }
         None => {
-            csv_export::export_file(&panel, &query, &path, Existing::Replace, &|p| {
-                progress(serde_json::to_value(p).unwrap_or_default())
-            })
-            .await
+            let report = |p| progress(serde_json::to_value(p).unwrap_or_default());
+            match &ids {
+                Some(ids) => {
+                    csv_export::export_selected_file(&panel, ids, &path, Existing::Replace, &report)
+                        .await
+                }
+                None => {
+                    csv_export::export_file(&panel, &query, &path, Existing::Replace, &report).await
+                }
+            }
         }
     }
 }

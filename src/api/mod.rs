@@ -279,6 +279,21 @@ commands! {
         .await?;
     participants_export_csv: Researcher (query: ParticipantQuery) -> Download
         = |p, progress| export_csv(p, &query, progress).await?;
+    participants_export_selected_csv: Researcher (ids: Vec<ParticipantId>) -> Download
+        = |p, progress| {
+            let mut csv = Vec::new();
+            let rows = participants::csv_export::write_selected(p, &ids, &mut csv, &|x| {
+                progress(serde_json::to_value(x).unwrap_or_default())
+            })
+            .await?;
+            Download {
+                rows: Some(rows),
+                ..Download::new("participants.csv".into(), "text/csv", &csv)
+            }
+        };
+    participants_bulk: Researcher (ids: Vec<ParticipantId>, action: participants::BulkAction)
+        -> participants::BulkReport
+        = |p, _| participants::bulk(p, &ids, &action).await?;
     attribute_keys: Researcher () -> Vec<participants::AttributeKey>
         = |p, _| participants::attribute_keys(p).await?;
     screeners_list: Researcher () -> Vec<screener::Screener>

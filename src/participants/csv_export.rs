@@ -77,6 +77,33 @@ pub async fn write_csv(
         }
         all.offset += n;
     }
+    drop(conn);
+    write_rows(panel, &ids, out, progress).await
+}
+
+/// Writes the participants `ids` names (chosen in a list), in that order,
+/// as CSV to `out`; an id that names nobody is an error.
+pub async fn write_selected(
+    panel: &Panel,
+    ids: &[ParticipantId],
+    out: impl Write,
+    progress: &(dyn Fn(ExportProgress) + Sync),
+) -> Result<u32> {
+    let mut conn = panel.conn().await?;
+    for &id in ids {
+        repo::load(&mut conn, id).await?;
+    }
+    drop(conn);
+    write_rows(panel, ids, out, progress).await
+}
+
+async fn write_rows(
+    panel: &Panel,
+    ids: &[ParticipantId],
+    out: impl Write,
+    progress: &(dyn Fn(ExportProgress) + Sync),
+) -> Result<u32> {
+    let mut conn = panel.conn().await?;
     let keys: BTreeSet<String> = repo::attribute_counts(&mut conn)
         .await?
         .into_iter()
@@ -142,9 +169,34 @@ pub async fn export_file(
     existing: Existing,
     progress: &(dyn Fn(ExportProgress) + Sync),
 ) -> Result<u32> {
+    export_to(path, existing, async |out| {
+        write_csv(panel, query, out, progress).await
+    })
+    .await
+}
+
+/// [`export_file`] for the participants chosen in a list.
+pub async fn export_selected_file(
+    panel: &Panel,
+    ids: &[ParticipantId],
+    path: &Path,
+    existing: Existing,
+    progress: &(dyn Fn(ExportProgress) + Sync),
+) -> Result<u32> {
+    export_to(path, existing, async |out| {
+        write_selected(panel, ids, out, progress).await
+    })
+    .await
+}
+
+async fn export_to(
+    path: &Path,
+    existing: Existing,
+    write: impl AsyncFnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<u32>,
+) -> Result<u32> {
     let mut file = NewFile::create(path, existing)?;
     let mut out = std::io::BufWriter::new(file.file());
-    let n = write_csv(panel, query, &mut out, progress).await?;
+    let n = write(&mut out).await?;
     out.flush()
         .map_err(|e| Error::file(path.display().to_string(), e.to_string()))?;
     drop(out);

@@ -27,7 +27,7 @@ pub(crate) use repo::{BulkLoad, contact as contact_in, count as count_in, set_ma
 
 use crate::Panel;
 use crate::db::Conn;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -119,6 +119,95 @@ pub(crate) async fn set_opted_out_in(
         crate::sessions::roster::withdraw_session_mail(&mut conn, now, id).await?;
     }
     repo::load(&mut conn, id).await
+}
+
+/// What a bulk action does to each participant chosen in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum BulkAction {
+    /// Adds a tag (people who have it already are left as they are).
+    Tag { tag: String },
+    /// Takes a tag away.
+    Untag { tag: String },
+    /// Opts them out: no invitation any more, queued reminders withdrawn.
+    OptOut,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkReport {
+    /// People it changed.
+    pub changed: u32,
+    /// People it left as they were: the change was theirs already, or they
+    /// were erased.
+    pub unchanged: u32,
+}
+
+/// The most people one bulk action takes (a few pages of a list).
+pub const BULK_MAX: usize = 5_000;
+
+/// Does `action` to each of `ids` in one transaction: all of it, or
+/// nothing when one of them fails (an unknown id, a tag that is not one).
+pub async fn bulk(panel: &Panel, ids: &[ParticipantId], action: &BulkAction) -> Result<BulkReport> {
+    if ids.len() > BULK_MAX {
+        return Err(Error::invalid(
+            "selection",
+            ids.len().to_string(),
+            format!("is more than {BULK_MAX} people at once: choose fewer"),
+        ));
+    }
+    if let BulkAction::Tag { tag } | BulkAction::Untag { tag } = action {
+        if fields::check_text("tag", tag)?.is_empty() {
+            return Err(Error::invalid("tag", "", "is empty"));
+        }
+    }
+    let now = panel.now();
+    let mut report = BulkReport {
+        changed: 0,
+        unchanged: 0,
+    };
+    let mut tx = panel.begin().await?;
+    for &id in ids {
+        let p = repo::load(&mut tx, id).await?;
+        if p.erased_at.is_some() {
+            report.unchanged += 1;
+            continue;
+        }
+        let changed = match action {
+            BulkAction::OptOut => {
+                if p.opted_out_at.is_some() {
+                    false
+                } else {
+                    set_opted_out_in(&mut tx, now, id, true).await?;
+                    true
+                }
+            }
+            BulkAction::Tag { tag } | BulkAction::Untag { tag } => {
+                let mut input = p.to_input();
+                let before = input.tags.len();
+                if matches!(action, BulkAction::Tag { .. }) {
+                    input.tags.push(tag.clone());
+                } else {
+                    input.tags.retain(|t| !t.eq_ignore_ascii_case(tag.trim()));
+                }
+                let valid = input.validate()?;
+                if valid.tags.len() == before {
+                    false
+                } else {
+                    repo::update(&mut tx, id, &valid, now).await?;
+                    true
+                }
+            }
+        };
+        if changed {
+            report.changed += 1;
+        } else {
+            report.unchanged += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
 }
 
 /// Finds a participant by id or by email, inside the caller's connection.

@@ -23,6 +23,8 @@ import type { ScreenerCount } from "./bindings/ScreenerCount";
 import type { SuppressionList } from "./bindings/SuppressionList";
 import type { SuppressionImport } from "./bindings/SuppressionImport";
 import type { ConsentText } from "./bindings/ConsentText";
+import type { BulkAction } from "./bindings/BulkAction";
+import type { BulkReport } from "./bindings/BulkReport";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
 import type { ParticipantDetail } from "./bindings/ParticipantDetail";
 import type { ParticipantId } from "./bindings/ParticipantId";
@@ -228,8 +230,11 @@ export const api = {
     call<ErasureReport>("participant_erase", { id, request }),
   participantsImport: (path: string, onProgress: (p: ImportProgress) => void) =>
     withProgress<ImportReport, ImportProgress>("participants_import", { path }, onProgress),
-  participantsExport: (path: string, query: ParticipantQuery, onProgress: (p: ExportProgress) => void) =>
-    withProgress<number, ExportProgress>("participants_export", { path, query }, onProgress),
+  /** The people `query` finds, or only `ids` (ticked in the list), to a CSV file. */
+  participantsExport: (path: string, query: ParticipantQuery, onProgress: (p: ExportProgress) => void, ids: ParticipantId[] | null = null) =>
+    withProgress<number, ExportProgress>("participants_export", { path, query, ids }, onProgress),
+  participantsExportSelectedCsv: (ids: ParticipantId[]) => call<Download>("participants_export_selected_csv", { ids }),
+  participantsBulk: (ids: ParticipantId[], action: BulkAction) => call<BulkReport>("participants_bulk", { ids, action }),
   /** In a browser: a picked CSV file imported on the team server. */
   participantsImportUpload: async (file: File, onProgress: (p: ImportProgress) => void) =>
     call<ImportReport, ImportProgress>("participants_import_csv", { name: file.name, base64: await base64Of(file) }, onProgress),

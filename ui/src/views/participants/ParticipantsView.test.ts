@@ -34,11 +34,13 @@ function detail(id: number): ParticipantDetail {
 
 let queries: ParticipantQuery[] = [];
 let optOutCalls: unknown[] = [];
+let bulkCalls: Record<string, unknown>[] = [];
 let keyLoads = 0;
 
 beforeEach(() => {
   queries = [];
   optOutCalls = [];
+  bulkCalls = [];
   keyLoads = 0;
   mockCommands((cmd, args) => {
     const a = args as Record<string, unknown>;
@@ -57,6 +59,9 @@ beforeEach(() => {
       case "participant_set_opted_out":
         optOutCalls.push(a);
         return detail(a.id as number).participant;
+      case "participants_bulk":
+        bulkCalls.push(a);
+        return { changed: (a.ids as number[]).length - 1, unchanged: 1 };
       default:
         throw new Error(`unexpected command ${cmd}`);
     }
@@ -134,5 +139,28 @@ describe("ParticipantsView", () => {
     expect(chosen()).toEqual(["1"]);
     await fireEvent.keyDown(list, { key: "Escape" });
     expect(chosen()).toEqual([]);
+  });
+
+  it("ticks people, on this page at once or one by one with Space, and tags them together", async () => {
+    render(ParticipantsView);
+    await screen.findByText("Zoë Müller");
+    await fireEvent.click(screen.getByTestId("tick-page"));
+    expect(screen.getByTestId("bulk-count").textContent).toBe("2 people ticked");
+    await fireEvent.click(screen.getAllByTestId("tick")[1]!);
+    expect(screen.getByTestId("bulk-count").textContent).toBe("1 person ticked");
+    // Space on the chosen row ticks it too.
+    const list = screen.getByTestId("participant-list");
+    await fireEvent.keyDown(list, { key: "ArrowDown" });
+    await fireEvent.keyDown(list, { key: "ArrowDown" });
+    await fireEvent.keyDown(list, { key: " " });
+    expect(screen.getByTestId("bulk-count").textContent).toBe("2 people ticked");
+
+    await fireEvent.input(screen.getByTestId("bulk-tag"), { target: { value: "spring" } });
+    await fireEvent.click(screen.getByTestId("bulk-apply"));
+    await waitFor(() => expect(bulkCalls).toHaveLength(1));
+    expect(bulkCalls[0]).toEqual({ ids: [1, 2], action: { action: "tag", tag: "spring" } });
+    await waitFor(() => expect(screen.getByRole("status").textContent).toContain("Tagged 1 person spring (1 person already so, or erased)"));
+    await fireEvent.click(screen.getByTestId("bulk-clear"));
+    expect(screen.queryByTestId("bulk-count")).toBeNull();
   });
 });

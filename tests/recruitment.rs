@@ -1450,3 +1450,74 @@ async fn ticked_people_are_tagged_and_opted_out_together_or_not_at_all() {
             .is_none()
     );
 }
+
+/// A list in each order it offers, the whole panel and a search alike.
+#[tokio::test]
+async fn the_list_sorts_by_name_either_way_and_by_when_people_joined() {
+    use panelkeeper::participants::ParticipantSort;
+
+    let t = panel().await;
+    for (name, email) in [
+        ("Björn Berg", "bjorn@example.com"),
+        ("Ada Åberg", "ada@example.com"),
+        ("Cleo Castro", "cleo@example.com"),
+        ("Ärla Ek", "arla@example.com"),
+    ] {
+        participants::create(
+            &t.panel,
+            &ParticipantInput {
+                name: name.into(),
+                email: email.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let listed = |sort, search: Option<&str>| {
+        let query = ParticipantQuery {
+            sort,
+            search: search.map(str::to_string),
+            limit: 50,
+            ..Default::default()
+        };
+        let panel = &t.panel;
+        async move {
+            participants::list(panel, &query)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    let by_name = listed(ParticipantSort::Name, None).await;
+    assert_eq!(
+        by_name,
+        ["Ada Åberg", "Ärla Ek", "Björn Berg", "Cleo Castro"]
+    );
+    let mut backwards = by_name.clone();
+    backwards.reverse();
+    assert_eq!(
+        listed(ParticipantSort::NameDescending, None).await,
+        backwards
+    );
+    assert_eq!(
+        listed(ParticipantSort::Newest, None).await,
+        ["Ärla Ek", "Cleo Castro", "Ada Åberg", "Björn Berg"]
+    );
+    assert_eq!(
+        listed(ParticipantSort::Oldest, None).await,
+        ["Björn Berg", "Ada Åberg", "Cleo Castro", "Ärla Ek"]
+    );
+    // A search keeps the order asked for.
+    assert_eq!(
+        listed(ParticipantSort::NameDescending, Some("berg")).await,
+        ["Björn Berg", "Ada Åberg"]
+    );
+    assert_eq!(
+        listed(ParticipantSort::Newest, Some("example")).await,
+        ["Ärla Ek", "Cleo Castro", "Ada Åberg", "Björn Berg"]
+    );
+}

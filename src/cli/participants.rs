@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use panelkeeper::Panel;
 use panelkeeper::files::{self, Existing};
 use panelkeeper::participants::{
-    self, AttributeFilter, ParticipantId, ParticipantInput, ParticipantQuery, StatusFilter,
-    consent, csv_export, governance, history, import, privacy, screener, suppression,
+    self, AttributeFilter, ParticipantId, ParticipantInput, ParticipantQuery, ParticipantSort,
+    StatusFilter, consent, csv_export, governance, history, import, privacy, screener, suppression,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +27,21 @@ pub struct Filters {
     /// all, contactable, opted-out, do-not-contact or erased.
     #[arg(long, default_value = "all", value_parser = parse_status)]
     status: StatusFilter,
+    /// name, name-desc, newest or oldest.
+    #[arg(long, default_value = "name", value_parser = parse_sort)]
+    sort: ParticipantSort,
+}
+
+fn parse_sort(s: &str) -> Result<ParticipantSort, String> {
+    match s {
+        "name" => Ok(ParticipantSort::Name),
+        "name-desc" => Ok(ParticipantSort::NameDescending),
+        "newest" => Ok(ParticipantSort::Newest),
+        "oldest" => Ok(ParticipantSort::Oldest),
+        other => Err(format!(
+            "{other:?} is not an order: use name, name-desc, newest or oldest"
+        )),
+    }
 }
 
 impl Filters {
@@ -43,6 +58,7 @@ impl Filters {
                 })
                 .collect(),
             status: self.status,
+            sort: self.sort,
             limit,
             offset,
         }

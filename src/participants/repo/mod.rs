@@ -944,9 +944,11 @@ pub(crate) async fn list(
             push_index(&mut q, &indexed, matching.as_deref());
             q.push(")");
         }
-        q.push(" ORDER BY +p.sort_name, p.id");
+        q.push(" ORDER BY ")
+            .push(query.sort.order_by("+p.sort_name"));
     } else {
-        q.push(" ORDER BY p.sort_name, p.id");
+        q.push(" ORDER BY ")
+            .push(query.sort.order_by("p.sort_name"));
     }
     q.push(" LIMIT ")
         .push_bind(query.limit.clamp(1, 1000) as i64)

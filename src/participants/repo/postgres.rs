@@ -419,7 +419,9 @@ pub(super) async fn list(
          p.erased_at IS NOT NULL AS erased, p.tags::text AS tags FROM participants p",
     );
     push_filters(&mut q, query, &words);
-    q.push(" ORDER BY p.sort_name COLLATE \"C\", p.id LIMIT ")
+    q.push(" ORDER BY ")
+        .push(query.sort.order_by("p.sort_name COLLATE \"C\""))
+        .push(" LIMIT ")
         .push_bind(query.limit.clamp(1, 1000) as i64)
         .push(" OFFSET ")
         .push_bind(query.offset as i64);

@@ -163,4 +163,16 @@ describe("ParticipantsView", () => {
     await fireEvent.click(screen.getByTestId("bulk-clear"));
     expect(screen.queryByTestId("bulk-count")).toBeNull();
   });
+
+  it("sorts by name either way from the column's heading, and by when people joined", async () => {
+    render(ParticipantsView);
+    await screen.findByText("Zoë Müller");
+    expect(queries.at(-1)?.sort).toBe("name");
+    await fireEvent.click(screen.getByTestId("sort-name"));
+    await waitFor(() => expect(queries.at(-1)?.sort).toBe("nameDescending"));
+    expect(screen.getByTestId("sort-name").closest("th")?.getAttribute("aria-sort")).toBe("descending");
+    await fireEvent.change(screen.getByTestId("sort"), { target: { value: "newest" } });
+    await waitFor(() => expect(queries.at(-1)?.sort).toBe("newest"));
+    expect(queries.at(-1)?.offset).toBe(0);
+  });
 });

@@ -241,8 +241,10 @@ async fn import_search_open_opt_out_and_keep_it_across_a_restart() {
     let refused = c
         .execute_async(
             "const done = arguments[arguments.length - 1]; \
+             const progress = window.__TAURI_INTERNALS__.transformCallback(() => {}); \
              window.__TAURI_INTERNALS__.invoke('participants_export', \
-               { path: arguments[0], query: { search: null, tag: null, attributes: [], status: 'all', limit: 50, offset: 0 } }) \
+               { path: arguments[0], query: { search: null, tag: null, attributes: [], status: 'all', limit: 50, offset: 0 }, \
+                 onProgress: '__CHANNEL__:' + progress }) \
              .then(() => done('written'), (e) => done(e))",
             vec![Value::from(outside.to_str().unwrap())],
         )

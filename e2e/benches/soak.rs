@@ -12,7 +12,7 @@
 //! it under Xvfb.
 
 use fantoccini::{Client, Locator, key::Key};
-use panelkeeper_e2e::{Driver, built, memory};
+use panelkeeper_e2e::{Driver, built, memory, memory_by_process};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,14 @@ async fn main() {
         .await;
     shown(&c, "[data-testid=participant-row]").await;
 
+    let mb = |b: u64| b / (1024 * 1024);
+    let show = |when: &str| {
+        let parts: Vec<String> = memory_by_process(&driver)
+            .into_iter()
+            .map(|(name, b)| format!("{name} {} MB", mb(b)))
+            .collect();
+        println!("{when}: {}", parts.join(", "));
+    };
     let started = Instant::now();
     let mut readings: Vec<(u64, usize, u64)> = Vec::new();
     let mut next = 1;
@@ -142,6 +150,9 @@ async fn main() {
         round(&c, rounds).await;
         rounds += 1;
         if started.elapsed() >= Duration::from_secs(next * 60) {
+            if next == 1 {
+                show("by process after minute 1");
+            }
             let mb = memory(&driver) / (1024 * 1024);
             println!("minute {next:>3}: {rounds:>4} rounds, {mb} MB");
             readings.push((next, rounds, mb));
@@ -152,6 +163,7 @@ async fn main() {
     if readings.last().is_none_or(|r| r.1 != rounds) {
         readings.push((end, rounds, memory(&driver) / (1024 * 1024)));
     }
+    show("by process at the end");
     let _ = c.close().await;
 
     let first = readings[0].2 as f64;

@@ -198,17 +198,23 @@ pub fn free_port() -> u16 {
 /// PSS in bytes of the window's process and every process under
 /// tauri-driver, leaving out the two WebDriver processes themselves.
 pub fn memory(driver: &Driver) -> u64 {
-    let mut total = 0;
+    memory_by_process(driver).iter().map(|(_, b)| b).sum()
+}
+
+/// [`memory`] by process name (the app, WebKitWebProcess,
+/// WebKitNetworkProcess), to see which one holds it.
+pub fn memory_by_process(driver: &Driver) -> Vec<(String, u64)> {
+    let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let mut parents = vec![driver.pid()];
     while let Some(parent) = parents.pop() {
         for (pid, name) in children(parent) {
             parents.push(pid);
             if name != "WebKitWebDriver" && name != "tauri-driver" {
-                total += pss(pid);
+                *by.entry(name).or_default() += pss(pid);
             }
         }
     }
-    total
+    by.into_iter().collect()
 }
 
 /// The processes whose parent is `parent`, with their names.

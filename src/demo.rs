@@ -778,14 +778,21 @@ pub async fn generate_with(
             // Working hours on the session's own clock: 09:00 to 17:00.
             let zone = *rng.pick(SESSION_ZONES);
             let tz: chrono_tz::Tz = zone.parse().expect("a known zone");
-            let day = start.with_timezone(&tz).date_naive();
-            let local = day
-                .and_hms_opt(9 + (k % 9) as u32, 0, 0)
-                .expect("a valid hour");
-            let start = crate::TimeZone::parse(zone)
-                .and_then(|z| crate::sessions::instant_in(z, local))
-                .unwrap_or(start);
-            (start, zone)
+            let mut day = start.with_timezone(&tz).date_naive();
+            let at = |day: chrono::NaiveDate| {
+                let local = day
+                    .and_hms_opt(9 + (k % 9) as u32, 0, 0)
+                    .expect("a valid hour");
+                crate::TimeZone::parse(zone)
+                    .and_then(|z| crate::sessions::instant_in(z, local))
+                    .unwrap_or(start)
+            };
+            // A past session stays past once moved to working hours: over
+            // before now, so none is under way as the panel is made.
+            while k < PAST_SESSIONS && at(day) + Duration::minutes(90) > now {
+                day = day.pred_opt().expect("a day before");
+            }
+            (at(day), zone)
         })
         .collect();
     let mut roster: BTreeMap<(usize, i64), &str> = BTreeMap::new();

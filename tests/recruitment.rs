@@ -1521,3 +1521,31 @@ async fn the_list_sorts_by_name_either_way_and_by_when_people_joined() {
         ["Ärla Ek", "Cleo Castro", "Ada Åberg", "Björn Berg"]
     );
 }
+
+#[tokio::test]
+async fn a_demo_panel_made_at_any_hour_has_no_session_under_way() {
+    // Past sessions are moved to working hours on their own clock; none
+    // may land on now, or the first "session ahead" would be one already
+    // started, with attendance recorded before it happened.
+    for hour in (0..24).step_by(3) {
+        let t = panel().await;
+        let now = start() + Duration::hours(hour) + Duration::minutes(20);
+        t.clock.set(now);
+        panelkeeper::demo::generate(&t.panel, 50, 3).await.unwrap();
+        let under_way: Vec<_> = panelkeeper::sessions::list(
+            &t.panel,
+            &panelkeeper::sessions::SessionQuery {
+                from: Some(now),
+                to: Some(now + Duration::seconds(1)),
+                include_cancelled: true,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.title, s.starts_at))
+        .collect();
+        assert!(under_way.is_empty(), "at {now}: {under_way:?}");
+    }
+}

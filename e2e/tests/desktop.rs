@@ -1951,6 +1951,9 @@ async fn ticked_people_are_tagged_and_invited_together() {
     .await;
     click(&c, "[data-testid=bulk-apply]").await;
     let said = until("the invitation's outcome", || async {
+        if let Some(refused) = text(&c, "[data-testid=list-error]").await {
+            panic!("the invitation was refused: {refused}");
+        }
         text(&c, "[role=status]")
             .await
             .filter(|t| t.contains("invited to"))

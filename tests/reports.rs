@@ -523,6 +523,15 @@ async fn a_complete_session_gives_a_final_report_and_the_follow_up_report_counts
     assert!(text.contains(&format!("{resolution:.1} days")), "{text}");
     assert_eq!(f.oldest_open.len(), 2);
     assert_eq!(f.by_week.iter().map(|w| w.raised).sum::<u32>(), 3);
+    // Every issue counted once by its hand-offs, agreeing with the mean.
+    assert_eq!(f.handoff_counts.first().map(|c| c.handoffs), Some(0));
+    assert_eq!(f.handoff_counts.iter().map(|c| c.issues).sum::<u32>(), 3);
+    let handed = f
+        .handoff_counts
+        .iter()
+        .map(|c| c.handoffs * c.issues)
+        .sum::<u32>();
+    assert!((f64::from(handed) / 3.0 - f.mean_handoffs).abs() < 1e-9);
     let sam = f.by_owner.iter().find(|o| o.owner == "Sam Owner").unwrap();
     assert!(text.contains("Sam Owner"));
     assert_eq!(

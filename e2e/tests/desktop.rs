@@ -1161,6 +1161,38 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
             .unwrap_or_default()
             .contains("Kim Care")
     );
+    // Drawn as charts: each canvas has ink on it, and says in words what
+    // it shows, with the same figures.
+    let inked = until("the charts drawn", || async {
+        let inked = c
+            .execute(
+                "return [...document.querySelectorAll('[data-testid^=chart-] canvas')].map((k) => {
+                   const d = k.getContext('2d').getImageData(0, 0, k.width, k.height).data;
+                   let n = 0;
+                   for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                   return n;
+                 })",
+                vec![],
+            )
+            .await
+            .ok()?;
+        let inked: Vec<u64> = serde_json::from_value(inked).ok()?;
+        (inked.len() == 4 && inked.iter().all(|&n| n > 100)).then_some(inked)
+    })
+    .await;
+    assert_eq!(inked.len(), 4);
+    let words = c
+        .find(css("[data-testid=chart-owners]"))
+        .await
+        .unwrap()
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        words.contains("Kim Care, 1 resolved, 0 open, 0 overdue"),
+        "{words}"
+    );
     screenshot(&c, "dashboard.png").await;
 
     // Export the session's report to a path, anonymised, and read it back.

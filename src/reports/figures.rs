@@ -36,6 +36,9 @@ pub struct FollowUpFigures {
     pub by_owner: Vec<OwnerFigures>,
     /// By week raised (weeks start on Monday), oldest first.
     pub by_week: Vec<WeekFigures>,
+    /// How many issues were handed off how many times, fewest first (every
+    /// count from none to the most, so that a chart shows the gaps).
+    pub handoff_counts: Vec<HandoffCount>,
     /// The oldest open promises, oldest first, at most [`OLDEST_LISTED`].
     pub oldest_open: Vec<Issue>,
 }
@@ -60,6 +63,14 @@ pub struct WeekFigures {
     pub raised: u32,
     pub median_first_contact_hours: Option<f64>,
     pub median_resolution_days: Option<f64>,
+}
+
+/// The issues handed off `handoffs` times.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffCount {
+    pub handoffs: u32,
+    pub issues: u32,
 }
 
 /// The middle value (the mean of the two middle ones for an even count).
@@ -124,6 +135,17 @@ pub fn figures(all: &[Issue], from: NaiveDate, to: NaiveDate) -> FollowUpFigures
         weeks.entry(monday).or_default().push(i);
     }
     let handoffs: Vec<f64> = all.iter().map(|i| f64::from(i.handoffs)).collect();
+    let most = all.iter().map(|i| i.handoffs).max();
+    let handoff_counts = most
+        .map(|most| {
+            (0..=most)
+                .map(|n| HandoffCount {
+                    handoffs: n,
+                    issues: all.iter().filter(|i| i.handoffs == n).count() as u32,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut oldest: Vec<&Issue> = all.iter().filter(|i| i.status.is_open()).collect();
     oldest.sort_by_key(|i| (i.created_at, i.id.0));
     let open = oldest.len() as u32;
@@ -153,6 +175,7 @@ pub fn figures(all: &[Issue], from: NaiveDate, to: NaiveDate) -> FollowUpFigures
                 median_resolution_days: resolution_days(&issues),
             })
             .collect(),
+        handoff_counts,
         oldest_open: oldest.into_iter().take(OLDEST_LISTED).cloned().collect(),
     }
 }

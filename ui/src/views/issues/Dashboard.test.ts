@@ -26,6 +26,7 @@ const figures: FollowUpFigures = {
     { owner: "Kim Care", open: 0, overdue: 0, resolved: 1 },
   ],
   byWeek: [{ week: "2026-06-01", raised: 3, medianFirstContactHours: 1.5, medianResolutionDays: 1.2 }],
+  handoffCounts: [{ handoffs: 0, issues: 2 }, { handoffs: 1, issues: 1 }],
   oldestOpen: [issue(1), issue(2)],
 };
 
@@ -60,6 +61,12 @@ describe("Dashboard", () => {
     expect(screen.getByTestId("dashboard-owners").textContent).toContain("Kim Care");
     expect(screen.getByTestId("dashboard-weeks").querySelectorAll("tbody tr")).toHaveLength(1);
     expect(container.querySelector("img")).toBeNull();
+    // Each chart says what it shows in words.
+    expect(screen.getByTestId("chart-owners").getAttribute("aria-label")).toContain("Sam Owner, 0 resolved, 2 open, 2 overdue");
+    expect(screen.getByTestId("chart-handoffs").getAttribute("aria-label")).toBe(
+      "Issues by how often they were handed off: none, 2 issues; once, 1 issue",
+    );
+    expect(screen.getByTestId("chart-times").getAttribute("aria-label")).toContain("first contact 1.5 hours, resolution 1.2 days");
     await fireEvent.click(screen.getByText("#2 Parcel 2"));
     expect(opened).toEqual([2]);
     expect(asked).toEqual([["2026-06-01", "2026-06-30"]]);

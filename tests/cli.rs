@@ -1062,6 +1062,19 @@ fn issues_raise_assign_hand_off_contact_and_resolve() {
             .len(),
         1
     );
+    assert_eq!(
+        cli.json(&["issues", "list", "--sort", "newest", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let bad = cli.run(&["issues", "list", "--sort", "loudest"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("use urgent, newest, oldest or handoffs"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ mod common;
 
 use chrono::{Duration, NaiveDateTime};
 use common::smtp::SmtpServer;
-use panelkeeper::issues::{self, ContactVia, IssueInput, IssueQuery, IssueStatus, Severity};
+use panelkeeper::issues::{
+    self, ContactVia, IssueInput, IssueQuery, IssueSort, IssueStatus, Severity,
+};
 use panelkeeper::mail::{self, settings, worker};
 use panelkeeper::notes::{self, NoteInput};
 use panelkeeper::participants::{self, ParticipantInput};
@@ -1138,4 +1140,71 @@ async fn a_staff_member_leaves_only_once_their_promises_are_handed_on() {
     issues::reassign(p, issue.id, &sam.email, "Sam is back")
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn issues_are_listed_in_the_order_asked_and_the_limit_keeps_its_first() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let mut raised = Vec::new();
+    for summary in ["First", "Second", "Third"] {
+        let i = issues::raise(
+            p,
+            &IssueInput {
+                session: Some(s),
+                participant: Some("zoe@example.org".into()),
+                summary: summary.into(),
+                owner: Some("ana@company.example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        raised.push(i.id);
+        t.clock.advance(Duration::hours(1));
+    }
+    // The second is handed off twice, the third once.
+    for (issue, to) in [
+        (raised[1], "sam@company.example.com"),
+        (raised[1], "kim@company.example.com"),
+        (raised[2], "sam@company.example.com"),
+    ] {
+        issues::reassign(p, issue, to, "Their area").await.unwrap();
+    }
+    let listed = |sort: IssueSort, limit: Option<u32>| async move {
+        issues::list(
+            p,
+            &IssueQuery {
+                sort,
+                limit,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.summary)
+        .collect::<Vec<_>>()
+    };
+    // Urgent: the earliest first contact due first, as raised.
+    assert_eq!(
+        listed(IssueSort::Urgent, None).await,
+        ["First", "Second", "Third"]
+    );
+    assert_eq!(
+        listed(IssueSort::Newest, None).await,
+        ["Third", "Second", "First"]
+    );
+    assert_eq!(
+        listed(IssueSort::Oldest, None).await,
+        ["First", "Second", "Third"]
+    );
+    assert_eq!(
+        listed(IssueSort::MostHandoffs, None).await,
+        ["Second", "Third", "First"]
+    );
+    assert_eq!(listed(IssueSort::Newest, Some(1)).await, ["Third"]);
+    assert_eq!(listed(IssueSort::MostHandoffs, Some(1)).await, ["Second"]);
 }

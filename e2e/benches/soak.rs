@@ -142,6 +142,20 @@ async fn main() {
             .collect();
         println!("{when}: {}", parts.join(", "));
     };
+    // What the page holds that could grow with use: the IPC callbacks
+    // waiting for an answer, the elements in the document, the resource
+    // timings kept.
+    let held = || async {
+        c.execute(
+            "return [window.__TAURI_INTERNALS__.callbacks.size,
+                     document.getElementsByTagName('*').length,
+                     performance.getEntries().length]",
+            vec![],
+        )
+        .await
+        .map(|v| v.to_string())
+        .unwrap_or_else(|e| e.to_string())
+    };
     let started = Instant::now();
     let mut readings: Vec<(u64, usize, u64)> = Vec::new();
     let mut next = 1;
@@ -154,7 +168,10 @@ async fn main() {
                 show("by process after minute 1");
             }
             let mb = memory(&driver) / (1024 * 1024);
-            println!("minute {next:>3}: {rounds:>4} rounds, {mb} MB");
+            println!(
+                "minute {next:>3}: {rounds:>4} rounds, {mb} MB; page holds [callbacks, elements, timings] {}",
+                held().await
+            );
             readings.push((next, rounds, mb));
             next = if next == 1 { 5 } else { next + 5 };
         }

@@ -5,7 +5,8 @@ use super::{Error, print_json};
 use clap::Subcommand;
 use panelkeeper::Panel;
 use panelkeeper::issues::{
-    self, ContactVia, DayCount, Issue, IssueId, IssueInput, IssueQuery, IssueStatus, Severity,
+    self, ContactVia, DayCount, Issue, IssueId, IssueInput, IssueQuery, IssueSort, IssueStatus,
+    Severity,
 };
 use panelkeeper::mail::MessagePreview;
 use panelkeeper::notes::NoteId;
@@ -50,6 +51,9 @@ pub enum IssuesCmd {
         /// Only those past a due time.
         #[arg(long)]
         overdue: bool,
+        /// urgent (open first, by the next due time), newest, oldest or handoffs.
+        #[arg(long, default_value = "urgent", value_parser = parse_sort)]
+        sort: IssueSort,
         #[arg(long)]
         json: bool,
     },
@@ -216,6 +220,18 @@ fn show_preview(preview: Option<MessagePreview>) {
     out!("subject:  {}\n\n{}", m.body.subject, m.body.text);
 }
 
+fn parse_sort(s: &str) -> Result<IssueSort, String> {
+    match s {
+        "urgent" => Ok(IssueSort::Urgent),
+        "newest" => Ok(IssueSort::Newest),
+        "oldest" => Ok(IssueSort::Oldest),
+        "handoffs" => Ok(IssueSort::MostHandoffs),
+        other => Err(format!(
+            "{other:?} is not an order: use urgent, newest, oldest or handoffs"
+        )),
+    }
+}
+
 pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error> {
     let show = |i: &Issue| out!("{}", line(i));
     match cmd {
@@ -249,6 +265,7 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
             owner,
             status,
             overdue,
+            sort,
             json,
         } => {
             let all = issues::list(
@@ -257,6 +274,7 @@ pub async fn issues_cmd(panel: &Panel, cmd: IssuesCmd) -> Result<ExitCode, Error
                     owner,
                     status,
                     overdue,
+                    sort,
                     ..Default::default()
                 },
             )

@@ -577,7 +577,36 @@ pub struct IssueQuery {
     pub session: Option<SessionId>,
     /// Only the issues this participant raised.
     pub participant: Option<ParticipantId>,
+    pub sort: IssueSort,
     pub limit: Option<u32>,
+}
+
+/// The order issues are listed in; the limit keeps the first of that order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum IssueSort {
+    /// Open ones first, by the next due time (the most urgent first).
+    #[default]
+    Urgent,
+    /// The most recently raised first.
+    Newest,
+    /// The first raised first.
+    Oldest,
+    /// The most handed off first, then the most urgent.
+    MostHandoffs,
+}
+
+impl IssueSort {
+    /// The ORDER BY terms over a row with `open`, `next_due`, `created_at`,
+    /// `handoffs` and `id`.
+    pub(crate) fn order_by(self) -> &'static str {
+        match self {
+            IssueSort::Urgent => "open DESC, next_due, id",
+            IssueSort::Newest => "created_at DESC, id DESC",
+            IssueSort::Oldest => "created_at, id",
+            IssueSort::MostHandoffs => "handoffs DESC, open DESC, next_due, id",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -292,21 +292,20 @@ pub(crate) async fn list(
         format!("WHERE {}", filters.join(" AND "))
     };
     let limit = param();
-    // Open first, then by the next due time: the page is chosen from the
-    // issues alone, and only its issues are read in full.
+    // In the order asked (open first, then by the next due time, unless
+    // told otherwise): the page is chosen from the issues alone, and only
+    // its issues are read in full.
     let d = conn.dialect();
-    let (all, issue) = (
-        d.json_array_of(&d.json("issue"), "open DESC, next_due, id"),
-        issue_json(d),
-    );
+    let order = query.sort.order_by();
+    let (all, issue) = (d.json_array_of(&d.json("issue"), order), issue_json(d));
     let sql = format!(
         "SELECT {all} FROM ( \
-           SELECT {issue} AS issue, k.id, k.open, k.next_due FROM ( \
+           SELECT {issue} AS issue, k.id, k.open, k.next_due, k.created_at, k.handoffs FROM ( \
              SELECT i.id, {OPEN} AS open, \
                CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
-                 AS next_due \
+                 AS next_due, i.created_at, i.handoffs \
              FROM issues i {filters} \
-             ORDER BY open DESC, next_due, i.id LIMIT {limit}) k \
+             ORDER BY {order} LIMIT {limit}) k \
            CROSS JOIN {FROM} WHERE i.id = k.id) AS page"
     );
     let json: String = either!(conn.reborrow(), |cx| {

@@ -41,14 +41,20 @@ function issue(id: number, summary: string): Issue {
 
 /** Answers held back until released, to let a slow answer arrive after a quick one. */
 let held: (() => void)[] = [];
+/** The order each listing asked for. */
+let sorts: string[] = [];
 
 beforeEach(() => {
   held = [];
-  mockCommands((cmd) => {
+  sorts = [];
+  mockCommands((cmd, args) => {
     if (cmd === "staff_list") return [kim];
     if (cmd === "staff_current") return new Promise((resolve) => held.push(() => resolve(kim)));
     if (cmd === "issues_mine") return [issue(1, "Mine only")];
-    if (cmd === "issues_list") return [issue(2, "Parcel lost")];
+    if (cmd === "issues_list") {
+      sorts.push((args as { query: { sort: string } }).query.sort);
+      return [issue(2, "Parcel lost")];
+    }
     throw new Error(`unexpected command ${cmd}`);
   });
 });
@@ -59,6 +65,22 @@ afterEach(() => {
 });
 
 describe("FollowUpsView", () => {
+  it("sorts all issues by a column heading, asking the core for that order", async () => {
+    render(FollowUpsView, {});
+    await fireEvent.click(screen.getByTestId("tab-all"));
+    await screen.findByTestId("issue-row");
+    expect(sorts).toEqual(["urgent"]);
+    await fireEvent.click(screen.getByTestId("sort-raised"));
+    await waitFor(() => expect(sorts.at(-1)).toBe("newest"));
+    expect(screen.getByTestId("sort-raised").closest("th")?.getAttribute("aria-sort")).toBe("descending");
+    await fireEvent.click(screen.getByTestId("sort-raised"));
+    await waitFor(() => expect(sorts.at(-1)).toBe("oldest"));
+    await fireEvent.click(screen.getByTestId("sort-handoffs"));
+    await waitFor(() => expect(sorts.at(-1)).toBe("mostHandoffs"));
+    await fireEvent.click(screen.getByTestId("sort-due"));
+    await waitFor(() => expect(sorts.at(-1)).toBe("urgent"));
+  });
+
   it("keeps the tab chosen when the first tab's slower answer arrives after it", async () => {
     render(FollowUpsView, {});
     expect(screen.getByTestId("followups-loading").textContent).toContain("your follow-ups");

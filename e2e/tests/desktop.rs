@@ -1788,6 +1788,36 @@ async fn the_calendar_shows_sessions_planned_in_three_zones_in_order_on_the_view
     );
     screenshot(&c, "calendar-week.png").await;
 
+    // At 960 pixels wide the week still fits: no sideways scrolling, and
+    // each session's time stays inside its day.
+    c.set_window_size(960, 800).await.unwrap();
+    let narrow = until("the window at 960 pixels", || async {
+        let fits = c
+            .execute(
+                "const cal = document.querySelector('[data-testid=calendar]');
+                 const doc = document.scrollingElement;
+                 const cut = [...document.querySelectorAll('[data-testid=calendar-session]')].filter((s) => {
+                   const day = s.closest('[data-testid=calendar-day]').getBoundingClientRect();
+                   const r = s.getBoundingClientRect();
+                   return r.left < day.left - 1 || r.right > day.right + 1;
+                 }).length;
+                 return [window.innerWidth, cal.scrollWidth - cal.clientWidth, doc.scrollWidth - doc.clientWidth, cut];",
+                vec![],
+            )
+            .await
+            .ok()?;
+        let fits: Vec<i64> = serde_json::from_value(fits).ok()?;
+        (fits[0] <= 960).then_some(fits)
+    })
+    .await;
+    assert_eq!(
+        &narrow[1..],
+        [0, 0, 0],
+        "[width, calendar overflow, page overflow, sessions cut]: {narrow:?}"
+    );
+    screenshot(&c, "calendar-week-960.png").await;
+    c.set_window_size(1280, 800).await.unwrap();
+
     // ↓ from one session to the next; Enter opens it.
     click(
         &c,

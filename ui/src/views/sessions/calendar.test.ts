@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addDays, daysShown, mondayOf, place, span, step, zoned } from "./calendar";
+import { addDays, dayName, daysShown, mondayOf, place, span, step, weekday, zoned } from "./calendar";
 import type { Session } from "../../lib/bindings/Session";
 
 const staff = { id: 1, name: "Ana", email: "ana@example.com", title: "", role: "researcher" as const, lead: null, timeZone: null, canSignIn: false, active: true };
@@ -25,6 +25,12 @@ describe("zoned", () => {
 });
 
 describe("days shown", () => {
+  it("names a week's columns short, by weekday and date", () => {
+    expect(dayName("2027-12-14")).toBe(`${weekday("2027-12-14")} 14`);
+    expect(dayName("2027-12-05")).toMatch(/ 5$/);
+    expect(dayName("2027-12-14", true)).toContain("14");
+  });
+
   it("gives a day, a week from Monday, and a month's whole weeks", () => {
     expect(daysShown("day", "2027-03-17")).toEqual(["2027-03-17"]);
     expect(mondayOf("2027-03-21")).toBe("2027-03-15");

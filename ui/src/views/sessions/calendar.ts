@@ -160,12 +160,15 @@ export function periodTitle(view: View, day: string): string {
   return `${f(first, { day: "numeric", month: "short" })} – ${f(last, { day: "numeric", month: "short", year: "numeric" })}`;
 }
 
-/** A day's name for a column or cell heading. */
+/** A day's name for a column or cell heading: in full for a day's page,
+ *  else its weekday and date ("Tue 14"), the period's heading naming the
+ *  month, so that a week's columns stay readable from 960 pixels up. */
 export function dayName(day: string, long = false): string {
+  if (!long) return `${weekday(day)} ${Number(day.slice(8, 10))}`;
   return utc(day).toLocaleDateString(undefined, {
-    weekday: long ? "long" : "short",
+    weekday: "long",
     day: "numeric",
-    month: long ? "long" : "short",
+    month: "long",
     timeZone: "UTC",
   });
 }

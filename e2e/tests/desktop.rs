@@ -1195,6 +1195,38 @@ async fn live_notes_an_issue_raised_owned_handed_off_contacted_and_resolved_and_
     );
     screenshot(&c, "dashboard.png").await;
 
+    // The follow-up report of the same days says the same.
+    let first_contact = text(&c, "[data-testid=fig-first-contact]").await.unwrap();
+    let resolution = text(&c, "[data-testid=fig-resolution]").await.unwrap();
+    click(&c, "[data-testid=export-followups]").await;
+    let followups = dir.path().join("follow-ups.pdf");
+    fill(&c, "[data-testid=export-path]", followups.to_str().unwrap()).await;
+    click(&c, "[data-testid=export-run]").await;
+    until("the follow-up report", || async {
+        text(&c, "[data-testid=export-done]").await
+    })
+    .await;
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&followups)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/setup)");
+    let report = String::from_utf8(out.stdout).unwrap();
+    for expected in [first_contact.as_str(), resolution.as_str(), "Kim Care"] {
+        assert!(
+            report.contains(expected),
+            "the dashboard's {expected} is not in the follow-up report:\n{report}"
+        );
+    }
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("Issues raised") && l.trim_end().ends_with('1')),
+        "{report}"
+    );
+    click(&c, "[data-testid=export-followups]").await;
+
     // Export the session's report to a path, anonymised, and read it back.
     click(&c, "[data-testid=nav-sessions]").await;
     click(&c, "[data-testid=mode-list]").await;
@@ -1905,12 +1937,18 @@ async fn every_view_follows_the_desktops_light_or_dark_setting() {
             "participants",
             "sessions",
             "followups",
+            "dashboard",
             "notes",
             "inbox",
             "outbox",
             "settings",
         ] {
-            click(&c, &format!("[data-testid=nav-{view}]")).await;
+            let nav = if view == "dashboard" {
+                "followups"
+            } else {
+                view
+            };
+            click(&c, &format!("[data-testid=nav-{nav}]")).await;
             match view {
                 "participants" => {
                     type_search(&c, &person).await;
@@ -1928,6 +1966,38 @@ async fn every_view_follows_the_desktops_light_or_dark_setting() {
                 }
                 "sessions" => click(&c, "[data-testid=mode-week]").await,
                 "followups" => click(&c, "[data-testid=my-issue] button.issue-line").await,
+                "dashboard" => {
+                    click(&c, "[data-testid=tab-dashboard]").await;
+                    // Every chart drawn (the demo's issues are older than
+                    // the last 30 days: the period starts a year back).
+                    until("the period's start to take a date", || async {
+                        c.execute(
+                            "const from = document.querySelector('[data-testid=dashboard-from]');
+                             if (!from) return false;
+                             from.value = '2024-01-01';
+                             from.dispatchEvent(new Event('input', { bubbles: true }));
+                             return true;",
+                            vec![],
+                        )
+                        .await
+                        .ok()?
+                        .as_bool()?
+                        .then_some(())
+                    })
+                    .await;
+                    until("the charts drawn", || async {
+                        let drawn = c
+                            .execute(
+                                "return [...document.querySelectorAll('[data-testid^=chart-] canvas')]
+                                   .filter((k) => k.width > 0 && k.height > 0).length",
+                                vec![],
+                            )
+                            .await
+                            .ok()?;
+                        (drawn.as_u64()? == 4).then_some(())
+                    })
+                    .await;
+                }
                 _ => {}
             }
             screenshot(&c, &format!("{view}-{scheme}.png")).await;

@@ -56,7 +56,8 @@ export interface Drawing {
 
 function axes(p: Palette, stacked: boolean, horizontal = false) {
   const scale = { stacked, ticks: { color: p.muted, precision: 0 }, grid: { color: p.line } };
-  const category = { stacked, ticks: { color: p.text }, grid: { display: false } };
+  // Labels upright, some skipped where they would crowd (weeks of a year).
+  const category = { stacked, ticks: { color: p.text, maxRotation: 0, autoSkipPadding: 12 }, grid: { display: false } };
   return horizontal ? { x: scale, y: category } : { x: category, y: scale };
 }
 
@@ -140,7 +141,7 @@ export function timesByWeek(
       options: {
         ...common(p, true),
         scales: {
-          x: { ticks: { color: p.text }, grid: { display: false } },
+          x: { ticks: { color: p.text, maxRotation: 0, autoSkipPadding: 12 }, grid: { display: false } },
           hours: {
             position: "left",
             beginAtZero: true,

@@ -2099,3 +2099,90 @@ async fn ticked_people_are_tagged_and_invited_together() {
     assert_eq!(names.len(), 2);
     c.close().await.unwrap();
 }
+
+const TAB: &str = "\u{E004}";
+
+/// Every view worked from the keyboard: Tab from the view's own heading in
+/// the bar goes through its controls, each one shown as focused (an
+/// outline in the accent colour) and on screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_shows_where_the_keyboard_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("panel.db");
+    {
+        let panel = panelkeeper::Panel::open(&db).await.unwrap();
+        panelkeeper::demo::generate(&panel, 300, 1).await.unwrap();
+        panel.close().await;
+    }
+    let driver = Driver::start(dir.path());
+    let c = open(&driver, &db).await;
+    wait_for_list(&c).await;
+    for view in [
+        "participants",
+        "sessions",
+        "followups",
+        "notes",
+        "inbox",
+        "outbox",
+        "settings",
+    ] {
+        click(&c, &format!("[data-testid=nav-{view}]")).await;
+        let mut seen = Vec::new();
+        for _ in 0..16 {
+            let focused = c.active_element().await.unwrap();
+            focused.send_keys(TAB).await.unwrap();
+            // On screen once the view has scrolled to it (WebKit scrolls
+            // smoothly), or never.
+            let look = || async {
+                c.execute(
+                    "const e = document.activeElement;
+                     if (!e || e === document.body) return null;
+                     const s = getComputedStyle(e);
+                     const r = e.getBoundingClientRect();
+                     const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0
+                       && r.top < window.innerHeight && r.left < window.innerWidth;
+                     const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+                       || s.boxShadow !== 'none';
+                     const name = e.tagName.toLowerCase() + (e.type ? ':' + e.type : '') + (e.name ? '(' + e.name + ')' : '') + (e.dataset.testid ? '[' + e.dataset.testid + ']' : '')
+                       + ' ' + (e.getAttribute('aria-label') || e.textContent || '').trim().slice(0, 30);
+                     return [name, ring, onScreen, e.closest('header') !== null];",
+                    vec![],
+                )
+                .await
+                .unwrap()
+            };
+            let mut shown = look().await;
+            for _ in 0..20 {
+                if shown.get(2) != Some(&Value::Bool(false)) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                shown = look().await;
+            }
+            if let Some([name, ring, on_screen, in_bar]) =
+                serde_json::from_value::<Option<[Value; 4]>>(shown).unwrap()
+            {
+                assert_eq!(
+                    ring,
+                    Value::Bool(true),
+                    "{view}: {name} is focused with no outline"
+                );
+                assert_eq!(
+                    on_screen,
+                    Value::Bool(true),
+                    "{view}: {name} is focused off screen: {seen:?}"
+                );
+                seen.push((
+                    name.as_str().unwrap_or_default().to_string(),
+                    in_bar == Value::Bool(true),
+                ));
+            }
+        }
+        // Past the bar's links into the view itself.
+        assert!(
+            seen.iter().filter(|(_, in_bar)| !in_bar).count() >= 3,
+            "{view}: the keyboard never reached the view: {seen:?}"
+        );
+    }
+    c.close().await.unwrap();
+}

@@ -59,6 +59,17 @@ async fn click(c: &Client, selector: &str) {
     .await;
 }
 
+/// A demo panel of `people` made from `seed`, in `dir`.
+async fn demo_panel(dir: &Path, people: u32, seed: u64) -> PathBuf {
+    let db = dir.join("panel.db");
+    let panel = panelkeeper::Panel::open(&db).await.unwrap();
+    panelkeeper::demo::generate(&panel, people, seed)
+        .await
+        .unwrap();
+    panel.close().await;
+    db
+}
+
 /// Waits for the app's window to show the participant list.
 async fn wait_for_list(c: &Client) {
     c.wait()
@@ -2011,12 +2022,7 @@ async fn every_view_follows_the_desktops_light_or_dark_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticked_people_are_tagged_and_invited_together() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("panel.db");
-    {
-        let panel = panelkeeper::Panel::open(&db).await.unwrap();
-        panelkeeper::demo::generate(&panel, 300, 3).await.unwrap();
-        panel.close().await;
-    }
+    let db = demo_panel(dir.path(), 300, 3).await;
     let driver = Driver::start(dir.path());
     let c = open(&driver, &db).await;
     wait_for_list(&c).await;
@@ -2108,12 +2114,7 @@ const TAB: &str = "\u{E004}";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_view_shows_where_the_keyboard_is() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("panel.db");
-    {
-        let panel = panelkeeper::Panel::open(&db).await.unwrap();
-        panelkeeper::demo::generate(&panel, 300, 1).await.unwrap();
-        panel.close().await;
-    }
+    let db = demo_panel(dir.path(), 300, 1).await;
     let driver = Driver::start(dir.path());
     let c = open(&driver, &db).await;
     wait_for_list(&c).await;

@@ -775,6 +775,71 @@ async fn the_demo_panel_is_deterministic() {
 }
 
 #[tokio::test]
+async fn a_screener_run_again_names_people_as_they_are_now() {
+    let (t, ids) = screened_panel().await;
+    let other = panelkeeper::Panel::open(&t.location)
+        .await
+        .unwrap()
+        .with_clock(t.clock.clone());
+    let listed = |panel: panelkeeper::Panel| async move {
+        let r = governance::eligible(
+            &panel,
+            "eu-adults",
+            panel.now(),
+            &EligibilityOptions::default(),
+        )
+        .await
+        .unwrap();
+        let eligible = r
+            .eligible
+            .iter()
+            .map(|c| (c.id, c.name.clone(), c.email.clone()));
+        let excluded = r
+            .excluded
+            .iter()
+            .map(|e| (e.id, e.name.clone(), e.email.clone().unwrap_or_default()));
+        eligible.chain(excluded).collect::<Vec<_>>()
+    };
+    let first = listed(t.panel.clone()).await;
+    assert!(
+        first.contains(&(ids[0], "Person 0".into(), "p0@example.com".into())),
+        "{first:?}"
+    );
+    // Named once, the same again from the snapshot.
+    assert_eq!(listed(t.panel.clone()).await, first);
+
+    // Renamed in another process: the next run shows the new name.
+    let mut input = participants::get(&t.panel, ids[0])
+        .await
+        .unwrap()
+        .to_input();
+    input.name = "Renamed Person".into();
+    input.email = "renamed@example.com".into();
+    participants::update(&other, ids[0], &input).await.unwrap();
+    let renamed = listed(t.panel.clone()).await;
+    assert!(
+        renamed.contains(&(
+            ids[0],
+            "Renamed Person".into(),
+            "renamed@example.com".into()
+        )),
+        "{renamed:?}"
+    );
+
+    // Erased in another process: the name and address are gone from the list.
+    privacy::erase(&other, ids[1], &Default::default())
+        .await
+        .unwrap();
+    let after = listed(t.panel.clone()).await;
+    assert!(
+        after
+            .iter()
+            .all(|(_, name, email)| name != "Person 1" && email != "p1@example.com"),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_panel_index_never_serves_a_stale_answer() {
     let (t, ids) = screened_panel().await;
     // A second handle on the same file, as the CLI beside the open app.

@@ -9,7 +9,7 @@
 //! facts read from the in-memory panel index).
 
 use super::ParticipantId;
-use super::index::{Compiled, PanelIndex, Person};
+use super::index::{Compiled, Named, PanelIndex, Person};
 use super::screener::{self, Screener, ScreenerDefinition};
 use crate::db::{Conn, either};
 use crate::db::{instant, millis};
@@ -745,9 +745,8 @@ pub async fn eligible_for(
         1
     };
     let mut report = evaluate(&index, screener, &rules, at, options, threads);
-    drop(index);
     let evaluated = started.elapsed();
-    name_people(panel, &mut report).await?;
+    name_people(panel, &index, &mut report).await?;
     tracing::debug!(
         evaluate_ms = evaluated.as_millis() as u64,
         name_ms = (started.elapsed() - evaluated).as_millis() as u64,
@@ -757,19 +756,49 @@ pub async fn eligible_for(
 }
 
 /// Fills in the names, addresses and zones of the people a screener run
-/// lists (the panel index keeps none of them).
-async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()> {
-    let mut ids: Vec<i64> = report
-        .eligible
-        .iter()
-        .map(|c| c.id.0)
-        .chain(report.excluded.iter().map(|e| e.id.0))
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
+/// lists: those the snapshot `index` has named before from its names, the
+/// others from the database (and kept in the snapshot for the next run).
+async fn name_people(
+    panel: &Panel,
+    index: &PanelIndex,
+    report: &mut EligibilityReport,
+) -> Result<()> {
+    let mut missing: Vec<i64> = {
+        let names = index.names.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = report.eligible.iter().map(|c| c.id.0);
+        listed
+            .chain(report.excluded.iter().map(|e| e.id.0))
+            .filter(|id| !names.contains_key(id))
+            .collect()
+    };
+    if !missing.is_empty() {
+        let read = read_names(panel, &mut missing).await?;
+        index
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(read);
     }
-    let mut known: HashMap<i64, (String, Option<String>, Option<String>)> =
-        HashMap::with_capacity(ids.len());
+    let names = index.names.lock().unwrap_or_else(|e| e.into_inner());
+    for c in &mut report.eligible {
+        if let Some((name, email, zone)) = names.get(&c.id.0) {
+            c.name.clone_from(name);
+            c.email = email.clone().unwrap_or_default();
+            c.time_zone.clone_from(zone);
+        }
+    }
+    for e in &mut report.excluded {
+        if let Some((name, email, _)) = names.get(&e.id.0) {
+            e.name.clone_from(name);
+            e.email.clone_from(email);
+        }
+    }
+    Ok(())
+}
+
+/// The names, addresses and zones of the participants `ids` (sorted here).
+async fn read_names(panel: &Panel, ids: &mut [i64]) -> Result<Vec<(i64, Named)>> {
+    let mut read = Vec::with_capacity(ids.len());
     // In id order the lookups walk the table's pages in order.
     ids.sort_unstable();
     let mut conn = panel.conn().await?;
@@ -787,32 +816,19 @@ async fn name_people(panel: &Panel, report: &mut EligibilityReport) -> Result<()
             ),
         };
         crate::db::scan::scan(conn.conn(), &sql, |row| {
-            known.insert(
+            read.push((
                 row.int(0),
                 (
                     row.text(1).unwrap_or_default().to_string(),
                     row.text(2).map(str::to_string),
                     row.text(3).map(str::to_string),
                 ),
-            );
+            ));
             Ok(())
         })
         .await?;
     }
-    for c in &mut report.eligible {
-        if let Some((name, email, zone)) = known.remove(&c.id.0) {
-            c.name = name;
-            c.email = email.unwrap_or_default();
-            c.time_zone = zone;
-        }
-    }
-    for e in &mut report.excluded {
-        if let Some((name, email, _)) = known.remove(&e.id.0) {
-            e.name = name;
-            e.email = email;
-        }
-    }
-    Ok(())
+    Ok(read)
 }
 
 /// The summary of [`by_rule`] in words, most common first: "cooldown

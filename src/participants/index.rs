@@ -92,10 +92,19 @@ pub(crate) struct Person {
     bookings: Span,
 }
 
+/// A participant's name, email and time zone, as a screener's result
+/// shows them.
+pub(crate) type Named = (String, Option<String>, Option<String>);
+
 /// A snapshot of the panel for screening.
 #[derive(Debug)]
 pub(crate) struct PanelIndex {
     revision: i64,
+    /// The names of the people screener runs on this snapshot have listed,
+    /// read once from the database and kept until the next change: a
+    /// screener run again (edited, or with a page more) names its people
+    /// without asking for them again, which costs most on a team database.
+    pub names: std::sync::Mutex<HashMap<i64, Named>>,
     pub people: Vec<Person>,
     keys: Vec<String>,
     key_ids: HashMap<String, u32>,
@@ -248,6 +257,7 @@ impl PanelIndex {
         let revision = repo::revision(conn.reborrow()).await?;
         let mut index = PanelIndex {
             revision,
+            names: Default::default(),
             people: Vec::new(),
             keys: Vec::new(),
             key_ids: HashMap::new(),

@@ -755,9 +755,15 @@ pub async fn eligible_for(
     Ok(report)
 }
 
+/// How many people's names a snapshot keeps at most: a few MB. A run that
+/// lists more than that (everyone at a million people) reads them each
+/// time, as a command line run does anyway, and holds them only once.
+const NAMES_KEPT: usize = 50_000;
+
 /// Fills in the names, addresses and zones of the people a screener run
 /// lists: those the snapshot `index` has named before from its names, the
-/// others from the database (and kept in the snapshot for the next run).
+/// others from the database (kept in the snapshot for the next run, up to
+/// [`NAMES_KEPT`]).
 async fn name_people(
     panel: &Panel,
     index: &PanelIndex,
@@ -771,26 +777,32 @@ async fn name_people(
             .filter(|id| !names.contains_key(id))
             .collect()
     };
-    if !missing.is_empty() {
-        let read = read_names(panel, &mut missing).await?;
-        index
-            .names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(read);
+    let read = if missing.is_empty() {
+        Vec::new()
+    } else {
+        read_names(panel, &mut missing).await?
+    };
+    let mut names = index.names.lock().unwrap_or_else(|e| e.into_inner());
+    let keep = names.len() + read.len() <= NAMES_KEPT;
+    let mut fresh: HashMap<i64, Named> = HashMap::with_capacity(read.len());
+    for (id, named) in read {
+        if keep {
+            names.insert(id, named.clone());
+        }
+        fresh.insert(id, named);
     }
-    let names = index.names.lock().unwrap_or_else(|e| e.into_inner());
+    let mut named = |id: i64| fresh.remove(&id).or_else(|| names.get(&id).cloned());
     for c in &mut report.eligible {
-        if let Some((name, email, zone)) = names.get(&c.id.0) {
-            c.name.clone_from(name);
-            c.email = email.clone().unwrap_or_default();
-            c.time_zone.clone_from(zone);
+        if let Some((name, email, zone)) = named(c.id.0) {
+            c.name = name;
+            c.email = email.unwrap_or_default();
+            c.time_zone = zone;
         }
     }
     for e in &mut report.excluded {
-        if let Some((name, email, _)) = names.get(&e.id.0) {
-            e.name.clone_from(name);
-            e.email.clone_from(email);
+        if let Some((name, email, _)) = named(e.id.0) {
+            e.name = name;
+            e.email = email;
         }
     }
     Ok(())

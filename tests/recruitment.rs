@@ -777,10 +777,7 @@ async fn the_demo_panel_is_deterministic() {
 #[tokio::test]
 async fn a_screener_run_again_names_people_as_they_are_now() {
     let (t, ids) = screened_panel().await;
-    let other = panelkeeper::Panel::open(&t.location)
-        .await
-        .unwrap()
-        .with_clock(t.clock.clone());
+    let other = t.another().await;
     let listed = |panel: panelkeeper::Panel| async move {
         let r = governance::eligible(
             &panel,
@@ -843,10 +840,7 @@ async fn a_screener_run_again_names_people_as_they_are_now() {
 async fn the_panel_index_never_serves_a_stale_answer() {
     let (t, ids) = screened_panel().await;
     // A second handle on the same file, as the CLI beside the open app.
-    let other = panelkeeper::Panel::open(&t.location)
-        .await
-        .unwrap()
-        .with_clock(t.clock.clone());
+    let other = t.another().await;
     let eligible = |panel: panelkeeper::Panel| async move {
         governance::eligible(
             &panel,

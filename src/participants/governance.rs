@@ -746,7 +746,7 @@ pub async fn eligible_for(
     };
     let mut report = evaluate(&index, screener, &rules, at, options, threads);
     let evaluated = started.elapsed();
-    name_people(panel, &index, &mut report).await?;
+    name_people(panel, &index, &mut report, NAMES_KEPT).await?;
     tracing::debug!(
         evaluate_ms = evaluated.as_millis() as u64,
         name_ms = (started.elapsed() - evaluated).as_millis() as u64,
@@ -762,12 +762,13 @@ const NAMES_KEPT: usize = 50_000;
 
 /// Fills in the names, addresses and zones of the people a screener run
 /// lists: those the snapshot `index` has named before from its names, the
-/// others from the database (kept in the snapshot for the next run, up to
-/// [`NAMES_KEPT`]).
+/// others from the database (kept in the snapshot for the next run while
+/// it keeps no more than `kept`, [`NAMES_KEPT`]).
 async fn name_people(
     panel: &Panel,
     index: &PanelIndex,
     report: &mut EligibilityReport,
+    kept: usize,
 ) -> Result<()> {
     let mut missing: Vec<i64> = {
         let names = index.names.lock().unwrap_or_else(|e| e.into_inner());
@@ -783,7 +784,7 @@ async fn name_people(
         read_names(panel, &mut missing).await?
     };
     let mut names = index.names.lock().unwrap_or_else(|e| e.into_inner());
-    let keep = names.len() + read.len() <= NAMES_KEPT;
+    let keep = names.len() + read.len() <= kept;
     let mut fresh: HashMap<i64, Named> = HashMap::with_capacity(read.len());
     for (id, named) in read {
         if keep {
@@ -1197,6 +1198,39 @@ mod tests {
                 assert!(counted >= one.excluded_total);
             }
         }
+    }
+
+    /// People are named the same whether their names are kept with the
+    /// snapshot or, past the limit, read again on every run.
+    #[tokio::test]
+    async fn people_are_named_alike_with_names_kept_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(&dir.path().join("panel.db")).await.unwrap();
+        crate::demo::generate(&panel, 400, 5).await.unwrap();
+        let rules = rules(&panel).await.unwrap();
+        let at = panel.now();
+        let screener = screener::get(&panel, "budget-shoppers").await.unwrap();
+        let options = EligibilityOptions::default();
+        let index = panel.index().await.unwrap();
+        let blank = evaluate(&index, &screener, &rules, at, &options, 1);
+        assert!(blank.excluded.len() > 20);
+        let mut named = Vec::new();
+        for kept in [0, 0, NAMES_KEPT, NAMES_KEPT] {
+            let mut report = blank.clone();
+            name_people(&panel, &index, &mut report, kept)
+                .await
+                .unwrap();
+            let kept_now = index.names.lock().unwrap().len();
+            assert_eq!(
+                kept_now == 0,
+                kept == 0,
+                "names kept with a limit of {kept}"
+            );
+            named.push(report);
+        }
+        assert!(named.iter().all(|r| *r == named[0]));
+        assert!(named[0].excluded.iter().all(|e| !e.name.is_empty()));
+        assert!(named[0].eligible.iter().all(|c| !c.email.is_empty()));
     }
 
     fn now() -> DateTime<Utc> {

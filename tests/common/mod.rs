@@ -37,6 +37,15 @@ impl TestPanel {
             Location::Postgres(_) => None,
         }
     }
+
+    /// A second handle on the same panel, on the same clock: another
+    /// process (the CLI beside the open app, a second computer).
+    pub async fn another(&self) -> Panel {
+        Panel::open(&self.location)
+            .await
+            .unwrap()
+            .with_clock(self.clock.clone())
+    }
 }
 
 /// The rows of `sql`, read straight from the panel's database (a file or

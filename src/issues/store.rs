@@ -593,6 +593,19 @@ pub(crate) async fn reopen(
     Ok(())
 }
 
+/// The open issues past a due time (`$1`) and last escalated no later than
+/// `$2` or never, in id order. Answered from the `issues_escalation` index
+/// alone (a test holds it to that): the tick asks every minute.
+const TO_ESCALATE: &str = "SELECT id FROM issues WHERE status IN ('open', 'contacted') \
+     AND waiting_since IS NULL \
+     AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
+     AND (last_escalated_at IS NULL OR last_escalated_at <= $2) ORDER BY id";
+
+/// How many open issues are past a due time (`$1`), from the same index.
+const OVERDUE: &str = "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
+     AND waiting_since IS NULL \
+     AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1)";
+
 /// The open issues past a due time at `now`, oldest first: all of them
 /// (`overdue`), and those last escalated no later than `escalated_before`
 /// or never (`to_escalate`).
@@ -602,23 +615,15 @@ pub(crate) async fn overdue(
     escalated_before: DateTime<Utc>,
 ) -> Result<(u32, Vec<IssueId>)> {
     let mut conn = conn.into();
-    let to_escalate: Vec<i64> = either!(conn.reborrow(), |cx| sqlx::query_scalar(
-        "SELECT id FROM issues WHERE status IN ('open', 'contacted') AND waiting_since IS NULL \
-         AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
-         AND (last_escalated_at IS NULL OR last_escalated_at <= $2) ORDER BY id",
-    )
-    .bind(millis(now))
-    .bind(millis(escalated_before))
-    .fetch_all(&mut *cx)
-    .await?);
-    let overdue: i64 = either!(conn.reborrow(), |cx| sqlx::query_scalar(
-        "SELECT count(*) FROM issues WHERE status IN ('open', 'contacted') \
-         AND waiting_since IS NULL \
-         AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1)",
-    )
-    .bind(millis(now))
-    .fetch_one(&mut *cx)
-    .await?);
+    let to_escalate: Vec<i64> = either!(conn.reborrow(), |cx| sqlx::query_scalar(TO_ESCALATE)
+        .bind(millis(now))
+        .bind(millis(escalated_before))
+        .fetch_all(&mut *cx)
+        .await?);
+    let overdue: i64 = either!(conn.reborrow(), |cx| sqlx::query_scalar(OVERDUE)
+        .bind(millis(now))
+        .fetch_one(&mut *cx)
+        .await?);
     Ok((
         overdue as u32,
         to_escalate.into_iter().map(IssueId).collect(),
@@ -853,4 +858,39 @@ pub(crate) async fn unowned_in(
     .fetch_all(&mut *cx)
     .await?);
     Ok(rows.into_iter().map(|(id, s)| (IssueId(id), s)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OVERDUE, TO_ESCALATE};
+    use sqlx::Row;
+
+    /// The tick's two questions read the `issues_escalation` index and never
+    /// the issues' rows: on a panel of 200,000 issues a tick that reads the
+    /// rows takes 40 ms and fills 30 MB of page cache, every minute.
+    #[tokio::test]
+    async fn the_ticks_questions_are_answered_from_an_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open_file(&dir.path().join("panel.db"))
+            .await
+            .unwrap();
+        for question in [TO_ESCALATE, OVERDUE] {
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {question}"
+            )))
+            .bind(0_i64)
+            .bind(0_i64)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("COVERING INDEX issues_escalation")),
+                "{question}: {plan:?}"
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@
 //! target/debug/panelkeeper-app and target/debug/examples/bare_window).
 
 use fantoccini::{Client, Locator, key::Key};
-use panelkeeper_e2e::{Driver, built, memory};
+use panelkeeper_e2e::{Driver, built, memory_by_process};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,17 @@ struct Start {
     /// Of which in the page: from its navigation start to the first screen.
     in_page: Duration,
     memory: u64,
+    /// The same by process (the window's, WebKit's web and network ones).
+    by_process: Vec<(String, u64)>,
+}
+
+/// `name 123 MB, …` for a run's line.
+fn shares(by_process: &[(String, u64)]) -> String {
+    by_process
+        .iter()
+        .map(|(name, bytes)| format!("{name} {:.0}", *bytes as f64 / 1e6))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The page's own clock: milliseconds since its navigation started.
@@ -100,12 +111,14 @@ async fn bare(dir: &Path) -> Start {
     let first_screen = started.elapsed();
     let in_page = page_clock(&c).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let memory = memory(&driver);
+    let by_process = memory_by_process(&driver);
+    let memory = by_process.iter().map(|(_, b)| b).sum();
     let _ = c.close().await;
     Start {
         first_screen,
         in_page,
         memory,
+        by_process,
     }
 }
 
@@ -120,7 +133,8 @@ async fn app(dir: &Path, panel: &Path, views: &mut Views) -> Start {
     let first_screen = started.elapsed();
     let in_page = page_clock(&c).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let memory = memory(&driver);
+    let by_process = memory_by_process(&driver);
+    let memory = by_process.iter().map(|(_, b)| b).sum();
 
     let mut time = |what, since: Instant| views.timings.push((what, since.elapsed()));
     let search = c.find(css("[data-testid=search]")).await.unwrap();
@@ -171,6 +185,7 @@ async fn app(dir: &Path, panel: &Path, views: &mut Views) -> Start {
         first_screen,
         in_page,
         memory,
+        by_process,
     }
 }
 
@@ -208,6 +223,11 @@ async fn main() {
             a.first_screen.as_secs_f64() * 1e3,
             a.in_page.as_secs_f64() * 1e3,
             a.memory as f64 / 1e6
+        );
+        println!(
+            "  by process (MB): bare {}; app {}",
+            shares(&b.by_process),
+            shares(&a.by_process)
         );
         bare_runs.push(b);
         app_runs.push(a);

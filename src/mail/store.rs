@@ -419,8 +419,32 @@ pub(super) async fn counts(
         .collect()
 }
 
+/// The outbox's order: waiting messages first (soonest first), then the
+/// rest newest first. `o` names the table, or nothing.
+fn list_order(o: &str) -> String {
+    format!(
+        "{o}status IN ('queued', 'sending') DESC, \
+         CASE WHEN {o}status IN ('queued', 'sending') THEN {o}next_attempt_at END, \
+         {o}updated_at DESC, {o}id DESC"
+    )
+}
+
+/// The statement for a page of the outbox ([`list`]).
+fn list_sql(attachments: &str) -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS}, {attachments} FROM outbox o WHERE o.id IN (\
+         SELECT id FROM outbox WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+         ORDER BY {} LIMIT $2 OFFSET $3) ORDER BY {}",
+        list_order(""),
+        list_order("o."),
+    )
+}
+
 /// A page of the outbox (of one status, or all): waiting messages first
 /// (soonest first), then the rest newest first; and how many there are.
+/// The page is chosen from the `outbox_list` index alone and only its
+/// messages are read: a message's row holds its bodies, and ordering a
+/// backlog of 60,000 escalations by reading their rows took 160 ms.
 pub(super) async fn list(
     conn: impl Into<Conn<'_>>,
     status: Option<Status>,
@@ -429,13 +453,7 @@ pub(super) async fn list(
 ) -> Result<(Vec<OutboxMessage>, i64)> {
     let mut conn = conn.into();
     let status = status.map(Status::as_str);
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS}, {} FROM outbox o WHERE (CAST($1 AS TEXT) IS NULL OR o.status = $1) \
-         ORDER BY o.status IN ('queued', 'sending') DESC, \
-         CASE WHEN o.status IN ('queued', 'sending') THEN o.next_attempt_at END, \
-         o.updated_at DESC, o.id DESC LIMIT $2 OFFSET $3",
-        attachment_names(&conn)
-    );
+    let sql = list_sql(attachment_names(&conn));
     let rows: Vec<MessageRow> = either!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
         sql
     ))
@@ -973,7 +991,45 @@ pub(super) async fn defer(
 
 #[cfg(test)]
 mod tests {
-    use super::{Dialect, like_of_glob, starts_with};
+    use super::{Dialect, like_of_glob, list_sql, starts_with};
+    use sqlx::Row;
+
+    /// Which messages make a page of the outbox is decided from the
+    /// `outbox_list` index, never from the messages' rows (which hold their
+    /// bodies), with or without a status asked for.
+    #[tokio::test]
+    async fn a_page_of_the_outbox_is_chosen_from_an_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open_file(&dir.path().join("panel.db"))
+            .await
+            .unwrap();
+        for status in [None, Some("sent")] {
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {}",
+                list_sql("'[]' AS attachments")
+            )))
+            .bind(status)
+            .bind(50_i64)
+            .bind(0_i64)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("COVERING INDEX outbox_list")),
+                "{status:?}: {plan:?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|p| p.starts_with("SCAN") && !p.contains("COVERING INDEX")),
+                "{status:?}: {plan:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_topics_start_is_matched_with_its_own_wildcards_taken_literally() {

@@ -356,3 +356,35 @@ pub(crate) async fn set_screener(
     .rows_affected());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+    use sqlx::Row;
+
+    /// A session's counts (issues without an owner, the roster by answer
+    /// and attendance) come from indexes alone: the sessions list reads
+    /// them for every session at once.
+    #[tokio::test]
+    async fn a_sessions_counts_are_read_from_indexes_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open_file(&dir.path().join("panel.db"))
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM sessions s"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(3))
+        .collect();
+        let counts: Vec<&String> = plan.iter().filter(|p| p.starts_with("SEARCH")).collect();
+        assert_eq!(counts.len(), 8, "{plan:?}");
+        assert!(
+            counts.iter().all(|p| p.contains("COVERING INDEX")),
+            "{plan:?}"
+        );
+    }
+}

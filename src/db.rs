@@ -191,6 +191,30 @@ pub(crate) fn checkpoint_soon(pool: &SqlitePool) -> tokio::task::JoinHandle<()> 
     })
 }
 
+/// A new, migrated panel file in a folder of its own (kept while the
+/// folder is), for tests of the stored shape.
+#[cfg(test)]
+pub(crate) async fn new_file() -> (tempfile::TempDir, SqlitePool) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = open_file(&dir.path().join("panel.db")).await.unwrap();
+    (dir, pool)
+}
+
+/// How SQLite plans `sql` on `pool`: the lines of `EXPLAIN QUERY PLAN`, in
+/// order, its parameters left unbound. Tests hold a statement to the index
+/// it is written for with it.
+#[cfg(test)]
+pub(crate) async fn query_plan(pool: &SqlitePool, sql: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(3))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -863,29 +863,16 @@ pub(crate) async fn unowned_in(
 #[cfg(test)]
 mod tests {
     use super::{OVERDUE, TO_ESCALATE};
-    use sqlx::Row;
+    use crate::db::{new_file, query_plan};
 
     /// The tick's two questions read the `issues_escalation` index and never
     /// the issues' rows: on a panel of 200,000 issues a tick that reads the
     /// rows takes 40 ms and fills 30 MB of page cache, every minute.
     #[tokio::test]
     async fn the_ticks_questions_are_answered_from_an_index_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open_file(&dir.path().join("panel.db"))
-            .await
-            .unwrap();
+        let (_dir, pool) = new_file().await;
         for question in [TO_ESCALATE, OVERDUE] {
-            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "EXPLAIN QUERY PLAN {question}"
-            )))
-            .bind(0_i64)
-            .bind(0_i64)
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(3))
-            .collect();
+            let plan = query_plan(&pool, question).await;
             assert!(
                 plan.iter()
                     .any(|p| p.contains("COVERING INDEX issues_escalation")),

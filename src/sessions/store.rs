@@ -360,7 +360,7 @@ pub(crate) async fn set_screener(
 #[cfg(test)]
 mod tests {
     use super::COLUMNS;
-    use sqlx::Row;
+    use crate::db::{new_file, query_plan};
 
     /// A session's counts (issues without an owner, the roster by answer
     /// and attendance) each come from a seek in an index, never a walk
@@ -368,19 +368,8 @@ mod tests {
     /// for every session at once.
     #[tokio::test]
     async fn a_sessions_counts_are_read_from_indexes_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open_file(&dir.path().join("panel.db"))
-            .await
-            .unwrap();
-        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM sessions s"
-        )))
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>(3))
-        .collect();
+        let (_dir, pool) = new_file().await;
+        let plan = query_plan(&pool, &format!("SELECT {COLUMNS} FROM sessions s")).await;
         let counts: Vec<&String> = plan.iter().filter(|p| p.starts_with("SEARCH")).collect();
         assert_eq!(counts.len(), 8, "{plan:?}");
         assert!(

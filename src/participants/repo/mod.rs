@@ -1048,15 +1048,11 @@ mod tests {
                 (1, "zoe muller".to_string()),
             ]
         );
-        let plan: Vec<String> = sqlx::query(
-            "EXPLAIN QUERY PLAN SELECT id FROM participants ORDER BY sort_name, id LIMIT 5",
+        let plan = crate::db::query_plan(
+            &pool,
+            "SELECT id FROM participants ORDER BY sort_name, id LIMIT 5",
         )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>(3))
-        .collect();
+        .await;
         assert!(
             plan.iter().any(|p| p.contains("participants_sort")),
             "{plan:?}"

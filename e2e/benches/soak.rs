@@ -7,16 +7,35 @@
 //! first minute and every five minutes after it.
 //!
 //! PANELKEEPER_BENCH_PANEL: the panel (required; `panelkeeper demo` makes
-//! one). PANELKEEPER_SOAK_MINUTES: how long (default 30). PANELKEEPER_APP:
-//! the app (default target/debug/panelkeeper-app). scripts/bench-soak runs
-//! it under Xvfb.
+//! one). PANELKEEPER_SOAK_MINUTES: how long (default 30).
+//! PANELKEEPER_SOAK_PAUSE_MS: a pause after every click and every search
+//! typed, for a person's pace (default 0: as fast as the app answers).
+//! PANELKEEPER_APP: the app (default target/debug/panelkeeper-app).
+//! scripts/bench-soak runs it under Xvfb.
 
 use fantoccini::{Client, Locator, key::Key};
 use panelkeeper_e2e::{Driver, built, memory, memory_by_process};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(120);
+
+/// The pause after every step (PANELKEEPER_SOAK_PAUSE_MS).
+async fn pace() {
+    static PAUSE: OnceLock<Duration> = OnceLock::new();
+    let pause = *PAUSE.get_or_init(|| {
+        Duration::from_millis(
+            std::env::var("PANELKEEPER_SOAK_PAUSE_MS")
+                .ok()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0),
+        )
+    });
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
+}
 
 fn css(s: &str) -> Locator<'_> {
     Locator::Css(s)
@@ -37,6 +56,7 @@ async fn click(c: &Client, selector: &str) {
         assert!(started.elapsed() < WAIT, "{selector} took no click");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    pace().await;
 }
 
 /// Clicks `what` until `then` shows (a list that reloads under the pointer
@@ -61,6 +81,7 @@ async fn typed(c: &Client, selector: &str, words: &str) {
     let field = c.find(css(selector)).await.unwrap();
     field.clear().await.ok();
     field.send_keys(words).await.unwrap();
+    pace().await;
 }
 
 /// One round through every view, as a researcher uses them.
@@ -164,9 +185,7 @@ async fn main() {
         round(&c, rounds).await;
         rounds += 1;
         if started.elapsed() >= Duration::from_secs(next * 60) {
-            if next == 1 {
-                show("by process after minute 1");
-            }
+            show(&format!("by process at minute {next}"));
             let mb = memory(&driver) / (1024 * 1024);
             println!(
                 "minute {next:>3}: {rounds:>4} rounds, {mb} MB; page holds [callbacks, elements, timings] {}",

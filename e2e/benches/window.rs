@@ -15,6 +15,12 @@
 //! makes one). PANELKEEPER_BENCH_RUNS: runs of each (default 5).
 //! PANELKEEPER_APP and PANELKEEPER_BARE_WINDOW: the two binaries (default:
 //! target/debug/panelkeeper-app and target/debug/examples/bare_window).
+//!
+//! The goal for memory is the bare window's "plus the data on screen", so
+//! the bare window also runs a third time with the app's first screen of
+//! data (its list's header and rows, as text in a plain table, taken from
+//! the app's first start): what showing that data costs a window that does
+//! nothing else.
 
 use fantoccini::{Client, Locator, key::Key};
 use panelkeeper_e2e::{Driver, built, memory_by_process};
@@ -98,13 +104,19 @@ struct Views {
     timings: Vec<(&'static str, Duration)>,
 }
 
-async fn bare(dir: &Path) -> Start {
+/// The bare window; with `page`, showing that HTML file instead of its
+/// one line.
+async fn bare(dir: &Path, page: Option<&Path>) -> Start {
     let driver = Driver::start(dir);
     let started = Instant::now();
+    let args = match page {
+        Some(page) => vec!["--page", page.to_str().expect("a UTF-8 path")],
+        None => vec![],
+    };
     let c = driver
         .session(
             &built("PANELKEEPER_BARE_WINDOW", "examples/bare_window"),
-            &[],
+            &args,
         )
         .await;
     shown(&c, "#bare").await;
@@ -122,7 +134,49 @@ async fn bare(dir: &Path) -> Start {
     }
 }
 
-async fn app(dir: &Path, panel: &Path, views: &mut Views) -> Start {
+/// The data on the app's first screen (the list's header and its rows) as
+/// a plain HTML page, the text escaped, no style and no script.
+async fn data_on_screen(c: &Client) -> String {
+    let rows = c
+        .execute(
+            "return Array.from(document.querySelectorAll(
+                 'table:has([data-testid=participant-row]) tr'))
+               .map(r => Array.from(r.cells).map(c => c.textContent.trim()))",
+            vec![],
+        )
+        .await
+        .expect("the list's rows");
+    let rows = rows.as_array().cloned().unwrap_or_default();
+    assert!(rows.len() > 1, "the app's first screen shows no list");
+    println!(
+        "the app's first screen of data: a header and {} rows",
+        rows.len() - 1
+    );
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut html = String::from(
+        "<!doctype html><html><head><title>bare</title></head><body>\
+         <p id=\"bare\">A bare window</p><table>",
+    );
+    for row in &rows {
+        html.push_str("<tr>");
+        for cell in row.as_array().into_iter().flatten() {
+            html.push_str("<td>");
+            html.push_str(&escape(cell.as_str().unwrap_or_default()));
+            html.push_str("</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table></body></html>");
+    html
+}
+
+/// The app's start; with `data_to`, its first screen's data is written
+/// there as a page for the bare window.
+async fn app(dir: &Path, panel: &Path, views: &mut Views, data_to: Option<&Path>) -> Start {
     let driver = Driver::start(dir);
     let started = Instant::now();
     let db = panel.to_str().expect("a UTF-8 path");
@@ -135,6 +189,9 @@ async fn app(dir: &Path, panel: &Path, views: &mut Views) -> Start {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let by_process = memory_by_process(&driver);
     let memory = by_process.iter().map(|(_, b)| b).sum();
+    if let Some(to) = data_to {
+        std::fs::write(to, data_on_screen(&c).await).unwrap();
+    }
 
     let mut time = |what, since: Instant| views.timings.push((what, since.elapsed()));
     let search = c.find(css("[data-testid=search]")).await.unwrap();
@@ -206,30 +263,37 @@ async fn main() {
         .unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
     let mut bare_runs = Vec::new();
+    let mut data_runs = Vec::new();
     let mut app_runs = Vec::new();
     let mut views = Views::default();
-    // A first start of each, not counted, brings both into the page cache.
-    bare(dir.path()).await;
-    app(dir.path(), &panel, &mut Views::default()).await;
+    let data = dir.path().join("data-on-screen.html");
+    // A first start of each, not counted, brings both into the page cache
+    // and takes the app's first screen of data.
+    bare(dir.path(), None).await;
+    app(dir.path(), &panel, &mut Views::default(), Some(&data)).await;
     for run in 0..runs {
-        let b = bare(dir.path()).await;
-        let a = app(dir.path(), &panel, &mut views).await;
+        let b = bare(dir.path(), None).await;
+        let d = bare(dir.path(), Some(&data)).await;
+        let a = app(dir.path(), &panel, &mut views, None).await;
         println!(
-            "run {}: bare {:.0} ms (in the page {:.0}) {:.0} MB, app {:.0} ms (in the page {:.0}) {:.0} MB",
+            "run {}: bare {:.0} ms (in the page {:.0}) {:.0} MB, with the data {:.0} MB, app {:.0} ms (in the page {:.0}) {:.0} MB",
             run + 1,
             b.first_screen.as_secs_f64() * 1e3,
             b.in_page.as_secs_f64() * 1e3,
             b.memory as f64 / 1e6,
+            d.memory as f64 / 1e6,
             a.first_screen.as_secs_f64() * 1e3,
             a.in_page.as_secs_f64() * 1e3,
             a.memory as f64 / 1e6
         );
         println!(
-            "  by process (MB): bare {}; app {}",
+            "  by process (MB): bare {}; with the data {}; app {}",
             shares(&b.by_process),
+            shares(&d.by_process),
             shares(&a.by_process)
         );
         bare_runs.push(b);
+        data_runs.push(d);
         app_runs.push(a);
     }
     let ms = |v: &[Start]| {
@@ -268,6 +332,11 @@ async fn main() {
         mb(&bare_runs),
         mb(&app_runs),
         mb(&app_runs) / mb(&bare_runs)
+    );
+    println!(
+        "  the bare window with the app's first screen of data: {:.0} MB; the app against it: ratio {:.2}",
+        mb(&data_runs),
+        mb(&app_runs) / mb(&data_runs)
     );
     let mut names: Vec<&str> = views.timings.iter().map(|(n, _)| *n).collect();
     names.dedup();

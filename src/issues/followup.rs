@@ -15,7 +15,6 @@ use crate::sessions::{self, SessionId};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use std::collections::HashMap;
 
 /// The due times still to be met, and what each is for.
 fn open_dues(issue: &Issue) -> Vec<(DateTime<Utc>, &'static str)> {
@@ -229,19 +228,19 @@ async fn escalate(
             .cloned()
             .ok_or_else(|| Error::not_found("staff member", id))
     };
-    let mut moderators: HashMap<SessionId, Staff> = HashMap::new();
+    let mut of_sessions: Vec<SessionId> = issues.iter().map(|i| i.session).collect();
+    of_sessions.sort_unstable_by_key(|s| s.0);
+    of_sessions.dedup();
+    let moderators = sessions::moderators_in(&mut tx, &of_sessions).await?;
     let mut queued = Vec::new();
     let mut events = Vec::with_capacity(issues.len());
     for issue in &issues {
         let owner = issue.owner.map(member).transpose()?;
-        let moderator = match moderators.get(&issue.session) {
-            Some(m) => m.clone(),
-            None => {
-                let m = sessions::get_in(&mut tx, issue.session).await?.moderator;
-                moderators.insert(issue.session, m.clone());
-                m
-            }
-        };
+        let moderator = moderators
+            .get(&issue.session)
+            .copied()
+            .ok_or_else(|| Error::not_found("session", issue.session))
+            .and_then(member)?;
         let lead = owner
             .as_ref()
             .and_then(|o| o.lead)

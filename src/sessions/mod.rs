@@ -25,8 +25,10 @@ pub(crate) use store::{complete_ended_in, insert_in};
 
 use crate::db::{Conn, instant};
 use crate::participants::fields::check_text;
+use crate::sessions::staff::StaffId;
 use crate::{Error, Panel, Result, TimeZone};
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
+use std::collections::HashMap;
 
 /// The instant a wall-clock time in `zone` names, or why it names none or two.
 pub fn instant_in(zone: TimeZone, local: NaiveDateTime) -> Result<DateTime<Utc>> {
@@ -169,6 +171,15 @@ pub async fn create(panel: &Panel, input: &SessionInput) -> Result<Session> {
 pub(crate) async fn get_in(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<Session> {
     let mut conn = conn.into();
     store::get(conn.reborrow(), id).await
+}
+
+/// The moderator of each of these sessions, in the caller's connection or
+/// transaction.
+pub(crate) async fn moderators_in(
+    conn: impl Into<Conn<'_>>,
+    ids: &[SessionId],
+) -> Result<HashMap<SessionId, StaffId>> {
+    store::moderators(conn, ids).await
 }
 
 /// One session about to change (or its roster), in the caller's write

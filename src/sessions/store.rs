@@ -251,6 +251,27 @@ pub(crate) async fn get(conn: impl Into<Conn<'_>>, id: SessionId) -> Result<Sess
     session_from(&names, row)
 }
 
+/// The moderator of each of these sessions, in one statement (a session
+/// that does not exist is left out).
+pub(crate) async fn moderators(
+    conn: impl Into<Conn<'_>>,
+    ids: &[SessionId],
+) -> Result<HashMap<SessionId, StaffId>> {
+    let mut conn = conn.into();
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let ids_in = conn.dialect().ids_of_json(1);
+    let rows: Vec<(i64, i64)> = either!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        format!("SELECT id, moderator FROM sessions WHERE id IN ({ids_in})")
+    ))
+    .bind(serde_json::to_string(&ids).expect("ids serialise"))
+    .fetch_all(&mut *c)
+    .await?);
+    Ok(rows
+        .into_iter()
+        .map(|(session, moderator)| (SessionId(session), StaffId(moderator)))
+        .collect())
+}
+
 /// Sessions in start order, as `query` asks.
 pub(crate) async fn list(conn: impl Into<Conn<'_>>, query: &SessionQuery) -> Result<Vec<Session>> {
     let mut conn = conn.into();

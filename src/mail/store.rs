@@ -420,7 +420,9 @@ pub(super) async fn counts(
 }
 
 /// The outbox's order: waiting messages first (soonest first), then the
-/// rest newest first. `o` names the table, or nothing.
+/// rest newest first. `o` names the table, or nothing. A team database
+/// walks it from an index on these very expressions (`outbox_list_order`):
+/// a change here needs a migration there.
 fn list_order(o: &str) -> String {
     format!(
         "{o}status IN ('queued', 'sending') DESC, \

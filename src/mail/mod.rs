@@ -106,14 +106,23 @@ async fn message_id_domain(conn: Conn<'_>) -> Result<String> {
         .unwrap_or_else(|| "panelkeeper.invalid".to_string()))
 }
 
-fn message_id(now: DateTime<Utc>, domain: &str) -> Result<String> {
-    let mut token = [0u8; 12];
-    getrandom::fill(&mut token).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
-    Ok(format!(
-        "<{}.{}@{domain}>",
-        now.timestamp_millis(),
-        hex::encode(token)
-    ))
+/// Bytes of randomness in a Message-ID.
+const MESSAGE_ID_TOKEN: usize = 12;
+
+/// `n` new Message-IDs, their randomness drawn at once.
+fn message_ids(now: DateTime<Utc>, domain: &str, n: usize) -> Result<Vec<String>> {
+    let mut tokens = vec![0u8; MESSAGE_ID_TOKEN * n];
+    getrandom::fill(&mut tokens).map_err(|e| Error::conflict(format!("no randomness: {e}")))?;
+    Ok(tokens
+        .chunks(MESSAGE_ID_TOKEN)
+        .map(|token| {
+            format!(
+                "<{}.{}@{domain}>",
+                now.timestamp_millis(),
+                hex::encode(token)
+            )
+        })
+        .collect())
 }
 
 /// Stores `message` in the outbox inside the caller's transaction `conn`,
@@ -127,7 +136,8 @@ pub async fn enqueue(
 ) -> Result<MessageId> {
     let mut conn = conn.into();
     let domain = message_id_domain(conn.reborrow()).await?;
-    let stored = checked(message, message_id(now, &domain)?)?;
+    let id = message_ids(now, &domain, 1)?.remove(0);
+    let stored = checked(message, id)?;
     store::insert(conn, now, message, &stored).await
 }
 
@@ -141,11 +151,13 @@ pub async fn enqueue_many(
 ) -> Result<()> {
     let mut conn = conn.into();
     let domain = message_id_domain(conn.reborrow()).await?;
+    let ids = message_ids(now, &domain, messages.len())?;
     let stored = messages
         .iter()
-        .map(|m| {
+        .zip(ids)
+        .map(|(m, id)| {
             if m.attachments.is_empty() {
-                checked(m, message_id(now, &domain)?)
+                checked(m, id)
             } else {
                 Err(Error::invalid(
                     "message",

@@ -10,6 +10,7 @@
 
 use super::model::{MessageKind, Rendered};
 use crate::{Error, Result};
+use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use minijinja::{Environment, UndefinedBehavior, Value};
@@ -360,11 +361,32 @@ fn local(value: Value, zone: String, style: Option<String>) -> Result<String, mi
         .parse()
         .map_err(|_| bad(format!("{zone} is not an IANA time zone")))?;
     let t = at.with_timezone(&tz);
+    let [full, date, short, time] = styles();
+    let shown = |items: &[Item<'static>]| t.format_with_items(items.iter()).to_string();
     Ok(match style.as_deref().unwrap_or("full") {
-        "date" => t.format("%A %-d %B %Y").to_string(),
-        "short" => t.format("%a %-d %b, %H:%M %Z").to_string(),
-        "time" => t.format("%H:%M %Z").to_string(),
-        _ => format!("{} ({zone})", t.format("%A %-d %B %Y, %H:%M %Z")),
+        "date" => shown(date),
+        "short" => shown(short),
+        "time" => shown(time),
+        _ => format!("{} ({zone})", shown(full)),
+    })
+}
+
+/// The `local` filter's styles (full, date, short, time), parsed once: a
+/// tick renders two dates in each of its messages.
+fn styles() -> &'static [Vec<Item<'static>>; 4] {
+    static STYLES: OnceLock<[Vec<Item<'static>>; 4]> = OnceLock::new();
+    STYLES.get_or_init(|| {
+        [
+            "%A %-d %B %Y, %H:%M %Z",
+            "%A %-d %B %Y",
+            "%a %-d %b, %H:%M %Z",
+            "%H:%M %Z",
+        ]
+        .map(|f| {
+            StrftimeItems::new(f)
+                .parse_to_owned()
+                .expect("date formats parse")
+        })
     })
 }
 
@@ -379,9 +401,11 @@ pub fn render(template: &Template) -> Result<Rendered> {
             format!("could not be rendered: {e:#}"),
         )
     };
+    // The template's values, made once for the subject and both bodies.
+    let values = Value::from_serialize(template);
     let render = |name: String| -> Result<String> {
         env.get_template(&name)
-            .and_then(|t| t.render(template))
+            .and_then(|t| t.render(&values))
             .map_err(failed)
     };
     Ok(Rendered {

@@ -80,6 +80,19 @@ fn run(program: &Path, args: &[String], stdin: Option<&str>) -> (Duration, f64) 
     (took, kb / 1024.0)
 }
 
+/// The one value `sql` gives on `db`, read by Debian's `sqlite3`.
+fn sqlite3_value(db: &Path, sql: &str) -> i64 {
+    let out = Command::new("/usr/bin/sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 is installed by scripts/setup");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql} on {}: {:?}", db.display(), out))
+}
+
 struct Row {
     what: String,
     ours: Duration,
@@ -349,7 +362,7 @@ fn main() {
     // same rows are written with the messages' text made in SQL.
     let later = chrono::Utc::now() + chrono::Duration::days(60);
     let at = later.timestamp_millis();
-    let copy = |name: String| {
+    let copy_of = |db: &Path, name: String| {
         let to = dir.join(name);
         for suffix in ["", "-wal", "-shm", ".key"] {
             let from = PathBuf::from(format!("{}{suffix}", db.display()));
@@ -361,11 +374,8 @@ fn main() {
         }
         to
     };
-    compare(
-        "`tick` over a backlog (every open issue overdue)",
-        &[],
-        &format!(
-            "BEGIN; \
+    let by_hand_tick = format!(
+        "BEGIN; \
              CREATE TEMP TABLE due AS SELECT i.id, o.lead, s.moderator, i.summary, p.name AS who, \
                CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END AS due \
              FROM issues i JOIN sessions s ON s.id = i.session JOIN participants p ON p.id = i.participant \
@@ -385,24 +395,65 @@ fn main() {
              INSERT INTO issue_events (issue, at, kind, detail) \
                SELECT id, {at}, 'escalated', '{{}}' FROM due; \
              COMMIT;"
-        ),
-        &db,
-        runs,
-        |k| {
-            let ours = copy(format!("tick-{k}.db"));
-            let theirs = copy(format!("tick-sqlite3-{k}.db"));
+    );
+    let tick_on = |base: PathBuf, name: &'static str| {
+        let later = later.to_rfc3339();
+        move |k: u64| {
+            let ours = copy_of(&base, format!("{name}-{k}.db"));
+            let theirs = copy_of(&base, format!("{name}-sqlite3-{k}.db"));
+            // The copies reach the disk before either process is timed.
+            Command::new("sync").status().expect("sync runs");
             Some((
                 vec![
                     "--db".to_string(),
                     ours.display().to_string(),
                     "--now".into(),
-                    later.to_rfc3339(),
+                    later.clone(),
                     "tick".into(),
                 ],
                 theirs,
             ))
-        },
+        }
+    };
+    compare(
+        "`tick` over a backlog (every open issue overdue)",
+        &[],
+        &by_hand_tick,
+        &db,
+        runs,
+        tick_on(db.clone(), "tick"),
     );
+    // The goal's own size: 60,000 issues overdue at once. The demo panel
+    // has about 30,000 open at 1M; on a copy, closed issues are opened
+    // again (their contact, resolution and escalations cleared), oldest
+    // first, until 60,000 are open. Smaller panels have too few issues.
+    let issues: i64 = sqlite3_value(&db, "SELECT count(*) FROM issues;");
+    if issues >= 60_000 {
+        let sixty = dir.join("tick-60000-base.db");
+        if !sixty.exists() {
+            let made = copy_of(&db, "tick-60000-making.db".into());
+            run(
+                &PathBuf::from("/usr/bin/sqlite3"),
+                &[made.display().to_string()],
+                Some(
+                    "UPDATE issues SET status = 'open', first_contact_at = NULL, resolved_at = NULL, \
+                       resolution = NULL, waiting_since = NULL, escalations = 0, last_escalated_at = NULL \
+                     WHERE id IN (SELECT id FROM issues WHERE status = 'closed' ORDER BY id \
+                       LIMIT 60000 - (SELECT count(*) FROM issues WHERE status IN ('open', 'contacted'))); \
+                     PRAGMA wal_checkpoint(TRUNCATE);",
+                ),
+            );
+            std::fs::rename(&made, &sixty).unwrap();
+        }
+        compare(
+            "`tick` over 60,000 overdue issues",
+            &[],
+            &by_hand_tick,
+            &sixty,
+            runs,
+            tick_on(sixty.clone(), "tick-60000"),
+        );
+    }
     // The import of the demo CSV into a fresh database each run, the WAL
     // copied into the database file included (the process ends after it).
     let fresh = |k: u64| {

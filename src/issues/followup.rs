@@ -166,6 +166,7 @@ pub struct TickReport {
 /// contact, a resolution or a hand-off starts the count again). Nudges are
 /// already queued for their time, so a tick never sends one twice.
 pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
+    let started = std::time::Instant::now();
     let mut conn = panel.conn().await?;
     let levels = store::levels(&mut conn).await?;
     let repeat = Duration::minutes(levels.escalation_repeat_minutes.max(1) as i64);
@@ -181,6 +182,12 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
         tx.commit().await?;
     }
     if report.escalations > 0 {
+        tracing::info!(
+            overdue = report.overdue,
+            escalations = report.escalations,
+            ms = started.elapsed().as_millis() as u64,
+            "escalations queued"
+        );
         panel.wake_mail();
     }
     Ok(report)

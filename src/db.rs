@@ -215,6 +215,53 @@ pub(crate) async fn query_plan(pool: &SqlitePool, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// The tests' PostgreSQL server: the run's (`PANELKEEPER_TEST_PG`), or one
+/// started for this test binary with `scripts/pg`, as the integration
+/// tests have it.
+#[cfg(test)]
+#[path = "../tests/common/pg.rs"]
+mod test_pg;
+
+/// A new, empty and migrated team database on the tests' PostgreSQL server,
+/// for tests of the stored shape on that store.
+#[cfg(test)]
+pub(crate) async fn new_team_database() -> sqlx::PgPool {
+    store::open_postgres(&test_pg::database().await)
+        .await
+        .unwrap()
+}
+
+/// A team database's statement and its values, for [`pg_query_plan`].
+#[cfg(test)]
+pub(crate) type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// How PostgreSQL plans `sql` with the values `bind` gives it, when it may
+/// neither read a whole table nor sort unless nothing else answers: the
+/// lines of `EXPLAIN`. A test holds a statement to the index written for it
+/// with it, whatever the planner would choose on a table of a few rows.
+#[cfg(test)]
+pub(crate) async fn pg_query_plan(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    bind: impl FnOnce(PgQuery) -> PgQuery,
+) -> Vec<String> {
+    let mut conn = pool.acquire().await.unwrap();
+    for off in ["enable_seqscan", "enable_bitmapscan"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET {off} = off")))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    use sqlx::Row;
+    bind(sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}"))))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

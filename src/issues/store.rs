@@ -863,7 +863,7 @@ pub(crate) async fn unowned_in(
 #[cfg(test)]
 mod tests {
     use super::{OVERDUE, TO_ESCALATE};
-    use crate::db::{new_file, query_plan};
+    use crate::db::{new_file, new_team_database, pg_query_plan, query_plan};
 
     /// The tick's two questions read the `issues_escalation` index and never
     /// the issues' rows: on a panel of 200,000 issues a tick that reads the
@@ -877,6 +877,31 @@ mod tests {
                 plan.iter()
                     .any(|p| p.contains("COVERING INDEX issues_escalation")),
                 "{question}: {plan:?}"
+            );
+        }
+    }
+
+    /// On a team database the same index answers them, the issue's id
+    /// included (`INCLUDE (id)`): an index scan that read each match from
+    /// the table took 5.5 ms instead of 0.9 on the 100,000-person panel.
+    #[tokio::test]
+    async fn on_a_team_database_the_ticks_questions_read_the_index_alone_too() {
+        let pool = new_team_database().await;
+        let plans = [
+            (
+                TO_ESCALATE,
+                pg_query_plan(&pool, TO_ESCALATE, |q| q.bind(1_i64).bind(0_i64)).await,
+            ),
+            (
+                OVERDUE,
+                pg_query_plan(&pool, OVERDUE, |q| q.bind(1_i64)).await,
+            ),
+        ];
+        for (question, plan) in plans {
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("Index Only Scan using issues_escalation on issues")),
+                "{question}: {plan:#?}"
             );
         }
     }

@@ -994,7 +994,7 @@ pub(super) async fn defer(
 #[cfg(test)]
 mod tests {
     use super::{Dialect, like_of_glob, list_sql, starts_with};
-    use crate::db::{new_file, query_plan};
+    use crate::db::{new_file, new_team_database, pg_query_plan, query_plan};
 
     /// Which messages make a page of the outbox is decided from the
     /// `outbox_list` index, never from the messages' rows (which hold their
@@ -1015,6 +1015,30 @@ mod tests {
                 .any(|p| p.starts_with("SCAN") && !p.contains("COVERING INDEX")),
             "{plan:?}"
         );
+    }
+
+    /// A team database walks the whole outbox in the page's own order from
+    /// `outbox_list_order`, an index on the ordering's expressions, and
+    /// stops after the page; it sorted every message before (10 ms for a
+    /// tick's 5,800 escalations, 0.75 ms from the index). The index holds
+    /// only while the statement's expressions are its own.
+    #[tokio::test]
+    async fn on_a_team_database_a_page_of_the_whole_outbox_walks_its_order_from_an_index() {
+        let pool = new_team_database().await;
+        let plan = pg_query_plan(&pool, &list_sql("'[]' AS attachments"), |q| {
+            q.bind(None::<&str>).bind(100_i64).bind(0_i64)
+        })
+        .await;
+        // Under the page's limit: the index in order, and no sort. The only
+        // sort left is of the page's hundred rows, after the limit.
+        let limit = plan.iter().position(|p| p.contains("Limit")).unwrap();
+        let page = &plan[limit..];
+        assert!(
+            page.iter()
+                .any(|p| p.contains("Index Scan using outbox_list_order")),
+            "{plan:#?}"
+        );
+        assert!(!page.iter().any(|p| p.contains("Sort")), "{plan:#?}");
     }
 
     #[test]

@@ -288,9 +288,11 @@ async fn escalate(
     let mut rendering = stretches.next().map(render);
     store::record_escalations(&mut tx, now, &events).await?;
     while let Some(stretch) = rendering.take() {
-        let rendered = stretch
-            .await
-            .map_err(|e| Error::database(format!("rendering the escalations failed: {e}")))??;
+        let rendered = match stretch.await {
+            Ok(rendered) => rendered?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(Error::database(format!("rendering stopped: {e}"))),
+        };
         rendering = stretches.next().map(render);
         mail::enqueue_many(&mut tx, now, &rendered).await?;
     }

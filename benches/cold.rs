@@ -80,6 +80,20 @@ fn run(program: &Path, args: &[String], stdin: Option<&str>) -> (Duration, f64) 
     (took, kb / 1024.0)
 }
 
+/// Does `op` (a copy, a move) to the panel file `from` and to each of its
+/// companions that exists (WAL, shared memory, key), in place of any at
+/// `to`.
+fn panel_files(from: &Path, to: &Path, op: impl Fn(&Path, &Path) -> std::io::Result<()>) {
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let from = PathBuf::from(format!("{}{suffix}", from.display()));
+        let to = PathBuf::from(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(&to);
+        if from.exists() {
+            op(&from, &to).unwrap();
+        }
+    }
+}
+
 /// The one value `sql` gives on `db`, read by Debian's `sqlite3`.
 fn sqlite3_value(db: &Path, sql: &str) -> i64 {
     let out = Command::new("/usr/bin/sqlite3")
@@ -364,14 +378,7 @@ fn main() {
     let at = later.timestamp_millis();
     let copy_of = |db: &Path, name: String| {
         let to = dir.join(name);
-        for suffix in ["", "-wal", "-shm", ".key"] {
-            let from = PathBuf::from(format!("{}{suffix}", db.display()));
-            let target = PathBuf::from(format!("{}{suffix}", to.display()));
-            let _ = std::fs::remove_file(&target);
-            if from.exists() {
-                std::fs::copy(&from, &target).unwrap();
-            }
-        }
+        panel_files(db, &to, |a, b| std::fs::copy(a, b).map(drop));
         to
     };
     let by_hand_tick = format!(
@@ -450,14 +457,7 @@ fn main() {
                      PRAGMA wal_checkpoint(TRUNCATE);",
                 ),
             );
-            for suffix in ["", "-wal", "-shm", ".key"] {
-                let from = PathBuf::from(format!("{}{suffix}", made.display()));
-                let to = PathBuf::from(format!("{}{suffix}", sixty.display()));
-                let _ = std::fs::remove_file(&to);
-                if from.exists() {
-                    std::fs::rename(&from, &to).unwrap();
-                }
-            }
+            panel_files(&made, &sixty, |a, b| std::fs::rename(a, b));
         }
         let overdue: i64 = sqlite3_value(
             &sixty,

@@ -125,6 +125,25 @@ impl Drop for Running {
     }
 }
 
+/// Prints the logs the app and the team server keep in `dir`/logs when
+/// it is dropped while a test fails: they go with the test's folder.
+pub struct LogsOnFailure(pub PathBuf);
+
+impl Drop for LogsOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(files) = std::fs::read_dir(self.0.join("logs")) else {
+            return;
+        };
+        for file in files.flatten() {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+            eprintln!("---- {} ----\n{text}", file.path().display());
+        }
+    }
+}
+
 pub fn wait_for_port(port: u16, what: &str) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -11,7 +11,7 @@ use fantoccini::{Client, Locator};
 use panelkeeper::sessions::staff::{self, Role, StaffInput};
 use panelkeeper::sessions::{self, SessionInput};
 use panelkeeper::{Panel, accounts, notes};
-use panelkeeper_e2e::{Driver, built, team_location, team_server};
+use panelkeeper_e2e::{Driver, LogsOnFailure, built, team_location, team_server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,7 @@ async fn go_live(c: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_notes_typed_while_the_server_is_down_arrive_once_each_in_order_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
+    let _logs = LogsOnFailure(dir.path().to_path_buf());
     let db = team_location(dir.path(), "desktop_team");
     let port = panelkeeper_e2e::free_port();
     let address = format!("http://127.0.0.1:{port}");

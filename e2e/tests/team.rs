@@ -76,6 +76,24 @@ async fn until_texts(
 async fn go_live(c: &Client) {
     click(c, "[data-testid=nav-sessions]").await;
     click(c, "[data-testid=mode-list]").await;
+    // In the whole suite the list has twice stayed without its session for
+    // 30 s after connecting (the cause is not found yet; the logs showed no
+    // error): the list is asked for again, and what it showed is printed
+    // with a failure, until the session shows or the wait is over.
+    let started = Instant::now();
+    while c
+        .wait()
+        .at_most(Duration::from_secs(8))
+        .for_element(Locator::Css("[data-testid=session-row] td"))
+        .await
+        .is_err()
+    {
+        let shown = texts(c, "[data-testid=sessions]").await;
+        eprintln!("no session in the list yet; the view shows {shown:?}");
+        assert!(started.elapsed() < WAIT, "the session never showed");
+        click(c, "[data-testid=mode-week]").await;
+        click(c, "[data-testid=mode-list]").await;
+    }
     click(c, "[data-testid=session-row] td").await;
     click(c, "[data-testid=go-live]").await;
     find(c, "[data-testid=note-input]").await;

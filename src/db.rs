@@ -54,6 +54,9 @@ pub(crate) async fn open_file(path: &Path) -> Result<SqlitePool> {
         .pragma("temp_store", "memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        // A connection to a file on this computer does not go away
+        // between uses: it is not asked first whether it still answers.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

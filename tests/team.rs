@@ -13,6 +13,8 @@
 //! - Sixteen hand-offs of one issue at once serialise: the hand-off count,
 //!   the audit trail and the owner agree, each hand-off from the owner the
 //!   one before left.
+//! - Connections the database server ended (a restart, an administrator)
+//!   are replaced when next taken, not reported to the person.
 
 mod common;
 
@@ -195,6 +197,52 @@ async fn two_workers_deliver_every_message_exactly_once() {
     assert_eq!(ids.len(), 500, "a message was delivered twice");
     let counts = mail::counts(&panels[0]).await.unwrap();
     assert_eq!((counts.sent, counts.waiting, counts.failed), (500, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_ended_are_replaced_not_reported() {
+    let (panels, url) = opened(1).await;
+    let panel = &panels[0];
+    company(panel, 3).await;
+    // Several connections in the pool, each used and put back.
+    let reads: Vec<_> = (0..4)
+        .map(|_| {
+            let panel = panel.clone();
+            tokio::spawn(async move { staff::list(&panel).await.unwrap() })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().len(), 5);
+    }
+
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (ended,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "no connection of the panel's was ended");
+    admin.close().await.unwrap();
+
+    // A moment later (a connection taken again within it is not checked
+    // first), every read and write finds a working connection.
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    for _ in 0..4 {
+        assert_eq!(staff::list(panel).await.unwrap().len(), 5);
+    }
+    staff::add(
+        panel,
+        &StaffInput {
+            name: "Nina New".into(),
+            email: "nina@company.example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(staff::list(panel).await.unwrap().len(), 6);
 }
 
 #[tokio::test]

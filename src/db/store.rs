@@ -102,6 +102,10 @@ fn without_password(url: &str) -> String {
     }
 }
 
+/// How long a team database's connection may sit unused before it is
+/// checked, when taken again, for a server that went away meanwhile.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Connects to the team database at `url` and brings its schema up to date.
 /// Several processes on several machines share it: each keeps a few
 /// connections, and waits a while for one rather than failing at once.
@@ -116,6 +120,19 @@ pub(crate) async fn open_postgres(url: &str) -> Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection taken again within moments of its last use is not
+        // asked first whether it still answers (a round trip for every
+        // statement of a busy worker or server); one idle longer is, and
+        // is replaced if the server went away meanwhile.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(|e| unreachable(url, e))?;

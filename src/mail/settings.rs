@@ -130,7 +130,7 @@ pub struct SmtpInput {
 }
 
 /// The settings and the password the worker logs in with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Account {
     pub settings: SmtpSettings,
     pub from: Email,

@@ -65,6 +65,10 @@ const LONGEST_RETRY: Duration = Duration::hours(1);
 const GIVE_UP_AFTER: Duration = Duration::days(3);
 /// Messages taken per query.
 const BATCH: i64 = 200;
+/// Messages leased per query on a team database. Other workers share the
+/// queue, and what one worker leased is sent by it alone: the last lease
+/// of a drain is its tail, so it is kept short.
+const TEAM_BATCH: i64 = 50;
 /// How many times recording a delivery is tried (each waits for a busy
 /// database as long as the connection's busy timeout) before it is
 /// journaled instead.
@@ -285,6 +289,10 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> R
         failed: recover(panel, worker).await?,
         ..PassReport::default()
     };
+    // One connection to the mail server for every pass, while the
+    // account it was opened with stays the same.
+    let mut connection: Option<Connection> = None;
+    let mut opened_for: Option<settings::Account> = None;
     'passes: loop {
         if let Some(number) = worker {
             release_dead_leases(panel, number).await?;
@@ -309,7 +317,12 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> R
         if due.is_empty() {
             break;
         }
-        let mut connection: Option<Connection> = None;
+        if opened_for.as_ref() != Some(&account) {
+            if let Some(c) = connection.take().filter(Connection::usable) {
+                c.close().await;
+            }
+            opened_for = Some(account.clone());
+        }
         // The last message the server accepted, not yet recorded as sent:
         // its record is written together with the next claim, while the
         // next message's envelope is on the wire.
@@ -415,9 +428,9 @@ async fn deliver(panel: &Panel, lock: &DeliveryLock, stopping: &AtomicBool) -> R
             }
         }
         record_sent(panel, worker, &mut accepted).await?;
-        if let Some(c) = connection.filter(Connection::usable) {
-            c.close().await;
-        }
+    }
+    if let Some(c) = connection.filter(Connection::usable) {
+        c.close().await;
     }
     if let Some(number) = worker
         && let crate::db::Pooled::Postgres(mut conn) = panel.conn().await?
@@ -615,7 +628,8 @@ async fn next_due(panel: &Panel) -> Result<Option<DateTime<Utc>>> {
 /// The messages whose time has come, oldest due first, with attachments
 /// (on a team database, leased to `worker`).
 async fn load_due(panel: &Panel, worker: Option<i32>) -> Result<Vec<(MessageId, Outgoing)>> {
-    store::load_due(&mut panel.conn().await?, panel.now(), BATCH, worker).await
+    let batch = if worker.is_some() { TEAM_BATCH } else { BATCH };
+    store::load_due(&mut panel.conn().await?, panel.now(), batch, worker).await
 }
 
 /// Fails a message with `why`. `count_attempt` when the attempt was not

@@ -74,3 +74,100 @@ fn record_panics() {
         default(info);
     }));
 }
+
+/// How long a call to or on a team server runs before the log says so.
+pub const SLOW_CALL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `call` (a team server's command `command`, as `side` sees it: the
+/// desktop waiting for its answer, or the server running it), writing to
+/// the log each time it has run another [`SLOW_CALL`] without finishing, and
+/// how long it took if it took that long: an app that waited and waited
+/// leaves the evidence of where it waited.
+pub async fn watch_slow<F: std::future::Future>(side: &str, command: &str, call: F) -> F::Output {
+    watch_every(SLOW_CALL, side, command, call).await
+}
+
+async fn watch_every<F: std::future::Future>(
+    every: std::time::Duration,
+    side: &str,
+    command: &str,
+    call: F,
+) -> F::Output {
+    let started = std::time::Instant::now();
+    let mut call = std::pin::pin!(call);
+    loop {
+        tokio::select! {
+            done = &mut call => {
+                let took = started.elapsed();
+                if took >= every {
+                    tracing::info!(side, command, ms = took.as_millis() as u64, "slow call finished");
+                }
+                return done;
+            }
+            _ = tokio::time::sleep(every) => {
+                tracing::info!(
+                    side,
+                    command,
+                    ms = started.elapsed().as_millis() as u64,
+                    "call still running"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// What the log received, as text.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_is_logged_while_it_runs_and_a_quick_one_is_not() {
+        let written = Written::default();
+        let into = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || into.clone())
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+
+        let every = Duration::from_millis(40);
+        let answer = watch_every(every, "desktop", "sessions_list", async {
+            tokio::time::sleep(every * 2 + every / 2).await;
+            42
+        })
+        .await;
+        assert_eq!(answer, 42);
+        assert_eq!(
+            watch_every(every, "desktop", "issues_mine", async { "at once" }).await,
+            "at once"
+        );
+
+        let log = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(
+            lines[..2].iter().all(
+                |l| l.contains("call still running") && l.contains("command=\"sessions_list\"")
+            ),
+            "{log}"
+        );
+        assert!(lines[2].contains("slow call finished"), "{log}");
+        assert!(!log.contains("issues_mine"), "{log}");
+    }
+}

@@ -292,6 +292,15 @@ impl Team {
         args: Value,
         progress: crate::api::Progress<'_>,
     ) -> Result<Value> {
+        crate::logging::watch_slow("desktop", name, self.ask(name, args, progress)).await
+    }
+
+    async fn ask(
+        &self,
+        name: &str,
+        args: Value,
+        progress: crate::api::Progress<'_>,
+    ) -> Result<Value> {
         if name == "note_add" {
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]

@@ -303,7 +303,8 @@ async fn command(
     if wants_events(&headers) {
         return with_progress(server.panel.clone(), caller, name, args);
     }
-    match api::call(&server.panel, &caller, &name, args, &|_| ()).await {
+    let call = api::call(&server.panel, &caller, &name, args, &|_| ());
+    match crate::logging::watch_slow("server", &name, call).await {
         Ok(value) => answer(&value),
         Err(e) => failure(e),
     }
@@ -327,7 +328,8 @@ fn with_progress(panel: Panel, caller: Caller, name: String, args: Value) -> Res
     tokio::spawn(async move {
         let progress = events.clone();
         let report = move |p: Value| drop(progress.send(event("progress", &p)));
-        let last = match api::call(&panel, &caller, &name, args, &report).await {
+        let call = api::call(&panel, &caller, &name, args, &report);
+        let last = match crate::logging::watch_slow("server", &name, call).await {
             Ok(value) => event("answer", &value),
             Err(e) => event("error", &serde_json::to_value(&e).unwrap_or_default()),
         };

@@ -787,6 +787,98 @@ async fn a_worker_told_to_stop_mid_pass_stops_between_two_messages() {
     assert_eq!(server.delivered().len() as i64, counts.sent as i64);
 }
 
+/// A drain longer than one batch (200 messages taken at a time from a
+/// panel file, 50 leased at a time on a team database) goes over one
+/// connection to the mail server, each message once.
+#[tokio::test]
+async fn a_drain_of_several_batches_goes_over_one_connection() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    smtp_on(&t.panel, server.port, None).await;
+    let all: Vec<NewMessage> = (0..450)
+        .map(|n| message(&format!("p{n}@example.org"), &format!("Message {n}")))
+        .collect();
+    let mut tx = t.panel.begin().await.unwrap();
+    mail::enqueue_many(&mut tx, t.panel.now(), &all)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let report = worker::send_due(&t.panel).await.unwrap();
+    assert_eq!((report.sent, report.failed, report.retrying), (450, 0, 0));
+    assert_eq!(report.next_due, None);
+    let peers = server.peers();
+    assert_eq!(peers.len(), 450);
+    let connections: std::collections::BTreeSet<&String> = peers.iter().collect();
+    assert_eq!(connections.len(), 1, "connections: {connections:?}");
+    assert_eq!(server.delivered().len(), 450);
+}
+
+/// SMTP settings saved while a drain is under way take effect at its next
+/// batch: the batch already taken goes on over the connection it began
+/// on, the rest over a new one to the server now set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_settings_saved_mid_drain_take_effect_at_the_next_batch() {
+    let t = common::panel().await;
+    let batch = match t.location {
+        Location::File(_) => 200,
+        Location::Postgres(_) => 50,
+    };
+    let start = |name: &str| {
+        let dir = t.dir.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        SmtpServer::start(&dir, &[])
+    };
+    let (first, second) = (start("first"), start("second"));
+    smtp_on(&t.panel, first.port, None).await;
+    // The first message is held by the server until the test lets it go.
+    let all: Vec<NewMessage> = (0..batch + 10)
+        .map(|n| {
+            let to = if n == 0 {
+                "hold@example.org".to_string()
+            } else {
+                format!("p{n}@example.org")
+            };
+            message(&to, &format!("Message {n}"))
+        })
+        .collect();
+    let mut tx = t.panel.begin().await.unwrap();
+    mail::enqueue_many(&mut tx, t.panel.now(), &all)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let panel = t.panel.clone();
+    let sending = tokio::spawn(async move { worker::send_due(&panel).await });
+
+    let held = first.maildir.join("held");
+    for _ in 0..500 {
+        if held.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(held.exists(), "the server never got the first message");
+    smtp_on(&t.panel, second.port, None).await;
+    std::fs::write(first.maildir.join("release"), "").unwrap();
+
+    let report = sending.await.unwrap().unwrap();
+    assert_eq!(
+        (report.sent, report.failed),
+        (batch as u32 + 10, 0),
+        "{report:?}"
+    );
+    assert_eq!(first.delivered().len(), batch);
+    assert_eq!(second.delivered().len(), 10);
+    let connections = |server: &SmtpServer| {
+        server
+            .peers()
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    assert_eq!((connections(&first), connections(&second)), (1, 1));
+}
+
 /// The server has accepted a message and the panel database is held by
 /// another process when the worker goes to record it: the worker waits
 /// and tries again, the message is recorded as sent (never left looking

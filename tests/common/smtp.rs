@@ -118,6 +118,16 @@ impl SmtpServer {
             .collect()
     }
 
+    /// For each message accepted so far, oldest first, the client port of
+    /// the connection it came over.
+    pub fn peers(&self) -> Vec<String> {
+        std::fs::read_to_string(self.maildir.join("peers"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// What the server wrote on standard error so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

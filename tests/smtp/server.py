@@ -12,6 +12,10 @@ tests need, chosen by the recipient's local part:
                 before accepting (so a test can act between the message's
                 arrival and the server's 250)
 
+Each message stored also adds a line to DIR/peers (not with --discard): the
+client's port, so a test can tell how many connections its messages came
+over.
+
 Options: --port, --maildir, --tls starttls|tls with --cert and --key (PEM
 files: STARTTLS offered and required, or TLS from the first byte), --discard (count accepted messages in
 DIR/count instead of storing them: for benchmarks, where the Maildir's own
@@ -83,6 +87,8 @@ class Handler:
                 f.write(str(self.count))
         else:
             self.box.add(content)
+            with open(os.path.join(self.maildir, "peers"), "a") as f:
+                f.write(f"{session.peer[1]}\n")
         return "250 2.0.0 Message accepted for delivery"
 
 

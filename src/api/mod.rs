@@ -177,8 +177,8 @@ async fn allow(panel: &Panel, person: &Staff, access: Access, args: &Value) -> R
                 return Ok(());
             }
             let id: IssueId = argument("id", args)?;
-            return match issues::get(panel, id).await {
-                Ok(issue) if issue.owner == Some(person.id) => Ok(()),
+            return match issues::owner(panel, id).await {
+                Ok(owner) if owner == Some(person.id) => Ok(()),
                 Ok(_) | Err(Error::NotFound { .. }) => Err(Error::not_found("issue", id)),
                 Err(e) => Err(e),
             };

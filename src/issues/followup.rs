@@ -74,13 +74,14 @@ async fn withdraw_escalations(
 /// Withdraws the issue's waiting nudges, and the escalations the change
 /// made obsolete, and, while it is open and owned, queues a nudge to the
 /// owner before each due time still to be met: once per owner and due
-/// time, at once if the time to nudge has already come.
+/// time, at once if the time to nudge has already come. Answers with the
+/// issue as it now is (the plan does not change it).
 pub(super) async fn replan(
     conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     levels: &ServiceLevels,
     id: IssueId,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut conn = conn.into();
     replan_after(&mut conn, now, levels, id, false).await
 }
@@ -92,13 +93,13 @@ pub(super) async fn replan_after(
     levels: &ServiceLevels,
     id: IssueId,
     owner_changed: bool,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut conn = conn.into();
     mail::cancel_topic(&mut conn, now, &topic(id, "nudge/")).await?;
     let issue = store::get(&mut conn, id, now).await?;
     withdraw_escalations(&mut conn, now, &issue, owner_changed).await?;
     let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
-        return Ok(());
+        return Ok(issue);
     };
     let owner = staff::get_in(&mut conn, owner).await?;
     // The window a nudge's lead is measured in: this round of follow-up.
@@ -123,7 +124,7 @@ pub(super) async fn replan_after(
         nudge.reply_to = record.clone();
         mail::enqueue(&mut conn, now, &nudge).await?;
     }
-    Ok(())
+    Ok(issue)
 }
 
 /// Whether a reply is only thanks (short, thankful, asking nothing and

@@ -55,6 +55,12 @@ pub async fn get(panel: &Panel, id: IssueId) -> Result<Issue> {
     store::get(&mut conn, id, panel.now()).await
 }
 
+/// Who owns an issue (nobody yet: `None`); a team server asks before an
+/// owner's every call on it.
+pub async fn owner(panel: &Panel, id: IssueId) -> Result<Option<StaffId>> {
+    store::owner(&mut panel.conn().await?, id).await
+}
+
 /// An issue with its contact log and audit trail.
 pub async fn detail(panel: &Panel, id: IssueId) -> Result<IssueDetail> {
     let mut conn = panel.conn().await?;
@@ -243,7 +249,7 @@ async fn handed_to(
     levels: &ServiceLevels,
     id: IssueId,
     owner: &Staff,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut tx = tx.into();
     event(
         &mut tx,
@@ -273,8 +279,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
     }
     store::set_owner(&mut tx, id, owner.id).await?;
     let levels = store::levels(&mut tx).await?;
-    handed_to(&mut tx, now, actor, &levels, id, &owner).await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = handed_to(&mut tx, now, actor, &levels, id, &owner).await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -354,8 +359,7 @@ pub async fn log_contact(
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    log_contact_in(&mut tx, now, actor, id, via, &outcome).await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = log_contact_in(&mut tx, now, actor, id, via, &outcome).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -368,7 +372,7 @@ async fn log_contact_in(
     id: IssueId,
     via: ContactVia,
     outcome: &str,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut tx = conn.into();
     let issue = store::get_for_change(&mut tx, id, now).await?;
     if !issue.status.is_open() {
@@ -527,8 +531,7 @@ async fn finish(
     let actor = actor(panel).await?;
     let now = panel.now();
     let mut tx = panel.begin().await?;
-    finish_in(&mut tx, now, actor, id, to, note, message).await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = finish_in(&mut tx, now, actor, id, to, note, message).await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -543,7 +546,7 @@ async fn finish_in(
     to: IssueStatus,
     note: &str,
     message: &str,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut tx = conn.into();
     let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
     change_status(&mut tx, &finishing.issue, to, now).await?;
@@ -679,8 +682,7 @@ pub async fn reopen(panel: &Panel, id: IssueId, reason: &str) -> Result<Issue> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    reopen_in(&mut tx, now, actor, &issue, json!({"reason": reason})).await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = reopen_in(&mut tx, now, actor, &issue, json!({"reason": reason})).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -694,7 +696,7 @@ async fn reopen_in(
     actor: Option<StaffId>,
     issue: &Issue,
     detail: serde_json::Value,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut tx = conn.into();
     let id = issue.id;
     change_status(&mut tx, issue, IssueStatus::Open, now).await?;
@@ -746,7 +748,7 @@ pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) ->
         .chars()
         .take(120)
         .collect();
-    log_contact_in(
+    let contacted = log_contact_in(
         &mut tx,
         now,
         actor,
@@ -755,7 +757,6 @@ pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) ->
         &format!("asked: {first}"),
     )
     .await?;
-    let contacted = store::get(&mut tx, id, now).await?;
     change_status(&mut tx, &contacted, IssueStatus::Waiting, now).await?;
     event(
         &mut tx,
@@ -767,8 +768,7 @@ pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) ->
     )
     .await?;
     let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = replan(&mut tx, now, &levels, id).await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -781,8 +781,7 @@ pub async fn stop_waiting(panel: &Panel, id: IssueId) -> Result<Issue> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    resume_in(&mut tx, now, actor, &issue, "the owner stopped waiting").await?;
-    let changed = store::get(&mut tx, id, now).await?;
+    let changed = resume_in(&mut tx, now, actor, &issue, "the owner stopped waiting").await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -795,7 +794,7 @@ async fn resume_in(
     actor: Option<StaffId>,
     issue: &Issue,
     why: &str,
-) -> Result<()> {
+) -> Result<Issue> {
     let mut tx = conn.into();
     change_status(&mut tx, issue, IssueStatus::Contacted, now).await?;
     event(

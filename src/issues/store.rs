@@ -146,10 +146,26 @@ pub(crate) async fn get(
     row.ok_or_else(|| Error::not_found("issue", id))?.issue(now)
 }
 
+/// Who owns an issue, read alone.
+pub(crate) async fn owner(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Option<StaffId>> {
+    let owner: Option<Option<i64>> = either!(conn, |c| sqlx::query_scalar(
+        "SELECT owner FROM issues WHERE id = $1"
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *c)
+    .await?);
+    Ok(owner
+        .ok_or_else(|| Error::not_found("issue", id))?
+        .map(StaffId))
+}
+
 /// One issue about to change, in the caller's write transaction: on a
 /// team database its row is locked first, so a change decided on what is
 /// read here (the status machine, the hand-off count) cannot be raced by
 /// another process; a panel file's write transaction holds the whole file.
+/// The lock and the read are two statements: PostgreSQL checks a row a
+/// statement waited for against the other tables as that statement first
+/// read them, and a new owner's name came back empty.
 pub(crate) async fn get_for_change(
     conn: impl Into<Conn<'_>>,
     id: IssueId,
@@ -248,39 +264,48 @@ pub(crate) async fn list(
     // the time.
     const OPEN: &str = "i.status IN ('open', 'contacted')";
     const CLOCK_RUNS: &str = "i.status IN ('open', 'contacted') AND i.waiting_since IS NULL";
-    let mut filters = Vec::new();
-    let mut n = 0;
-    let mut param = || {
-        n += 1;
-        format!("${n}")
+    // Each value is numbered as it is written in, and bound in that order.
+    enum Arg {
+        Int(i64),
+        Text(&'static str),
+    }
+    let mut args = Vec::new();
+    let mut param = |arg: Arg| {
+        args.push(arg);
+        format!("${}", args.len())
     };
-    if owner.is_some() {
-        filters.push(format!("i.owner = {}", param()));
+    let mut filters = Vec::new();
+    if let Some(o) = owner {
+        filters.push(format!("i.owner = {}", param(Arg::Int(o.0))));
     }
     match query.status {
-        // Waiting is a contacted issue whose owner waits on the participant.
+        // Waiting is a contacted issue whose owner waits on the participant
+        // (stored as contacted: see the migration).
         Some(IssueStatus::Waiting) => filters.push(format!(
             "i.status = {} AND i.waiting_since IS NOT NULL",
-            param()
+            param(Arg::Text(IssueStatus::Contacted.as_str()))
         )),
         Some(IssueStatus::Contacted) => filters.push(format!(
             "i.status = {} AND i.waiting_since IS NULL",
-            param()
+            param(Arg::Text(IssueStatus::Contacted.as_str()))
         )),
-        Some(_) => filters.push(format!("i.status = {}", param())),
+        Some(s) => filters.push(format!("i.status = {}", param(Arg::Text(s.as_str())))),
         None => {}
     }
     if query.open_only {
         filters.push(OPEN.to_string());
     }
-    if query.session.is_some() {
-        filters.push(format!("i.session = {}", param()));
+    if let Some(session) = query.session {
+        filters.push(format!("i.session = {}", param(Arg::Int(session.0))));
     }
-    if query.participant.is_some() {
-        filters.push(format!("i.participant = {}", param()));
+    if let Some(participant) = query.participant {
+        filters.push(format!(
+            "i.participant = {}",
+            param(Arg::Int(participant.0))
+        ));
     }
     if query.overdue {
-        let now = param();
+        let now = param(Arg::Int(millis(now)));
         filters.push(format!(
             "{CLOCK_RUNS} AND ((i.status = 'open' AND i.first_contact_due < {now}) \
              OR i.resolution_due < {now})"
@@ -291,54 +316,61 @@ pub(crate) async fn list(
     } else {
         format!("WHERE {}", filters.join(" AND "))
     };
-    let limit = param();
+    let limit = param(Arg::Int(i64::from(
+        query.limit.unwrap_or(200).clamp(1, 5000),
+    )));
     // In the order asked (open first, then by the next due time, unless
     // told otherwise): the page is chosen from the issues alone, and only
     // its issues are read in full.
-    let d = conn.dialect();
     let order = query.sort.order_by();
-    let (all, issue) = (d.json_array_of(&d.json("issue"), order), issue_json(d));
-    let sql = format!(
-        "SELECT {all} FROM ( \
-           SELECT {issue} AS issue, k.id, k.open, k.next_due, k.created_at, k.handoffs FROM ( \
-             SELECT i.id, {OPEN} AS open, \
-               CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
-                 AS next_due, i.created_at, i.handoffs \
-             FROM issues i {filters} \
-             ORDER BY {order} LIMIT {limit}) k \
-           CROSS JOIN {FROM} WHERE i.id = k.id) AS page"
+    let page = format!(
+        "SELECT i.id, {OPEN} AS open, \
+           CASE WHEN i.status = 'open' THEN i.first_contact_due ELSE i.resolution_due END \
+             AS next_due, i.created_at, i.handoffs \
+         FROM issues i {filters} ORDER BY {order} LIMIT {limit}"
     );
-    let json: String = either!(conn.reborrow(), |cx| {
-        // Bound in the order the parameters were numbered above.
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-        if let Some(o) = owner {
-            q = q.bind(o.0);
+    macro_rules! bound {
+        ($query:expr) => {{
+            let mut q = $query;
+            for arg in &args {
+                q = match *arg {
+                    Arg::Int(v) => q.bind(v),
+                    Arg::Text(t) => q.bind(t),
+                };
+            }
+            q
+        }};
+    }
+    let rows: Vec<IssueJson> = match conn.reborrow() {
+        // A panel file answers with the page as one JSON array: one value
+        // to step through instead of a row per issue.
+        Conn::Sqlite(c) => {
+            let d = Dialect::Sqlite;
+            let (all, issue) = (d.json_array_of(&d.json("issue"), order), issue_json(d));
+            let sql = format!(
+                "SELECT {all} FROM (SELECT {issue} AS issue, k.id, k.open, k.next_due, \
+                   k.created_at, k.handoffs FROM ({page}) k CROSS JOIN {FROM} \
+                   WHERE i.id = k.id) AS page"
+            );
+            let json: String = bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
+                .fetch_one(&mut *c)
+                .await?;
+            serde_json::from_str(&json)
+                .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
         }
-        if let Some(status) = query.status {
-            // Waiting is stored as contacted (see the migration).
-            q = q.bind(match status {
-                IssueStatus::Waiting => IssueStatus::Contacted.as_str(),
-                s => s.as_str(),
-            });
+        // A team database answers with rows: building and reading the
+        // page's JSON took PostgreSQL as long again as finding the rows.
+        Conn::Postgres(c) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM ({page}) k CROSS JOIN {FROM} WHERE i.id = k.id \
+                 ORDER BY {order}"
+            );
+            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
+                .fetch_all(&mut *c)
+                .await?
         }
-        if let Some(session) = query.session {
-            q = q.bind(session.0);
-        }
-        if let Some(participant) = query.participant {
-            q = q.bind(participant.0);
-        }
-        if query.overdue {
-            q = q.bind(millis(now));
-        }
-        q.bind(i64::from(query.limit.unwrap_or(200).clamp(1, 5000)))
-            .fetch_one(&mut *cx)
-            .await?
-    });
-    serde_json::from_str::<Vec<IssueJson>>(&json)
-        .map_err(|e| Error::database(format!("the issues did not read back: {e}")))?
-        .into_iter()
-        .map(|i| i.issue(now))
-        .collect()
+    };
+    rows.into_iter().map(|i| i.issue(now)).collect()
 }
 
 /// A new issue as it is written.

@@ -64,6 +64,13 @@ async fn queue(panel: &Panel, m: &NewMessage) -> mail::MessageId {
     id
 }
 
+/// Queues `all` in one transaction.
+async fn queue_all(panel: &Panel, all: &[NewMessage]) {
+    let mut tx = panel.begin().await.unwrap();
+    mail::enqueue_many(&mut tx, panel.now(), all).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn status(panel: &Panel, id: mail::MessageId) -> mail::OutboxMessage {
     mail::get(panel, id).await.unwrap().message
 }
@@ -763,11 +770,7 @@ async fn a_worker_told_to_stop_mid_pass_stops_between_two_messages() {
     let all: Vec<NewMessage> = (0..400)
         .map(|n| message(&format!("p{n}@example.org"), &format!("Message {n}")))
         .collect();
-    let mut tx = t.panel.begin().await.unwrap();
-    mail::enqueue_many(&mut tx, t.panel.now(), &all)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    queue_all(&t.panel, &all).await;
 
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let running = tokio::spawn(worker::run(t.panel.clone(), stop.clone(), |_| {}));
@@ -798,11 +801,7 @@ async fn a_drain_of_several_batches_goes_over_one_connection() {
     let all: Vec<NewMessage> = (0..450)
         .map(|n| message(&format!("p{n}@example.org"), &format!("Message {n}")))
         .collect();
-    let mut tx = t.panel.begin().await.unwrap();
-    mail::enqueue_many(&mut tx, t.panel.now(), &all)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    queue_all(&t.panel, &all).await;
 
     let report = worker::send_due(&t.panel).await.unwrap();
     assert_eq!((report.sent, report.failed, report.retrying), (450, 0, 0));
@@ -842,11 +841,7 @@ async fn smtp_settings_saved_mid_drain_take_effect_at_the_next_batch() {
             message(&to, &format!("Message {n}"))
         })
         .collect();
-    let mut tx = t.panel.begin().await.unwrap();
-    mail::enqueue_many(&mut tx, t.panel.now(), &all)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    queue_all(&t.panel, &all).await;
     let panel = t.panel.clone();
     let sending = tokio::spawn(async move { worker::send_due(&panel).await });
 

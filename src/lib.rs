@@ -140,6 +140,12 @@ impl Panel {
         matches!(self.store, Store::Postgres(_))
     }
 
+    /// How many connections to the database this process keeps at most:
+    /// how many calls can be at work on it at once.
+    pub fn connections(&self) -> usize {
+        self.store.connections() as usize
+    }
+
     /// Whether the database answers now (a team server's health check).
     pub async fn check_reachable(&self) -> Result<()> {
         let mut conn = self.conn().await?;

@@ -486,6 +486,51 @@ async fn staff_keep_their_promise_through_the_server_and_each_change_is_credited
     );
 }
 
+#[tokio::test]
+async fn more_calls_at_once_than_the_database_has_connections_for_are_each_answered() {
+    let t = common::panel().await;
+    let (kims, _) = team(&t.panel).await;
+    let server = start(&t.panel).await;
+    let kim = browser(server.addr, "kim@company.example.com").await;
+    let sam = browser(server.addr, "sam@company.example.com").await;
+    // Kim logs a contact and reads *My follow-ups*, again and again at once;
+    // Sam, asking for Kim's issue among them, is still not told of it.
+    let n = 5 * t.panel.connections();
+    let calls = (0..n).map(|i| {
+        let (kim, sam) = (&kim, &sam);
+        async move {
+            match i % 3 {
+                0 => {
+                    let outcome = format!("Call {i}");
+                    let args = json!({ "id": kims.0, "via": "phone", "outcome": outcome });
+                    (i, kim.call("issue_contact", args).await)
+                }
+                1 => (i, kim.call("issues_mine", json!({})).await),
+                _ => (i, sam.call("issue_detail", json!({ "id": kims.0 })).await),
+            }
+        }
+    });
+    let replies = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures_util::future::join_all(calls),
+    )
+    .await
+    .expect("every call answered within a minute");
+    for (i, reply) in &replies {
+        let wanted = if i % 3 == 2 { 404 } else { 200 };
+        assert_eq!(reply.status, wanted, "call {i}: {}", reply.body);
+    }
+    let detail = issues::detail(&t.panel, kims).await.unwrap();
+    let mut logged: Vec<&str> = detail.contacts.iter().map(|c| c.outcome.as_str()).collect();
+    logged.sort();
+    let mut sent: Vec<String> = (0..n)
+        .filter(|i| i % 3 == 0)
+        .map(|i| format!("Call {i}"))
+        .collect();
+    sent.sort();
+    assert_eq!(logged, sent);
+}
+
 /// Every command the front end calls through `call` is in the table and
 /// every command of the table is called; what the front end invokes
 /// directly is exactly the desktop shell's own list, none of it in the table.

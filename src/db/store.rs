@@ -102,6 +102,9 @@ fn without_password(url: &str) -> String {
     }
 }
 
+/// The connections one process keeps to a team database.
+const TEAM_CONNECTIONS: u32 = 8;
+
 /// How long a team database's connection may sit unused before it is
 /// checked, when taken again, for a server that went away meanwhile.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -118,7 +121,7 @@ pub(crate) async fn open_postgres(url: &str) -> Result<PgPool> {
         )
     })?;
     let pool = PgPoolOptions::new()
-        .max_connections(8)
+        .max_connections(TEAM_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(30))
         // A connection taken again within moments of its last use is not
         // asked first whether it still answers (a round trip for every
@@ -165,6 +168,14 @@ pub(crate) enum Store {
 }
 
 impl Store {
+    /// How many connections the pool keeps at most.
+    pub(crate) fn connections(&self) -> u32 {
+        match self {
+            Store::Sqlite(pool) => pool.options().get_max_connections(),
+            Store::Postgres(pool) => pool.options().get_max_connections(),
+        }
+    }
+
     /// A connection from the pool, for reads and single statements.
     pub(crate) async fn acquire(&self) -> Result<Pooled> {
         Ok(match self {

@@ -76,6 +76,12 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 struct Server {
     panel: Panel,
     options: Arc<Options>,
+    /// Calls at work at once: as many as the database has connections for.
+    /// The rest wait in one line, in the order they came, so that under
+    /// load every call waits about as long: a call that needs a connection
+    /// three times in turn (its sign-in, its access, its change) waits in
+    /// line once, not three times behind everyone else's.
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The largest call body: a CSV file to import, as base64 (about 48 MB of
@@ -86,6 +92,7 @@ const LARGEST_CALL: usize = 64 * 1024 * 1024;
 /// The server's routes over `panel`.
 pub fn router(panel: Panel, options: Options) -> Router {
     let server = Server {
+        turns: Arc::new(tokio::sync::Semaphore::new(panel.connections())),
         panel,
         options: Arc::new(options),
     };
@@ -278,6 +285,8 @@ async fn command(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // Never closed: a call always gets its turn.
+    let turn = server.turns.clone().acquire_owned().await.ok();
     let signed = match signed_in(&server, &headers).await {
         Ok((_, signed)) => signed,
         Err(e) => return failure(e),
@@ -301,7 +310,7 @@ async fn command(
     };
     let caller = Caller::Signed(signed.staff);
     if wants_events(&headers) {
-        return with_progress(server.panel.clone(), caller, name, args);
+        return with_progress(server.panel.clone(), caller, name, args, turn);
     }
     let call = api::call(&server.panel, &caller, &name, args, &|_| ());
     match crate::logging::watch_slow("server", &name, call).await {
@@ -322,10 +331,18 @@ fn wants_events(headers: &HeaderMap) -> bool {
 /// Runs a command, answering with server-sent events: a `progress` event
 /// for each report the command makes, then one `answer` (its JSON) or one
 /// `error` (the core's tagged error). The command runs to its end even if
-/// the caller goes away: what it changes is not left half done.
-fn with_progress(panel: Panel, caller: Caller, name: String, args: Value) -> Response {
+/// the caller goes away: what it changes is not left half done. It keeps
+/// its turn until then.
+fn with_progress(
+    panel: Panel,
+    caller: Caller,
+    name: String,
+    args: Value,
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Response {
     let (events, heard) = tokio::sync::mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
+        let _turn = turn;
         let progress = events.clone();
         let report = move |p: Value| drop(progress.send(event("progress", &p)));
         let call = api::call(&panel, &caller, &name, args, &report);

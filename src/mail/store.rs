@@ -196,28 +196,33 @@ pub async fn cancel_topic(
     prefix: &str,
 ) -> Result<u64> {
     let conn = conn.into();
-    let (op, pattern) = starts_with(conn.dialect(), prefix);
-    let done = either!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
-         WHERE topic {op} $2 AND status IN ('queued', 'failed')"
-    )))
-    .bind(millis(now))
-    .bind(&pattern)
-    .execute(&mut *c)
-    .await?
-    .rows_affected());
+    let (starts, values) = topic_starts_with(conn.dialect(), prefix, 2);
+    let done = either!(conn, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = 'cancelled', updated_at = $1 \
+             WHERE {starts} AND status IN ('queued', 'failed')"
+        )))
+        .bind(millis(now));
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.execute(&mut *c).await?.rows_affected()
+    });
     Ok(done)
 }
 
-/// The pattern matching every topic that starts with `prefix`, and the
-/// operator that reads it: GLOB on a panel file, LIKE on a team database.
-/// Either finds the topics through the index on `topic` (a comparison of
-/// a part of the topic would read the whole outbox, as each contact logged
-/// on an issue did).
-fn starts_with(dialect: Dialect, prefix: &str) -> (&'static str, String) {
-    let mut pattern = String::with_capacity(prefix.len() + 4);
+/// The condition that a message's topic starts with `prefix`, its values
+/// numbered from `$first`, and those values. A panel file reads it as a
+/// GLOB; a team database as a range of the topic index's order (bytes, as
+/// `text_pattern_ops` keeps them), from the prefix to the first text
+/// after every text that starts with it. Either finds the topics through
+/// the index on `topic` (a comparison of a part of the topic would read the
+/// whole outbox, as each contact logged on an issue did), and the range,
+/// unlike a LIKE with its pattern bound, needs no plan of its own each time.
+fn topic_starts_with(dialect: Dialect, prefix: &str, first: usize) -> (String, Vec<String>) {
     match dialect {
         Dialect::Sqlite => {
+            let mut pattern = String::with_capacity(prefix.len() + 4);
             for ch in prefix.chars() {
                 match ch {
                     '*' | '?' | '[' => {
@@ -229,19 +234,35 @@ fn starts_with(dialect: Dialect, prefix: &str) -> (&'static str, String) {
                 }
             }
             pattern.push('*');
-            ("GLOB", pattern)
+            (format!("topic GLOB ${first}"), vec![pattern])
         }
-        Dialect::Postgres => {
-            for ch in prefix.chars() {
-                if matches!(ch, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(ch);
-            }
-            pattern.push('%');
-            ("LIKE", pattern)
+        Dialect::Postgres => match after_every_start(prefix) {
+            Some(end) => (
+                format!("topic ~>=~ ${first} AND topic ~<~ ${}", first + 1),
+                vec![prefix.to_string(), end],
+            ),
+            None => (format!("topic ~>=~ ${first}"), vec![prefix.to_string()]),
+        },
+    }
+}
+
+/// The first text, in code point order (UTF-8's byte order), after every
+/// text that starts with `prefix`: its last character that has a next one,
+/// made that next one, and what followed it dropped. None when every text
+/// from `prefix` on starts with it (it is empty, or all U+10FFFF).
+fn after_every_start(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
         }
     }
+    None
 }
 
 /// Withdraws the messages not yet sent whose topic matches `glob` (GLOB
@@ -294,13 +315,16 @@ pub async fn waiting_with_topic(
     prefix: &str,
 ) -> Result<Vec<(MessageId, String)>> {
     let conn = conn.into();
-    let (op, pattern) = starts_with(conn.dialect(), prefix);
-    let rows: Vec<(i64, String)> = either!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, topic FROM outbox WHERE topic {op} $1 AND status IN ('queued', 'failed')"
-    )))
-    .bind(&pattern)
-    .fetch_all(&mut *c)
-    .await?);
+    let (starts, values) = topic_starts_with(conn.dialect(), prefix, 1);
+    let rows: Vec<(i64, String)> = either!(conn, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, topic FROM outbox WHERE {starts} AND status IN ('queued', 'failed')"
+        )));
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.fetch_all(&mut *c).await?
+    });
     Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
 }
 
@@ -993,7 +1017,7 @@ pub(super) async fn defer(
 
 #[cfg(test)]
 mod tests {
-    use super::{Dialect, like_of_glob, list_sql, starts_with};
+    use super::{Dialect, after_every_start, like_of_glob, list_sql, topic_starts_with};
     use crate::db::{new_file, new_team_database, pg_query_plan, query_plan};
 
     /// Which messages make a page of the outbox is decided from the
@@ -1043,18 +1067,40 @@ mod tests {
 
     #[test]
     fn a_topics_start_is_matched_with_its_own_wildcards_taken_literally() {
+        let glob = |p| topic_starts_with(Dialect::Sqlite, p, 2);
         assert_eq!(
-            starts_with(Dialect::Sqlite, "issue/4/nudge/"),
-            ("GLOB", "issue/4/nudge/*".to_string())
+            glob("issue/4/nudge/"),
+            ("topic GLOB $2".into(), vec!["issue/4/nudge/*".to_string()])
         );
+        assert_eq!(glob("a*b?c[d").1, vec!["a[*]b[?]c[[]d*".to_string()]);
         assert_eq!(
-            starts_with(Dialect::Sqlite, "a*b?c[d"),
-            ("GLOB", "a[*]b[?]c[[]d*".to_string())
+            topic_starts_with(Dialect::Postgres, "issue/4/nudge/", 1),
+            (
+                "topic ~>=~ $1 AND topic ~<~ $2".into(),
+                vec!["issue/4/nudge/".to_string(), "issue/4/nudge0".to_string()]
+            )
         );
-        assert_eq!(
-            starts_with(Dialect::Postgres, "a_b%c\\d"),
-            ("LIKE", "a\\_b\\%c\\\\d%".to_string())
-        );
+    }
+
+    #[test]
+    fn the_end_of_a_topic_range_is_the_first_text_after_every_text_that_starts_so() {
+        assert_eq!(after_every_start("a_b%"), Some("a_b&".into()));
+        assert_eq!(after_every_start("zoë"), Some("zoì".into()));
+        assert_eq!(after_every_start("a\u{D7FF}"), Some("a\u{E000}".into()));
+        assert_eq!(after_every_start("ab\u{10FFFF}"), Some("ac".into()));
+        assert_eq!(after_every_start("\u{10FFFF}"), None);
+        assert_eq!(after_every_start(""), None);
+        // Every text that starts with the prefix sorts before the end, as
+        // bytes; the end itself does not start with it.
+        for prefix in ["issue/4/nudge/", "zoë", "a\u{D7FF}", "ab\u{10FFFF}"] {
+            let end = after_every_start(prefix).unwrap();
+            for rest in ["", "\u{10FFFF}\u{10FFFF}", "~", "\u{0}"] {
+                let text = format!("{prefix}{rest}");
+                assert!(text.as_bytes() < end.as_bytes(), "{text:?} < {end:?}");
+                assert!(prefix.as_bytes() <= text.as_bytes());
+            }
+            assert!(!end.starts_with(prefix));
+        }
     }
 
     #[test]

@@ -15,9 +15,10 @@
 //!
 //! A sign-in is an HttpOnly, SameSite=Strict cookie (Secure under TLS);
 //! every call but sign-in carries the sign-in's CSRF token in
-//! `X-CSRF-Token`. The mail worker and the minute tick run beside the
-//! requests; several servers on one database share the work through the
-//! team database's locks.
+//! `X-CSRF-Token`. Calls wait their turn in one line, as many at work as
+//! the database has connections for. The mail worker and the minute tick
+//! run beside the requests; several servers on one database share the work
+//! through the team database's locks.
 
 mod assets;
 pub mod tls;

@@ -248,9 +248,31 @@ pub(crate) async fn pg_query_plan(
     sql: &str,
     bind: impl FnOnce(PgQuery) -> PgQuery,
 ) -> Vec<String> {
+    pg_plan_with(pool, &[], sql, bind).await
+}
+
+/// [`pg_query_plan`] for the plan PostgreSQL keeps for a prepared
+/// statement, its values unknown (as after five runs, when it is no worse).
+#[cfg(test)]
+pub(crate) async fn pg_kept_plan(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    bind: impl FnOnce(PgQuery) -> PgQuery,
+) -> Vec<String> {
+    pg_plan_with(pool, &["plan_cache_mode = force_generic_plan"], sql, bind).await
+}
+
+#[cfg(test)]
+async fn pg_plan_with(
+    pool: &sqlx::PgPool,
+    settings: &[&str],
+    sql: &str,
+    bind: impl FnOnce(PgQuery) -> PgQuery,
+) -> Vec<String> {
     let mut conn = pool.acquire().await.unwrap();
-    for off in ["enable_seqscan", "enable_bitmapscan"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SET {off} = off")))
+    let off = ["enable_seqscan = off", "enable_bitmapscan = off"];
+    for set in off.iter().chain(settings) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET {set}")))
             .execute(&mut *conn)
             .await
             .unwrap();

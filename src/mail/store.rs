@@ -1018,7 +1018,7 @@ pub(super) async fn defer(
 #[cfg(test)]
 mod tests {
     use super::{Dialect, after_every_start, like_of_glob, list_sql, topic_starts_with};
-    use crate::db::{new_file, new_team_database, pg_query_plan, query_plan};
+    use crate::db::{new_file, new_team_database, pg_kept_plan, pg_query_plan, query_plan};
 
     /// Which messages make a page of the outbox is decided from the
     /// `outbox_list` index, never from the messages' rows (which hold their
@@ -1080,6 +1080,28 @@ mod tests {
                 vec!["issue/4/nudge/".to_string(), "issue/4/nudge0".to_string()]
             )
         );
+    }
+
+    /// On a team database the messages of a topic's start are found
+    /// through `outbox_topic` by the plan PostgreSQL keeps for the
+    /// statement, its values unknown: a LIKE with its pattern bound could
+    /// not use the index so, and was planned anew for each logged contact.
+    #[tokio::test]
+    async fn on_a_team_database_a_topics_start_is_found_through_its_index_by_a_kept_plan() {
+        let pool = new_team_database().await;
+        let (starts, values) = topic_starts_with(Dialect::Postgres, "issue/4/nudge/", 1);
+        let sql = format!(
+            "SELECT id, topic FROM outbox WHERE {starts} AND status IN ('queued', 'failed')"
+        );
+        let plan = pg_kept_plan(&pool, &sql, |mut q| {
+            for v in values {
+                q = q.bind(v);
+            }
+            q
+        })
+        .await;
+        assert!(plan.iter().any(|p| p.contains("outbox_topic")), "{plan:#?}");
+        assert!(!plan.iter().any(|p| p.contains("Seq Scan")), "{plan:#?}");
     }
 
     #[test]

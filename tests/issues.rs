@@ -1208,3 +1208,109 @@ async fn issues_are_listed_in_the_order_asked_and_the_limit_keeps_its_first() {
     assert_eq!(listed(IssueSort::Newest, Some(1)).await, ["Third"]);
     assert_eq!(listed(IssueSort::MostHandoffs, Some(1)).await, ["Second"]);
 }
+
+/// One owner's issues (a team server's *My follow-ups*, read its own way)
+/// are the same issues, field by field and in the same order, as the whole
+/// list shows for that owner, in every order, open or all, and limited.
+#[tokio::test]
+async fn one_owners_issues_read_as_the_whole_list_shows_them() {
+    let t = common::panel().await;
+    let server = SmtpServer::start(t.dir.path(), &[]);
+    let p = &t.panel;
+    let s = setup(p, server.port).await;
+    let mut raised = Vec::new();
+    for (n, owner) in ["sam", "kim", "sam", "sam", "kim", "sam"]
+        .iter()
+        .enumerate()
+    {
+        let i = issues::raise(
+            p,
+            &IssueInput {
+                session: Some(s),
+                participant: Some("zoe@example.org".into()),
+                summary: format!("Issue {n}"),
+                severity: Some(if n % 2 == 0 {
+                    Severity::High
+                } else {
+                    Severity::Low
+                }),
+                owner: Some(format!("{owner}@company.example.com")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        raised.push(i.id);
+        t.clock.advance(Duration::minutes(40));
+    }
+    // Contacted, resolved, handed to Sam and waiting: every way an issue
+    // is listed.
+    issues::log_contact(p, raised[2], ContactVia::Phone, "Reached")
+        .await
+        .unwrap();
+    issues::log_contact(p, raised[3], ContactVia::Email, "Wrote")
+        .await
+        .unwrap();
+    issues::resolve(p, raised[3], "Refunded", "Your refund is on its way.")
+        .await
+        .unwrap();
+    issues::reassign(p, raised[1], "sam@company.example.com", "Their area")
+        .await
+        .unwrap();
+    t.clock.advance(Duration::days(2));
+    let sam = staff::by_email(p, "sam@company.example.com").await.unwrap();
+    let as_json = |issues: Vec<issues::Issue>| {
+        issues
+            .into_iter()
+            .map(|i| serde_json::to_value(i).unwrap())
+            .collect::<Vec<_>>()
+    };
+    for sort in [
+        IssueSort::Urgent,
+        IssueSort::Newest,
+        IssueSort::Oldest,
+        IssueSort::MostHandoffs,
+    ] {
+        for open_only in [false, true] {
+            let all = issues::list(
+                p,
+                &IssueQuery {
+                    sort,
+                    open_only,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let sams: Vec<_> = all
+                .into_iter()
+                .filter(|i| i.owner == Some(sam.id))
+                .collect();
+            assert_eq!(sams.len(), if open_only { 4 } else { 5 });
+            assert!(
+                sams.iter()
+                    .all(|i| i.owner_name.as_deref() == Some("Sam Owner"))
+            );
+            let sams = as_json(sams);
+            for limit in [None, Some(2)] {
+                let owned = issues::list(
+                    p,
+                    &IssueQuery {
+                        owner: Some(sam.email.clone()),
+                        sort,
+                        open_only,
+                        limit,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+                let expected = &sams[..limit.map_or(sams.len(), |l| l as usize)];
+                assert_eq!(as_json(owned), expected, "{sort:?}, open only: {open_only}");
+            }
+        }
+    }
+    staff::set_current(p, sam.id).await.unwrap();
+    let mine = issues::mine(p).await.unwrap();
+    assert_eq!(mine.len(), 4);
+}

@@ -66,10 +66,15 @@ async fn call(
     name: String,
     args: serde_json::Value,
     on_progress: Channel<serde_json::Value>,
-) -> Result<serde_json::Value> {
+) -> Result<api::Answer> {
     let progress = |p| drop(on_progress.send(p));
     match connection.team().await {
-        Some(team) => team.call_reporting(&name, args, &progress).await,
+        Some(team) => {
+            let answer = team.call_reporting(&name, args, &progress).await?;
+            serde_json::value::to_raw_value(&answer).map_err(|e| Error::Database {
+                detail: format!("answer not encoded: {e}"),
+            })
+        }
         None => api::call(&panel, &Caller::Computer, &name, args, &progress).await,
     }
 }

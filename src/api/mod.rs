@@ -137,6 +137,10 @@ async fn export_csv(
 /// panel): each report as JSON.
 pub type Progress<'a> = &'a (dyn Fn(Value) + Send + Sync);
 
+/// A command's answer: its JSON, written once as text, as the desktop app
+/// and a team server's caller each receive it.
+pub type Answer = Box<serde_json::value::RawValue>;
+
 /// Runs the command `name` with `args` for `caller`, after checking that
 /// the caller may; the answer as JSON.
 pub async fn call(
@@ -145,7 +149,7 @@ pub async fn call(
     name: &str,
     args: Value,
     progress: Progress<'_>,
-) -> Result<Value> {
+) -> Result<Answer> {
     let command = find(name).ok_or_else(|| Error::not_found("command", name))?;
     let args = match args {
         Value::Null => Value::Object(Default::default()),
@@ -201,8 +205,9 @@ fn arguments<T: DeserializeOwned>(command: &str, args: Value) -> Result<T> {
         .map_err(|e| Error::invalid("arguments", command, format!("do not fit the command: {e}")))
 }
 
-fn encode<T: Serialize>(value: T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::database(format!("answer not encoded: {e}")))
+fn encode<T: Serialize>(value: T) -> Result<Answer> {
+    serde_json::value::to_raw_value(&value)
+        .map_err(|e| Error::database(format!("answer not encoded: {e}")))
 }
 
 /// A progress report passed on as JSON.
@@ -225,7 +230,7 @@ macro_rules! commands {
             $(Command { name: stringify!($name), access: Access::$access }),*
         ];
 
-        async fn run(panel: &Panel, name: &str, args: Value, progress: Progress<'_>) -> Result<Value> {
+        async fn run(panel: &Panel, name: &str, args: Value, progress: Progress<'_>) -> Result<Answer> {
             match name {
                 $(stringify!($name) => {
                     #[derive(serde::Deserialize)]

@@ -98,7 +98,16 @@ pub(super) async fn replan_after(
     mail::cancel_topic(&mut conn, now, &topic(id, "nudge/")).await?;
     let issue = store::get(&mut conn, id, now).await?;
     withdraw_escalations(&mut conn, now, &issue, owner_changed).await?;
-    let (Some(owner), true) = (issue.owner, issue.status.is_open()) else {
+    // Nudges go before the due times still ahead; past ones are
+    // escalated by the tick.
+    let ahead: Vec<_> = open_dues(&issue)
+        .into_iter()
+        .filter(|due| due.0 > now)
+        .collect();
+    let Some(owner) = issue
+        .owner
+        .filter(|_| issue.status.is_open() && !ahead.is_empty())
+    else {
         return Ok(issue);
     };
     let owner = staff::get_in(&mut conn, owner).await?;
@@ -110,10 +119,7 @@ pub(super) async fn replan_after(
     let links = crate::accounts::server_address_in(&mut conn).await?;
     // The owner's answer to a nudge goes through the panel mailbox, if any.
     let record = crate::inbox::settings::record_address(&mut conn, id).await?;
-    for due in open_dues(&issue) {
-        if due.0 <= now {
-            continue;
-        }
+    for due in ahead {
         let this = messages::nudge_topic(id, due.0, &owner);
         if mail::topic_queued(&mut conn, &this).await? {
             continue;

@@ -345,11 +345,14 @@ fn with_progress(
     tokio::spawn(async move {
         let _turn = turn;
         let progress = events.clone();
-        let report = move |p: Value| drop(progress.send(event("progress", &p)));
+        let report = move |p: Value| drop(progress.send(event("progress", &p.to_string())));
         let call = api::call(&panel, &caller, &name, args, &report);
         let last = match crate::logging::watch_slow("server", &name, call).await {
-            Ok(value) => event("answer", &value),
-            Err(e) => event("error", &serde_json::to_value(&e).unwrap_or_default()),
+            Ok(answer) => event("answer", answer.get()),
+            Err(e) => event(
+                "error",
+                &serde_json::to_string(&e).unwrap_or_else(|_| "null".into()),
+            ),
         };
         let _ = events.send(last);
     });
@@ -364,8 +367,9 @@ fn with_progress(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// One server-sent event.
-fn event(name: &str, data: &Value) -> String {
+/// One server-sent event, its data JSON text (on one line, as JSON
+/// written without indentation is).
+fn event(name: &str, data: &str) -> String {
     format!("event: {name}\ndata: {data}\n\n")
 }
 

@@ -369,10 +369,7 @@ pub(crate) async fn list(
         // A team database answers with rows: building and reading the
         // page's JSON took PostgreSQL as long again as finding the rows.
         Conn::Postgres(c) => {
-            let sql = match owner
-                .as_ref()
-                .filter(|_| std::env::var("PK_OLD_MINE").is_err())
-            {
+            let sql = match &owner {
                 // One person's issues (a team server's *My follow-ups*, asked
                 // all day) are few: read whole as the page is chosen, not
                 // found again by id, and the owner's name read once.

@@ -58,6 +58,8 @@ pub struct Panel {
     /// Who acts through this handle, when not this computer's user: the
     /// person signed in to a team server, for one call.
     actor: Option<sessions::staff::StaffId>,
+    /// The sign-ins a team server keeps between calls.
+    sign_ins: Arc<accounts::kept::Kept>,
 }
 
 impl Panel {
@@ -91,6 +93,7 @@ impl Panel {
             mail: Arc::default(),
             upkeep: Arc::default(),
             actor: None,
+            sign_ins: Arc::default(),
         };
         // Upkeep, not a condition of opening: a panel that cannot be
         // written now (busy, read-only) is still read, and folded next time.
@@ -116,6 +119,16 @@ impl Panel {
             actor: Some(staff),
             ..self.clone()
         }
+    }
+
+    /// The sign-ins this process keeps between calls (`accounts::kept`).
+    pub(crate) fn kept_sign_ins(&self) -> &accounts::kept::Kept {
+        &self.sign_ins
+    }
+
+    /// The database, for what only opening it decides.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The person acting through this handle, when set by [`Panel::acting_as`].

@@ -15,6 +15,10 @@
 //!   one before left.
 //! - Connections the database server ended (a restart, an administrator)
 //!   are replaced when next taken, not reported to the person.
+//! - A sign-in a server keeps in memory is forgotten as soon as another
+//!   computer signs it out, changes its person's role or deactivates them,
+//!   and everything kept is forgotten when the database's notices are cut
+//!   off.
 
 mod common;
 
@@ -614,4 +618,155 @@ async fn two_servers_on_one_database_deliver_each_queued_message_once_and_stop_o
     assert_eq!(delivered.len(), 300);
     let ids: HashSet<String> = delivered.iter().map(|d| d.message_id()).collect();
     assert_eq!(ids.len(), 300, "a message was delivered twice");
+}
+
+/// Waits up to five seconds for `done`, asking every 10 ms.
+async fn within_five_seconds<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Whether `token`'s sign-in ends on `panel` within five seconds.
+async fn signed_out_soon(panel: &Panel, token: &panelkeeper::accounts::Token) -> bool {
+    within_five_seconds(|| async {
+        matches!(
+            panelkeeper::accounts::signed_in(panel, token).await,
+            Err(panelkeeper::Error::SignedOut)
+        )
+    })
+    .await
+}
+
+/// Deletes sign-ins with the database's triggers off, as no change the
+/// product makes could: a kept sign-in then shows it is answered from
+/// memory.
+async fn delete_sign_ins_unannounced(url: &str) {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM sign_ins")
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_sign_in_is_forgotten_when_another_computer_changes_it() {
+    use panelkeeper::accounts;
+    use panelkeeper::sessions::staff::Role;
+    let (panels, url) = opened(2).await;
+    let (server, other) = (&panels[0], &panels[1]);
+    for (name, email) in [
+        ("Kim", "kim@company.example.com"),
+        ("Sam", "sam@company.example.com"),
+    ] {
+        staff::add(
+            other,
+            &StaffInput {
+                name: name.into(),
+                email: email.into(),
+                role: Role::Researcher,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        accounts::set_password(other, email, "a long enough password")
+            .await
+            .unwrap();
+    }
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let told = stop.clone();
+    let hearing_panel = server.clone();
+    let hearing = tokio::spawn(async move {
+        accounts::hear_changes(&hearing_panel, async move { told.notified().await }).await
+    });
+    assert!(within_five_seconds(|| async { accounts::keeps_sign_ins(server) }).await);
+    let sign_in = |email: &'static str| async move {
+        accounts::sign_in(server, email, "a long enough password", "127.0.0.1")
+            .await
+            .unwrap()
+            .0
+    };
+    let signed = |token: accounts::Token| async move { accounts::signed_in(server, &token).await };
+
+    // Kept: answered without the database.
+    let kim = sign_in("kim@company.example.com").await;
+    assert_eq!(
+        signed(kim.clone()).await.unwrap().staff.role,
+        Role::Researcher
+    );
+    delete_sign_ins_unannounced(&url).await;
+    assert!(signed(kim.clone()).await.is_ok());
+
+    // A role changed on another computer is heard: the sign-in is read
+    // again (and, deleted meanwhile, ends).
+    staff::set_role(other, "sam@company.example.com", Role::Staff)
+        .await
+        .unwrap();
+    assert!(signed_out_soon(server, &kim).await);
+
+    // The new role is what a kept sign-in says.
+    let sam = sign_in("sam@company.example.com").await;
+    assert_eq!(signed(sam.clone()).await.unwrap().staff.role, Role::Staff);
+    staff::set_role(other, "sam@company.example.com", Role::Admin)
+        .await
+        .unwrap();
+    assert!(
+        within_five_seconds(|| async {
+            signed(sam.clone()).await.unwrap().staff.role == Role::Admin
+        })
+        .await
+    );
+
+    // A sign-out on another computer ends the kept sign-in here.
+    assert!(signed(sam.clone()).await.is_ok());
+    accounts::sign_out(other, &sam).await.unwrap();
+    assert!(signed_out_soon(server, &sam).await);
+
+    // A person deactivated on another computer is signed out here.
+    let kim = sign_in("kim@company.example.com").await;
+    assert!(signed(kim.clone()).await.is_ok());
+    let kim_id = staff::by_email(other, "kim@company.example.com")
+        .await
+        .unwrap()
+        .id;
+    staff::deactivate(other, kim_id).await.unwrap();
+    assert!(signed_out_soon(server, &kim).await);
+
+    // The notices' connection cut: everything kept is forgotten, and
+    // sign-ins are kept again once it is back.
+    staff::reactivate(other, kim_id).await.unwrap();
+    let kim = sign_in("kim@company.example.com").await;
+    assert!(signed(kim.clone()).await.is_ok());
+    delete_sign_ins_unannounced(&url).await;
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(signed_out_soon(server, &kim).await);
+    assert!(within_five_seconds(|| async { accounts::keeps_sign_ins(server) }).await);
+    let kim = sign_in("kim@company.example.com").await;
+    assert!(signed(kim.clone()).await.is_ok());
+    delete_sign_ins_unannounced(&url).await;
+    assert!(signed(kim.clone()).await.is_ok());
+
+    stop.notify_one();
+    hearing.await.unwrap();
+    assert!(!accounts::keeps_sign_ins(server));
 }

@@ -8,7 +8,10 @@
 //! copy of the database signs nobody in. Each sign-in has its own CSRF
 //! token, which a browser sends back in a header with every change.
 
+pub(crate) mod kept;
 pub(crate) mod store;
+
+pub use kept::{hear_changes, keeps_sign_ins};
 
 use crate::sessions::staff::{self, Staff};
 use crate::{Error, Panel, Result};
@@ -195,6 +198,7 @@ pub async fn set_password_by_link(panel: &Panel, token: &str, password: &str) ->
     store::set_password(&mut tx, person.id, &hash, now).await?;
     store::forget_sign_ins(&mut tx, person.id).await?;
     tx.commit().await?;
+    panel.kept_sign_ins().forget_all();
     staff::get(panel, person.id).await
 }
 
@@ -218,6 +222,7 @@ pub async fn set_password(panel: &Panel, email: &str, password: &str) -> Result<
     // A new password signs out every browser that knew the old one.
     store::forget_sign_ins(&mut tx, person.id).await?;
     tx.commit().await?;
+    panel.kept_sign_ins().forget_all();
     staff::get(panel, person.id).await
 }
 
@@ -332,30 +337,47 @@ pub async fn sign_in(
 /// alive for another [`IDLE`], up to [`LONGEST`] after it began.
 pub async fn signed_in(panel: &Panel, token: &Token) -> Result<SignedIn> {
     let now = panel.now();
+    let hash = token.hash();
+    let kept = panel.kept_sign_ins();
+    if let Some(row) = kept.get(&hash, now) {
+        return Ok(row.into());
+    }
+    let heard = kept.heard_so_far();
     let mut conn = panel.conn().await?;
-    let row = store::sign_in(&mut conn, &token.hash())
+    let mut row = store::sign_in(&mut conn, &hash)
         .await?
         .ok_or(Error::SignedOut)?;
     if row.expires_at <= now {
-        store::forget(&mut conn, &token.hash()).await?;
+        store::forget(&mut conn, &hash).await?;
         return Err(Error::SignedOut);
     }
-    let mut expires_at = row.expires_at;
     // Written at most once a minute, not on every call.
-    if now - row.seen_at >= Duration::minutes(1) {
-        expires_at = (now + IDLE).min(row.created_at + LONGEST);
-        store::touch(&mut conn, &token.hash(), now, expires_at).await?;
+    if now - row.seen_at >= kept::READ_AGAIN_AFTER {
+        row.expires_at = (now + IDLE).min(row.created_at + LONGEST);
+        row.seen_at = now;
+        store::touch(&mut conn, &hash, now, row.expires_at).await?;
     }
-    Ok(SignedIn {
-        staff: row.staff,
-        csrf: row.csrf,
-        expires_at,
-    })
+    drop(conn);
+    kept.keep(hash, row.clone(), heard);
+    Ok(row.into())
+}
+
+impl From<store::SignInRow> for SignedIn {
+    fn from(row: store::SignInRow) -> SignedIn {
+        SignedIn {
+            staff: row.staff,
+            csrf: row.csrf,
+            expires_at: row.expires_at,
+        }
+    }
 }
 
 /// Ends the sign-in `token` holds.
 pub async fn sign_out(panel: &Panel, token: &Token) -> Result<()> {
-    store::forget(&mut panel.conn().await?, &token.hash()).await
+    let hash = token.hash();
+    store::forget(&mut panel.conn().await?, &hash).await?;
+    panel.kept_sign_ins().forget(&hash);
+    Ok(())
 }
 
 /// Seconds the next attempt waits after `failures` recent ones (the last

@@ -6,6 +6,7 @@ use crate::sessions::staff::{COLUMNS, Staff, StaffId, StaffRow};
 use chrono::{DateTime, Utc};
 
 /// A sign-in as stored.
+#[derive(Clone)]
 pub(super) struct SignInRow {
     pub staff: Staff,
     pub csrf: String,

@@ -201,6 +201,27 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+
+    /// On a team database, a connection of its own that hears the
+    /// database's notices on `channel` (`LISTEN`), beside the pool; a panel
+    /// file has none.
+    pub(crate) async fn listener(
+        &self,
+        channel: &str,
+    ) -> Result<Option<sqlx::postgres::PgListener>> {
+        let Store::Postgres(pool) = self else {
+            return Ok(None);
+        };
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with((*pool.connect_options()).clone())
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
+        listener.listen(channel).await?;
+        Ok(Some(listener))
+    }
 }
 
 /// A pooled connection of either store.

@@ -18,7 +18,9 @@
 //! `X-CSRF-Token`. Calls wait their turn in one line, as many at work as
 //! the database has connections for. The mail worker and the minute tick
 //! run beside the requests; several servers on one database share the work
-//! through the team database's locks.
+//! through the team database's locks. Sign-ins are kept in memory between
+//! calls while the database's notices of their changes are heard
+//! (`accounts::kept`).
 
 mod assets;
 pub mod tls;
@@ -170,6 +172,13 @@ pub async fn serve(
         )
         .await
     });
+    // Sign-ins kept between calls while the database's notices are heard.
+    let hearing_stop = Arc::new(tokio::sync::Notify::new());
+    let hearing_panel = panel.clone();
+    let hearing_told = hearing_stop.clone();
+    let hearing = tokio::spawn(async move {
+        accounts::hear_changes(&hearing_panel, async move { hearing_told.notified().await }).await
+    });
     let app = router(panel, options).into_make_service_with_connect_info::<Peer>();
     let served = match listener {
         Listening::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
@@ -178,7 +187,8 @@ pub async fn serve(
     stop.notify_one();
     tick_stop.notify_one();
     reader_stop.notify_one();
-    let _ = tokio::join!(worker, ticker, reader);
+    hearing_stop.notify_one();
+    let _ = tokio::join!(worker, ticker, reader, hearing);
     served.map_err(|e| Error::Storage {
         reason: format!("the server stopped: {e}"),
     })

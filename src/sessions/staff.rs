@@ -275,6 +275,8 @@ pub async fn update(panel: &Panel, id: StaffId, input: &StaffInput) -> Result<St
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
+    // A team server's kept sign-ins say who they sign in, with their role.
+    panel.kept_sign_ins().forget_all();
     get(panel, id).await
 }
 
@@ -323,6 +325,7 @@ pub async fn deactivate(panel: &Panel, id: StaffId) -> Result<Staff> {
     set_deactivated(&mut tx, id, Some(panel.now())).await?;
     crate::accounts::store::forget_sign_ins(&mut tx, id).await?;
     tx.commit().await?;
+    panel.kept_sign_ins().forget_all();
     get(panel, id).await
 }
 
@@ -486,6 +489,7 @@ pub async fn set_role(panel: &Panel, email: &str, role: Role) -> Result<Staff> {
     .execute(&mut *c)
     .await?
     .rows_affected());
+    panel.kept_sign_ins().forget_all();
     get(panel, staff.id).await
 }
 

@@ -6,7 +6,7 @@
 //! queued for its time.
 
 use super::messages::{self, topic};
-use super::{Issue, IssueId, ServiceLevels, store};
+use super::{Issue, IssueId, store};
 use crate::db::{Conn, millis};
 use crate::mail;
 use crate::sessions::staff::{self, Staff, StaffId};
@@ -79,18 +79,16 @@ async fn withdraw_escalations(
 pub(super) async fn replan(
     conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
-    levels: &ServiceLevels,
     id: IssueId,
 ) -> Result<Issue> {
     let mut conn = conn.into();
-    replan_after(&mut conn, now, levels, id, false).await
+    replan_after(&mut conn, now, id, false).await
 }
 
 /// [`replan`] after a change of owner.
 pub(super) async fn replan_after(
     conn: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
-    levels: &ServiceLevels,
     id: IssueId,
     owner_changed: bool,
 ) -> Result<Issue> {
@@ -111,6 +109,7 @@ pub(super) async fn replan_after(
         return Ok(issue);
     };
     let owner = staff::get_in(&mut conn, owner).await?;
+    let levels = store::levels(&mut conn).await?;
     // The window a nudge's lead is measured in: this round of follow-up.
     let start = issue
         .first_contact_at

@@ -231,7 +231,7 @@ pub async fn raise(panel: &Panel, input: &IssueInput) -> Result<Issue> {
     )
     .await?;
     if let Some(owner) = &owner {
-        handed_to(&mut tx, now, actor, &levels, id, owner).await?;
+        handed_to(&mut tx, now, actor, id, owner).await?;
     }
     // Read back in the same transaction: no second wait for a connection.
     let changed = store::get(&mut tx, id, now).await?;
@@ -246,7 +246,6 @@ async fn handed_to(
     tx: impl Into<Conn<'_>>,
     now: DateTime<Utc>,
     actor: Option<StaffId>,
-    levels: &ServiceLevels,
     id: IssueId,
     owner: &Staff,
 ) -> Result<Issue> {
@@ -262,7 +261,7 @@ async fn handed_to(
     .await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
     messages::queue_assigned(&mut tx, now, &issue, owner).await?;
-    replan_after(&mut tx, now, levels, id, true).await
+    replan_after(&mut tx, now, id, true).await
 }
 
 /// Gives an issue without an owner to `owner`, who is mailed what they need.
@@ -278,8 +277,7 @@ pub async fn assign(panel: &Panel, id: IssueId, owner: &str) -> Result<Issue> {
         )));
     }
     store::set_owner(&mut tx, id, owner.id).await?;
-    let levels = store::levels(&mut tx).await?;
-    let changed = handed_to(&mut tx, now, actor, &levels, id, &owner).await?;
+    let changed = handed_to(&mut tx, now, actor, id, &owner).await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -324,8 +322,7 @@ pub async fn reassign(panel: &Panel, id: IssueId, owner: &str, reason: &str) -> 
     .await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
     messages::queue_assigned(&mut tx, now, &issue, &owner).await?;
-    let levels = store::levels(&mut tx).await?;
-    replan_after(&mut tx, now, &levels, id, true).await?;
+    replan_after(&mut tx, now, id, true).await?;
     let notice = messages::handoff(&issue, &owner);
     if let Some(message) =
         messages::queue_to_participant(&mut tx, now, &issue, &owner, MessageKind::Handoff, notice)
@@ -381,24 +378,21 @@ async fn log_contact_in(
             issue.status.as_str().replace('_', " ")
         )));
     }
-    store::add_contact(&mut tx, id, now, actor, via, outcome).await?;
-    match issue.status {
-        IssueStatus::Open => store::mark_contacted(&mut tx, id, now).await?,
-        // Reaching them ends a wait for their answer.
-        IssueStatus::Waiting => change_status(&mut tx, &issue, IssueStatus::Contacted, now).await?,
-        _ => {}
+    // Reaching them ends a wait for their answer.
+    if issue.status == IssueStatus::Waiting {
+        change_status(&mut tx, &issue, IssueStatus::Contacted, now).await?;
     }
-    event(
-        &mut tx,
-        id,
-        now,
-        actor,
-        "contacted",
-        json!({"via": via.as_str(), "outcome": outcome}),
-    )
-    .await?;
-    let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await
+    let contact = store::Contact {
+        issue: id,
+        at: now,
+        staff: actor,
+        via,
+        outcome,
+        event: &json!({"via": via.as_str(), "outcome": outcome}),
+        first: issue.status == IssueStatus::Open,
+    };
+    store::log_contact(&mut tx, &contact).await?;
+    replan(&mut tx, now, id).await
 }
 
 async fn change_status(
@@ -568,8 +562,7 @@ async fn finish_in(
         json!({"note": finishing.note, "message": finishing.message, "queued": sent.map(|m| m.0)}),
     )
     .await?;
-    let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, id).await
+    replan(&mut tx, now, id).await
 }
 
 /// What an owner's mail about their issue did.
@@ -705,7 +698,7 @@ async fn reopen_in(
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
     store::reopen(&mut tx, id, first_contact_due, resolution_due, now).await?;
     event(&mut tx, id, now, actor, "reopened", detail).await?;
-    replan(&mut tx, now, &levels, id).await
+    replan(&mut tx, now, id).await
 }
 
 /// The owner asks the participant a question and waits for the answer:
@@ -767,8 +760,7 @@ pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) ->
         json!({"question": question}),
     )
     .await?;
-    let levels = store::levels(&mut tx).await?;
-    let changed = replan(&mut tx, now, &levels, id).await?;
+    let changed = replan(&mut tx, now, id).await?;
     tx.commit().await?;
     panel.wake_mail();
     Ok(changed)
@@ -806,8 +798,7 @@ async fn resume_in(
         json!({"reason": why}),
     )
     .await?;
-    let levels = store::levels(&mut tx).await?;
-    replan(&mut tx, now, &levels, issue.id).await
+    replan(&mut tx, now, issue.id).await
 }
 
 /// What a participant's reply did to their issue.

@@ -444,7 +444,8 @@ pub(crate) async fn insert(
     Ok(IssueId(id))
 }
 
-/// Adds an entry to the issue's audit trail.
+/// Adds an entry to the issue's audit trail. On a team database the entry
+/// and the issue's time of change are written by one statement.
 pub(crate) async fn record_event(
     conn: impl Into<Conn<'_>>,
     issue: IssueId,
@@ -453,10 +454,21 @@ pub(crate) async fn record_event(
     kind: &str,
     detail: &serde_json::Value,
 ) -> Result<()> {
+    const EVENT: &str =
+        "INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)";
+    const CHANGED: &str = "UPDATE issues SET updated_at = $2 WHERE id = $1";
+    const BOTH: &str = concat!(
+        "WITH e AS (INSERT INTO issue_events (issue, at, actor, kind, detail) \
+         VALUES ($1, $2, $3, $4, $5)) ",
+        "UPDATE issues SET updated_at = $2 WHERE id = $1"
+    );
     let mut conn = conn.into();
-    either!(conn.reborrow(), |cx| sqlx::query(
-        "INSERT INTO issue_events (issue, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)"
-    )
+    let team = matches!(conn, Conn::Postgres(_));
+    either!(conn.reborrow(), |cx| sqlx::query(if team {
+        BOTH
+    } else {
+        EVENT
+    })
     .bind(issue.0)
     .bind(millis(now))
     .bind(actor.map(|a| a.0))
@@ -465,14 +477,14 @@ pub(crate) async fn record_event(
     .execute(&mut *cx)
     .await?
     .rows_affected());
-    either!(conn.reborrow(), |cx| sqlx::query(
-        "UPDATE issues SET updated_at = $1 WHERE id = $2"
-    )
-    .bind(millis(now))
-    .bind(issue.0)
-    .execute(&mut *cx)
-    .await?
-    .rows_affected());
+    if !team {
+        either!(conn, |cx| sqlx::query(CHANGED)
+            .bind(issue.0)
+            .bind(millis(now))
+            .execute(&mut *cx)
+            .await?
+            .rows_affected());
+    }
     Ok(())
 }
 
@@ -510,28 +522,70 @@ pub(crate) async fn hand_off(conn: impl Into<Conn<'_>>, id: IssueId, owner: Staf
     Ok(())
 }
 
-/// Adds an attempt to reach the participant to the contact log.
-pub(crate) async fn add_contact(
-    conn: impl Into<Conn<'_>>,
-    id: IssueId,
-    now: DateTime<Utc>,
-    staff: Option<StaffId>,
-    via: ContactVia,
-    outcome: &str,
-) -> Result<()> {
+/// An attempt to reach the participant, as it is logged.
+pub(crate) struct Contact<'a> {
+    pub issue: IssueId,
+    pub at: DateTime<Utc>,
+    pub staff: Option<StaffId>,
+    pub via: ContactVia,
+    pub outcome: &'a str,
+    /// The audit trail's entry for it.
+    pub event: &'a serde_json::Value,
+    /// Whether it is the first contact of an open issue, which is then
+    /// contacted ([`mark_contacted`]).
+    pub first: bool,
+}
+
+/// Logs an attempt to reach the participant: the contact log, the audit
+/// trail's "contacted", and the issue (contacted, if it was open). On a team
+/// database, by one statement: a contact logged is a team server's most
+/// frequent change.
+pub(crate) async fn log_contact(conn: impl Into<Conn<'_>>, contact: &Contact<'_>) -> Result<()> {
     let mut conn = conn.into();
-    either!(conn.reborrow(), |cx| sqlx::query(
+    let Contact {
+        issue, at, staff, ..
+    } = *contact;
+    let c = match conn.reborrow() {
+        Conn::Postgres(c) => {
+            let issue_set = if contact.first {
+                "status = 'contacted', first_contact_at = coalesce(first_contact_at, $2), \
+                 escalations = 0, last_escalated_at = NULL, updated_at = $2"
+            } else {
+                "updated_at = $2"
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH c AS (INSERT INTO issue_contacts (issue, at, staff, via, outcome) \
+                   VALUES ($1, $2, $3, $4, $5)), \
+                 e AS (INSERT INTO issue_events (issue, at, actor, kind, detail) \
+                   VALUES ($1, $2, $3, 'contacted', $6)) \
+                 UPDATE issues SET {issue_set} WHERE id = $1"
+            )))
+            .bind(issue.0)
+            .bind(millis(at))
+            .bind(staff.map(|s| s.0))
+            .bind(contact.via.as_str())
+            .bind(contact.outcome)
+            .bind(contact.event.to_string())
+            .execute(&mut *c)
+            .await?;
+            return Ok(());
+        }
+        Conn::Sqlite(c) => c,
+    };
+    sqlx::query(
         "INSERT INTO issue_contacts (issue, at, staff, via, outcome) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(id.0)
-    .bind(millis(now))
+    .bind(issue.0)
+    .bind(millis(at))
     .bind(staff.map(|a| a.0))
-    .bind(via.as_str())
-    .bind(outcome)
-    .execute(&mut *cx)
-    .await?
-    .rows_affected());
-    Ok(())
+    .bind(contact.via.as_str())
+    .bind(contact.outcome)
+    .execute(&mut *c)
+    .await?;
+    if contact.first {
+        mark_contacted(conn.reborrow(), issue, at).await?;
+    }
+    record_event(conn, issue, at, staff, "contacted", contact.event).await
 }
 
 /// Marks an open issue contacted at `now` (its first contact, if it had

@@ -41,7 +41,10 @@ fn escalation_stays(topic: &str, prefix: &str, live: &[i64], owner_changed: bool
     !owner_changed && due.is_some_and(|d| live.contains(&d))
 }
 
-/// Withdraws the escalations still waiting to go that a change made
+/// The start of the topics of an issue's escalations.
+const ESCALATIONS: &str = "escalation/";
+
+/// Withdraws the escalations still waiting to go (`waiting`) that a change made
 /// obsolete: those about a due time that is met now (or no longer the
 /// issue's), and, when `owner_changed`, every one (they name the former
 /// owner and go to that owner's lead; the new owner's come from the next
@@ -51,6 +54,7 @@ async fn withdraw_escalations(
     now: DateTime<Utc>,
     issue: &Issue,
     owner_changed: bool,
+    waiting: Vec<(mail::MessageId, String)>,
 ) -> Result<()> {
     let mut conn = conn.into();
     let live: Vec<i64> = if issue.status.is_open() {
@@ -62,8 +66,8 @@ async fn withdraw_escalations(
     } else {
         Vec::new()
     };
-    let prefix = topic(issue.id, "escalation/");
-    for (message, t) in mail::waiting_with_topic(&mut conn, &prefix).await? {
+    let prefix = topic(issue.id, ESCALATIONS);
+    for (message, t) in waiting {
         if !escalation_stays(&t, &prefix, &live, owner_changed) {
             mail::withdraw(&mut conn, now, message).await?;
         }
@@ -93,9 +97,11 @@ pub(super) async fn replan_after(
     owner_changed: bool,
 ) -> Result<Issue> {
     let mut conn = conn.into();
-    mail::cancel_topic(&mut conn, now, &topic(id, "nudge/")).await?;
+    let nudges = topic(id, "nudge/");
+    let escalations =
+        mail::cancel_topic_and_read(&mut conn, now, &nudges, &topic(id, ESCALATIONS)).await?;
     let issue = store::get(&mut conn, id, now).await?;
-    withdraw_escalations(&mut conn, now, &issue, owner_changed).await?;
+    withdraw_escalations(&mut conn, now, &issue, owner_changed, escalations).await?;
     // Nudges go before the due times still ahead; past ones are
     // escalated by the tick.
     let ahead: Vec<_> = open_dues(&issue)

@@ -371,16 +371,16 @@ async fn log_contact_in(
     outcome: &str,
 ) -> Result<Issue> {
     let mut tx = conn.into();
-    let issue = store::get_for_change(&mut tx, id, now).await?;
-    if !issue.status.is_open() {
+    let status = store::status_for_change(&mut tx, id).await?;
+    if !status.is_open() {
         return Err(Error::conflict(format!(
             "issue {id} is {}; reopen it to log more contact",
-            issue.status.as_str().replace('_', " ")
+            status.as_str().replace('_', " ")
         )));
     }
     // Reaching them ends a wait for their answer.
-    if issue.status == IssueStatus::Waiting {
-        change_status(&mut tx, &issue, IssueStatus::Contacted, now).await?;
+    if status == IssueStatus::Waiting {
+        change_status(&mut tx, id, status, IssueStatus::Contacted, now).await?;
     }
     let contact = store::Contact {
         issue: id,
@@ -389,27 +389,30 @@ async fn log_contact_in(
         via,
         outcome,
         event: &json!({"via": via.as_str(), "outcome": outcome}),
-        first: issue.status == IssueStatus::Open,
+        first: status == IssueStatus::Open,
     };
     store::log_contact(&mut tx, &contact).await?;
     replan(&mut tx, now, id).await
 }
 
+/// Moves issue `id` from status `from` to `to`, as the status machine
+/// allows.
 async fn change_status(
     tx: impl Into<Conn<'_>>,
-    issue: &Issue,
+    id: IssueId,
+    from: IssueStatus,
     to: IssueStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut tx = tx.into();
-    if let Some(why) = issue.status.refusal(to) {
-        return Err(Error::conflict(format!("issue {}: {why}", issue.id)));
+    if let Some(why) = from.refusal(to) {
+        return Err(Error::conflict(format!("issue {id}: {why}")));
     }
-    if issue.status == IssueStatus::Waiting {
+    if from == IssueStatus::Waiting {
         // The clock goes on: the resolution is due later by the wait.
-        store::end_wait(&mut tx, issue.id, now).await?;
+        store::end_wait(&mut tx, id, now).await?;
     }
-    store::set_status(&mut tx, issue.id, to, now).await
+    store::set_status(&mut tx, id, to, now).await
 }
 
 /// Resolves a contacted issue: the resolution note is kept and the
@@ -543,7 +546,7 @@ async fn finish_in(
 ) -> Result<Issue> {
     let mut tx = conn.into();
     let finishing = Finishing::check(&mut tx, now, id, to, note, message).await?;
-    change_status(&mut tx, &finishing.issue, to, now).await?;
+    change_status(&mut tx, finishing.issue.id, finishing.issue.status, to, now).await?;
     store::set_resolution(&mut tx, id, &finishing.note, now).await?;
     let sent = match finishing.reply(now)? {
         Some(mut reply) => {
@@ -660,7 +663,7 @@ pub async fn close(panel: &Panel, id: IssueId) -> Result<Issue> {
     let now = panel.now();
     let mut tx = panel.begin().await?;
     let issue = store::get_for_change(&mut tx, id, now).await?;
-    change_status(&mut tx, &issue, IssueStatus::Closed, now).await?;
+    change_status(&mut tx, issue.id, issue.status, IssueStatus::Closed, now).await?;
     event(&mut tx, id, now, actor, "closed", json!({})).await?;
     let changed = store::get(&mut tx, id, now).await?;
     tx.commit().await?;
@@ -692,7 +695,7 @@ async fn reopen_in(
 ) -> Result<Issue> {
     let mut tx = conn.into();
     let id = issue.id;
-    change_status(&mut tx, issue, IssueStatus::Open, now).await?;
+    change_status(&mut tx, issue.id, issue.status, IssueStatus::Open, now).await?;
     let levels = store::levels(&mut tx).await?;
     let zone = sessions::get_in(&mut tx, issue.session).await?.time_zone;
     let (first_contact_due, resolution_due) = levels.dues(issue.severity, now, zone);
@@ -750,7 +753,14 @@ pub async fn wait_for_participant(panel: &Panel, id: IssueId, question: &str) ->
         &format!("asked: {first}"),
     )
     .await?;
-    change_status(&mut tx, &contacted, IssueStatus::Waiting, now).await?;
+    change_status(
+        &mut tx,
+        contacted.id,
+        contacted.status,
+        IssueStatus::Waiting,
+        now,
+    )
+    .await?;
     event(
         &mut tx,
         id,
@@ -788,7 +798,7 @@ async fn resume_in(
     why: &str,
 ) -> Result<Issue> {
     let mut tx = conn.into();
-    change_status(&mut tx, issue, IssueStatus::Contacted, now).await?;
+    change_status(&mut tx, issue.id, issue.status, IssueStatus::Contacted, now).await?;
     event(
         &mut tx,
         issue.id,

@@ -96,12 +96,18 @@ struct IssueJson {
     waiting_since: Option<i64>,
 }
 
+/// A status as stored: waiting is kept as contacted with the instant the
+/// wait began (see the migration).
+fn stored_status(status: &str, waiting_since: Option<i64>) -> Result<IssueStatus> {
+    Ok(match (status.parse()?, waiting_since) {
+        (IssueStatus::Contacted, Some(_)) => IssueStatus::Waiting,
+        (status, _) => status,
+    })
+}
+
 impl IssueJson {
     fn issue(self, now: DateTime<Utc>) -> Result<Issue> {
-        let status: IssueStatus = match (self.status.parse()?, self.waiting_since) {
-            (IssueStatus::Contacted, Some(_)) => IssueStatus::Waiting,
-            (status, _) => status,
-        };
+        let status = stored_status(&self.status, self.waiting_since)?;
         let first_contact_due = instant(self.first_contact_due);
         let resolution_due = instant(self.resolution_due);
         let first_contact_at = self.first_contact_at.map(instant);
@@ -186,6 +192,27 @@ pub(crate) async fn get_for_change(
             .await?;
     }
     get(conn, id, now).await
+}
+
+/// The status of one issue about to change, in the caller's write
+/// transaction, for a change that needs no more of it to be decided: on a
+/// team database its row is locked as it is read, and with no other table
+/// read beside it, what is read is the row the lock waited for.
+pub(crate) async fn status_for_change(
+    conn: impl Into<Conn<'_>>,
+    id: IssueId,
+) -> Result<IssueStatus> {
+    let conn = conn.into();
+    let sql = match conn.dialect() {
+        Dialect::Postgres => "SELECT status, waiting_since FROM issues WHERE id = $1 FOR UPDATE",
+        Dialect::Sqlite => "SELECT status, waiting_since FROM issues WHERE id = $1",
+    };
+    let row: Option<(String, Option<i64>)> = either!(conn, |c| sqlx::query_as(sql)
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?);
+    let (status, waiting_since) = row.ok_or_else(|| Error::not_found("issue", id))?;
+    stored_status(&status, waiting_since)
 }
 
 /// The issue's contact log, oldest first.

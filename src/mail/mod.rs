@@ -17,7 +17,9 @@ pub mod templates;
 pub mod transport;
 pub mod worker;
 
-pub use store::{cancel_glob, cancel_topic, topic_queued, waiting_with_topic, withdraw};
+pub use store::{
+    cancel_glob, cancel_topic, cancel_topic_and_read, topic_queued, waiting_with_topic, withdraw,
+};
 
 pub use model::{
     Attachment, MessageId, MessageKind, MessagePreview, NewMessage, OutboxCounts, OutboxDetail,

@@ -328,6 +328,39 @@ pub async fn waiting_with_topic(
     Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
 }
 
+/// Cancels the messages not yet sent whose topic starts with `cancel`
+/// ([`cancel_topic`]), and answers those whose topic starts with `waiting`
+/// ([`waiting_with_topic`]), which are other messages: on a team database,
+/// in one statement (an issue's nudges are cancelled and its escalations
+/// read on every change of the issue).
+pub async fn cancel_topic_and_read(
+    conn: impl Into<Conn<'_>>,
+    now: DateTime<Utc>,
+    cancel: &str,
+    waiting: &str,
+) -> Result<Vec<(MessageId, String)>> {
+    debug_assert!(!cancel.starts_with(waiting) && !waiting.starts_with(cancel));
+    let mut conn = conn.into();
+    let Conn::Postgres(c) = conn.reborrow() else {
+        cancel_topic(conn.reborrow(), now, cancel).await?;
+        return waiting_with_topic(conn, waiting).await;
+    };
+    let (cancelled, mut values) = topic_starts_with(Dialect::Postgres, cancel, 2);
+    let (read, more) = topic_starts_with(Dialect::Postgres, waiting, 2 + values.len());
+    values.extend(more);
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH cancelled AS (UPDATE outbox SET status = 'cancelled', updated_at = $1 \
+           WHERE {cancelled} AND status IN ('queued', 'failed')) \
+         SELECT id, topic FROM outbox WHERE {read} AND status IN ('queued', 'failed')"
+    )))
+    .bind(millis(now));
+    for v in &values {
+        q = q.bind(v);
+    }
+    let rows: Vec<(i64, String)> = q.fetch_all(&mut *c).await?;
+    Ok(rows.into_iter().map(|(id, t)| (MessageId(id), t)).collect())
+}
+
 /// Withdraws one message, inside the caller's transaction, if it is not
 /// sent yet.
 pub async fn withdraw(conn: impl Into<Conn<'_>>, now: DateTime<Utc>, id: MessageId) -> Result<()> {

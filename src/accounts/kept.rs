@@ -10,8 +10,8 @@
 //! forgets what it kept as it hears one. A server that loses the
 //! connection the notices come on forgets everything and keeps nothing
 //! until it has the connection back. A kept sign-in is also read again
-//! once it has gone a minute unread, as its "seen" is then written, and
-//! whenever it is past its end. A panel file is never kept: there is no
+//! once its "seen" is a minute or two old ([`read_again_after`]), as its
+//! "seen" is then written, and whenever it is past its end. A panel file is never kept: there is no
 //! one to announce its changes, and reading it costs no round trip.
 
 use super::store::SignInRow;
@@ -26,8 +26,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// member changed (each of their sign-ins is forgotten).
 pub(crate) const CHANNEL: &str = "panelkeeper_sign_ins";
 
-/// A kept sign-in is read again from the database after this long.
-pub(super) const READ_AGAIN_AFTER: Duration = Duration::minutes(1);
+/// How long after its "seen" was last written a sign-in is read again from
+/// the database (and its "seen" written): between one and two minutes, the
+/// same for a sign-in each time, different between sign-ins, so that a
+/// whole office signed in at once is not read again all in one moment.
+pub(super) fn read_again_after(hash: &str) -> Duration {
+    let spread = u8::from_str_radix(hash.get(..2).unwrap_or("0"), 16).unwrap_or(0);
+    Duration::seconds(60 + i64::from(spread) * 60 / 256)
+}
 
 /// At most this many sign-ins are kept; past it all are forgotten at once
 /// (the live ones are read again on their next call).
@@ -59,7 +65,7 @@ impl Kept {
         }
         let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
         rows.get(hash)
-            .filter(|row| now < row.expires_at && now - row.seen_at < READ_AGAIN_AFTER)
+            .filter(|row| now < row.expires_at && now - row.seen_at < read_again_after(hash))
             .cloned()
     }
 
@@ -120,6 +126,8 @@ impl Kept {
 pub async fn hear_changes(panel: &Panel, stop: impl std::future::Future<Output = ()>) {
     let kept = panel.kept_sign_ins();
     let mut stop = std::pin::pin!(stop);
+    // Told once each time the notices are lost, not every second after.
+    let mut told = false;
     loop {
         let listener = tokio::select! {
             _ = &mut stop => return,
@@ -144,8 +152,13 @@ pub async fn hear_changes(panel: &Panel, stop: impl std::future::Future<Output =
                 }
                 kept.hearing(false);
                 tracing::warn!("the team database's notices of sign-ins were cut off");
+                told = true;
             }
-            Err(e) => tracing::warn!("the team database's notices of sign-ins: {e}"),
+            Err(e) if !told => {
+                tracing::warn!("the team database's notices of sign-ins cannot be heard: {e}");
+                told = true;
+            }
+            Err(_) => {}
         }
         tokio::select! {
             _ = &mut stop => return,
@@ -236,6 +249,13 @@ mod tests {
         let later = now + Duration::seconds(59);
         assert!(kept.get("a", later).is_some());
         assert!(kept.get("e", later).is_none());
-        assert!(kept.get("a", now + READ_AGAIN_AFTER).is_none());
+        assert!(kept.get("a", now + read_again_after("a")).is_none());
+        // Each sign-in its own interval, between one and two minutes.
+        assert_eq!(read_again_after(&"0".repeat(64)), Duration::seconds(60));
+        assert_eq!(read_again_after(&"f".repeat(64)), Duration::seconds(119));
+        assert_eq!(
+            read_again_after(&format!("80{}", "0".repeat(62))),
+            Duration::seconds(90)
+        );
     }
 }

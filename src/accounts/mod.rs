@@ -351,8 +351,8 @@ pub async fn signed_in(panel: &Panel, token: &Token) -> Result<SignedIn> {
         store::forget(&mut conn, &hash).await?;
         return Err(Error::SignedOut);
     }
-    // Written at most once a minute, not on every call.
-    if now - row.seen_at >= kept::READ_AGAIN_AFTER {
+    // Written once every minute or two, not on every call.
+    if now - row.seen_at >= kept::read_again_after(&hash) {
         row.expires_at = (now + IDLE).min(row.created_at + LONGEST);
         row.seen_at = now;
         store::touch(&mut conn, &hash, now, row.expires_at).await?;

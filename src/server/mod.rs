@@ -82,8 +82,8 @@ struct Server {
     /// Calls at work at once: as many as the database has connections for.
     /// The rest wait in one line, in the order they came, so that under
     /// load every call waits about as long: a call that needs a connection
-    /// three times in turn (its sign-in, its access, its change) waits in
-    /// line once, not three times behind everyone else's.
+    /// several times in turn (its sign-in unless kept, its access, its
+    /// change) waits in line once, not each time behind everyone else's.
     turns: Arc<tokio::sync::Semaphore>,
 }
 

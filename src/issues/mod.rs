@@ -383,11 +383,13 @@ async fn log_contact_in(
         change_status(&mut tx, id, status, IssueStatus::Contacted, now).await?;
     }
     let contact = store::Contact {
-        issue: id,
-        at: now,
-        staff: actor,
-        via,
-        outcome,
+        record: store::ContactRecord {
+            issue: id,
+            at: now,
+            staff: actor,
+            via,
+            outcome,
+        },
         event: &json!({"via": via.as_str(), "outcome": outcome}),
         first: status == IssueStatus::Open,
     };

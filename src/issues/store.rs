@@ -551,11 +551,8 @@ pub(crate) async fn hand_off(conn: impl Into<Conn<'_>>, id: IssueId, owner: Staf
 
 /// An attempt to reach the participant, as it is logged.
 pub(crate) struct Contact<'a> {
-    pub issue: IssueId,
-    pub at: DateTime<Utc>,
-    pub staff: Option<StaffId>,
-    pub via: ContactVia,
-    pub outcome: &'a str,
+    /// Its entry in the contact log.
+    pub record: ContactRecord<'a>,
     /// The audit trail's entry for it.
     pub event: &'a serde_json::Value,
     /// Whether it is the first contact of an open issue, which is then
@@ -569,9 +566,13 @@ pub(crate) struct Contact<'a> {
 /// frequent change.
 pub(crate) async fn log_contact(conn: impl Into<Conn<'_>>, contact: &Contact<'_>) -> Result<()> {
     let mut conn = conn.into();
-    let Contact {
-        issue, at, staff, ..
-    } = *contact;
+    let ContactRecord {
+        issue,
+        at,
+        staff,
+        via,
+        outcome,
+    } = contact.record;
     let c = match conn.reborrow() {
         Conn::Postgres(c) => {
             let issue_set = if contact.first {
@@ -590,8 +591,8 @@ pub(crate) async fn log_contact(conn: impl Into<Conn<'_>>, contact: &Contact<'_>
             .bind(issue.0)
             .bind(millis(at))
             .bind(staff.map(|s| s.0))
-            .bind(contact.via.as_str())
-            .bind(contact.outcome)
+            .bind(via.as_str())
+            .bind(outcome)
             .bind(contact.event.to_string())
             .execute(&mut *c)
             .await?;
@@ -605,8 +606,8 @@ pub(crate) async fn log_contact(conn: impl Into<Conn<'_>>, contact: &Contact<'_>
     .bind(issue.0)
     .bind(millis(at))
     .bind(staff.map(|a| a.0))
-    .bind(contact.via.as_str())
-    .bind(contact.outcome)
+    .bind(via.as_str())
+    .bind(outcome)
     .execute(&mut *c)
     .await?;
     if contact.first {
@@ -951,6 +952,7 @@ pub(crate) async fn insert_event_records(
 }
 
 /// An entry of an issue's contact log, written as it is.
+#[derive(Clone, Copy)]
 pub(crate) struct ContactRecord<'a> {
     pub issue: IssueId,
     pub at: DateTime<Utc>,

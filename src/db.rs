@@ -6,6 +6,7 @@
 
 pub(crate) mod bulk;
 pub mod copy;
+pub(crate) mod kept;
 pub(crate) mod scan;
 mod store;
 

@@ -59,7 +59,9 @@ pub struct Panel {
     /// person signed in to a team server, for one call.
     actor: Option<sessions::staff::StaffId>,
     /// The sign-ins a team server keeps between calls.
-    sign_ins: Arc<accounts::kept::Kept>,
+    sign_ins: Arc<accounts::kept::SignIns>,
+    /// The follow-ups a team server keeps between calls.
+    follow_ups: Arc<issues::kept::FollowUps>,
 }
 
 impl Panel {
@@ -94,6 +96,7 @@ impl Panel {
             upkeep: Arc::default(),
             actor: None,
             sign_ins: Arc::default(),
+            follow_ups: Arc::default(),
         };
         // Upkeep, not a condition of opening: a panel that cannot be
         // written now (busy, read-only) is still read, and folded next time.
@@ -122,8 +125,14 @@ impl Panel {
     }
 
     /// The sign-ins this process keeps between calls (`accounts::kept`).
-    pub(crate) fn kept_sign_ins(&self) -> &accounts::kept::Kept {
+    pub(crate) fn kept_sign_ins(&self) -> &accounts::kept::SignIns {
         &self.sign_ins
+    }
+
+    /// The lists of follow-ups this process keeps between calls
+    /// (`issues::kept`).
+    pub(crate) fn kept_follow_ups(&self) -> &issues::kept::FollowUps {
+        &self.follow_ups
     }
 
     /// The database, for what only opening it decides.

@@ -19,6 +19,8 @@
 //!   computer signs it out, changes its person's role or deactivates them,
 //!   and everything kept is forgotten when the database's notices are cut
 //!   off.
+//! - So is a kept *My follow-ups* when another computer raises or hands off
+//!   one of its issues, or renames its participant or owner.
 
 mod common;
 
@@ -646,19 +648,31 @@ async fn signed_out_soon(panel: &Panel, token: &panelkeeper::accounts::Token) ->
     .await
 }
 
-/// Deletes sign-ins with the database's triggers off, as no change the
-/// product makes could: a kept sign-in then shows it is answered from
-/// memory.
-async fn delete_sign_ins_unannounced(url: &str) {
+/// Runs `sql` with the database's triggers off, as no change the product
+/// makes could: what a server keeps then shows it is answered from memory.
+async fn unannounced(url: &str, sql: &str) {
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query("SET session_replication_role = replica")
         .execute(&mut c)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM sign_ins")
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(&mut c)
         .await
         .unwrap();
+}
+
+/// `server` hearing the team database's notices, until `stop` is told.
+async fn hear(server: &Panel) -> (Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>) {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let told = stop.clone();
+    let hearing_panel = server.clone();
+    let hearing = tokio::spawn(async move {
+        panelkeeper::server::hear_changes(&hearing_panel, async move { told.notified().await })
+            .await
+    });
+    assert!(within_five_seconds(|| async { panelkeeper::server::keeps(server) }).await);
+    (stop, hearing)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,13 +700,7 @@ async fn a_kept_sign_in_is_forgotten_when_another_computer_changes_it() {
             .await
             .unwrap();
     }
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let told = stop.clone();
-    let hearing_panel = server.clone();
-    let hearing = tokio::spawn(async move {
-        accounts::hear_changes(&hearing_panel, async move { told.notified().await }).await
-    });
-    assert!(within_five_seconds(|| async { accounts::keeps_sign_ins(server) }).await);
+    let (stop, hearing) = hear(server).await;
     let sign_in = |email: &'static str| async move {
         accounts::sign_in(server, email, "a long enough password", "127.0.0.1")
             .await
@@ -707,7 +715,7 @@ async fn a_kept_sign_in_is_forgotten_when_another_computer_changes_it() {
         signed(kim.clone()).await.unwrap().staff.role,
         Role::Researcher
     );
-    delete_sign_ins_unannounced(&url).await;
+    unannounced(&url, "DELETE FROM sign_ins").await;
     assert!(signed(kim.clone()).await.is_ok());
 
     // A role changed on another computer is heard: the sign-in is read
@@ -750,7 +758,7 @@ async fn a_kept_sign_in_is_forgotten_when_another_computer_changes_it() {
     staff::reactivate(other, kim_id).await.unwrap();
     let kim = sign_in("kim@company.example.com").await;
     assert!(signed(kim.clone()).await.is_ok());
-    delete_sign_ins_unannounced(&url).await;
+    unannounced(&url, "DELETE FROM sign_ins").await;
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -760,13 +768,120 @@ async fn a_kept_sign_in_is_forgotten_when_another_computer_changes_it() {
     .await
     .unwrap();
     assert!(signed_out_soon(server, &kim).await);
-    assert!(within_five_seconds(|| async { accounts::keeps_sign_ins(server) }).await);
+    assert!(within_five_seconds(|| async { panelkeeper::server::keeps(server) }).await);
     let kim = sign_in("kim@company.example.com").await;
     assert!(signed(kim.clone()).await.is_ok());
-    delete_sign_ins_unannounced(&url).await;
+    unannounced(&url, "DELETE FROM sign_ins").await;
     assert!(signed(kim.clone()).await.is_ok());
 
     stop.notify_one();
     hearing.await.unwrap();
-    assert!(!accounts::keeps_sign_ins(server));
+    assert!(!panelkeeper::server::keeps(server));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_list_of_follow_ups_is_read_again_when_another_computer_changes_it() {
+    let (panels, url) = opened(2).await;
+    let (server, other) = (&panels[0], &panels[1]);
+    let session = company(other, 2).await;
+    let first = raise(other, session, 1).await;
+    let person = |email: &'static str| async move { staff::by_email(other, email).await.unwrap() };
+    let (owner0, owner1) = (
+        person("owner0@company.example.com").await,
+        person("owner1@company.example.com").await,
+    );
+    let (stop, hearing) = hear(server).await;
+    // Each issue as *My follow-ups* on the server shows it.
+    let mine = |who: staff::StaffId| async move {
+        issues::mine(&server.acting_as(who))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| {
+                format!(
+                    "{}, {}, {}",
+                    i.summary,
+                    i.participant_name,
+                    i.owner_name.unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let soon = |who: staff::StaffId, wanted: &'static [&'static str]| async move {
+        within_five_seconds(|| async { mine(who).await == wanted }).await
+    };
+
+    // Kept: answered without the database.
+    assert_eq!(mine(owner0.id).await, ["Problem 1, Zoë Ålander, Owner 0"]);
+    assert!(mine(owner1.id).await.is_empty());
+    unannounced(&url, "UPDATE issues SET summary = 'Unannounced'").await;
+    assert_eq!(mine(owner0.id).await, ["Problem 1, Zoë Ålander, Owner 0"]);
+
+    // An issue raised on another computer is heard, and read again whole.
+    raise(other, session, 2).await;
+    assert!(
+        soon(
+            owner0.id,
+            &[
+                "Unannounced, Zoë Ålander, Owner 0",
+                "Problem 2, Zoë Ålander, Owner 0"
+            ]
+        )
+        .await
+    );
+    // A hand-off there: both owners' lists.
+    issues::reassign(other, first, &owner1.email, "Owner 1 handles refunds")
+        .await
+        .unwrap();
+    assert!(soon(owner0.id, &["Problem 2, Zoë Ålander, Owner 0"]).await);
+    assert!(soon(owner1.id, &["Unannounced, Zoë Ålander, Owner 1"]).await);
+    // What every list shows beside its issues: a participant's name, an
+    // owner's name.
+    let zoe = issues::detail(other, first)
+        .await
+        .unwrap()
+        .issue
+        .participant;
+    participants::update(
+        other,
+        zoe,
+        &ParticipantInput {
+            name: "Zoë Å. Berg".into(),
+            email: "zoe@example.org".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(soon(owner0.id, &["Problem 2, Zoë Å. Berg, Owner 0"]).await);
+    staff::update(
+        other,
+        owner1.id,
+        &StaffInput {
+            name: "Owner One".into(),
+            email: owner1.email.clone(),
+            lead: Some("lea@company.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(soon(owner1.id, &["Unannounced, Zoë Å. Berg, Owner One"]).await);
+
+    // The notices' connection cut: everything kept is forgotten.
+    assert_eq!(mine(owner0.id).await, ["Problem 2, Zoë Å. Berg, Owner 0"]);
+    unannounced(&url, "UPDATE issues SET summary = 'Cut off'").await;
+    assert_eq!(mine(owner0.id).await, ["Problem 2, Zoë Å. Berg, Owner 0"]);
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(soon(owner0.id, &["Cut off, Zoë Å. Berg, Owner 0"]).await);
+
+    stop.notify_one();
+    hearing.await.unwrap();
 }

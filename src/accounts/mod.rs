@@ -11,8 +11,6 @@
 pub(crate) mod kept;
 pub(crate) mod store;
 
-pub use kept::{hear_changes, keeps_sign_ins};
-
 use crate::sessions::staff::{self, Staff};
 use crate::{Error, Panel, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -339,7 +337,7 @@ pub async fn signed_in(panel: &Panel, token: &Token) -> Result<SignedIn> {
     let now = panel.now();
     let hash = token.hash();
     let kept = panel.kept_sign_ins();
-    if let Some(row) = kept.get(&hash, now) {
+    if let Some(row) = kept::get(kept, &hash, now) {
         return Ok(row.into());
     }
     let heard = kept.heard_so_far();

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 /// A sign-in as stored.
 #[derive(Clone)]
-pub(super) struct SignInRow {
+pub(crate) struct SignInRow {
     pub staff: Staff,
     pub csrf: String,
     pub created_at: DateTime<Utc>,

@@ -159,7 +159,13 @@ pub async fn call(
         Caller::Computer => run(panel, name, args, progress).await,
         Caller::Signed(person) => {
             allow(panel, person, command.access, &args).await?;
-            run(&panel.acting_as(person.id), name, args, progress).await
+            let answer = run(&panel.acting_as(person.id), name, args, progress).await;
+            // The caller sees their own change at once, not only once the
+            // team database's notice of it is heard.
+            if command.name != "issues_mine" {
+                issues::forget_kept(panel, person.id);
+            }
+            answer
         }
     }
 }
@@ -525,4 +531,122 @@ commands! {
 
     demo_generate: Admin (participants: u32) -> crate::demo::DemoReport
         = |p, progress| crate::demo::generate_with(p, participants, 1, &report(progress)).await?;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::participants::ParticipantInput;
+    use crate::sessions::SessionInput;
+    use serde_json::json;
+
+    /// The summaries and statuses `caller`'s *My follow-ups* answers with.
+    async fn mine(panel: &Panel, caller: &Caller) -> Vec<(String, String)> {
+        let answer = call(panel, caller, "issues_mine", Value::Null, &|_| ())
+            .await
+            .unwrap();
+        let list: Vec<Value> = serde_json::from_str(answer.get()).unwrap();
+        list.iter()
+            .map(|i| {
+                let text = |k: &str| i[k].as_str().unwrap().to_string();
+                (text("summary"), text("status"))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_callers_own_change_is_in_their_follow_ups_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = Panel::open(dir.path().join("panel.db")).await.unwrap();
+        for (name, email, role) in [
+            ("Kim", "kim@company.example.com", Role::Staff),
+            ("Ana", "ana@company.example.com", Role::Researcher),
+        ] {
+            staff::add(
+                &panel,
+                &StaffInput {
+                    name: name.into(),
+                    email: email.into(),
+                    role,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        participants::create(
+            &panel,
+            &ParticipantInput {
+                name: "Zoë Ålander".into(),
+                email: "zoe@example.org".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let session = sessions::create(
+            &panel,
+            &SessionInput {
+                title: "Checkout".into(),
+                start: Some(
+                    chrono::NaiveDateTime::parse_from_str("2026-06-01T09:00", "%Y-%m-%dT%H:%M")
+                        .unwrap(),
+                ),
+                time_zone: "Europe/Stockholm".into(),
+                minutes: 90,
+                moderator: "ana@company.example.com".into(),
+                seats: 8,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let issue = issues::raise(
+            &panel,
+            &IssueInput {
+                session: Some(session.id),
+                participant: Some("zoe@example.org".into()),
+                summary: "Refund not received".into(),
+                owner: Some("kim@company.example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let kim = Caller::Signed(
+            staff::by_email(&panel, "kim@company.example.com")
+                .await
+                .unwrap(),
+        );
+        // As a team server does while it hears the database's notices
+        // (a panel file has none: here, nothing announces a change).
+        panel.kept_follow_ups().hearing(true);
+        let open = vec![("Refund not received".to_string(), "open".to_string())];
+        assert_eq!(mine(&panel, &kim).await, open);
+        // Kept: a change no one announces is not seen.
+        let mut conn = panel.conn().await.unwrap();
+        crate::db::either!(conn.conn(), |c| sqlx::query(
+            "UPDATE issues SET summary = 'Changed unannounced'"
+        )
+        .execute(&mut *c)
+        .await
+        .unwrap()
+        .rows_affected());
+        drop(conn);
+        assert_eq!(mine(&panel, &kim).await, open);
+        // Kim's own change is: her list is read again at once.
+        call(
+            &panel,
+            &kim,
+            "issue_contact",
+            json!({ "id": issue.id, "via": "phone", "outcome": "Called back" }),
+            &|_| (),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            mine(&panel, &kim).await,
+            [("Changed unannounced".to_string(), "contacted".to_string())]
+        );
+    }
 }

@@ -203,11 +203,11 @@ impl Store {
     }
 
     /// On a team database, a connection of its own that hears the
-    /// database's notices on `channel` (`LISTEN`), beside the pool; a panel
-    /// file has none.
+    /// database's notices on `channels` (`LISTEN`), beside the pool; a
+    /// panel file has none.
     pub(crate) async fn listener(
         &self,
-        channel: &str,
+        channels: &[&str],
     ) -> Result<Option<sqlx::postgres::PgListener>> {
         let Store::Postgres(pool) = self else {
             return Ok(None);
@@ -219,7 +219,7 @@ impl Store {
             .connect_with((*pool.connect_options()).clone())
             .await?;
         let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
-        listener.listen(channel).await?;
+        listener.listen_all(channels.iter().copied()).await?;
         Ok(Some(listener))
     }
 }

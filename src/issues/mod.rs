@@ -16,6 +16,7 @@
 //! moderator, repeated until someone acts.
 
 mod followup;
+pub(crate) mod kept;
 mod messages;
 pub mod model;
 pub(crate) mod store;
@@ -113,8 +114,24 @@ pub async fn mine(panel: &Panel) -> Result<Vec<Issue>> {
         open_only: true,
         ..Default::default()
     };
+    // A team server keeps each owner's list while it hears of its changes.
+    let now = panel.now();
+    let kept = panel.kept_follow_ups();
+    if let Some(issues) = kept::get(kept, me, now) {
+        return Ok(issues);
+    }
+    let heard = kept.heard_so_far();
     let mut conn = panel.conn().await?;
-    store::list(&mut conn, &query, Some(me), panel.now()).await
+    let issues = store::list(&mut conn, &query, Some(me), now).await?;
+    drop(conn);
+    kept::keep(kept, me, &issues, now, heard);
+    Ok(issues)
+}
+
+/// Forgets what this process keeps of `owner`'s follow-ups, after a call
+/// of theirs that may have changed them: their next look reads them again.
+pub(crate) fn forget_kept(panel: &Panel, owner: StaffId) {
+    panel.kept_follow_ups().forget(&owner);
 }
 
 async fn event(

@@ -114,6 +114,18 @@ impl IssueStatus {
         matches!(self, IssueStatus::Open | IssueStatus::Contacted)
     }
 
+    /// Whether an issue in this status with these due times is past one it
+    /// has not met at `now`.
+    pub(crate) fn overdue(
+        self,
+        first_contact_due: DateTime<Utc>,
+        resolution_due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.clock_runs()
+            && ((self == IssueStatus::Open && now > first_contact_due) || now > resolution_due)
+    }
+
     /// The one place the allowed transitions live: `None` when `self` may
     /// become `to`, else why not.
     pub fn refusal(self, to: IssueStatus) -> Option<String> {

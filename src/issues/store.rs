@@ -111,8 +111,7 @@ impl IssueJson {
         let first_contact_due = instant(self.first_contact_due);
         let resolution_due = instant(self.resolution_due);
         let first_contact_at = self.first_contact_at.map(instant);
-        let overdue = status.clock_runs()
-            && ((status == IssueStatus::Open && now > first_contact_due) || now > resolution_due);
+        let overdue = status.overdue(first_contact_due, resolution_due, now);
         Ok(Issue {
             id: IssueId(self.id),
             session: SessionId(self.session),

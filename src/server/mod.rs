@@ -18,12 +18,15 @@
 //! `X-CSRF-Token`. Calls wait their turn in one line, as many at work as
 //! the database has connections for. The mail worker and the minute tick
 //! run beside the requests; several servers on one database share the work
-//! through the team database's locks. Sign-ins are kept in memory between
-//! calls while the database's notices of their changes are heard
-//! (`accounts::kept`).
+//! through the team database's locks. Sign-ins and each owner's
+//! *My follow-ups* are kept in memory between calls while the database's
+//! notices of their changes are heard (`notices`).
 
 mod assets;
+mod notices;
 pub mod tls;
+
+pub use notices::{hear_changes, keeps};
 
 use crate::accounts::{self, SignedIn, Token};
 use crate::api::{self, Caller};
@@ -172,12 +175,13 @@ pub async fn serve(
         )
         .await
     });
-    // Sign-ins kept between calls while the database's notices are heard.
+    // Sign-ins and follow-ups kept between calls while the database's
+    // notices are heard.
     let hearing_stop = Arc::new(tokio::sync::Notify::new());
     let hearing_panel = panel.clone();
     let hearing_told = hearing_stop.clone();
     let hearing = tokio::spawn(async move {
-        accounts::hear_changes(&hearing_panel, async move { hearing_told.notified().await }).await
+        notices::hear_changes(&hearing_panel, async move { hearing_told.notified().await }).await
     });
     let app = router(panel, options).into_make_service_with_connect_info::<Peer>();
     let served = match listener {

@@ -194,9 +194,25 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
         TICK_BATCH
     };
     for chunk in due.chunks(batch) {
-        let mut tx = panel.begin().await?;
-        report.escalations += escalate(&mut tx, chunk, now, now - repeat).await?;
-        tx.commit().await?;
+        let mut tries = 0;
+        loop {
+            let mut tx = panel.begin().await?;
+            if let Some(queued) = escalate(&mut tx, chunk, now, now - repeat).await? {
+                tx.commit().await?;
+                report.escalations += queued;
+                break;
+            }
+            // One of the batch changed between its reading and its count
+            // (another tick escalated it, its owner acted): the batch is
+            // undone and read again.
+            tries += 1;
+            if tries == MOST_TRIES {
+                return Err(Error::conflict(
+                    "the overdue issues kept changing while they were escalated; \
+                     the next tick tries again",
+                ));
+            }
+        }
     }
     if report.escalations > 0 {
         tracing::info!(
@@ -222,6 +238,9 @@ const TICK_BATCH: usize = 5_000;
 /// for up to 200 ms, once a minute; one of 250 holds them for a few.
 const TEAM_TICK_BATCH: usize = 250;
 
+/// How often a tick reads a batch again that changed under it.
+const MOST_TRIES: u32 = 10;
+
 /// Who hears of a breach: the owner's lead and the session's moderator
 /// (once, and not the owner themselves); with neither, the owner again.
 fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> Vec<Staff> {
@@ -237,22 +256,30 @@ fn recipients(owner: Option<&Staff>, lead: Option<Staff>, moderator: &Staff) -> 
 }
 
 /// Escalates these issues in the caller's transaction, those still due an
-/// escalation (open, overdue, and not escalated since `escalated_before`)
-/// as it writes: another tick that escalated one meanwhile (another
-/// process, another machine) has made it not due, and it is left. Says how
-/// many messages it queued.
+/// escalation (open, overdue, and not escalated since `escalated_before`):
+/// says how many messages it queued, or None when one of them changed
+/// between its reading and its count (another tick escalated it, on
+/// another process or machine; its owner acted), and the caller's
+/// transaction must be undone.
 ///
-/// The messages are rendered on a blocking thread a stretch at a time,
-/// while this one writes the audit trail and the stretch rendered before:
-/// rendering and writing each take about a third of a batch.
+/// The issues are read first, locking nothing, and counted last: on a team
+/// database the count locks their rows until the commit, and a contact
+/// logged on one of them meanwhile waits for it (for the whole batch, when
+/// the count came first). The messages are rendered on a blocking thread a
+/// stretch at a time, while this one writes the audit trail and the
+/// stretch rendered before: rendering and writing each take about a third
+/// of a batch.
 async fn escalate(
     tx: impl Into<Conn<'_>>,
     ids: &[IssueId],
     now: DateTime<Utc>,
     escalated_before: DateTime<Utc>,
-) -> Result<u32> {
+) -> Result<Option<u32>> {
     let mut tx = tx.into();
-    let rounds = store::count_escalations(&mut tx, ids, now, escalated_before).await?;
+    let rounds = store::due_escalations(&mut tx, ids, now, escalated_before).await?;
+    if rounds.is_empty() {
+        return Ok(Some(0));
+    }
     let mut due: Vec<IssueId> = rounds.keys().copied().collect();
     due.sort_unstable_by_key(|id| id.0);
     let issues = store::get_many(&mut tx, &due, now).await?;
@@ -319,7 +346,8 @@ async fn escalate(
         rendering = stretches.next().map(render);
         mail::enqueue_many(&mut tx, now, &rendered).await?;
     }
-    Ok(queued)
+    let counted = store::count_escalations(&mut tx, &due, now, escalated_before).await?;
+    Ok((counted == rounds).then_some(queued))
 }
 
 /// Messages rendered in one go while the ones before are written.

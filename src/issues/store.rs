@@ -177,7 +177,10 @@ pub(crate) async fn owner(conn: impl Into<Conn<'_>>, id: IssueId) -> Result<Opti
 /// another process; a panel file's write transaction holds the whole file.
 /// The lock and the read are two statements: PostgreSQL checks a row a
 /// statement waited for against the other tables as that statement first
-/// read them, and a new owner's name came back empty.
+/// read them, and a new owner's name came back empty. The lock is the one
+/// an update of the row takes (`FOR NO KEY UPDATE`): it waits for another
+/// change of the issue, not for rows written elsewhere that refer to it
+/// (a tick's audit entries, whose foreign keys hold the issue's key).
 pub(crate) async fn get_for_change(
     conn: impl Into<Conn<'_>>,
     id: IssueId,
@@ -185,7 +188,7 @@ pub(crate) async fn get_for_change(
 ) -> Result<Issue> {
     let mut conn = conn.into();
     if let Conn::Postgres(c) = conn.reborrow() {
-        sqlx::query("SELECT id FROM issues WHERE id = $1 FOR UPDATE")
+        sqlx::query("SELECT id FROM issues WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id.0)
             .fetch_optional(c)
             .await?;
@@ -195,7 +198,8 @@ pub(crate) async fn get_for_change(
 
 /// The status of one issue about to change, in the caller's write
 /// transaction, for a change that needs no more of it to be decided: on a
-/// team database its row is locked as it is read, and with no other table
+/// team database its row is locked as it is read (as [`get_for_change`]
+/// locks it), and with no other table
 /// read beside it, what is read is the row the lock waited for.
 pub(crate) async fn status_for_change(
     conn: impl Into<Conn<'_>>,
@@ -203,7 +207,9 @@ pub(crate) async fn status_for_change(
 ) -> Result<IssueStatus> {
     let conn = conn.into();
     let sql = match conn.dialect() {
-        Dialect::Postgres => "SELECT status, waiting_since FROM issues WHERE id = $1 FOR UPDATE",
+        Dialect::Postgres => {
+            "SELECT status, waiting_since FROM issues WHERE id = $1 FOR NO KEY UPDATE"
+        }
         Dialect::Sqlite => "SELECT status, waiting_since FROM issues WHERE id = $1",
     };
     let row: Option<(String, Option<i64>)> = either!(conn, |c| sqlx::query_as(sql)
@@ -790,35 +796,63 @@ pub(crate) async fn get_many(
         .collect()
 }
 
+/// Which of these issues (`$2`, a JSON array of ids) is still due an
+/// escalation at `$1`: open, past a due time, and not escalated since `$3`.
+const DUE_ESCALATION: &str = "id IN ({ids_in}) AND status IN ('open', 'contacted') \
+    AND waiting_since IS NULL AND ((status = 'open' AND first_contact_due <= $1) \
+    OR resolution_due <= $1) AND (last_escalated_at IS NULL OR last_escalated_at <= $3)";
+
+/// Each of these issues still due an escalation at `now` (see
+/// [`DUE_ESCALATION`]), with the round its next escalation would be;
+/// read without locking them.
+pub(crate) async fn due_escalations(
+    conn: impl Into<Conn<'_>>,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+    escalated_before: DateTime<Utc>,
+) -> Result<HashMap<IssueId, u32>> {
+    escalations(conn.into(), ids, now, escalated_before, false).await
+}
+
 /// Counts one more escalation at `now` of each of these issues that is
-/// still due one (open, past a due time, and not escalated since
-/// `escalated_before`), and says which round each of those is in now. The
-/// check and the count are one statement: of two ticks at once, the second
-/// waits for the first's rows and finds them escalated.
+/// still due one (see [`DUE_ESCALATION`]), and says which round each of
+/// those is in now. The check and the count are one statement: of two
+/// ticks at once, the second waits for the first's rows and finds them
+/// escalated.
 pub(crate) async fn count_escalations(
     conn: impl Into<Conn<'_>>,
     ids: &[IssueId],
     now: DateTime<Utc>,
     escalated_before: DateTime<Utc>,
 ) -> Result<HashMap<IssueId, u32>> {
-    let mut conn = conn.into();
+    escalations(conn.into(), ids, now, escalated_before, true).await
+}
+
+async fn escalations(
+    mut conn: Conn<'_>,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+    escalated_before: DateTime<Utc>,
+    count: bool,
+) -> Result<HashMap<IssueId, u32>> {
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
-    let ids_in = conn.dialect().ids_of_json(2);
-    let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| {
-        sqlx::query_as(
-        sqlx::AssertSqlSafe(format!(
+    let due = DUE_ESCALATION.replace("{ids_in}", &conn.dialect().ids_of_json(2));
+    let sql = if count {
+        format!(
             "UPDATE issues SET escalations = escalations + 1, last_escalated_at = $1, \
-             updated_at = $1 WHERE id IN ({ids_in}) AND status IN ('open', 'contacted') \
-             AND waiting_since IS NULL AND ((status = 'open' AND first_contact_due <= $1) OR resolution_due <= $1) \
-             AND (last_escalated_at IS NULL OR last_escalated_at <= $3) \
-             RETURNING id, escalations"
-        ))
-    )
-    .bind(millis(now))
-    .bind(serde_json::to_string(&ids).expect("ids serialise"))
-    .bind(millis(escalated_before))
-    .fetch_all(&mut *cx)
-    .await?
+             updated_at = $1 WHERE {due} RETURNING id, escalations"
+        )
+    } else {
+        // $1 is compared as an integer on both sides: its type is known.
+        format!("SELECT id, escalations + 1 FROM issues WHERE {due}")
+    };
+    let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(millis(now))
+            .bind(serde_json::to_string(&ids).expect("ids serialise"))
+            .bind(millis(escalated_before))
+            .fetch_all(&mut *cx)
+            .await?
     });
     Ok(rounds
         .into_iter()

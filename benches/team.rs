@@ -37,7 +37,10 @@
 //! PANELKEEPER_BENCH_PARTICIPANTS and PANELKEEPER_BENCH_RUNS change the size
 //! and the number of runs; PANELKEEPER_BENCH_ONLY (a comma-separated list of
 //! import, eligibility, search, outbox, migrate, server) runs some of them;
-//! PANELKEEPER_BENCH_WORKERS changes the number of outbox workers (2).
+//! PANELKEEPER_BENCH_WORKERS changes the number of outbox workers (2);
+//! PANELKEEPER_BENCH_TIMELINE names a file the server load appends each
+//! request to (when it began, how long it took), to see where the slow
+//! ones fall.
 
 #[path = "common/mail.rs"]
 mod bench_mail;
@@ -336,7 +339,8 @@ async fn server_load(cluster: &Cluster, participants: u64) {
     let run = |health: bool, pause: Duration| {
         let signed = signed.clone();
         async move {
-            let until = Instant::now() + Duration::from_secs(seconds);
+            let (began, wall) = (Instant::now(), std::time::SystemTime::now());
+            let until = began + Duration::from_secs(seconds);
             let tasks: Vec<_> = signed
                 .into_iter()
                 .enumerate()
@@ -344,6 +348,7 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                     tokio::spawn(async move {
                         let (mut times, mut writes, mut errors, mut mine) =
                             (Vec::new(), Vec::new(), 0u32, Vec::<i64>::new());
+                        let mut timeline = Vec::new();
                         let mut n = 0u64;
                         // Between half and one and a half pauses, varying.
                         let spread = |n: u64| {
@@ -394,10 +399,12 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                                 }
                                 reply
                             };
+                            let took = started.elapsed();
                             if write {
-                                writes.push(started.elapsed());
+                                writes.push(took);
                             }
-                            times.push(started.elapsed());
+                            times.push(took);
+                            timeline.push((started - began, took, write));
                             if reply.status != 200 {
                                 errors += 1;
                             }
@@ -405,18 +412,21 @@ async fn server_load(cluster: &Cluster, participants: u64) {
                                 tokio::time::sleep(spread(n)).await;
                             }
                         }
-                        (times, writes, errors)
+                        (times, writes, errors, timeline)
                     })
                 })
                 .collect();
             let (mut times, mut writes, mut errors) = (Vec::new(), Vec::new(), 0);
+            let mut timeline = Vec::new();
             for task in tasks {
-                let (t, w, e) = task.await.unwrap();
+                let (t, w, e, l) = task.await.unwrap();
                 times.extend(t);
                 writes.extend(w);
                 errors += e;
+                timeline.extend(l);
             }
-            (times, writes, errors)
+            timeline.sort();
+            (times, writes, errors, (wall, timeline))
         }
     };
     let mut rows = Vec::new();
@@ -431,9 +441,12 @@ async fn server_load(cluster: &Cluster, participants: u64) {
         ),
     ] {
         eprintln!("server load, {pace}: /healthz");
-        let (bare, _, bare_errors) = run(true, pause).await;
+        let (bare, _, bare_errors, _) = run(true, pause).await;
         eprintln!("server load, {pace}: My follow-ups");
-        let (ours, writes, our_errors) = run(false, pause).await;
+        let (ours, writes, our_errors, timeline) = run(false, pause).await;
+        if let Ok(path) = std::env::var("PANELKEEPER_BENCH_TIMELINE") {
+            write_timeline(&path, &pace, timeline.0, &timeline.1);
+        }
         rows.push((pace.clone(), "`/healthz` (`SELECT 1`)", bare, bare_errors));
         rows.push((
             pace.clone(),
@@ -465,6 +478,38 @@ async fn server_load(cluster: &Cluster, participants: u64) {
         );
     }
     println!("\n(target: p99 <= 100 ms, 0 errors)\n");
+}
+
+/// Appends each request of a run to the file at `path`, in the order they
+/// began: the pace, when it began (seconds since 1970, the run's start
+/// `wall` and its offset within the run), how long its
+/// answer took (ms) and whether it logged a contact. Where a run's slow
+/// answers fall in time, against the database's log, shows what held
+/// them up.
+fn write_timeline(
+    path: &str,
+    pace: &str,
+    wall: std::time::SystemTime,
+    timeline: &[(Duration, Duration, bool)],
+) {
+    use std::io::Write;
+    let wall = wall.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let mut out = std::io::BufWriter::new(file);
+    for (began, took, write) in timeline {
+        writeln!(
+            out,
+            "{pace}\t{:.4}\t{:.4}\t{:.2}\t{write}",
+            (wall + *began).as_secs_f64(),
+            began.as_secs_f64(),
+            took.as_secs_f64() * 1000.0
+        )
+        .unwrap();
+    }
 }
 
 /// 1. The import, whole processes.

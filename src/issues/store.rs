@@ -843,7 +843,6 @@ async fn escalations(
              updated_at = $1 WHERE {due} RETURNING id, escalations"
         )
     } else {
-        // $1 is compared as an integer on both sides: its type is known.
         format!("SELECT id, escalations + 1 FROM issues WHERE {due}")
     };
     let rounds: Vec<(i64, i64)> = either!(conn.reborrow(), |cx| {

@@ -226,16 +226,18 @@ pub async fn tick(panel: &Panel, now: DateTime<Utc>) -> Result<TickReport> {
     Ok(report)
 }
 
-/// Issues escalated per transaction by a tick: each batch is read, counted,
-/// rendered and queued in a handful of statements. A batch holds the write
+/// Issues escalated per transaction by a tick: each batch is read,
+/// rendered, queued and counted in a handful of statements. A batch holds the write
 /// lock for about a third of a second on a 1,000,000-person panel; a note
 /// typed meanwhile waits for it, then is saved.
 const TICK_BATCH: usize = 5_000;
 
-/// [`TICK_BATCH`] on a team database, where a batch locks its issues' rows
-/// until it commits, not the whole database: a contact logged on one of them
-/// meanwhile waits for it. A batch of 5,000 held a team server's contacts up
-/// for up to 200 ms, once a minute; one of 250 holds them for a few.
+/// [`TICK_BATCH`] on a team database, where a batch's count locks its
+/// issues' rows until the commit, not the whole database: a contact logged
+/// on one of them meanwhile waits for it. When the count came first, a
+/// batch of 5,000 held a team server's contacts up for up to 200 ms once a
+/// minute, and one of 250 for 20-50 ms; counted last, a batch holds them for
+/// its count and its commit alone.
 const TEAM_TICK_BATCH: usize = 250;
 
 /// How often a tick reads a batch again that changed under it.
